@@ -1,0 +1,262 @@
+/**
+ * Deterministic, seeded demo-model generator for Croupier.
+ *
+ *   node --import tsx scripts/make-models.ts [--out DIR]     (default DIR: ./models)
+ *
+ * Writes ONNX models (ir_version 8, opset 13, FP32 raw little-endian initializers),
+ * a model.json manifest beside each, LIVE pointers and routes.json. Every byte is a pure
+ * function of the seeds below: no Math.random, no clock, no host-endianness dependence.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import onnxProto from 'onnx-proto';
+import type { onnx as Onnx } from 'onnx-proto';
+
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const CREATED = '2026-01-01T00:00:00.000Z';
+const SAMPLES = 10_000;
+const OPSET = 13;
+
+// ---------- seeded randomness ----------
+type Rng = () => number;
+type Sampler = (rng: Rng) => number;
+
+/** mulberry32: tiny 32-bit PRNG, uniform in [0, 1). */
+function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+/** Standard normal via Box-Muller (one value per call, keeps the stream simple). */
+const gauss: Sampler = (r) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+
+const logn = (mu: number, sigma: number): Sampler => (r) => Math.exp(mu + sigma * gauss(r));
+const money = (mu: number, sigma: number): Sampler => (r) => Math.round(100 * logn(mu, sigma)(r)) / 100;
+const int = (lo: number, hi: number): Sampler => (r) => lo + Math.floor(r() * (hi - lo + 1));
+const unif = (lo: number, hi: number): Sampler => (r) => lo + r() * (hi - lo);
+const bern = (p: number): Sampler => (r) => (r() < p ? 1 : 0);
+const norm = (mean: number, sd: number, lo: number, hi: number): Sampler => (r) =>
+  Math.min(hi, Math.max(lo, mean + sd * gauss(r)));
+const pois = (lambda: number): Sampler => (r) => {
+  const limit = Math.exp(-lambda);
+  let k = 0;
+  for (let p = r(); p > limit; p *= r()) k++;
+  return k;
+};
+
+// ---------- feature catalogues: [name, distribution, risk sign (+1 raises the score, -1 lowers, 0 either)] ----------
+type Feature = readonly [name: string, sample: Sampler, sign: -1 | 0 | 1];
+
+const FRAUD: readonly Feature[] = [
+  ['amount', money(3.8, 1.1), 1], ['account_age_days', int(0, 3650), -1],
+  ['txn_count_24h', pois(3), 1], ['avg_amount_30d', money(3.9, 0.8), 0],
+  ['distinct_merchants_7d', pois(6), 1], ['card_present', bern(0.6), -1],
+  ['is_international', bern(0.08), 1], ['hour_of_day', int(0, 23), 0],
+  ['day_of_week', int(0, 6), 0], ['merchant_risk_score', unif(0, 1), 1],
+  ['device_age_days', int(0, 1000), -1], ['is_new_device', bern(0.1), 1],
+  ['ip_distance_km', logn(3, 1.5), 1], ['failed_logins_24h', pois(0.3), 1],
+  ['txn_count_1h', pois(0.5), 1], ['amount_to_avg_ratio', logn(0, 0.5), 1],
+  ['days_since_last_txn', logn(1, 1), 0], ['chargebacks_90d', pois(0.05), 1],
+  ['email_domain_risk', unif(0, 1), 1], ['billing_shipping_match', bern(0.85), -1],
+  ['cvv_match', bern(0.97), -1], ['avs_match', bern(0.9), -1],
+  ['card_age_days', int(0, 2500), -1], ['cards_on_account', int(1, 6), 1],
+  ['is_high_risk_mcc', bern(0.12), 1], ['amount_sum_24h', money(4.5, 1.2), 1],
+  ['distinct_countries_30d', pois(0.4), 1], ['is_prepaid_card', bern(0.07), 1],
+  ['customer_age_years', norm(42, 14, 18, 90), -1], ['session_duration_sec', logn(5, 1), -1],
+  ['password_reset_7d', bern(0.03), 1], ['is_vpn_or_proxy', bern(0.05), 1],
+];
+
+const CTR: readonly Feature[] = [
+  ['user_age_years', norm(36, 12, 13, 85), 0], ['is_mobile', bern(0.65), 0],
+  ['ad_position', int(1, 10), -1], ['ad_historical_ctr', unif(0, 0.1), 1],
+  ['user_clicks_7d', pois(2), 1], ['user_impressions_7d', pois(80), 0],
+  ['hour_of_day', int(0, 23), 0], ['day_of_week', int(0, 6), 0],
+  ['ad_age_days', int(0, 180), -1], ['bid_price_usd', logn(-0.5, 0.7), 0],
+  ['query_ad_similarity', unif(0, 1), 1], ['category_affinity', unif(0, 1), 1],
+  ['is_video_ad', bern(0.2), 1], ['is_returning_user', bern(0.55), 1],
+  ['session_depth', pois(4), 0], ['time_on_page_sec', logn(3.5, 1), 1],
+  ['geo_match', bern(0.8), 1], ['advertiser_quality_score', unif(1, 10), 1],
+  ['landing_page_load_ms', logn(7, 0.5), -1], ['ad_text_length', int(20, 140), 0],
+  ['has_discount', bern(0.25), 1], ['price_usd', money(3.5, 1.2), -1],
+  ['brand_familiarity', unif(0, 1), 1], ['user_tenure_days', int(0, 2000), 0],
+  ['advertiser_clicks_30d', pois(0.5), 1], ['ad_impressions_24h', pois(3), -1],
+  ['is_weekend', bern(2 / 7), 0], ['screen_width_px', int(360, 2560), 0],
+  ['connection_mbps', logn(3, 0.8), 0], ['page_relevance_score', unif(0, 1), 1],
+  ['is_logged_in', bern(0.7), 1], ['ads_on_page', int(1, 8), -1],
+];
+
+// ---------- model definitions ----------
+interface ModelSpec {
+  name: string; version: string; seed: number; features: readonly Feature[];
+  hidden: number[]; output: string; logitMean: number; logitStd: number; method: string;
+}
+const LR_METHOD = 'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, drew logistic-regression weights with domain-informed signs, rescaled them so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into W and b.';
+const MLP_METHOD = 'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, He-initialized a 32-64-64-1 ReLU MLP, rescaled the last layer so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into the first layer.';
+const MODELS: readonly ModelSpec[] = [
+  { name: 'fraud', version: '1', seed: 1001, features: FRAUD, hidden: [], output: 'probability', logitMean: -1, logitStd: 2, method: LR_METHOD },
+  { name: 'fraud', version: '2', seed: 2002, features: FRAUD, hidden: [], output: 'probability', logitMean: -0.3, logitStd: 2.5, method: LR_METHOD },
+  { name: 'ctr', version: '1', seed: 3003, features: CTR, hidden: [64, 64], output: 'ctr', logitMean: -1.5, logitStd: 1.5, method: MLP_METHOD },
+];
+const ROUTES = {
+  routes: {
+    'fraud-scoring': { policy: 'fixed', arms: [
+      { name: 'champion', model: 'fraud', version: 'live', weight: 0.5 },
+      { name: 'challenger', model: 'fraud', version: '2', weight: 0.5 }] },
+    ctr: { policy: 'fixed', arms: [{ name: 'default', model: 'ctr', version: 'live' }] },
+  },
+};
+
+// ---------- numerics ----------
+interface Stats { mean: number; std: number; min: number; max: number }
+/** Dense layer, weights row-major [inputs][outputs] as in MatMul(x, W). */
+interface Layer { w: Float64Array; b: Float64Array; inputs: number; outputs: number }
+
+const sig6 = (x: number): number => Number(x.toPrecision(6)) + 0; // + 0 turns -0 into 0
+const at = (a: ArrayLike<number>, i: number): number => a[i] ?? NaN;
+
+function columnStats(rows: Float64Array[], col: number): Stats {
+  let sum = 0, min = Infinity, max = -Infinity;
+  for (const row of rows) { const v = at(row, col); sum += v; min = Math.min(min, v); max = Math.max(max, v); }
+  const mean = sum / rows.length;
+  let sq = 0;
+  for (const row of rows) sq += (at(row, col) - mean) ** 2;
+  return { mean: sig6(mean), std: sig6(Math.sqrt(sq / rows.length)), min: sig6(min), max: sig6(max) };
+}
+
+function initLayer(rng: Rng, inputs: number, outputs: number, signs?: readonly number[]): Layer {
+  const scale = Math.sqrt(2 / inputs);
+  const w = new Float64Array(inputs * outputs).map((_, k) => {
+    const g = gauss(rng), s = signs?.[Math.floor(k / outputs)] ?? 0;
+    return scale * (s === 0 ? g : s * Math.abs(g));
+  });
+  return { w, b: new Float64Array(outputs).map(() => (signs ? 0 : 0.1 * gauss(rng))), inputs, outputs };
+}
+
+function forward(layer: Layer, x: Float64Array, relu: boolean): Float64Array {
+  const y = Float64Array.from(layer.b);
+  for (let i = 0; i < layer.inputs; i++) {
+    const xi = at(x, i);
+    for (let j = 0; j < layer.outputs; j++) y[j] = at(y, j) + xi * at(layer.w, i * layer.outputs + j);
+  }
+  return relu ? y.map((v) => Math.max(0, v)) : y;
+}
+
+/** Build a network whose logits on the (standardized) sample rows have the spec's mean/std, with standardization folded in. */
+function buildNetwork(spec: ModelSpec, rng: Rng, rows: Float64Array[], stats: Stats[]): Layer[] {
+  const sizes = [spec.features.length, ...spec.hidden, 1];
+  const signs = spec.hidden.length === 0 ? spec.features.map((f) => f[2]) : undefined;
+  const layers = sizes.slice(1).map((n, k) => initLayer(rng, at(sizes, k), n, signs));
+  if (stats.some((s) => !(s.std > 0))) throw new Error(`${spec.name}: a feature has zero variance`);
+  const logits = rows.map((row) => {
+    let h: Float64Array = row.map((v, i) => (v - stats[i]!.mean) / stats[i]!.std);
+    layers.forEach((layer, k) => { h = forward(layer, h, k < layers.length - 1); });
+    return at(h, 0);
+  });
+  const mean = logits.reduce((s, v) => s + v, 0) / logits.length;
+  const std = Math.sqrt(logits.reduce((s, v) => s + (v - mean) ** 2, 0) / logits.length);
+  const last = layers[layers.length - 1]!, first = layers[0]!, k = spec.logitStd / std;
+  last.w = last.w.map((v) => v * k);
+  last.b = last.b.map((v) => spec.logitMean + (v - mean) * k);
+  // Fold z = (x - mean) / std into the first layer: W' = W / std, b' = b - sum_i W'[i] * mean_i.
+  first.w = first.w.map((v, idx) => v / stats[Math.floor(idx / first.outputs)]!.std);
+  first.b = first.b.map((v, j) => v - stats.reduce((s, st, i) => s + at(first.w, i * first.outputs + j) * st.mean, 0));
+  return layers;
+}
+
+// ---------- ONNX encoding ----------
+function tensor(name: string, dims: number[], values: Float64Array): Onnx.ITensorProto {
+  const rawData = new Uint8Array(values.length * 4);
+  const view = new DataView(rawData.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true)); // explicit little-endian
+  return { name, dims, dataType: FLOAT, rawData };
+}
+const valueInfo = (name: string, width: number): Onnx.IValueInfoProto => ({
+  name,
+  type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } },
+});
+
+function encodeModel(spec: ModelSpec, layers: Layer[]): Uint8Array {
+  const node: Onnx.INodeProto[] = [];
+  const initializer: Onnx.ITensorProto[] = [];
+  let x = 'features';
+  layers.forEach((layer, k) => {
+    const p = spec.hidden.length === 0 ? '' : `fc${k}_`;
+    initializer.push(tensor(`${p}W`, [layer.inputs, layer.outputs], layer.w), tensor(`${p}b`, [layer.outputs], layer.b));
+    const act = k < layers.length - 1 ? 'Relu' : 'Sigmoid';
+    const y = k < layers.length - 1 ? `${p}relu` : spec.output;
+    node.push(
+      { name: `${p}matmul`, opType: 'MatMul', input: [x, `${p}W`], output: [`${p}xw`] },
+      { name: `${p}add`, opType: 'Add', input: [`${p}xw`, `${p}b`], output: [`${p}logit`] },
+      { name: `${p}${act.toLowerCase()}`, opType: act, input: [`${p}logit`], output: [y] },
+    );
+    x = y;
+  });
+  const model: Onnx.IModelProto = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: 'croupier/make-models',
+    producerVersion: '1',
+    modelVersion: Number(spec.version),
+    docString: `Synthetic demo model ${spec.name} v${spec.version} (seed ${spec.seed}); not trained on real data.`,
+    graph: {
+      name: `${spec.name}_v${spec.version}`,
+      node,
+      initializer,
+      input: [valueInfo('features', spec.features.length)],
+      output: [valueInfo(spec.output, 1)],
+    },
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+// ---------- main ----------
+function parseOut(argv: readonly string[]): string {
+  if (argv.length === 0) return 'models';
+  if (argv.length === 2 && argv[0] === '--out' && argv[1]) return argv[1];
+  throw new Error(`usage: make-models.ts [--out DIR] (got: ${argv.join(' ')})`);
+}
+
+function write(outDir: string, rel: string, data: Uint8Array | string): void {
+  const file = join(outDir, rel);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, data);
+  console.log(`${rel.padEnd(22)} ${Buffer.byteLength(data)} bytes`);
+}
+const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+function main(): void {
+  const outDir = resolve(parseOut(process.argv.slice(2)));
+  for (const spec of MODELS) {
+    const rng = mulberry32(spec.seed);
+    const width = spec.features.length;
+    const rows = Array.from({ length: SAMPLES }, () => new Float64Array(width).map((_, i) => spec.features[i]![1](rng)));
+    const stats = spec.features.map((_, i) => columnStats(rows, i));
+    const bytes = encodeModel(spec, buildNetwork(spec, rng, rows, stats));
+    const dir = `${spec.name}/${spec.version}`;
+    write(outDir, `${dir}/model.onnx`, bytes);
+    write(outDir, `${dir}/model.json`, json({
+      name: spec.name,
+      version: spec.version,
+      format: 'onnx',
+      file: 'model.onnx',
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      created: CREATED,
+      source: { generator: 'scripts/make-models.ts', seed: spec.seed, method: spec.method },
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, width], featureNames: spec.features.map((f) => f[0]) }],
+      outputs: [{ name: spec.output, datatype: 'FP32', shape: [-1, 1] }],
+      baseline: { features: Object.fromEntries(spec.features.map((f, i) => [f[0], stats[i]])) },
+    }));
+  }
+  write(outDir, 'fraud/LIVE', '1\n');
+  write(outDir, 'ctr/LIVE', '1\n');
+  write(outDir, 'routes.json', json(ROUTES));
+}
+
+main();

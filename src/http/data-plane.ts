@@ -1,0 +1,169 @@
+/**
+ * The data plane's route table: /v1 (predict, feedback), /v2 (Open Inference Protocol), /metrics.
+ * Each handler reads the request, checks in the contract's order (404, 413, 415, 400), and hands
+ * the body to the gateway; no business logic here.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { CroupierError } from '../errors.js';
+import type { Gateway, Scored } from '../gateway.js';
+import { isId } from '../registry/manifest.js';
+import { modelMetadata } from '../protocol/v2.js';
+import { compareVersions } from '../registry/repository.js';
+import { Exchange, type ErrorForm, type ExchangeHooks } from './exchange.js';
+
+export interface DataPlaneDeps {
+  readonly gateway: Gateway;
+  readonly hooks: ExchangeHooks;
+  readonly bodyLimit: number;
+  readonly version: string;
+  /** Whether new work is accepted (false while draining). */
+  isAccepting(): boolean;
+  isReady(): boolean;
+  metricsText(): Promise<{ contentType: string; text: string }>;
+  /** Extra routes registered by other rooms (feedback, admin) before the catch-all. */
+  readonly extensions: readonly ((app: TemplatedApp, open: OpenExchange) => void)[];
+}
+
+export type OpenExchange = (res: HttpResponse, req: HttpRequest, form: ErrorForm) => Exchange;
+
+const V2_EXTENSIONS: string[] = [];
+
+export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void {
+  const { gateway, hooks } = deps;
+  const open: OpenExchange = (res, req, form) => new Exchange(res, req, form, hooks);
+
+  const answer = (ex: Exchange, work: Promise<Scored>): void => {
+    work.then(
+      (scored) => {
+        if (scored.pick) {
+          ex.arm = scored.pick.arm.name;
+        }
+        ex.model = scored.version.model;
+        ex.version = scored.version.version;
+        ex.send(200, scored.json);
+      },
+      (error: unknown) => ex.fail(error),
+    );
+  };
+
+  /** Runs `score` on a JSON body once the exchange has passed every check before it. */
+  const scoreJson = (ex: Exchange, score: (body: unknown, deadline: number) => Promise<Scored>): void => {
+    if (!deps.isAccepting()) return ex.fail(new CroupierError('draining'));
+    let deadline: number;
+    try {
+      deadline = ex.deadline();
+    } catch (e) {
+      return ex.fail(e);
+    }
+    ex.readJson(deps.bodyLimit, (body) => answer(ex, score(body, deadline)));
+  };
+
+  app.post('/v1/predict/:route', (res, req) => {
+    const ex = open(res, req, 'v1');
+    ex.scoring = true;
+    const name = req.getParameter(0) ?? '';
+    const route = isId(name) ? gateway.router.get(name) : undefined;
+    if (!route) return ex.fail(new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`));
+    ex.route = route.name;
+    scoreJson(ex, (body, deadline) => gateway.predict(route, body, deadline));
+  });
+
+  const inferHandler = (withVersion: boolean) => (res: HttpResponse, req: HttpRequest) => {
+    const ex = open(res, req, 'v2');
+    ex.scoring = true;
+    const name = req.getParameter(0) ?? '';
+    const versionName = withVersion ? req.getParameter(1) ?? '' : undefined;
+    if (!isId(name) || (versionName !== undefined && !isId(versionName))) return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
+    const route = versionName === undefined && !gateway.registry.model(name) ? gateway.router.get(name) : undefined;
+    if (route) {
+      ex.route = route.name;
+      return scoreJson(ex, (body, deadline) => gateway.inferRoute(route, body, deadline));
+    }
+    let version;
+    try {
+      version = gateway.version(name, versionName);
+    } catch (e) {
+      return ex.fail(e);
+    }
+    ex.route = '';
+    scoreJson(ex, (body, deadline) => gateway.infer(version, body, deadline));
+  };
+  app.post('/v2/models/:name/infer', inferHandler(false));
+  app.post('/v2/models/:name/versions/:version/infer', inferHandler(true));
+
+  app.get('/v2', (res, req) => {
+    open(res, req, 'v2').send(200, JSON.stringify({ name: 'croupier', version: deps.version, extensions: V2_EXTENSIONS }));
+  });
+  app.get('/v2/health/live', (res, req) => open(res, req, 'v2').send(200, '{"live":true}'));
+  app.get('/v2/health/ready', (res, req) => {
+    const ready = deps.isReady();
+    open(res, req, 'v2').send(ready ? 200 : 503, `{"ready":${ready}}`);
+  });
+
+  const metadata = (withVersion: boolean, readiness: boolean) => (res: HttpResponse, req: HttpRequest) => {
+    const ex = open(res, req, 'v2');
+    const name = req.getParameter(0) ?? '';
+    const versionName = withVersion ? req.getParameter(1) ?? '' : undefined;
+    if (!isId(name) || (versionName !== undefined && !isId(versionName))) return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
+    const model = gateway.registry.model(name);
+    if (!model) {
+      const route = versionName === undefined ? gateway.router.get(name) : undefined;
+      if (!route) return ex.fail(new CroupierError('model_not_found', `no model or route named "${name}"`));
+      const first = gateway.registry.resolve(route.arms[0]!.model, route.arms[0]!.version)!;
+      const ready = route.arms.every((a) => { const v = gateway.registry.resolve(a.model, a.version); return v !== undefined && gateway.engine.isLoaded(v.key); });
+      if (readiness) return ex.send(ready ? 200 : 503, JSON.stringify({ name, ready }));
+      return ex.send(200, JSON.stringify(modelMetadata(name, route.arms.map((a) => a.name), first, 'croupier_route')));
+    }
+    let version;
+    try {
+      version = gateway.version(name, versionName);
+    } catch (e) {
+      return ex.fail(e);
+    }
+    if (readiness) {
+      const ready = gateway.engine.isLoaded(version.key);
+      return ex.send(ready ? 200 : 503, JSON.stringify({ name, ...(versionName ? { version: versionName } : {}), ready }));
+    }
+    const versions = [...model.versions.keys()].sort(compareVersions);
+    ex.send(200, JSON.stringify(modelMetadata(name, versionName ? [versionName] : versions, version)));
+  };
+  app.get('/v2/models/:name', metadata(false, false));
+  app.get('/v2/models/:name/versions/:version', metadata(true, false));
+  app.get('/v2/models/:name/ready', metadata(false, true));
+  app.get('/v2/models/:name/versions/:version/ready', metadata(true, true));
+
+  app.get('/metrics', (res, req) => {
+    const ex = open(res, req, 'v1');
+    deps.metricsText().then(({ contentType, text }) => {
+      if (ex.done) return;
+      ex.done = true;
+      if (ex.aborted) return;
+      res.cork(() => {
+        res.writeStatus('200 OK');
+        res.writeHeader('content-type', contentType);
+        res.writeHeader('x-request-id', ex.requestId);
+        res.end(text);
+      });
+      hooks.finished(ex, 200);
+    }, (e: unknown) => ex.fail(e));
+  });
+
+  for (const extend of deps.extensions) extend(app, open);
+
+  // Known paths with the wrong method: 405; anything else: 404, in each family's error form.
+  const known: [string, string][] = [
+    ['/v1/predict/:route', 'POST'], ['/v2/models/:name/infer', 'POST'], ['/v2/models/:name/versions/:version/infer', 'POST'],
+    ['/v2', 'GET'], ['/v2/health/live', 'GET'], ['/v2/health/ready', 'GET'], ['/v2/models/:name', 'GET'],
+    ['/v2/models/:name/versions/:version', 'GET'], ['/v2/models/:name/ready', 'GET'], ['/v2/models/:name/versions/:version/ready', 'GET'], ['/metrics', 'GET'],
+  ];
+  for (const [pattern, allow] of known) {
+    app.any(pattern, (res, req) => {
+      const ex = open(res, req, pattern.startsWith('/v2') ? 'v2' : 'v1');
+      ex.fail(new CroupierError('method_not_allowed', `use ${allow} on this path`), false, { allow });
+    });
+  }
+  app.any('/*', (res, req) => {
+    const ex = open(res, req, req.getUrl().startsWith('/v2') ? 'v2' : 'v1');
+    ex.fail(new CroupierError('not_found', `no such path: ${ex.method} ${ex.url.slice(0, 200)}`));
+  });
+}

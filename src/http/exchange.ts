@@ -1,0 +1,175 @@
+/**
+ * One HTTP request/response on uWS. uWS hands us the request only during the handler call, and
+ * writing to a response whose client has gone away crashes the process: every exchange registers
+ * onAborted at once, reads what it needs synchronously, and checks `aborted` before writing.
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { CroupierError, isCroupierError } from '../errors.js';
+
+export type ErrorForm = 'v1' | 'v2';
+
+export interface ExchangeHooks {
+  started(exchange: Exchange): void;
+  /** Called once per exchange when it ends (answered or aborted). */
+  finished(exchange: Exchange, status: number): void;
+}
+
+let counter = 0;
+const bootId = Math.floor(Date.now() / 1000).toString(36);
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export class Exchange {
+  readonly res: HttpResponse;
+  readonly form: ErrorForm;
+  readonly method: string;
+  readonly url: string;
+  readonly requestId: string;
+  readonly traceparent: string;
+  readonly contentType: string;
+  readonly contentLength: number;
+  readonly origin: string;
+  readonly secFetchSite: string;
+  readonly authorization: string;
+  readonly host: string;
+  readonly timeoutMs: string;
+  readonly started = performance.now();
+  aborted = false;
+  done = false;
+  status = 0;
+  /** Labels for metrics, filled in as the request is understood. */
+  /** Scoring requests are counted in croupier_requests_total. */
+  scoring = false;
+  route = 'unknown';
+  arm = '';
+  model = '';
+  version = '';
+  private readonly hooks: ExchangeHooks;
+  private chunks: Buffer[] | undefined;
+
+  constructor(res: HttpResponse, req: HttpRequest, form: ErrorForm, hooks: ExchangeHooks) {
+    this.res = res;
+    this.form = form;
+    this.hooks = hooks;
+    this.method = req.getCaseSensitiveMethod();
+    this.url = req.getUrl();
+    const incomingId = req.getHeader('x-request-id');
+    this.requestId = REQUEST_ID.test(incomingId) ? incomingId : `${bootId}-${(++counter).toString(36)}`;
+    this.traceparent = req.getHeader('traceparent');
+    this.contentType = req.getHeader('content-type');
+    const length = req.getHeader('content-length');
+    this.contentLength = length === '' ? -1 : /^\d{1,15}$/.test(length) ? Number(length) : -2;
+    this.origin = req.getHeader('origin');
+    this.secFetchSite = req.getHeader('sec-fetch-site');
+    this.authorization = req.getHeader('authorization');
+    this.host = req.getHeader('host');
+    this.timeoutMs = req.getHeader('x-croupier-timeout-ms');
+    hooks.started(this);
+    res.onAborted(() => {
+      this.aborted = true;
+      if (!this.done) {
+        this.done = true;
+        this.hooks.finished(this, 499);
+      }
+    });
+  }
+
+  /** The deadline from x-croupier-timeout-ms as a performance.now() time, 0 when none; throws when malformed. */
+  deadline(): number {
+    if (this.timeoutMs === '') return 0;
+    if (!/^\d{1,9}$/.test(this.timeoutMs)) throw new CroupierError('invalid_request', 'x-croupier-timeout-ms must be a whole number of milliseconds');
+    return this.started + Number(this.timeoutMs);
+  }
+
+  isJson(): boolean {
+    const ct = this.contentType.toLowerCase();
+    return ct === 'application/json' || ct.startsWith('application/json;') || ct.startsWith('application/json ');
+  }
+
+  /**
+   * Reads the body, counting bytes as they arrive; calls back with the whole body, or answers 413
+   * itself when it grows past the limit.
+   */
+  readBody(limit: number, onBody: (body: Buffer) => void): void {
+    if (this.contentLength > limit) {
+      this.fail(new CroupierError('body_too_large', `request body is larger than ${limit} bytes`));
+      return;
+    }
+    let size = 0;
+    this.res.onData((chunk, isLast) => {
+      if (this.done) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        this.chunks = undefined;
+        this.fail(new CroupierError('body_too_large', `request body is larger than ${limit} bytes`), true);
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback: copy it.
+      if (isLast && this.chunks === undefined) {
+        onBody(Buffer.from(Buffer.from(chunk)));
+        return;
+      }
+      (this.chunks ??= []).push(Buffer.from(Buffer.from(chunk)));
+      if (isLast) {
+        const body = Buffer.concat(this.chunks);
+        this.chunks = undefined;
+        onBody(body);
+      }
+    });
+  }
+
+  /** Reads a JSON body (after the content-type check) and parses it; malformed JSON answers 400. */
+  readJson(limit: number, onJson: (value: unknown) => void): void {
+    if (!this.isJson()) {
+      this.fail(new CroupierError('unsupported_media_type', `content type must be application/json, got "${this.contentType || '(none)'}"`));
+      return;
+    }
+    this.readBody(limit, (body) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(body.toString('utf8'));
+      } catch {
+        this.fail(new CroupierError('invalid_json', body.length === 0 ? 'the request body is empty' : 'request body is not valid JSON'));
+        return;
+      }
+      onJson(value);
+    });
+  }
+
+  send(status: number, json: string, headers?: Record<string, string>): void {
+    if (this.done) return;
+    this.done = true;
+    this.status = status;
+    if (this.aborted) return;
+    this.res.cork(() => {
+      this.res.writeStatus(STATUS_LINES[status] ?? String(status));
+      this.res.writeHeader('content-type', 'application/json');
+      this.res.writeHeader('x-request-id', this.requestId);
+      if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
+      this.res.end(json);
+    });
+    this.hooks.finished(this, status);
+  }
+
+  /** Answers an error in the form of this endpoint family (`/v2` or the rest). */
+  fail(error: unknown, closeConnection = false, extraHeaders?: Record<string, string>): void {
+    const e = isCroupierError(error) ? error : new CroupierError('internal', undefined, { cause: error });
+    const body = this.form === 'v2'
+      ? JSON.stringify({ error: e.message })
+      : JSON.stringify({ error: { code: e.code, message: e.message } });
+    const headers: Record<string, string> = { ...extraHeaders };
+    if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
+    if (closeConnection) headers.connection = 'close';
+    this.error = e;
+    this.send(e.status, body, headers);
+  }
+
+  /** The error this exchange answered with, for logging. */
+  error: CroupierError | undefined;
+}
+
+const STATUS_LINES: Record<number, string> = {
+  200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
+  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 409: '409 Conflict', 410: '410 Gone',
+  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};

@@ -1,0 +1,186 @@
+/**
+ * Dynamic batching for one model version, on the main thread: concurrent requests are coalesced
+ * into one worker task (one task per batch, never per request), and results are split back by row.
+ * The queue is bounded in rows; past the bound, or past a request's deadline, work is shed.
+ */
+import { CroupierError } from '../errors.js';
+import { DATATYPES, type NumericArray } from '../protocol/datatypes.js';
+import type { ModelVersion } from '../registry/repository.js';
+import type { InferResult, InferTask, LoadSpec, OrtType, TensorData } from './messages.js';
+import type { InferencePool } from './pool.js';
+
+/** A request's share of a batch result: rows [offset, offset + rows) of every output. */
+export interface RowSlice {
+  readonly result: InferResult;
+  readonly offset: number;
+  readonly rows: number;
+}
+
+export interface Job {
+  readonly rows: number;
+  /** One array per model input, `rows * rowSize` values each, in manifest order. */
+  readonly inputs: readonly NumericArray[];
+  /** performance.now() after which the job is dropped if not started; 0 = none. */
+  readonly deadline: number;
+  resolve(slice: RowSlice): void;
+  reject(error: Error): void;
+}
+
+export interface BatchObserver {
+  batch(version: ModelVersion, rows: number, seconds: number): void;
+  queueDepth(version: ModelVersion, rows: number): void;
+  shed(version: ModelVersion, reason: 'queue_full' | 'deadline_exceeded'): void;
+}
+
+export interface BatchLimits {
+  maxBatch: number;
+  batchDelayUs: number;
+  maxQueuedRows: number;
+}
+
+export function loadSpec(version: ModelVersion): LoadSpec {
+  return {
+    key: version.key,
+    file: version.file,
+    inputs: version.manifest.inputs.map((t) => ({ name: t.name, type: DATATYPES[t.datatype].ort as OrtType, rowShape: t.shape.slice(1) })),
+    outputs: version.manifest.outputs.map((t, i) => ({ name: t.name, rowSize: version.outputRowSizes[i]! })),
+  };
+}
+
+export class Batcher {
+  readonly version: ModelVersion;
+  readonly spec: LoadSpec;
+  private readonly pool: InferencePool;
+  private readonly observer: BatchObserver;
+  private readonly limits: BatchLimits;
+  private queue: Job[] = [];
+  private head = 0;
+  private queuedRows = 0;
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(version: ModelVersion, pool: InferencePool, observer: BatchObserver, defaults: BatchLimits) {
+    this.version = version;
+    this.spec = loadSpec(version);
+    this.pool = pool;
+    this.observer = observer;
+    this.limits = {
+      maxBatch: version.manifest.maxBatch ?? defaults.maxBatch,
+      batchDelayUs: version.manifest.batchDelayUs ?? defaults.batchDelayUs,
+      maxQueuedRows: defaults.maxQueuedRows,
+    };
+  }
+
+  get pendingRows(): number {
+    return this.queuedRows;
+  }
+
+  get busy(): boolean {
+    return this.queuedRows > 0 || this.inFlight > 0;
+  }
+
+  /** Queues a job; throws queue_full (503) when the rows would pass the bound. */
+  submit(job: Job): void {
+    if (this.queuedRows + job.rows > this.limits.maxQueuedRows) {
+      this.observer.shed(this.version, 'queue_full');
+      throw new CroupierError('queue_full', `more than ${this.limits.maxQueuedRows} rows queued for ${this.version.key}; retry later`);
+    }
+    this.queue.push(job);
+    this.queuedRows += job.rows;
+    this.observer.queueDepth(this.version, this.queuedRows);
+    if (this.queuedRows >= this.limits.maxBatch) this.flush();
+    else this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined) return;
+    const delayUs = this.limits.batchDelayUs;
+    // Delay 0: flush after this turn of the event loop, so requests parsed in the same turn coalesce.
+    this.timer = delayUs === 0
+      ? setImmediate(() => { this.timer = undefined; this.flush(); })
+      : setTimeout(() => { this.timer = undefined; this.flush(); }, delayUs / 1000);
+  }
+
+  /** Sends as many batches as there are free workers. Returns whether work remains queued. */
+  flush(): boolean {
+    while (this.queuedRows > 0 && this.pool.hasCapacity()) this.dispatch();
+    return this.queuedRows > 0;
+  }
+
+  private takeBatch(): Job[] {
+    const now = performance.now();
+    const jobs: Job[] = [];
+    let rows = 0;
+    while (this.head < this.queue.length) {
+      const job = this.queue[this.head]!;
+      if (jobs.length > 0 && rows + job.rows > this.limits.maxBatch) break;
+      this.queue[this.head++] = undefined as unknown as Job;
+      this.queuedRows -= job.rows;
+      if (job.deadline !== 0 && now > job.deadline) {
+        this.observer.shed(this.version, 'deadline_exceeded');
+        job.reject(new CroupierError('deadline_exceeded'));
+        continue;
+      }
+      jobs.push(job);
+      rows += job.rows;
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.observer.queueDepth(this.version, this.queuedRows);
+    return jobs;
+  }
+
+  private dispatch(): void {
+    const jobs = this.takeBatch();
+    if (jobs.length === 0) return;
+    let rows = 0;
+    for (const job of jobs) rows += job.rows;
+    const inputs: TensorData[] = this.spec.inputs.map((input, i) => {
+      const rowSize = this.version.inputRowSizes[i]!;
+      const data = jobs.length === 1 ? jobs[0]!.inputs[i]! : DATATYPES[this.version.manifest.inputs[i]!.datatype].create(rows * rowSize);
+      if (jobs.length > 1) {
+        let at = 0;
+        for (const job of jobs) {
+          (data as Float32Array).set(job.inputs[i] as Float32Array, at);
+          at += job.rows * rowSize;
+        }
+      }
+      return { name: input.name, type: input.type, dims: [rows, ...input.rowShape], data };
+    });
+    const task: InferTask = { spec: this.spec, rows, inputs };
+    this.inFlight++;
+    this.pool.run(task).then(
+      (result) => {
+        this.observer.batch(this.version, rows, result.seconds);
+        let offset = 0;
+        for (const job of jobs) {
+          job.resolve({ result, offset, rows: job.rows });
+          offset += job.rows;
+        }
+        this.finished();
+      },
+      (error: Error) => {
+        const failure = new CroupierError('inference_failed', `inference failed for ${this.version.key}: ${error.message}`);
+        for (const job of jobs) job.reject(failure);
+        this.finished();
+      },
+    );
+  }
+
+  private finished(): void {
+    this.inFlight--;
+    if (!this.busy) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Resolves when nothing is queued or in flight (for swaps and shutdown). */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}

@@ -1,0 +1,45 @@
+/** The typed protocol between the main thread and inference workers. */
+import type { NumericArray } from '../protocol/datatypes.js';
+
+export type OrtType = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'bool';
+
+/** What a worker needs to load, warm and check one model version. */
+export interface LoadSpec {
+  key: string;
+  file: string;
+  inputs: { name: string; type: OrtType; rowShape: number[] }[];
+  outputs: { name: string; rowSize: number }[];
+}
+
+export interface WorkerOptions {
+  channel: string;
+  intraOpThreads: number;
+}
+
+export interface TensorData {
+  name: string;
+  type: OrtType;
+  dims: number[];
+  data: NumericArray;
+}
+
+export interface InferTask {
+  spec: LoadSpec;
+  rows: number;
+  inputs: TensorData[];
+}
+
+export interface InferResult {
+  outputs: TensorData[];
+  /** Seconds spent in session.run. */
+  seconds: number;
+}
+
+/** BroadcastChannel messages. */
+export type ChannelMessage =
+  | { op: 'load'; requestId: number; spec: LoadSpec }
+  | { op: 'unload'; key: string }
+  | { op: 'hello'; threadId: number }
+  | { op: 'sync'; threadId: number; specs: LoadSpec[] }
+  | { op: 'synced'; threadId: number; results: Record<string, string | null> }
+  | { op: 'loaded'; requestId: number; threadId: number; key: string; error?: string };

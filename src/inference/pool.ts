@@ -1,0 +1,150 @@
+/**
+ * The inference worker pool: piscina with a fixed number of workers, at most one batch in flight
+ * per worker, and a broadcast path (piscina has none) that loads a version into every worker.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { ChannelMessage, InferResult, InferTask, LoadSpec, WorkerOptions } from './messages.js';
+
+/** The compiled worker; when the main thread runs from TypeScript sources (tests), the built one in dist/. */
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const file = here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/inference/worker.js', import.meta.url)) : fileURLToPath(new URL('./worker.js', import.meta.url));
+  if (!existsSync(file)) throw new Error(`inference worker ${file} is missing: run npm run build`);
+  return file;
+}
+
+interface PendingLoad {
+  key: string;
+  waiting: Set<number>;
+  errors: string[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface PoolOptions {
+  workers: number;
+  intraOpThreads: number;
+  loadTimeoutMs?: number;
+}
+
+export class InferencePool {
+  readonly size: number;
+  private readonly piscina: Piscina;
+  private readonly channel: BroadcastChannel;
+  private readonly specs = new Map<string, LoadSpec>();
+  private readonly loads = new Map<number, PendingLoad>();
+  private readonly loadTimeoutMs: number;
+  private nextRequestId = 1;
+  private inFlight = 0;
+  /** Called whenever a worker frees up, so batchers waiting for capacity can flush. */
+  onCapacity: () => void = () => {};
+
+  constructor(options: PoolOptions) {
+    this.size = options.workers;
+    this.loadTimeoutMs = options.loadTimeoutMs ?? 120_000;
+    const channelName = `croupier:${randomUUID()}`;
+    this.channel = new BroadcastChannel(channelName);
+    this.channel.onmessage = (event: unknown) => this.onChannel((event as { data: ChannelMessage }).data);
+    const workerData: WorkerOptions = { channel: channelName, intraOpThreads: options.intraOpThreads };
+    this.piscina = new Piscina({
+      filename: workerFile(),
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+      atomics: 'disabled',
+      workerData,
+    });
+  }
+
+  private onChannel(msg: ChannelMessage): void {
+    if (msg.op === 'hello') {
+      // A new (or replacement) worker: it loads every version we serve before it takes tasks.
+      const sync: ChannelMessage = { op: 'sync', threadId: msg.threadId, specs: [...this.specs.values()] };
+      this.channel.postMessage(sync);
+    } else if (msg.op === 'loaded') {
+      const load = this.loads.get(msg.requestId);
+      if (!load) return;
+      if (msg.error !== undefined) load.errors.push(msg.error);
+      load.waiting.delete(msg.threadId);
+      this.settle(msg.requestId, load);
+    } else if (msg.op === 'synced') {
+      // A worker that started after a load was posted got that version through `sync` instead.
+      for (const [requestId, load] of this.loads) {
+        if (!load.waiting.has(msg.threadId) || !(load.key in msg.results)) continue;
+        const error = msg.results[load.key];
+        if (error) load.errors.push(error);
+        load.waiting.delete(msg.threadId);
+        this.settle(requestId, load);
+      }
+    }
+  }
+
+  private settle(requestId: number, load: PendingLoad): void {
+    const live = new Set(this.piscina.threads.map((t) => t.threadId));
+    for (const id of load.waiting) if (!live.has(id)) load.waiting.delete(id);
+    if (load.waiting.size > 0 && load.errors.length === 0) return;
+    clearTimeout(load.timer);
+    this.loads.delete(requestId);
+    if (load.errors.length > 0) {
+      this.unload(load.key);
+      load.reject(new Error(load.errors[0]));
+    } else {
+      load.resolve();
+    }
+  }
+
+  /** Loads and warms a version in every worker; resolves when all of them have it. */
+  load(spec: LoadSpec): Promise<void> {
+    const requestId = this.nextRequestId++;
+    this.specs.set(spec.key, spec);
+    return new Promise<void>((resolve, reject) => {
+      const waiting = new Set(this.piscina.threads.map((t) => t.threadId));
+      const timer = setTimeout(() => {
+        this.loads.delete(requestId);
+        this.unload(spec.key);
+        reject(new Error(`loading ${spec.key} timed out after ${this.loadTimeoutMs} ms`));
+      }, this.loadTimeoutMs);
+      this.loads.set(requestId, { key: spec.key, waiting, errors: [], resolve, reject, timer });
+      const msg: ChannelMessage = { op: 'load', requestId, spec };
+      this.channel.postMessage(msg);
+    });
+  }
+
+  /** Frees a version's sessions in every worker (call only when no batch for it is in flight). */
+  unload(key: string): void {
+    this.specs.delete(key);
+    this.channel.postMessage({ op: 'unload', key } satisfies ChannelMessage);
+  }
+
+  hasCapacity(): boolean {
+    return this.inFlight < this.size;
+  }
+
+  run(task: InferTask): Promise<InferResult> {
+    this.inFlight++;
+    const transferList = task.inputs.map((t) => t.data.buffer as ArrayBuffer);
+    const done = (): void => {
+      this.inFlight--;
+      this.onCapacity();
+    };
+    const result = this.piscina.run(task, { transferList }) as Promise<InferResult>;
+    result.then(done, done);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    for (const [, load] of this.loads) {
+      clearTimeout(load.timer);
+      load.reject(new Error('pool closed'));
+    }
+    this.loads.clear();
+    this.channel.close();
+    await this.piscina.destroy();
+  }
+}

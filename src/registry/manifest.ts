@@ -1,0 +1,102 @@
+/** The model manifest (`<model>/<version>/model.json`): validated once, when a version is scanned. */
+import { isDatatype, type Datatype } from '../protocol/datatypes.js';
+
+export interface TensorSpec {
+  readonly name: string;
+  readonly datatype: Datatype;
+  /** -1 is the batch dimension (first); every other dimension is fixed. */
+  readonly shape: readonly number[];
+  readonly featureNames?: readonly string[];
+}
+
+export interface Manifest {
+  readonly name: string;
+  readonly version: string;
+  readonly format: 'onnx';
+  readonly file: string;
+  readonly sha256: string;
+  readonly created: string;
+  readonly source?: Readonly<Record<string, unknown>>;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly baseline?: Readonly<Record<string, unknown>>;
+  readonly maxBatch?: number;
+  readonly batchDelayUs?: number;
+}
+
+/** Names are ids, never paths. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export function isId(s: unknown): s is string {
+  return typeof s === 'string' && ID_PATTERN.test(s) && !s.includes('..');
+}
+
+function fail(message: string): never {
+  throw new Error(`manifest: ${message}`);
+}
+
+function tensorSpec(raw: unknown, where: string, needsBatchDim: boolean): TensorSpec {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${where} must be an object`);
+  const t = raw as Record<string, unknown>;
+  if (typeof t.name !== 'string' || t.name === '') fail(`${where}.name must be a non-empty string`);
+  if (!isDatatype(t.datatype)) fail(`${where}.datatype must be one of FP32, FP64, INT8, INT16, INT32, INT64, UINT8, UINT16, BOOL`);
+  const shape = t.shape;
+  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 8) fail(`${where}.shape must be a list of 1 to 8 dimensions`);
+  shape.forEach((d, i) => {
+    const ok = i === 0 && needsBatchDim ? d === -1 : Number.isInteger(d) && (d as number) > 0 || (!needsBatchDim && d === -1);
+    if (!ok) fail(`${where}.shape[${i}] must be ${i === 0 && needsBatchDim ? '-1 (the batch dimension)' : 'a positive integer'}`);
+  });
+  const spec: { name: string; datatype: Datatype; shape: number[]; featureNames?: string[] } = { name: t.name, datatype: t.datatype, shape: shape as number[] };
+  if (t.featureNames !== undefined) {
+    const names = t.featureNames;
+    const rowSize = (shape as number[]).slice(1).reduce((a, b) => a * b, 1);
+    if (!Array.isArray(names) || names.length !== rowSize || !names.every((n) => typeof n === 'string' && n !== '')) {
+      fail(`${where}.featureNames must list ${rowSize} non-empty names`);
+    }
+    if (new Set(names).size !== names.length) fail(`${where}.featureNames has duplicates`);
+    spec.featureNames = names as string[];
+  }
+  return spec;
+}
+
+function optionalInt(v: unknown, key: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) fail(`${key} must be an integer in [${min}, ${max}]`);
+  return v as number;
+}
+
+export function parseManifest(raw: unknown, model: string, version: string): Manifest {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('must be a JSON object');
+  const m = raw as Record<string, unknown>;
+  if (m.name !== model) fail(`name "${String(m.name)}" does not match the folder "${model}"`);
+  if (String(m.version) !== version) fail(`version "${String(m.version)}" does not match the folder "${version}"`);
+  if ((m.format ?? 'onnx') !== 'onnx') fail('format must be "onnx"');
+  const file = m.file ?? 'model.onnx';
+  if (typeof file !== 'string' || !/^[A-Za-z0-9_.-]+\.onnx$/.test(file) || file.startsWith('.')) fail('file must be a plain file name ending in .onnx');
+  if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) fail('sha256 must be 64 lowercase hex digits');
+  if (typeof m.created !== 'string' || Number.isNaN(Date.parse(m.created))) fail('created must be an ISO date');
+  if (!Array.isArray(m.inputs) || m.inputs.length === 0) fail('inputs must list at least one tensor');
+  if (!Array.isArray(m.outputs) || m.outputs.length === 0) fail('outputs must list at least one tensor');
+  const inputs = m.inputs.map((t, i) => tensorSpec(t, `inputs[${i}]`, true));
+  const outputs = m.outputs.map((t, i) => tensorSpec(t, `outputs[${i}]`, true));
+  for (const list of [inputs, outputs]) {
+    if (new Set(list.map((t) => t.name)).size !== list.length) fail('tensor names must be unique');
+  }
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (m.source !== undefined && !isObj(m.source)) fail('source must be an object');
+  if (m.baseline !== undefined && !isObj(m.baseline)) fail('baseline must be an object');
+  const manifest: Manifest = {
+    name: model,
+    version,
+    format: 'onnx',
+    file,
+    sha256: m.sha256,
+    created: m.created,
+    inputs,
+    outputs,
+    ...(isObj(m.source) ? { source: m.source } : {}),
+    ...(isObj(m.baseline) ? { baseline: m.baseline } : {}),
+    ...(m.maxBatch !== undefined ? { maxBatch: optionalInt(m.maxBatch, 'maxBatch', 1, 65536) } : {}),
+    ...(m.batchDelayUs !== undefined ? { batchDelayUs: optionalInt(m.batchDelayUs, 'batchDelayUs', 0, 1_000_000) } : {}),
+  };
+  return manifest;
+}

@@ -1,0 +1,43 @@
+/**
+ * The models being served: every good version from the repository, and each model's live pointer.
+ * Resolving `live` happens here, once per request, when an arm is chosen.
+ */
+import type { ModelVersion, RefusedVersion, RepositoryScan } from './repository.js';
+import { compareVersions } from './repository.js';
+
+export interface ServedModel {
+  readonly name: string;
+  readonly versions: Map<string, ModelVersion>;
+  live: ModelVersion;
+  /** Versions that were live before, newest last (for rollback). */
+  readonly history: string[];
+}
+
+export class Registry {
+  readonly models = new Map<string, ServedModel>();
+  readonly refused: RefusedVersion[] = [];
+
+  constructor(scan: RepositoryScan) {
+    this.refused.push(...scan.refused);
+    for (const [name, scanned] of scan.models) {
+      const versions = new Map(scanned.versions);
+      const liveName = scanned.liveFile ?? [...versions.keys()].sort(compareVersions).at(-1)!;
+      this.models.set(name, { name, versions, live: versions.get(liveName)!, history: [] });
+    }
+  }
+
+  model(name: string): ServedModel | undefined {
+    return this.models.get(name);
+  }
+
+  /** `version` may be "live". */
+  resolve(model: string, version: string): ModelVersion | undefined {
+    const m = this.models.get(model);
+    if (!m) return undefined;
+    return version === 'live' ? m.live : m.versions.get(version);
+  }
+
+  allVersions(): ModelVersion[] {
+    return [...this.models.values()].flatMap((m) => [...m.versions.values()]);
+  }
+}

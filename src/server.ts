@@ -1,0 +1,193 @@
+/**
+ * Wires the rooms together: config -> registry -> workers -> routes -> HTTP. Nothing else does.
+ */
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, extname } from 'node:path';
+import { createRequire } from 'node:module';
+import YAML from 'yaml';
+import type { us_listen_socket } from 'uWebSockets.js';
+import { routesFileCandidates, type Config } from './config/config.js';
+import { ConfigError } from './errors.js';
+import { DecisionIds } from './feedback/decision-id.js';
+import { Gateway } from './gateway.js';
+import { registerDataPlane } from './http/data-plane.js';
+import type { Exchange, ExchangeHooks } from './http/exchange.js';
+import { isNativeUws, uws } from './http/uws.js';
+import { InferenceEngine } from './inference/engine.js';
+import { InferencePool } from './inference/pool.js';
+import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics/metrics.js';
+import { Registry } from './registry/registry.js';
+import { compareVersions, scanRepository } from './registry/repository.js';
+import { parseRoutesDocument, RouteSpecError, type RouteSpec } from './routing/route-spec.js';
+import { Router } from './routing/router.js';
+
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+export interface ServerOptions {
+  logger?: Logger;
+}
+
+function readRoutesFile(config: Config, registry: Registry): { file: string | undefined; specs: Map<string, RouteSpec> } {
+  const file = routesFileCandidates(config).find((f) => existsSync(f));
+  if (!file) {
+    if (config.routesFile) throw new ConfigError(`CROUPIER_ROUTES: cannot read ${config.routesFile}`);
+    return { file: undefined, specs: new Map() };
+  }
+  let raw: unknown;
+  try {
+    const text = readFileSync(file, 'utf8');
+    raw = extname(file) === '.json' ? JSON.parse(text) : YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError(`routes file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const specs = parseRoutesDocument(raw, (model, version) => {
+      const m = registry.model(model);
+      if (!m) return 'no_model';
+      return version === 'live' || m.versions.has(version) ? 'ok' : 'no_version';
+    });
+    return { file, specs };
+  } catch (e) {
+    if (e instanceof RouteSpecError) throw new ConfigError(`routes file ${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+export class Server {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly gateway: Gateway;
+  port = 0;
+  private accepting = true;
+  private ready = false;
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+  private listenSockets: us_listen_socket[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(config: Config, log: Logger, metrics: Metrics, gateway: Gateway) {
+    this.config = config;
+    this.log = log;
+    this.metrics = metrics;
+    this.gateway = gateway;
+  }
+
+  isReady(): boolean {
+    return this.ready && this.accepting;
+  }
+
+  readonly hooks: ExchangeHooks = {
+    started: () => {
+      this.inFlight++;
+    },
+    finished: (ex: Exchange, status: number) => {
+      this.inFlight--;
+      const seconds = (performance.now() - ex.started) / 1000;
+      if (ex.scoring) this.metrics.request(ex.route, ex.arm, ex.model, ex.version, status, seconds);
+      if (status >= 500 && status !== 503) {
+        this.log.warn({ requestId: ex.requestId, traceparent: ex.traceparent || undefined, method: ex.method, url: ex.url, status, err: ex.error?.cause ?? ex.error?.message }, 'request failed');
+      } else if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ requestId: ex.requestId, traceparent: ex.traceparent || undefined, method: ex.method, url: ex.url, status, ms: seconds * 1000, error: ex.error?.code }, 'request');
+      }
+      if (this.inFlight === 0 && this.drained) this.drained();
+    },
+  };
+
+  async listen(): Promise<void> {
+    const app = uws.App();
+    registerDataPlane(app, {
+      gateway: this.gateway,
+      hooks: this.hooks,
+      bodyLimit: this.config.bodyLimit,
+      version: VERSION,
+      isAccepting: () => this.accepting,
+      isReady: () => this.isReady(),
+      metricsText: async () => ({ contentType: this.metrics.contentType, text: await this.metrics.text() }),
+      extensions: [],
+    });
+    this.port = await new Promise<number>((resolve, reject) => {
+      app.listen(this.config.host, this.config.port, (socket) => {
+        if (!socket) return reject(new ConfigError(`cannot listen on ${this.config.host}:${this.config.port} (in use, or not an address of this machine)`));
+        this.listenSockets.push(socket);
+        resolve(uws.us_socket_local_port(socket));
+      });
+    });
+    this.ready = true;
+    this.log.info({ host: this.config.host, port: this.port, workers: this.gateway.engine.workers, routes: [...this.gateway.router.routes.keys()] }, 'croupier ready');
+  }
+
+  /** Stops taking new work, answers what is in flight, then releases everything. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.accepting = false;
+      for (const socket of this.listenSockets) uws.us_listen_socket_close(socket);
+      this.listenSockets = [];
+      if (this.inFlight > 0) {
+        const drained = new Promise<void>((resolve) => { this.drained = resolve; });
+        const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.config.drainTimeoutMs).unref());
+        await Promise.race([drained, timeout]);
+      }
+      await this.gateway.engine.idle();
+      await this.gateway.engine.close();
+      this.log.info({ unanswered: this.inFlight }, 'croupier stopped');
+      this.log.flush();
+    })();
+    return this.closing;
+  }
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<Server> {
+  const log = options.logger ?? createLogger(config.logLevel);
+  if (!isNativeUws() && !config.allowSlowHttp) {
+    throw new ConfigError('uWebSockets.js fell back to its slow pure-Node implementation (no native build for this platform/Node); refusing to start. Set CROUPIER_ALLOW_SLOW_HTTP=1 to run anyway.');
+  }
+  try {
+    mkdirSync(config.stateDir, { recursive: true });
+  } catch (e) {
+    throw new ConfigError(`CROUPIER_STATE_DIR: cannot create ${config.stateDir} (${(e as Error).message})`);
+  }
+  const scan = scanRepository(config.modelsDir);
+  const registry = new Registry(scan);
+  for (const r of registry.refused) log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
+
+  const metrics = new Metrics();
+  const pool = new InferencePool({ workers: config.workers, intraOpThreads: config.intraOpThreads });
+  const engine = new InferenceEngine(pool, metrics, config);
+  // Every good version is loaded and warmed in every worker before we listen; a version that fails
+  // to load is refused and the others serve.
+  await Promise.all(registry.allVersions().map(async (version) => {
+    try {
+      await engine.load(version);
+    } catch (e) {
+      const reason = `failed to load: ${(e as Error).message}`;
+      registry.refused.push({ model: version.model, version: version.version, reason });
+      log.error({ model: version.model, version: version.version, reason }, 'model version refused');
+      const model = registry.model(version.model)!;
+      model.versions.delete(version.version);
+      if (model.versions.size === 0) registry.models.delete(version.model);
+      else if (model.live === version) model.live = model.versions.get([...model.versions.keys()].sort(compareVersions).at(-1)!)!;
+    }
+  }));
+
+  let routes;
+  try {
+    routes = readRoutesFile(config, registry);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  const router = new Router(registry, routes.specs);
+  const ids = DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
+  const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows);
+  metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
+  const server = new Server(config, log, metrics, gateway);
+  try {
+    await server.listen();
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  return server;
+}
