@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, USAGE, type BenchOptions } from './lib/args.js';
 import { REQUEST_BODY } from './body.js';
 import { installSignalCleanup, spawnServer, stopServer, waitUntilReady, type Server } from './lib/children.js';
-import { cpuSince, cpuSnapshot } from './lib/cpu.js';
+import { cpuSince, cpuSnapshot, threadCount } from './lib/cpu.js';
 import { runFixedRate } from './lib/fixedrate.js';
 import { freePort, isListening } from './lib/port.js';
 import { consoleReport, markdownSection, summarize, writeResults, type BenchReport, type TargetOutcome } from './lib/report.js';
@@ -43,7 +43,7 @@ function checkWrk(): void {
 }
 
 async function start(target: Target, opts: BenchOptions, outcomes: TargetOutcome[]): Promise<Live | null> {
-  const outcome: TargetOutcome = { name: target.name, problem: null, probe: null, runs: [], fixedRate: null };
+  const outcome: TargetOutcome = { name: target.name, problem: null, probe: null, runs: [], fixedRate: null, threads: null };
   outcomes.push(outcome);
   const skip = target.prepare();
   if (skip !== null) {
@@ -76,6 +76,9 @@ async function measureRounds(live: Live[], opts: BenchOptions): Promise<void> {
       try {
         const wrk = await runWrk({ url: l.server.url, body: REQUEST_BODY, durationS: opts.durationS, connections: opts.connections, threads: 1 });
         const cpu = cpuSince(before, l.server.child.pid);
+        if (l.server.child.exitCode !== null || l.server.child.signalCode !== null) {
+          throw new Error(`server exited during the run (log: ${l.server.logFile})`);
+        }
         l.outcome.runs.push({ round, wrk, cpu });
         log(`round ${round}/${opts.rounds} ${l.target.name.padEnd(8)} ${Math.round(wrk.requestsPerSec).toString().padStart(7)} req/s` +
           `  p99 ${wrk.p99Ms?.toFixed(2) ?? '?'} ms  non-2xx ${wrk.non2xx}` +
@@ -86,6 +89,7 @@ async function measureRounds(live: Live[], opts: BenchOptions): Promise<void> {
       }
     }
   }
+  for (const l of live) l.outcome.threads = threadCount(l.server.child.pid);
 }
 
 async function measureFixedRate(live: Live[], opts: BenchOptions): Promise<string> {

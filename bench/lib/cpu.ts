@@ -59,3 +59,14 @@ export function cpuSince(start: Snapshot, pid: number | undefined): CpuUsage {
     : null;
   return { serverCores, machineBusy };
 }
+
+/** OS threads of a process right now (e.g. to see whether ORT started an intra-op pool). */
+export function threadCount(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const m = /^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m?.[1] === undefined ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}

@@ -19,6 +19,8 @@ export interface TargetOutcome {
   probe: Probe | null;
   runs: RunRecord[];
   fixedRate: FixedRateResult | null;
+  /** OS threads of the server after the wrk rounds. */
+  threads: number | null;
 }
 
 export interface BenchReport {
@@ -84,11 +86,13 @@ function table(header: string[], rows: string[][]): string {
 
 function throughputTable(r: BenchReport): string {
   return table(
-    ['target', 'median req/s', 'runs req/s', 'wrk p99 (median)', 'non-2xx', 'socket errors', 'server cores', 'machine busy'],
+    ['target', 'median req/s', 'runs req/s', 'wrk p99 (median)', 'non-2xx', 'socket errors', 'server cores',
+      'machine busy', 'server threads'],
     r.outcomes.map((o) => {
       const s = summarize(o);
       return [o.name, int(s.medianRps), o.runs.map((x) => int(x.wrk.requestsPerSec)).join(' / ') || '-',
-        ms(s.medianP99Ms), String(s.non2xx), String(s.socketErrors), cores(s.serverCores), pct(s.machineBusy)];
+        ms(s.medianP99Ms), String(s.non2xx), String(s.socketErrors), cores(s.serverCores), pct(s.machineBusy),
+        o.threads === null ? 'n/a' : String(o.threads)];
     }),
   );
 }
@@ -139,7 +143,10 @@ export function markdownSection(r: BenchReport): string {
     `- throughput: \`wrk -t1 -c${o.connections} -d${o.durationS}s --latency -s bench/post.lua\` on \`POST ${o.urlPath}\`, ` +
       `${o.rounds} interleaved rounds; servers started once and kept running, one 2 s wrk warm-up each first; ` +
       `medians over rounds`,
-    `- peer session options: onnxruntime-node defaults (intraOpNumThreads unset: ORT sizes its intra-op pool itself)`,
+    `- peer session options: onnxruntime-node defaults (intraOpNumThreads unset, ORT picks); compare its ` +
+      `"server threads" with ceiling's to see whether ORT started an intra-op pool`,
+    `- server cores = CPU time of the server process / wall time (1.00 = one core busy); ` +
+      `machine busy = all ${r.cores} cores, wrk included`,
     '',
     throughputTable(r),
     '',

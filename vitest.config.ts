@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Each integration file starts real servers with worker threads; two cores: keep files serial-ish.
+    fileParallelism: false,
+    pool: 'forks',
+  },
+});
