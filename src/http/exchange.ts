@@ -50,7 +50,7 @@ export class Exchange {
     this.res = res;
     this.form = form;
     this.hooks = hooks;
-    this.method = req.getCaseSensitiveMethod();
+    this.method = req.getMethod().toUpperCase();
     this.url = req.getUrl();
     const incomingId = req.getHeader('x-request-id');
     this.requestId = REQUEST_ID.test(incomingId) ? incomingId : `${bootId}-${(++counter).toString(36)}`;
@@ -117,13 +117,17 @@ export class Exchange {
     });
   }
 
-  /** Reads a JSON body (after the content-type check) and parses it; malformed JSON answers 400. */
+  /**
+   * Reads and parses a JSON body in the contract's order: 413 (declared length), 415, then 413 as a
+   * chunked body is counted, then 400 for malformed JSON. A chunked body of the wrong type is read
+   * (up to the limit) before its 415, so that the order holds there too.
+   */
   readJson(limit: number, onJson: (value: unknown) => void): void {
-    if (!this.isJson()) {
-      this.fail(new CroupierError('unsupported_media_type', `content type must be application/json, got "${this.contentType || '(none)'}"`));
-      return;
-    }
+    const json = this.isJson();
+    const unsupported = (): void => this.fail(new CroupierError('unsupported_media_type', `content type must be application/json, got "${this.contentType || '(none)'}"`));
+    if (!json && this.contentLength >= 0 && this.contentLength <= limit) return unsupported();
     this.readBody(limit, (body) => {
+      if (!json) return unsupported();
       let value: unknown;
       try {
         value = JSON.parse(body.toString('utf8'));
