@@ -99,9 +99,10 @@ async function measureFixedRate(live: Live[], opts: BenchOptions): Promise<strin
   if (basis === undefined || max === null) return 'not run: neither croupier nor peer was measured';
   const rate = Math.max(1, Math.floor(max / 2));
   for (const l of live.filter((x) => x.target.name !== 'ceiling' && x.outcome.problem === null)) {
-    l.outcome.fixedRate = await runFixedRate(l.server.url, REQUEST_BODY, rate, opts.durationS, opts.connections);
-    const f = l.outcome.fixedRate;
-    log(`fixed rate ${l.target.name.padEnd(8)} ${rate} req/s offered: p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  errors ${f.errors}  non-2xx ${f.non2xx}`);
+    const f = await runFixedRate(l.server.url, REQUEST_BODY, rate, opts.durationS, opts.connections, l.server.child.pid);
+    l.outcome.fixedRate = f;
+    log(`fixed rate ${l.target.name.padEnd(8)} ${rate} req/s offered: p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  errors ${f.errors}` +
+      `  non-2xx ${f.non2xx}  client ${f.clientCores.toFixed(2)} cores  server ${f.serverCores?.toFixed(2) ?? '?'} cores`);
   }
   const note = basis.target.name === 'croupier' ? '' : ' (croupier was not measured)';
   return `offered rate = half of ${basis.target.name}'s median req/s${note} = ${rate} req/s`;

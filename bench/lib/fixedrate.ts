@@ -1,5 +1,8 @@
 // Fixed-rate latency: autocannon at a set overall request rate, reporting p50/p99 and errors.
+// autocannon runs in this (orchestrator) process, so we also report how much CPU it used: near
+// 1.0 core means the client, not the server, is setting the latency.
 import autocannon from 'autocannon';
+import { cpuSince, cpuSnapshot } from './cpu.js';
 
 export interface FixedRateResult {
   rate: number;
@@ -9,10 +12,16 @@ export interface FixedRateResult {
   errors: number;
   timeouts: number;
   non2xx: number;
+  /** Cores used by autocannon (this process) and by the server during the run. */
+  clientCores: number;
+  serverCores: number | null;
 }
 
 export async function runFixedRate(url: string, body: string, rate: number, durationS: number,
-  connections: number): Promise<FixedRateResult> {
+  connections: number, serverPid: number | undefined): Promise<FixedRateResult> {
+  const startedAt = performance.now();
+  const clientBefore = process.cpuUsage();
+  const serverBefore = cpuSnapshot(serverPid);
   const r = await autocannon({
     url,
     method: 'POST',
@@ -23,6 +32,8 @@ export async function runFixedRate(url: string, body: string, rate: number, dura
     overallRate: rate,
     timeout: 10,
   });
+  const client = process.cpuUsage(clientBefore);
+  const wallUs = (performance.now() - startedAt) * 1000;
   return {
     rate,
     achievedRps: r.requests.average,
@@ -31,5 +42,7 @@ export async function runFixedRate(url: string, body: string, rate: number, dura
     errors: r.errors,
     timeouts: r.timeouts,
     non2xx: r.non2xx,
+    clientCores: (client.user + client.system) / wallUs,
+    serverCores: cpuSince(serverBefore, serverPid).serverCores,
   };
 }

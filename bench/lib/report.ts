@@ -113,10 +113,11 @@ function fixedRateTable(r: BenchReport): string {
   const rows = r.outcomes.filter((o) => o.fixedRate !== null).map((o) => {
     const f = o.fixedRate as FixedRateResult;
     return [o.name, int(f.rate), int(f.achievedRps), ms(f.p50Ms), ms(f.p99Ms), String(f.errors),
-      String(f.timeouts), String(f.non2xx)];
+      String(f.timeouts), String(f.non2xx), cores(f.serverCores), cores(f.clientCores)];
   });
   if (rows.length === 0) return '(no fixed-rate runs)';
-  return table(['target', 'offered req/s', 'achieved req/s', 'p50', 'p99', 'errors', 'timeouts', 'non-2xx'], rows);
+  return table(['target', 'offered req/s', 'achieved req/s', 'p50', 'p99', 'errors', 'timeouts', 'non-2xx',
+    'server cores', 'autocannon cores'], rows);
 }
 
 function problems(r: BenchReport): string[] {
@@ -152,7 +153,9 @@ export function markdownSection(r: BenchReport): string {
     '',
     ratiosTable(r),
     '',
-    `Fixed-rate latency (autocannon, ${o.connections} connections, ${o.durationS} s, ${r.fixedRateBasis}):`,
+    `Fixed-rate latency (autocannon, ${o.connections} connections, ${o.durationS} s, ${r.fixedRateBasis}; ` +
+      `autocannon reports whole milliseconds and runs in the orchestrator process: when its cores approach 1.00 ` +
+      `the client, not the server, sets the latency):`,
     '',
     fixedRateTable(r),
     ...(problems(r).length > 0 ? ['', 'Not measured / incomplete:', '', ...problems(r)] : []),

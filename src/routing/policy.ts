@@ -7,6 +7,11 @@ export interface Policy {
   readonly weights: Float64Array;
   /** Index of the chosen arm. `unit` makes the choice sticky where the policy allows it. */
   choose(unit: string | undefined): number;
+  /**
+   * Recomputes the weights from the arms' statistics (after a feedback batch, and on the router's
+   * timer). Requests in between draw from the weights in force, so their propensity is exact.
+   */
+  recompute(nowMs: number): void;
 }
 
 /** Draws an index from cumulative weights with u in [0, 1). */
