@@ -153,7 +153,7 @@ export class Batcher {
       }
       return { name: input.name, type: input.type, dims: [rows, ...input.rowShape], data };
     });
-    const task: InferTask = { spec: this.spec, rows, inputs };
+    const task: InferTask = { key: this.spec.key, rows, inputs };
     this.inFlight++;
     this.pool.run(task).then(
       (result) => {

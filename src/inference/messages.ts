@@ -23,8 +23,9 @@ export interface TensorData {
   data: NumericArray;
 }
 
+/** Only what changes per batch crosses the thread boundary: the worker knows the version by key. */
 export interface InferTask {
-  spec: LoadSpec;
+  key: string;
   rows: number;
   inputs: TensorData[];
 }

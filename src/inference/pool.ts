@@ -17,6 +17,13 @@ function workerFile(): string {
   return file;
 }
 
+/**
+ * Batches in flight per worker. Two, not one: while a worker runs one batch, the next is already
+ * posted, so neither the main thread nor the worker waits for the other's hand-off (measured in
+ * bench/RESULTS.md). Batches still form, because a third must wait for a free slot.
+ */
+const TASKS_PER_WORKER = Number(process.env.CROUPIER_EXPERIMENT_TPW ?? 1);
+
 interface PendingLoad {
   key: string;
   waiting: Set<number>;
@@ -55,7 +62,7 @@ export class InferencePool {
       filename: workerFile(),
       minThreads: options.workers,
       maxThreads: options.workers,
-      concurrentTasksPerWorker: 1,
+      concurrentTasksPerWorker: TASKS_PER_WORKER,
       idleTimeout: Infinity,
       atomics: 'disabled',
       workerData,
@@ -123,7 +130,7 @@ export class InferencePool {
   }
 
   hasCapacity(): boolean {
-    return this.inFlight < this.size;
+    return this.inFlight < this.size * TASKS_PER_WORKER;
   }
 
   run(task: InferTask): Promise<InferResult> {

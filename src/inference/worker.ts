@@ -10,6 +10,7 @@ import type { ChannelMessage, InferResult, InferTask, LoadSpec, WorkerOptions } 
 const options = workerData as WorkerOptions;
 const channel = new BroadcastChannel(options.channel);
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
+const specs = new Map<string, LoadSpec>();
 
 const sessionOptions: ort.InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
@@ -59,7 +60,8 @@ function load(spec: LoadSpec): Promise<ort.InferenceSession> {
       return s;
     });
     sessions.set(spec.key, session);
-    session.catch(() => sessions.delete(spec.key));
+    specs.set(spec.key, spec);
+    session.catch(() => { sessions.delete(spec.key); specs.delete(spec.key); });
   }
   return session;
 }
@@ -67,6 +69,7 @@ function load(spec: LoadSpec): Promise<ort.InferenceSession> {
 async function unload(key: string): Promise<void> {
   const session = sessions.get(key);
   sessions.delete(key);
+  specs.delete(key);
   if (session) await session.then((s) => s.release()).catch(() => undefined);
 }
 
@@ -96,13 +99,15 @@ channel.onmessage = (event: unknown) => {
 channel.postMessage({ op: 'hello', threadId } satisfies ChannelMessage);
 
 async function infer(task: InferTask): Promise<InferResult> {
-  const session = await load(task.spec);
+  const spec = specs.get(task.key);
+  const session = await sessions.get(task.key);
+  if (!spec || !session) throw new Error(`${task.key} is not loaded in this worker`);
   const feeds: Record<string, ort.Tensor> = {};
   for (const input of task.inputs) feeds[input.name] = new ort.Tensor(input.type as ort.Tensor.Type, input.data as ort.Tensor['data'], input.dims);
   const started = process.hrtime.bigint();
   const out = await session.run(feeds);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const outputs = task.spec.outputs.map(({ name }) => {
+  const outputs = spec.outputs.map(({ name }) => {
     const t = out[name]!;
     return { name, type: t.type as InferTask['inputs'][number]['type'], dims: [...t.dims], data: t.data as InferTask['inputs'][number]['data'] };
   });
