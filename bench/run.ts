@@ -7,7 +7,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, USAGE, type BenchOptions } from './lib/args.js';
 import { REQUEST_BODY } from './body.js';
-import { installSignalCleanup, spawnServer, stopServer, waitUntilReady, type Server } from './lib/children.js';
+import { installSignalCleanup, logTail, spawnServer, stopServer, waitUntilReady, type Server } from './lib/children.js';
 import { cpuSince, cpuSnapshot, threadCount } from './lib/cpu.js';
 import { runFixedRate } from './lib/fixedrate.js';
 import { freePort, isListening } from './lib/port.js';
@@ -67,25 +67,52 @@ async function start(target: Target, opts: BenchOptions, outcomes: TargetOutcome
   }
 }
 
+function isAlive(server: Server): boolean {
+  return server.child.exitCode === null && server.child.signalCode === null;
+}
+
+function exitDescription(server: Server): string {
+  const how = server.child.signalCode ?? `code ${String(server.child.exitCode)}`;
+  const last = logTail(server, 1);
+  return `server exited (${how}); last log line: ${last} (log: ${server.logFile})`;
+}
+
+function assertAlive(server: Server): void {
+  if (!isAlive(server)) throw new Error(exitDescription(server));
+}
+
+const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' | ').trim();
+
+/** A dead server explains itself better than wrk's "connection refused". */
+function markFailed(l: Live, stage: string, err: unknown): void {
+  const why = isAlive(l.server) ? (err instanceof Error ? err.message : String(err)) : exitDescription(l.server);
+  l.outcome.problem = `failed in ${stage}: ${oneLine(why)}`;
+  log(`${l.target.name}: ${l.outcome.problem}`);
+}
+
 async function measureRounds(live: Live[], opts: BenchOptions): Promise<void> {
-  for (const l of live) await runWrk({ url: l.server.url, body: REQUEST_BODY, durationS: WARMUP_S, connections: opts.connections, threads: 1 });
+  for (const l of live) {
+    try {
+      await runWrk({ url: l.server.url, body: REQUEST_BODY, durationS: WARMUP_S, connections: opts.connections, threads: 1 });
+    } catch (err) {
+      markFailed(l, 'warm-up', err);
+    }
+  }
   for (let round = 1; round <= opts.rounds; round++) {
     for (const l of live) {
       if (l.outcome.problem !== null) continue;
       const before = cpuSnapshot(l.server.child.pid);
       try {
+        assertAlive(l.server);
         const wrk = await runWrk({ url: l.server.url, body: REQUEST_BODY, durationS: opts.durationS, connections: opts.connections, threads: 1 });
         const cpu = cpuSince(before, l.server.child.pid);
-        if (l.server.child.exitCode !== null || l.server.child.signalCode !== null) {
-          throw new Error(`server exited during the run (log: ${l.server.logFile})`);
-        }
+        assertAlive(l.server);
         l.outcome.runs.push({ round, wrk, cpu });
         log(`round ${round}/${opts.rounds} ${l.target.name.padEnd(8)} ${Math.round(wrk.requestsPerSec).toString().padStart(7)} req/s` +
           `  p99 ${wrk.p99Ms?.toFixed(2) ?? '?'} ms  non-2xx ${wrk.non2xx}` +
           `  server ${cpu.serverCores?.toFixed(2) ?? '?'} cores  machine ${cpu.machineBusy === null ? '?' : Math.round(cpu.machineBusy * 100)}%`);
       } catch (err) {
-        l.outcome.problem = `failed in round ${round}: ${err instanceof Error ? err.message : String(err)}`;
-        log(`${l.target.name}: ${l.outcome.problem}`);
+        markFailed(l, `round ${round}`, err);
       }
     }
   }

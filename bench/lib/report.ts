@@ -97,16 +97,28 @@ function throughputTable(r: BenchReport): string {
   );
 }
 
+/** Median over rounds of a/b within the same round: both saw the same moment's noise. */
+function pairedRatio(a: TargetOutcome | undefined, b: TargetOutcome | undefined): number | null {
+  if (a === undefined || b === undefined) return null;
+  const ratios: number[] = [];
+  for (const ra of a.runs) {
+    const rb = b.runs.find((x) => x.round === ra.round);
+    if (rb !== undefined && rb.wrk.requestsPerSec > 0) ratios.push(ra.wrk.requestsPerSec / rb.wrk.requestsPerSec);
+  }
+  return median(ratios);
+}
+
 function ratiosTable(r: BenchReport): string {
-  const rps = (n: TargetName): number | null | undefined => {
-    const o = r.outcomes.find((x) => x.name === n);
-    return o === undefined ? undefined : summarize(o).medianRps;
+  const find = (n: TargetName): TargetOutcome | undefined => r.outcomes.find((x) => x.name === n);
+  const row = (a: TargetName, b: TargetName): string[] => {
+    const oa = find(a);
+    const ob = find(b);
+    const paired = pairedRatio(oa, ob);
+    return [`${a} / ${b}`, ratio(oa && summarize(oa).medianRps, ob && summarize(ob).medianRps),
+      paired === null ? 'n/a' : paired.toFixed(2)];
   };
-  return table(['ratio (median req/s)', 'value'], [
-    ['croupier / ceiling', ratio(rps('croupier'), rps('ceiling'))],
-    ['croupier / peer', ratio(rps('croupier'), rps('peer'))],
-    ['peer / ceiling', ratio(rps('peer'), rps('ceiling'))],
-  ]);
+  return table(['ratio (req/s)', 'of medians', 'median of per-round ratios'],
+    [row('croupier', 'ceiling'), row('croupier', 'peer'), row('peer', 'ceiling')]);
 }
 
 function fixedRateTable(r: BenchReport): string {
@@ -121,7 +133,7 @@ function fixedRateTable(r: BenchReport): string {
 }
 
 function problems(r: BenchReport): string[] {
-  return r.outcomes.filter((o) => o.problem !== null).map((o) => `- **${o.name}**: ${o.problem ?? ''}`);
+  return r.outcomes.filter((o) => o.problem !== null).map((o) => `- **${o.name}**: ${(o.problem ?? '').replace(/\s*\n\s*/g, ' | ')}`);
 }
 
 export function consoleReport(r: BenchReport): string {
@@ -148,6 +160,8 @@ export function markdownSection(r: BenchReport): string {
       `"server threads" with ceiling's to see whether ORT started an intra-op pool`,
     `- server cores = CPU time of the server process / wall time (1.00 = one core busy); ` +
       `machine busy = all ${r.cores} cores, wrk included`,
+    ...r.outcomes.filter((x) => x.probe !== null).map((x) =>
+      `- ${x.name} first answer: ${x.probe?.status ?? ''} \`${x.probe?.body ?? ''}\``),
     '',
     throughputTable(r),
     '',
