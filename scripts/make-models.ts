@@ -106,9 +106,9 @@ const MODELS: readonly ModelSpec[] = [
 ];
 const ROUTES = {
   routes: {
-    'fraud-scoring': { policy: 'fixed', arms: [
-      { name: 'champion', model: 'fraud', version: 'live', weight: 0.5 },
-      { name: 'challenger', model: 'fraud', version: '2', weight: 0.5 }] },
+    'fraud-scoring': { policy: 'thompson', reward: 'bernoulli', arms: [
+      { name: 'champion', model: 'fraud', version: 'live' },
+      { name: 'challenger', model: 'fraud', version: '2' }] },
     ctr: { policy: 'fixed', arms: [{ name: 'default', model: 'ctr', version: 'live' }] },
   },
 };

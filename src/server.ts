@@ -7,11 +7,13 @@ import { createRequire } from 'node:module';
 import YAML from 'yaml';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { routesFileCandidates, type Config } from './config/config.js';
+import { AdminPlane } from './admin/admin-plane.js';
 import { ConfigError } from './errors.js';
 import { DecisionIds } from './feedback/decision-id.js';
+import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
-import type { Exchange, ExchangeHooks } from './http/exchange.js';
+import { Exchange, type ExchangeHooks } from './http/exchange.js';
 import { isNativeUws, uws } from './http/uws.js';
 import { InferenceEngine } from './inference/engine.js';
 import { InferencePool } from './inference/pool.js';
@@ -65,6 +67,11 @@ export class Server {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private listenSockets: us_listen_socket[] = [];
+  /** The admin API: on this listener, or on its own when config.adminPort is set. */
+  admin: AdminPlane | undefined;
+  /** Decisions, outcomes and the feedback endpoint (started before listening). */
+  feedbackLoop: FeedbackLoop | undefined;
+  adminPort = 0;
   private closing: Promise<void> | undefined;
 
   constructor(config: Config, log: Logger, metrics: Metrics, gateway: Gateway) {
@@ -105,17 +112,26 @@ export class Server {
       isAccepting: () => this.accepting,
       isReady: () => this.isReady(),
       metricsText: async () => ({ contentType: this.metrics.contentType, text: await this.metrics.text() }),
-      extensions: [],
+      extensions: [...(this.feedbackLoop ? [this.feedbackLoop.endpoint] : []), ...(this.admin && this.config.adminPort === undefined ? [this.admin.register] : [])],
     });
-    this.port = await new Promise<number>((resolve, reject) => {
-      app.listen(this.config.host, this.config.port, (socket) => {
-        if (!socket) return reject(new ConfigError(`cannot listen on ${this.config.host}:${this.config.port} (in use, or not an address of this machine)`));
+    this.port = await this.bind(app, this.config.port);
+    if (this.admin && this.config.adminPort !== undefined) {
+      const adminApp = uws.App();
+      this.admin.registerStandalone(adminApp, (res, req, form) => new Exchange(res, req, form, this.hooks));
+      this.adminPort = await this.bind(adminApp, this.config.adminPort);
+    }
+    this.ready = true;
+    this.log.info({ host: this.config.host, port: this.port, workers: this.gateway.engine.workers, routes: [...this.gateway.router.routes.keys()] }, 'croupier ready');
+  }
+
+  private bind(app: ReturnType<typeof uws.App>, port: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      app.listen(this.config.host, port, (socket) => {
+        if (!socket) return reject(new ConfigError(`cannot listen on ${this.config.host}:${port} (in use, or not an address of this machine)`));
         this.listenSockets.push(socket);
         resolve(uws.us_socket_local_port(socket));
       });
     });
-    this.ready = true;
-    this.log.info({ host: this.config.host, port: this.port, workers: this.gateway.engine.workers, routes: [...this.gateway.router.routes.keys()] }, 'croupier ready');
   }
 
   /** Stops taking new work, answers what is in flight, then releases everything. Idempotent. */
@@ -131,6 +147,8 @@ export class Server {
       }
       await this.gateway.engine.idle();
       await this.gateway.engine.close();
+      await this.feedbackLoop?.close();
+      await this.admin?.close();
       this.log.info({ unanswered: this.inFlight }, 'croupier stopped');
       this.log.flush();
     })();
@@ -150,6 +168,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   const scan = scanRepository(config.modelsDir);
   const registry = new Registry(scan);
+  const admin = new AdminPlane(config, registry, log);
   for (const r of registry.refused) log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
 
   const metrics = new Metrics();
@@ -176,17 +195,26 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     routes = readRoutesFile(config, registry);
   } catch (e) {
     await engine.close();
+    await admin.close();
     throw e;
   }
-  const router = new Router(registry, routes.specs);
+  const router = new Router(registry, await admin.routesAtStart(routes.file, routes.specs));
+  admin.attach(engine, router, metrics);
   const ids = DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
   const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows);
   metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
   const server = new Server(config, log, metrics, gateway);
+  server.admin = admin;
   try {
+    server.feedbackLoop = await FeedbackLoop.start({
+      stateDir: config.stateDir, decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit,
+      gateway, router, ids, metrics, log, isAccepting: () => server.isReady(),
+    });
     await server.listen();
   } catch (e) {
     await engine.close();
+    await server.feedbackLoop?.close();
+    await admin.close();
     throw e;
   }
   return server;

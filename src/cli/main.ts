@@ -1,7 +1,11 @@
 /** `croupier <command>`: serve here; the admin commands speak to a running gateway. */
 import { loadConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
-import { startServer } from '../server.js';
+import { AdminClient, CliFailure } from './admin-client.js';
+import { parseArgs, UsageError } from './args.js';
+import { audit } from './audit-commands.js';
+import { deploy, rollback, routes, status, type Output } from './model-commands.js';
+import { pack, push } from './release-commands.js';
 
 const HELP = `croupier — real-time model-serving gateway
 
@@ -10,10 +14,41 @@ usage:
                  [--workers auto|N] [--max-batch N] [--batch-delay-us N] [--max-queued-rows N]
                  [--body-limit 1mb] [--admin-port N] [--log-level info] [--allow-slow-http]
 Every flag mirrors a CROUPIER_* environment variable (see README).
+
+  croupier status                       models, versions, which is live, load state
+  croupier deploy <model> <version>     load and warm in every worker, then put live
+  croupier rollback <model>             back to the version live before
+  croupier routes [set <route> <file.json> | reset <route>]
+  croupier audit [--limit N] [--before SEQ]
+  croupier audit verify [audit.log]     check the hash chain (a file, or the server's log)
+  croupier pack <models/m/v> [-o m-v.tgz]   make a release archive
+  croupier push <m-v.tgz>               upload a release (loaded, not deployed)
+Admin commands take --url (default http://127.0.0.1:8080) and --json; the token comes from
+CROUPIER_ADMIN_TOKEN. Exit codes: 0 done, 1 refused by the server, 2 usage or connection error.
 `;
+
+const ADMIN_COMMANDS = new Set(['status', 'deploy', 'rollback', 'routes', 'audit', 'pack', 'push']);
+
+async function adminCommand(command: string, args: string[]): Promise<void> {
+  const parsed = parseArgs(args, ['url', 'output', 'limit', 'before'], ['json']);
+  const out: Output = { json: parsed.switches.has('json'), print: (text) => { process.stdout.write(text); } };
+  const client = new AdminClient(parsed.options.get('url') ?? 'http://127.0.0.1:8080', process.env.CROUPIER_ADMIN_TOKEN || undefined);
+  const rest = parsed.positional;
+  switch (command) {
+    case 'status': return status(client, out);
+    case 'deploy': return deploy(client, out, rest);
+    case 'rollback': return rollback(client, out, rest);
+    case 'routes': return routes(client, out, rest);
+    case 'audit': return audit(client, out, parsed);
+    case 'pack': return pack(out, parsed);
+    default: return push(client, out, parsed);
+  }
+}
 
 async function serve(args: string[]): Promise<void> {
   const config = loadConfig(args);
+  // Imported here so the admin commands start fast (no ONNX Runtime, no uWS).
+  const { startServer } = await import('../server.js');
   const server = await startServer(config);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -31,6 +66,17 @@ async function serve(args: string[]): Promise<void> {
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command !== undefined && ADMIN_COMMANDS.has(command)) {
+    try {
+      await adminCommand(command, rest);
+    } catch (e) {
+      const code = e instanceof CliFailure ? e.exitCode : 2;
+      const message = e instanceof CliFailure || e instanceof UsageError ? e.message : (e as Error).stack ?? String(e);
+      process.stderr.write(`croupier ${command}: ${message}\n`);
+      process.exitCode = code;
+    }
+    return;
+  }
   try {
     switch (command) {
       case 'serve':

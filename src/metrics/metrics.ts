@@ -4,10 +4,27 @@
  */
 import client from 'prom-client';
 import type { BatchObserver } from '../inference/batcher.js';
+import type { Registry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/repository.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/** One arm of one route, as the arm gauges show it. */
+export interface ArmReading {
+  readonly route: string;
+  readonly arm: string;
+  readonly pulls: number;
+  readonly rewards: number;
+  readonly probability: number;
+}
+
+/** Where the feedback-loop gauges are read from at scrape time (nothing on the request path). */
+export interface LearningSource {
+  decisionsPending(): number;
+  decisionsEvicted(): number;
+  arms(): Iterable<ArmReading>;
+}
 
 export class Metrics implements BatchObserver {
   readonly registry = new client.Registry();
@@ -18,6 +35,15 @@ export class Metrics implements BatchObserver {
   readonly queueDepthGauge: client.Gauge<'model' | 'version'>;
   readonly shedTotal: client.Counter<'model' | 'reason'>;
   readonly modelInfo: client.Gauge<'model' | 'version' | 'sha256' | 'live'>;
+  readonly feedbackTotal: client.Counter<'route' | 'arm' | 'result'>;
+  readonly decisionsPending: client.Gauge;
+  readonly decisionsEvicted: client.Counter;
+  readonly armPulls: client.Gauge<'route' | 'arm'>;
+  readonly armRewards: client.Gauge<'route' | 'arm'>;
+  readonly armSelectionProbability: client.Gauge<'route' | 'arm'>;
+  /** Set by the feedback loop at start. */
+  learning: LearningSource | undefined;
+  readonly swaps: client.Counter<'model' | 'kind'>;
 
   constructor() {
     const registers = [this.registry];
@@ -29,6 +55,17 @@ export class Metrics implements BatchObserver {
     this.queueDepthGauge = new client.Gauge({ name: 'croupier_queue_depth', help: 'Rows waiting for a worker, per model version.', labelNames: ['model', 'version'], registers });
     this.shedTotal = new client.Counter({ name: 'croupier_shed_total', help: 'Work refused or dropped before inference, by reason.', labelNames: ['model', 'reason'], registers });
     this.modelInfo = new client.Gauge({ name: 'croupier_model_info', help: 'One per served model version (value 1); live says whether it is the live version.', labelNames: ['model', 'version', 'sha256', 'live'], registers });
+    this.feedbackTotal = new client.Counter({ name: 'croupier_feedback_total', help: 'Feedback events, by route, arm and result (accepted, duplicate, unknown, expired, invalid).', labelNames: ['route', 'arm', 'result'], registers });
+    let evictedSeen = 0;
+    this.decisionsPending = new client.Gauge({ name: 'croupier_decisions_pending', help: 'Decisions held that still wait for their outcome.', registers, collect: () => { this.decisionsPending.set(this.learning?.decisionsPending() ?? 0); } });
+    this.decisionsEvicted = new client.Counter({ name: 'croupier_decisions_evicted_total', help: 'Decisions dropped from the bounded store before their feedback window passed.', registers, collect: () => {
+      const n = this.learning?.decisionsEvicted() ?? 0;
+      if (n > evictedSeen) { this.decisionsEvicted.inc(n - evictedSeen); evictedSeen = n; }
+    } });
+    this.armPulls = new client.Gauge({ name: 'croupier_arm_pulls', help: 'Times each arm was chosen since its statistics last restarted.', labelNames: ['route', 'arm'], registers, collect: () => this.readArms() });
+    this.armRewards = new client.Gauge({ name: 'croupier_arm_rewards', help: 'Sum of rewards credited to each arm since its statistics last restarted.', labelNames: ['route', 'arm'], registers });
+    this.armSelectionProbability = new client.Gauge({ name: 'croupier_arm_selection_probability', help: 'Probability with which each arm is chosen now (the weights in force).', labelNames: ['route', 'arm'], registers });
+    this.swaps = new client.Counter({ name: 'croupier_model_swaps_total', help: 'Live-version changes, by model and kind (deploy, rollback).', labelNames: ['model', 'kind'], registers });
   }
 
   batch(version: ModelVersion, rows: number, seconds: number): void {
@@ -52,6 +89,32 @@ export class Metrics implements BatchObserver {
   setModels(versions: readonly { version: ModelVersion; live: boolean }[]): void {
     this.modelInfo.reset();
     for (const { version, live } of versions) this.modelInfo.labels(version.model, version.version, version.sha256, String(live)).set(1);
+  }
+
+  /** After a deploy, rollback or pushed version: croupier_model_info follows the registry. */
+  modelsChanged(registry: Registry): void {
+    this.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
+  }
+
+  swap(model: string, kind: 'deploy' | 'rollback'): void {
+    this.swaps.labels(model, kind).inc();
+  }
+
+  feedback(route: string, arm: string, result: 'accepted' | 'duplicate' | 'unknown' | 'expired' | 'invalid'): void {
+    this.feedbackTotal.labels(route, arm, result).inc();
+  }
+
+  /** Fills the three arm gauges at once (from the pulls gauge's collect), dropping removed arms. */
+  private readArms(): void {
+    this.armPulls.reset();
+    this.armRewards.reset();
+    this.armSelectionProbability.reset();
+    if (!this.learning) return;
+    for (const a of this.learning.arms()) {
+      this.armPulls.labels(a.route, a.arm).set(a.pulls);
+      this.armRewards.labels(a.route, a.arm).set(a.rewards);
+      this.armSelectionProbability.labels(a.route, a.arm).set(a.probability);
+    }
   }
 
   text(): Promise<string> {

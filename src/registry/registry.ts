@@ -37,6 +37,13 @@ export class Registry {
     return version === 'live' ? m.live : m.versions.get(version);
   }
 
+  /** Whether a route may name this model and version ("live" or an id), for route validation. */
+  lookup(model: string, version: string): 'ok' | 'no_model' | 'no_version' {
+    const m = this.models.get(model);
+    if (!m) return 'no_model';
+    return version === 'live' || m.versions.has(version) ? 'ok' : 'no_version';
+  }
+
   allVersions(): ModelVersion[] {
     return [...this.models.values()].flatMap((m) => [...m.versions.values()]);
   }

@@ -1,9 +1,14 @@
-/** Routes at run time: pick an arm by its policy, then resolve the version behind it. */
+/** Routes at run time: pick an arm by its policy, resolve the version behind it, learn from outcomes. */
 import type { ModelVersion } from '../registry/repository.js';
 import type { Registry } from '../registry/registry.js';
+import { ArmStats } from './arm-stats.js';
+import { EpsilonGreedyPolicy } from './epsilon-greedy.js';
 import { FixedPolicy } from './fixed.js';
 import type { Policy } from './policy.js';
 import type { ArmSpec, RouteSpec } from './route-spec.js';
+import type { Rng } from './sampling.js';
+import { ThompsonPolicy } from './thompson.js';
+import { Ucb1Policy } from './ucb1.js';
 
 export interface Arm extends ArmSpec {
   readonly index: number;
@@ -14,12 +19,15 @@ export class Route {
   readonly spec: RouteSpec;
   readonly arms: readonly Arm[];
   readonly policy: Policy;
+  /** What the route has learned, per arm (same order as `arms`). */
+  readonly stats: readonly ArmStats[];
 
-  constructor(name: string, spec: RouteSpec, policy: Policy) {
+  constructor(name: string, spec: RouteSpec, policy: Policy, stats: readonly ArmStats[]) {
     this.name = name;
     this.spec = spec;
     this.arms = spec.arms.map((a, index) => ({ ...a, index }));
     this.policy = policy;
+    this.stats = stats;
   }
 }
 
@@ -30,28 +38,81 @@ export interface Pick {
   readonly propensity: number;
 }
 
-export function createPolicy(name: string, spec: RouteSpec): Policy {
+export interface PolicyOptions {
+  /** Uniform random source; seed it for reproducible runs. Default Math.random. */
+  readonly rng?: Rng;
+  /** Posterior draws per Thompson recompute. */
+  readonly draws?: number;
+}
+
+export function createPolicy(name: string, spec: RouteSpec, stats: readonly ArmStats[], options: PolicyOptions = {}): Policy {
+  const rng = options.rng ?? Math.random;
   switch (spec.policy) {
-    case 'fixed':
-      return new FixedPolicy(name, spec);
-    default:
-      throw new Error(`policy "${spec.policy}" is not available`);
+    case 'fixed': return new FixedPolicy(name, spec, rng);
+    case 'epsilon-greedy': return new EpsilonGreedyPolicy(spec, stats, rng);
+    case 'thompson': return new ThompsonPolicy(spec, stats, rng, options.draws);
+    case 'ucb1': return new Ucb1Policy(spec, stats, rng);
   }
 }
 
+/** Told when learned statistics are thrown away (the state layer journals it; admin audits it). */
+export interface RouterObserver {
+  /** An arm started serving another version: its statistics restarted from the prior. */
+  armRestarted?(route: string, arm: string, from: string, to: string): void;
+  /** `Router.reset` forgot a route's statistics. */
+  routeReset?(route: string): void;
+}
+
+/** Weights are recomputed at least this often, for discounting and for version restarts. */
+export const RECOMPUTE_MS = 250;
+
 export class Router {
   readonly routes = new Map<string, Route>();
+  readonly observers: RouterObserver[] = [];
   private readonly registry: Registry;
+  private readonly options: PolicyOptions;
+  private readonly dirty = new Set<Route>();
+  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(registry: Registry, specs: ReadonlyMap<string, RouteSpec>) {
+  constructor(registry: Registry, specs: ReadonlyMap<string, RouteSpec>, options: PolicyOptions = {}) {
     this.registry = registry;
+    this.options = options;
     for (const [name, spec] of specs) this.set(name, spec);
   }
 
+  /**
+   * Adds or replaces a route. Arms whose name, model and version are unchanged keep what they have
+   * learned (even across a change of policy); the others start from the prior.
+   */
   set(name: string, spec: RouteSpec): Route {
-    const route = new Route(name, spec, createPolicy(name, spec));
+    const old = this.routes.get(name);
+    const stats = spec.arms.map((a) => {
+      const i = old ? old.arms.findIndex((o) => o.name === a.name && o.model === a.model && o.version === a.version) : -1;
+      return i >= 0 ? old!.stats[i]! : new ArmStats();
+    });
+    const route = new Route(name, spec, createPolicy(name, spec, stats, this.options), stats);
+    route.policy.recompute(Date.now());
     this.routes.set(name, route);
+    if (old) this.dirty.delete(old);
     return route;
+  }
+
+  /** Removes a route; false when there was none. */
+  delete(name: string): boolean {
+    const old = this.routes.get(name);
+    if (old) this.dirty.delete(old);
+    return this.routes.delete(name);
+  }
+
+  /** Forgets a route's learned statistics (every arm back to its prior); false for an unknown route. */
+  reset(name: string): boolean {
+    const route = this.routes.get(name);
+    if (!route) return false;
+    for (const s of route.stats) s.restart(s.versionKey);
+    route.policy.recompute(Date.now());
+    for (const o of this.observers) o.routeReset?.(name);
+    return true;
   }
 
   get(name: string): Route | undefined {
@@ -64,6 +125,66 @@ export class Router {
     const arm = route.arms[index]!;
     const version = this.registry.resolve(arm.model, arm.version);
     if (!version) throw new Error(`route ${route.name}: arm ${arm.name} names ${arm.model}@${arm.version}, which is not served`);
+    this.pulled(route, index, version.key);
     return { route, arm, version, propensity: route.policy.weights[index]! };
+  }
+
+  /** Counts a pull of arm `index` serving `versionKey` (live, and when decisions are replayed). */
+  pulled(route: Route, index: number, versionKey: string): void {
+    const stats = route.stats[index]!;
+    if (stats.versionKey !== versionKey) {
+      const from = stats.versionKey;
+      stats.restart(versionKey);
+      if (from !== undefined) {
+        this.touch(route);
+        for (const o of this.observers) o.armRestarted?.(route.name, route.arms[index]!.name, from, versionKey);
+      }
+    }
+    stats.pulls++;
+  }
+
+  /**
+   * Credits an outcome to the arm, if the arm still serves the version that made the decision
+   * (statistics belong to an arm and its version). Weights follow on the next turn of the loop.
+   */
+  credit(route: Route, index: number, versionKey: string, reward: number, atMs: number): boolean {
+    const stats = route.stats[index];
+    if (!stats || stats.versionKey !== versionKey) return false;
+    const halfLife = route.spec.halfLifeSeconds;
+    stats.credit(reward, atMs, halfLife === undefined ? 0 : halfLife * 1000);
+    this.touch(route);
+    return true;
+  }
+
+  /** Recomputes a route's weights soon, once however many outcomes arrive in this turn. */
+  touch(route: Route): void {
+    this.dirty.add(route);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.recomputeDirty);
+    }
+  }
+
+  readonly recomputeDirty = (): void => {
+    this.scheduled = false;
+    const now = Date.now();
+    for (const route of this.dirty) route.policy.recompute(now);
+    this.dirty.clear();
+  };
+
+  recomputeAll(): void {
+    const now = Date.now();
+    for (const route of this.routes.values()) route.policy.recompute(now);
+  }
+
+  /** One timer for all routes; unref'd so it never keeps the process alive. */
+  start(intervalMs = RECOMPUTE_MS): void {
+    this.timer ??= setInterval(() => this.recomputeAll(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

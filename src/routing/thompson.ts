@@ -33,6 +33,8 @@ export class ThompsonPolicy extends BanditPolicy {
     const gaussian = this.spec.reward === 'gaussian';
     if (gaussian) this.gaussianPosteriors(); else this.betaPosteriors();
     const { a, b, rng } = this;
+    // Identical posteriors (no outcomes yet, or a reset) give exactly equal shares, without noise.
+    if (a.every((x, i) => x === a[0] && b[i] === b[0])) { out.fill(1 / k); return; }
     for (let d = 0; d < this.draws; d++) {
       let best = 0;
       let top = -Infinity;

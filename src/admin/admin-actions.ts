@@ -1,0 +1,130 @@
+/**
+ * What each admin call does, without HTTP: every action answers an Outcome (status, body, and
+ * what the audit log records about it). Errors are CroupierErrors; admin-routes audits those too.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CroupierError } from '../errors.js';
+import type { Registry } from '../registry/registry.js';
+import type { ModelLifecycle, Swap } from '../registry/lifecycle.js';
+import { compareVersions } from '../registry/repository.js';
+import { installVersion } from '../registry/version-install.js';
+import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
+import type { Router } from '../routing/router.js';
+import type { AuditFields } from './audit-log.js';
+import { openRelease } from './release.js';
+import type { RouteStore } from './route-store.js';
+
+export interface Outcome {
+  readonly status: number;
+  readonly body: unknown;
+  readonly audit: Pick<AuditFields, 'result'> & Partial<Pick<AuditFields, 'before' | 'after' | 'sha256'>>;
+}
+
+export interface AdminDeps {
+  readonly registry: Registry;
+  readonly engine: { readonly workers: number; isLoaded(key: string): boolean };
+  readonly lifecycle: ModelLifecycle;
+  readonly router: Router;
+  readonly routes: RouteStore;
+  readonly modelsDir: string;
+}
+
+function swapOutcome(swap: Swap): Outcome {
+  const body = { model: swap.model, live: swap.after.version, previous: swap.before.version, changed: swap.changed, sha256: swap.after.sha256, history: swap.history };
+  return { status: 200, body, audit: { result: swap.changed ? 'ok' : 'noop', before: swap.before.version, after: swap.after.version, sha256: swap.after.sha256 } };
+}
+
+export class AdminActions {
+  private readonly deps: AdminDeps;
+
+  constructor(deps: AdminDeps) {
+    this.deps = deps;
+  }
+
+  models(): unknown {
+    const { registry, engine } = this.deps;
+    const models = [...registry.models.values()].map((m) => ({
+      name: m.name,
+      live: m.live.version,
+      history: [...m.history],
+      versions: [...m.versions.values()].sort((a, b) => compareVersions(a.version, b.version)).map((v) => ({
+        version: v.version,
+        sha256: v.sha256,
+        created: v.manifest.created,
+        live: v === m.live,
+        // A version is usable only once every worker has it: the engine tracks "all", not each.
+        workers: { loaded: engine.isLoaded(v.key) ? engine.workers : 0, of: engine.workers },
+      })),
+    }));
+    return { models, refused: registry.refused };
+  }
+
+  /** Throws model_not_found (404) before a body is read. */
+  modelExists(model: string): void {
+    this.deps.lifecycle.model(model);
+  }
+
+  deploy(model: string, body: unknown): Promise<Outcome> {
+    const version = (body as { version?: unknown } | null)?.version;
+    if ((typeof version !== 'string' || version === '') && !Number.isInteger(version)) {
+      return Promise.reject(new CroupierError('invalid_request', 'send {"version": "<version>"}'));
+    }
+    return this.deps.lifecycle.deploy(model, String(version)).then(swapOutcome);
+  }
+
+  rollback(model: string): Promise<Outcome> {
+    return this.deps.lifecycle.rollback(model).then(swapOutcome);
+  }
+
+  /** Checks a release archive in memory, installs it, and loads it; never makes it live. */
+  async push(model: string, archive: Buffer): Promise<Outcome> {
+    const m = this.deps.lifecycle.model(model);
+    const release = openRelease(archive);
+    if (release.model !== m.name) throw new CroupierError('invalid_request', `the release is for model "${release.model}", not "${m.name}"`);
+    if (m.versions.has(release.version) || existsSync(join(this.deps.modelsDir, m.name, release.version))) {
+      throw new CroupierError('conflict', `model "${m.name}" already has version "${release.version}"; versions are immutable, push a new version`);
+    }
+    let installed;
+    try {
+      installed = installVersion(this.deps.modelsDir, m.name, release.version, release.files);
+    } catch (e) {
+      throw new CroupierError('model_invalid', `${m.name} version ${release.version} is refused: ${(e as Error).message}`);
+    }
+    try {
+      await this.deps.lifecycle.addVersion(m.name, release.version);
+    } catch (e) {
+      installed.remove();
+      throw e;
+    }
+    const body = { model: m.name, version: release.version, sha256: release.sha256, loaded: true, live: m.live.version };
+    return { status: 201, body, audit: { result: 'ok', after: release.version, sha256: release.sha256 } };
+  }
+
+  routes(): unknown {
+    return { routes: Object.fromEntries([...this.deps.router.routes].map(([name, route]) => [name, route.spec])) };
+  }
+
+  async putRoute(name: string, raw: unknown): Promise<Outcome> {
+    const { router, registry } = this.deps;
+    let spec;
+    try {
+      spec = parseRouteSpec(name, raw, (model, version) => registry.lookup(model, version));
+    } catch (e) {
+      if (e instanceof RouteSpecError) throw new CroupierError('invalid_request', e.message);
+      throw e;
+    }
+    const before = router.get(name)?.spec ?? null;
+    const next = new Map([...router.routes].map(([n, r]) => [n, r.spec]));
+    next.set(name, spec);
+    // Saved first: a route change that would not survive a restart is not made.
+    this.deps.routes.save(next);
+    router.set(name, spec);
+    return { status: 200, body: { route: name, spec }, audit: { result: 'ok', before, after: spec } };
+  }
+
+  async resetRoute(name: string): Promise<Outcome> {
+    if (!this.deps.router.reset(name)) throw new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`);
+    return { status: 200, body: { route: name, reset: true }, audit: { result: 'ok' } };
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The admin API on uWS. Every call is checked in the contract's order — cross-site 403, token 401,
+ * then 404 / 413 / 415 / 400 — and every call that changes something, or is refused, is audited
+ * before it is answered. Changes run one at a time (AdminLock).
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { CroupierError, isCroupierError } from '../errors.js';
+import type { Exchange } from '../http/exchange.js';
+import type { OpenExchange } from '../http/data-plane.js';
+import type { Logger } from '../log.js';
+import type { AdminActions, Outcome } from './admin-actions.js';
+import { AdminLock } from './admin-lock.js';
+import type { AuditLog } from './audit-log.js';
+import type { AdminAuth } from './auth.js';
+import { RELEASE_LIMIT } from './release.js';
+
+export const AUDIT_LIMIT_DEFAULT = 1000;
+export const AUDIT_LIMIT_MAX = 10_000;
+const RELEASE_TYPES = new Set(['application/gzip', 'application/x-gzip', 'application/octet-stream']);
+
+interface Call {
+  readonly ex: Exchange;
+  readonly action: string;
+  readonly target: string | null;
+  actor: string | null;
+}
+
+export class AdminRoutes {
+  private readonly actions: AdminActions;
+  private readonly auth: AdminAuth;
+  private readonly audit: AuditLog;
+  private readonly log: Logger;
+  private readonly bodyLimit: number;
+  private readonly lock = new AdminLock();
+
+  constructor(actions: AdminActions, auth: AdminAuth, audit: AuditLog, log: Logger, bodyLimit: number) {
+    this.actions = actions;
+    this.auth = auth;
+    this.audit = audit;
+    this.log = log;
+    this.bodyLimit = bodyLimit;
+  }
+
+  private record(call: Call, fields: Omit<Parameters<AuditLog['append']>[0], 'actor' | 'action' | 'target'>): Promise<void> {
+    return this.audit.append({ actor: call.actor, action: call.action, target: call.target, ...fields }).then(
+      () => undefined,
+      (e: unknown) => this.log.error({ err: (e as Error).message, action: call.action }, 'audit log write failed'),
+    );
+  }
+
+  private refuse(call: Call, error: unknown): void {
+    const e = isCroupierError(error) ? error : new CroupierError('internal', undefined, { cause: error });
+    if (e.status >= 500) this.log.error({ action: call.action, target: call.target, err: (error as Error).message }, 'admin action failed');
+    void this.record(call, { result: e.status >= 500 ? 'failed' : 'refused', status: e.status, error: { code: e.code, message: e.message } })
+      .then(() => call.ex.fail(e));
+  }
+
+  /** Cross-site and token checks; answers (and audits) the refusal itself. */
+  private open(open: OpenExchange, res: HttpResponse, req: HttpRequest, action: string, targetParam?: number): Call | undefined {
+    const ex = open(res, req, 'v1');
+    const raw = targetParam === undefined ? null : req.getParameter(targetParam) ?? '';
+    const call: Call = { ex, action, target: raw === null ? null : raw.slice(0, 64), actor: null };
+    try {
+      this.auth.checkSite(ex);
+      call.actor = this.auth.actor(ex);
+    } catch (e) {
+      this.refuse(call, e);
+      return undefined;
+    }
+    return call;
+  }
+
+  /** Runs a change under the lock, audits its outcome, then answers. */
+  private change(call: Call, work: () => Promise<Outcome>): void {
+    this.lock.run(work).then(
+      (outcome) => this.record(call, { ...outcome.audit, status: outcome.status }).then(() => call.ex.send(outcome.status, JSON.stringify(outcome.body))),
+      (e: unknown) => this.refuse(call, e),
+    );
+  }
+
+  private readJson(call: Call, then: (body: unknown) => Promise<Outcome>): void {
+    const { ex } = call;
+    if (ex.contentLength > this.bodyLimit) return this.refuse(call, new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`));
+    if (!ex.isJson()) return this.refuse(call, new CroupierError('unsupported_media_type', `content type must be application/json, got "${ex.contentType || '(none)'}"`));
+    ex.readJson(this.bodyLimit, (body) => this.change(call, () => then(body)));
+  }
+
+  register(app: TemplatedApp, open: OpenExchange): void {
+    const a = this.actions;
+    app.get('/admin/models', (res, req) => {
+      const call = this.open(open, res, req, 'models.list');
+      if (call) call.ex.send(200, JSON.stringify(a.models()));
+    });
+    app.post('/admin/models/:model/deploy', (res, req) => {
+      const call = this.open(open, res, req, 'deploy', 0);
+      if (call) this.readJson(call, (body) => a.deploy(call.target!, body));
+    });
+    app.post('/admin/models/:model/rollback', (res, req) => {
+      const call = this.open(open, res, req, 'rollback', 0);
+      // Any body is ignored: rollback takes no arguments.
+      if (call) this.change(call, () => a.rollback(call.target!));
+    });
+    app.post('/admin/models/:model/versions', (res, req) => {
+      const call = this.open(open, res, req, 'push', 0);
+      if (call) this.push(call);
+    });
+    app.get('/admin/routes', (res, req) => {
+      const call = this.open(open, res, req, 'routes.list');
+      if (call) call.ex.send(200, JSON.stringify(a.routes()));
+    });
+    app.put('/admin/routes/:route', (res, req) => {
+      const call = this.open(open, res, req, 'routes.put', 0);
+      if (call) this.readJson(call, (body) => a.putRoute(call.target!, body));
+    });
+    app.post('/admin/routes/:route/reset', (res, req) => {
+      const call = this.open(open, res, req, 'routes.reset', 0);
+      if (call) this.change(call, () => a.resetRoute(call.target!));
+    });
+    app.get('/admin/audit', (res, req) => {
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const call = this.open(open, res, req, 'audit.read');
+      if (call) this.readAudit(call, query);
+    });
+    const known: [string, string][] = [
+      ['/admin/models', 'GET'], ['/admin/models/:model/deploy', 'POST'], ['/admin/models/:model/rollback', 'POST'],
+      ['/admin/models/:model/versions', 'POST'], ['/admin/routes', 'GET'], ['/admin/routes/:route', 'PUT'],
+      ['/admin/routes/:route/reset', 'POST'], ['/admin/audit', 'GET'],
+    ];
+    for (const [pattern, allow] of known) {
+      app.any(pattern, (res, req) => {
+        const call = this.open(open, res, req, 'unknown');
+        if (call) this.refuse(call, new CroupierError('method_not_allowed', `use ${allow} on this path`));
+      });
+    }
+    // Unknown admin paths are checked like the others, so probing them without a token says nothing.
+    app.any('/admin/*', (res, req) => {
+      const call = this.open(open, res, req, 'unknown');
+      if (call) this.refuse(call, new CroupierError('not_found', `no such admin path: ${call.ex.method} ${call.ex.url.slice(0, 200)}`));
+    });
+  }
+
+  private push(call: Call): void {
+    const { ex } = call;
+    try {
+      this.actions.modelExists(call.target!);
+    } catch (e) {
+      return this.refuse(call, e);
+    }
+    if (ex.contentLength > RELEASE_LIMIT) return this.refuse(call, new CroupierError('body_too_large', `a release archive is at most ${RELEASE_LIMIT} bytes`));
+    const type = ex.contentType.toLowerCase().split(';')[0]!.trim();
+    if (!RELEASE_TYPES.has(type)) return this.refuse(call, new CroupierError('unsupported_media_type', `a release is sent as application/gzip (or application/octet-stream), got "${ex.contentType || '(none)'}"`));
+    ex.readBody(RELEASE_LIMIT, (body) => this.change(call, () => this.actions.push(call.target!, body)));
+  }
+
+  private readAudit(call: Call, query: URLSearchParams): void {
+    const limitRaw = query.get('limit');
+    const beforeRaw = query.get('before');
+    const limit = limitRaw === null ? AUDIT_LIMIT_DEFAULT : /^\d{1,6}$/.test(limitRaw) ? Number(limitRaw) : NaN;
+    const before = beforeRaw === null ? undefined : /^\d{1,15}$/.test(beforeRaw) ? Number(beforeRaw) : NaN;
+    if (!(limit >= 1 && limit <= AUDIT_LIMIT_MAX)) return this.refuse(call, new CroupierError('invalid_request', `limit must be a whole number from 1 to ${AUDIT_LIMIT_MAX}`));
+    if (before !== undefined && !(before >= 1)) return this.refuse(call, new CroupierError('invalid_request', 'before must be an entry sequence number (1 or more)'));
+    this.audit.read(limit, before).then(
+      (entries) => call.ex.send(200, JSON.stringify({ entries })),
+      (e: unknown) => this.refuse(call, e),
+    );
+  }
+}

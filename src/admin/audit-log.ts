@@ -1,0 +1,162 @@
+/**
+ * The audit trail: one JSON line per admin action, accepted or refused, in `<stateDir>/audit.log`.
+ * Entries are hash-chained — `hash` = sha256(prev + canonical JSON of the entry without `hash`) —
+ * so an edited or deleted line breaks the chain at that point (`verifyAuditLog`). Appends are
+ * ordered in memory and each is fdatasync'ed before the action's answer goes out.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, fdatasync, openSync, readFileSync, write } from 'node:fs';
+import { join } from 'node:path';
+
+export const GENESIS = '0'.repeat(64);
+
+export type AuditResult = 'ok' | 'noop' | 'refused' | 'failed';
+
+export interface AuditFields {
+  readonly actor: string | null;
+  readonly action: string;
+  readonly target: string | null;
+  readonly before?: unknown;
+  readonly after?: unknown;
+  readonly result: AuditResult;
+  /** HTTP status answered; null for events the gateway records by itself. */
+  readonly status: number | null;
+  readonly error?: { code: string; message: string } | null;
+  /** sha256 of the model file that went live (or was added). */
+  readonly sha256?: string | null;
+}
+
+export interface AuditEntry extends Required<AuditFields> {
+  readonly seq: number;
+  readonly time: string;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+/** JSON with keys sorted at every level, so the hash does not depend on key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    return `{${Object.keys(obj).filter((k) => obj[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function entryHash(entry: Omit<AuditEntry, 'hash'> & { hash?: string }): string {
+  const { hash: _ignored, ...rest } = entry;
+  return createHash('sha256').update(entry.prev).update(canonicalJson(rest)).digest('hex');
+}
+
+export interface AuditVerdict {
+  readonly ok: boolean;
+  readonly entries: number;
+  /** The hash of the last good entry: record it elsewhere to detect truncation later. */
+  readonly head: string;
+  readonly problem?: { line: number; reason: string };
+}
+
+/** Checks a whole audit log's text: sequence, links and hashes. Stops at the first break. */
+export function verifyAuditLog(text: string): AuditVerdict {
+  let prev = GENESIS;
+  let seq = 0;
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  for (let i = 0; i < lines.length; i++) {
+    const fail = (reason: string): AuditVerdict => ({ ok: false, entries: seq, head: prev, problem: { line: i + 1, reason } });
+    let entry: AuditEntry;
+    try {
+      entry = JSON.parse(lines[i]!) as AuditEntry;
+    } catch {
+      return fail('not a JSON line');
+    }
+    if (entry.seq !== seq + 1) return fail(`sequence jumps from ${seq} to ${String(entry.seq)} (a line was deleted or moved)`);
+    if (entry.prev !== prev) return fail('prev does not match the hash of the line before (a line was deleted, moved or edited)');
+    if (entryHash(entry) !== entry.hash) return fail('hash does not match the content (the line was edited)');
+    prev = entry.hash;
+    seq = entry.seq;
+  }
+  return { ok: true, entries: seq, head: prev };
+}
+
+export class AuditLog {
+  readonly file: string;
+  private readonly fd: number;
+  private seq = 0;
+  private head = GENESIS;
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(stateDir: string) {
+    this.file = join(stateDir, 'audit.log');
+    let text = '';
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      // A new log.
+    }
+    // Continue the chain from the last readable line; `verify` reports any break before it.
+    for (const line of text.split('\n').reverse()) {
+      try {
+        const last = JSON.parse(line) as AuditEntry;
+        if (typeof last.seq === 'number' && typeof last.hash === 'string') {
+          this.seq = last.seq;
+          this.head = last.hash;
+          break;
+        }
+      } catch {
+        continue;
+      }
+    }
+    this.fd = openSync(this.file, 'a', 0o600);
+  }
+
+  /** Appends an entry; resolves once it is on disk. */
+  append(fields: AuditFields): Promise<AuditEntry> {
+    const body = {
+      seq: this.seq + 1,
+      time: new Date().toISOString(),
+      actor: fields.actor,
+      action: fields.action,
+      target: fields.target,
+      before: fields.before ?? null,
+      after: fields.after ?? null,
+      result: fields.result,
+      status: fields.status,
+      error: fields.error ?? null,
+      sha256: fields.sha256 ?? null,
+      prev: this.head,
+    };
+    const entry: AuditEntry = { ...body, hash: entryHash(body) };
+    this.seq = entry.seq;
+    this.head = entry.hash;
+    const line = Buffer.from(JSON.stringify(entry) + '\n');
+    const written = this.writes.then(() => new Promise<void>((resolve, reject) => {
+      write(this.fd, line, (err) => (err ? reject(err) : fdatasync(this.fd, (e) => (e ? reject(e) : resolve()))));
+    }));
+    this.writes = written.catch(() => undefined);
+    return written.then(() => entry);
+  }
+
+  /** The newest `limit` entries with seq < `before`, oldest first. */
+  async read(limit: number, before: number | undefined): Promise<AuditEntry[]> {
+    await this.writes;
+    const out: AuditEntry[] = [];
+    const lines = readFileSync(this.file, 'utf8').split('\n');
+    for (let i = lines.length - 1; i >= 0 && out.length < limit; i--) {
+      if (lines[i] === '') continue;
+      let entry: AuditEntry;
+      try {
+        entry = JSON.parse(lines[i]!) as AuditEntry;
+      } catch {
+        continue;
+      }
+      if (before === undefined || entry.seq < before) out.push(entry);
+    }
+    return out.reverse();
+  }
+
+  async close(): Promise<void> {
+    await this.writes;
+    closeSync(this.fd);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Who may call the admin API. A browser request sent on another site's behalf is refused before the
+ * token is even looked at (DNS rebinding reached Ray's job API that way, CVE-2025-62593); a request
+ * with neither `Origin` nor `Sec-Fetch-Site` is not from a browser (CLI, curl, fetch in Node).
+ * Tokens are named, and compared in constant time over their digests (equal lengths by construction).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { CroupierError } from '../errors.js';
+
+export interface AdminRequestHeaders {
+  readonly origin: string;
+  readonly secFetchSite: string;
+  readonly host: string;
+  readonly authorization: string;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+function sameHost(origin: string, host: string): boolean {
+  try {
+    const o = new URL(origin);
+    if (o.protocol !== 'http:' && o.protocol !== 'https:') return false;
+    return host !== '' && o.host === new URL(`${o.protocol}//${host}`).host;
+  } catch {
+    return false;
+  }
+}
+
+export class AdminAuth {
+  private readonly tokens: readonly { name: string; digest: Buffer }[];
+
+  constructor(tokens: ReadonlyMap<string, string>) {
+    this.tokens = [...tokens].map(([name, token]) => ({ name, digest: digest(token) }));
+  }
+
+  /** Throws 403 for a cross-site browser request. */
+  checkSite(h: AdminRequestHeaders): void {
+    if (h.secFetchSite.toLowerCase() === 'cross-site') throw new CroupierError('forbidden', 'cross-site requests to the admin API are refused (Sec-Fetch-Site: cross-site)');
+    if (h.origin !== '' && !sameHost(h.origin, h.host)) throw new CroupierError('forbidden', 'requests from another origin are refused by the admin API');
+  }
+
+  /** The name of the token presented; throws 401 when it is missing or matches none. */
+  actor(h: AdminRequestHeaders): string {
+    if (this.tokens.length === 0) throw new CroupierError('unauthorized', 'no admin token is configured (set CROUPIER_ADMIN_TOKEN or CROUPIER_ADMIN_TOKENS)');
+    const m = /^Bearer +(\S+) *$/i.exec(h.authorization);
+    if (!m) throw new CroupierError('unauthorized', 'send Authorization: Bearer <token>');
+    const presented = digest(m[1]!);
+    let found: string | undefined;
+    // Every token is compared, so the time taken does not say which one (or whether any) matched.
+    for (const t of this.tokens) if (timingSafeEqual(presented, t.digest) && found === undefined) found = t.name;
+    if (found === undefined) throw new CroupierError('unauthorized', 'the admin token is wrong');
+    return found;
+  }
+}

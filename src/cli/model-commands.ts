@@ -1,0 +1,90 @@
+/** `croupier status | deploy | rollback | routes`: what is served, and changing it. */
+import { readFileSync } from 'node:fs';
+import type { AdminClient } from './admin-client.js';
+import { UsageError } from './args.js';
+
+export interface Output {
+  readonly json: boolean;
+  print(text: string): void;
+}
+
+interface ModelsAnswer {
+  models: { name: string; live: string; history: string[]; versions: { version: string; sha256: string; created: string; live: boolean; workers: { loaded: number; of: number } }[] }[];
+  refused: { model: string; version: string; reason: string }[];
+}
+
+interface SwapAnswer {
+  model: string;
+  live: string;
+  previous: string;
+  changed: boolean;
+  sha256: string;
+  history: string[];
+}
+
+type RouteAnswer = { policy: string; arms: { name: string; model: string; version: string; weight?: number }[] };
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export async function status(client: AdminClient, out: Output): Promise<void> {
+  const answer = await client.request<ModelsAnswer>('GET', '/admin/models');
+  if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
+  const rows = [['MODEL', 'VERSION', 'LIVE', 'WORKERS', 'SHA256', 'CREATED']];
+  for (const m of answer.models) {
+    for (const v of m.versions) rows.push([m.name, v.version, v.live ? 'live' : '', `${v.workers.loaded}/${v.workers.of}`, v.sha256.slice(0, 12), v.created]);
+  }
+  let text = table(rows);
+  for (const m of answer.models) if (m.history.length) text += `${m.name}: rollback would return to ${m.history.at(-1)} (history ${m.history.join(' -> ')})\n`;
+  for (const r of answer.refused) text += `refused: ${r.model}/${r.version}: ${r.reason}\n`;
+  out.print(text);
+}
+
+function printSwap(out: Output, answer: SwapAnswer, verb: string): void {
+  if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
+  if (!answer.changed) return out.print(`${answer.model}: version ${answer.live} is already live; nothing changed\n`);
+  out.print(`${answer.model}: ${verb} ${answer.previous} -> ${answer.live} (sha256 ${answer.sha256.slice(0, 12)})\n`);
+}
+
+export async function deploy(client: AdminClient, out: Output, args: string[]): Promise<void> {
+  const [model, version] = args;
+  if (!model || !version || args.length > 2) throw new UsageError('usage: croupier deploy <model> <version>');
+  printSwap(out, await client.request<SwapAnswer>('POST', `/admin/models/${encodeURIComponent(model)}/deploy`, { json: { version } }), 'deployed');
+}
+
+export async function rollback(client: AdminClient, out: Output, args: string[]): Promise<void> {
+  const [model] = args;
+  if (!model || args.length > 1) throw new UsageError('usage: croupier rollback <model>');
+  printSwap(out, await client.request<SwapAnswer>('POST', `/admin/models/${encodeURIComponent(model)}/rollback`), 'rolled back');
+}
+
+/** `croupier routes` lists; `routes set <name> <file.json|->` replaces one; `routes reset <name>` forgets its statistics. */
+export async function routes(client: AdminClient, out: Output, args: string[]): Promise<void> {
+  const [sub, name, file] = args;
+  if (sub === 'set') {
+    if (!name || !file) throw new UsageError('usage: croupier routes set <route> <route.json | ->');
+    let spec: unknown;
+    try {
+      spec = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`cannot read a JSON route from ${file}: ${(e as Error).message}`);
+    }
+    const answer = await client.request<unknown>('PUT', `/admin/routes/${encodeURIComponent(name)}`, { json: spec });
+    return out.print(out.json ? JSON.stringify(answer, null, 2) + '\n' : `route ${name} replaced\n`);
+  }
+  if (sub === 'reset') {
+    if (!name) throw new UsageError('usage: croupier routes reset <route>');
+    const answer = await client.request<unknown>('POST', `/admin/routes/${encodeURIComponent(name)}/reset`);
+    return out.print(out.json ? JSON.stringify(answer, null, 2) + '\n' : `route ${name}: statistics reset\n`);
+  }
+  if (sub !== undefined) throw new UsageError('usage: croupier routes [set <route> <file> | reset <route>]');
+  const answer = await client.request<{ routes: Record<string, RouteAnswer> }>('GET', '/admin/routes');
+  if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
+  const rows = [['ROUTE', 'POLICY', 'ARMS']];
+  for (const [routeName, r] of Object.entries(answer.routes)) {
+    rows.push([routeName, r.policy, r.arms.map((a) => `${a.name}=${a.model}@${a.version}${a.weight !== undefined ? `(${a.weight})` : ''}`).join(' ')]);
+  }
+  out.print(table(rows));
+}

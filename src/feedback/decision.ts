@@ -1,0 +1,86 @@
+/**
+ * A decision: which arm (and which model version) a route chose for a request, and with what
+ * probability. Kept until its outcome arrives or its feedback window passes; journaled behind the
+ * answer. Features are kept only when the route logs them (they may be personal data).
+ */
+import type { JournalRecord } from '../state/journal.js';
+
+/** The persisted form: short keys, because there can be millions of these in a snapshot. */
+export interface DecisionLine {
+  d: string;
+  t: number;
+  r: string;
+  a: string;
+  m: string;
+  v: string;
+  s: string;
+  p: number;
+  n: number;
+  f?: unknown;
+  /** The reward credited (snapshots only; the journal records outcomes separately). */
+  w?: number;
+}
+
+export class Decision implements JournalRecord {
+  readonly id: string;
+  readonly createdMs: number;
+  readonly route: string;
+  readonly arm: string;
+  readonly model: string;
+  readonly version: string;
+  /** `model@version`, the key arm statistics are held under. */
+  readonly versionKey: string;
+  readonly sha256: string;
+  readonly propensity: number;
+  readonly rows: number;
+  readonly features: unknown;
+  /** The reward credited; undefined while the decision waits for its outcome. */
+  reward: number | undefined;
+
+  constructor(id: string, createdMs: number, route: string, arm: string, model: string, version: string, versionKey: string,
+    sha256: string, propensity: number, rows: number, features: unknown, reward?: number) {
+    this.id = id;
+    this.createdMs = createdMs;
+    this.route = route;
+    this.arm = arm;
+    this.model = model;
+    this.version = version;
+    this.versionKey = versionKey;
+    this.sha256 = sha256;
+    this.propensity = propensity;
+    this.rows = rows;
+    this.features = features;
+    this.reward = reward;
+  }
+
+  /** A snapshot carries every decision it holds, so unwritten ones are dropped on rotation. */
+  get keepOnRotate(): boolean {
+    return false;
+  }
+
+  /** The journal line: without the reward, which an outcome record carries. */
+  line(): string {
+    return JSON.stringify(this.toLine(false));
+  }
+
+  snapshotLine(): string {
+    return JSON.stringify(this.toLine(true));
+  }
+
+  private toLine(withReward: boolean): DecisionLine {
+    const out: DecisionLine = { d: this.id, t: this.createdMs, r: this.route, a: this.arm, m: this.model, v: this.version, s: this.sha256, p: this.propensity, n: this.rows };
+    if (this.features !== undefined) out.f = this.features;
+    if (withReward && this.reward !== undefined) out.w = this.reward;
+    return out;
+  }
+
+  static fromLine(l: DecisionLine): Decision {
+    return new Decision(l.d, l.t, l.r, l.a, l.m, l.v, `${l.m}@${l.v}`, l.s, l.p, l.n, l.f, l.w);
+  }
+
+  static isLine(x: unknown): x is DecisionLine {
+    const l = x as DecisionLine;
+    return typeof l === 'object' && l !== null && typeof l.d === 'string' && typeof l.t === 'number' && typeof l.r === 'string'
+      && typeof l.a === 'string' && typeof l.m === 'string' && typeof l.v === 'string' && typeof l.p === 'number';
+  }
+}

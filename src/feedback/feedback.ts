@@ -1,0 +1,100 @@
+/**
+ * Joins outcomes to decisions: judges each event (unknown, expired, invalid, duplicate or
+ * accepted), credits accepted rewards to the arm that served, and answers only once they are
+ * durable. Crediting happens before the fsync so that a concurrent repeat is already a duplicate;
+ * if the disk then fails, the journal stays failed and every later batch answers 503.
+ */
+import { CroupierError, type ErrorCode } from '../errors.js';
+import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
+import type { Router } from '../routing/router.js';
+import type { Journal } from '../state/journal.js';
+import type { DecisionIds } from './decision-id.js';
+import type { DecisionStore } from './decision-store.js';
+import { Outcome, type OutcomeResult } from './outcome.js';
+
+export interface Verdict {
+  readonly result: OutcomeResult;
+  readonly code?: ErrorCode;
+  readonly message?: string;
+}
+
+/** Counts results per route and arm (the metrics room implements it). */
+export interface FeedbackObserver {
+  feedback(route: string, arm: string, result: OutcomeResult): void;
+}
+
+const ACCEPTED: Verdict = { result: 'accepted' };
+const DEFAULT_WINDOW_S = 86_400;
+
+export class Feedback {
+  private readonly ids: DecisionIds;
+  private readonly store: DecisionStore;
+  private readonly router: Router;
+  private readonly journal: Journal;
+  private readonly observer: FeedbackObserver | undefined;
+
+  constructor(ids: DecisionIds, store: DecisionStore, router: Router, journal: Journal, observer?: FeedbackObserver) {
+    this.ids = ids;
+    this.store = store;
+    this.router = router;
+    this.journal = journal;
+    this.observer = observer;
+  }
+
+  /** Judges every event; resolves once the accepted ones are journaled and synced. */
+  async receive(events: readonly (FeedbackEvent | MalformedEvent)[], nowMs = Date.now()): Promise<Verdict[]> {
+    if (this.journal.failed) throw new CroupierError('state_unavailable', 'the outcome journal cannot be written; outcomes are refused until the server is restarted');
+    const maxWindowMs = this.maxWindowMs();
+    const verdicts = events.map((e) => this.judge(e, nowMs, maxWindowMs));
+    if (verdicts.includes(ACCEPTED)) {
+      try {
+        await this.journal.commit();
+      } catch (e) {
+        throw new CroupierError('state_unavailable', 'the outcome journal cannot be written', { cause: e });
+      }
+    }
+    return verdicts;
+  }
+
+  private judge(event: FeedbackEvent | MalformedEvent, nowMs: number, maxWindowMs: number): Verdict {
+    if (isMalformed(event)) return this.count('unknown', '', { result: 'invalid', code: 'invalid_request', message: event.malformed });
+    const createdMs = this.ids.verify(event.decision);
+    if (createdMs === undefined) return this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (the id is not one this server issued)' });
+    const d = this.store.get(event.decision);
+    if (!d) {
+      // Not held: past every route's window means expired; otherwise it was evicted or never kept.
+      return nowMs - createdMs > maxWindowMs
+        ? this.count('unknown', '', { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' })
+        : this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or no longer held)' });
+    }
+    const route = this.router.get(d.route);
+    const spec = route?.spec;
+    const label = route ? d.route : 'unknown';
+    const arm = route ? d.arm : '';
+    if (spec?.reward !== 'gaussian' && (event.reward < 0 || event.reward > 1)) {
+      return this.count(label, arm, { result: 'invalid', code: 'reward_out_of_range', message: `reward ${event.reward} is outside [0, 1] on a Bernoulli route` });
+    }
+    if (nowMs - createdMs > (spec?.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000) {
+      return this.count(label, arm, { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' });
+    }
+    if (d.reward !== undefined) return this.count(label, arm, { result: 'duplicate', message: 'an outcome for this decision was already counted' });
+    this.store.settle(d, event.reward);
+    if (route) {
+      const index = route.arms.findIndex((a) => a.name === d.arm);
+      if (index >= 0) this.router.credit(route, index, d.versionKey, event.reward, nowMs);
+    }
+    this.journal.append(new Outcome(d.id, event.reward, event.label, nowMs));
+    return this.count(label, arm, ACCEPTED);
+  }
+
+  private count(route: string, arm: string, verdict: Verdict): Verdict {
+    this.observer?.feedback(route, arm, verdict.result);
+    return verdict;
+  }
+
+  private maxWindowMs(): number {
+    let max = 0;
+    for (const r of this.router.routes.values()) max = Math.max(max, r.spec.feedbackWindow);
+    return (max || DEFAULT_WINDOW_S) * 1000;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The feedback loop's state as the state directory holds it: arm statistics per route and the
+ * decisions still within their window. Replay is idempotent (a decision already held is skipped,
+ * an outcome for a settled decision is skipped), so overlapping snapshot and journal are harmless.
+ */
+import { ArmStats, type ArmStatsRecord } from '../routing/arm-stats.js';
+import type { Router } from '../routing/router.js';
+import type { StateContent } from '../state/embedded-state.js';
+import { Decision } from './decision.js';
+import type { DecisionStore } from './decision-store.js';
+import { Outcome } from './outcome.js';
+
+const DEFAULT_WINDOW_S = 86_400;
+
+interface StatsLine {
+  stats: Record<string, Record<string, ArmStatsRecord>>;
+}
+
+export class FeedbackState implements StateContent {
+  private readonly router: Router;
+  private readonly store: DecisionStore;
+
+  constructor(router: Router, store: DecisionStore) {
+    this.router = router;
+    this.store = store;
+  }
+
+  private windowMs(route: string): number {
+    return (this.router.get(route)?.spec.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000;
+  }
+
+  horizonMs(): number {
+    let min = Infinity;
+    for (const r of this.router.routes.values()) min = Math.min(min, r.spec.feedbackWindow * 1000);
+    return Number.isFinite(min) ? min : DEFAULT_WINDOW_S * 1000;
+  }
+
+  snapshot(nowMs: number): string[] {
+    this.store.sweep((d) => nowMs - d.createdMs > this.windowMs(d.route));
+    const stats: StatsLine['stats'] = {};
+    for (const route of this.router.routes.values()) {
+      const arms: Record<string, ArmStatsRecord> = {};
+      route.arms.forEach((a, i) => { arms[a.name] = route.stats[i]!.toJSON(); });
+      stats[route.name] = arms;
+    }
+    const lines = [JSON.stringify({ stats } satisfies StatsLine)];
+    for (const d of this.store.oldestFirst()) lines.push(d.snapshotLine());
+    return lines;
+  }
+
+  replay(record: unknown, fromSnapshot: boolean): void {
+    if (typeof record !== 'object' || record === null) return;
+    if (Decision.isLine(record)) return this.replayDecision(Decision.fromLine(record), fromSnapshot);
+    if (Outcome.isLine(record)) return this.replayOutcome(record.o, record.w, record.t);
+    const r = record as Partial<StatsLine> & { reset?: unknown };
+    if (typeof r.reset === 'string') { this.router.reset(r.reset); return; }
+    if (r.stats && typeof r.stats === 'object') this.replayStats(r.stats);
+  }
+
+  private replayStats(stats: StatsLine['stats']): void {
+    for (const [name, arms] of Object.entries(stats)) {
+      const route = this.router.get(name);
+      if (!route || typeof arms !== 'object' || arms === null) continue;
+      route.arms.forEach((a, i) => {
+        const saved = arms[a.name];
+        if (saved && typeof saved.pulls === 'number') Object.assign(route.stats[i]!, ArmStats.from(saved));
+      });
+      route.policy.recompute(Date.now());
+    }
+  }
+
+  private replayDecision(d: Decision, fromSnapshot: boolean): void {
+    if (this.store.get(d.id)) return;
+    const route = this.router.get(d.route);
+    // A snapshot's statistics already count its decisions' pulls; journaled decisions are new pulls.
+    if (!fromSnapshot && route) {
+      const index = route.arms.findIndex((a) => a.name === d.arm);
+      if (index >= 0) this.router.pulled(route, index, d.versionKey);
+    }
+    if (Date.now() - d.createdMs <= this.windowMs(d.route)) this.store.restore(d);
+  }
+
+  private replayOutcome(id: string, reward: number, atMs: number): void {
+    const d = this.store.get(id);
+    if (!d || d.reward !== undefined) return;
+    this.store.settle(d, reward);
+    const route = this.router.get(d.route);
+    const index = route ? route.arms.findIndex((a) => a.name === d.arm) : -1;
+    if (route && index >= 0) this.router.credit(route, index, d.versionKey, reward, atMs);
+  }
+}

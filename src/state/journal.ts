@@ -1,0 +1,124 @@
+/**
+ * An append-only journal of JSON lines with group commit. Records are buffered; a background
+ * writer appends them in batches. `commit()` resolves once everything appended before it is on disk
+ * (fdatasync): one fsync is in flight at a time, and every commit that arrives meanwhile rides on
+ * the next one, so many outcomes share one fsync. Records that need no acknowledgement (decisions)
+ * are written within `lingerMs` but never wait for an fsync of their own.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+
+export interface JournalRecord {
+  /** The record as one JSON line, without the newline. */
+  line(): string;
+  /**
+   * Whether the record must still be written after the journal rotates. Records whose effect a
+   * snapshot already carries (decisions, resets) are dropped; acknowledged ones (outcomes) are not.
+   */
+  readonly keepOnRotate: boolean;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+export class Journal {
+  /** Bytes written to the current file. */
+  bytes = 0;
+  /** The first error the disk gave; from then on every commit fails (fsync errors are not retried). */
+  failed: Error | undefined;
+  private fh: FileHandle;
+  private buffer: JournalRecord[] = [];
+  private waiters: Waiter[] = [];
+  private running: Promise<void> | undefined;
+  private round: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly lingerMs: number;
+
+  private constructor(fh: FileHandle, bytes: number, lingerMs: number) {
+    this.fh = fh;
+    this.bytes = bytes;
+    this.lingerMs = lingerMs;
+  }
+
+  static async open(file: string, lingerMs = 50): Promise<Journal> {
+    const fh = await open(file, 'a');
+    return new Journal(fh, (await fh.stat()).size, lingerMs);
+  }
+
+  /** Buffers a record; it reaches the file within `lingerMs` (no fsync of its own). */
+  append(record: JournalRecord): void {
+    this.buffer.push(record);
+    if (this.timer === undefined && this.running === undefined) this.timer = setTimeout(this.kick, this.lingerMs).unref();
+  }
+
+  /** Resolves when every record appended so far is durable. */
+  commit(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  private readonly kick = (): void => {
+    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+      if (this.buffer.length > 0 || this.waiters.length > 0) this.kick();
+    });
+  };
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0 || this.waiters.length > 0) {
+      const records = this.buffer;
+      const waiters = this.waiters;
+      this.buffer = [];
+      this.waiters = [];
+      this.round = this.writeRound(this.fh, records, waiters);
+      await this.round;
+    }
+    this.round = undefined;
+  }
+
+  /** One write (and, if anyone waits, one fsync) of a batch to one file. Never rejects. */
+  private async writeRound(fh: FileHandle, records: JournalRecord[], waiters: Waiter[]): Promise<void> {
+    try {
+      if (this.failed) throw this.failed;
+      if (records.length > 0) {
+        let text = '';
+        for (const r of records) text += r.line() + '\n';
+        const data = Buffer.from(text, 'utf8');
+        await fh.write(data);
+        this.bytes += data.length;
+      }
+      if (waiters.length > 0) await fh.datasync();
+      for (const w of waiters) w.resolve();
+    } catch (e) {
+      this.failed ??= e as Error;
+      for (const w of waiters) w.reject(this.failed);
+    }
+  }
+
+  /**
+   * Continues in a new file from now on; records not yet written that a snapshot carries are
+   * dropped. Call it in the same turn as taking the snapshot. Resolves when the old file is closed.
+   */
+  async rotate(next: FileHandle): Promise<void> {
+    const old = this.fh;
+    this.fh = next;
+    this.bytes = 0;
+    this.buffer = this.buffer.filter((r) => r.keepOnRotate);
+    // The round in flight (one at a time) may still be writing or syncing the old file; the next
+    // round takes the new one.
+    if (this.round) await this.round;
+    await old.close();
+  }
+
+  /** Writes and syncs what is buffered, then closes the file. */
+  async close(): Promise<void> {
+    if (this.buffer.length > 0 && !this.failed) await this.commit().catch(() => undefined);
+    while (this.running) await this.running;
+    await this.fh.close();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Files of the embedded state: journal generations and the snapshot that makes older ones
+ * redundant. A snapshot is written atomically (temp file, fsync, rename, fsync of the directory), so
+ * a crash leaves either the old snapshot and its journals or the new one, never half of one.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const SNAPSHOT_FILE = 'snapshot.jsonl';
+const JOURNAL = /^journal-(\d{6,})\.jsonl$/;
+
+export function journalFile(dir: string, generation: number): string {
+  return join(dir, `journal-${String(generation).padStart(6, '0')}.jsonl`);
+}
+
+/** Generations of journal files present, oldest first. */
+export function journalGenerations(dir: string): number[] {
+  return readdirSync(dir).flatMap((f) => { const m = JOURNAL.exec(f); return m ? [Number(m[1])] : []; }).sort((a, b) => a - b);
+}
+
+export function removeJournalsBefore(dir: string, generation: number): void {
+  for (const g of journalGenerations(dir)) if (g < generation) unlinkSync(journalFile(dir, g));
+}
+
+/**
+ * Parsed JSON lines of a file. A torn last line (a crash mid-append) is skipped; a bad line
+ * elsewhere is reported through `onBad` and skipped, so one damaged record cannot stop a start.
+ */
+export function readJsonLines(file: string, onBad: (lineNo: number) => void): unknown[] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const out: unknown[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      if (i < lines.length - 1) onBad(i + 1);
+    }
+  }
+  return out;
+}
+
+/** Writes `lines` as the new snapshot, atomically and durably. */
+export async function writeSnapshot(dir: string, lines: readonly string[]): Promise<void> {
+  const target = join(dir, SNAPSHOT_FILE);
+  const temp = `${target}.tmp`;
+  const fh = await open(temp, 'w', 0o600);
+  try {
+    const chunk: string[] = [];
+    // Written in slices so that a large snapshot is not one giant string.
+    for (let i = 0; i < lines.length; i += 10_000) {
+      chunk.length = 0;
+      for (let j = i; j < Math.min(i + 10_000, lines.length); j++) chunk.push(lines[j]!);
+      await fh.write(chunk.join('\n') + '\n');
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(temp, target);
+  const d = openSync(dir, 'r');
+  try { fsyncSync(d); } finally { closeSync(d); }
+}

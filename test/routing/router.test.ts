@@ -1,0 +1,52 @@
+/** Statistics belong to (arm, version): a version change restarts them; set keeps unchanged arms; reset forgets. */
+import { describe, expect, it } from 'vitest';
+import type { Registry } from '../../src/registry/registry.js';
+import type { ModelVersion } from '../../src/registry/repository.js';
+import { Router } from '../../src/routing/router.js';
+import { parseRouteSpec } from '../../src/routing/route-spec.js';
+import { seededRng } from '../../src/routing/sampling.js';
+
+function fakeRegistry() {
+  const live = { current: '1' };
+  const version = (v: string) => ({ model: 'm', version: v, key: `m@${v}` }) as ModelVersion;
+  const registry = { resolve: (_m: string, v: string) => version(v === 'live' ? live.current : v) } as unknown as Registry;
+  return { registry, live };
+}
+const spec = (raw: Record<string, unknown>) => parseRouteSpec('r', raw, () => 'ok');
+
+describe('Router', () => {
+  it('restarts an arm when its resolved version changes, and tells observers', () => {
+    const { registry, live } = fakeRegistry();
+    const router = new Router(registry, new Map([['r', spec({ policy: 'thompson', arms: [{ name: 'a', model: 'm', version: 'live' }] })]]), { rng: seededRng(1) });
+    const route = router.get('r')!;
+    const restarts: string[] = [];
+    router.observers.push({ armRestarted: (r, a, from, to) => restarts.push(`${r}/${a}: ${from} -> ${to}`) });
+    router.pick(route, undefined);
+    expect(router.credit(route, 0, 'm@1', 1, 0)).toBe(true);
+    expect(route.stats[0]!.n).toBe(1);
+    live.current = '2';
+    router.pick(route, undefined);
+    expect(route.stats[0]!.versionKey).toBe('m@2');
+    expect(route.stats[0]!.n).toBe(0);
+    expect(route.stats[0]!.pulls).toBe(1);
+    // An outcome for a decision made on the old version is not credited to the new one.
+    expect(router.credit(route, 0, 'm@1', 1, 0)).toBe(false);
+    expect(restarts).toEqual(['r/a: m@1 -> m@2']);
+  });
+
+  it('set keeps the statistics of unchanged arms; reset forgets them all', () => {
+    const { registry } = fakeRegistry();
+    const arms = [{ name: 'a', model: 'm', version: '1' }, { name: 'b', model: 'm', version: '1' }];
+    const router = new Router(registry, new Map([['r', spec({ policy: 'thompson', arms })]]));
+    let route = router.get('r')!;
+    for (const i of [0, 1]) { router.pulled(route, i, 'm@1'); router.credit(route, i, 'm@1', 1, 0); }
+    route = router.set('r', spec({ policy: 'epsilon-greedy', arms: [arms[0]!, { name: 'b', model: 'm', version: '2' }, { name: 'c', model: 'm', version: '1' }] }));
+    expect(route.stats.map((s) => s.n)).toEqual([1, 0, 0]);
+    const resets: string[] = [];
+    router.observers.push({ routeReset: (r) => resets.push(r) });
+    expect(router.reset('r')).toBe(true);
+    expect(route.stats.map((s) => s.n + s.pulls)).toEqual([0, 0, 0]);
+    expect(router.reset('nope')).toBe(false);
+    expect(resets).toEqual(['r']);
+  });
+});
