@@ -109,6 +109,9 @@ const ROUTES = {
     'fraud-scoring': { policy: 'thompson', reward: 'bernoulli', arms: [
       { name: 'champion', model: 'fraud', version: 'live' },
       { name: 'challenger', model: 'fraud', version: '2' }] },
+    'fraud-ab': { policy: 'fixed', arms: [
+      { name: 'a', model: 'fraud', version: '1', weight: 0.8 },
+      { name: 'b', model: 'fraud', version: '2', weight: 0.2 }] },
     ctr: { policy: 'fixed', arms: [{ name: 'default', model: 'ctr', version: 'live' }] },
   },
 };

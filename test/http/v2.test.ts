@@ -87,9 +87,15 @@ describe('/v1/predict shapes', () => {
     expect(served.outputs.probability[0]).toBe(a.outputs[0]!.data[0]);
   });
 
-  it('the same unit always gets the same arm under fixed weights', async () => {
+  it('the same unit always gets the same arm under fixed weights, and the split follows the weights', async () => {
+    const ab = `${t.url}/v1/predict/fraud-ab`;
     const arms = new Set<string>();
-    for (let i = 0; i < 10; i++) arms.add(((await (await postJson(url(), { features: demoRow(), unit: 'sticky-user' })).json()) as { arm: string }).arm);
+    for (let i = 0; i < 10; i++) arms.add(((await (await postJson(ab, { features: demoRow(), unit: 'sticky-user' })).json()) as { arm: string }).arm);
     expect(arms.size).toBe(1);
+    const answers = await Promise.all(Array.from({ length: 400 }, (_, i) => postJson(ab, { features: demoRow(), unit: `unit-${i}` }).then((r) => r.json() as Promise<{ arm: string; propensity: number }>)));
+    const shareA = answers.filter((a) => a.arm === 'a').length / answers.length;
+    expect(shareA).toBeGreaterThan(0.7);
+    expect(shareA).toBeLessThan(0.9);
+    expect(answers.find((a) => a.arm === 'b')?.propensity).toBeCloseTo(0.2, 10);
   });
 });
