@@ -1,26 +1,76 @@
 /**
  * The scoring path without HTTP: validate -> route (pick arm, resolve version) -> batch/infer -> answer.
- * http/ calls this; it never sees a socket.
+ * http/ calls this with a Responder; it never sees a socket. Each request becomes one Job object
+ * that the batcher resolves directly: no promise or closure per request on this path.
  */
 import { CroupierError } from './errors.js';
 import type { DecisionIds } from './feedback/decision-id.js';
+import type { RowSlice } from './inference/batcher.js';
 import type { InferenceEngine } from './inference/engine.js';
+import type { NumericArray } from './protocol/datatypes.js';
 import { featuresToRows, outputsJson, parsePredictBody } from './protocol/predict.js';
-import { inferAnswer, parseInferRequest } from './protocol/v2.js';
+import { inferAnswer, parseInferRequest, type InferRequest } from './protocol/v2.js';
 import type { Registry } from './registry/registry.js';
 import type { ModelVersion } from './registry/repository.js';
 import type { Pick, Route, Router } from './routing/router.js';
 
-/** What a scoring call answered with, and the labels its metrics take. */
-export interface Scored {
-  readonly json: string;
-  readonly pick: Pick | undefined;
-  readonly version: ModelVersion;
+/** Where a scoring answer goes (the HTTP exchange). */
+export interface Responder {
+  /** The answer, and the labels of what served it. */
+  scored(json: string, version: ModelVersion, arm: string): void;
+  failed(error: unknown): void;
 }
 
 /** Receives every decision made (the feedback loop joins outcomes to these). */
 export interface DecisionSink {
   decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown): void;
+}
+
+abstract class ScoringJob {
+  readonly rows: number;
+  readonly inputs: NumericArray[];
+  readonly deadline: number;
+  protected readonly responder: Responder;
+
+  constructor(responder: Responder, rows: number, inputs: NumericArray[], deadline: number) {
+    this.responder = responder;
+    this.rows = rows;
+    this.inputs = inputs;
+    this.deadline = deadline;
+  }
+
+  abstract resolve(slice: RowSlice): void;
+
+  reject(error: Error): void {
+    this.responder.failed(error);
+  }
+}
+
+class PredictJob extends ScoringJob {
+  constructor(private readonly gateway: Gateway, responder: Responder, private readonly pick: Pick, rows: number, data: NumericArray, deadline: number, private readonly features: unknown) {
+    super(responder, rows, [data], deadline);
+  }
+
+  resolve(slice: RowSlice): void {
+    const { pick } = this;
+    const v = pick.version;
+    const decision = this.gateway.decide(pick, this.rows, this.features);
+    this.responder.scored(
+      `{"decision":"${decision}","route":"${pick.route.name}","arm":"${pick.arm.name}","model":"${v.model}","version":"${v.version}","propensity":${pick.propensity},"outputs":${outputsJson(v, slice)}}`,
+      v, pick.arm.name);
+  }
+}
+
+class InferJob extends ScoringJob {
+  constructor(private readonly gateway: Gateway, responder: Responder, private readonly version: ModelVersion, private readonly request: InferRequest, deadline: number, private readonly pick?: Pick) {
+    super(responder, request.rows, request.inputs, deadline);
+  }
+
+  resolve(slice: RowSlice): void {
+    const { pick } = this;
+    const parameters = pick && { decision: this.gateway.decide(pick, this.rows, undefined), route: pick.route.name, arm: pick.arm.name, propensity: pick.propensity };
+    this.responder.scored(JSON.stringify(inferAnswer(this.version, this.request, slice, parameters)), this.version, pick?.arm.name ?? '');
+  }
 }
 
 export class Gateway {
@@ -39,40 +89,44 @@ export class Gateway {
     this.maxRows = maxRows;
   }
 
-  private decide(pick: Pick, rows: number, features: unknown): string {
-    const now = Date.now();
-    const id = this.ids.mint(now);
-    this.decisions?.decided(id, now, pick, rows, features);
+  /** Mints the decision id and hands the decision to the feedback loop. */
+  decide(pick: Pick, rows: number, features: unknown): string {
+    const id = this.ids.mint();
+    this.decisions?.decided(id, this.ids.mintedAtMs, pick, rows, features);
     return id;
   }
 
   /** `POST /v1/predict/{route}`. */
-  async predict(route: Route, body: unknown, deadline: number): Promise<Scored> {
-    const request = parsePredictBody(body);
-    const pick = this.router.pick(route, request.unit);
-    const { rows, data } = featuresToRows(request.features, pick.version, this.maxRows);
-    const slice = await this.engine.infer(pick.version, rows, [data], deadline);
-    const decision = this.decide(pick, rows, request.features);
-    const v = pick.version;
-    const json = `{"decision":"${decision}","route":"${route.name}","arm":"${pick.arm.name}","model":"${v.model}","version":"${v.version}","propensity":${pick.propensity},"outputs":${outputsJson(v, slice)}}`;
-    return { json, pick, version: v };
+  predict(route: Route, body: unknown, deadline: number, responder: Responder): void {
+    try {
+      const request = parsePredictBody(body);
+      const pick = this.router.pick(route, request.unit);
+      const { rows, data } = featuresToRows(request.features, pick.version, this.maxRows);
+      this.engine.submit(pick.version, new PredictJob(this, responder, pick, rows, data, deadline, request.features));
+    } catch (e) {
+      responder.failed(e);
+    }
   }
 
   /** `POST /v2/models/{name}[/versions/{v}]/infer` on a model version. */
-  async infer(version: ModelVersion, body: unknown, deadline: number): Promise<Scored> {
-    const request = parseInferRequest(body, version, this.maxRows);
-    const slice = await this.engine.infer(version, request.rows, request.inputs, deadline);
-    return { json: JSON.stringify(inferAnswer(version, request, slice)), pick: undefined, version };
+  infer(version: ModelVersion, body: unknown, deadline: number, responder: Responder): void {
+    try {
+      const request = parseInferRequest(body, version, this.maxRows);
+      this.engine.submit(version, new InferJob(this, responder, version, request, deadline));
+    } catch (e) {
+      responder.failed(e);
+    }
   }
 
   /** `POST /v2/models/{route}/infer`: the route's policy picks the arm; the decision id is a parameter. */
-  async inferRoute(route: Route, body: unknown, deadline: number): Promise<Scored> {
-    const pick = this.router.pick(route, undefined);
-    const request = parseInferRequest(body, pick.version, this.maxRows);
-    const slice = await this.engine.infer(pick.version, request.rows, request.inputs, deadline);
-    const decision = this.decide(pick, request.rows, undefined);
-    const answer = inferAnswer(pick.version, request, slice, { decision, route: route.name, arm: pick.arm.name, propensity: pick.propensity });
-    return { json: JSON.stringify(answer), pick, version: pick.version };
+  inferRoute(route: Route, body: unknown, deadline: number, responder: Responder): void {
+    try {
+      const pick = this.router.pick(route, undefined);
+      const request = parseInferRequest(body, pick.version, this.maxRows);
+      this.engine.submit(pick.version, new InferJob(this, responder, pick.version, request, deadline, pick));
+    } catch (e) {
+      responder.failed(e);
+    }
   }
 
   /** A model version by name; `version` undefined means the live one. */

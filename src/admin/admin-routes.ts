@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { AdminActions, Outcome } from './admin-actions.js';
 import { AdminLock } from './admin-lock.js';
 import type { AuditLog } from './audit-log.js';
-import type { AdminAuth } from './auth.js';
+import { adminHeaders, type AdminAuth } from './auth.js';
 import { RELEASE_LIMIT } from './release.js';
 
 export const AUDIT_LIMIT_DEFAULT = 1000;
@@ -60,9 +60,10 @@ export class AdminRoutes {
     const ex = open(res, req, 'v1');
     const raw = targetParam === undefined ? null : req.getParameter(targetParam) ?? '';
     const call: Call = { ex, action, target: raw === null ? null : raw.slice(0, 64), actor: null };
+    const headers = adminHeaders(req);
     try {
-      this.auth.checkSite(ex);
-      call.actor = this.auth.actor(ex);
+      this.auth.checkSite(headers);
+      call.actor = this.auth.actor(headers);
     } catch (e) {
       this.refuse(call, e);
       return undefined;

@@ -14,6 +14,11 @@ export interface AdminRequestHeaders {
   readonly authorization: string;
 }
 
+/** Read during the handler call (uWS requests live only that long); the data plane never needs them. */
+export function adminHeaders(req: { getHeader(name: string): string }): AdminRequestHeaders {
+  return { origin: req.getHeader('origin'), secFetchSite: req.getHeader('sec-fetch-site'), host: req.getHeader('host'), authorization: req.getHeader('authorization') };
+}
+
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 function sameHost(origin: string, host: string): boolean {

@@ -1,24 +1,29 @@
 /**
  * Decision ids: unguessable, and self-describing enough to refuse forged or expired ids without a
- * lookup. 24 bytes, base64url: 6 bytes creation time (ms), 10 random bytes, 8 bytes HMAC-SHA256
- * over the first 16 under a per-installation secret.
+ * lookup. 24 bytes, base64url: 6 bytes creation time (ms), 10 random bytes, and an 8-byte tag =
+ * AES-256 of those 16 bytes under a per-installation secret (a PRF on a fixed-length block is a
+ * MAC). Ids are minted in blocks — one cipher call for many ids — because minting is on the
+ * request path; a block is used for at most 50 ms, so an id's time is its decision's time.
  */
-import { createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-const RANDOM_POOL = 4096;
 const ID_BYTES = 24;
+const BLOCK = 256;
+const BLOCK_MAX_AGE_MS = 50;
 export const DECISION_ID_LENGTH = 32;
 
 export class DecisionIds {
   private readonly secret: Buffer;
-  private pool = Buffer.alloc(RANDOM_POOL);
-  private poolAt = RANDOM_POOL;
+  private readonly plain = Buffer.alloc(BLOCK * 16);
+  private readonly ids = Buffer.alloc(BLOCK * ID_BYTES);
+  private next = BLOCK;
+  private blockMs = 0;
 
   constructor(secret: Buffer) {
     if (secret.length < 32) throw new Error('decision secret must be at least 32 bytes');
-    this.secret = secret;
+    this.secret = secret.subarray(0, 32);
   }
 
   /** Reads the secret from `file`, creating it (mode 0600) on first start. */
@@ -35,21 +40,33 @@ export class DecisionIds {
     return new DecisionIds(secret);
   }
 
-  private mac(bytes: Buffer): Buffer {
-    return createHmac('sha256', this.secret).update(bytes.subarray(0, 16)).digest().subarray(0, 8);
+  private encrypt(blocks: Buffer): Buffer {
+    return createCipheriv('aes-256-ecb', this.secret, null).setAutoPadding(false).update(blocks);
   }
 
-  mint(nowMs: number = Date.now()): string {
-    const bytes = Buffer.allocUnsafe(ID_BYTES);
-    bytes.writeUIntBE(nowMs, 0, 6);
-    if (this.poolAt + 10 > RANDOM_POOL) {
-      randomFillSync(this.pool);
-      this.poolAt = 0;
+  private refill(nowMs: number): void {
+    randomFillSync(this.plain);
+    for (let i = 0; i < BLOCK; i++) this.plain.writeUIntBE(nowMs, i * 16, 6);
+    const tags = this.encrypt(this.plain);
+    for (let i = 0; i < BLOCK; i++) {
+      this.plain.copy(this.ids, i * ID_BYTES, i * 16, i * 16 + 16);
+      tags.copy(this.ids, i * ID_BYTES + 16, i * 16, i * 16 + 8);
     }
-    this.pool.copy(bytes, 6, this.poolAt, this.poolAt + 10);
-    this.poolAt += 10;
-    this.mac(bytes).copy(bytes, 16);
-    return bytes.toString('base64url');
+    this.next = 0;
+    this.blockMs = nowMs;
+  }
+
+  /** The creation time of the id `mint` returned last. */
+  get mintedAtMs(): number {
+    return this.blockMs;
+  }
+
+  /** A fresh id; `nowMs` forces a new block at that time (tests mint old ids this way). */
+  mint(nowMs?: number): string {
+    const now = nowMs ?? Date.now();
+    if (this.next === BLOCK || nowMs !== undefined || now - this.blockMs > BLOCK_MAX_AGE_MS || now < this.blockMs) this.refill(now);
+    const at = this.next++ * ID_BYTES;
+    return this.ids.toString('base64url', at, at + ID_BYTES);
   }
 
   /** The creation time (ms) of a genuine id; undefined for anything malformed or forged. */
@@ -57,7 +74,7 @@ export class DecisionIds {
     if (typeof id !== 'string' || id.length !== DECISION_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(id)) return undefined;
     const bytes = Buffer.from(id, 'base64url');
     if (bytes.length !== ID_BYTES) return undefined;
-    if (!timingSafeEqual(this.mac(bytes), bytes.subarray(16))) return undefined;
+    if (!timingSafeEqual(this.encrypt(bytes.subarray(0, 16)).subarray(0, 8), bytes.subarray(16))) return undefined;
     return bytes.readUIntBE(0, 6);
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError } from '../errors.js';
-import type { Gateway, Scored } from '../gateway.js';
+import type { Gateway } from '../gateway.js';
 import { isId } from '../registry/manifest.js';
 import { modelMetadata } from '../protocol/v2.js';
 import { compareVersions } from '../registry/repository.js';
@@ -32,22 +32,8 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
   const { gateway, hooks } = deps;
   const open: OpenExchange = (res, req, form) => new Exchange(res, req, form, hooks);
 
-  const answer = (ex: Exchange, work: Promise<Scored>): void => {
-    work.then(
-      (scored) => {
-        if (scored.pick) {
-          ex.arm = scored.pick.arm.name;
-        }
-        ex.model = scored.version.model;
-        ex.version = scored.version.version;
-        ex.send(200, scored.json);
-      },
-      (error: unknown) => ex.fail(error),
-    );
-  };
-
   /** Runs `score` on a JSON body once the exchange has passed every check before it. */
-  const scoreJson = (ex: Exchange, score: (body: unknown, deadline: number) => Promise<Scored>): void => {
+  const scoreJson = (ex: Exchange, score: (body: unknown, deadline: number) => void): void => {
     if (!deps.isAccepting()) return ex.fail(new CroupierError('draining'));
     let deadline: number;
     try {
@@ -55,7 +41,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     } catch (e) {
       return ex.fail(e);
     }
-    ex.readJson(deps.bodyLimit, (body) => answer(ex, score(body, deadline)));
+    ex.readJson(deps.bodyLimit, (body) => score(body, deadline));
   };
 
   app.post('/v1/predict/:route', (res, req) => {
@@ -65,7 +51,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const route = isId(name) ? gateway.router.get(name) : undefined;
     if (!route) return ex.fail(new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`));
     ex.route = route.name;
-    scoreJson(ex, (body, deadline) => gateway.predict(route, body, deadline));
+    scoreJson(ex, (body, deadline) => gateway.predict(route, body, deadline, ex));
   });
 
   const inferHandler = (withVersion: boolean) => (res: HttpResponse, req: HttpRequest) => {
@@ -77,7 +63,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const route = versionName === undefined && !gateway.registry.model(name) ? gateway.router.get(name) : undefined;
     if (route) {
       ex.route = route.name;
-      return scoreJson(ex, (body, deadline) => gateway.inferRoute(route, body, deadline));
+      return scoreJson(ex, (body, deadline) => gateway.inferRoute(route, body, deadline, ex));
     }
     let version;
     try {
@@ -86,7 +72,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
       return ex.fail(e);
     }
     ex.route = '';
-    scoreJson(ex, (body, deadline) => gateway.infer(version, body, deadline));
+    scoreJson(ex, (body, deadline) => gateway.infer(version, body, deadline, ex));
   };
   app.post('/v2/models/:name/infer', inferHandler(false));
   app.post('/v2/models/:name/versions/:version/infer', inferHandler(true));

@@ -5,6 +5,8 @@
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
+import type { Responder } from '../gateway.js';
+import type { ModelVersion } from '../registry/repository.js';
 
 export type ErrorForm = 'v1' | 'v2';
 
@@ -18,7 +20,7 @@ let counter = 0;
 const bootId = Math.floor(Date.now() / 1000).toString(36);
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export class Exchange {
+export class Exchange implements Responder {
   readonly res: HttpResponse;
   readonly form: ErrorForm;
   readonly method: string;
@@ -27,10 +29,6 @@ export class Exchange {
   readonly traceparent: string;
   readonly contentType: string;
   readonly contentLength: number;
-  readonly origin: string;
-  readonly secFetchSite: string;
-  readonly authorization: string;
-  readonly host: string;
   readonly timeoutMs: string;
   readonly started = performance.now();
   aborted = false;
@@ -58,10 +56,6 @@ export class Exchange {
     this.contentType = req.getHeader('content-type');
     const length = req.getHeader('content-length');
     this.contentLength = length === '' ? -1 : /^\d{1,15}$/.test(length) ? Number(length) : -2;
-    this.origin = req.getHeader('origin');
-    this.secFetchSite = req.getHeader('sec-fetch-site');
-    this.authorization = req.getHeader('authorization');
-    this.host = req.getHeader('host');
     this.timeoutMs = req.getHeader('x-croupier-timeout-ms');
     hooks.started(this);
     res.onAborted(() => {
@@ -137,6 +131,17 @@ export class Exchange {
       }
       onJson(value);
     });
+  }
+
+  scored(json: string, version: ModelVersion, arm: string): void {
+    this.model = version.model;
+    this.version = version.version;
+    this.arm = arm;
+    this.send(200, json);
+  }
+
+  failed(error: unknown): void {
+    this.fail(error);
   }
 
   send(status: number, json: string, headers?: Record<string, string>): void {

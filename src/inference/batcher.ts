@@ -16,6 +16,7 @@ export interface RowSlice {
   readonly rows: number;
 }
 
+/** One request's rows; the job object itself is told the outcome (no promise per request). */
 export interface Job {
   readonly rows: number;
   /** One array per model input, `rows * rowSize` values each, in manifest order. */

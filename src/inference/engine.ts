@@ -4,7 +4,7 @@
  */
 import { CroupierError } from '../errors.js';
 import type { ModelVersion } from '../registry/repository.js';
-import { Batcher, type BatchLimits, type BatchObserver, type Job, type RowSlice } from './batcher.js';
+import { Batcher, type BatchLimits, type BatchObserver, type Job } from './batcher.js';
 import { InferencePool } from './pool.js';
 
 export class InferenceEngine {
@@ -60,13 +60,12 @@ export class InferenceEngine {
     this.pool.unload(key);
   }
 
-  infer(version: ModelVersion, rows: number, inputs: Job['inputs'], deadline: number): Promise<RowSlice> {
+  /** Queues a job on its version's batcher; throws not_ready or queue_full (503). */
+  submit(version: ModelVersion, job: Job): void {
     const batcher = this.batchers.get(version.key);
-    if (!batcher) return Promise.reject(new CroupierError('not_ready', `${version.key} is not loaded`));
-    return new Promise<RowSlice>((resolve, reject) => {
-      batcher.submit({ rows, inputs, deadline, resolve, reject });
-      if (batcher.pendingRows > 0) this.waiting.add(batcher);
-    });
+    if (!batcher) throw new CroupierError('not_ready', `${version.key} is not loaded`);
+    batcher.submit(job);
+    if (batcher.pendingRows > 0) this.waiting.add(batcher);
   }
 
   private onCapacity(): void {

@@ -3,7 +3,7 @@
  * Holds one ONNX Runtime session per loaded version; runs one whole batch per task.
  */
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
-import ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ChannelMessage, InferResult, InferTask, LoadSpec, WorkerOptions } from './messages.js';
 

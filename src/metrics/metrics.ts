@@ -7,6 +7,10 @@ import type { BatchObserver } from '../inference/batcher.js';
 import type { Registry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/repository.js';
 
+type CounterChild = { inc(value?: number): void };
+type HistogramChild = { observe(value: number): void };
+type GaugeChild = { set(value: number): void };
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
@@ -68,22 +72,47 @@ export class Metrics implements BatchObserver {
     this.swaps = new client.Counter({ name: 'croupier_model_swaps_total', help: 'Live-version changes, by model and kind (deploy, rollback).', labelNames: ['model', 'kind'], registers });
   }
 
+  private readonly batchChildren = new Map<string, { size: HistogramChild; duration: HistogramChild; depth: GaugeChild }>();
+
+  private versionChildren(version: ModelVersion): { size: HistogramChild; duration: HistogramChild; depth: GaugeChild } {
+    let children = this.batchChildren.get(version.key);
+    if (!children) {
+      children = {
+        size: this.batchSize.labels(version.model, version.version),
+        duration: this.inferenceDuration.labels(version.model, version.version),
+        depth: this.queueDepthGauge.labels(version.model, version.version),
+      };
+      this.batchChildren.set(version.key, children);
+    }
+    return children;
+  }
+
   batch(version: ModelVersion, rows: number, seconds: number): void {
-    this.batchSize.labels(version.model, version.version).observe(rows);
-    this.inferenceDuration.labels(version.model, version.version).observe(seconds);
+    const children = this.versionChildren(version);
+    children.size.observe(rows);
+    children.duration.observe(seconds);
   }
 
   queueDepth(version: ModelVersion, rows: number): void {
-    this.queueDepthGauge.labels(version.model, version.version).set(rows);
+    this.versionChildren(version).depth.set(rows);
   }
 
   shed(version: ModelVersion, reason: 'queue_full' | 'deadline_exceeded'): void {
     this.shedTotal.labels(version.model, reason).inc();
   }
 
+  /** Label children are looked up once per label set, not per request (prom-client hashes labels). */
+  private readonly requestChildren = new Map<string, { count: CounterChild; duration: HistogramChild }>();
+
   request(route: string, arm: string, model: string, version: string, code: number, seconds: number): void {
-    this.requests.labels(route, arm, model, version, String(code)).inc();
-    this.requestDuration.labels(route).observe(seconds);
+    const key = `${route}\u0000${arm}\u0000${model}\u0000${version}\u0000${code}`;
+    let children = this.requestChildren.get(key);
+    if (!children) {
+      children = { count: this.requests.labels(route, arm, model, version, String(code)), duration: this.requestDuration.labels(route) };
+      this.requestChildren.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
   }
 
   setModels(versions: readonly { version: ModelVersion; live: boolean }[]): void {
