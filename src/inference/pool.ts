@@ -22,7 +22,7 @@ function workerFile(): string {
  * posted, so neither the main thread nor the worker waits for the other's hand-off (measured in
  * bench/RESULTS.md). Batches still form, because a third must wait for a free slot.
  */
-const TASKS_PER_WORKER = Number(process.env.CROUPIER_EXPERIMENT_TPW ?? 1);
+const TASKS_PER_WORKER = 2;
 
 interface PendingLoad {
   key: string;
