@@ -1,0 +1,83 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes allows in a name. */}}
+{{- define "croupier.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: release-chart unless the release name already holds the chart name. */}}
+{{- define "croupier.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "croupier.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "croupier.labels" -}}
+helm.sh/chart: {{ include "croupier.chart" . }}
+{{ include "croupier.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "croupier.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "croupier.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "croupier.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "croupier.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "croupier.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* "true" when any Redis setting is given (shared state), else "" (embedded). */}}
+{{- define "croupier.redisEnabled" -}}
+{{- if or .Values.redis.url .Values.redis.existingSecret .Values.redis.sentinels .Values.redis.clusterNodes }}true{{ end }}
+{{- end }}
+
+{{/* The chart's own Secret: inline admin tokens and/or an inline Redis URL. */}}
+{{- define "croupier.secretName" -}}
+{{- printf "%s-secrets" (include "croupier.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "croupier.hasTokens" -}}
+{{- if or .Values.adminTokens.existingSecret .Values.adminTokens.inline }}true{{ end }}
+{{- end }}
+
+{{/* Refuses values that would deploy a broken gateway, with a message that says what to change. */}}
+{{- define "croupier.validate" -}}
+{{- if and (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled) (not (include "croupier.redisEnabled" .)) }}
+{{- fail "croupier: several replicas (replicaCount > 1 or autoscaling.enabled) need shared state: set redis.url, redis.existingSecret, redis.sentinels or redis.clusterNodes" }}
+{{- end }}
+{{- if and .Values.redis.sentinels (not .Values.redis.name) }}
+{{- fail "croupier: redis.sentinels needs redis.name (the Sentinel master group name)" }}
+{{- end }}
+{{- if and (ne .Values.models.source "image") (ne .Values.models.source "existingClaim") (ne .Values.models.source "emptyDir") }}
+{{- fail "croupier: models.source must be image, existingClaim or emptyDir" }}
+{{- end }}
+{{- if and (eq .Values.models.source "existingClaim") (not .Values.models.existingClaim) }}
+{{- fail "croupier: models.source=existingClaim needs models.existingClaim" }}
+{{- end }}
+{{- if and .Values.admin.service.enabled (not .Values.admin.port) }}
+{{- fail "croupier: admin.service.enabled needs admin.port (the admin API's own listener)" }}
+{{- end }}
+{{- $floor := add (int .Values.preStop.sleepSeconds) (div (int .Values.drainTimeoutMs) 1000) }}
+{{- if le (int .Values.terminationGracePeriodSeconds) (int $floor) }}
+{{- fail (printf "croupier: terminationGracePeriodSeconds (%d) must exceed preStop.sleepSeconds + drainTimeoutMs/1000 (%d), or Kubernetes kills the pod mid-drain" (int .Values.terminationGracePeriodSeconds) (int $floor)) }}
+{{- end }}
+{{- end }}

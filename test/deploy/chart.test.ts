@@ -1,0 +1,218 @@
+/**
+ * The Helm chart and the Dockerfile, checked without helm or docker (neither exists on the dev
+ * machines or CI). Chart.yaml and values.yaml are parsed; templates are Go templates, not YAML, so
+ * their text is checked for the objects and fields the deployment depends on; every CROUPIER_*
+ * variable they name must be one that src/config/config.ts reads.
+ */
+import { describe, it, expect } from 'vitest';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+const root = join(import.meta.dirname, '..', '..');
+const chart = join(root, 'helm', 'croupier');
+const read = (path: string): string => readFileSync(path, 'utf8');
+const template = (name: string): string => read(join(chart, 'templates', name));
+const pkg = JSON.parse(read(join(root, 'package.json'))) as { version: string };
+const values = parse(read(join(chart, 'values.yaml'))) as Record<string, any>;
+
+describe('Chart.yaml', () => {
+  const meta = parse(read(join(chart, 'Chart.yaml'))) as Record<string, unknown>;
+
+  it('is a v2 application chart whose appVersion is the package version', () => {
+    expect(meta.apiVersion).toBe('v2');
+    expect(meta.name).toBe('croupier');
+    expect(meta.type).toBe('application');
+    expect(typeof meta.version).toBe('string');
+    expect(meta.appVersion).toBe(pkg.version);
+  });
+
+  it('fetches nothing: Redis is by URL, not a chart dependency', () => {
+    expect(meta.dependencies).toBeUndefined();
+  });
+});
+
+describe('values.yaml', () => {
+  it('has the keys people expect', () => {
+    const paths = [
+      'replicaCount', 'image.repository', 'image.tag', 'image.pullPolicy', 'resources',
+      'podSecurityContext', 'securityContext', 'service.type', 'service.port', 'admin.port',
+      'admin.service.enabled', 'adminTokens.existingSecret', 'adminTokens.inline', 'routes',
+      'models.source', 'models.existingClaim', 'redis.url', 'redis.existingSecret', 'redis.sentinels',
+      'redis.clusterNodes', 'redis.name', 'env', 'workers', 'batching.maxBatch', 'batching.batchDelayUs',
+      'autoscaling.enabled', 'autoscaling.minReplicas', 'autoscaling.maxReplicas',
+      'autoscaling.targetCPUUtilizationPercentage', 'podDisruptionBudget.enabled',
+      'podDisruptionBudget.minAvailable', 'podDisruptionBudget.maxUnavailable', 'serviceMonitor.enabled',
+      'terminationGracePeriodSeconds', 'preStop.sleepSeconds', 'drainTimeoutMs', 'nodeSelector',
+      'tolerations', 'affinity', 'podAnnotations',
+    ];
+    for (const path of paths) {
+      const value = path.split('.').reduce<any>((node, key) => (node === undefined ? undefined : node[key]), values);
+      expect(value, path).not.toBeUndefined();
+    }
+    expect(values.podAnnotations['prometheus.io/scrape']).toBe('true');
+  });
+
+  it('defaults to a hardened, single-replica, embedded gateway', () => {
+    expect(values.replicaCount).toBe(1);
+    expect(values.redis.url).toBe('');
+    expect(values.securityContext).toMatchObject({
+      runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(values.podSecurityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+  });
+
+  it('gives the drain time to finish: grace period > preStop pause + drain timeout', () => {
+    expect(values.terminationGracePeriodSeconds).toBeGreaterThan(values.preStop.sleepSeconds + values.drainTimeoutMs / 1000);
+  });
+});
+
+describe('templates', () => {
+  const kinds: Record<string, [apiVersion: string, kind: string]> = {
+    'deployment.yaml': ['apps/v1', 'Deployment'],
+    'service.yaml': ['v1', 'Service'],
+    'hpa.yaml': ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+    'pdb.yaml': ['policy/v1', 'PodDisruptionBudget'],
+    'servicemonitor.yaml': ['monitoring.coreos.com/v1', 'ServiceMonitor'],
+    'configmap.yaml': ['v1', 'ConfigMap'],
+    'secret.yaml': ['v1', 'Secret'],
+    'serviceaccount.yaml': ['v1', 'ServiceAccount'],
+  };
+
+  it.each(Object.entries(kinds))('%s declares its kind and apiVersion', (file, [apiVersion, kind]) => {
+    const text = template(file);
+    expect(text).toMatch(new RegExp(`^apiVersion: ${apiVersion.replace(/[./]/g, '\\$&')}$`, 'm'));
+    expect(text).toMatch(new RegExp(`^kind: ${kind}$`, 'm'));
+  });
+
+  it('has NOTES.txt and the helpers', () => {
+    expect(existsSync(join(chart, 'templates', 'NOTES.txt'))).toBe(true);
+    expect(template('NOTES.txt')).toMatch(/port-forward/);
+    expect(template('_helpers.tpl')).toMatch(/define "croupier\.fullname"/);
+  });
+
+  it('uses only helpers that _helpers.tpl defines', () => {
+    const defined = new Set([...template('_helpers.tpl').matchAll(/define "([\w.]+)"/g)].map((m) => m[1]));
+    for (const file of readdirSync(join(chart, 'templates'))) {
+      for (const m of template(file).matchAll(/include "([\w.]+)"/g)) expect(defined.has(m[1]), `${file}: ${m[1]}`).toBe(true);
+    }
+  });
+
+  it('balances its template actions (every if/with/range/define has an end)', () => {
+    for (const file of readdirSync(join(chart, 'templates'))) {
+      const actions = [...template(file).matchAll(/\{\{-?\s*(if|with|range|define|end)\b/g)].map((m) => m[1]);
+      const opened = actions.filter((a) => a !== 'end').length;
+      expect(actions.filter((a) => a === 'end').length, file).toBe(opened);
+    }
+  });
+
+  describe('the Deployment', () => {
+    const text = template('deployment.yaml');
+
+    it('probes the V2 health endpoints: live for liveness and startup, ready for readiness', () => {
+      expect(text).toMatch(/livenessProbe:\s+httpGet:\s+path: \/v2\/health\/live/);
+      expect(text).toMatch(/startupProbe:\s+httpGet:\s+path: \/v2\/health\/live/);
+      expect(text).toMatch(/readinessProbe:\s+httpGet:\s+path: \/v2\/health\/ready/);
+    });
+
+    it('pauses in preStop and sets the termination grace period', () => {
+      expect(text).toMatch(/preStop:/);
+      expect(text).toMatch(/command: \["sleep", /);
+      expect(text).toMatch(/terminationGracePeriodSeconds: \{\{ \.Values\.terminationGracePeriodSeconds \}\}/);
+      // The render refuses a grace period that would cut the drain short.
+      expect(template('_helpers.tpl')).toMatch(/terminationGracePeriodSeconds \(%d\) must exceed/);
+    });
+
+    it('runs non-root on a read-only root filesystem, with writable /tmp and state volumes', () => {
+      expect(text).toMatch(/securityContext:\s+\{\{- toYaml \.Values\.securityContext/);
+      expect(text).toMatch(/securityContext:\s+\{\{- toYaml \.Values\.podSecurityContext/);
+      expect(text).toMatch(/mountPath: \/tmp/);
+      expect(text).toMatch(/mountPath: \{\{ \.Values\.state\.mountPath \}\}/);
+      expect(values.state.mountPath).toBe('/var/lib/croupier');
+    });
+
+    it('reads tokens from the mounted file, routes from the ConfigMap, Redis from a Secret', () => {
+      expect(text).toContain('value: "@/etc/croupier/tokens"');
+      expect(text).toContain('value: /etc/croupier/routes.json');
+      expect(text).toMatch(/name: CROUPIER_REDIS_URL\s+valueFrom:\s+secretKeyRef:/);
+      expect(template('configmap.yaml')).toMatch(/routes\.json: \|/);
+      expect(template('secret.yaml')).toMatch(/tokens: \|/);
+    });
+
+    it('listens on all interfaces and never allows the slow HTTP fallback', () => {
+      expect(text).toMatch(/name: CROUPIER_HOST\s+value: "0\.0\.0\.0"/);
+      for (const file of readdirSync(join(chart, 'templates'))) expect(template(file), file).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
+      expect(read(join(chart, 'values.yaml'))).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
+    });
+  });
+
+  it('scrapes /metrics on the data-plane port', () => {
+    expect(template('servicemonitor.yaml')).toMatch(/- port: http\s+path: \/metrics/);
+  });
+});
+
+describe('environment variables', () => {
+  const config = read(join(root, 'src', 'config', 'config.ts'));
+  const sources = [
+    ...readdirSync(join(chart, 'templates')).map((f) => join(chart, 'templates', f)),
+    join(chart, 'values.yaml'),
+    join(root, 'Dockerfile'),
+  ];
+
+  it.each(sources.map((s) => [s.slice(root.length + 1), s]))('%s names only variables config.ts reads', (_name, path) => {
+    for (const [variable] of read(path).matchAll(/CROUPIER_[A-Z0-9_]+/g)) {
+      expect(config, `${variable} in ${path}`).toMatch(new RegExp(`\\b${variable}\\b`));
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const text = read(join(root, 'Dockerfile'));
+  const instructions = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+  const runtime = instructions.slice(instructions.findLastIndex((i) => i.startsWith('FROM ')));
+
+  it('is multi-stage on Debian 13 (trixie) with a supported Node', () => {
+    expect(instructions.filter((i) => i.startsWith('FROM ')).length).toBeGreaterThanOrEqual(2);
+    expect(text).toMatch(/^ARG NODE_IMAGE=node:(22|24)-trixie-slim$/m);
+    for (const from of instructions.filter((i) => i.startsWith('FROM '))) expect(from).toMatch(/^FROM \$\{NODE_IMAGE\}/);
+  });
+
+  it('compiles in the build stage and installs production dependencies only for the runtime', () => {
+    expect(text).toMatch(/RUN npm ci --no-audit --no-fund/);
+    expect(text).toMatch(/RUN npm run build/);
+    expect(text).toMatch(/npm ci --omit=dev/);
+    expect(text).toMatch(/uWebSockets\.js@npm:\$\{UWS_PACKAGE\}/);
+    expect(text).toMatch(/^ARG UWS_PACKAGE=@btc-vision\/uwebsockets\.js@20\.5\d\.\d+$/m);
+  });
+
+  it('runs as a numeric non-root user with a health check, state volume and the serve command', () => {
+    const user = runtime.filter((i) => i.startsWith('USER '));
+    expect(user).toEqual(['USER 10001:10001']);
+    expect(runtime.some((i) => /^HEALTHCHECK .*CMD \["node", "-e", ".*\/v2\/health\/live/.test(i))).toBe(true);
+    expect(runtime).toContain('EXPOSE 8080');
+    expect(runtime).toContain('STOPSIGNAL SIGTERM');
+    expect(runtime).toContain('VOLUME ["/var/lib/croupier"]');
+    expect(runtime).toContain('ENTRYPOINT ["node", "bin/croupier.js"]');
+    expect(runtime).toContain('CMD ["serve"]');
+    const env = runtime.filter((i) => i.startsWith('ENV ')).join(' ');
+    expect(env).toMatch(/CROUPIER_HOST=0\.0\.0\.0/);
+    expect(env).toMatch(/CROUPIER_MODELS_DIR=\/app\/models/);
+    expect(env).toMatch(/CROUPIER_STATE_DIR=\/var\/lib\/croupier/);
+  });
+
+  it('never sets CROUPIER_ALLOW_SLOW_HTTP', () => {
+    const env = instructions.filter((i) => i.startsWith('ENV ') || i.startsWith('ARG ')).join(' ');
+    expect(env).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
+  });
+
+  it('keeps the build context small but ships the smoke script it runs', () => {
+    const ignore = read(join(root, '.dockerignore')).split('\n').map((l) => l.trim());
+    for (const entry of ['node_modules', 'dist', '.croupier', '.git', 'coverage', 'test', '!test/deploy/smoke.mjs']) expect(ignore).toContain(entry);
+    expect(existsSync(join(root, 'test', 'deploy', 'smoke.mjs'))).toBe(true);
+  });
+});
