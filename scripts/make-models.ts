@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { seededRng, type Rng } from '../src/routing/sampling.js';
 import type { onnx as Onnx } from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -19,21 +20,9 @@ const CREATED = '2026-01-01T00:00:00.000Z';
 const SAMPLES = 10_000;
 const OPSET = 13;
 
-// ---------- seeded randomness ----------
-type Rng = () => number;
+// ---------- seeded randomness (the gateway's own mulberry32, so there is one copy) ----------
 type Sampler = (rng: Rng) => number;
-
-/** mulberry32: tiny 32-bit PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = seededRng;
 /** Standard normal via Box-Muller (one value per call, keeps the stream simple). */
 const gauss: Sampler = (r) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 
