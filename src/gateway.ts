@@ -18,6 +18,8 @@ import type { Pick, Route, Router } from './routing/router.js';
 export interface Responder {
   /** The answer, and the labels of what served it. */
   scored(json: string, version: ModelVersion, arm: string): void;
+  /** A binary-tensor answer: a JSON header of `headerLength` bytes, then the tensors. */
+  scoredBinary(bytes: Buffer, headerLength: number, version: ModelVersion, arm: string): void;
   failed(error: unknown): void;
 }
 
@@ -69,7 +71,9 @@ class InferJob extends ScoringJob {
   resolve(slice: RowSlice): void {
     const { pick } = this;
     const parameters = pick && { decision: this.gateway.decide(pick, this.rows, undefined), route: pick.route.name, arm: pick.arm.name, propensity: pick.propensity };
-    this.responder.scored(JSON.stringify(inferAnswer(this.version, this.request, slice, parameters)), this.version, pick?.arm.name ?? '');
+    const answer = inferAnswer(this.version, this.request, slice, parameters);
+    if ('json' in answer) this.responder.scored(answer.json, this.version, pick?.arm.name ?? '');
+    else this.responder.scoredBinary(answer.bytes, answer.header, this.version, pick?.arm.name ?? '');
   }
 }
 
@@ -109,9 +113,9 @@ export class Gateway {
   }
 
   /** `POST /v2/models/{name}[/versions/{v}]/infer` on a model version. */
-  infer(version: ModelVersion, body: unknown, deadline: number, responder: Responder): void {
+  infer(version: ModelVersion, body: unknown, deadline: number, responder: Responder, binary?: Buffer): void {
     try {
-      const request = parseInferRequest(body, version, this.maxRows);
+      const request = parseInferRequest(body, version, this.maxRows, binary);
       this.engine.submit(version, new InferJob(this, responder, version, request, deadline));
     } catch (e) {
       responder.failed(e);
@@ -119,10 +123,10 @@ export class Gateway {
   }
 
   /** `POST /v2/models/{route}/infer`: the route's policy picks the arm; the decision id is a parameter. */
-  inferRoute(route: Route, body: unknown, deadline: number, responder: Responder): void {
+  inferRoute(route: Route, body: unknown, deadline: number, responder: Responder, binary?: Buffer): void {
     try {
       const pick = this.router.pick(route, undefined);
-      const request = parseInferRequest(body, pick.version, this.maxRows);
+      const request = parseInferRequest(body, pick.version, this.maxRows, binary);
       this.engine.submit(pick.version, new InferJob(this, responder, pick.version, request, deadline, pick));
     } catch (e) {
       responder.failed(e);

@@ -7,6 +7,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { isId } from '../registry/manifest.js';
+import { BINARY_EXTENSION } from '../protocol/binary-tensors.js';
 import { modelMetadata } from '../protocol/v2.js';
 import { compareVersions } from '../registry/repository.js';
 import { Exchange, type ErrorForm, type ExchangeHooks } from './exchange.js';
@@ -26,7 +27,7 @@ export interface DataPlaneDeps {
 
 export type OpenExchange = (res: HttpResponse, req: HttpRequest, form: ErrorForm) => Exchange;
 
-const V2_EXTENSIONS: string[] = [];
+const V2_EXTENSIONS: string[] = [BINARY_EXTENSION];
 
 export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void {
   const { gateway, hooks } = deps;
@@ -42,6 +43,18 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
       return ex.fail(e);
     }
     ex.readJson(deps.bodyLimit, (body) => score(body, deadline));
+  };
+
+  /** Like scoreJson, for infer bodies that may use the binary tensor extension. */
+  const scoreInfer = (ex: Exchange, inferenceHeaderLength: string, score: (body: unknown, deadline: number, binary: Buffer | undefined) => void): void => {
+    if (!deps.isAccepting()) return ex.fail(new CroupierError('draining'));
+    let deadline: number;
+    try {
+      deadline = ex.deadline();
+    } catch (e) {
+      return ex.fail(e);
+    }
+    ex.readInfer(deps.bodyLimit, inferenceHeaderLength, (body, binary) => score(body, deadline, binary));
   };
 
   app.post('/v1/predict/:route', (res, req) => {
@@ -60,10 +73,11 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const name = req.getParameter(0) ?? '';
     const versionName = withVersion ? req.getParameter(1) ?? '' : undefined;
     if (!isId(name) || (versionName !== undefined && !isId(versionName))) return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
+    const headerLength = req.getHeader('inference-header-content-length');
     const route = versionName === undefined && !gateway.registry.model(name) ? gateway.router.get(name) : undefined;
     if (route) {
       ex.route = route.name;
-      return scoreJson(ex, (body, deadline) => gateway.inferRoute(route, body, deadline, ex));
+      return scoreInfer(ex, headerLength, (body, deadline, binary) => gateway.inferRoute(route, body, deadline, ex, binary));
     }
     let version;
     try {
@@ -72,7 +86,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
       return ex.fail(e);
     }
     ex.route = '';
-    scoreJson(ex, (body, deadline) => gateway.infer(version, body, deadline, ex));
+    scoreInfer(ex, headerLength, (body, deadline, binary) => gateway.infer(version, body, deadline, ex, binary));
   };
   app.post('/v2/models/:name/infer', inferHandler(false));
   app.post('/v2/models/:name/versions/:version/infer', inferHandler(true));

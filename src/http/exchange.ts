@@ -7,6 +7,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Responder } from '../gateway.js';
 import type { ModelVersion } from '../registry/repository.js';
+import { headerLength } from '../protocol/binary-tensors.js';
 
 export type ErrorForm = 'v1' | 'v2';
 
@@ -140,21 +141,53 @@ export class Exchange implements Responder {
     this.send(200, json);
   }
 
+  scoredBinary(bytes: Buffer, headerLength: number, version: ModelVersion, arm: string): void {
+    this.model = version.model;
+    this.version = version.version;
+    this.arm = arm;
+    this.send(200, bytes, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) });
+  }
+
   failed(error: unknown): void {
     this.fail(error);
   }
 
-  send(status: number, json: string, headers?: Record<string, string>): void {
+  /**
+   * Reads an Open Inference Protocol infer body: JSON, or — when `Inference-Header-Content-Length`
+   * is given — a JSON header followed by binary tensor data.
+   */
+  readInfer(limit: number, inferenceHeaderLength: string, onRequest: (json: unknown, binary: Buffer | undefined) => void): void {
+    if (inferenceHeaderLength === '') return this.readJson(limit, (json) => onRequest(json, undefined));
+    const ct = this.contentType.toLowerCase();
+    const accepted = this.isJson() || ct === 'application/octet-stream' || ct.startsWith('application/octet-stream;');
+    const unsupported = (): void => this.fail(new CroupierError('unsupported_media_type', `binary tensor data must be sent as application/octet-stream, got "${this.contentType || '(none)'}"`));
+    if (!accepted && this.contentLength >= 0 && this.contentLength <= limit) return unsupported();
+    this.readBody(limit, (body) => {
+      if (!accepted) return unsupported();
+      let json: unknown;
+      let binary: Buffer;
+      try {
+        const n = headerLength(inferenceHeaderLength, body.length);
+        binary = body.subarray(n);
+        json = JSON.parse(body.toString('utf8', 0, n));
+      } catch (e) {
+        return this.fail(isCroupierError(e) ? e : new CroupierError('invalid_json', 'the inference header is not valid JSON'));
+      }
+      onRequest(json, binary);
+    });
+  }
+
+  send(status: number, body: string | Buffer, headers?: Record<string, string>): void {
     if (this.done) return;
     this.done = true;
     this.status = status;
     if (this.aborted) return;
     this.res.cork(() => {
       this.res.writeStatus(STATUS_LINES[status] ?? String(status));
-      this.res.writeHeader('content-type', 'application/json');
+      if (headers?.['content-type'] === undefined) this.res.writeHeader('content-type', 'application/json');
       this.res.writeHeader('x-request-id', this.requestId);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
-      this.res.end(json);
+      this.res.end(body);
     });
     this.hooks.finished(this, status);
   }

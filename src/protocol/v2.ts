@@ -1,4 +1,5 @@
-/** Open Inference Protocol (KServe V2 / Triton), JSON form: infer requests, answers, metadata. */
+/** Open Inference Protocol (KServe V2 / Triton): infer requests, answers, metadata; JSON or binary tensors. */
+import { outputBytes, tensorFromBytes } from './binary-tensors.js';
 import { toJsonArray, type Datatype, type NumericArray } from './datatypes.js';
 import { flattenData, invalid } from './tensor-values.js';
 import type { ModelVersion } from '../registry/repository.js';
@@ -11,6 +12,8 @@ export interface InferRequest {
   readonly inputs: NumericArray[];
   /** Output indices to return, in manifest order. */
   readonly outputs: number[];
+  /** Per returned output: answer it as binary tensor data. */
+  readonly binaryOutputs: boolean[];
 }
 
 const REQUEST_KEYS = new Set(['id', 'parameters', 'inputs', 'outputs']);
@@ -20,7 +23,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function parseInferRequest(body: unknown, version: ModelVersion, maxRows: number): InferRequest {
+/** `binary` is the part of the body after the JSON header, when the request used the binary extension. */
+export function parseInferRequest(body: unknown, version: ModelVersion, maxRows: number, binary?: Buffer): InferRequest {
   if (!isObject(body)) throw invalid('the body must be a JSON object with "inputs"');
   for (const key in body) if (!REQUEST_KEYS.has(key)) throw invalid(`unknown key "${key}"`);
   if (body.id !== undefined && (typeof body.id !== 'string' || body.id.length > 256)) throw invalid('"id" must be a string of at most 256 characters');
@@ -29,6 +33,7 @@ export function parseInferRequest(body: unknown, version: ModelVersion, maxRows:
   const specs = version.manifest.inputs;
   const inputs: (NumericArray | undefined)[] = new Array(specs.length);
   let rows = -1;
+  let binaryAt = 0;
   body.inputs.forEach((raw: unknown, i: number) => {
     const where = `inputs[${i}]`;
     if (!isObject(raw)) throw invalid(`${where} must be an object`);
@@ -48,50 +53,69 @@ export function parseInferRequest(body: unknown, version: ModelVersion, maxRows:
     if (n < 1 || n > maxRows) throw invalid(`${where}: the batch dimension must be between 1 and ${maxRows}`);
     if (rows >= 0 && n !== rows) throw invalid(`${where}: every input must have the same batch size`);
     rows = n;
-    if (raw.parameters !== undefined && isObject(raw.parameters) && raw.parameters.binary_data_size !== undefined) {
-      throw invalid(`${where}: binary tensor data is not accepted in a JSON-only request`);
+    if (raw.parameters !== undefined && !isObject(raw.parameters)) throw invalid(`${where}.parameters must be an object`);
+    const binarySize = raw.parameters?.binary_data_size;
+    if (binarySize === undefined) {
+      inputs[index] = flattenData(raw.data, shape as number[], spec.datatype, where);
+      return;
     }
-    inputs[index] = flattenData(raw.data, shape as number[], spec.datatype, where);
+    if (!binary) throw invalid(`${where}: binary_data_size needs the binary tensor extension (Inference-Header-Content-Length)`);
+    if (raw.data !== undefined) throw invalid(`${where}: give either "data" or binary_data_size, not both`);
+    inputs[index] = tensorFromBytes(binary, binaryAt, binarySize, shape as number[], spec.datatype, where);
+    binaryAt += binarySize as number;
   });
+  if (binary && binaryAt !== binary.length) throw invalid(`the binary data is ${binary.length} bytes but the inputs declare ${binaryAt}`);
   const missing = specs.findIndex((_, k) => inputs[k] === undefined);
   if (missing >= 0) throw invalid(`input "${specs[missing]!.name}" is missing`);
+  const allBinary = (body.parameters as Record<string, unknown> | undefined)?.binary_data_output === true;
   let outputs = version.manifest.outputs.map((_, k) => k);
+  let binaryOutputs = outputs.map(() => allBinary);
   if (body.outputs !== undefined) {
     if (!Array.isArray(body.outputs)) throw invalid('"outputs" must be a list');
+    binaryOutputs = [];
     outputs = body.outputs.map((o: unknown, k: number) => {
       if (!isObject(o) || typeof o.name !== 'string') throw invalid(`outputs[${k}] must be {"name": ...}`);
+      if (o.parameters !== undefined && !isObject(o.parameters)) throw invalid(`outputs[${k}].parameters must be an object`);
       const index = version.manifest.outputs.findIndex((s) => s.name === o.name);
       if (index < 0) throw invalid(`outputs[${k}]: ${version.model} has no output named ${JSON.stringify(o.name)}`);
+      binaryOutputs.push(typeof o.parameters?.binary_data === 'boolean' ? o.parameters.binary_data : allBinary);
       return index;
     });
   }
-  return { id: body.id as string | undefined, rows, inputs: inputs as NumericArray[], outputs };
+  return { id: body.id as string | undefined, rows, inputs: inputs as NumericArray[], outputs, binaryOutputs };
 }
 
-export interface InferAnswer {
-  model_name: string;
-  model_version: string;
-  id?: string;
-  parameters?: Record<string, string | number>;
-  outputs: { name: string; datatype: Datatype; shape: number[]; data: (number | boolean)[] }[];
-}
+type OutputJson = { name: string; datatype: Datatype; shape: number[]; data?: (number | boolean)[]; parameters?: { binary_data_size: number } };
 
-export function inferAnswer(version: ModelVersion, request: InferRequest, slice: RowSlice, parameters?: Record<string, string | number>): InferAnswer {
-  const outputs = request.outputs.map((index) => {
+/** The answer: a JSON string, or (when any output is asked for as binary) the header length and bytes. */
+export type InferBody = { json: string } | { header: number; bytes: Buffer };
+
+export function inferAnswer(version: ModelVersion, request: InferRequest, slice: RowSlice, parameters?: Record<string, string | number>): InferBody {
+  const chunks: Buffer[] = [];
+  const outputs = request.outputs.map((index, k): OutputJson => {
     const spec = version.manifest.outputs[index]!;
     const out = slice.result.outputs[index]!;
     const rowSize = version.outputRowSizes[index]!;
+    const shape = [slice.rows, ...spec.shape.slice(1)];
+    if (request.binaryOutputs[k]) {
+      const bytes = outputBytes(out.data, rowSize, slice.offset, slice.rows);
+      chunks.push(bytes);
+      return { name: spec.name, datatype: spec.datatype, shape, parameters: { binary_data_size: bytes.length } };
+    }
     const data = toJsonArray(out.data, spec.datatype, slice.offset * rowSize, (slice.offset + slice.rows) * rowSize)
       .map((v) => (typeof v === 'number' && !Number.isFinite(v) ? (null as unknown as number) : v));
-    return { name: spec.name, datatype: spec.datatype, shape: [slice.rows, ...spec.shape.slice(1)], data };
+    return { name: spec.name, datatype: spec.datatype, shape, data };
   });
-  return {
+  const json = JSON.stringify({
     model_name: version.model,
     model_version: version.version,
     ...(request.id !== undefined ? { id: request.id } : {}),
     ...(parameters ? { parameters } : {}),
     outputs,
-  };
+  });
+  if (chunks.length === 0) return { json };
+  const header = Buffer.from(json, 'utf8');
+  return { header: header.length, bytes: Buffer.concat([header, ...chunks]) };
 }
 
 export function modelMetadata(name: string, versions: string[], version: ModelVersion, platform = 'onnxruntime_onnx'): object {
