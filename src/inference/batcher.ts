@@ -142,15 +142,15 @@ export class Batcher {
     if (jobs.length === 0) return;
     let rows = 0;
     for (const job of jobs) rows += job.rows;
+    // One owned tensor per input per batch: request tensors are views on shared slabs and must
+    // not be transferred (see protocol/tensor-slab.ts).
     const inputs: TensorData[] = this.spec.inputs.map((input, i) => {
       const rowSize = this.version.inputRowSizes[i]!;
-      const data = jobs.length === 1 ? jobs[0]!.inputs[i]! : DATATYPES[this.version.manifest.inputs[i]!.datatype].create(rows * rowSize);
-      if (jobs.length > 1) {
-        let at = 0;
-        for (const job of jobs) {
-          (data as Float32Array).set(job.inputs[i] as Float32Array, at);
-          at += job.rows * rowSize;
-        }
+      const data = DATATYPES[this.version.manifest.inputs[i]!.datatype].create(rows * rowSize);
+      let at = 0;
+      for (const job of jobs) {
+        (data as Float32Array).set(job.inputs[i] as Float32Array, at);
+        at += job.rows * rowSize;
       }
       return { name: input.name, type: input.type, dims: [rows, ...input.rowShape], data };
     });

@@ -5,6 +5,7 @@
  */
 import { DATATYPES, type Datatype, type NumericArray } from './datatypes.js';
 import { invalid } from './tensor-values.js';
+import { allocateTensor } from './tensor-slab.js';
 
 export const BINARY_EXTENSION = 'binary_tensor_data';
 
@@ -22,7 +23,7 @@ export function tensorFromBytes(binary: Buffer, offset: number, size: unknown, s
   const count = shape.reduce((a, b) => a * b, 1);
   if (!Number.isInteger(size) || size !== count * info.bytes) throw invalid(`${where}: binary_data_size must be ${count * info.bytes} bytes for ${datatype} of shape [${shape.join(', ')}]`);
   if (offset + (size as number) > binary.length) throw invalid(`${where}: binary data ends before this tensor's ${size as number} bytes`);
-  const out = info.create(count);
+  const out = allocateTensor(datatype, count);
   new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(binary.subarray(offset, offset + (size as number)));
   if (out instanceof Float32Array || out instanceof Float64Array) {
     for (let i = 0; i < count; i++) if (!Number.isFinite(out[i]!)) throw invalid(`${where}: value ${i} is not finite`);
