@@ -11,6 +11,18 @@ type CounterChild = { inc(value?: number): void };
 type HistogramChild = { observe(value: number): void };
 type GaugeChild = { set(value: number): void };
 
+interface RequestChildren { count: CounterChild; duration: HistogramChild }
+
+
+function getOrCreate<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = new Map() as V;
+    map.set(key, value);
+  }
+  return value;
+}
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
@@ -101,15 +113,22 @@ export class Metrics implements BatchObserver {
     this.shedTotal.labels(version.model, reason).inc();
   }
 
-  /** Label children are looked up once per label set, not per request (prom-client hashes labels). */
-  private readonly requestChildren = new Map<string, { count: CounterChild; duration: HistogramChild }>();
+  /**
+   * Label children are looked up once per label set, not per request (prom-client hashes labels).
+   * Nested maps keyed by the configured names: those strings are long-lived, so their hashes are
+   * cached, where a joined key would be a new string to hash on every request.
+   */
+  private readonly requestChildren = new Map<string, Map<string, Map<string, Map<string, Map<number, RequestChildren>>>>>();
 
   request(route: string, arm: string, model: string, version: string, code: number, seconds: number): void {
-    const key = `${route}\u0000${arm}\u0000${model}\u0000${version}\u0000${code}`;
-    let children = this.requestChildren.get(key);
+    const byArm = getOrCreate(this.requestChildren, route);
+    const byModel = getOrCreate(byArm, arm);
+    const byVersion = getOrCreate(byModel, model);
+    const byCode = getOrCreate(byVersion, version);
+    let children = byCode.get(code);
     if (!children) {
       children = { count: this.requests.labels(route, arm, model, version, String(code)), duration: this.requestDuration.labels(route) };
-      this.requestChildren.set(key, children);
+      byCode.set(code, children);
     }
     children.count.inc();
     children.duration.observe(seconds);
