@@ -183,9 +183,10 @@ export class Exchange implements Responder {
     this.status = status;
     if (this.aborted) return;
     this.res.cork(() => {
-      this.res.writeStatus(STATUS_LINES[status] ?? String(status));
-      if (headers?.['content-type'] === undefined) this.res.writeHeader('content-type', 'application/json');
-      this.res.writeHeader('x-request-id', this.requestId);
+      // uWS answers 200 OK unless told otherwise; constant header bytes are encoded once, not per answer.
+      if (status !== 200) this.res.writeStatus(STATUS_LINES[status] ?? String(status));
+      if (headers?.['content-type'] === undefined) this.res.writeHeader(CONTENT_TYPE, APPLICATION_JSON);
+      this.res.writeHeader(X_REQUEST_ID, this.requestId);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
       this.res.end(body);
     });
@@ -208,6 +209,10 @@ export class Exchange implements Responder {
   /** The error this exchange answered with, for logging. */
   error: CroupierError | undefined;
 }
+
+const CONTENT_TYPE = Buffer.from('content-type');
+const APPLICATION_JSON = Buffer.from('application/json');
+const X_REQUEST_ID = Buffer.from('x-request-id');
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
