@@ -33,28 +33,14 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
   const { gateway, hooks } = deps;
   const open: OpenExchange = (res, req, form) => new Exchange(res, req, form, hooks);
 
-  /** Runs `score` on a JSON body once the exchange has passed every check before it. */
-  const scoreJson = (ex: Exchange, score: (body: unknown, deadline: number) => void): void => {
-    if (!deps.isAccepting()) return ex.fail(new CroupierError('draining'));
-    let deadline: number;
+  /** Whether new work may start, and its deadline; answers the refusal itself (undefined). */
+  const admit = (ex: Exchange): number | undefined => {
+    if (!deps.isAccepting()) return void ex.fail(new CroupierError('draining'));
     try {
-      deadline = ex.deadline();
+      return ex.deadline();
     } catch (e) {
-      return ex.fail(e);
+      return void ex.fail(e);
     }
-    ex.readJson(deps.bodyLimit, (body) => score(body, deadline));
-  };
-
-  /** Like scoreJson, for infer bodies that may use the binary tensor extension. */
-  const scoreInfer = (ex: Exchange, inferenceHeaderLength: string, score: (body: unknown, deadline: number, binary: Buffer | undefined) => void): void => {
-    if (!deps.isAccepting()) return ex.fail(new CroupierError('draining'));
-    let deadline: number;
-    try {
-      deadline = ex.deadline();
-    } catch (e) {
-      return ex.fail(e);
-    }
-    ex.readInfer(deps.bodyLimit, inferenceHeaderLength, (body, binary) => score(body, deadline, binary));
   };
 
   app.post('/v1/predict/:route', (res, req) => {
@@ -64,7 +50,8 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const route = isId(name) ? gateway.router.get(name) : undefined;
     if (!route) return ex.fail(new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`));
     ex.route = route.name;
-    scoreJson(ex, (body, deadline) => gateway.predict(route, body, deadline, ex));
+    const deadline = admit(ex);
+    if (deadline !== undefined) ex.readJson(deps.bodyLimit, (body) => gateway.predict(route, body, deadline, ex));
   });
 
   const inferHandler = (withVersion: boolean) => (res: HttpResponse, req: HttpRequest) => {
@@ -77,7 +64,9 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const route = versionName === undefined && !gateway.registry.model(name) ? gateway.router.get(name) : undefined;
     if (route) {
       ex.route = route.name;
-      return scoreInfer(ex, headerLength, (body, deadline, binary) => gateway.inferRoute(route, body, deadline, ex, binary));
+      const deadline = admit(ex);
+      if (deadline !== undefined) ex.readInfer(deps.bodyLimit, headerLength, (body, binary) => gateway.inferRoute(route, body, deadline, ex, binary));
+      return;
     }
     let version;
     try {
@@ -86,7 +75,8 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
       return ex.fail(e);
     }
     ex.route = '';
-    scoreInfer(ex, headerLength, (body, deadline, binary) => gateway.infer(version, body, deadline, ex, binary));
+    const deadline = admit(ex);
+    if (deadline !== undefined) ex.readInfer(deps.bodyLimit, headerLength, (body, binary) => gateway.infer(version, body, deadline, ex, binary));
   };
   app.post('/v2/models/:name/infer', inferHandler(false));
   app.post('/v2/models/:name/versions/:version/infer', inferHandler(true));
