@@ -1,0 +1,287 @@
+// Compute-bound benchmark (issue 6): rows/s through Croupier on the demo `mlp` model
+// (256→512→512→256→1) against onnxruntime-node running the same batches in one Node process with
+// the same number of threads, over a small sweep of worker × intra-op thread counts; and rows/s of
+// the binary tensor data extension beside JSON, on `fraud` and `mlp`, on the default configuration.
+//
+//   npm run bench:compute -- [--rounds N --duration S --configs 1x1,1x2,2x1,2x2 --rows R
+//                             --connections C --no-write]
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { installSignalCleanup } from './lib/children.js';
+import { cpuSince, cpuSnapshot, threadTicks, ticksToCores } from './lib/cpu.js';
+import { startCroupier, type CroupierProcess } from './lib/croupier-server.js';
+import { fixed, int, mdTable, median, writeSection } from './lib/sections.js';
+import { binaryInferBody, jsonInferBody, makeRows, wrkEnvFor, type InferBody } from './lib/tensor-bodies.js';
+import { runWrk, socketErrorTotal } from './lib/wrk.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TMP = fileURLToPath(new URL('.tmp/', import.meta.url));
+const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
+const LUA = fileURLToPath(new URL('post-file.lua', import.meta.url));
+const ORT_LOOP = fileURLToPath(new URL('lib/ort-loop.ts', import.meta.url));
+const WARMUP_S = 2;
+
+const log = (msg: string): void => {
+  process.stderr.write(`bench:compute: ${msg}\n`);
+};
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '6' },
+    configs: { type: 'string', default: '1x1,1x2,2x1,2x2' },
+    rows: { type: 'string', default: '64' },
+    connections: { type: 'string', default: '8' },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write('usage: npm run bench:compute -- [--rounds 3] [--duration 6] [--configs 1x1,1x2,2x1,2x2] [--rows 64] [--connections 8] [--no-write]\n');
+  process.exit(0);
+}
+const ROUNDS = Number(args.rounds);
+const DURATION = Number(args.duration);
+const ROWS = Number(args.rows);
+const CONNECTIONS = Number(args.connections);
+interface ThreadConfig { workers: number; intraOp: number; label: string }
+const CONFIGS: ThreadConfig[] = args.configs.split(',').map((c) => {
+  const m = /^(\d+)x(\d+)$/.exec(c.trim());
+  if (m === null) throw new Error(`--configs: '${c}' is not WORKERSxINTRA_OP (e.g. 2x1)`);
+  return { workers: Number(m[1]), intraOp: Number(m[2]), label: `${m[1]}x${m[2]}` };
+});
+
+interface ModelInfo { name: string; width: number; output: string; file: string }
+function modelInfo(name: string): ModelInfo {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'models', name, '1', 'model.json'), 'utf8')) as {
+    inputs: { shape: number[] }[]; outputs: { name: string }[]; file: string;
+  };
+  return { name, width: manifest.inputs[0]?.shape[1] ?? 0, output: manifest.outputs[0]?.name ?? '', file: join(ROOT, 'models', name, '1', manifest.file) };
+}
+const MLP = modelInfo('mlp');
+const FRAUD = modelInfo('fraud');
+
+/** One thing measured each round: a wrk run against a server, or the in-process ORT loop. */
+interface Measure {
+  key: string;
+  group: string;
+  label: string;
+  rowsPerRequest: number;
+  run(): Promise<{ rowsPerSec: number; serverCores: number | null; mainCores: number | null; errors: number }>;
+  /** A short unrecorded run first (wrk measures: JIT, connection set-up, ORT arenas). */
+  warm?: () => Promise<void>;
+  values: number[];
+  cores: number[];
+  /** Cores used by Croupier's main thread (HTTP, parsing, batching); the rest is workers + ORT. */
+  mainCores: number[];
+  errors: number;
+}
+
+function wrkMeasure(key: string, group: string, label: string, server: () => CroupierProcess, model: ModelInfo,
+  body: InferBody, rows: number, connections: number): Measure {
+  const file = join(TMP, `${key}.body`);
+  const env = wrkEnvFor(body, file);
+  const wrkRun = (durationS: number) => runWrk({ url: `${server().base}/v2/models/${model.name}/infer`, body: '', durationS, connections, threads: 1, script: LUA, env });
+  const m: Measure = {
+    key, group, label, rowsPerRequest: rows, values: [], cores: [], mainCores: [], errors: 0,
+    warm: async () => {
+      await wrkRun(WARMUP_S);
+    },
+    run: async () => {
+      const s = server();
+      const before = cpuSnapshot(s.pid);
+      const mainBefore = threadTicks(s.pid);
+      const wrk = await wrkRun(DURATION);
+      const usage = cpuSince(before, s.pid);
+      const mainAfter = threadTicks(s.pid);
+      const seconds = (Date.now() - before.atMs) / 1000;
+      const mainCores = mainBefore === null || mainAfter === null ? null : ticksToCores(mainAfter - mainBefore, seconds);
+      return { rowsPerSec: wrk.requestsPerSec * rows, serverCores: usage.serverCores, mainCores, errors: wrk.non2xx + socketErrorTotal(wrk) };
+    },
+  };
+  return m;
+}
+
+function ortMeasure(key: string, group: string, label: string, model: ModelInfo, sessions: number, intraOp: number): Measure {
+  return {
+    key, group, label, rowsPerRequest: ROWS, values: [], cores: [], mainCores: [], errors: 0,
+    run: () => new Promise((resolve, reject) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', ORT_LOOP, '--model', model.file, '--rows', String(ROWS),
+        '--width', String(model.width), '--seconds', String(DURATION), '--sessions', String(sessions), '--intra-op', String(intraOp)],
+      { cwd: ROOT, timeout: (DURATION + 60) * 1000 }, (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`ort-loop failed: ${err.message}\n${stderr}`));
+          return;
+        }
+        const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { rowsPerSec: number };
+        resolve({ rowsPerSec: r.rowsPerSec, serverCores: null, mainCores: null, errors: 0 });
+      });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+    }),
+  };
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function probe(s: CroupierProcess, model: ModelInfo, body: InferBody, rows: number): Promise<string> {
+  const res = await fetch(`${s.base}/v2/models/${model.name}/infer`, { method: 'POST', headers: { 'content-type': body.contentType, ...body.headers }, body: body.bytes });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200) throw new Error(`${model.name} answered ${res.status}: ${bytes.toString('utf8', 0, 300)}`);
+  const n = Number(res.headers.get('inference-header-content-length') ?? bytes.length);
+  const header = JSON.parse(bytes.subarray(0, n).toString('utf8')) as { outputs: { shape: number[] }[] };
+  const shape = header.outputs[0]?.shape ?? [];
+  if (shape[0] !== rows) throw new Error(`${model.name}: expected ${rows} output rows, got shape [${shape.join(', ')}]`);
+  return `200, output shape [${shape.join(', ')}]${n < bytes.length ? ` + ${bytes.length - n} binary bytes` : ''}`;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(TMP, { recursive: true });
+  const date = new Date();
+  const servers = new Map<string, CroupierProcess>();
+  installSignalCleanup(async () => {
+    await Promise.all([...servers.values()].map((s) => s.stop()));
+  });
+  const mlpRows = makeRows(ROWS, MLP.width);
+  const fraudRows = makeRows(ROWS, FRAUD.width);
+  const fraudOne = makeRows(1, FRAUD.width);
+  const bodies = {
+    mlpJson: jsonInferBody(mlpRows, ROWS, MLP.width),
+    mlpBin: binaryInferBody(mlpRows, ROWS, MLP.width, MLP.output),
+    fraudJson: jsonInferBody(fraudRows, ROWS, FRAUD.width),
+    fraudBin: binaryInferBody(fraudRows, ROWS, FRAUD.width, FRAUD.output),
+    fraudOneJson: jsonInferBody(fraudOne, 1, FRAUD.width),
+    fraudOneBin: binaryInferBody(fraudOne, 1, FRAUD.width, FRAUD.output),
+  };
+  const measures: Measure[] = [];
+  const probes: string[] = [];
+  const get = (name: string) => (): CroupierProcess => {
+    const s = servers.get(name);
+    if (s === undefined) throw new Error(`server ${name} is not running`);
+    return s;
+  };
+  try {
+    for (const c of CONFIGS) {
+      const name = `croupier-${c.label}`;
+      const s = await startCroupier({ root: ROOT, name, logDir: TMP, env: { CROUPIER_WORKERS: String(c.workers), CROUPIER_INTRA_OP_THREADS: String(c.intraOp) } });
+      servers.set(name, s);
+      probes.push(`${name} mlp JSON: ${await probe(s, MLP, bodies.mlpJson, ROWS)}; binary: ${await probe(s, MLP, bodies.mlpBin, ROWS)}`);
+      log(`${name} ready (pid ${s.pid})`);
+      const g = `sweep ${c.label}`;
+      measures.push(
+        wrkMeasure(`${c.label}-json`, g, 'croupier JSON', get(name), MLP, bodies.mlpJson, ROWS, CONNECTIONS),
+        wrkMeasure(`${c.label}-bin`, g, 'croupier binary', get(name), MLP, bodies.mlpBin, ROWS, CONNECTIONS),
+        ortMeasure(`${c.label}-ort1`, g, `ORT in-process, 1 session × ${c.workers * c.intraOp} threads`, MLP, 1, c.workers * c.intraOp),
+      );
+      if (c.workers > 1) {
+        measures.push(ortMeasure(`${c.label}-ortN`, g, `ORT in-process, ${c.workers} sessions × ${c.intraOp} threads`, MLP, c.workers, c.intraOp));
+      }
+    }
+    const def = await startCroupier({ root: ROOT, name: 'croupier-default', logDir: TMP });
+    servers.set('croupier-default', def);
+    probes.push(`croupier-default fraud JSON: ${await probe(def, FRAUD, bodies.fraudJson, ROWS)}; binary: ${await probe(def, FRAUD, bodies.fraudBin, ROWS)}`);
+    log(`croupier-default ready (pid ${def.pid})`);
+    const gd = 'default config';
+    measures.push(
+      wrkMeasure('def-fraud-json', gd, `fraud, ${ROWS}-row requests, JSON`, get('croupier-default'), FRAUD, bodies.fraudJson, ROWS, CONNECTIONS),
+      wrkMeasure('def-fraud-bin', gd, `fraud, ${ROWS}-row requests, binary`, get('croupier-default'), FRAUD, bodies.fraudBin, ROWS, CONNECTIONS),
+      wrkMeasure('def-fraud1-json', gd, 'fraud, 1-row requests, JSON', get('croupier-default'), FRAUD, bodies.fraudOneJson, 1, 64),
+      wrkMeasure('def-fraud1-bin', gd, 'fraud, 1-row requests, binary', get('croupier-default'), FRAUD, bodies.fraudOneBin, 1, 64),
+      wrkMeasure('def-mlp-json', gd, `mlp, ${ROWS}-row requests, JSON`, get('croupier-default'), MLP, bodies.mlpJson, ROWS, CONNECTIONS),
+      wrkMeasure('def-mlp-bin', gd, `mlp, ${ROWS}-row requests, binary`, get('croupier-default'), MLP, bodies.mlpBin, ROWS, CONNECTIONS),
+    );
+
+    for (const m of measures) if (m.warm !== undefined) await m.warm();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const m of measures) {
+        const r = await m.run();
+        m.values.push(r.rowsPerSec);
+        if (r.serverCores !== null) m.cores.push(r.serverCores);
+        if (r.mainCores !== null) m.mainCores.push(r.mainCores);
+        m.errors += r.errors;
+        log(`round ${round}/${ROUNDS} ${m.key.padEnd(16)} ${int(r.rowsPerSec).padStart(9)} rows/s` +
+          `${r.serverCores === null ? '' : `  server ${r.serverCores.toFixed(2)} cores (main ${fixed(r.mainCores)})`}${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`);
+      }
+    }
+  } finally {
+    await Promise.all([...servers.values()].map((s) => s.stop()));
+  }
+
+  const section = report(measures, probes, date);
+  process.stdout.write(`${section}\n`);
+  if (!args['no-write']) {
+    writeSection(RESULTS, 'compute', section);
+    log(`wrote ${RESULTS}`);
+  }
+}
+
+/** Median over rounds of a/b within the same round. */
+function paired(a: Measure | undefined, b: (round: number) => number | undefined): number | null {
+  if (a === undefined) return null;
+  const ratios: number[] = [];
+  a.values.forEach((v, i) => {
+    const d = b(i);
+    if (d !== undefined && d > 0) ratios.push(v / d);
+  });
+  return median(ratios);
+}
+
+function report(measures: Measure[], probes: string[], date: Date): string {
+  const by = (key: string): Measure | undefined => measures.find((m) => m.key === key);
+  /** The faster in-process shape in each round is the reference. */
+  const bestOrt = (label: string) => (i: number): number | undefined => {
+    const xs = [by(`${label}-ort1`)?.values[i], by(`${label}-ortN`)?.values[i]].filter((x): x is number => x !== undefined);
+    return xs.length === 0 ? undefined : Math.max(...xs);
+  };
+  const command = ['npm run bench:compute', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const row = (m: Measure): string[] => [m.group, m.label, int(median(m.values)), m.values.map((v) => int(v)).join(' / '),
+    m.cores.length > 0 ? fixed(median(m.cores)) : '-', m.mainCores.length > 0 ? fixed(median(m.mainCores)) : '-', String(m.errors)];
+  const sweep = CONFIGS.map((c) => {
+    const ref = bestOrt(c.label);
+    return [c.label, String(c.workers), String(c.intraOp), int(median(by(`${c.label}-json`)?.values ?? [])), int(median(by(`${c.label}-bin`)?.values ?? [])),
+      int(median(Array.from({ length: ROUNDS }, (_, i) => ref(i)).filter((x): x is number => x !== undefined))),
+      fixed(paired(by(`${c.label}-json`), ref)), fixed(paired(by(`${c.label}-bin`), ref))];
+  });
+  const def = (k: string): Measure | undefined => by(`def-${k}`);
+  const binJson = (k: string): string => fixed(paired(def(`${k}-bin`), (i) => def(`${k}-json`)?.values[i]));
+  return [
+    '## Compute-bound model and binary tensors (`mlp`, `fraud`)',
+    '',
+    `- date: ${date.toISOString()}, node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim() ?? '?'}); wrk, Croupier and the ORT loop share them`,
+    `- command: \`${command}\``,
+    `- Croupier: \`POST /v2/models/{model}/infer\`, ${ROWS}-row FP32 requests (JSON \`data\`, or the binary tensor data extension with binary output), ` +
+      `\`wrk -t1 -c${CONNECTIONS} -d${DURATION}s -s bench/post-file.lua\` (1-row requests: \`-c64\`); rows/s = requests/s × rows per request`,
+    `- reference: \`bench/lib/ort-loop.ts\`, onnxruntime-node in one Node process running the same ${ROWS}-row batch back to back ` +
+      '(sessions options as the worker: intra-op N, inter-op 1, sequential, all optimisations), 1 session × (workers × intra-op) threads, ' +
+      'and for 2 workers also 2 sessions × intra-op threads with one run in flight each; the faster of the two in each round is the reference',
+    `- ${ROUNDS} interleaved rounds of ${DURATION} s; servers started once with \`CROUPIER_WORKERS\` × \`CROUPIER_INTRA_OP_THREADS\`; ratios are medians of per-round ratios`,
+    ...probes.map((p) => `- probe: ${p}`),
+    '',
+    mdTable(['config (workers × intra-op)', 'workers', 'intra-op', 'croupier JSON rows/s', 'croupier binary rows/s', 'ORT in-process rows/s (best shape)',
+      'JSON / ORT', 'binary / ORT'], sweep),
+    '',
+    'Binary tensor extension beside JSON, default configuration (no thread variables set), same run:',
+    '',
+    mdTable(['model, request', 'binary / JSON (rows/s)'], [
+      [`fraud (32 features), ${ROWS} rows`, binJson('fraud')],
+      ['fraud (32 features), 1 row', binJson('fraud1')],
+      [`mlp (256 features), ${ROWS} rows`, binJson('mlp')],
+    ]),
+    '',
+    'Every measurement:',
+    '',
+    mdTable(['group', 'what', 'median rows/s', 'runs rows/s', 'server cores', 'of which main thread', 'non-2xx + socket errors'], measures.map(row)),
+  ].join('\n');
+}
+
+main().catch((err: unknown) => {
+  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});
