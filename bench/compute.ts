@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { installSignalCleanup } from './lib/children.js';
 import { cpuSince, cpuSnapshot, threadTicks, ticksToCores } from './lib/cpu.js';
-import { startCroupier, type CroupierProcess } from './lib/croupier-server.js';
+import { exitReason, isAlive, startCroupier, type CroupierProcess, type CroupierStart } from './lib/croupier-server.js';
 import { fixed, int, mdTable, median, writeSection } from './lib/sections.js';
 import { binaryInferBody, jsonInferBody, makeRows, wrkEnvFor, type InferBody } from './lib/tensor-bodies.js';
 import { runWrk, socketErrorTotal } from './lib/wrk.js';
@@ -31,8 +31,8 @@ const log = (msg: string): void => {
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '4' },
     configs: { type: 'string', default: '1x1,1x2,2x1,2x2' },
     rows: { type: 'string', default: '64' },
     connections: { type: 'string', default: '8' },
@@ -41,7 +41,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('usage: npm run bench:compute -- [--rounds 3] [--duration 6] [--configs 1x1,1x2,2x1,2x2] [--rows 64] [--connections 8] [--no-write]\n');
+  process.stdout.write('usage: npm run bench:compute -- [--rounds 5] [--duration 4] [--configs 1x1,1x2,2x1,2x2] [--rows 64] [--connections 8] [--no-write]\n');
   process.exit(0);
 }
 const ROUNDS = Number(args.rounds);
@@ -127,6 +127,7 @@ function ortMeasure(key: string, group: string, label: string, model: ModelInfo,
 }
 
 const children = new Set<ChildProcess>();
+const restarts: string[] = [];
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
@@ -162,16 +163,34 @@ async function main(): Promise<void> {
   };
   const measures: Measure[] = [];
   const probes: string[] = [];
+  const starts = new Map<string, CroupierStart>();
+  const launch = async (o: CroupierStart): Promise<CroupierProcess> => {
+    starts.set(o.name, o);
+    const s = await startCroupier(o);
+    servers.set(o.name, s);
+    return s;
+  };
   const get = (name: string) => (): CroupierProcess => {
     const s = servers.get(name);
     if (s === undefined) throw new Error(`server ${name} is not running`);
     return s;
   };
+  /** On a shared machine a server may be killed from outside: start it again, and say so. */
+  const ensureAlive = async (): Promise<void> => {
+    for (const [name, s] of servers) {
+      if (isAlive(s)) continue;
+      const why = exitReason(s);
+      await s.stop();
+      restarts.push(`${name} died (${why}) and was restarted`);
+      log(`${name} died (${why}); restarting`);
+      const o = starts.get(name);
+      if (o !== undefined) await launch(o);
+    }
+  };
   try {
     for (const c of CONFIGS) {
       const name = `croupier-${c.label}`;
-      const s = await startCroupier({ root: ROOT, name, logDir: TMP, env: { CROUPIER_WORKERS: String(c.workers), CROUPIER_INTRA_OP_THREADS: String(c.intraOp) } });
-      servers.set(name, s);
+      const s = await launch({ root: ROOT, name, logDir: TMP, env: { CROUPIER_WORKERS: String(c.workers), CROUPIER_INTRA_OP_THREADS: String(c.intraOp) } });
       probes.push(`${name} mlp JSON: ${await probe(s, MLP, bodies.mlpJson, ROWS)}; binary: ${await probe(s, MLP, bodies.mlpBin, ROWS)}`);
       log(`${name} ready (pid ${s.pid})`);
       const g = `sweep ${c.label}`;
@@ -184,8 +203,7 @@ async function main(): Promise<void> {
         measures.push(ortMeasure(`${c.label}-ortN`, g, `ORT in-process, ${c.workers} sessions × ${c.intraOp} threads`, MLP, c.workers, c.intraOp));
       }
     }
-    const def = await startCroupier({ root: ROOT, name: 'croupier-default', logDir: TMP });
-    servers.set('croupier-default', def);
+    const def = await launch({ root: ROOT, name: 'croupier-default', logDir: TMP });
     probes.push(`croupier-default fraud JSON: ${await probe(def, FRAUD, bodies.fraudJson, ROWS)}; binary: ${await probe(def, FRAUD, bodies.fraudBin, ROWS)}`);
     log(`croupier-default ready (pid ${def.pid})`);
     const gd = 'default config';
@@ -201,7 +219,7 @@ async function main(): Promise<void> {
     for (const m of measures) if (m.warm !== undefined) await m.warm();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const m of measures) {
-        const r = await m.run();
+        const r = await runSurvivingKills(m, ensureAlive, () => [...servers.values()].every(isAlive));
         m.values.push(r.rowsPerSec);
         if (r.serverCores !== null) m.cores.push(r.serverCores);
         if (r.mainCores !== null) m.mainCores.push(r.mainCores);
@@ -219,6 +237,22 @@ async function main(): Promise<void> {
   if (!args['no-write']) {
     writeSection(RESULTS, 'compute', section);
     log(`wrote ${RESULTS}`);
+  }
+}
+
+/** Runs a measure; when a server died during it (killed from outside), restarts and runs it again. */
+async function runSurvivingKills(m: Measure, ensureAlive: () => Promise<void>, allAlive: () => boolean): ReturnType<Measure['run']> {
+  for (let attempt = 1; ; attempt++) {
+    await ensureAlive();
+    try {
+      const r = await m.run();
+      if (allAlive()) return r;
+    } catch (err) {
+      if (allAlive() || attempt >= 3) throw err;
+    }
+    if (attempt >= 3) throw new Error(`${m.key}: servers keep dying`);
+    await ensureAlive();
+    if (m.warm !== undefined) await m.warm();
   }
 }
 
@@ -263,6 +297,7 @@ function report(measures: Measure[], probes: string[], date: Date): string {
       'and for 2 workers also 2 sessions × intra-op threads with one run in flight each; the faster of the two in each round is the reference',
     `- ${ROUNDS} interleaved rounds of ${DURATION} s; servers started once with \`CROUPIER_WORKERS\` × \`CROUPIER_INTRA_OP_THREADS\`; ratios are medians of per-round ratios`,
     ...probes.map((p) => `- probe: ${p}`),
+    ...restarts.map((r) => `- note: ${r} (killed from outside on this shared machine; that measurement was repeated)`),
     '',
     mdTable(['config (workers × intra-op)', 'workers', 'intra-op', 'croupier JSON rows/s', 'croupier binary rows/s', 'ORT in-process rows/s (best shape)',
       'JSON / ORT', 'binary / ORT'], sweep),

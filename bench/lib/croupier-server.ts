@@ -1,7 +1,7 @@
 // Start Croupier for a benchmark: build if stale, spawn `bin/croupier.js serve` on a free port with
 // its own state directory and extra environment, wait for /v2/health/ready; stop and clean up.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +10,7 @@ import { freePort } from './port.js';
 
 export interface CroupierProcess {
   server: Server;
+  stateDir: string;
   /** http://127.0.0.1:port, no path. */
   base: string;
   pid: number;
@@ -50,7 +51,13 @@ export async function startCroupier(o: CroupierStart): Promise<CroupierProcess> 
     logFile: join(o.logDir, `${o.name}.log`),
   });
   const base = `http://127.0.0.1:${port}`;
+  let stopping = false;
+  // Say in the log how it ended: on a shared machine a server can be killed from outside.
+  server.child.once('exit', (code, signal) => {
+    if (!stopping) appendFileSync(server.logFile, `\nbench: server exited unexpectedly (code ${String(code)}, signal ${String(signal)})\n`);
+  });
   const stop = async (): Promise<void> => {
+    stopping = true;
     await stopServer(server);
     rmSync(stateDir, { recursive: true, force: true });
   };
@@ -62,7 +69,7 @@ export async function startCroupier(o: CroupierStart): Promise<CroupierProcess> 
     }
     try {
       if ((await fetch(`${base}/v2/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200) {
-        return { server, base, pid: server.child.pid ?? -1, stop };
+        return { server, stateDir, base, pid: server.child.pid ?? -1, stop };
       }
     } catch {
       // not listening yet
@@ -71,4 +78,13 @@ export async function startCroupier(o: CroupierStart): Promise<CroupierProcess> 
   }
   await stop();
   throw new Error(`${o.name} was not ready within ${o.readyTimeoutMs ?? 60_000} ms:\n${logTail(server)}`);
+}
+
+export function isAlive(p: CroupierProcess): boolean {
+  return p.server.child.exitCode === null && p.server.child.signalCode === null;
+}
+
+/** How a dead server ended, for the report. */
+export function exitReason(p: CroupierProcess): string {
+  return p.server.child.signalCode !== null ? `signal ${p.server.child.signalCode}` : `exit code ${String(p.server.child.exitCode)}`;
 }
