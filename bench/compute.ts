@@ -11,6 +11,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { REQUEST_BODY } from './body.js';
 import { installSignalCleanup } from './lib/children.js';
 import { cpuSince, cpuSnapshot, threadTicks, ticksToCores } from './lib/cpu.js';
 import { exitReason, isAlive, startCroupier, type CroupierProcess, type CroupierStart } from './lib/croupier-server.js';
@@ -24,6 +25,7 @@ const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
 const LUA = fileURLToPath(new URL('post-file.lua', import.meta.url));
 const ORT_LOOP = fileURLToPath(new URL('lib/ort-loop.ts', import.meta.url));
 const WARMUP_S = 2;
+const PREDICT_PATH = '/v1/predict/fraud-scoring';
 
 const log = (msg: string): void => {
   process.stderr.write(`bench:compute: ${msg}\n`);
@@ -81,11 +83,12 @@ interface Measure {
   errors: number;
 }
 
-function wrkMeasure(key: string, group: string, label: string, server: () => CroupierProcess, model: ModelInfo,
+function wrkMeasure(key: string, group: string, label: string, server: () => CroupierProcess, target: ModelInfo | string,
   body: InferBody, rows: number, connections: number): Measure {
   const file = join(TMP, `${key}.body`);
   const env = wrkEnvFor(body, file);
-  const wrkRun = (durationS: number) => runWrk({ url: `${server().base}/v2/models/${model.name}/infer`, body: '', durationS, connections, threads: 1, script: LUA, env });
+  const path = typeof target === 'string' ? target : `/v2/models/${target.name}/infer`;
+  const wrkRun = (durationS: number) => runWrk({ url: `${server().base}${path}`, body: '', durationS, connections, threads: 1, script: LUA, env });
   const m: Measure = {
     key, group, label, rowsPerRequest: rows, values: [], cores: [], mainCores: [], errors: 0,
     warm: async () => {
@@ -161,6 +164,7 @@ async function main(): Promise<void> {
     fraudOneJson: jsonInferBody(fraudOne, 1, FRAUD.width),
     fraudOneBin: binaryInferBody(fraudOne, 1, FRAUD.width, FRAUD.output),
   };
+  const predictBody: InferBody = { bytes: Buffer.from(REQUEST_BODY), contentType: 'application/json', headers: {} };
   const measures: Measure[] = [];
   const probes: string[] = [];
   const starts = new Map<string, CroupierStart>();
@@ -197,6 +201,7 @@ async function main(): Promise<void> {
       measures.push(
         wrkMeasure(`${c.label}-json`, g, 'croupier JSON', get(name), MLP, bodies.mlpJson, ROWS, CONNECTIONS),
         wrkMeasure(`${c.label}-bin`, g, 'croupier binary', get(name), MLP, bodies.mlpBin, ROWS, CONNECTIONS),
+        wrkMeasure(`${c.label}-predict`, g, 'croupier /v1/predict/fraud-scoring, 1 row, 64 connections (small-model check)', get(name), PREDICT_PATH, predictBody, 1, 64),
         ortMeasure(`${c.label}-ort1`, g, `ORT in-process, 1 session × ${c.workers * c.intraOp} threads`, MLP, 1, c.workers * c.intraOp),
       );
       if (c.workers > 1) {
@@ -277,11 +282,14 @@ function report(measures: Measure[], probes: string[], date: Date): string {
   const command = ['npm run bench:compute', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   const row = (m: Measure): string[] => [m.group, m.label, int(median(m.values)), m.values.map((v) => int(v)).join(' / '),
     m.cores.length > 0 ? fixed(median(m.cores)) : '-', m.mainCores.length > 0 ? fixed(median(m.mainCores)) : '-', String(m.errors)];
+  const first = CONFIGS[0];
   const sweep = CONFIGS.map((c) => {
     const ref = bestOrt(c.label);
     return [c.label, String(c.workers), String(c.intraOp), int(median(by(`${c.label}-json`)?.values ?? [])), int(median(by(`${c.label}-bin`)?.values ?? [])),
       int(median(Array.from({ length: ROUNDS }, (_, i) => ref(i)).filter((x): x is number => x !== undefined))),
-      fixed(paired(by(`${c.label}-json`), ref)), fixed(paired(by(`${c.label}-bin`), ref))];
+      fixed(paired(by(`${c.label}-json`), ref)), fixed(paired(by(`${c.label}-bin`), ref)),
+      int(median(by(`${c.label}-predict`)?.values ?? [])),
+      first === undefined ? 'n/a' : fixed(paired(by(`${c.label}-predict`), (i) => by(`${first.label}-predict`)?.values[i]))];
   });
   const def = (k: string): Measure | undefined => by(`def-${k}`);
   const binJson = (k: string): string => fixed(paired(def(`${k}-bin`), (i) => def(`${k}-json`)?.values[i]));
@@ -300,7 +308,7 @@ function report(measures: Measure[], probes: string[], date: Date): string {
     ...restarts.map((r) => `- note: ${r} (killed from outside on this shared machine; that measurement was repeated)`),
     '',
     mdTable(['config (workers × intra-op)', 'workers', 'intra-op', 'croupier JSON rows/s', 'croupier binary rows/s', 'ORT in-process rows/s (best shape)',
-      'JSON / ORT', 'binary / ORT'], sweep),
+      'JSON / ORT', 'binary / ORT', 'predict req/s (fraud, 1 row)', `predict vs ${first?.label ?? 'first'}`], sweep),
     '',
     'Binary tensor extension beside JSON, default configuration (no thread variables set), same run:',
     '',
