@@ -25,6 +25,8 @@ const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
 const ROUTE = 'fraud-scoring';
 const SAMPLE_EVERY_MS = 10_000;
 const FEEDBACK_EVERY_MS = 250;
+/** A GET /v2/health/live this often: its answer time shows main-thread stalls the load's p99 hides. */
+const STALL_PROBE_EVERY_MS = 100;
 
 const { values: args } = parseArgs({
   options: {
@@ -100,6 +102,7 @@ async function main(): Promise<void> {
   let died: string | null = null;
   const fb = { posted: 0, accepted: 0, notAccepted: 0, httpErrors: 0, requests: 0 };
   let predicts = 0;
+  const stalls = { probes: 0, over100: 0, over500: 0, maxMs: 0, maxAtS: 0, failed: 0 };
   try {
     s = await startCroupier({ root: ROOT, name: 'croupier-soak', logDir: TMP, env });
     const server = s;
@@ -162,6 +165,29 @@ async function main(): Promise<void> {
       samples.push(row);
       log(`t=${tS.toFixed(0)}s RSS ${fixed(row.rssMb, 1)} MB pending ${int(row.pending)} evicted ${int(row.evicted)} series ${int(row.seriesLines)} predicts ${int(predicts)} feedback accepted ${int(fb.accepted)}`);
     };
+    const stallProbe = async (): Promise<void> => {
+      const t0 = performance.now();
+      try {
+        await (await fetch(`${server.base}/v2/health/live`, { signal: AbortSignal.timeout(30_000) })).arrayBuffer();
+      } catch {
+        stalls.failed++;
+        return;
+      }
+      const ms = performance.now() - t0;
+      stalls.probes++;
+      if (ms > 100) stalls.over100++;
+      if (ms > 500) stalls.over500++;
+      if (ms > stalls.maxMs) {
+        stalls.maxMs = ms;
+        stalls.maxAtS = (Date.now() - startedAt) / 1000;
+      }
+    };
+    let probing = false;
+    const stallTimer = setInterval(() => {
+      if (probing) return; // one at a time: a stall shows as one long probe, not many
+      probing = true;
+      void stallProbe().finally(() => { probing = false; });
+    }, STALL_PROBE_EVERY_MS);
     await sample();
     const feedbackTimer = setInterval(() => void postFeedback(), FEEDBACK_EVERY_MS);
     const sampleTimer = setInterval(() => void sample(), SAMPLE_EVERY_MS);
@@ -173,6 +199,7 @@ async function main(): Promise<void> {
     } finally {
       clearInterval(feedbackTimer);
       clearInterval(sampleTimer);
+      clearInterval(stallTimer);
     }
     await postFeedback();
     await sample();
@@ -182,7 +209,7 @@ async function main(): Promise<void> {
     await s?.stop();
   }
 
-  const section = report({ date, rate, maxRate, samples, result, fb, stateBytes, died, env });
+  const section = report({ date, rate, maxRate, samples, result, fb, stateBytes, died, env, stalls });
   process.stdout.write(`${section}\n`);
   if (!args['no-write']) {
     writeSection(RESULTS, 'soak', section);
@@ -200,6 +227,7 @@ interface Report {
   stateBytes: number;
   died: string | null;
   env: Record<string, string>;
+  stalls: { probes: number; over100: number; over500: number; maxMs: number; maxAtS: number; failed: number };
 }
 
 function report(r: Report): string {
@@ -227,7 +255,9 @@ function report(r: Report): string {
       ['RSS start / peak / end', `${fixed(withRss[0]?.rssMb, 1)} / ${fixed(peak?.rssMb, 1)} (at ${fixed(peak?.tS, 0)} s) / ${fixed(end?.rssMb, 1)} MB`],
       [`RSS slope over the last ${windowS / 60} min (least squares, ${tail.length} samples)`, `**${fixed(tailSlope, 2)} MB/min**`],
       ['predict answers: 2xx / non-2xx / errors / timeouts', a === null ? 'n/a' : `${int(a['2xx'])} / ${int(a.non2xx)} / ${int(a.errors)} / ${int(a.timeouts)}`],
-      ['achieved req/s (mean), latency p50 / p99', a === null ? 'n/a' : `${int(a.requests.average)}, ${a.latency.p50} / ${a.latency.p99} ms`],
+      ['achieved req/s (mean), latency p50 / p99 / p99.9 / max', a === null ? 'n/a' : `${int(a.requests.average)}, ${a.latency.p50} / ${a.latency.p99} / ${a.latency.p99_9} / ${a.latency.max} ms`],
+      [`main-thread stalls: \`GET /v2/health/live\` every ${STALL_PROBE_EVERY_MS} ms, answers over 100 ms / over 500 ms / slowest`,
+        `${int(r.stalls.over100)} / ${int(r.stalls.over500)} of ${int(r.stalls.probes)} / ${fixed(r.stalls.maxMs, 0)} ms (at ${fixed(r.stalls.maxAtS, 0)} s)${r.stalls.failed > 0 ? `; ${r.stalls.failed} failed` : ''}`],
       ['feedback events posted / accepted / not accepted / failed posts', `${int(r.fb.posted)} / ${int(r.fb.accepted)} / ${int(r.fb.notAccepted)} / ${r.fb.httpErrors}`],
       ['decisions pending at end / evicted (cache bound reached)', `${int(end?.pending)} / ${int(end?.evicted)}`],
       ['/metrics sample lines first → last', `${int(withRss[0]?.seriesLines)} → ${int(end?.seriesLines)}`],
