@@ -120,8 +120,8 @@ function ortMeasure(key: string, group: string, label: string, model: ModelInfo,
           reject(new Error(`ort-loop failed: ${err.message}\n${stderr}`));
           return;
         }
-        const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { rowsPerSec: number };
-        resolve({ rowsPerSec: r.rowsPerSec, serverCores: null, mainCores: null, errors: 0 });
+        const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { rowsPerSec: number; cores: number };
+        resolve({ rowsPerSec: r.rowsPerSec, serverCores: r.cores, mainCores: null, errors: 0 });
       });
       children.add(child);
       child.once('exit', () => children.delete(child));
@@ -226,8 +226,8 @@ async function main(): Promise<void> {
       for (const m of measures) {
         const r = await runSurvivingKills(m, ensureAlive, () => [...servers.values()].every(isAlive));
         m.values.push(r.rowsPerSec);
-        if (r.serverCores !== null) m.cores.push(r.serverCores);
-        if (r.mainCores !== null) m.mainCores.push(r.mainCores);
+        m.cores.push(r.serverCores ?? NaN);
+        m.mainCores.push(r.mainCores ?? NaN);
         m.errors += r.errors;
         log(`round ${round}/${ROUNDS} ${m.key.padEnd(16)} ${int(r.rowsPerSec).padStart(9)} rows/s` +
           `${r.serverCores === null ? '' : `  server ${r.serverCores.toFixed(2)} cores (main ${fixed(r.mainCores)})`}${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`);
@@ -261,6 +261,20 @@ async function runSurvivingKills(m: Measure, ensureAlive: () => Promise<void>, a
   }
 }
 
+const cell = (x: number | null): string => (x === null ? '-' : fixed(x));
+
+/**
+ * Rows per CPU-second of the threads that run inference, round by round: for Croupier the server's
+ * CPU minus its main thread's (workers + ORT threads), for the reference the whole process.
+ */
+function inferenceEfficiency(m: Measure | undefined, ort: boolean): number[] {
+  if (m === undefined) return [];
+  return m.values.map((v, i) => {
+    const cores = ort ? m.cores[i] : (m.cores[i] ?? NaN) - (m.mainCores[i] ?? NaN);
+    return cores !== undefined && cores > 0 ? v / cores : NaN;
+  });
+}
+
 /** Median over rounds of a/b within the same round. */
 function paired(a: Measure | undefined, b: (round: number) => number | undefined): number | null {
   if (a === undefined) return null;
@@ -279,15 +293,22 @@ function report(measures: Measure[], probes: string[], date: Date): string {
     const xs = [by(`${label}-ort1`)?.values[i], by(`${label}-ortN`)?.values[i]].filter((x): x is number => x !== undefined);
     return xs.length === 0 ? undefined : Math.max(...xs);
   };
+  /** Efficiency of whichever in-process shape was faster in round i (the reference). */
+  const bestOrtEfficiency = (label: string, i: number): number => {
+    const shapes = [by(`${label}-ort1`), by(`${label}-ortN`)].filter((m): m is Measure => m !== undefined);
+    const best = shapes.reduce<Measure | undefined>((a, m) => (a === undefined || (m.values[i] ?? 0) > (a.values[i] ?? 0) ? m : a), undefined);
+    return inferenceEfficiency(best, true)[i] ?? NaN;
+  };
   const command = ['npm run bench:compute', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   const row = (m: Measure): string[] => [m.group, m.label, int(median(m.values)), m.values.map((v) => int(v)).join(' / '),
-    m.cores.length > 0 ? fixed(median(m.cores)) : '-', m.mainCores.length > 0 ? fixed(median(m.mainCores)) : '-', String(m.errors)];
+    cell(median(m.cores.filter(Number.isFinite))), cell(median(m.mainCores.filter(Number.isFinite))), String(m.errors)];
   const first = CONFIGS[0];
   const sweep = CONFIGS.map((c) => {
     const ref = bestOrt(c.label);
     return [c.label, String(c.workers), String(c.intraOp), int(median(by(`${c.label}-json`)?.values ?? [])), int(median(by(`${c.label}-bin`)?.values ?? [])),
       int(median(Array.from({ length: ROUNDS }, (_, i) => ref(i)).filter((x): x is number => x !== undefined))),
       fixed(paired(by(`${c.label}-json`), ref)), fixed(paired(by(`${c.label}-bin`), ref)),
+      fixed(median(inferenceEfficiency(by(`${c.label}-bin`), false).map((e, i) => e / bestOrtEfficiency(c.label, i)).filter(Number.isFinite))),
       int(median(by(`${c.label}-predict`)?.values ?? [])),
       first === undefined ? 'n/a' : fixed(paired(by(`${c.label}-predict`), (i) => by(`${first.label}-predict`)?.values[i]))];
   });
@@ -308,7 +329,11 @@ function report(measures: Measure[], probes: string[], date: Date): string {
     ...restarts.map((r) => `- note: ${r} (killed from outside on this shared machine; that measurement was repeated)`),
     '',
     mdTable(['config (workers × intra-op)', 'workers', 'intra-op', 'croupier JSON rows/s', 'croupier binary rows/s', 'ORT in-process rows/s (best shape)',
-      'JSON / ORT', 'binary / ORT', 'predict req/s (fraud, 1 row)', `predict vs ${first?.label ?? 'first'}`], sweep),
+      'JSON / ORT', 'binary / ORT', 'binary / ORT per inference core-second', 'predict req/s (fraud, 1 row)', `predict vs ${first?.label ?? 'first'}`], sweep),
+    '',
+    '"per inference core-second": rows/s divided by the CPU of the threads that run inference (Croupier: server process minus its main thread; ' +
+      'reference: the whole ORT process, the faster shape of that round), median of per-round ratios. Near 1 means the worker computes as efficiently as ORT in-process ' +
+      'and the gap in rows/s is time the worker is not computing (waiting for the next batch, or for a core).',
     '',
     'Binary tensor extension beside JSON, default configuration (no thread variables set), same run:',
     '',
@@ -320,7 +345,7 @@ function report(measures: Measure[], probes: string[], date: Date): string {
     '',
     'Every measurement:',
     '',
-    mdTable(['group', 'what', 'median rows/s', 'runs rows/s', 'server cores', 'of which main thread', 'non-2xx + socket errors'], measures.map(row)),
+    mdTable(['group', 'what', 'median rows/s', 'runs rows/s', 'process cores', 'of which main thread', 'non-2xx + socket errors'], measures.map(row)),
   ].join('\n');
 }
 

@@ -212,7 +212,8 @@ async function main(): Promise<void> {
   const section = report({ date, rate, maxRate, samples, result, fb, stateBytes, died, env, stalls });
   process.stdout.write(`${section}\n`);
   if (!args['no-write']) {
-    writeSection(RESULTS, 'soak', section);
+    // A run with a non-default decision bound is a comparison: its own section, the default one kept.
+    writeSection(RESULTS, args['decisions-max'] === undefined ? 'soak' : `soak-decisions-max-${args['decisions-max']}`, section);
     log(`wrote ${RESULTS}`);
   }
 }

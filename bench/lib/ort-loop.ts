@@ -3,7 +3,7 @@
 //   node --import tsx bench/lib/ort-loop.ts --model PATH --rows 64 --width 256 --seconds 6
 //        --sessions S --intra-op I [--output NAME]
 // S sessions (each with I intra-op threads) each keep one run in flight, so S × I threads in all,
-// like Croupier's S workers × I intra-op threads. Prints one JSON line: {rows, seconds, rowsPerSec}.
+// like Croupier's S workers × I intra-op threads. Prints one JSON line: {rows, seconds, rowsPerSec, cores}.
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { makeRows } from './tensor-bodies.js';
@@ -45,9 +45,12 @@ async function loop(session: ort.InferenceSession, untilMs: number): Promise<num
 
 await Promise.all(sessions.map((s) => loop(s, performance.now() + Number(values.warmup) * 1000)));
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const until = started + Number(values.seconds) * 1000;
 const counts = await Promise.all(sessions.map((s) => loop(s, until)));
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
 const total = counts.reduce((a, b) => a + b, 0);
-process.stdout.write(`${JSON.stringify({ rows: total, seconds, rowsPerSec: total / seconds })}\n`);
+// cores: CPU time of the whole process (JS thread + ORT threads) / wall time.
+process.stdout.write(`${JSON.stringify({ rows: total, seconds, rowsPerSec: total / seconds, cores: (cpu.user + cpu.system) / 1e6 / seconds })}\n`);
 await Promise.all(sessions.map((s) => s.release()));
