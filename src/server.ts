@@ -16,6 +16,7 @@ import { registerDataPlane } from './http/data-plane.js';
 import { Exchange, type ExchangeHooks } from './http/exchange.js';
 import { isNativeUws, uws } from './http/uws.js';
 import { InferenceEngine } from './inference/engine.js';
+import { InlineRunner } from './inference/inline.js';
 import { InferencePool } from './inference/pool.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
@@ -173,12 +174,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   const metrics = new Metrics();
   const pool = new InferencePool({ workers: config.workers, intraOpThreads: config.intraOpThreads });
-  const engine = new InferenceEngine(pool, metrics, config);
+  const engine = new InferenceEngine(pool, new InlineRunner(), metrics, config);
   // Every good version is loaded and warmed in every worker before we listen; a version that fails
   // to load is refused and the others serve.
   await Promise.all(registry.allVersions().map(async (version) => {
     try {
       await engine.load(version);
+      log.info({ model: version.model, version: version.version, runs: engine.isInline(version.key) ? 'inline' : 'workers' }, 'model version loaded');
     } catch (e) {
       const reason = `failed to load: ${(e as Error).message}`;
       registry.refused.push({ model: version.model, version: version.version, reason });

@@ -23,7 +23,7 @@ export interface Outcome {
 
 export interface AdminDeps {
   readonly registry: Registry;
-  readonly engine: { readonly workers: number; isLoaded(key: string): boolean };
+  readonly engine: { readonly workers: number; isLoaded(key: string): boolean; isInline(key: string): boolean };
   readonly lifecycle: ModelLifecycle;
   readonly router: Router;
   readonly routes: RouteStore;
@@ -54,7 +54,9 @@ export class AdminActions {
         created: v.manifest.created,
         live: v === m.live,
         // A version is usable only once every worker has it: the engine tracks "all", not each.
-        workers: { loaded: engine.isLoaded(v.key) ? engine.workers : 0, of: engine.workers },
+        // Small versions run on the main thread instead (inference/inline.ts); no worker holds them.
+        runs: engine.isInline(v.key) ? 'inline' : 'workers',
+        workers: { loaded: engine.isLoaded(v.key) && !engine.isInline(v.key) ? engine.workers : 0, of: engine.workers },
       })),
     }));
     return { models, refused: registry.refused };

@@ -22,6 +22,7 @@ import { RouteStore } from './route-store.js';
 export interface AdminEngine extends VersionLoader {
   readonly workers: number;
   isLoaded(key: string): boolean;
+  isInline(key: string): boolean;
 }
 export interface SwapMetrics {
   modelsChanged(registry: Registry): void;

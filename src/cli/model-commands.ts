@@ -9,7 +9,7 @@ export interface Output {
 }
 
 interface ModelsAnswer {
-  models: { name: string; live: string; history: string[]; versions: { version: string; sha256: string; created: string; live: boolean; workers: { loaded: number; of: number } }[] }[];
+  models: { name: string; live: string; history: string[]; versions: { version: string; sha256: string; created: string; live: boolean; runs?: 'inline' | 'workers'; workers: { loaded: number; of: number } }[] }[];
   refused: { model: string; version: string; reason: string }[];
 }
 
@@ -34,7 +34,7 @@ export async function status(client: AdminClient, out: Output): Promise<void> {
   if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
   const rows = [['MODEL', 'VERSION', 'LIVE', 'WORKERS', 'SHA256', 'CREATED']];
   for (const m of answer.models) {
-    for (const v of m.versions) rows.push([m.name, v.version, v.live ? 'live' : '', `${v.workers.loaded}/${v.workers.of}`, v.sha256.slice(0, 12), v.created]);
+    for (const v of m.versions) rows.push([m.name, v.version, v.live ? 'live' : '', v.runs === 'inline' ? 'inline' : `${v.workers.loaded}/${v.workers.of}`, v.sha256.slice(0, 12), v.created]);
   }
   let text = table(rows);
   for (const m of answer.models) if (m.history.length) text += `${m.name}: rollback would return to ${m.history.at(-1)} (history ${m.history.join(' -> ')})\n`;
