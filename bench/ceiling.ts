@@ -49,6 +49,27 @@ app.post('/v1/predict/:route', (res) => {
   });
 });
 
+// The same for the feedback endpoint: parse the outcome, answer what Croupier answers.
+const ACCEPTED = JSON.stringify({ accepted: 1 });
+app.post('/v1/feedback', (res) => {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  readBody(res, (body) => {
+    if (aborted) return;
+    let ok = true;
+    try {
+      JSON.parse(body.toString('utf8'));
+    } catch {
+      ok = false;
+    }
+    res.cork(() => {
+      res.writeStatus(ok ? '202 Accepted' : '400 Bad Request').writeHeader('Content-Type', 'application/json').end(ok ? ACCEPTED : BAD_REQUEST);
+    });
+  });
+});
+
 app.get('/healthz', (res) => {
   res.end('ok');
 });

@@ -7,7 +7,7 @@
  * are minted in blocks — one cipher call for many ids — because minting is on the
  * request path; a block is used for at most 50 ms, so an id's time is its decision's time.
  */
-import { createCipheriv, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, type Cipher, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -31,6 +31,7 @@ export class DecisionIds {
   constructor(secret: Buffer) {
     if (secret.length < 32) throw new Error('decision secret must be at least 32 bytes');
     this.secret = secret.subarray(0, 32);
+    this.cipher = createCipheriv('aes-256-ecb', this.secret, null).setAutoPadding(false);
   }
 
   /** Reads the secret from `file`, creating it (mode 0600) on first start. */
@@ -47,8 +48,14 @@ export class DecisionIds {
     return new DecisionIds(secret);
   }
 
+  /**
+   * One cipher for the life of the minter: ECB carries no state from block to block, so `update`
+   * on whole blocks encrypts each independently (and `final` is never needed).
+   */
+  private readonly cipher: Cipher;
+
   private encrypt(blocks: Buffer): Buffer {
-    return createCipheriv('aes-256-ecb', this.secret, null).setAutoPadding(false).update(blocks);
+    return this.cipher.update(blocks);
   }
 
   private refill(nowMs: number): void {

@@ -48,7 +48,7 @@ export class Metrics implements BatchObserver {
   readonly queueDepthGauge: client.Gauge<'model' | 'version'>;
   readonly shedTotal: client.Counter<'model' | 'reason'>;
   readonly modelInfo: client.Gauge<'model' | 'version' | 'sha256' | 'live'>;
-  readonly feedbackTotal: client.Counter<'route' | 'arm' | 'result'>;
+  readonly feedbackTotal: FastCounter;
   readonly decisionsPending: client.Gauge;
   readonly decisionsEvicted: client.Counter;
   readonly armPulls: client.Gauge<'route' | 'arm'>;
@@ -70,7 +70,7 @@ export class Metrics implements BatchObserver {
     } });
     this.shedTotal = new client.Counter({ name: 'croupier_shed_total', help: 'Work refused or dropped before inference, by reason.', labelNames: ['model', 'reason'], registers });
     this.modelInfo = new client.Gauge({ name: 'croupier_model_info', help: 'One per served model version (value 1); live says whether it is the live version.', labelNames: ['model', 'version', 'sha256', 'live'], registers });
-    this.feedbackTotal = new client.Counter({ name: 'croupier_feedback_total', help: 'Feedback events, by route, arm and result (accepted, duplicate, unknown, expired, invalid).', labelNames: ['route', 'arm', 'result'], registers });
+    this.feedbackTotal = new FastCounter('croupier_feedback_total', 'Feedback events, by route, arm and result (accepted, duplicate, unknown, expired, invalid).', ['route', 'arm', 'result'], this.registry);
     let evictedSeen = 0;
     this.decisionsPending = new client.Gauge({ name: 'croupier_decisions_pending', help: 'Decisions held that still wait for their outcome.', registers, collect: () => { this.decisionsPending.set(this.learning?.decisionsPending() ?? 0); } });
     this.decisionsEvicted = new client.Counter({ name: 'croupier_decisions_evicted_total', help: 'Decisions dropped from the bounded store before their feedback window passed.', registers, collect: () => {
