@@ -4,7 +4,7 @@
  * request path: one object, one cache insert and one buffer push per decision.
  */
 import { LRUCache } from 'lru-cache';
-import type { DecisionSink } from '../gateway.js';
+import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { Pick } from '../routing/router.js';
 import type { Journal } from '../state/journal.js';
 import { Decision } from './decision.js';
@@ -26,13 +26,14 @@ export class DecisionStore implements DecisionSink {
     this.journal = journal;
   }
 
-  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown): void {
+  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
     const { route, version } = pick;
     const d = new Decision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key,
       version.sha256, pick.propensity, rows, route.spec.logFeatures ? features : undefined);
     this.cache.set(id, d);
     this.pending++;
     this.journal?.append(d);
+    job.answer();
   }
 
   get(id: string): Decision | undefined {
