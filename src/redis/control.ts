@@ -31,7 +31,8 @@ import { RedisAdminLock, unavailable } from './lock.js';
 /** Every replica re-reads the shared state this often. */
 export const RESYNC_MS = 1_000;
 
-const FENCED_WRITE = `
+/** Sets `key` and publishes, unless a newer fencing token has written it: answers -1, or the newer token. */
+export const FENCED_WRITE = `
 local seen = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[1]) < seen then return seen end
 redis.call('SET', KEYS[2], ARGV[1])
