@@ -5,11 +5,12 @@
  * and flips nothing; concurrent changes on two replicas are serialised; the audit chain is one.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyAuditLog, type AuditEntry } from '../../src/admin/audit-log.js';
+import { packRelease } from '../../src/admin/release.js';
 import { spawnCroupier, type Child } from '../helpers/process.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { copyDemoModels, demoRow, ROOT } from '../helpers/server.js';
@@ -74,6 +75,7 @@ async function stopReplica(r: Replica): Promise<void> {
 describeRedis('Redis mode: live versions, routes, deploys and audit shared by replicas', () => {
   let a: Replica;
   let b: Replica;
+  let c: Replica;
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -151,12 +153,11 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
   });
 
   it('a replica started after the deploy serves the current live version at once', async () => {
-    const c = await startReplica(modelsB);
+    // C shares A's model directory (as replicas on one ReadWriteMany volume do).
+    c = await startReplica(modelsA);
     expect((await fraud(c)).live).toBe('2');
     const { body } = await call(c, 'GET', '/admin/routes');
     expect((body.routes as Record<string, { arms: { weight?: number }[] }>)['fraud-ab']!.arms[0]!.weight).toBe(0.3);
-    await stopReplica(c);
-    replicas.splice(replicas.indexOf(c), 1);
   });
 
   it('the audit chain read from either replica is one, verifies, and holds both replicas\' entries', async () => {
@@ -175,5 +176,44 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     });
     expect(verified.stdout).toContain(`audit log intact: ${fromA.length} entries`);
     expect(verified.code).toBe(0);
+  });
+
+  it('push reaches the replicas sharing the model directory, is refused naming one that does not, and a dead replica is not waited for', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'croupier-push-'));
+    const dir = join(work, 'fraud', '4');
+    cpSync(join(modelsB, 'fraud', '2'), dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { version: string };
+    manifest.version = '4';
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
+    const { archive } = packRelease(dir);
+    rmSync(work, { recursive: true, force: true });
+    const push = async (): Promise<Answer> => {
+      const res = await fetch(`${a.url}/admin/models/fraud/versions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/gzip' }, body: archive });
+      return { status: res.status, body: await res.json() as Answer['body'] };
+    };
+
+    // B has its own model directory: it cannot see the pushed files, so the push is undone.
+    const refused = await push();
+    expect(refused.status).toBe(422);
+    expect(refused.body.error!.message).toContain(`replica ${b.id} cannot load it`);
+    expect(refused.body.error!.message).toContain('CROUPIER_MODELS_DIR');
+    expect(existsSync(join(modelsA, 'fraud', '4'))).toBe(false);
+
+    // B dies without leaving (SIGKILL): its heartbeat goes stale and the next push stops waiting for it.
+    b.child.proc.kill('SIGKILL');
+    await b.child.exited;
+    replicas.splice(replicas.indexOf(b), 1);
+    const started = performance.now();
+    const pushed = await push();
+    const pushMs = performance.now() - started;
+    expect(pushed.status, JSON.stringify(pushed.body)).toBe(201);
+    expect(pushMs).toBeLessThan(5000);
+    // C, on the same volume, loaded it before the answer.
+    expect((await fraud(c)).versions.find((v) => v.version === '4')).toBeDefined();
+    const deployed = await call(a, 'POST', '/admin/models/fraud/deploy', { version: '4' });
+    expect(deployed.status, JSON.stringify(deployed.body)).toBe(200);
+    await within(1000, async () => (await fraud(c)).live === '4');
+    expect((await fraud(a)).replicas!.map((r) => r.replica).sort()).toEqual([a.id, c.id].sort());
+    console.log(`push with a dead replica still in the set answered after ${pushMs.toFixed(0)} ms`);
   });
 });
