@@ -74,4 +74,19 @@ describeRedis('Redis admin lock and audit chain', () => {
     expect(newest.map((e) => e.seq)).toEqual([51, 52, 53, 54, 55, 56, 57, 58, 59, 60]);
     expect((await logs[0]!.read(5, 3)).map((e) => e.seq)).toEqual([1, 2]);
   });
+
+  it('answers state_unavailable (503, retry) at once when Redis is gone, never hangs an admin change', async () => {
+    const link = new Redis(redis.url, { enableOfflineQueue: false, commandTimeout: 250, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+    link.on('error', () => undefined);
+    await new Promise((r) => link.once('ready', r));
+    redis.kill();
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    const lock = new RedisAdminLock(link, 'replica-a');
+    await expect(lock.run(async () => 'changed')).rejects.toMatchObject({ code: 'state_unavailable', status: 503 });
+    await expect(new RedisAuditLog(link).append({ actor: null, action: 'deploy', target: 'm', result: 'ok', status: 200 })).rejects.toMatchObject({ code: 'state_unavailable' });
+    expect(performance.now() - started).toBeLessThan(1000);
+    link.disconnect();
+    await redis.restart();
+  });
 });
