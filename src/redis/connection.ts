@@ -51,8 +51,9 @@ const COMMON: RedisOptions = {
   commandTimeout: COMMAND_TIMEOUT_MS,
   maxRetriesPerRequest: 1,
   connectTimeout: 2_000,
-  // Reconnect forever, quickly at first, never slower than every 2 s.
-  retryStrategy: (times: number) => Math.min(50 * times, 2_000),
+  // Reconnect forever, quickly at first, never slower than every second: decisions held during an
+  // outage are written, and feedback accepted again, as soon as Redis is back.
+  retryStrategy: (times: number) => Math.min(50 * times, 1_000),
   lazyConnect: true,
 };
 
@@ -71,7 +72,7 @@ function createClient(config: RedisConfig): RedisClient {
   if (config.clusterNodes) {
     const options: ClusterOptions = {
       enableOfflineQueue: false,
-      clusterRetryStrategy: (times: number) => Math.min(50 * times, 2_000),
+      clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
       lazyConnect: true,
       redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1, connectTimeout: 2_000 },
     };

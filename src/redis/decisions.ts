@@ -62,6 +62,7 @@ export class RedisDecisions implements DecisionSink {
   private turn = new Turn();
   private scheduled = false;
   private catchingUp: Promise<void> | undefined;
+  private closed = false;
   private readonly windowMs: (route: string) => number;
 
   constructor(private readonly link: RedisLink, private readonly log: Logger, private readonly max: number, windowMs: (route: string) => number) {
@@ -177,12 +178,21 @@ export class RedisDecisions implements DecisionSink {
     if (decisions.length > 0 && this.link.isUp()) void this.catchUp();
   }
 
+  /** At shutdown: one last attempt, for at most `timeoutMs`, to write what is held. */
+  async close(timeoutMs: number): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([this.catchUp(), timer]);
+    this.closed = true;
+    if (this.held.size > 0) this.log.warn({ decisions: this.held.size }, 'redis: decisions made during the outage were never written (their feedback will be refused)');
+  }
+
   /** Writes what was held during an outage, in chunks, oldest first. */
   catchUp(): Promise<void> {
     this.catchingUp ??= (async () => {
       try {
         let written = 0;
-        while ((this.held.size > 0 || this.heldPulls.size > 0) && this.link.isUp()) {
+        while ((this.held.size > 0 || this.heldPulls.size > 0) && this.link.isUp() && !this.closed) {
           const chunk: Decision[] = [];
           for (const d of this.held.values()) {
             chunk.push(d);

@@ -67,7 +67,6 @@ export class SharedFeedbackLoop {
   async close(): Promise<void> {
     this.stats.stop();
     this.router.stop();
-    await new Promise((resolve) => setImmediate(resolve));
-    await this.decisions.catchUp();
+    await this.decisions.close(2_000);
   }
 }

@@ -37,14 +37,37 @@ function unavailable(message: string, cause?: unknown): CroupierError {
 const ACCEPTED: Verdict = { result: 'accepted' };
 const DUPLICATE: Verdict = { result: 'duplicate', message: 'an outcome for this decision was already counted' };
 
+/**
+ * After an outage, another replica may still be writing the decisions it made meanwhile: a genuine
+ * id from that time, not found in Redis, answers 503 (retry) rather than 404 for this long.
+ */
+export const CATCH_UP_GRACE_MS = 30_000;
+const OUTAGE_MARGIN_MS = 1_000;
+
 export class RedisFeedback {
+  /** When this replica last saw Redis go down and come back (0: no outage seen). */
+  private downSinceMs = 0;
+  private outage: { fromMs: number; toMs: number } | undefined;
+
   constructor(
     private readonly link: RedisLink,
     private readonly ids: DecisionIds,
     private readonly decisions: RedisDecisions,
     private readonly router: Router,
     private readonly observer?: FeedbackObserver,
-  ) {}
+  ) {
+    link.onChange((up) => {
+      if (!up) this.downSinceMs = Date.now();
+      else if (this.downSinceMs > 0) this.outage = { fromMs: this.downSinceMs, toMs: Date.now() };
+    });
+  }
+
+  /** Whether a decision made at `createdMs` may still be held by a replica catching up after an outage. */
+  private mayBeCatchingUp(createdMs: number, nowMs: number): boolean {
+    const o = this.outage;
+    return o !== undefined && nowMs - o.toMs < CATCH_UP_GRACE_MS
+      && createdMs >= o.fromMs - OUTAGE_MARGIN_MS && createdMs <= o.toMs + OUTAGE_MARGIN_MS;
+  }
 
   /** Judges every event; resolves once the accepted ones are counted in Redis. */
   async receive(events: readonly (FeedbackEvent | MalformedEvent)[], nowMs = Date.now()): Promise<Verdict[]> {
@@ -69,6 +92,7 @@ export class RedisFeedback {
       const event = events[i] as FeedbackEvent;
       const line = found[j];
       if (!line) {
+        if (this.mayBeCatchingUp(this.ids.verify(event.decision)!, nowMs)) throw unavailable('a decision of this batch was made while Redis was unreachable and may not be written yet; retry shortly');
         verdicts[i] = this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or past its window)' });
         continue;
       }

@@ -123,7 +123,8 @@ export async function batch<T>(client: RedisClient, commands: ((c: ScriptClient)
   const settle = (p: Promise<T>): Promise<T | Error> => p.then((v) => v, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   if (client instanceof Cluster) return Promise.all(commands.map((f) => settle(f(scripts(client)))));
   const pipeline = scripts(client).pipeline() as unknown as ScriptClient;
-  for (const f of commands) f(pipeline).catch(() => undefined);
+  // On a pipeline each command queues and returns the pipeline, not a promise; exec() answers all.
+  for (const f of commands) void f(pipeline);
   const results = await (pipeline as unknown as { exec(): Promise<[Error | null, unknown][] | null> }).exec();
   if (!results) throw new Error('pipeline discarded');
   return results.map(([err, value]) => err ?? (value as T));
