@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyAuditLog, type AuditEntry } from '../../src/admin/audit-log.js';
 import { packRelease } from '../../src/admin/release.js';
@@ -112,9 +113,9 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     console.log(`deploy on A live on B after ${deployMs.toFixed(0)} ms, rollback after ${rollbackMs.toFixed(0)} ms`);
 
     // GET /admin/models shows each live replica's load state.
-    const view = await fraud(a);
-    expect(view.replicas!.map((r) => r.replica).sort()).toEqual([a.id, b.id].sort());
-    expect(view.versions.find((v) => v.version === '2')!.replicas).toContainEqual({ replica: b.id, loaded: 1, of: 1 });
+    // (as of the last heartbeat A read: B, started with it, may take a second to appear there)
+    await within(1500, async () => (await fraud(a)).replicas!.map((r) => r.replica).sort().join() === [a.id, b.id].sort().join());
+    expect((await fraud(a)).versions.find((v) => v.version === '2')!.replicas).toContainEqual({ replica: b.id, loaded: 1, of: 1 });
   });
 
   it('a route change on A applies on B within 1 s', async () => {
@@ -216,5 +217,43 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     // A's view of the others is as of its last heartbeat (every second): B leaves it soon after.
     await within(2000, async () => (await fraud(a)).replicas!.map((r) => r.replica).sort().join() === [a.id, c.id].sort().join());
     console.log(`push with a dead replica still in the set answered after ${pushMs.toFixed(0)} ms`);
+  });
+
+  it('a change whose message was lost (a reconnect) is still applied by the re-read every second', async () => {
+    const redisClient = new Redis(redis.url);
+    try {
+      // Written the way a deploy writes it, but never published: as if every replica missed the message.
+      const fence = Number(await redisClient.get('croupier:{model:fraud}:fence'));
+      const v2 = (await fraud(a)).versions.find((v) => v.version === '2') as unknown as { sha256: string };
+      await redisClient.set('croupier:{model:fraud}:live', JSON.stringify({ model: 'fraud', live: '2', sha256: v2.sha256, history: ['1'], token: fence + 1 }));
+      const ms = await within(2000, async () => (await fraud(a)).live === '2' && (await fraud(c)).live === '2');
+      console.log(`unpublished change picked up by the re-read after ${ms.toFixed(0)} ms`);
+      expect((await fraud(c)).live).toBe('2');
+    } finally {
+      redisClient.disconnect();
+    }
+  });
+
+  it('a replica started with a changed routes file replaces the shared routes, audited', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'croupier-routes-'));
+    const routes = JSON.parse(readFileSync(join(modelsA, 'routes.json'), 'utf8')) as { routes: Record<string, { arms: { weight?: number }[] }> };
+    routes.routes['fraud-ab']!.arms[0]!.weight = 0.5;
+    routes.routes['fraud-ab']!.arms[1]!.weight = 0.5;
+    writeFileSync(join(dir, 'routes.json'), JSON.stringify(routes));
+    const child = spawnCroupier(['serve', '--port', '0'], { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_MODELS_DIR: modelsA, CROUPIER_ROUTES: join(dir, 'routes.json') });
+    const d: Replica = { child, url: `http://127.0.0.1:${await child.ready}`, id: `${hostname()}-${child.proc.pid}` };
+    replicas.push(d);
+    try {
+      await within(1000, async () => {
+        const { body } = await call(a, 'GET', '/admin/routes');
+        return (body.routes as Record<string, { arms: { weight?: number }[] }>)['fraud-ab']!.arms[0]!.weight === 0.5;
+      });
+      const entries = (await call(a, 'GET', '/admin/audit?limit=1')).body.entries as AuditEntry[];
+      expect(entries[0]).toMatchObject({ action: 'routes.apply-file', result: 'ok' });
+    } finally {
+      await stopReplica(d);
+      replicas.splice(replicas.indexOf(d), 1);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
