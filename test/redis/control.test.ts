@@ -68,6 +68,15 @@ async function startReplica(models: string): Promise<Replica> {
   return r;
 }
 
+/** The real `croupier` CLI against a replica. */
+function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'bin', 'croupier.js'), ...args], { env: { PATH: process.env.PATH ?? '', CROUPIER_ADMIN_TOKEN: TOKEN } }, (error, stdout) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout });
+    });
+  });
+}
+
 async function stopReplica(r: Replica): Promise<void> {
   r.child.proc.kill('SIGTERM');
   await r.child.exited;
@@ -159,6 +168,10 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     expect((await fraud(c)).live).toBe('2');
     const { body } = await call(c, 'GET', '/admin/routes');
     expect((body.routes as Record<string, { arms: { weight?: number }[] }>)['fraud-ab']!.arms[0]!.weight).toBe(0.3);
+    // `croupier status` counts the replicas that have each version loaded (A, B and C have 2).
+    const status = await cli('status', '--url', c.url);
+    expect(status.stdout).toMatch(/MODEL\s+VERSION\s+LIVE\s+WORKERS\s+REPLICAS/);
+    expect(status.stdout).toMatch(/fraud\s+2\s+live\s+1\/1\s+3\/3/);
   });
 
   it('the audit chain read from either replica is one, verifies, and holds both replicas\' entries', async () => {
@@ -170,11 +183,7 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     // A's deploy, rollback, route change and refused deploy; the concurrent pair (one of them B's).
     expect(actions.slice(0, 4)).toEqual(['deploy:ok', 'rollback:ok', 'routes.put:ok', 'deploy:refused']);
     expect(actions.slice(4).sort()).toEqual(['deploy:noop', 'deploy:ok']);
-    const verified = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile(process.execPath, [join(ROOT, 'bin', 'croupier.js'), 'audit', 'verify', '--url', b.url], { env: { PATH: process.env.PATH ?? '', CROUPIER_ADMIN_TOKEN: TOKEN } }, (error, stdout) => {
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout });
-      });
-    });
+    const verified = await cli('audit', 'verify', '--url', b.url);
     expect(verified.stdout).toContain(`audit log intact: ${fromA.length} entries`);
     expect(verified.code).toBe(0);
   });
