@@ -13,6 +13,7 @@ import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Pick, Route } from '../routing/router.js';
+import { Cluster } from 'ioredis';
 import { controlKey, KEY_PREFIX, type RedisLink } from './connection.js';
 import { batch, statsKey } from './stats.js';
 
@@ -126,13 +127,23 @@ export class RedisDecisions implements DecisionSink {
     const now = Date.now();
     const commands: ((c: Parameters<Parameters<typeof batch>[1][number]>[0]) => Promise<unknown>)[] = [];
     const live: Decision[] = [];
+    const keys: string[] = [];
+    const values: (string | number)[] = [];
+    const ttls: number[] = [];
     for (const d of decisions) {
       const ttl = d.createdMs + this.windowMs(d.route) - now;
       if (ttl <= 0) continue;
       live.push(d);
-      const line = d.line();
-      commands.push((c) => c.set(decisionKey(d.id), line, 'PX', ttl));
+      keys.push(decisionKey(d.id));
+      values.push(d.line());
+      ttls.push(ttl);
     }
+    // One script call sets the whole turn's decisions (far cheaper for the client than a command
+    // each); on Cluster, where the keys of one call must share a slot, one SET each.
+    const perKey = this.link.client instanceof Cluster;
+    if (perKey) for (let i = 0; i < keys.length; i++) commands.push((c) => c.set(keys[i]!, values[i]!, 'PX', ttls[i]!));
+    else if (keys.length > 0) commands.push((c) => c.croupierDecide(keys.length, ...keys, ...values, ...ttls));
+    const decisionResults = commands.length;
     const pullList: [Route, ModelVersion, number, number][] = [];
     for (const [route, byVersion] of pulls) {
       for (const [version, counts] of byVersion) {
@@ -151,11 +162,10 @@ export class RedisDecisions implements DecisionSink {
       this.hold(live, pulls);
       throw err;
     }
-    const failed: Decision[] = [];
-    for (let i = 0; i < live.length; i++) if (results[i] instanceof Error) failed.push(live[i]!);
+    const failed = perKey ? live.filter((_, i) => results[i] instanceof Error) : (results[0] instanceof Error ? live : []);
     const failedPulls: Pulls = new Map();
     for (let j = 0; j < pullList.length; j++) {
-      if (!(results[live.length + j] instanceof Error)) continue;
+      if (!(results[decisionResults + j] instanceof Error)) continue;
       const [route, version, arm, n] = pullList[j]!;
       count(failedPulls, route, version, arm, n);
     }

@@ -91,6 +91,13 @@ redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[8], '*', unpack(fields))
 return credited
 `;
 
+/** Writes a turn's decisions: KEYS = decision keys, ARGV = their lines, then their TTLs (ms). */
+const DECIDE = `
+local n = #KEYS
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[i], 'PX', ARGV[n + i]) end
+return n
+`;
+
 /** Forgets a route's statistics (admin reset), keeping each arm's version. */
 const RESET = `
 local all = redis.call('HGETALL', KEYS[1])
@@ -105,6 +112,7 @@ type ScriptClient = RedisClient & {
   croupierPull(key: string, arm: string, versionKey: string, count: number): Promise<number>;
   croupierCredit(...args: (string | number)[]): Promise<number>;
   croupierReset(key: string): Promise<number>;
+  croupierDecide(numKeys: number, ...args: (string | number)[]): Promise<number>;
 };
 
 /** Registers the scripts on the client (ioredis sends EVALSHA, and the script once on NOSCRIPT). */
@@ -114,6 +122,7 @@ export function scripts(client: RedisClient): ScriptClient {
     client.defineCommand('croupierPull', { numberOfKeys: 1, lua: PULL });
     client.defineCommand('croupierCredit', { numberOfKeys: 3, lua: CREDIT });
     client.defineCommand('croupierReset', { numberOfKeys: 1, lua: RESET });
+    client.defineCommand('croupierDecide', { lua: DECIDE });
   }
   return c;
 }
