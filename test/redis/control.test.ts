@@ -17,6 +17,8 @@ import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { copyDemoModels, demoRow, ROOT } from '../helpers/server.js';
 
 const TOKEN = 'control-test-token-1234';
+/** A second token, named "ops", to tell in the audit chain which call went to which replica. */
+const OPS_TOKEN = 'control-test-ops-5678';
 
 interface Replica {
   child: Child;
@@ -30,8 +32,8 @@ interface Answer {
   body: Record<string, unknown> & { error?: { code: string; message: string } };
 }
 
-async function call(r: Replica, method: string, path: string, body?: unknown): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
+async function call(r: Replica, method: string, path: string, body?: unknown, token = TOKEN): Promise<Answer> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${r.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
@@ -61,7 +63,7 @@ let modelsB: string;
 const replicas: Replica[] = [];
 
 async function startReplica(models: string): Promise<Replica> {
-  const child = spawnCroupier(['serve', '--port', '0'], { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_MODELS_DIR: models, CROUPIER_LOG_LEVEL: 'info' });
+  const child = spawnCroupier(['serve', '--port', '0'], { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_ADMIN_TOKENS: `ops:${OPS_TOKEN}`, CROUPIER_MODELS_DIR: models, CROUPIER_LOG_LEVEL: 'info' });
   const port = await child.ready;
   const r = { child, url: `http://127.0.0.1:${port}`, id: `${hostname()}-${child.proc.pid}` };
   replicas.push(r);
@@ -152,7 +154,7 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
   it('two concurrent deploys on A and B are serialised: one changes, the other finds it done', async () => {
     const [onA, onB] = await Promise.all([
       call(a, 'POST', '/admin/models/fraud/deploy', { version: '2' }),
-      call(b, 'POST', '/admin/models/fraud/deploy', { version: '2' }),
+      call(b, 'POST', '/admin/models/fraud/deploy', { version: '2' }, OPS_TOKEN),
     ]);
     expect([onA.status, onB.status]).toEqual([200, 200]);
     expect([onA.body.changed, onB.body.changed].sort()).toEqual([false, true]);
@@ -183,6 +185,8 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     // A's deploy, rollback, route change and refused deploy; the concurrent pair (one of them B's).
     expect(actions.slice(0, 4)).toEqual(['deploy:ok', 'rollback:ok', 'routes.put:ok', 'deploy:refused']);
     expect(actions.slice(4).sort()).toEqual(['deploy:noop', 'deploy:ok']);
+    // The last two were appended by A (token "admin") and by B (token "ops"), in one chain.
+    expect(fromA.slice(4).map((e) => e.actor).sort()).toEqual(['admin', 'ops']);
     const verified = await cli('audit', 'verify', '--url', b.url);
     expect(verified.stdout).toContain(`audit log intact: ${fromA.length} entries`);
     expect(verified.code).toBe(0);
@@ -249,7 +253,7 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     routes.routes['fraud-ab']!.arms[0]!.weight = 0.5;
     routes.routes['fraud-ab']!.arms[1]!.weight = 0.5;
     writeFileSync(join(dir, 'routes.json'), JSON.stringify(routes));
-    const child = spawnCroupier(['serve', '--port', '0'], { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_MODELS_DIR: modelsA, CROUPIER_ROUTES: join(dir, 'routes.json') });
+    const child = spawnCroupier(['serve', '--port', '0'], { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_ADMIN_TOKENS: `ops:${OPS_TOKEN}`, CROUPIER_MODELS_DIR: modelsA, CROUPIER_ROUTES: join(dir, 'routes.json') });
     const d: Replica = { child, url: `http://127.0.0.1:${await child.ready}`, id: `${hostname()}-${child.proc.pid}` };
     replicas.push(d);
     try {
