@@ -38,6 +38,8 @@ export interface SharedControl {
   readonly routes: RouteSaver;
   readonly peers: Peers;
   replicas(): readonly ReplicaLoad[];
+  /** True for the first replica to report `event` (events every replica sees, audited once). */
+  firstToReport(event: string): Promise<boolean>;
   /** Reads the shared state (seeding it from this replica's when there is none), applies it, then follows it. */
   start(bound: ControlBinding): Promise<void>;
   close(): Promise<void>;
@@ -87,10 +89,14 @@ export class AdminPlane {
   attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): void {
     this.attached = { engine, router, metrics };
     this.build();
-    // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that too.
+    // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that
+    // too, once (in Redis mode every replica notices; the first to report it writes the entry).
     router.observers.push({
       armRestarted: (route, arm, from, to) => {
-        void this.audit.append({ actor: null, action: 'routes.arm-restart', target: `${route}/${arm}`, before: from, after: to, result: 'ok', status: null });
+        const first = this.shared ? this.shared.firstToReport(`routes.arm-restart ${route}/${arm} ${from} ${to}`) : Promise.resolve(true);
+        void first
+          .then((yes) => (yes ? this.audit.append({ actor: null, action: 'routes.arm-restart', target: `${route}/${arm}`, before: from, after: to, result: 'ok', status: null }) : undefined))
+          .catch((e: unknown) => this.log.error({ err: (e as Error).message, route, arm }, 'audit log write failed'));
       },
     });
   }

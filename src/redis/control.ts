@@ -12,6 +12,7 @@
  * replica that starts later takes up the current state before it listens, and seeds the shared
  * state from its own files only where there is none yet (SET NX).
  */
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { canonicalJson } from '../admin/audit-log.js';
 import type { ReplicaLoad } from '../admin/admin-actions.js';
@@ -75,6 +76,12 @@ export class RedisControl implements SharedControl {
 
   replicas(): readonly ReplicaLoad[] {
     return this.peers.replicas();
+  }
+
+  /** A day-long marker per event; if Redis cannot say, report it (a duplicate beats a gap). */
+  async firstToReport(event: string): Promise<boolean> {
+    const key = controlKey(`reported:${createHash('sha256').update(event).digest('hex').slice(0, 32)}`);
+    return this.link.client.set(key, this.peers.self, 'EX', 86_400, 'NX').then((ok) => ok === 'OK', () => true);
   }
 
   readonly pointers = {

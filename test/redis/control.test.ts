@@ -269,4 +269,22 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('an arm behind `live` restarting after a deploy is audited once, not once per replica', async () => {
+    const predictOn = async (r: Replica): Promise<void> => {
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`${r.url}/v1/predict/fraud-scoring`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: demoRow(i) }) });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+    };
+    await Promise.all([predictOn(a), predictOn(c)]);
+    expect((await call(a, 'POST', '/admin/models/fraud/deploy', { version: '4' })).status).toBe(200);
+    await within(1000, async () => (await fraud(c)).live === '4');
+    await Promise.all([predictOn(a), predictOn(c)]);
+    await new Promise((r) => setTimeout(r, 300));
+    const entries = (await call(a, 'GET', '/admin/audit')).body.entries as AuditEntry[];
+    const restarts = entries.filter((e) => e.action === 'routes.arm-restart' && e.after === 'fraud@4');
+    expect(restarts.map((e) => e.target)).toEqual(['fraud-scoring/champion']);
+  });
 });
