@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   }
   execFileSync(process.execPath, ['scripts/build-if-stale.js'], { cwd: ROOT, stdio: 'inherit' });
   mkdirSync(TMP, { recursive: true });
+  const loadBefore = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
   const dir = mkdtempSync(join(os.tmpdir(), 'croupier-bench-redis-'));
   const redis = await startRedis(dir);
   const url = `redis://127.0.0.1:${redis.port}`;
@@ -113,20 +114,21 @@ async function main(): Promise<void> {
     const ratio = (med(shared, (r) => r.rps) ?? 0) / (med(embedded, (r) => r.rps) ?? 1);
     const perRound = median(shared.runs.map((r, i) => r.rps / embedded.runs[i]!.rps)) ?? 0;
     const fmt = (x: number | null, d = 0): string => (x === null ? '?' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
-    const row = (t: Target): string => `| ${t.name} | ${fmt(med(t, (r) => r.rps))} | ${t.runs.map((r) => fmt(r.rps)).join(' / ')} | ${fmt(med(t, (r) => r.p99), 2)} ms | ${t.runs.reduce((s, r) => s + r.non2xx, 0)} | ${t.runs.reduce((s, r) => s + r.errors, 0)} | ${fmt(med(t, (r) => r.serverCores), 2)} | ${fmt(med(t, (r) => r.redisCores), 2)} | ${fmt(med(t, (r) => r.machineBusy === null ? null : r.machineBusy * 100))}% |`;
+    const cpuPerRequest = (r: Run): number | null => (r.serverCores === null || r.rps === 0 ? null : (r.serverCores / r.rps) * 1e6);
+    const row = (t: Target): string => `| ${t.name} | ${fmt(med(t, (r) => r.rps))} | ${t.runs.map((r) => fmt(r.rps)).join(' / ')} | ${fmt(med(t, (r) => r.p99), 2)} ms | ${t.runs.reduce((s, r) => s + r.non2xx, 0)} | ${t.runs.reduce((s, r) => s + r.errors, 0)} | ${fmt(med(t, (r) => r.serverCores), 2)} | ${fmt(med(t, cpuPerRequest))} µs | ${fmt(med(t, (r) => r.redisCores), 2)} | ${fmt(med(t, (r) => r.machineBusy === null ? null : r.machineBusy * 100))}% |`;
     const section = [
       '',
       '## Redis mode against embedded mode',
       '',
       `- date: ${new Date().toISOString()}`,
       '- command: `npm run bench:redis`',
-      `- machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim() ?? '?'}), node ${process.version}; wrk, both servers and redis-server share those cores`,
+      `- machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim() ?? '?'}), node ${process.version}; wrk, both servers and redis-server share those cores; load average before the run ${loadBefore}`,
       `- throughput: \`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s --latency -s bench/post.lua\` on \`POST /v1/predict/${ROUTE}\` (Thompson), ${ROUNDS} interleaved rounds after a ${WARMUP_S} s warm-up each; medians over rounds`,
       `- redis: a local \`redis-server\` (7), AOF on, \`appendfsync everysec\`; in Redis mode every decision is written to Redis (SET with the feedback window as TTL, pulls counted by a Lua script) before its answer, one pipeline per event-loop turn`,
       `- afterwards Redis held ${keys.toLocaleString('en-US')} keys and counted ${pulls.toLocaleString('en-US')} pulls on the route (every answer of the Redis target, warm-up and probe included)`,
       '',
-      '| mode | median req/s | runs req/s | wrk p99 (median) | non-2xx | socket errors | server cores | redis-server cores | machine busy |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| mode | median req/s | runs req/s | wrk p99 (median) | non-2xx | socket errors | server cores | server CPU per request | redis-server cores | machine busy |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       row(embedded),
       row(shared),
       '',

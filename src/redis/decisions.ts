@@ -64,6 +64,8 @@ export class RedisDecisions implements DecisionSink {
   private scheduled = false;
   private catchingUp: Promise<void> | undefined;
   private closed = false;
+  /** A write outlived WRITE_TIMEOUT_MS and none has succeeded since. */
+  private stalled = false;
   private readonly windowMs: (route: string) => number;
 
   constructor(private readonly link: RedisLink, private readonly log: Logger, private readonly max: number, windowMs: (route: string) => number) {
@@ -97,7 +99,7 @@ export class RedisDecisions implements DecisionSink {
     this.scheduled = false;
     const turn = this.turn;
     this.turn = new Turn();
-    if (!this.link.isUp()) {
+    if (!this.link.isUp() || this.stalled) {
       this.hold(turn.decisions, turn.pulls);
       turn.answer();
       return;
@@ -113,8 +115,13 @@ export class RedisDecisions implements DecisionSink {
     });
   };
 
-  /** Redis is slow: answer now, and count the decisions as held until the write is confirmed. */
+  /**
+   * Redis is slow: answer now, and count the decisions as held until the write is confirmed. Until
+   * a write succeeds again, answers no longer wait (a hung Redis that keeps its socket open would
+   * otherwise cost every prediction the full timeout); the catch-up loop probes meanwhile.
+   */
   private late(turn: Turn): void {
+    this.stalled = true;
     for (const d of turn.decisions) this.held.set(d.id, d);
     turn.answer();
   }
@@ -173,6 +180,7 @@ export class RedisDecisions implements DecisionSink {
       this.hold(failed, failedPulls);
       throw results.find((r) => r instanceof Error) as Error;
     }
+    this.stalled = false;
   }
 
   private hold(decisions: readonly Decision[], pulls: Pulls): void {

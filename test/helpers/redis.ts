@@ -18,6 +18,8 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** SIGKILL, no wait: a crash. */
   kill(): void;
+  /** Any other signal to the server (SIGSTOP / SIGCONT: a Redis that hangs with its sockets open). */
+  signal(sig: NodeJS.Signals): void;
   /** Start again on the same port and directory (the AOF is replayed); resolves once it answers. */
   restart(): Promise<void>;
 }
@@ -96,6 +98,9 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     kill() {
       child?.kill('SIGKILL');
+    },
+    signal(sig) {
+      child?.kill(sig);
     },
     async restart() {
       await exited;

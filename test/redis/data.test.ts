@@ -101,6 +101,33 @@ describeRedis('Redis mode: decisions, statistics and outcomes shared by replicas
     expect(await metric(b, 'croupier_arm_rewards', `route="${ROUTE}",arm="challenger"`)).toBeGreaterThanOrEqual(rewards);
   });
 
+  it('a hung Redis (SIGSTOP) costs a prediction at most one write timeout, then none; its decisions are written after', async () => {
+    const times: number[] = [];
+    const made: string[] = [];
+    redis.signal('SIGSTOP');
+    try {
+      const until = Date.now() + 1200;
+      while (Date.now() < until) {
+        const t0 = performance.now();
+        const p = await predict(a);
+        times.push(performance.now() - t0);
+        expect(p.status).toBe(200);
+        made.push(p.body!.decision);
+      }
+    } finally {
+      redis.signal('SIGCONT');
+    }
+    times.sort((x, y) => x - y);
+    console.log(`hung redis: ${times.length} predictions, median ${times[times.length >> 1]!.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`);
+    expect(times[times.length >> 1]!).toBeLessThan(50);
+    // Every decision made meanwhile reaches Redis and takes feedback on the other replica.
+    for (const decision of [made[0]!, made.at(-1)!]) {
+      let f = await feedback(b, decision, 0);
+      for (let i = 0; i < 30 && f.status === 503; i++) { await sleep(100); f = await feedback(b, decision, 0); }
+      expect(f.status).toBe(202);
+    }
+  });
+
   it('Redis killed and restarted mid-traffic: no failed prediction, 503 + Retry-After meanwhile, every 2xx counted', async () => {
     const stream = `croupier:{route:${ROUTE}}:outcomes`;
     const statsKey = `croupier:{route:${ROUTE}}:stats`;
