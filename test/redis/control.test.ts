@@ -110,7 +110,9 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
 
   it('a deploy and a rollback on A are live on B within 1 s', async () => {
     expect((await fraud(b)).live).toBe('1');
+    const callStarted = performance.now();
     const deployed = await call(a, 'POST', '/admin/models/fraud/deploy', { version: '2' });
+    const callMs = performance.now() - callStarted;
     expect(deployed.status, JSON.stringify(deployed.body)).toBe(200);
     const deployMs = await within(1000, async () => (await fraud(b)).live === '2');
     // What a client of B sees: the unversioned V2 endpoint answers from version 2.
@@ -121,7 +123,7 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     expect(rolled.status, JSON.stringify(rolled.body)).toBe(200);
     const rollbackMs = await within(1000, async () => (await fraud(b)).live === '1');
     expect((await fraud(b)).live).toBe('1');
-    console.log(`deploy on A live on B after ${deployMs.toFixed(0)} ms, rollback after ${rollbackMs.toFixed(0)} ms`);
+    console.log(`deploy call on A (two-phase, 2 replicas) ${callMs.toFixed(0)} ms; live on B ${deployMs.toFixed(0)} ms after its answer, rollback ${rollbackMs.toFixed(0)} ms after`);
 
     // GET /admin/models shows each live replica's load state.
     // (as of the last heartbeat A read: B, started with it, may take a second to appear there)
