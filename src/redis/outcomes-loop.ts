@@ -43,8 +43,9 @@ export class SharedFeedbackLoop {
     const windowMs = (route: string): number => (router.get(route)?.spec.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000;
     const decisions = new RedisDecisions(link, log, deps.decisionsMax, windowMs);
     const feedback = new RedisFeedback(link, deps.ids, decisions, router, metrics);
-    const stats = new SharedStats(link, router, log);
+    const stats = new SharedStats(link, router, deps.gateway.registry, log);
     feedback.onCredited = () => void stats.refresh();
+    stats.onHealth = (ok, sinceMs) => feedback.health(ok, sinceMs);
     router.observers.push({
       routeReset: (route) => {
         stats.reset(route).catch((err: unknown) => log.error({ route, err: (err as Error).message }, 'redis: route statistics reset not written'));

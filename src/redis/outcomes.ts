@@ -45,8 +45,9 @@ export const CATCH_UP_GRACE_MS = 30_000;
 const OUTAGE_MARGIN_MS = 1_000;
 
 export class RedisFeedback {
-  /** When this replica last saw Redis go down and come back (0: no outage seen). */
+  /** Since when this replica has seen Redis fail (0: it answers). */
   private downSinceMs = 0;
+  /** The last outage this replica saw end. */
   private outage: { fromMs: number; toMs: number } | undefined;
 
   constructor(
@@ -56,14 +57,26 @@ export class RedisFeedback {
     private readonly router: Router,
     private readonly observer?: FeedbackObserver,
   ) {
-    link.onChange((up) => {
-      if (!up) this.downSinceMs = Date.now();
-      else if (this.downSinceMs > 0) this.outage = { fromMs: this.downSinceMs, toMs: Date.now() };
-    });
+    link.onChange((up) => this.health(up, Date.now()));
+  }
+
+  /**
+   * What this replica saw of Redis: the connection going down or up, or a command issued at
+   * `sinceMs` failing (a hung Redis keeps its socket open) or succeeding.
+   */
+  health(ok: boolean, sinceMs: number): void {
+    if (!ok) {
+      if (this.downSinceMs === 0) this.downSinceMs = sinceMs;
+    } else if (this.downSinceMs > 0) {
+      this.outage = { fromMs: this.downSinceMs, toMs: Date.now() };
+      this.downSinceMs = 0;
+    }
   }
 
   /** Whether a decision made at `createdMs` may still be held by a replica catching up after an outage. */
   private mayBeCatchingUp(createdMs: number, nowMs: number): boolean {
+    // Redis failing right now (as this replica last saw it): anything made since may be held.
+    if (this.downSinceMs > 0 && createdMs >= this.downSinceMs - OUTAGE_MARGIN_MS) return true;
     const o = this.outage;
     return o !== undefined && nowMs - o.toMs < CATCH_UP_GRACE_MS
       && createdMs >= o.fromMs - OUTAGE_MARGIN_MS && createdMs <= o.toMs + OUTAGE_MARGIN_MS;

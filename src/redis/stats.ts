@@ -8,6 +8,7 @@
 import type { ArmStats } from '../routing/arm-stats.js';
 import type { Route, Router } from '../routing/router.js';
 import type { Logger } from '../log.js';
+import type { Registry } from '../registry/registry.js';
 import { Cluster } from 'ioredis';
 import { routeKey, type RedisClient, type RedisLink } from './connection.js';
 
@@ -139,11 +140,13 @@ export async function batch<T>(client: RedisClient, commands: ((c: ScriptClient)
   return results.map(([err, value]) => err ?? (value as T));
 }
 
-/** Copies an arm's shared statistics over the local ones; false when Redis has none for it. */
-function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string): boolean {
+/**
+ * Copies an arm's shared statistics over the local ones; false when Redis has none for the version
+ * the arm serves here (another replica may not have followed a deploy yet, or this one).
+ */
+function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string, serving: string | undefined): boolean {
   const version = fields[`${arm}:version`];
-  if (version === undefined) return false;
-  if (stats.versionKey !== undefined && stats.versionKey !== version) return false;
+  if (version === undefined || version !== serving) return false;
   stats.versionKey = version;
   stats.pulls = Number(fields[`${arm}:pulls`] ?? 0);
   stats.rewardTotal = Number(fields[`${arm}:rewards`] ?? 0);
@@ -161,8 +164,10 @@ function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string):
 export class SharedStats {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Told whether each refresh reached Redis, and when it started (the feedback side's outage view). */
+  onHealth: ((ok: boolean, sinceMs: number) => void) | undefined;
 
-  constructor(private readonly link: RedisLink, private readonly router: Router, private readonly log: Logger) {}
+  constructor(private readonly link: RedisLink, private readonly router: Router, private readonly registry: Registry, private readonly log: Logger) {}
 
   start(intervalMs = STATS_REFRESH_MS): void {
     this.timer ??= setInterval(() => void this.refresh(), intervalMs);
@@ -178,6 +183,8 @@ export class SharedStats {
   async refresh(): Promise<void> {
     if (this.running || !this.link.isUp()) return;
     this.running = true;
+    const startedMs = Date.now();
+    let ok = false;
     try {
       const routes: Route[] = [...this.router.routes.values()];
       const results = await batch(this.link.client, routes.map((r) => (c) => c.hgetall(statsKey(r.name))));
@@ -189,13 +196,18 @@ export class SharedStats {
         // The route may have been replaced while the read was in flight: apply to the current one.
         if (this.router.get(route.name) !== route) continue;
         let changed = false;
-        for (const arm of route.arms) changed = applyArm(route.stats[arm.index]!, fields as Record<string, string>, arm.name) || changed;
+        for (const arm of route.arms) {
+          const serving = this.registry.resolve(arm.model, arm.version)?.key;
+          changed = applyArm(route.stats[arm.index]!, fields as Record<string, string>, arm.name, serving) || changed;
+        }
         if (changed) route.policy.recompute(now);
       }
+      ok = !results.some((r) => r instanceof Error);
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'redis: statistics refresh failed');
     } finally {
       this.running = false;
+      this.onHealth?.(ok, startedMs);
     }
   }
 
