@@ -49,7 +49,12 @@ class Turn {
   answer(): void {
     if (this.answered) return;
     this.answered = true;
-    for (const job of this.jobs) job.answer();
+    // Answers go out from a promise callback here: one that throws must not keep the others back.
+    for (const job of this.jobs) {
+      try {
+        job.answer();
+      } catch { /* that exchange is broken; the rest still get their answers */ }
+    }
   }
 }
 
