@@ -1,7 +1,8 @@
 /**
  * Decisions in Redis: each one is written (`SET croupier:decision:<id> <line> PX <window>`) before
- * its predict answer goes out, pipelined — one round trip for every decision of an event-loop turn,
- * together with the turn's pull counts — so that feedback posted to any replica finds it at once.
+ * its predict answer goes out, pipelined — one round trip for all the decisions of a turn (the
+ * jobs one inference batch resolved), together with the turn's pull counts — so that feedback
+ * posted to any replica finds it at once.
  * Nothing waits long on Redis: after WRITE_TIMEOUT_MS, or at once when Redis is known down, the
  * answers go out anyway and the decisions wait here (bounded) until Redis is back. Feedback for a
  * decision still held here answers 503 (it cannot be made durable yet).
@@ -87,7 +88,9 @@ export class RedisDecisions implements DecisionSink {
     count(turn.pulls, route, version, pick.arm.index, 1);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      // After the callback that resolved this batch of jobs, not after the whole poll phase: the
+      // answers wait for Redis, so the write should leave as early as it can.
+      queueMicrotask(this.flush);
     }
   }
 
