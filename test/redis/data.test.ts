@@ -128,7 +128,7 @@ describeRedis('Redis mode: decisions, statistics and outcomes shared by replicas
     }
   });
 
-  it('Redis killed and restarted mid-traffic: no failed prediction, 503 + Retry-After meanwhile, every 2xx counted', async () => {
+  it('Redis killed and restarted mid-traffic: no failed prediction, readiness up, 503 + Retry-After meanwhile, every 2xx counted', async () => {
     const stream = `croupier:{route:${ROUTE}}:outcomes`;
     const statsKey = `croupier:{route:${ROUTE}}:stats`;
     const countedBefore = await client.xlen(stream);
@@ -158,6 +158,9 @@ describeRedis('Redis mode: decisions, statistics and outcomes shared by replicas
     await sleep(500);
     redis.kill();
     await until('croupier_redis_up to say 0 on both replicas', async () => (await metric(a, 'croupier_redis_up')) === 0 && (await metric(b, 'croupier_redis_up')) === 0, 3000);
+    // Readiness stays up: Kubernetes must not pull every pod at once.
+    expect((await fetch(`${a.url}/v2/health/ready`)).status).toBe(200);
+    expect((await fetch(`${b.url}/v2/health/ready`)).status).toBe(200);
     await sleep(1000);
     const duringOutage = feedbackStatuses.length;
     await redis.restart();
