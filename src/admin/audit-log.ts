@@ -79,7 +79,14 @@ export function verifyAuditLog(text: string): AuditVerdict {
   return { ok: true, entries: seq, head: prev };
 }
 
-export class AuditLog {
+/** Where entries are appended and read: this file, or a chain in Redis shared by every replica. */
+export interface AuditTrail {
+  append(fields: AuditFields): Promise<AuditEntry>;
+  read(limit: number, before: number | undefined): Promise<AuditEntry[]>;
+  close(): Promise<void>;
+}
+
+export class AuditLog implements AuditTrail {
   readonly file: string;
   private readonly fd: number;
   private seq = 0;

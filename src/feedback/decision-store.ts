@@ -6,7 +6,7 @@
  * lookup is one comparison of id bytes — no hash map. A new decision overwrites the oldest one in
  * its slot (counted as an eviction when that one still waited).
  */
-import type { DecisionSink } from '../gateway.js';
+import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Arm, Pick } from '../routing/router.js';
 import type { Journal } from '../state/journal.js';
@@ -69,7 +69,7 @@ export class DecisionStore implements DecisionSink {
     this.journal = journal;
   }
 
-  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown): void {
+  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
     const { route, arm, version } = pick;
     let byVersion = this.servedByArm.get(arm);
     if (!byVersion) this.servedByArm.set(arm, byVersion = new WeakMap());
@@ -78,6 +78,7 @@ export class DecisionStore implements DecisionSink {
     const logged = route.spec.logFeatures ? features : undefined;
     this.put(id, createdMs, served, pick.propensity, rows, logged, NaN);
     this.journal?.appendLine(decisionLine(id, createdMs, this.servedTable[served]!, pick.propensity, rows, logged, undefined));
+    job.answer();
   }
 
   /** The decision `id` names, if held. */

@@ -72,6 +72,11 @@ export class Decision {
     this.reward = reward;
   }
 
+  /** Its journal line (without the reward): what Redis mode stores under the decision's key. */
+  line(): string {
+    return decisionLine(this.id, this.createdMs, this, this.propensity, this.rows, this.features, undefined);
+  }
+
   static fromLine(l: DecisionLine): Decision {
     return new Decision(l.d, l.t, l.r, l.a, l.m, l.v, `${l.m}@${l.v}`, l.s, l.p, l.n, l.f, l.w);
   }

@@ -70,7 +70,7 @@ export class FeedbackLoop {
   }
 }
 
-function armReadings(router: Router): ArmReading[] {
+export function armReadings(router: Router): ArmReading[] {
   const out: ArmReading[] = [];
   for (const route of router.routes.values()) {
     for (const arm of route.arms) {

@@ -57,6 +57,8 @@ export class Metrics implements BatchObserver {
   /** Set by the feedback loop at start. */
   learning: LearningSource | undefined;
   readonly swaps: client.Counter<'model' | 'kind'>;
+  /** Redis mode only: registered by redisUp(), so embedded mode exposes no such series. */
+  redisUpGauge: client.Gauge | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -147,6 +149,13 @@ export class Metrics implements BatchObserver {
 
   swap(model: string, kind: 'deploy' | 'rollback'): void {
     this.swaps.labels(model, kind).inc();
+  }
+
+  /** Redis mode: croupier_redis_up, read from the connection's last known state at scrape time. */
+  redisUp(read: () => number): void {
+    if (this.redisUpGauge) this.registry.removeSingleMetric('croupier_redis_up');
+    const gauge: client.Gauge = new client.Gauge({ name: 'croupier_redis_up', help: 'Whether this replica reaches Redis now (1) or not (0). Redis mode only.', registers: [this.registry], collect: () => { gauge.set(read()); } });
+    this.redisUpGauge = gauge;
   }
 
   feedback(route: string, arm: string, result: 'accepted' | 'duplicate' | 'unknown' | 'expired' | 'invalid'): void {

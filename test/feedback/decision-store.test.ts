@@ -6,6 +6,7 @@ import { DecisionStore } from '../../src/feedback/decision-store.js';
 import { Decision } from '../../src/feedback/decision.js';
 import type { Pick } from '../../src/routing/router.js';
 
+const answered = { answer: (): void => undefined };
 const pick = {
   route: { name: 'r', spec: { logFeatures: false } },
   arm: { name: 'a', index: 0 },
@@ -16,7 +17,7 @@ const pick = {
 function decide(store: DecisionStore, ids: DecisionIds, n: number): string[] {
   return Array.from({ length: n }, () => {
     const id = ids.mint();
-    store.decided(id, ids.mintedAtMs, pick, 1, undefined);
+    store.decided(id, ids.mintedAtMs, pick, 1, undefined, answered);
     return id;
   });
 }
@@ -46,7 +47,7 @@ describe('DecisionStore', () => {
     const made: string[] = [];
     for (let i = 0; i < 10; i++) {
       const id = ids.mint(1_000 + i * 100); // a new block for every id
-      store.decided(id, ids.mintedAtMs, pick, 1, undefined);
+      store.decided(id, ids.mintedAtMs, pick, 1, undefined, answered);
       made.push(id);
     }
     expect(made.every((id) => store.get(id))).toBe(true);
