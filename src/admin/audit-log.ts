@@ -48,6 +48,25 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'> & { hash?: string }): 
   return createHash('sha256').update(entry.prev).update(canonicalJson(rest)).digest('hex');
 }
 
+/** The entry after (`seq` - 1, `prev`) in a chain: the fields, now, and the hash that links it. */
+export function chainEntry(seq: number, prev: string, fields: AuditFields): AuditEntry {
+  const body = {
+    seq,
+    time: new Date().toISOString(),
+    actor: fields.actor,
+    action: fields.action,
+    target: fields.target,
+    before: fields.before ?? null,
+    after: fields.after ?? null,
+    result: fields.result,
+    status: fields.status,
+    error: fields.error ?? null,
+    sha256: fields.sha256 ?? null,
+    prev,
+  };
+  return { ...body, hash: entryHash(body) };
+}
+
 export interface AuditVerdict {
   readonly ok: boolean;
   readonly entries: number;
@@ -119,21 +138,7 @@ export class AuditLog implements AuditTrail {
 
   /** Appends an entry; resolves once it is on disk. */
   append(fields: AuditFields): Promise<AuditEntry> {
-    const body = {
-      seq: this.seq + 1,
-      time: new Date().toISOString(),
-      actor: fields.actor,
-      action: fields.action,
-      target: fields.target,
-      before: fields.before ?? null,
-      after: fields.after ?? null,
-      result: fields.result,
-      status: fields.status,
-      error: fields.error ?? null,
-      sha256: fields.sha256 ?? null,
-      prev: this.head,
-    };
-    const entry: AuditEntry = { ...body, hash: entryHash(body) };
+    const entry = chainEntry(this.seq + 1, this.head, fields);
     this.seq = entry.seq;
     this.head = entry.hash;
     const line = Buffer.from(JSON.stringify(entry) + '\n');

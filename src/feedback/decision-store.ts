@@ -11,16 +11,11 @@ import type { ModelVersion } from '../registry/repository.js';
 import type { Arm, Pick } from '../routing/router.js';
 import type { Journal } from '../state/journal.js';
 import { ID_BYTES, sequenceOf } from './decision-id.js';
-import { Decision, decisionLine } from './decision.js';
+import { Decision, decisionLine, type ServedBy } from './decision.js';
 
 /** What a decision served: shared by every decision with the same route, arm and version. */
-interface Served {
-  readonly route: string;
-  readonly arm: string;
-  readonly model: string;
-  readonly version: string;
+interface Served extends ServedBy {
   readonly versionKey: string;
-  readonly sha256: string;
 }
 
 const EMPTY = -1;

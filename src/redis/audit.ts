@@ -6,7 +6,7 @@
  * script refuses, answers the new head, and the entry is rebuilt on it. So two replicas can never
  * fork the chain, and `croupier audit verify` checks the same hashes as in embedded mode.
  */
-import { entryHash, GENESIS, type AuditEntry, type AuditFields, type AuditTrail } from '../admin/audit-log.js';
+import { chainEntry, GENESIS, type AuditEntry, type AuditFields, type AuditTrail } from '../admin/audit-log.js';
 import { controlKey, type RedisClient } from './connection.js';
 import { unavailable } from './lock.js';
 
@@ -41,21 +41,7 @@ export class RedisAuditLog implements AuditTrail {
   private async appendNow(fields: AuditFields): Promise<AuditEntry> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const [seqText, prev] = this.head.split(' ') as [string, string];
-      const body = {
-        seq: Number(seqText) + 1,
-        time: new Date().toISOString(),
-        actor: fields.actor,
-        action: fields.action,
-        target: fields.target,
-        before: fields.before ?? null,
-        after: fields.after ?? null,
-        result: fields.result,
-        status: fields.status,
-        error: fields.error ?? null,
-        sha256: fields.sha256 ?? null,
-        prev,
-      };
-      const entry: AuditEntry = { ...body, hash: entryHash(body) };
+      const entry = chainEntry(Number(seqText) + 1, prev, fields);
       const next = `${entry.seq} ${entry.hash}`;
       let answer: unknown;
       try {

@@ -3,12 +3,8 @@
  * outcomes live in Redis (nothing shared is kept in the state directory). Exposes the same
  * feedback endpoint and learning gauges as embedded mode.
  */
-import type { DecisionIds } from '../feedback/decision-id.js';
-import { armReadings } from '../feedback/feedback-loop.js';
-import type { Gateway } from '../gateway.js';
+import { armReadings, type FeedbackLoopDeps } from '../feedback/feedback-loop.js';
 import { feedbackEndpoint } from '../http/feedback-endpoint.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics/metrics.js';
 import type { Router } from '../routing/router.js';
 import type { RedisLink } from './connection.js';
 import { RedisDecisions } from './decisions.js';
@@ -17,16 +13,9 @@ import { SharedStats } from './stats.js';
 
 const DEFAULT_WINDOW_S = 86_400;
 
-export interface SharedFeedbackDeps {
+/** What the embedded loop needs, but a Redis link instead of a state directory. */
+export interface SharedFeedbackDeps extends Omit<FeedbackLoopDeps, 'stateDir' | 'state'> {
   readonly link: RedisLink;
-  readonly decisionsMax: number;
-  readonly bodyLimit: number;
-  readonly gateway: Gateway;
-  readonly router: Router;
-  readonly ids: DecisionIds;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-  isAccepting(): boolean;
 }
 
 export class SharedFeedbackLoop {
