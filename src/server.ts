@@ -113,6 +113,7 @@ export class Server {
 
   async listen(): Promise<void> {
     const app = uws.App();
+    const feedback = this.feedbackLoop ?? this.sharedFeedback;
     registerDataPlane(app, {
       gateway: this.gateway,
       hooks: this.hooks,
@@ -121,7 +122,7 @@ export class Server {
       isAccepting: () => this.accepting,
       isReady: () => this.isReady(),
       metricsText: async () => ({ contentType: this.metrics.contentType, text: await this.metrics.text() }),
-      extensions: [...(this.feedbackLoop ?? this.sharedFeedback ? [(this.feedbackLoop ?? this.sharedFeedback)!.endpoint] : []), ...(this.admin && this.config.adminPort === undefined ? [this.admin.register] : [])],
+      extensions: [...(feedback ? [feedback.endpoint] : []), ...(this.admin && this.config.adminPort === undefined ? [this.admin.register] : [])],
     });
     this.port = await this.bind(app, this.config.port);
     if (this.admin && this.config.adminPort !== undefined) {
