@@ -27,27 +27,31 @@ function readBody(res: uWS.HttpResponse, done: (body: Buffer) => void): void {
 const port = portFromArgs(process.argv.slice(2), 9001);
 const app = uWS.App();
 
-app.post('/v1/predict/:route', (res) => {
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  readBody(res, (body) => {
-    if (aborted) return;
-    let ok = true;
-    try {
-      JSON.parse(body.toString('utf8'));
-    } catch {
-      ok = false;
-    }
-    res.cork(() => {
-      res
-        .writeStatus(ok ? '200 OK' : '400 Bad Request')
-        .writeHeader('Content-Type', 'application/json')
-        .end(ok ? ANSWER : BAD_REQUEST);
+/** Reads and parses the body, then answers `answer` with `status` (400 if it is not JSON). */
+function parsingHandler(status: string, answer: string) {
+  return (res: uWS.HttpResponse): void => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
     });
-  });
-});
+    readBody(res, (body) => {
+      if (aborted) return;
+      let ok = true;
+      try {
+        JSON.parse(body.toString('utf8'));
+      } catch {
+        ok = false;
+      }
+      res.cork(() => {
+        res.writeStatus(ok ? status : '400 Bad Request').writeHeader('Content-Type', 'application/json').end(ok ? answer : BAD_REQUEST);
+      });
+    });
+  };
+}
+
+app.post('/v1/predict/:route', parsingHandler('200 OK', ANSWER));
+// The same for the feedback endpoint: parse the outcome, answer what Croupier answers.
+app.post('/v1/feedback', parsingHandler('202 Accepted', JSON.stringify({ accepted: 1 })));
 
 app.get('/healthz', (res) => {
   res.end('ok');

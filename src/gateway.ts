@@ -23,9 +23,18 @@ export interface Responder {
   failed(error: unknown): void;
 }
 
-/** Receives every decision made (the feedback loop joins outcomes to these). */
+/** A scored job whose answer waits for its decision to be recorded. */
+export interface DecidedJob {
+  /** Sends the answer; called exactly once. */
+  answer(): void;
+}
+
+/**
+ * Receives every decision made (the feedback loop joins outcomes to these), then has the job send
+ * its answer: at once (embedded), or once the decision is written to shared state (Redis mode).
+ */
 export interface DecisionSink {
-  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown): void;
+  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void;
 }
 
 abstract class ScoringJob {
@@ -48,7 +57,9 @@ abstract class ScoringJob {
   }
 }
 
-class PredictJob extends ScoringJob {
+class PredictJob extends ScoringJob implements DecidedJob {
+  private json = '';
+
   constructor(private readonly gateway: Gateway, responder: Responder, private readonly pick: Pick, rows: number, data: NumericArray, deadline: number, private readonly features: unknown) {
     super(responder, rows, [data], deadline);
   }
@@ -56,24 +67,36 @@ class PredictJob extends ScoringJob {
   resolve(slice: RowSlice): void {
     const { pick } = this;
     const v = pick.version;
-    const decision = this.gateway.decide(pick, this.rows, this.features);
-    this.responder.scored(
-      `{"decision":"${decision}","route":"${pick.route.name}","arm":"${pick.arm.name}","model":"${v.model}","version":"${v.version}","propensity":${pick.propensity},"outputs":${outputsJson(v, slice)}}`,
-      v, pick.arm.name);
+    const decision = this.gateway.mint();
+    this.json = `{"decision":"${decision}","route":"${pick.route.name}","arm":"${pick.arm.name}","model":"${v.model}","version":"${v.version}","propensity":${pick.propensity},"outputs":${outputsJson(v, slice)}}`;
+    this.gateway.decide(decision, pick, this.rows, this.features, this);
+  }
+
+  answer(): void {
+    this.responder.scored(this.json, this.pick.version, this.pick.arm.name);
   }
 }
 
-class InferJob extends ScoringJob {
+class InferJob extends ScoringJob implements DecidedJob {
+  private result: ReturnType<typeof inferAnswer> | undefined;
+
   constructor(private readonly gateway: Gateway, responder: Responder, private readonly version: ModelVersion, private readonly request: InferRequest, deadline: number, private readonly pick?: Pick) {
     super(responder, request.rows, request.inputs, deadline);
   }
 
   resolve(slice: RowSlice): void {
     const { pick } = this;
-    const parameters = pick && { decision: this.gateway.decide(pick, this.rows, undefined), route: pick.route.name, arm: pick.arm.name, propensity: pick.propensity };
-    const answer = inferAnswer(this.version, this.request, slice, parameters);
-    if ('json' in answer) this.responder.scored(answer.json, this.version, pick?.arm.name ?? '');
-    else this.responder.scoredBinary(answer.bytes, answer.header, this.version, pick?.arm.name ?? '');
+    const decision = pick && this.gateway.mint();
+    const parameters = pick && { decision: decision!, route: pick.route.name, arm: pick.arm.name, propensity: pick.propensity };
+    this.result = inferAnswer(this.version, this.request, slice, parameters);
+    if (pick) this.gateway.decide(decision!, pick, this.rows, undefined, this);
+    else this.answer();
+  }
+
+  answer(): void {
+    const answer = this.result!;
+    if ('json' in answer) this.responder.scored(answer.json, this.version, this.pick?.arm.name ?? '');
+    else this.responder.scoredBinary(answer.bytes, answer.header, this.version, this.pick?.arm.name ?? '');
   }
 }
 
@@ -93,11 +116,16 @@ export class Gateway {
     this.maxRows = maxRows;
   }
 
-  /** Mints the decision id and hands the decision to the feedback loop. */
-  decide(pick: Pick, rows: number, features: unknown): string {
-    const id = this.ids.mint();
-    this.decisions?.decided(id, this.ids.mintedAtMs, pick, rows, features);
-    return id;
+  /** A fresh decision id. */
+  mint(): string {
+    return this.ids.mint();
+  }
+
+  /** Hands the decision (id from `mint`) to the feedback loop, which has `job` answer. */
+  decide(id: string, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
+    const sink = this.decisions;
+    if (sink) sink.decided(id, this.ids.mintedAtMs, pick, rows, features, job);
+    else job.answer();
   }
 
   /** `POST /v1/predict/{route}`. */

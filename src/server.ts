@@ -16,6 +16,7 @@ import { registerDataPlane } from './http/data-plane.js';
 import { Exchange, type ExchangeHooks } from './http/exchange.js';
 import { isNativeUws, uws } from './http/uws.js';
 import { InferenceEngine } from './inference/engine.js';
+import { InlineRunner } from './inference/inline.js';
 import { InferencePool } from './inference/pool.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
@@ -23,6 +24,10 @@ import { Registry } from './registry/registry.js';
 import { compareVersions, scanRepository } from './registry/repository.js';
 import { parseRoutesDocument, RouteSpecError, type RouteSpec } from './routing/route-spec.js';
 import { Router } from './routing/router.js';
+import { connectRedis, type RedisLink } from './redis/connection.js';
+import { RedisControl } from './redis/control.js';
+import { sharedDecisionIds } from './redis/decisions.js';
+import { SharedFeedbackLoop } from './redis/outcomes-loop.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -71,7 +76,11 @@ export class Server {
   admin: AdminPlane | undefined;
   /** Decisions, outcomes and the feedback endpoint (started before listening). */
   feedbackLoop: FeedbackLoop | undefined;
+  /** Redis mode: decisions, statistics and outcomes in Redis, in place of `feedbackLoop`. */
+  sharedFeedback: SharedFeedbackLoop | undefined;
   adminPort = 0;
+  /** Redis mode: the one connection both halves share (closed last). */
+  redis: RedisLink | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(config: Config, log: Logger, metrics: Metrics, gateway: Gateway) {
@@ -104,6 +113,7 @@ export class Server {
 
   async listen(): Promise<void> {
     const app = uws.App();
+    const feedback = this.feedbackLoop ?? this.sharedFeedback;
     registerDataPlane(app, {
       gateway: this.gateway,
       hooks: this.hooks,
@@ -112,7 +122,7 @@ export class Server {
       isAccepting: () => this.accepting,
       isReady: () => this.isReady(),
       metricsText: async () => ({ contentType: this.metrics.contentType, text: await this.metrics.text() }),
-      extensions: [...(this.feedbackLoop ? [this.feedbackLoop.endpoint] : []), ...(this.admin && this.config.adminPort === undefined ? [this.admin.register] : [])],
+      extensions: [...(feedback ? [feedback.endpoint] : []), ...(this.admin && this.config.adminPort === undefined ? [this.admin.register] : [])],
     });
     this.port = await this.bind(app, this.config.port);
     if (this.admin && this.config.adminPort !== undefined) {
@@ -148,7 +158,9 @@ export class Server {
       await this.gateway.engine.idle();
       await this.gateway.engine.close();
       await this.feedbackLoop?.close();
+      await this.sharedFeedback?.close();
       await this.admin?.close();
+      await this.redis?.close();
       this.log.info({ unanswered: this.inFlight }, 'croupier stopped');
       this.log.flush();
     })();
@@ -173,12 +185,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   const metrics = new Metrics();
   const pool = new InferencePool({ workers: config.workers, intraOpThreads: config.intraOpThreads });
-  const engine = new InferenceEngine(pool, metrics, config);
+  const engine = new InferenceEngine(pool, new InlineRunner(), metrics, config);
   // Every good version is loaded and warmed in every worker before we listen; a version that fails
   // to load is refused and the others serve.
   await Promise.all(registry.allVersions().map(async (version) => {
     try {
       await engine.load(version);
+      log.info({ model: version.model, version: version.version, runs: engine.isInline(version.key) ? 'inline' : 'workers' }, 'model version loaded');
     } catch (e) {
       const reason = `failed to load: ${(e as Error).message}`;
       registry.refused.push({ model: version.model, version: version.version, reason });
@@ -200,21 +213,37 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   const router = new Router(registry, await admin.routesAtStart(routes.file, routes.specs));
   admin.attach(engine, router, metrics);
-  const ids = DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
+  // Redis mode: one connection for both halves. Control half: live versions, history, routes, the
+  // admin lock, two-phase deploys and the audit chain are shared by every replica (src/redis/control.ts).
+  let redis: RedisLink | undefined;
+  try {
+    redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;
+    if (redis) await admin.share(new RedisControl(redis, admin, log));
+  } catch (e) {
+    await engine.close();
+    await admin.close();
+    await redis?.close();
+    throw e;
+  }
+  // Redis mode: every replica signs decision ids with the same secret, kept in Redis.
+  const ids = redis ? await sharedDecisionIds(redis) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
   const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows);
   metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
   const server = new Server(config, log, metrics, gateway);
   server.admin = admin;
+  server.redis = redis;
   try {
-    server.feedbackLoop = await FeedbackLoop.start({
-      stateDir: config.stateDir, decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit,
-      gateway, router, ids, metrics, log, isAccepting: () => server.isReady(),
-    });
+    const feedbackDeps = { decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit, gateway, router, ids, metrics, log, isAccepting: () => server.isReady() };
+    // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
+    if (redis) server.sharedFeedback = await SharedFeedbackLoop.start({ ...feedbackDeps, link: redis });
+    else server.feedbackLoop = await FeedbackLoop.start({ ...feedbackDeps, stateDir: config.stateDir });
     await server.listen();
   } catch (e) {
     await engine.close();
     await server.feedbackLoop?.close();
+    await server.sharedFeedback?.close();
     await admin.close();
+    await redis?.close();
     throw e;
   }
   return server;

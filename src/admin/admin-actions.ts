@@ -13,7 +13,7 @@ import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
 import type { AuditFields } from './audit-log.js';
 import { openRelease } from './release.js';
-import type { RouteStore } from './route-store.js';
+import type { RouteSaver } from './route-store.js';
 
 export interface Outcome {
   readonly status: number;
@@ -23,11 +23,21 @@ export interface Outcome {
 
 export interface AdminDeps {
   readonly registry: Registry;
-  readonly engine: { readonly workers: number; isLoaded(key: string): boolean };
+  readonly engine: { readonly workers: number; isLoaded(key: string): boolean; isInline(key: string): boolean };
   readonly lifecycle: ModelLifecycle;
   readonly router: Router;
-  readonly routes: RouteStore;
+  readonly routes: RouteSaver;
   readonly modelsDir: string;
+  /** Redis mode: what every live replica has loaded and serves, from their heartbeats. */
+  readonly replicas?: () => readonly ReplicaLoad[];
+}
+
+/** One replica's load state as it last reported it (Redis mode). */
+export interface ReplicaLoad {
+  readonly replica: string;
+  readonly workers: number;
+  /** Per model: the live version there, and how many workers have each version loaded. */
+  readonly models: Readonly<Record<string, { live: string; loaded: Readonly<Record<string, number>> }>>;
 }
 
 function swapOutcome(swap: Swap): Outcome {
@@ -44,6 +54,7 @@ export class AdminActions {
 
   models(): unknown {
     const { registry, engine } = this.deps;
+    const replicas = this.deps.replicas?.();
     const models = [...registry.models.values()].map((m) => ({
       name: m.name,
       live: m.live.version,
@@ -54,8 +65,12 @@ export class AdminActions {
         created: v.manifest.created,
         live: v === m.live,
         // A version is usable only once every worker has it: the engine tracks "all", not each.
+        // Small versions run on the main thread instead (inference/inline.ts).
+        runs: engine.isInline(v.key) ? 'inline' : 'workers',
         workers: { loaded: engine.isLoaded(v.key) ? engine.workers : 0, of: engine.workers },
+        ...(replicas ? { replicas: replicas.map((r) => ({ replica: r.replica, loaded: r.models[m.name]?.loaded[v.version] ?? 0, of: r.workers })) } : {}),
       })),
+      ...(replicas ? { replicas: replicas.map((r) => ({ replica: r.replica, live: r.models[m.name]?.live ?? null })) } : {}),
     }));
     return { models, refused: registry.refused };
   }
@@ -118,7 +133,7 @@ export class AdminActions {
     const next = new Map([...router.routes].map(([n, r]) => [n, r.spec]));
     next.set(name, spec);
     // Saved first: a route change that would not survive a restart is not made.
-    this.deps.routes.save(next);
+    await this.deps.routes.save(next);
     router.set(name, spec);
     return { status: 200, body: { route: name, spec }, audit: { result: 'ok', before, after: spec } };
   }

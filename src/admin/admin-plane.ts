@@ -1,41 +1,70 @@
 /**
  * The admin room as the server sees it: restores live pointers and route edits at start, builds the
- * admin API once the engine and router exist, and registers it on a listener.
+ * admin API once the engine and router exist, and registers it on a listener. In Redis mode
+ * `share` swaps the local pieces (lock, audit file, live.json, routes-state.json) for shared ones.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/config.js';
 import { CroupierError } from '../errors.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
-import { ModelLifecycle, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
+import { ModelLifecycle, type LivePointers, type Peers, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
 import { LiveState } from '../registry/live-state.js';
 import type { Registry, ServedModel } from '../registry/registry.js';
 import type { RouteSpec } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
-import { AdminActions } from './admin-actions.js';
+import { AdminActions, type ReplicaLoad } from './admin-actions.js';
+import { AdminLock, type AdminLocking } from './admin-lock.js';
 import { AdminRoutes } from './admin-routes.js';
-import { AuditLog } from './audit-log.js';
+import { AuditLog, type AuditTrail } from './audit-log.js';
 import { AdminAuth } from './auth.js';
-import { RouteStore } from './route-store.js';
+import { RouteStore, type RouteSaver } from './route-store.js';
 
 /** What the admin plane needs to see of the inference engine and the metrics. */
 export interface AdminEngine extends VersionLoader {
   readonly workers: number;
   isLoaded(key: string): boolean;
+  isInline(key: string): boolean;
 }
 export interface SwapMetrics {
   modelsChanged(registry: Registry): void;
   swap(model: string, kind: SwapKind): void;
 }
 
+/** Redis mode: the admin plane's state, shared by every replica (src/redis/control.ts). */
+export interface SharedControl {
+  readonly lock: AdminLocking;
+  readonly audit: AuditTrail;
+  readonly pointers: LivePointers;
+  readonly routes: RouteSaver;
+  readonly peers: Peers;
+  replicas(): readonly ReplicaLoad[];
+  /** True for the first replica to report `event` (events every replica sees, audited once). */
+  firstToReport(event: string): Promise<boolean>;
+  /** Reads the shared state (seeding it from this replica's when there is none), applies it, then follows it. */
+  start(bound: ControlBinding): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ControlBinding {
+  readonly registry: Registry;
+  readonly lifecycle: ModelLifecycle;
+  readonly router: Router;
+  readonly engine: AdminEngine;
+  /** The sha256 of the routes file this replica started from (null without one). */
+  readonly routesFileHash: string | null;
+}
+
 export class AdminPlane {
-  readonly audit: AuditLog;
+  audit: AuditTrail;
   readonly liveState: LiveState;
   readonly routeStore: RouteStore;
   private readonly config: Config;
   private readonly registry: Registry;
   private readonly log: Logger;
   private routes: AdminRoutes | undefined;
+  private attached: { engine: AdminEngine; router: Router; metrics: SwapMetrics } | undefined;
+  private shared: SharedControl | undefined;
 
   /** Call right after the repository scan, before versions are loaded: saved live pointers win. */
   constructor(config: Config, registry: Registry, log: Logger) {
@@ -59,19 +88,48 @@ export class AdminPlane {
   }
 
   attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): void {
+    this.attached = { engine, router, metrics };
+    this.build();
+    // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that
+    // too, once (in Redis mode every replica notices; the first to report it writes the entry).
+    router.observers.push({
+      armRestarted: (route, arm, from, to) => {
+        const first = this.shared ? this.shared.firstToReport(`routes.arm-restart ${route}/${arm} ${from} ${to}`) : Promise.resolve(true);
+        void first
+          .then((yes) => (yes ? this.audit.append({ actor: null, action: 'routes.arm-restart', target: `${route}/${arm}`, before: from, after: to, result: 'ok', status: null }) : undefined))
+          .catch((e: unknown) => this.log.error({ err: (e as Error).message, route, arm }, 'audit log write failed'));
+      },
+    });
+  }
+
+  private build(): ModelLifecycle {
+    const { engine, router, metrics } = this.attached!;
+    const shared = this.shared;
     const changed = (m: ServedModel, kind: SwapKind | undefined): void => {
       metrics.modelsChanged(this.registry);
       if (kind) metrics.swap(m.name, kind);
     };
-    const lifecycle = new ModelLifecycle(this.registry, this.config.modelsDir, engine, this.liveState, changed);
-    const actions = new AdminActions({ registry: this.registry, engine, lifecycle, router, routes: this.routeStore, modelsDir: this.config.modelsDir });
-    this.routes = new AdminRoutes(actions, new AdminAuth(this.config.adminTokens), this.audit, this.log, this.config.bodyLimit);
-    // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that too.
-    router.observers.push({
-      armRestarted: (route, arm, from, to) => {
-        void this.audit.append({ actor: null, action: 'routes.arm-restart', target: `${route}/${arm}`, before: from, after: to, result: 'ok', status: null });
-      },
+    const lifecycle = new ModelLifecycle(this.registry, this.config.modelsDir, engine, shared?.pointers ?? this.liveState, changed, shared?.peers);
+    const actions = new AdminActions({
+      registry: this.registry, engine, lifecycle, router, routes: shared?.routes ?? this.routeStore, modelsDir: this.config.modelsDir,
+      replicas: shared ? () => shared.replicas() : undefined,
     });
+    this.routes = new AdminRoutes(actions, new AdminAuth(this.config.adminTokens), this.audit, this.log, this.config.bodyLimit, shared?.lock ?? new AdminLock());
+    return lifecycle;
+  }
+
+  /**
+   * Redis mode (after `attach`, before listening): live pointers, routes, the admin lock and the
+   * audit chain become the shared ones, and this replica takes up the current shared state.
+   */
+  async share(control: SharedControl): Promise<void> {
+    if (!this.attached) throw new Error('AdminPlane.attach must come before share');
+    this.shared = control;
+    await this.audit.close();
+    this.audit = control.audit;
+    const lifecycle = this.build();
+    const { engine, router } = this.attached;
+    await control.start({ registry: this.registry, lifecycle, router, engine, routesFileHash: this.routeStore.appliedFileHash });
   }
 
   /** Admin routes on the data-plane listener (registered before its catch-all). */
@@ -86,7 +144,8 @@ export class AdminPlane {
     app.any('/*', (res, req) => open(res, req, 'v1').fail(new CroupierError('not_found', 'this listener serves only /admin')));
   }
 
-  close(): Promise<void> {
-    return this.audit.close();
+  async close(): Promise<void> {
+    await this.shared?.close();
+    await this.audit.close();
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The admin API on uWS. Every call is checked in the contract's order — cross-site 403, token 401,
  * then 404 / 413 / 415 / 400 — and every call that changes something, or is refused, is audited
- * before it is answered. Changes run one at a time (AdminLock).
+ * before it is answered. Changes run one at a time (AdminLocking: in this process, or across replicas).
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
@@ -9,8 +9,8 @@ import type { Exchange } from '../http/exchange.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
 import type { AdminActions, Outcome } from './admin-actions.js';
-import { AdminLock } from './admin-lock.js';
-import type { AuditLog } from './audit-log.js';
+import type { AdminLocking } from './admin-lock.js';
+import type { AuditTrail } from './audit-log.js';
 import { adminHeaders, type AdminAuth } from './auth.js';
 import { RELEASE_LIMIT } from './release.js';
 
@@ -28,20 +28,21 @@ interface Call {
 export class AdminRoutes {
   private readonly actions: AdminActions;
   private readonly auth: AdminAuth;
-  private readonly audit: AuditLog;
+  private readonly audit: AuditTrail;
   private readonly log: Logger;
   private readonly bodyLimit: number;
-  private readonly lock = new AdminLock();
+  private readonly lock: AdminLocking;
 
-  constructor(actions: AdminActions, auth: AdminAuth, audit: AuditLog, log: Logger, bodyLimit: number) {
+  constructor(actions: AdminActions, auth: AdminAuth, audit: AuditTrail, log: Logger, bodyLimit: number, lock: AdminLocking) {
     this.actions = actions;
     this.auth = auth;
     this.audit = audit;
     this.log = log;
     this.bodyLimit = bodyLimit;
+    this.lock = lock;
   }
 
-  private record(call: Call, fields: Omit<Parameters<AuditLog['append']>[0], 'actor' | 'action' | 'target'>): Promise<void> {
+  private record(call: Call, fields: Omit<Parameters<AuditTrail['append']>[0], 'actor' | 'action' | 'target'>): Promise<void> {
     return this.audit.append({ actor: call.actor, action: call.action, target: call.target, ...fields }).then(
       () => undefined,
       (e: unknown) => this.log.error({ err: (e as Error).message, action: call.action }, 'audit log write failed'),

@@ -48,6 +48,25 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'> & { hash?: string }): 
   return createHash('sha256').update(entry.prev).update(canonicalJson(rest)).digest('hex');
 }
 
+/** The entry after (`seq` - 1, `prev`) in a chain: the fields, now, and the hash that links it. */
+export function chainEntry(seq: number, prev: string, fields: AuditFields): AuditEntry {
+  const body = {
+    seq,
+    time: new Date().toISOString(),
+    actor: fields.actor,
+    action: fields.action,
+    target: fields.target,
+    before: fields.before ?? null,
+    after: fields.after ?? null,
+    result: fields.result,
+    status: fields.status,
+    error: fields.error ?? null,
+    sha256: fields.sha256 ?? null,
+    prev,
+  };
+  return { ...body, hash: entryHash(body) };
+}
+
 export interface AuditVerdict {
   readonly ok: boolean;
   readonly entries: number;
@@ -79,7 +98,14 @@ export function verifyAuditLog(text: string): AuditVerdict {
   return { ok: true, entries: seq, head: prev };
 }
 
-export class AuditLog {
+/** Where entries are appended and read: this file, or a chain in Redis shared by every replica. */
+export interface AuditTrail {
+  append(fields: AuditFields): Promise<AuditEntry>;
+  read(limit: number, before: number | undefined): Promise<AuditEntry[]>;
+  close(): Promise<void>;
+}
+
+export class AuditLog implements AuditTrail {
   readonly file: string;
   private readonly fd: number;
   private seq = 0;
@@ -112,21 +138,7 @@ export class AuditLog {
 
   /** Appends an entry; resolves once it is on disk. */
   append(fields: AuditFields): Promise<AuditEntry> {
-    const body = {
-      seq: this.seq + 1,
-      time: new Date().toISOString(),
-      actor: fields.actor,
-      action: fields.action,
-      target: fields.target,
-      before: fields.before ?? null,
-      after: fields.after ?? null,
-      result: fields.result,
-      status: fields.status,
-      error: fields.error ?? null,
-      sha256: fields.sha256 ?? null,
-      prev: this.head,
-    };
-    const entry: AuditEntry = { ...body, hash: entryHash(body) };
+    const entry = chainEntry(this.seq + 1, this.head, fields);
     this.seq = entry.seq;
     this.head = entry.hash;
     const line = Buffer.from(JSON.stringify(entry) + '\n');

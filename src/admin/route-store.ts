@@ -26,7 +26,12 @@ export function fileHash(file: string | undefined): string | null {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-export class RouteStore {
+/** Where route edits are saved before they apply: this file, or the shared state (Redis mode). */
+export interface RouteSaver {
+  save(routes: ReadonlyMap<string, RouteSpec>): void | Promise<void>;
+}
+
+export class RouteStore implements RouteSaver {
   readonly file: string;
   private routesFileHash: string | null = null;
 
@@ -61,6 +66,11 @@ export class RouteStore {
     }
     this.save(fromFile);
     return { specs: fromFile, appliedFile: saved ? { reason: reason!, fileHash: this.routesFileHash } : undefined };
+  }
+
+  /** The sha256 of the routes file applied at start (null without one). */
+  get appliedFileHash(): string | null {
+    return this.routesFileHash;
   }
 
   save(routes: ReadonlyMap<string, RouteSpec>): void {

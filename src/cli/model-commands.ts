@@ -9,7 +9,12 @@ export interface Output {
 }
 
 interface ModelsAnswer {
-  models: { name: string; live: string; history: string[]; versions: { version: string; sha256: string; created: string; live: boolean; workers: { loaded: number; of: number } }[] }[];
+  models: {
+    name: string; live: string; history: string[];
+    versions: { version: string; sha256: string; created: string; live: boolean; runs?: 'inline' | 'workers'; workers: { loaded: number; of: number }; replicas?: { replica: string; loaded: number; of: number }[] }[];
+    /** Redis mode: the version each live replica serves. */
+    replicas?: { replica: string; live: string | null }[];
+  }[];
   refused: { model: string; version: string; reason: string }[];
 }
 
@@ -32,12 +37,20 @@ function table(rows: string[][]): string {
 export async function status(client: AdminClient, out: Output): Promise<void> {
   const answer = await client.request<ModelsAnswer>('GET', '/admin/models');
   if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
-  const rows = [['MODEL', 'VERSION', 'LIVE', 'WORKERS', 'SHA256', 'CREATED']];
+  // Redis mode adds a column: on how many live replicas every worker has the version loaded.
+  const shared = answer.models.some((m) => m.replicas);
+  const rows = [['MODEL', 'VERSION', 'LIVE', 'WORKERS', ...(shared ? ['REPLICAS'] : []), 'SHA256', 'CREATED']];
   for (const m of answer.models) {
-    for (const v of m.versions) rows.push([m.name, v.version, v.live ? 'live' : '', `${v.workers.loaded}/${v.workers.of}`, v.sha256.slice(0, 12), v.created]);
+    for (const v of m.versions) {
+      const replicas = v.replicas ? [`${v.replicas.filter((r) => r.of > 0 && r.loaded === r.of).length}/${v.replicas.length}`] : shared ? ['-'] : [];
+      rows.push([m.name, v.version, v.live ? 'live' : '', v.runs === 'inline' ? 'inline' : `${v.workers.loaded}/${v.workers.of}`, ...replicas, v.sha256.slice(0, 12), v.created]);
+    }
   }
   let text = table(rows);
   for (const m of answer.models) if (m.history.length) text += `${m.name}: rollback would return to ${m.history.at(-1)} (history ${m.history.join(' -> ')})\n`;
+  for (const m of answer.models) {
+    for (const r of m.replicas ?? []) if (r.live !== m.live) text += `${m.name}: replica ${r.replica} serves ${r.live ?? 'nothing'}, not ${m.live}\n`;
+  }
   for (const r of answer.refused) text += `refused: ${r.model}/${r.version}: ${r.reason}\n`;
   out.print(text);
 }

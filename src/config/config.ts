@@ -27,6 +27,8 @@ export interface Config {
   readonly intraOpThreads: number;
   readonly maxBatch: number;
   readonly batchDelayUs: number;
+  /** Versions whose 16-row batch takes at most this many µs run on the main thread; 0 = never. */
+  readonly inlineMaxUs: number;
   readonly maxQueuedRows: number;
   readonly bodyLimit: number;
   readonly decisionsMax: number;
@@ -53,6 +55,7 @@ const FLAGS: Record<string, string> = {
   'intra-op-threads': 'CROUPIER_INTRA_OP_THREADS',
   'max-batch': 'CROUPIER_MAX_BATCH',
   'batch-delay-us': 'CROUPIER_BATCH_DELAY_US',
+  'inline-max-us': 'CROUPIER_INLINE_MAX_US',
   'max-queued-rows': 'CROUPIER_MAX_QUEUED_ROWS',
   'body-limit': 'CROUPIER_BODY_LIMIT',
   'decisions-max': 'CROUPIER_DECISIONS_MAX',
@@ -196,6 +199,7 @@ export function loadConfig(args: readonly string[] = [], baseEnv: Env = process.
     intraOpThreads: integer(env, 'CROUPIER_INTRA_OP_THREADS', 1, 1, 64),
     maxBatch: integer(env, 'CROUPIER_MAX_BATCH', 64, 1, 65536),
     batchDelayUs: integer(env, 'CROUPIER_BATCH_DELAY_US', 0, 0, 1_000_000),
+    inlineMaxUs: integer(env, 'CROUPIER_INLINE_MAX_US', 100, 0, 100_000),
     maxQueuedRows: integer(env, 'CROUPIER_MAX_QUEUED_ROWS', 8192, 1, 10_000_000),
     bodyLimit: parseSize('CROUPIER_BODY_LIMIT', env.CROUPIER_BODY_LIMIT || '1mb'),
     decisionsMax: integer(env, 'CROUPIER_DECISIONS_MAX', 1_000_000, 1, 100_000_000),

@@ -1,15 +1,20 @@
 /**
  * Decision ids: unguessable, and self-describing enough to refuse forged or expired ids without a
- * lookup. 24 bytes, base64url: 6 bytes creation time (ms), 10 random bytes, and an 8-byte tag =
- * AES-256 of those 16 bytes under a per-installation secret (a PRF on a fixed-length block is a
- * MAC). Ids are minted in blocks — one cipher call for many ids — because minting is on the
+ * lookup. 24 bytes, base64url: 6 bytes creation time (ms), a 5-byte sequence number, 5 random bytes,
+ * and an 8-byte tag = AES-256 of those 16 bytes under a per-installation secret (a PRF on a
+ * fixed-length block is a MAC). The sequence number names the decision's slot in the store, so a
+ * lookup needs no hash map; the random bytes keep ids of replicas that share a secret apart. Ids
+ * are minted in blocks — one cipher call for many ids — because minting is on the
  * request path; a block is used for at most 50 ms, so an id's time is its decision's time.
  */
-import { createCipheriv, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, type Cipher, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-const ID_BYTES = 24;
+export const ID_BYTES = 24;
+const SEQ_AT = 6;
+const SEQ_BYTES = 5;
+const SEQ_LIMIT = 2 ** (8 * SEQ_BYTES);
 const BLOCK = 256;
 const BLOCK_MAX_AGE_MS = 50;
 export const DECISION_ID_LENGTH = 32;
@@ -20,10 +25,13 @@ export class DecisionIds {
   private readonly ids = Buffer.alloc(BLOCK * ID_BYTES);
   private next = BLOCK;
   private blockMs = 0;
+  /** The sequence number of the next id handed out. */
+  private seq = 0;
 
   constructor(secret: Buffer) {
     if (secret.length < 32) throw new Error('decision secret must be at least 32 bytes');
     this.secret = secret.subarray(0, 32);
+    this.cipher = createCipheriv('aes-256-ecb', this.secret, null).setAutoPadding(false);
   }
 
   /** Reads the secret from `file`, creating it (mode 0600) on first start. */
@@ -40,13 +48,23 @@ export class DecisionIds {
     return new DecisionIds(secret);
   }
 
+  /**
+   * One cipher for the life of the minter: ECB carries no state from block to block, so `update`
+   * on whole blocks encrypts each independently (and `final` is never needed).
+   */
+  private readonly cipher: Cipher;
+
   private encrypt(blocks: Buffer): Buffer {
-    return createCipheriv('aes-256-ecb', this.secret, null).setAutoPadding(false).update(blocks);
+    return this.cipher.update(blocks);
   }
 
   private refill(nowMs: number): void {
     randomFillSync(this.plain);
-    for (let i = 0; i < BLOCK; i++) this.plain.writeUIntBE(nowMs, i * 16, 6);
+    for (let i = 0; i < BLOCK; i++) {
+      this.plain.writeUIntBE(nowMs, i * 16, 6);
+      // Numbered from the next unused one: ids of an abandoned block were never handed out.
+      this.plain.writeUIntBE((this.seq + i) % SEQ_LIMIT, i * 16 + SEQ_AT, SEQ_BYTES);
+    }
     const tags = this.encrypt(this.plain);
     for (let i = 0; i < BLOCK; i++) {
       this.plain.copy(this.ids, i * ID_BYTES, i * 16, i * 16 + 16);
@@ -54,6 +72,12 @@ export class DecisionIds {
     }
     this.next = 0;
     this.blockMs = nowMs;
+  }
+
+  /** New ids continue after sequence number `seq` (the highest a restored store holds). */
+  continueAfter(seq: number): void {
+    this.seq = (seq + 1) % SEQ_LIMIT;
+    this.next = BLOCK;
   }
 
   /** The creation time of the id `mint` returned last. */
@@ -66,6 +90,7 @@ export class DecisionIds {
     const now = nowMs ?? Date.now();
     if (this.next === BLOCK || nowMs !== undefined || now - this.blockMs > BLOCK_MAX_AGE_MS || now < this.blockMs) this.refill(now);
     const at = this.next++ * ID_BYTES;
+    this.seq = (this.seq + 1) % SEQ_LIMIT;
     return this.ids.toString('base64url', at, at + ID_BYTES);
   }
 
@@ -77,4 +102,9 @@ export class DecisionIds {
     if (!timingSafeEqual(this.encrypt(bytes.subarray(0, 16)).subarray(0, 8), bytes.subarray(16))) return undefined;
     return bytes.readUIntBE(0, 6);
   }
+}
+
+/** The sequence number of an id's bytes (not verified). */
+export function sequenceOf(bytes: Buffer): number {
+  return bytes.readUIntBE(SEQ_AT, SEQ_BYTES);
 }

@@ -3,8 +3,26 @@
  * probability. Kept until its outcome arrives or its feedback window passes; journaled behind the
  * answer. Features are kept only when the route logs them (they may be personal data).
  */
-import type { JournalRecord } from '../state/journal.js';
 
+/** What a decision served, as `decisionLine` writes it. */
+export interface ServedBy {
+  readonly route: string;
+  readonly arm: string;
+  readonly model: string;
+  readonly version: string;
+  readonly sha256: string;
+}
+
+/**
+ * A decision's journal or snapshot line (`reward` only in snapshots: the journal records outcomes
+ * separately). Written by hand because it runs once per prediction: every field but the features is
+ * an id, a name, a hex string or a number, none of which JSON needs to escape.
+ */
+export function decisionLine(id: string, createdMs: number, s: ServedBy, propensity: number, rows: number, features: unknown, reward: number | undefined): string {
+  const f = features === undefined ? '' : `,"f":${JSON.stringify(features)}`;
+  const w = reward === undefined ? '' : `,"w":${reward}`;
+  return `{"d":"${id}","t":${createdMs},"r":"${s.route}","a":"${s.arm}","m":"${s.model}","v":"${s.version}","s":"${s.sha256}","p":${propensity},"n":${rows}${f}${w}}`;
+}
 /** The persisted form: short keys, because there can be millions of these in a snapshot. */
 export interface DecisionLine {
   d: string;
@@ -21,7 +39,8 @@ export interface DecisionLine {
   w?: number;
 }
 
-export class Decision implements JournalRecord {
+/** A decision as the feedback path and replay see it (the store keeps no objects). */
+export class Decision {
   readonly id: string;
   readonly createdMs: number;
   readonly route: string;
@@ -53,30 +72,9 @@ export class Decision implements JournalRecord {
     this.reward = reward;
   }
 
-  /** A snapshot carries every decision it holds, so unwritten ones are dropped on rotation. */
-  get keepOnRotate(): boolean {
-    return false;
-  }
-
-  /**
-   * The journal line: without the reward, which an outcome record carries. Written by hand because
-   * it runs once per prediction: every field but the features is an id, a hex string or a number,
-   * none of which JSON needs to escape.
-   */
+  /** Its journal line (without the reward): what Redis mode stores under the decision's key. */
   line(): string {
-    const features = this.features === undefined ? '' : `,"f":${JSON.stringify(this.features)}`;
-    return `{"d":"${this.id}","t":${this.createdMs},"r":"${this.route}","a":"${this.arm}","m":"${this.model}","v":"${this.version}","s":"${this.sha256}","p":${this.propensity},"n":${this.rows}${features}}`;
-  }
-
-  snapshotLine(): string {
-    return JSON.stringify(this.toLine(true));
-  }
-
-  private toLine(withReward: boolean): DecisionLine {
-    const out: DecisionLine = { d: this.id, t: this.createdMs, r: this.route, a: this.arm, m: this.model, v: this.version, s: this.sha256, p: this.propensity, n: this.rows };
-    if (this.features !== undefined) out.f = this.features;
-    if (withReward && this.reward !== undefined) out.w = this.reward;
-    return out;
+    return decisionLine(this.id, this.createdMs, this, this.propensity, this.rows, this.features, undefined);
   }
 
   static fromLine(l: DecisionLine): Decision {

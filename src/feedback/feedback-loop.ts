@@ -49,6 +49,7 @@ export class FeedbackLoop {
     const store = new DecisionStore(deps.decisionsMax);
     const state = await EmbeddedState.open(deps.stateDir, new FeedbackState(router, store), deps.log, deps.state);
     store.attach(state.journal);
+    deps.ids.continueAfter(store.maxSeq);
     router.observers.push({ routeReset: (route) => state.journal.append(new RouteReset(route, Date.now())) });
     const feedback = new Feedback(deps.ids, store, router, state.journal, metrics);
     deps.gateway.decisions = store;
@@ -69,7 +70,7 @@ export class FeedbackLoop {
   }
 }
 
-function armReadings(router: Router): ArmReading[] {
+export function armReadings(router: Router): ArmReading[] {
   const out: ArmReading[] = [];
   for (const route of router.routes.values()) {
     for (const arm of route.arms) {

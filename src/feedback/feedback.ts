@@ -23,10 +23,15 @@ export interface FeedbackObserver {
   feedback(route: string, arm: string, result: OutcomeResult): void;
 }
 
+/** What the feedback endpoint hands events to (embedded: Feedback; Redis mode: RedisFeedback). */
+export interface OutcomeReceiver {
+  receive(events: readonly (FeedbackEvent | MalformedEvent)[]): Promise<Verdict[]>;
+}
+
 const ACCEPTED: Verdict = { result: 'accepted' };
 const DEFAULT_WINDOW_S = 86_400;
 
-export class Feedback {
+export class Feedback implements OutcomeReceiver {
   private readonly ids: DecisionIds;
   private readonly store: DecisionStore;
   private readonly router: Router;

@@ -6,6 +6,7 @@
 import { ArmStats, type ArmStatsRecord } from '../routing/arm-stats.js';
 import type { Router } from '../routing/router.js';
 import type { StateContent } from '../state/embedded-state.js';
+import { withFirst } from '../state/snapshot.js';
 import { Decision } from './decision.js';
 import type { DecisionStore } from './decision-store.js';
 import { Outcome } from './outcome.js';
@@ -35,17 +36,15 @@ export class FeedbackState implements StateContent {
     return Number.isFinite(min) ? min : DEFAULT_WINDOW_S * 1000;
   }
 
-  snapshot(nowMs: number): string[] {
-    this.store.sweep((d) => nowMs - d.createdMs > this.windowMs(d.route));
+  snapshot(nowMs: number): Iterable<string> {
+    this.store.sweep(nowMs, (route) => this.windowMs(route));
     const stats: StatsLine['stats'] = {};
     for (const route of this.router.routes.values()) {
       const arms: Record<string, ArmStatsRecord> = {};
       route.arms.forEach((a, i) => { arms[a.name] = route.stats[i]!.toJSON(); });
       stats[route.name] = arms;
     }
-    const lines = [JSON.stringify({ stats } satisfies StatsLine)];
-    for (const d of this.store.oldestFirst()) lines.push(d.snapshotLine());
-    return lines;
+    return withFirst(JSON.stringify({ stats } satisfies StatsLine), this.store.snapshotLines());
   }
 
   replay(record: unknown, fromSnapshot: boolean): void {

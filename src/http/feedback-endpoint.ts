@@ -5,12 +5,12 @@
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import { CroupierError } from '../errors.js';
-import type { Feedback, Verdict } from '../feedback/feedback.js';
+import type { OutcomeReceiver, Verdict } from '../feedback/feedback.js';
 import { parseFeedbackBody, type FeedbackBody } from '../protocol/feedback.js';
 import type { OpenExchange } from './data-plane.js';
 import type { Exchange } from './exchange.js';
 
-export function feedbackEndpoint(feedback: Feedback, bodyLimit: number, isAccepting: () => boolean) {
+export function feedbackEndpoint(feedback: OutcomeReceiver, bodyLimit: number, isAccepting: () => boolean) {
   return (app: TemplatedApp, open: OpenExchange): void => {
     app.post('/v1/feedback', (res, req) => {
       const ex = open(res, req, 'v1');

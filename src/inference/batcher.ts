@@ -7,7 +7,12 @@ import { CroupierError } from '../errors.js';
 import { DATATYPES, type NumericArray } from '../protocol/datatypes.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { InferResult, InferTask, LoadSpec, OrtType, TensorData } from './messages.js';
-import type { InferencePool } from './pool.js';
+
+/** Where a batcher's batches run: the worker pool, or the main thread (inline.ts). */
+export interface BatchRunner {
+  hasCapacity(): boolean;
+  run(task: InferTask): Promise<InferResult>;
+}
 
 /** A request's share of a batch result: rows [offset, offset + rows) of every output. */
 export interface RowSlice {
@@ -51,7 +56,7 @@ export function loadSpec(version: ModelVersion): LoadSpec {
 export class Batcher {
   readonly version: ModelVersion;
   readonly spec: LoadSpec;
-  private readonly pool: InferencePool;
+  readonly runner: BatchRunner;
   private readonly observer: BatchObserver;
   private readonly limits: BatchLimits;
   private queue: Job[] = [];
@@ -61,10 +66,10 @@ export class Batcher {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(version: ModelVersion, pool: InferencePool, observer: BatchObserver, defaults: BatchLimits) {
+  constructor(version: ModelVersion, spec: LoadSpec, runner: BatchRunner, observer: BatchObserver, defaults: BatchLimits) {
     this.version = version;
-    this.spec = loadSpec(version);
-    this.pool = pool;
+    this.spec = spec;
+    this.runner = runner;
     this.observer = observer;
     this.limits = {
       maxBatch: version.manifest.maxBatch ?? defaults.maxBatch,
@@ -105,7 +110,7 @@ export class Batcher {
 
   /** Sends as many batches as there are free workers. Returns whether work remains queued. */
   flush(): boolean {
-    while (this.queuedRows > 0 && this.pool.hasCapacity()) this.dispatch();
+    while (this.queuedRows > 0 && this.runner.hasCapacity()) this.dispatch();
     return this.queuedRows > 0;
   }
 
@@ -156,7 +161,7 @@ export class Batcher {
     });
     const task: InferTask = { key: this.spec.key, rows, inputs };
     this.inFlight++;
-    this.pool.run(task).then(
+    this.runner.run(task).then(
       (result) => {
         this.observer.batch(this.version, rows, result.seconds);
         let offset = 0;

@@ -1,26 +1,36 @@
 /**
- * Which versions are loaded, each with its Batcher, sharing one worker pool. A version is usable only
- * once every worker has loaded and warmed it; removal waits for its in-flight batches.
+ * Which versions are loaded, each with its Batcher. A version small enough runs on the main thread
+ * (see inline.ts); the others share one worker pool and are usable only once every worker has loaded
+ * and warmed them. Removal waits for a version's in-flight batches.
  */
 import { CroupierError } from '../errors.js';
 import type { ModelVersion } from '../registry/repository.js';
-import { Batcher, type BatchLimits, type BatchObserver, type Job } from './batcher.js';
-import { InferencePool } from './pool.js';
+import { Batcher, loadSpec, type BatchLimits, type BatchObserver, type Job } from './batcher.js';
+import type { InlineRunner } from './inline.js';
+import type { InferencePool } from './pool.js';
+
+export interface EngineOptions extends BatchLimits {
+  /** Versions whose 16-row batch takes at most this long run on the main thread; 0 = never. */
+  inlineMaxUs: number;
+}
 
 export class InferenceEngine {
   private readonly pool: InferencePool;
+  private readonly inline: InlineRunner;
   private readonly observer: BatchObserver;
-  private readonly limits: BatchLimits;
+  private readonly limits: EngineOptions;
   private readonly batchers = new Map<string, Batcher>();
   private readonly loading = new Map<string, Promise<Batcher>>();
   /** Batchers with queued work waiting for a free worker, served round-robin. */
   private readonly waiting = new Set<Batcher>();
 
-  constructor(pool: InferencePool, observer: BatchObserver, limits: BatchLimits) {
+  constructor(pool: InferencePool, inline: InlineRunner, observer: BatchObserver, limits: EngineOptions) {
     this.pool = pool;
+    this.inline = inline;
     this.observer = observer;
     this.limits = limits;
     pool.onCapacity = () => this.onCapacity();
+    inline.onCapacity = () => this.onCapacity();
   }
 
   get workers(): number {
@@ -31,18 +41,22 @@ export class InferenceEngine {
     return this.batchers.has(key);
   }
 
+  /** Whether a loaded version runs on the main thread rather than in the workers. */
+  isInline(key: string): boolean {
+    return this.batchers.get(key)?.runner === this.inline;
+  }
+
   loadedKeys(): string[] {
     return [...this.batchers.keys()];
   }
 
-  /** Loads and warms a version in every worker (idempotent). */
+  /** Loads and warms a version, on the main thread if it is fast enough, else in every worker (idempotent). */
   load(version: ModelVersion): Promise<Batcher> {
     const existing = this.batchers.get(version.key);
     if (existing) return Promise.resolve(existing);
     let loading = this.loading.get(version.key);
     if (!loading) {
-      const batcher = new Batcher(version, this.pool, this.observer, this.limits);
-      loading = this.pool.load(batcher.spec).then(() => {
+      loading = this.place(version).then((batcher) => {
         this.batchers.set(version.key, batcher);
         return batcher;
       }).finally(() => this.loading.delete(version.key));
@@ -51,13 +65,21 @@ export class InferenceEngine {
     return loading;
   }
 
+  private async place(version: ModelVersion): Promise<Batcher> {
+    const spec = loadSpec(version);
+    const inline = this.limits.inlineMaxUs > 0 && await this.inline.adopt(spec, this.limits.inlineMaxUs) !== undefined;
+    if (!inline) await this.pool.load(spec);
+    return new Batcher(version, spec, inline ? this.inline : this.pool, this.observer, this.limits);
+  }
+
   /** Unloads a version once its queued and in-flight batches are done. */
   async unload(key: string): Promise<void> {
     const batcher = this.batchers.get(key);
     if (!batcher) return;
     this.batchers.delete(key);
     await batcher.idle();
-    this.pool.unload(key);
+    if (batcher.runner === this.inline) this.inline.unload(key);
+    else this.pool.unload(key);
   }
 
   /** Queues a job on its version's batcher; throws not_ready or queue_full (503). */
@@ -69,10 +91,10 @@ export class InferenceEngine {
   }
 
   private onCapacity(): void {
-    for (const batcher of this.waiting) {
+    // A copy: a batcher that still has work is added back, and must not be visited again now.
+    for (const batcher of [...this.waiting]) {
       this.waiting.delete(batcher);
       if (batcher.flush()) this.waiting.add(batcher);
-      if (!this.pool.hasCapacity()) return;
     }
   }
 
@@ -81,7 +103,7 @@ export class InferenceEngine {
     await Promise.all([...this.batchers.values()].map((b) => b.idle()));
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.inline.close()]);
   }
 }

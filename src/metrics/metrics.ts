@@ -6,13 +6,10 @@ import client from 'prom-client';
 import type { BatchObserver } from '../inference/batcher.js';
 import type { Registry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/repository.js';
+import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-metrics.js';
 
-type CounterChild = { inc(value?: number): void };
-type HistogramChild = { observe(value: number): void };
-type GaugeChild = { set(value: number): void };
-
-interface RequestChildren { count: CounterChild; duration: HistogramChild }
-
+interface RequestChildren { count: CounterCell; duration: HistogramCell }
+interface VersionChildren { readonly model: string; readonly version: string; size: HistogramCell; duration: HistogramCell; depth: number }
 
 function getOrCreate<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K): V {
   let value = map.get(key);
@@ -44,14 +41,14 @@ export interface LearningSource {
 
 export class Metrics implements BatchObserver {
   readonly registry = new client.Registry();
-  readonly requests: client.Counter<'route' | 'arm' | 'model' | 'version' | 'code'>;
-  readonly requestDuration: client.Histogram<'route'>;
-  readonly inferenceDuration: client.Histogram<'model' | 'version'>;
-  readonly batchSize: client.Histogram<'model' | 'version'>;
+  readonly requests: FastCounter;
+  readonly requestDuration: FastHistogram;
+  readonly inferenceDuration: FastHistogram;
+  readonly batchSize: FastHistogram;
   readonly queueDepthGauge: client.Gauge<'model' | 'version'>;
   readonly shedTotal: client.Counter<'model' | 'reason'>;
   readonly modelInfo: client.Gauge<'model' | 'version' | 'sha256' | 'live'>;
-  readonly feedbackTotal: client.Counter<'route' | 'arm' | 'result'>;
+  readonly feedbackTotal: FastCounter;
   readonly decisionsPending: client.Gauge;
   readonly decisionsEvicted: client.Counter;
   readonly armPulls: client.Gauge<'route' | 'arm'>;
@@ -60,18 +57,22 @@ export class Metrics implements BatchObserver {
   /** Set by the feedback loop at start. */
   learning: LearningSource | undefined;
   readonly swaps: client.Counter<'model' | 'kind'>;
+  /** Redis mode only: registered by redisUp(), so embedded mode exposes no such series. */
+  redisUpGauge: client.Gauge | undefined;
 
   constructor() {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
-    this.requests = new client.Counter({ name: 'croupier_requests_total', help: 'Scoring requests answered, by route, arm, model, version and HTTP status.', labelNames: ['route', 'arm', 'model', 'version', 'code'], registers });
-    this.requestDuration = new client.Histogram({ name: 'croupier_request_duration_seconds', help: 'Time from request to answer, by route.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers });
-    this.inferenceDuration = new client.Histogram({ name: 'croupier_inference_duration_seconds', help: 'Time ONNX Runtime spent on one batch.', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
-    this.batchSize = new client.Histogram({ name: 'croupier_batch_size', help: 'Rows per batch sent to a worker.', labelNames: ['model', 'version'], buckets: BATCH_BUCKETS, registers });
-    this.queueDepthGauge = new client.Gauge({ name: 'croupier_queue_depth', help: 'Rows waiting for a worker, per model version.', labelNames: ['model', 'version'], registers });
+    this.requests = new FastCounter('croupier_requests_total', 'Scoring requests answered, by route, arm, model, version and HTTP status.', ['route', 'arm', 'model', 'version', 'code'], this.registry);
+    this.requestDuration = new FastHistogram('croupier_request_duration_seconds', 'Time from request to answer, by route.', ['route'], LATENCY_BUCKETS, this.registry);
+    this.inferenceDuration = new FastHistogram('croupier_inference_duration_seconds', 'Time ONNX Runtime spent on one batch.', ['model', 'version'], LATENCY_BUCKETS, this.registry);
+    this.batchSize = new FastHistogram('croupier_batch_size', 'Rows per batch sent to a worker.', ['model', 'version'], BATCH_BUCKETS, this.registry);
+    this.queueDepthGauge = new client.Gauge({ name: 'croupier_queue_depth', help: 'Rows waiting for a worker, per model version.', labelNames: ['model', 'version'], registers, collect: () => {
+      for (const c of this.batchChildren.values()) this.queueDepthGauge.labels(c.model, c.version).set(c.depth);
+    } });
     this.shedTotal = new client.Counter({ name: 'croupier_shed_total', help: 'Work refused or dropped before inference, by reason.', labelNames: ['model', 'reason'], registers });
     this.modelInfo = new client.Gauge({ name: 'croupier_model_info', help: 'One per served model version (value 1); live says whether it is the live version.', labelNames: ['model', 'version', 'sha256', 'live'], registers });
-    this.feedbackTotal = new client.Counter({ name: 'croupier_feedback_total', help: 'Feedback events, by route, arm and result (accepted, duplicate, unknown, expired, invalid).', labelNames: ['route', 'arm', 'result'], registers });
+    this.feedbackTotal = new FastCounter('croupier_feedback_total', 'Feedback events, by route, arm and result (accepted, duplicate, unknown, expired, invalid).', ['route', 'arm', 'result'], this.registry);
     let evictedSeen = 0;
     this.decisionsPending = new client.Gauge({ name: 'croupier_decisions_pending', help: 'Decisions held that still wait for their outcome.', registers, collect: () => { this.decisionsPending.set(this.learning?.decisionsPending() ?? 0); } });
     this.decisionsEvicted = new client.Counter({ name: 'croupier_decisions_evicted_total', help: 'Decisions dropped from the bounded store before their feedback window passed.', registers, collect: () => {
@@ -84,15 +85,17 @@ export class Metrics implements BatchObserver {
     this.swaps = new client.Counter({ name: 'croupier_model_swaps_total', help: 'Live-version changes, by model and kind (deploy, rollback).', labelNames: ['model', 'kind'], registers });
   }
 
-  private readonly batchChildren = new Map<string, { size: HistogramChild; duration: HistogramChild; depth: GaugeChild }>();
+  private readonly batchChildren = new Map<string, VersionChildren>();
 
-  private versionChildren(version: ModelVersion): { size: HistogramChild; duration: HistogramChild; depth: GaugeChild } {
+  private versionChildren(version: ModelVersion): VersionChildren {
     let children = this.batchChildren.get(version.key);
     if (!children) {
       children = {
+        model: version.model,
+        version: version.version,
         size: this.batchSize.labels(version.model, version.version),
         duration: this.inferenceDuration.labels(version.model, version.version),
-        depth: this.queueDepthGauge.labels(version.model, version.version),
+        depth: 0,
       };
       this.batchChildren.set(version.key, children);
     }
@@ -106,7 +109,7 @@ export class Metrics implements BatchObserver {
   }
 
   queueDepth(version: ModelVersion, rows: number): void {
-    this.versionChildren(version).depth.set(rows);
+    this.versionChildren(version).depth = rows;
   }
 
   shed(version: ModelVersion, reason: 'queue_full' | 'deadline_exceeded'): void {
@@ -146,6 +149,13 @@ export class Metrics implements BatchObserver {
 
   swap(model: string, kind: 'deploy' | 'rollback'): void {
     this.swaps.labels(model, kind).inc();
+  }
+
+  /** Redis mode: croupier_redis_up, read from the connection's last known state at scrape time. */
+  redisUp(read: () => number): void {
+    if (this.redisUpGauge) this.registry.removeSingleMetric('croupier_redis_up');
+    const gauge: client.Gauge = new client.Gauge({ name: 'croupier_redis_up', help: 'Whether this replica reaches Redis now (1) or not (0). Redis mode only.', registers: [this.registry], collect: () => { gauge.set(read()); } });
+    this.redisUpGauge = gauge;
   }
 
   feedback(route: string, arm: string, result: 'accepted' | 'duplicate' | 'unknown' | 'expired' | 'invalid'): void {

@@ -2,13 +2,15 @@
  * Deploy, rollback and newly added versions: every change of a live pointer goes through here.
  * A version is re-checked on disk (manifest, sha256, ONNX structure) and loaded and warmed in every
  * worker before the pointer moves; the move itself is one assignment, after the new state is saved,
- * so a failure at any step leaves the live version exactly as it was.
+ * so a failure at any step leaves the live version exactly as it was. With several replicas (Redis
+ * mode) the other replicas load and warm the version too before anything flips (`Peers`), and the
+ * new pointer is saved to the shared state, which tells them to flip.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CroupierError } from '../errors.js';
+import { CroupierError, isCroupierError } from '../errors.js';
 import { isId } from './manifest.js';
-import { HISTORY_LIMIT, type LiveState } from './live-state.js';
+import { HISTORY_LIMIT } from './live-state.js';
 import type { Registry, ServedModel } from './registry.js';
 import { loadVersion, type ModelVersion } from './repository.js';
 
@@ -17,6 +19,24 @@ export type SwapKind = 'deploy' | 'rollback';
 /** Loads and warms a version in every worker (the inference engine). */
 export interface VersionLoader {
   load(version: ModelVersion): Promise<unknown>;
+}
+
+/** Where live pointers are saved before they move: a local file, or the shared state (Redis mode). */
+export interface LivePointers {
+  save(registry: Registry, override: LivePointer): void | Promise<void>;
+}
+
+export interface LivePointer {
+  readonly model: string;
+  readonly live: string;
+  readonly sha256: string;
+  readonly history: readonly string[];
+}
+
+/** The other replicas (Redis mode): each loads and warms a version, or the change is refused. */
+export interface Peers {
+  /** Resolves once every live replica has the version loaded; rejects naming one that cannot. */
+  prepare(version: ModelVersion): Promise<void>;
 }
 
 export interface Swap {
@@ -36,16 +56,18 @@ export class ModelLifecycle {
   private readonly registry: Registry;
   private readonly modelsDir: string;
   private readonly loader: VersionLoader;
-  private readonly state: LiveState;
+  private readonly state: LivePointers;
+  private readonly peers: Peers | undefined;
   /** Called after every change of what is served (metrics); `kind` undefined = a version was added. */
   private readonly changed: (model: ServedModel, kind: SwapKind | undefined) => void;
 
-  constructor(registry: Registry, modelsDir: string, loader: VersionLoader, state: LiveState, changed: (model: ServedModel, kind: SwapKind | undefined) => void) {
+  constructor(registry: Registry, modelsDir: string, loader: VersionLoader, state: LivePointers, changed: (model: ServedModel, kind: SwapKind | undefined) => void, peers?: Peers) {
     this.registry = registry;
     this.modelsDir = modelsDir;
     this.loader = loader;
     this.state = state;
     this.changed = changed;
+    this.peers = peers;
   }
 
   model(name: string): ServedModel {
@@ -82,8 +104,37 @@ export class ModelLifecycle {
     return this.prepare(m, versionName);
   }
 
-  /** Checks the version on disk and loads it in every worker; throws without changing anything served. */
-  private async prepare(m: ServedModel, versionName: string): Promise<ModelVersion> {
+  /**
+   * Another replica's deploy asks this one to load and warm a version (Redis mode): checked and
+   * loaded here only; the pointer does not move.
+   */
+  prepareHere(modelName: string, versionName: string): Promise<ModelVersion> {
+    return this.prepare(this.model(modelName), versionName, false);
+  }
+
+  /**
+   * Follows a pointer another replica saved in the shared state: loads the version here if it is
+   * not yet, then flips. False when it is what is served already.
+   */
+  async follow(pointer: LivePointer): Promise<boolean> {
+    const m = this.model(pointer.model);
+    const sameHistory = m.history.length === pointer.history.length && m.history.every((v, i) => v === pointer.history[i]);
+    if (m.live.version === pointer.live && sameHistory) return false;
+    const target = m.live.version === pointer.live ? m.live : await this.prepare(m, pointer.live, false);
+    if (target.sha256 !== pointer.sha256) throw new CroupierError('model_invalid', `${m.name} version ${pointer.live} has sha256 ${target.sha256} here, ${pointer.sha256} where it was deployed`);
+    const kind = m.history.includes(pointer.live) && pointer.history.length < m.history.length ? 'rollback' : 'deploy';
+    const changed = m.live !== target;
+    m.live = target;
+    m.history.splice(0, m.history.length, ...pointer.history);
+    if (changed) this.changed(m, kind);
+    return true;
+  }
+
+  /**
+   * Checks the version on disk and loads it in every worker (and, unless `everywhere` is false, on
+   * every other replica); throws without changing anything served.
+   */
+  private async prepare(m: ServedModel, versionName: string, everywhere = true): Promise<ModelVersion> {
     const known = m.versions.get(versionName);
     if (!known && (!isId(versionName) || !existsSync(join(this.modelsDir, m.name, versionName)))) {
       throw new CroupierError('version_not_found', `model "${m.name}" has no version "${versionName.slice(0, 64)}"`);
@@ -99,11 +150,17 @@ export class ModelLifecycle {
       throw new CroupierError('model_invalid', `${m.name} version ${versionName} changed on disk since it was loaded (sha256 ${known.sha256} -> ${fresh.sha256}); publish a new version instead`);
     }
     const version = known ?? fresh;
-    try {
-      await this.loader.load(version);
-    } catch (e) {
+    const here = this.loader.load(version).then(() => undefined, (e: unknown) => {
       throw new CroupierError('model_invalid', `${m.name} version ${versionName} failed to load or warm up: ${(e as Error).message}`);
-    }
+    });
+    // The other replicas load it at the same time (Redis mode); their refusal names them.
+    const there = everywhere && this.peers ? this.peers.prepare(version).catch((e: unknown) => {
+      if (isCroupierError(e) && e.code !== 'model_invalid') throw e;
+      throw new CroupierError('model_invalid', `${m.name} version ${versionName} cannot go live on every replica, nothing changed: ${(e as Error).message}`);
+    }) : undefined;
+    const [local, peers] = await Promise.allSettled([here, there]);
+    if (local.status === 'rejected') throw local.reason;
+    if (peers.status === 'rejected') throw peers.reason;
     if (!known) {
       m.versions.set(version.version, version);
       this.changed(m, undefined);
@@ -111,12 +168,13 @@ export class ModelLifecycle {
     return version;
   }
 
-  private flip(m: ServedModel, target: ModelVersion, history: string[], kind: SwapKind, started: number): Swap {
+  private async flip(m: ServedModel, target: ModelVersion, history: string[], kind: SwapKind, started: number): Promise<Swap> {
     const before = m.live;
     const flipStarted = performance.now();
     try {
-      this.state.save(this.registry, { model: m.name, live: target.version, sha256: target.sha256, history });
+      await this.state.save(this.registry, { model: m.name, live: target.version, sha256: target.sha256, history });
     } catch (e) {
+      if (isCroupierError(e)) throw e;
       throw new CroupierError('internal', `cannot save the live state, nothing changed: ${(e as Error).message}`, { cause: e });
     }
     // The request path resolves `live` when it picks an arm: batches already queued finish on `before`.

@@ -65,6 +65,12 @@ export interface RouterObserver {
 
 /** Weights are recomputed at least this often, for discounting and for version restarts. */
 export const RECOMPUTE_MS = 250;
+/**
+ * And at most this often after outcomes: a Thompson recompute draws from every arm's posterior a
+ * thousand times, and at thousands of outcomes a second, once per event-loop turn was most of the
+ * feedback path's CPU. Weights lag outcomes by at most this much.
+ */
+export const RECOMPUTE_GAP_MS = 10;
 
 export class Router {
   readonly routes = new Map<string, Route>();
@@ -73,6 +79,7 @@ export class Router {
   private readonly options: PolicyOptions;
   private readonly dirty = new Set<Route>();
   private scheduled = false;
+  private lastRecomputeMs = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(registry: Registry, specs: ReadonlyMap<string, RouteSpec>, options: PolicyOptions = {}) {
@@ -156,18 +163,21 @@ export class Router {
     return true;
   }
 
-  /** Recomputes a route's weights soon, once however many outcomes arrive in this turn. */
+  /** Recomputes a route's weights soon (RECOMPUTE_GAP_MS at most), once however many outcomes arrive meanwhile. */
   touch(route: Route): void {
     this.dirty.add(route);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.recomputeDirty);
+      const wait = this.lastRecomputeMs + RECOMPUTE_GAP_MS - Date.now();
+      if (wait <= 0) setImmediate(this.recomputeDirty);
+      else setTimeout(this.recomputeDirty, wait).unref();
     }
   }
 
   readonly recomputeDirty = (): void => {
     this.scheduled = false;
     const now = Date.now();
+    this.lastRecomputeMs = now;
     for (const route of this.dirty) route.policy.recompute(now);
     this.dirty.clear();
   };

@@ -9,13 +9,16 @@
 import { open } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import { Journal } from './journal.js';
-import { journalFile, journalGenerations, readJsonLines, removeJournalsBefore, SNAPSHOT_FILE, writeSnapshot } from './snapshot.js';
+import { journalFile, journalGenerations, readJsonLines, removeJournalsBefore, SNAPSHOT_FILE, withFirst, writeSnapshot } from './snapshot.js';
 import { join } from 'node:path';
 
 /** What is kept in the state directory, seen from the state layer. */
 export interface StateContent {
-  /** Lines that rebuild the whole state; may drop what is past its window. */
-  snapshot(nowMs: number): string[];
+  /**
+   * Lines that rebuild the whole state as it is in this turn; may drop what is past its window.
+   * They may be produced lazily, while later records are already journaled.
+   */
+  snapshot(nowMs: number): Iterable<string>;
   /** Applies one record, from the snapshot (`fromSnapshot`) or from a journal. */
   replay(record: unknown, fromSnapshot: boolean): void;
   /** Records older than this are worth compacting away (the shortest feedback window). */
@@ -40,6 +43,8 @@ export class EmbeddedState {
   private readonly log: Logger;
   private readonly compactBytes: number;
   private lastCompactMs = Date.now();
+  /** The last snapshot's size: the journal may grow to twice that before compacting pays. */
+  private snapshotBytes = 0;
   private compacting: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
 
@@ -94,16 +99,16 @@ export class EmbeddedState {
     return this.compacting;
   }
 
-  private async persistSnapshot(generation: number, lines: string[]): Promise<void> {
+  private async persistSnapshot(generation: number, lines: Iterable<string>): Promise<void> {
     const header: SnapshotHeader = { journal: generation, takenMs: Date.now() };
-    await writeSnapshot(this.dir, [JSON.stringify(header), ...lines]);
+    this.snapshotBytes = await writeSnapshot(this.dir, withFirst(JSON.stringify(header), lines));
     removeJournalsBefore(this.dir, generation);
     this.lastCompactMs = header.takenMs;
   }
 
   private maybeCompact(): void {
     if (this.journal.bytes === 0 || this.compacting) return;
-    if (this.journal.bytes < this.compactBytes && Date.now() - this.lastCompactMs < this.content.horizonMs()) return;
+    if (this.journal.bytes < Math.max(this.compactBytes, 2 * this.snapshotBytes) && Date.now() - this.lastCompactMs < this.content.horizonMs()) return;
     this.compact().catch((e: unknown) => this.log.error({ err: e }, 'state: compaction failed'));
   }
 
@@ -114,3 +119,4 @@ export class EmbeddedState {
     await this.journal.close();
   }
 }
+

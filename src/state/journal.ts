@@ -28,7 +28,10 @@ export class Journal {
   /** The first error the disk gave; from then on every commit fails (fsync errors are not retried). */
   failed: Error | undefined;
   private fh: FileHandle;
-  private buffer: JournalRecord[] = [];
+  /** Lines not yet written, newline-terminated, in order. */
+  private text = '';
+  /** Those of them that must survive a rotation. */
+  private kept: string[] = [];
   private waiters: Waiter[] = [];
   private running: Promise<void> | undefined;
   private round: Promise<void> | undefined;
@@ -48,7 +51,14 @@ export class Journal {
 
   /** Buffers a record; it reaches the file within `lingerMs` (no fsync of its own). */
   append(record: JournalRecord): void {
-    this.buffer.push(record);
+    const line = record.line();
+    if (record.keepOnRotate) this.kept.push(line);
+    this.appendLine(line);
+  }
+
+  /** Buffers a line that a snapshot carries (dropped on rotation if not yet written). */
+  appendLine(line: string): void {
+    this.text += line + '\n';
     if (this.timer === undefined && this.running === undefined) this.timer = setTimeout(this.kick, this.lingerMs).unref();
   }
 
@@ -65,29 +75,28 @@ export class Journal {
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
-      if (this.buffer.length > 0 || this.waiters.length > 0) this.kick();
+      if (this.text !== '' || this.waiters.length > 0) this.kick();
     });
   };
 
   private async drain(): Promise<void> {
-    while (this.buffer.length > 0 || this.waiters.length > 0) {
-      const records = this.buffer;
+    while (this.text !== '' || this.waiters.length > 0) {
+      const text = this.text;
       const waiters = this.waiters;
-      this.buffer = [];
+      this.text = '';
+      this.kept = [];
       this.waiters = [];
-      this.round = this.writeRound(this.fh, records, waiters);
+      this.round = this.writeRound(this.fh, text, waiters);
       await this.round;
     }
     this.round = undefined;
   }
 
   /** One write (and, if anyone waits, one fsync) of a batch to one file. Never rejects. */
-  private async writeRound(fh: FileHandle, records: JournalRecord[], waiters: Waiter[]): Promise<void> {
+  private async writeRound(fh: FileHandle, text: string, waiters: Waiter[]): Promise<void> {
     try {
       if (this.failed) throw this.failed;
-      if (records.length > 0) {
-        let text = '';
-        for (const r of records) text += r.line() + '\n';
+      if (text !== '') {
         const data = Buffer.from(text, 'utf8');
         await fh.write(data);
         this.bytes += data.length;
@@ -108,7 +117,7 @@ export class Journal {
     const old = this.fh;
     this.fh = next;
     this.bytes = 0;
-    this.buffer = this.buffer.filter((r) => r.keepOnRotate);
+    this.text = this.kept.length > 0 ? this.kept.join('\n') + '\n' : '';
     // The round in flight (one at a time) may still be writing or syncing the old file; the next
     // round takes the new one.
     if (this.round) await this.round;
@@ -117,7 +126,7 @@ export class Journal {
 
   /** Writes and syncs what is buffered, then closes the file. */
   async close(): Promise<void> {
-    if (this.buffer.length > 0 && !this.failed) await this.commit().catch(() => undefined);
+    if (this.text !== '' && !this.failed) await this.commit().catch(() => undefined);
     while (this.running) await this.running;
     await this.fh.close();
   }

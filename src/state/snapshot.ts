@@ -43,19 +43,27 @@ export function readJsonLines(file: string, onBad: (lineNo: number) => void): un
   return out;
 }
 
-/** Writes `lines` as the new snapshot, atomically and durably. */
-export async function writeSnapshot(dir: string, lines: readonly string[]): Promise<void> {
+/**
+ * Writes `lines` as the new snapshot, atomically and durably; returns its size in bytes. Lines are
+ * taken and written in slices, awaiting each write, so a large snapshot neither becomes one giant
+ * string nor holds the event loop for long.
+ */
+export async function writeSnapshot(dir: string, lines: Iterable<string>): Promise<number> {
   const target = join(dir, SNAPSHOT_FILE);
   const temp = `${target}.tmp`;
   const fh = await open(temp, 'w', 0o600);
+  let bytes = 0;
   try {
-    const chunk: string[] = [];
-    // Written in slices so that a large snapshot is not one giant string.
-    for (let i = 0; i < lines.length; i += 10_000) {
-      chunk.length = 0;
-      for (let j = i; j < Math.min(i + 10_000, lines.length); j++) chunk.push(lines[j]!);
-      await fh.write(chunk.join('\n') + '\n');
+    let chunk = '';
+    let n = 0;
+    for (const line of lines) {
+      chunk += line + '\n';
+      if (++n % 10_000 === 0) {
+        bytes += (await fh.write(chunk)).bytesWritten;
+        chunk = '';
+      }
     }
+    if (chunk !== '') bytes += (await fh.write(chunk)).bytesWritten;
     await fh.sync();
   } finally {
     await fh.close();
@@ -63,4 +71,11 @@ export async function writeSnapshot(dir: string, lines: readonly string[]): Prom
   await rename(temp, target);
   const d = openSync(dir, 'r');
   try { fsyncSync(d); } finally { closeSync(d); }
+  return bytes;
+}
+
+/** `first`, then the lines of `rest`, lazily. */
+export function* withFirst(first: string, rest: Iterable<string>): Generator<string> {
+  yield first;
+  yield* rest;
 }

@@ -9,7 +9,7 @@ let t: TestServer;
 let models: string;
 beforeAll(async () => {
   models = copyDemoModels();
-  t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_MODELS_DIR: models, CROUPIER_WORKERS: '2' });
+  t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_MODELS_DIR: models, CROUPIER_WORKERS: '2', CROUPIER_INLINE_MAX_US: '0' });
 });
 afterAll(async () => {
   await t.stop();

@@ -37,7 +37,7 @@ describe('croupier admin commands', () => {
   it('status shows models, versions and which is live', async () => {
     const r = await croupier(['status']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^fraud\s+1\s+live\s+1\/1/m);
+    expect(r.stdout).toMatch(/^fraud\s+1\s+live\s+(1\/1|inline)\s/m);
     const json = await croupier(['status', '--json']);
     expect((JSON.parse(json.stdout) as { models: { name: string }[] }).models.map((m) => m.name)).toEqual(['ctr', 'fraud', 'mlp']);
   });
@@ -95,7 +95,7 @@ describe('croupier admin commands', () => {
     const pushed = await croupier(['push', 'fraud-3.tgz']);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stdout).toMatch(/pushed fraud 3 .* live is still 1/);
-    expect((await croupier(['status'])).stdout).toMatch(/^fraud\s+3\s+1\/1/m);
+    expect((await croupier(['status'])).stdout).toMatch(/^fraud\s+3\s+(1\/1|inline)\s/m);
     expect((await croupier(['push', 'fraud-3.tgz'])).code).toBe(1);
   });
 

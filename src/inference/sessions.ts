@@ -1,0 +1,77 @@
+/**
+ * ONNX Runtime sessions, as both places that run batches use them: inference workers, and the main
+ * thread for versions small enough to run inline (see inline.ts). Creating a session warms it with
+ * a synthetic batch and checks what comes out, so a version that cannot serve never goes live.
+ */
+import * as ort from 'onnxruntime-node';
+import type { InferResult, InferTask, LoadSpec, TensorData } from './messages.js';
+
+function zeros(type: string, length: number): ort.Tensor['data'] {
+  switch (type) {
+    case 'float32': return new Float32Array(length);
+    case 'float64': return new Float64Array(length);
+    case 'int64': return new BigInt64Array(length);
+    case 'int32': return new Int32Array(length);
+    case 'int16': return new Int16Array(length);
+    case 'int8': return new Int8Array(length);
+    case 'uint16': return new Uint16Array(length);
+    default: return new Uint8Array(length);
+  }
+}
+
+/** A batch of `rows` rows of zeros for every input. */
+export function syntheticTask(spec: LoadSpec, rows: number): InferTask {
+  return {
+    key: spec.key,
+    rows,
+    inputs: spec.inputs.map((input) => {
+      const size = input.rowShape.reduce((a, b) => a * b, 1);
+      return { name: input.name, type: input.type, dims: [rows, ...input.rowShape], data: zeros(input.type, rows * size) as TensorData['data'] };
+    }),
+  };
+}
+
+/** Runs one batch; the outputs keep ONNX Runtime's buffers (the caller may transfer them). */
+export async function runBatch(session: ort.InferenceSession, spec: LoadSpec, task: InferTask): Promise<InferResult> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const input of task.inputs) feeds[input.name] = new ort.Tensor(input.type as ort.Tensor.Type, input.data as ort.Tensor['data'], input.dims);
+  const started = process.hrtime.bigint();
+  const out = await session.run(feeds);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const outputs = spec.outputs.map(({ name }) => {
+    const t = out[name];
+    if (!t) throw new Error(`${spec.key}: output "${name}" missing`);
+    return { name, type: t.type as TensorData['type'], dims: [...t.dims], data: t.data as TensorData['data'] };
+  });
+  return { outputs, seconds };
+}
+
+async function warm(session: ort.InferenceSession, spec: LoadSpec): Promise<void> {
+  const rows = 2;
+  const { outputs } = await runBatch(session, spec, syntheticTask(spec, rows));
+  for (const o of spec.outputs) {
+    const t = outputs.find((x) => x.name === o.name)!;
+    if (t.dims[0] !== rows || t.data.length !== rows * o.rowSize) throw new Error(`warm-up: output "${o.name}" has shape [${t.dims.join(', ')}], expected ${o.rowSize} values per row`);
+    if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
+      for (const v of t.data) if (!Number.isFinite(v)) throw new Error(`warm-up: output "${o.name}" is not finite`);
+    }
+  }
+}
+
+/** Creates and warms a session for `spec`; released again if the warm-up fails. */
+export async function createSession(spec: LoadSpec, intraOpThreads: number): Promise<ort.InferenceSession> {
+  const session = await ort.InferenceSession.create(spec.file, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
+  try {
+    await warm(session, spec);
+  } catch (e) {
+    await session.release().catch(() => undefined);
+    throw e;
+  }
+  return session;
+}

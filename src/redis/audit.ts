@@ -1,0 +1,82 @@
+/**
+ * The audit chain in Redis (Redis mode): entries are JSON strings in the list
+ * `croupier:{control}:audit` (entry N at index N-1) and `croupier:{control}:audit-head` holds
+ * "<seq> <hash>" of the last one. An append is a compare-and-set on that head in one script:
+ * the entry links to the head this replica last saw, and if another replica appended meanwhile the
+ * script refuses, answers the new head, and the entry is rebuilt on it. So two replicas can never
+ * fork the chain, and `croupier audit verify` checks the same hashes as in embedded mode.
+ */
+import { chainEntry, GENESIS, type AuditEntry, type AuditFields, type AuditTrail } from '../admin/audit-log.js';
+import { controlKey, type RedisClient } from './connection.js';
+import { unavailable } from './lock.js';
+
+const APPEND = `
+local head = redis.call('GET', KEYS[2]) or ARGV[4]
+if head ~= ARGV[1] then return head end
+redis.call('RPUSH', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+return 1`;
+const START = `0 ${GENESIS}`;
+/** Appends racing with other replicas: give up (the action is still answered, the failure logged) after this many. */
+const MAX_ATTEMPTS = 20;
+
+export class RedisAuditLog implements AuditTrail {
+  private readonly client: RedisClient;
+  private readonly list = controlKey('audit');
+  private readonly headKey = controlKey('audit-head');
+  private head = START;
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(client: RedisClient) {
+    this.client = client;
+  }
+
+  /** Appends in this replica's order; resolves once Redis has the entry. */
+  append(fields: AuditFields): Promise<AuditEntry> {
+    const written = this.writes.then(() => this.appendNow(fields));
+    this.writes = written.catch(() => undefined);
+    return written;
+  }
+
+  private async appendNow(fields: AuditFields): Promise<AuditEntry> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const [seqText, prev] = this.head.split(' ') as [string, string];
+      const entry = chainEntry(Number(seqText) + 1, prev, fields);
+      const next = `${entry.seq} ${entry.hash}`;
+      let answer: unknown;
+      try {
+        answer = await this.client.eval(APPEND, 2, this.list, this.headKey, this.head, JSON.stringify(entry), next, START);
+      } catch (e) {
+        throw unavailable(e, 'append to the audit chain');
+      }
+      if (answer === 1) {
+        this.head = next;
+        return entry;
+      }
+      this.head = String(answer);
+    }
+    throw unavailable(new Error(`the head moved ${MAX_ATTEMPTS} times in a row`), 'append to the audit chain');
+  }
+
+  /** The newest `limit` entries with seq < `before`, oldest first (entry N is at index N-1). */
+  async read(limit: number, before: number | undefined): Promise<AuditEntry[]> {
+    await this.writes;
+    let texts: string[];
+    try {
+      if (before === undefined) {
+        texts = await this.client.lrange(this.list, -limit, -1);
+      } else {
+        const end = before - 2;
+        if (end < 0) return [];
+        texts = await this.client.lrange(this.list, Math.max(0, end - limit + 1), end);
+      }
+    } catch (e) {
+      throw unavailable(e, 'read the audit chain');
+    }
+    return texts.map((t) => JSON.parse(t) as AuditEntry);
+  }
+
+  async close(): Promise<void> {
+    await this.writes;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The feedback loop in Redis mode, in place of the embedded one: decisions, arm statistics and
+ * outcomes live in Redis (nothing shared is kept in the state directory). Exposes the same
+ * feedback endpoint and learning gauges as embedded mode.
+ */
+import { armReadings, type FeedbackLoopDeps } from '../feedback/feedback-loop.js';
+import { feedbackEndpoint } from '../http/feedback-endpoint.js';
+import type { Router } from '../routing/router.js';
+import type { RedisLink } from './connection.js';
+import { RedisDecisions } from './decisions.js';
+import { RedisFeedback } from './outcomes.js';
+import { SharedStats } from './stats.js';
+
+const DEFAULT_WINDOW_S = 86_400;
+
+/** What the embedded loop needs, but a Redis link instead of a state directory. */
+export interface SharedFeedbackDeps extends Omit<FeedbackLoopDeps, 'stateDir' | 'state'> {
+  readonly link: RedisLink;
+}
+
+export class SharedFeedbackLoop {
+  private constructor(
+    readonly decisions: RedisDecisions,
+    readonly feedback: RedisFeedback,
+    readonly stats: SharedStats,
+    private readonly router: Router,
+    readonly endpoint: ReturnType<typeof feedbackEndpoint>,
+  ) {}
+
+  static async start(deps: SharedFeedbackDeps): Promise<SharedFeedbackLoop> {
+    const { link, router, metrics, log } = deps;
+    const windowMs = (route: string): number => (router.get(route)?.spec.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000;
+    const decisions = new RedisDecisions(link, log, deps.decisionsMax, windowMs);
+    const feedback = new RedisFeedback(link, deps.ids, decisions, router, metrics);
+    const stats = new SharedStats(link, router, deps.gateway.registry, log);
+    feedback.onCredited = () => void stats.refresh();
+    stats.onHealth = (ok, sinceMs) => feedback.health(ok, sinceMs);
+    router.observers.push({
+      routeReset: (route) => {
+        stats.reset(route).catch((err: unknown) => log.error({ route, err: (err as Error).message }, 'redis: route statistics reset not written'));
+      },
+    });
+    deps.gateway.decisions = decisions;
+    metrics.learning = {
+      decisionsPending: () => decisions.pending,
+      decisionsEvicted: () => decisions.evicted,
+      arms: () => armReadings(router),
+    };
+    await stats.refresh();
+    router.recomputeAll();
+    router.start();
+    stats.start();
+    return new SharedFeedbackLoop(decisions, feedback, stats, router, feedbackEndpoint(feedback, deps.bodyLimit, deps.isAccepting));
+  }
+
+  /** Stops the timers and writes what waits for Redis, if it is reachable. */
+  async close(): Promise<void> {
+    this.stats.stop();
+    this.router.stop();
+    await this.decisions.close(2_000);
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Arm statistics shared by every replica, in one hash per route (`croupier:{route:R}:stats`,
+ * fields `<arm>:version|pulls|rewards|n|sum|sumSq|atMs`). Every change is a Lua script run by Redis
+ * (never read-modify-write from a client, the race Seldon's router warns about); every replica
+ * re-reads the hashes every 200 ms (one pipelined HGETALL per route) and recomputes the weights
+ * from them, so feedback to any replica moves every replica's allocation.
+ */
+import type { ArmStats } from '../routing/arm-stats.js';
+import type { Route, Router } from '../routing/router.js';
+import type { Logger } from '../log.js';
+import type { Registry } from '../registry/registry.js';
+import { Cluster } from 'ioredis';
+import { routeKey, type RedisClient, type RedisLink } from './connection.js';
+
+export const STATS_REFRESH_MS = 200;
+/** Outcomes stay in the stream at least this long, longer when the route's window is longer. */
+export const OUTCOME_RETENTION_MS = 7 * 86_400_000;
+
+export function statsKey(route: string): string {
+  return routeKey(route, 'stats');
+}
+
+/**
+ * Counts `ARGV[3]` pulls of arm ARGV[1] serving version ARGV[2]. An arm that starts serving another
+ * version starts again from the prior (statistics belong to an arm and its version).
+ */
+const PULL = `
+local arm = ARGV[1]
+local v = redis.call('HGET', KEYS[1], arm .. ':version')
+if v ~= ARGV[2] then
+  redis.call('HSET', KEYS[1], arm .. ':version', ARGV[2], arm .. ':pulls', 0, arm .. ':rewards', 0,
+    arm .. ':n', 0, arm .. ':sum', 0, arm .. ':sumSq', 0, arm .. ':atMs', 0)
+end
+return redis.call('HINCRBY', KEYS[1], arm .. ':pulls', ARGV[3])
+`;
+
+/**
+ * One accepted outcome, in one script so that it is counted exactly once:
+ *   KEYS[1] the route's stats hash, KEYS[2] the decision's settled marker, KEYS[3] the outcomes stream
+ *   ARGV: decision, arm, versionKey, reward, atMs, halfLifeMs, markerTtlMs, minId, model, version,
+ *         propensity, decidedMs, label (JSON, '' for none)
+ * Returns 0 for a duplicate, 1 when accepted and credited, 2 when accepted but not credited (the
+ * arm serves another version by now). The discounting mirrors ArmStats.credit.
+ */
+const CREDIT = `
+if not redis.call('SET', KEYS[2], ARGV[4], 'NX', 'PX', ARGV[7]) then return 0 end
+local arm = ARGV[2]
+local reward = tonumber(ARGV[4])
+local at = tonumber(ARGV[5])
+local halfLife = tonumber(ARGV[6])
+local v = redis.call('HGET', KEYS[1], arm .. ':version')
+local credited = 2
+if not v then
+  redis.call('HSET', KEYS[1], arm .. ':version', ARGV[3])
+  v = ARGV[3]
+end
+if v == ARGV[3] then
+  credited = 1
+  local f = redis.call('HMGET', KEYS[1], arm .. ':rewards', arm .. ':n', arm .. ':sum', arm .. ':sumSq', arm .. ':atMs')
+  local rewards = tonumber(f[1] or '0') + reward
+  local n = tonumber(f[2] or '0')
+  local sum = tonumber(f[3] or '0')
+  local sumSq = tonumber(f[4] or '0')
+  local atMs = tonumber(f[5] or '0')
+  if halfLife > 0 and n > 0 and at < atMs then
+    local w = math.pow(0.5, (atMs - at) / halfLife)
+    n = n + w
+    sum = sum + w * reward
+    sumSq = sumSq + w * reward * reward
+  else
+    if halfLife > 0 and n > 0 and at > atMs then
+      local d = math.pow(0.5, (at - atMs) / halfLife)
+      n = n * d
+      sum = sum * d
+      sumSq = sumSq * d
+    end
+    if at > atMs then atMs = at end
+    n = n + 1
+    sum = sum + reward
+    sumSq = sumSq + reward * reward
+  end
+  redis.call('HSET', KEYS[1], arm .. ':rewards', string.format('%.17g', rewards), arm .. ':n', string.format('%.17g', n),
+    arm .. ':sum', string.format('%.17g', sum), arm .. ':sumSq', string.format('%.17g', sumSq), arm .. ':atMs', string.format('%d', atMs))
+end
+local fields = {'decision', ARGV[1], 'arm', arm, 'model', ARGV[9], 'version', ARGV[10], 'reward', ARGV[4],
+  'propensity', ARGV[11], 'decidedMs', ARGV[12], 'credited', tostring(credited)}
+if ARGV[13] ~= '' then
+  fields[#fields + 1] = 'label'
+  fields[#fields + 1] = ARGV[13]
+end
+redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[8], '*', unpack(fields))
+return credited
+`;
+
+/** Writes a turn's decisions: KEYS = decision keys, ARGV = their lines, then their TTLs (ms). */
+const DECIDE = `
+local n = #KEYS
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[i], 'PX', ARGV[n + i]) end
+return n
+`;
+
+/** Forgets a route's statistics (admin reset), keeping each arm's version. */
+const RESET = `
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local f = all[i]
+  if string.sub(f, -8) ~= ':version' then redis.call('HSET', KEYS[1], f, 0) end
+end
+return #all / 2
+`;
+
+type ScriptClient = RedisClient & {
+  croupierPull(key: string, arm: string, versionKey: string, count: number): Promise<number>;
+  croupierCredit(...args: (string | number)[]): Promise<number>;
+  croupierReset(key: string): Promise<number>;
+  croupierDecide(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+/** Registers the scripts on the client (ioredis sends EVALSHA, and the script once on NOSCRIPT). */
+export function scripts(client: RedisClient): ScriptClient {
+  const c = client as ScriptClient;
+  if (typeof c.croupierPull !== 'function') {
+    client.defineCommand('croupierPull', { numberOfKeys: 1, lua: PULL });
+    client.defineCommand('croupierCredit', { numberOfKeys: 3, lua: CREDIT });
+    client.defineCommand('croupierReset', { numberOfKeys: 1, lua: RESET });
+    client.defineCommand('croupierDecide', { lua: DECIDE });
+  }
+  return c;
+}
+
+/** A pipeline on a single Redis; on Cluster, where keys of a pipeline must share a slot, plain commands. */
+export async function batch<T>(client: RedisClient, commands: ((c: ScriptClient) => Promise<T>)[]): Promise<(T | Error)[]> {
+  const settle = (p: Promise<T>): Promise<T | Error> => p.then((v) => v, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  if (client instanceof Cluster) return Promise.all(commands.map((f) => settle(f(scripts(client)))));
+  const pipeline = scripts(client).pipeline() as unknown as ScriptClient;
+  // On a pipeline each command queues and returns the pipeline, not a promise; exec() answers all.
+  for (const f of commands) void f(pipeline);
+  const results = await (pipeline as unknown as { exec(): Promise<[Error | null, unknown][] | null> }).exec();
+  if (!results) throw new Error('pipeline discarded');
+  return results.map(([err, value]) => err ?? (value as T));
+}
+
+/**
+ * Copies an arm's shared statistics over the local ones; false when Redis has none for the version
+ * the arm serves here (another replica may not have followed a deploy yet, or this one).
+ */
+function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string, serving: string | undefined): boolean {
+  const version = fields[`${arm}:version`];
+  if (version === undefined || version !== serving) return false;
+  stats.versionKey = version;
+  stats.pulls = Number(fields[`${arm}:pulls`] ?? 0);
+  stats.rewardTotal = Number(fields[`${arm}:rewards`] ?? 0);
+  stats.n = Number(fields[`${arm}:n`] ?? 0);
+  stats.sum = Number(fields[`${arm}:sum`] ?? 0);
+  stats.sumSq = Number(fields[`${arm}:sumSq`] ?? 0);
+  stats.atMs = Number(fields[`${arm}:atMs`] ?? 0);
+  return true;
+}
+
+/**
+ * Re-reads every route's shared statistics on a timer and recomputes the weights from them. While
+ * Redis is down the last statistics read stay in force (predictions go on from the last known state).
+ */
+export class SharedStats {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  /** Told whether each refresh reached Redis, and when it started (the feedback side's outage view). */
+  onHealth: ((ok: boolean, sinceMs: number) => void) | undefined;
+
+  constructor(private readonly link: RedisLink, private readonly router: Router, private readonly registry: Registry, private readonly log: Logger) {}
+
+  start(intervalMs = STATS_REFRESH_MS): void {
+    this.timer ??= setInterval(() => void this.refresh(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One pipelined HGETALL per route, then a recompute of each route whose arms Redis knows. */
+  async refresh(): Promise<void> {
+    if (this.running || !this.link.isUp()) return;
+    this.running = true;
+    const startedMs = Date.now();
+    let ok = false;
+    try {
+      const routes: Route[] = [...this.router.routes.values()];
+      const results = await batch(this.link.client, routes.map((r) => (c) => c.hgetall(statsKey(r.name))));
+      const now = Date.now();
+      for (let i = 0; i < routes.length; i++) {
+        const route = routes[i]!;
+        const fields = results[i];
+        if (fields instanceof Error || !fields) continue;
+        // The route may have been replaced while the read was in flight: apply to the current one.
+        if (this.router.get(route.name) !== route) continue;
+        let changed = false;
+        for (const arm of route.arms) {
+          const serving = this.registry.resolve(arm.model, arm.version)?.key;
+          changed = applyArm(route.stats[arm.index]!, fields as Record<string, string>, arm.name, serving) || changed;
+        }
+        if (changed) route.policy.recompute(now);
+      }
+      ok = !results.some((r) => r instanceof Error);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'redis: statistics refresh failed');
+    } finally {
+      this.running = false;
+      this.onHealth?.(ok, startedMs);
+    }
+  }
+
+  /** Forgets a route's shared statistics (the admin reset, on the replica that ran it). */
+  async reset(route: string): Promise<void> {
+    await scripts(this.link.client).croupierReset(statsKey(route));
+  }
+}

@@ -1,0 +1,92 @@
+/** The decision store is bounded, evicts the oldest, and finds decisions by id across wrap and restore. */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DecisionIds } from '../../src/feedback/decision-id.js';
+import { DecisionStore } from '../../src/feedback/decision-store.js';
+import { Decision } from '../../src/feedback/decision.js';
+import type { Pick } from '../../src/routing/router.js';
+
+const answered = { answer: (): void => undefined };
+const pick = {
+  route: { name: 'r', spec: { logFeatures: false } },
+  arm: { name: 'a', index: 0 },
+  version: { model: 'm', version: '1', sha256: 'f'.repeat(64) },
+  propensity: 0.25,
+} as unknown as Pick;
+
+function decide(store: DecisionStore, ids: DecisionIds, n: number): string[] {
+  return Array.from({ length: n }, () => {
+    const id = ids.mint();
+    store.decided(id, ids.mintedAtMs, pick, 1, undefined, answered);
+    return id;
+  });
+}
+
+describe('DecisionStore', () => {
+  it('holds at most its capacity, evicting the oldest waiting decisions and counting them', () => {
+    const ids = new DecisionIds(randomBytes(32));
+    const store = new DecisionStore(100);
+    const made = decide(store, ids, 250);
+    expect(store.size).toBe(100);
+    expect(store.pending).toBe(100);
+    expect(store.evicted).toBe(150);
+    expect(made.slice(0, 150).filter((id) => store.get(id))).toEqual([]);
+    const d = store.get(made[249]!)!;
+    expect(d).toMatchObject({ route: 'r', arm: 'a', model: 'm', version: '1', versionKey: 'm@1', propensity: 0.25, rows: 1, reward: undefined });
+    store.settle(d, 1);
+    expect(store.get(made[249]!)!.reward).toBe(1);
+    expect(store.pending).toBe(99);
+    // A settled decision overwritten later is not an eviction.
+    decide(store, ids, 100);
+    expect(store.evicted).toBe(249);
+  });
+
+  it('does not waste slots when traffic is slow (id blocks abandoned after 50 ms)', () => {
+    const ids = new DecisionIds(randomBytes(32));
+    const store = new DecisionStore(10);
+    const made: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const id = ids.mint(1_000 + i * 100); // a new block for every id
+      store.decided(id, ids.mintedAtMs, pick, 1, undefined, answered);
+      made.push(id);
+    }
+    expect(made.every((id) => store.get(id))).toBe(true);
+    expect(store.evicted).toBe(0);
+  });
+
+  it('refuses ids it does not hold, including altered and foreign ones', () => {
+    const ids = new DecisionIds(randomBytes(32));
+    const store = new DecisionStore(10);
+    const [id] = decide(store, ids, 1);
+    const foreign = new DecisionIds(randomBytes(32)).mint();
+    for (const bad of [foreign, id!.slice(0, -1) + (id!.endsWith('A') ? 'B' : 'A'), '', 'short', '!'.repeat(32)]) {
+      expect(store.get(bad)).toBeUndefined();
+    }
+  });
+
+  it('restores from snapshot lines, and new ids continue after the restored ones', () => {
+    const ids = new DecisionIds(randomBytes(32));
+    const store = new DecisionStore(50);
+    const made = decide(store, ids, 40);
+    store.settle(store.get(made[5]!)!, 0.5);
+    const snapshot = store.snapshotLines();
+    // The snapshot is the state when it was asked for, though it is read later.
+    decide(store, ids, 5);
+    store.settle(store.get(made[6]!)!, 1);
+    const lines = [...snapshot];
+    expect(lines).toHaveLength(40);
+    expect(JSON.parse(lines[6]!).w).toBeUndefined();
+    expect(JSON.parse(lines[0]!).d).toBe(made[0]);
+
+    const again = new DecisionStore(50);
+    for (const l of lines) expect(again.restore(Decision.fromLine(JSON.parse(l)))).toBe(true);
+    expect(again.restore(Decision.fromLine(JSON.parse(lines[0]!)))).toBe(false);
+    expect(again.get(made[5]!)!.reward).toBe(0.5);
+    expect(again.pending).toBe(39);
+    const restarted = new DecisionIds((ids as unknown as { secret: Buffer }).secret);
+    restarted.continueAfter(again.maxSeq);
+    const fresh = decide(again, restarted, 10);
+    expect([...made, ...fresh].every((id) => again.get(id))).toBe(true);
+    expect(again.evicted).toBe(0);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * A real `redis-server` for integration tests, on a free port with its own directory (AOF on,
+ * fsync always), killed at the end. When redis-server is not installed the Redis tests skip with a
+ * reason — except under CI=true, where a skip would let CI pass without testing: there they fail.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'vitest';
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** SIGTERM, wait for exit, remove the data directory. */
+  stop(): Promise<void>;
+  /** SIGKILL, no wait: a crash. */
+  kill(): void;
+  /** Any other signal to the server (SIGSTOP / SIGCONT: a Redis that hangs with its sockets open). */
+  signal(sig: NodeJS.Signals): void;
+  /** Start again on the same port and directory (the AOF is replayed); resolves once it answers. */
+  restart(): Promise<void>;
+}
+
+const BINARY = 'redis-server';
+
+export function redisAvailable(binary = BINARY): boolean {
+  const r = spawnSync(binary, ['--version'], { stdio: 'ignore' });
+  return r.error === undefined && r.status === 0;
+}
+
+/** What a Redis test file does: run, skip (with a reason), or fail (CI must never pass by skipping). */
+export function redisPlan(available: boolean, ci: boolean): 'run' | 'skip' | 'fail' {
+  if (available) return 'run';
+  return ci ? 'fail' : 'skip';
+}
+
+const MISSING = `${BINARY} is not installed (apt-get install redis-server)`;
+
+/** `describe` for tests that need a real Redis: skips with a reason, or fails under CI=true. */
+export function describeRedis(name: string, fn: () => void): void {
+  const plan = redisPlan(redisAvailable(), process.env.CI === 'true');
+  if (plan === 'run') describe(name, fn);
+  else if (plan === 'skip') describe.skip(`${name} — skipped: ${MISSING}`, fn);
+  else describe(name, () => {
+    it('needs redis-server (CI=true: Redis tests fail instead of skipping)', () => {
+      throw new Error(`${MISSING}; under CI=true Redis tests must run`);
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** PING over a raw socket until +PONG, so the helper needs no client library. */
+async function waitForPong(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = net.connect({ host: '127.0.0.1', port });
+      let data = '';
+      sock.setTimeout(500, () => { sock.destroy(); resolve(false); });
+      sock.once('connect', () => sock.write('PING\r\n'));
+      sock.on('data', (d) => { data += d.toString(); if (data.includes('\r\n')) { sock.destroy(); resolve(data.startsWith('+PONG')); } });
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(25);
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  if (!redisAvailable()) throw new Error(MISSING);
+  const dir = mkdtempSync(join(tmpdir(), 'croupier-redis-'));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const launch = async (): Promise<void> => {
+    const proc = spawn(BINARY, ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], { stdio: 'ignore' });
+    child = proc;
+    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    await waitForPong(port, 10_000);
+  };
+  await launch();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    kill() {
+      child?.kill('SIGKILL');
+    },
+    signal(sig) {
+      child?.kill(sig);
+    },
+    async restart() {
+      await exited;
+      await launch();
+    },
+    async stop() {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The admin lock's fencing token and the audit chain's compare-and-set, against a real Redis: a
+ * holder whose lease ran out cannot overwrite what the next holder wrote, changes on two "replicas"
+ * never overlap, and appends racing from two replicas make one chain, not a fork.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { verifyAuditLog } from '../../src/admin/audit-log.js';
+import { RedisAuditLog } from '../../src/redis/audit.js';
+import { controlKey, modelKey } from '../../src/redis/connection.js';
+import { FENCED_WRITE } from '../../src/redis/control.js';
+import { RedisAdminLock } from '../../src/redis/lock.js';
+import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+
+let redis: TestRedis;
+let client: Redis;
+
+describeRedis('Redis admin lock and audit chain', () => {
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url, { enableOfflineQueue: true });
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await redis?.stop();
+  });
+
+  const write = (token: number, value: string): Promise<unknown> =>
+    client.eval(FENCED_WRITE, 2, modelKey('m', 'live'), modelKey('m', 'fence'), token, value, controlKey('events'), '{}');
+
+  it('refuses a write from a holder whose lease ran out once a newer holder wrote', async () => {
+    const first = new RedisAdminLock(client, 'replica-a');
+    const second = new RedisAdminLock(client, 'replica-b');
+    await first.run(async () => {
+      const stale = first.fence();
+      expect(await write(stale, 'a-1')).toBe(-1);
+      // The lease runs out while replica-a is paused (a GC pause, a partition): replica-b takes over.
+      await client.del(controlKey('lock'));
+      await second.run(async () => {
+        expect(second.fence()).toBeGreaterThan(stale);
+        expect(await write(second.fence(), 'b-1')).toBe(-1);
+      });
+      expect(await write(stale, 'a-2')).toBe(stale + 1);
+    });
+    expect(await client.get(modelKey('m', 'live'))).toBe('b-1');
+  });
+
+  it('serialises changes across replicas: they never overlap', async () => {
+    const locks = [new RedisAdminLock(client, 'replica-a'), new RedisAdminLock(client, 'replica-b')];
+    let inside = 0;
+    let most = 0;
+    const tokens: number[] = [];
+    await Promise.all(Array.from({ length: 20 }, (_, i) => locks[i % 2]!.run(async () => {
+      inside++;
+      most = Math.max(most, inside);
+      tokens.push(locks[i % 2]!.fence());
+      await new Promise((r) => setTimeout(r, 5));
+      inside--;
+    })));
+    expect(most).toBe(1);
+    expect(tokens).toEqual([...tokens].sort((x, y) => x - y));
+    // Released: nothing left holding it.
+    expect(await client.exists(controlKey('lock'))).toBe(0);
+  });
+
+  it('appends racing from two replicas make one chain that verifies', async () => {
+    const logs = [new RedisAuditLog(client), new RedisAuditLog(client)];
+    await Promise.all(Array.from({ length: 60 }, (_, i) => logs[i % 2]!.append({ actor: `r${i % 2}`, action: 'deploy', target: 'm', result: 'ok', status: 200, after: String(i) })));
+    const texts = await client.lrange(controlKey('audit'), 0, -1);
+    expect(texts).toHaveLength(60);
+    const verdict = verifyAuditLog(texts.join('\n'));
+    expect(verdict).toMatchObject({ ok: true, entries: 60 });
+    const newest = await logs[1]!.read(10, undefined);
+    expect(newest.map((e) => e.seq)).toEqual([51, 52, 53, 54, 55, 56, 57, 58, 59, 60]);
+    expect((await logs[0]!.read(5, 3)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('answers state_unavailable (503, retry) at once when Redis is gone, never hangs an admin change', async () => {
+    const link = new Redis(redis.url, { enableOfflineQueue: false, commandTimeout: 250, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+    link.on('error', () => undefined);
+    await new Promise((r) => link.once('ready', r));
+    redis.kill();
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    const lock = new RedisAdminLock(link, 'replica-a');
+    await expect(lock.run(async () => 'changed')).rejects.toMatchObject({ code: 'state_unavailable', status: 503 });
+    await expect(new RedisAuditLog(link).append({ actor: null, action: 'deploy', target: 'm', result: 'ok', status: 200 })).rejects.toMatchObject({ code: 'state_unavailable' });
+    expect(performance.now() - started).toBeLessThan(1000);
+    link.disconnect();
+    await redis.restart();
+  });
+});
