@@ -4,7 +4,7 @@
 // the binary tensor data extension beside JSON, on `fraud` and `mlp`, on the default configuration.
 //
 //   npm run bench:compute -- [--rounds N --duration S --configs 1x1,1x2,2x1,2x2 --rows R
-//                             --connections C --no-write]
+//                             --connections C --section NAME --no-write]
 import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -39,11 +39,12 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '64' },
     connections: { type: 'string', default: '8' },
     'no-write': { type: 'boolean', default: false },
+    section: { type: 'string', default: 'compute' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
-  process.stdout.write('usage: npm run bench:compute -- [--rounds 5] [--duration 4] [--configs 1x1,1x2,2x1,2x2] [--rows 64] [--connections 8] [--no-write]\n');
+  process.stdout.write('usage: npm run bench:compute -- [--rounds 5] [--duration 4] [--configs 1x1,1x2,2x1,2x2] [--rows 64] [--connections 8] [--section compute] [--no-write]\n');
   process.exit(0);
 }
 const ROUNDS = Number(args.rounds);
@@ -240,7 +241,7 @@ async function main(): Promise<void> {
   const section = report(measures, probes, date);
   process.stdout.write(`${section}\n`);
   if (!args['no-write']) {
-    writeSection(RESULTS, 'compute', section);
+    writeSection(RESULTS, args.section, section);
     log(`wrote ${RESULTS}`);
   }
 }
