@@ -38,6 +38,9 @@ if (args.help) {
 const VERSIONS = Number(args.versions);
 const MLP_BYTES = statSync(join(ROOT, 'models', 'mlp', '1', 'model.onnx')).size;
 const ENV: Record<string, string> = args.workers === undefined ? {} : { CROUPIER_WORKERS: args.workers };
+/** What `auto` resolves to here (mirrors src/config/config.ts `workers`), for the report. */
+const AUTO_WORKERS = ((cores: number) => Math.min(4, cores <= 2 ? cores : cores - 1))(os.availableParallelism());
+const WORKERS = args.workers ?? `${AUTO_WORKERS} (auto)`;
 
 const log = (msg: string): void => {
   process.stderr.write(`bench:memory: ${msg}\n`);
@@ -110,7 +113,7 @@ async function main(): Promise<void> {
   const section = [
     '## Memory: resident set size',
     '',
-    `- date: ${date.toISOString()}, node ${process.version}, ${os.availableParallelism()} cores; workers: ${args.workers ?? 'default (auto)'}`,
+    `- date: ${date.toISOString()}, node ${process.version}, ${os.availableParallelism()} cores; workers: ${WORKERS}`,
     `- command: \`${command}\``,
     '- RSS = VmRSS of the Croupier process (main thread, inference workers and ONNX Runtime all live in it) from `/proc/<pid>/status`; ' +
       'idle = 3 s after ready; after load = 2 s after 5 s of `/v1/predict/fraud-scoring` (wrk, 64 connections) and 5 s of 64-row binary `mlp` batches (8 connections); ' +
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
       rows.map((r) => [r.setup, String(r.versions), `${fixed(r.startS, 1)} s`, mb(r.idle.rss), mb(r.loaded.rss), mb(r.loaded.hwm), String(r.threads)])),
     '',
     perVersion === null ? '' : `Each extra \`mlp\` version costs about **${fixed(perVersion / 1024 / 1024, 1)} MB** of RSS at idle ` +
-      `(${fixed(perVersion / MLP_BYTES, 1)}× its ${fixed(MLP_BYTES / 1024 / 1024, 1)} MB weight file) with ${args.workers ?? 'the default number of'} worker(s); ` +
+      `(${fixed(perVersion / MLP_BYTES, 1)}× its ${fixed(MLP_BYTES / 1024 / 1024, 1)} MB weight file) with ${WORKERS} worker(s); ` +
       'every worker holds its own session of every version, so the cost scales with workers × versions.',
   ].join('\n');
   process.stdout.write(`${section}\n`);
