@@ -26,6 +26,8 @@ const LUA = fileURLToPath(new URL('post-file.lua', import.meta.url));
 const ORT_LOOP = fileURLToPath(new URL('lib/ort-loop.ts', import.meta.url));
 const WARMUP_S = 2;
 const PREDICT_PATH = '/v1/predict/fraud-scoring';
+/** What CROUPIER_WORKERS=auto resolves to here (mirrors src/config/config.ts), for the report. */
+const AUTO_WORKERS = ((cores: number) => Math.min(4, cores <= 2 ? cores : cores - 1))(os.availableParallelism());
 
 const log = (msg: string): void => {
   process.stderr.write(`bench:compute: ${msg}\n`);
@@ -336,7 +338,7 @@ function report(measures: Measure[], probes: string[], date: Date): string {
       'reference: the whole ORT process, the faster shape of that round), median of per-round ratios. Near 1 means the worker computes as efficiently as ORT in-process ' +
       'and the gap in rows/s is time the worker is not computing (waiting for the next batch, or for a core).',
     '',
-    'Binary tensor extension beside JSON, default configuration (no thread variables set), same run:',
+    `Binary tensor extension beside JSON, default configuration (no thread variables set: auto = ${AUTO_WORKERS} worker(s) here since 107fb2a), same run:`,
     '',
     mdTable(['model, request', 'binary / JSON (rows/s)'], [
       [`fraud (32 features), ${ROWS} rows`, binJson('fraud')],
