@@ -1,6 +1,14 @@
-// Just the slice of autocannon's programmatic API that bench/lib/fixedrate.ts uses.
+// Just the slice of autocannon's programmatic API that bench/lib/fixedrate.ts and bench/soak.ts use.
 declare module 'autocannon' {
+  interface RequestSpec {
+    method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => void;
+  }
   interface Options {
+    requests?: RequestSpec[];
     url: string;
     method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
     headers?: Record<string, string>;

@@ -81,17 +81,25 @@ const CTR: readonly Feature[] = [
   ['is_logged_in', bern(0.7), 1], ['ads_on_page', int(1, 8), -1],
 ];
 
+/** 256 anonymous embedding-like inputs for the compute-bound demo (bench/compute.ts): standard normal, clipped. */
+const EMBEDDING: readonly Feature[] = Array.from({ length: 256 }, (_, i) =>
+  [`e${String(i).padStart(3, '0')}`, norm(0, 1, -4, 4), 0] as const);
+
 // ---------- model definitions ----------
 interface ModelSpec {
   name: string; version: string; seed: number; features: readonly Feature[];
   hidden: number[]; output: string; logitMean: number; logitStd: number; method: string;
+  /** Baseline rows (default SAMPLES); fewer for the big MLP, whose forward pass in float64 JS is slow. */
+  samples?: number;
 }
 const LR_METHOD = 'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, drew logistic-regression weights with domain-informed signs, rescaled them so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into W and b.';
 const MLP_METHOD = 'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, He-initialized a 32-64-64-1 ReLU MLP, rescaled the last layer so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into the first layer.';
+const BIG_MLP_METHOD = 'Sampled 2,000 synthetic rows of 256 clipped standard normals with mulberry32(seed) for the baseline, He-initialized a 256-512-512-256-1 ReLU MLP, rescaled the last layer so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into the first layer. Compute-bound benchmark model, not a scoring model.';
 const MODELS: readonly ModelSpec[] = [
   { name: 'fraud', version: '1', seed: 1001, features: FRAUD, hidden: [], output: 'probability', logitMean: -1, logitStd: 2, method: LR_METHOD },
   { name: 'fraud', version: '2', seed: 2002, features: FRAUD, hidden: [], output: 'probability', logitMean: -0.3, logitStd: 2.5, method: LR_METHOD },
   { name: 'ctr', version: '1', seed: 3003, features: CTR, hidden: [64, 64], output: 'ctr', logitMean: -1.5, logitStd: 1.5, method: MLP_METHOD },
+  { name: 'mlp', version: '1', seed: 4004, features: EMBEDDING, hidden: [512, 512, 256], output: 'probability', logitMean: 0, logitStd: 2, method: BIG_MLP_METHOD, samples: 2_000 },
 ];
 const ROUTES = {
   routes: {
@@ -228,7 +236,7 @@ function main(): void {
   for (const spec of MODELS) {
     const rng = mulberry32(spec.seed);
     const width = spec.features.length;
-    const rows = Array.from({ length: SAMPLES }, () => new Float64Array(width).map((_, i) => spec.features[i]![1](rng)));
+    const rows = Array.from({ length: spec.samples ?? SAMPLES }, () => new Float64Array(width).map((_, i) => spec.features[i]![1](rng)));
     const stats = spec.features.map((_, i) => columnStats(rows, i));
     const bytes = encodeModel(spec, buildNetwork(spec, rng, rows, stats));
     const dir = `${spec.name}/${spec.version}`;
@@ -248,6 +256,7 @@ function main(): void {
   }
   write(outDir, 'fraud/LIVE', '1\n');
   write(outDir, 'ctr/LIVE', '1\n');
+  write(outDir, 'mlp/LIVE', '1\n');
   write(outDir, 'routes.json', json(ROUTES));
 }
 

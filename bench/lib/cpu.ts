@@ -70,3 +70,17 @@ export function threadCount(pid: number | undefined): number | null {
     return null;
   }
 }
+
+/** CPU ticks (user + system) of one thread of a process; the main thread's tid is the pid. */
+export function threadTicks(pid: number | undefined, tid: number | undefined = pid): number | null {
+  if (pid === undefined || tid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+
+export const ticksToCores = (ticks: number, seconds: number): number => ticks / TICKS_PER_SEC / seconds;

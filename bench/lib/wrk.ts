@@ -10,6 +10,9 @@ export interface WrkResult {
   p50Ms: number | null;
   p99Ms: number | null;
   non2xx: number;
+  /** Answers by HTTP status and 503s carrying Retry-After; only with bench/post-file.lua and BENCH_COUNT_STATUS set. */
+  statuses: Record<string, number>;
+  retryAfter: number;
   socketErrors: { connect: number; read: number; write: number; timeout: number };
   raw: string;
 }
@@ -20,6 +23,9 @@ export interface WrkOptions {
   durationS: number;
   connections: number;
   threads: number;
+  /** Another wrk script (default bench/post.lua) and the environment it reads. */
+  script?: string;
+  env?: Record<string, string>;
 }
 
 const running = new Set<ChildProcess>();
@@ -28,9 +34,9 @@ process.on('exit', () => {
 });
 
 export function runWrk(o: WrkOptions): Promise<WrkResult> {
-  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', LUA, o.url];
+  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', o.script ?? LUA, o.url];
   return new Promise((resolve, reject) => {
-    const child = execFile('wrk', args, { env: { ...process.env, BENCH_BODY: o.body }, timeout: (o.durationS + 30) * 1000 },
+    const child = execFile('wrk', args, { env: { ...process.env, BENCH_BODY: o.body, ...o.env }, maxBuffer: 16 * 1024 * 1024, timeout: (o.durationS + 30) * 1000 },
       (err, stdout, stderr) => {
         running.delete(child);
         if (err) {
@@ -66,8 +72,12 @@ export function parseWrk(text: string): WrkResult {
   const requests = /^\s*(\d+) requests in/m.exec(text)?.[1];
   const non2xx = /^\s*Non-2xx or 3xx responses:\s+(\d+)/m.exec(text)?.[1];
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const statuses: Record<string, number> = {};
+  for (const m of text.matchAll(/^status (\d+) (\d+)$/gm)) statuses[m[1] as string] = Number(m[2]);
   return {
     requestsPerSec: Number(rps),
+    statuses,
+    retryAfter: Number(/^retry-after (\d+)$/m.exec(text)?.[1] ?? 0),
     requests: Number(requests ?? 0),
     p50Ms: percentile(text, '50'),
     p99Ms: percentile(text, '99'),

@@ -161,12 +161,17 @@ export function parseTokens(env: Env): Map<string, string> {
 }
 
 /**
- * `auto` workers: one fewer than the cores (the main thread parses, routes and batches), at least
- * one, at most four; each worker's sessions run with one intra-op thread. See README "Workers".
+ * `auto` workers: one fewer than the cores (the main thread parses, routes, batches and runs small
+ * models inline), but two on two cores, at most four; each worker's sessions run with one intra-op
+ * thread. On 2 cores a second worker gave a compute-bound model ~1.4x the rows/s and left the
+ * small-model predict path unchanged (bench/RESULTS.md, bench:compute). See README "Workers".
  */
 function workers(env: Env): number {
   const raw = env.CROUPIER_WORKERS;
-  if (raw === undefined || raw === '' || raw === 'auto') return Math.min(4, Math.max(1, availableParallelism() - 1));
+  if (raw === undefined || raw === '' || raw === 'auto') {
+    const cores = availableParallelism();
+    return Math.min(4, cores <= 2 ? cores : cores - 1);
+  }
   return integer(env, 'CROUPIER_WORKERS', 1, 1, 64);
 }
 

@@ -39,7 +39,7 @@ describe('croupier admin commands', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^fraud\s+1\s+live\s+(1\/1|inline)\s/m);
     const json = await croupier(['status', '--json']);
-    expect((JSON.parse(json.stdout) as { models: { name: string }[] }).models.map((m) => m.name)).toEqual(['ctr', 'fraud']);
+    expect((JSON.parse(json.stdout) as { models: { name: string }[] }).models.map((m) => m.name)).toEqual(['ctr', 'fraud', 'mlp']);
   });
 
   it('deploy and rollback, with exit 1 and the server error when refused', async () => {

@@ -10,9 +10,10 @@ import ort from 'onnxruntime-node';
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const MODELS_DIR = join(ROOT, 'models');
 const MODELS = [
-  { dir: 'fraud/1', output: 'probability' },
-  { dir: 'fraud/2', output: 'probability' },
-  { dir: 'ctr/1', output: 'ctr' },
+  { dir: 'fraud/1', output: 'probability', width: 32 },
+  { dir: 'fraud/2', output: 'probability', width: 32 },
+  { dir: 'ctr/1', output: 'ctr', width: 32 },
+  { dir: 'mlp/1', output: 'probability', width: 256 },
 ] as const;
 
 interface FeatureStats { mean: number; std: number; min: number; max: number }
@@ -58,19 +59,20 @@ describe('demo model generator', () => {
     }
   });
 
-  it('manifests carry the sha256 of their model.onnx and 32 unique feature names', () => {
-    for (const { dir } of MODELS) {
+  it('manifests carry the sha256 of their model.onnx and one unique name per feature', () => {
+    for (const { dir, width } of MODELS) {
       const manifest = readManifest(dir);
       const bytes = readFileSync(join(MODELS_DIR, dir, manifest.file));
       expect(manifest.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
       const names = manifest.inputs[0]?.featureNames ?? [];
-      expect(names).toHaveLength(32);
-      expect(new Set(names).size).toBe(32);
+      expect(names).toHaveLength(width);
+      expect(new Set(names).size).toBe(width);
       expect(Object.keys(manifest.baseline.features)).toEqual(names);
     }
     expect(readManifest('fraud/1').inputs[0]?.featureNames.slice(0, 2)).toEqual(['amount', 'account_age_days']);
     expect(readFileSync(join(MODELS_DIR, 'fraud/LIVE'), 'utf8')).toBe('1\n');
     expect(readFileSync(join(MODELS_DIR, 'ctr/LIVE'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(MODELS_DIR, 'mlp/LIVE'), 'utf8')).toBe('1\n');
   });
 });
 
@@ -83,14 +85,14 @@ describe('committed demo models run in onnxruntime-node', () => {
   }
 
   /** Score 3 rows built from the baseline in `rowsFrom`'s manifest (default: the model's own). */
-  async function score(dir: string, output: string, rowsFrom = dir): Promise<number[]> {
+  async function score(dir: string, output: string, rowsFrom = dir, width = 32): Promise<number[]> {
     const manifest = readManifest(dir);
     const session = await ort.InferenceSession.create(join(MODELS_DIR, dir, 'model.onnx'));
     try {
       expect(session.inputNames).toEqual(['features']);
       expect(session.outputNames).toEqual([output]);
       expect(manifest.outputs.map((o) => o.name)).toEqual([output]);
-      const result = await session.run({ features: new ort.Tensor('float32', rows(readManifest(rowsFrom)), [3, 32]) });
+      const result = await session.run({ features: new ort.Tensor('float32', rows(readManifest(rowsFrom)), [3, width]) });
       const tensor = result[output];
       expect(tensor?.dims).toEqual([3, 1]);
       return Array.from(tensor?.data as Float32Array);
@@ -99,8 +101,8 @@ describe('committed demo models run in onnxruntime-node', () => {
     }
   }
 
-  it.each(MODELS)('$dir loads and returns 3 finite probabilities in (0, 1)', async ({ dir, output }) => {
-    const values = await score(dir, output);
+  it.each(MODELS)('$dir loads and returns 3 finite probabilities in (0, 1)', async ({ dir, output, width }) => {
+    const values = await score(dir, output, dir, width);
     expect(values).toHaveLength(3);
     for (const v of values) {
       expect(Number.isFinite(v)).toBe(true);
