@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/args.js';
+import { median as medianOrNull } from './lib/report.js';
+import { writeSection } from './lib/sections.js';
 import { REQUEST_BODY } from './body.js';
 import { installSignalCleanup, spawnServer, stopServer, waitUntilReady, type Server } from './lib/children.js';
 import { cpuSince, cpuSnapshot } from './lib/cpu.js';
@@ -32,7 +34,7 @@ function wrk(script: string, url: string, durationS: number, env: NodeJS.Process
   });
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]): number => medianOrNull(xs) ?? NaN;
 
 async function main(): Promise<void> {
   const opts = parseBenchArgs(process.argv.slice(2));
@@ -109,13 +111,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n');
     process.stdout.write(`${section}\n`);
-    if (opts.write) {
-      const text = readFileSync(RESULTS, 'utf8');
-      const start = text.indexOf('## Feedback throughput');
-      const next = start < 0 ? -1 : text.indexOf('\n## ', start + 1);
-      const updated = start < 0 ? `${text.trimEnd()}\n\n${section}` : `${text.slice(0, start)}${section}${next < 0 ? '' : text.slice(next + 1)}`;
-      writeFileSync(RESULTS, updated);
-    }
+    if (opts.write) writeSection(RESULTS, 'feedback', section);
   } finally {
     await Promise.all(servers.map((s) => stopServer(s)));
     rmSync(stateDir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // servers started once, warmed up, then interleaved wrk rounds; medians. Appends a section to
 // bench/RESULTS.md. Target (issue 5): Redis mode >= 0.7x embedded.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { installSignalCleanup, spawnServer, stopServer, waitUntilReady, type Ser
 import { cpuSince, cpuSnapshot } from './lib/cpu.js';
 import { freePort } from './lib/port.js';
 import { median } from './lib/report.js';
+import { writeSection } from './lib/sections.js';
 import { runWrk, socketErrorTotal } from './lib/wrk.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -137,8 +138,8 @@ async function main(): Promise<void> {
     ].join('\n');
     process.stdout.write(section);
     if (WRITE) {
-      appendFileSync(RESULTS, section);
-      log(`appended to ${RESULTS}`);
+      writeSection(RESULTS, 'redis', section);
+      log(`wrote ${RESULTS}`);
     }
   } finally {
     await stopAll();
