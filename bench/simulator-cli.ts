@@ -3,7 +3,9 @@
  * Chapelle & Li §3 experiment for Thompson (floor 0 and the default floor) and uniform A/B, writes
  * bench/regret.svg and the regret section of bench/RESULTS.md.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { writeSection } from './lib/sections.js';
 import { chapelleLiArms, laiRobbinsSlope, logCheckpoints, simulateMean, type RegretPoint } from './simulator.js';
 import { regretSvg } from './simulator-plot.js';
 
@@ -33,8 +35,7 @@ if (write) {
   const shown = checkpoints.filter((t) => [1e3, 1e4, 1e5, 1e6, 1e7, horizon].includes(t));
   const rows = [...series.map((s) => ({ name: s.name, points: s.points })), { name: 'Lai–Robbins bound', points: bound }]
     .map((s) => `| ${s.name} | ${shown.map((t) => at(s.points, t)).join(' | ')} |`);
-  const section = `<!-- bench:regret:start -->
-## Bandit simulator: Chapelle & Li (2011) §3
+  const section = `## Bandit simulator: Chapelle & Li (2011) §3
 
 - date: ${new Date().toISOString()}, node ${process.version}
 - command: \`node --import tsx bench/simulator-cli.ts --horizon ${horizon} --runs ${runs}\` (plot: [regret.svg](regret.svg))
@@ -54,14 +55,6 @@ Read the floor-0 row with care: it sits below the Lai–Robbins line and its slo
 weights are P(best) estimated from 1,000 posterior draws, so an arm whose true P(best) is below
 1/1,000 gets weight 0 until the next update, i.e. less exploration than exact Thompson sampling.
 That is a lucky outcome in this world (the best arm is never starved in these runs), not a
-guarantee: it is one more reason for the default floor. One run per policy; regret varies between seeds.
-<!-- bench:regret:end -->`;
-  const resultsUrl = new URL('./RESULTS.md', import.meta.url);
-  const text = readFileSync(resultsUrl, 'utf8');
-  const start = text.indexOf('<!-- bench:regret:start -->');
-  const end = text.indexOf('<!-- bench:regret:end -->');
-  const next = start >= 0 && end > start
-    ? text.slice(0, start) + section + text.slice(end + '<!-- bench:regret:end -->'.length)
-    : text.trimEnd() + '\n\n' + section + '\n';
-  writeFileSync(resultsUrl, next);
+guarantee: it is one more reason for the default floor. One run per policy; regret varies between seeds.`;
+  writeSection(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), 'regret', section);
 }

@@ -86,11 +86,14 @@ class InferJob extends ScoringJob implements DecidedJob {
 
   resolve(slice: RowSlice): void {
     const { pick } = this;
-    const decision = pick && this.gateway.mint();
-    const parameters = pick && { decision: decision!, route: pick.route.name, arm: pick.arm.name, propensity: pick.propensity };
-    this.result = inferAnswer(this.version, this.request, slice, parameters);
-    if (pick) this.gateway.decide(decision!, pick, this.rows, undefined, this);
-    else this.answer();
+    if (!pick) {
+      this.result = inferAnswer(this.version, this.request, slice, undefined);
+      this.answer();
+      return;
+    }
+    const decision = this.gateway.mint();
+    this.result = inferAnswer(this.version, this.request, slice, { decision, route: pick.route.name, arm: pick.arm.name, propensity: pick.propensity });
+    this.gateway.decide(decision, pick, this.rows, undefined, this);
   }
 
   answer(): void {

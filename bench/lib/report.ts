@@ -1,5 +1,5 @@
 // Summaries, the console table, and the bench/RESULTS.md section.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeSection } from './sections.js';
 import type { BenchOptions, TargetName } from './args.js';
 import type { Probe } from './children.js';
 import type { CpuUsage } from './cpu.js';
@@ -141,13 +141,9 @@ export function consoleReport(r: BenchReport): string {
     ...(problems(r).length > 0 ? ['', 'not measured / incomplete:', ...problems(r)] : []), ''].join('\n');
 }
 
-export const START = '<!-- bench:predict:start -->';
-export const END = '<!-- bench:predict:end -->';
-
 export function markdownSection(r: BenchReport): string {
   const o = r.options;
   return [
-    START,
     `## Predict throughput and latency`,
     '',
     `- date: ${r.date.toISOString()}`,
@@ -174,7 +170,6 @@ export function markdownSection(r: BenchReport): string {
     fixedRateTable(r),
     ...(problems(r).length > 0 ? ['', 'Not measured / incomplete:', '', ...problems(r)] : []),
     ...(r.notes.length > 0 ? ['', ...r.notes.map((n) => `- ${n}`)] : []),
-    END,
   ].join('\n');
 }
 
@@ -194,13 +189,7 @@ Machine: 2 cores, shared and noisy, so absolute numbers move between runs; the r
 (croupier/ceiling, croupier/peer) are what matter. Date and node version are in each section.
 `;
 
-/** Replace the section between the markers; create the file (with an intro) if needed. */
+/** Replaces the predict section of RESULTS.md; creates the file (with an intro) if needed. */
 export function writeResults(file: string, section: string): void {
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : INTRO;
-  const a = current.indexOf(START);
-  const b = current.indexOf(END);
-  const next = a >= 0 && b > a
-    ? current.slice(0, a) + section + current.slice(b + END.length)
-    : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
+  writeSection(file, 'predict', section, INTRO);
 }

@@ -2,11 +2,11 @@
 // replaced in place when present, appended otherwise, so every other section is kept.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-export function writeSection(file: string, name: string, body: string): void {
+export function writeSection(file: string, name: string, body: string, intro = '# Croupier benchmarks\n'): void {
   const start = `<!-- bench:${name}:start -->`;
   const end = `<!-- bench:${name}:end -->`;
   const section = `${start}\n${body.trim()}\n${end}`;
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Croupier benchmarks\n';
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : intro;
   const a = current.indexOf(start);
   const b = current.indexOf(end);
   const next = a >= 0 && b > a

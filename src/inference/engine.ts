@@ -91,6 +91,7 @@ export class InferenceEngine {
   }
 
   private onCapacity(): void {
+    if (this.waiting.size === 0) return;
     // A copy: a batcher that still has work is added back, and must not be visited again now.
     for (const batcher of [...this.waiting]) {
       this.waiting.delete(batcher);
