@@ -9,18 +9,23 @@
 import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Arm, Pick } from '../routing/router.js';
-import type { Journal } from '../state/journal.js';
+import { Bytes } from '../state/bytes.js';
+import type { Journal, JournalSource } from '../state/journal.js';
 import { ID_BYTES, sequenceOf } from './decision-id.js';
-import { Decision, decisionLine, type ServedBy } from './decision.js';
+import { Decision, servedBytes, writeDecisionLine, type ServedBy } from './decision.js';
 
 /** What a decision served: shared by every decision with the same route, arm and version. */
 interface Served extends ServedBy {
   readonly versionKey: string;
+  /** Its part of a journal line, encoded once. */
+  readonly bytes: Buffer;
 }
 
 const EMPTY = -1;
+/** Snapshot lines per chunk: the event loop is held for one chunk at a time. */
+const SNAPSHOT_SLICE = 10_000;
 
-export class DecisionStore implements DecisionSink {
+export class DecisionStore implements DecisionSink, JournalSource {
   /** Decisions dropped to make room before their window passed. */
   evicted = 0;
   /** Decisions held that still wait for their outcome. */
@@ -47,6 +52,8 @@ export class DecisionStore implements DecisionSink {
   private readonly servedByArm = new WeakMap<Arm, WeakMap<ModelVersion, number>>();
   private readonly scratch = Buffer.alloc(ID_BYTES);
   private journal: Journal | undefined;
+  /** Decisions up to this sequence number are in the journal (or came from it). */
+  private journaledSeq = -1;
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -59,9 +66,24 @@ export class DecisionStore implements DecisionSink {
     this.served = new Uint32Array(capacity);
   }
 
-  /** From now on every decision is journaled. */
+  /** From now on every decision is journaled: the journal takes their lines when it writes. */
   attach(journal: Journal): void {
     this.journal = journal;
+    this.journaledSeq = this.maxSeq;
+    journal.attachSource(this);
+  }
+
+  /** Writes the lines of the decisions made since the last call (in the order they were made). */
+  drainInto(out: Bytes): void {
+    const from = Math.max(this.journaledSeq + 1, this.maxSeq - this.capacity + 1);
+    const logging = this.features.size > 0;
+    for (let seq = from; seq <= this.maxSeq; seq++) {
+      const slot = seq % this.capacity;
+      if (this.seqs[slot] !== seq) continue;
+      writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedTable[this.served[slot]!]!.bytes,
+        this.propensity[slot]!, this.rows[slot]!, logging ? this.features.get(slot) : undefined, undefined);
+    }
+    this.journaledSeq = this.maxSeq;
   }
 
   decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
@@ -72,7 +94,7 @@ export class DecisionStore implements DecisionSink {
     if (served === undefined) byVersion.set(version, served = this.servedOf(route.name, arm.name, version.model, version.version, version.sha256));
     const logged = route.spec.logFeatures ? features : undefined;
     this.put(id, createdMs, served, pick.propensity, rows, logged, NaN);
-    this.journal?.appendLine(decisionLine(id, createdMs, this.servedTable[served]!, pick.propensity, rows, logged, undefined));
+    this.journal?.poke();
     job.answer();
   }
 
@@ -104,6 +126,7 @@ export class DecisionStore implements DecisionSink {
 
   /** Drops the decisions past their route's window (not counted as evictions). */
   sweep(nowMs: number, windowMs: (route: string) => number): void {
+    this.journal?.pullSource();
     const windows = this.servedTable.map((s) => windowMs(s.route));
     for (let slot = 0; slot < this.capacity; slot++) {
       if (this.seqs[slot] !== EMPTY && nowMs - this.created[slot]! > windows[this.served[slot]!]!) this.clear(slot);
@@ -111,26 +134,32 @@ export class DecisionStore implements DecisionSink {
   }
 
   /**
-   * Snapshot lines of every decision held now, oldest first, with their rewards. Produced lazily
-   * (the snapshot is written in slices while requests go on), from what is captured here: the
-   * rewards as they are now, and the newest sequence number, past which a slot holds a decision
-   * made later (journaled after this turn, so not the snapshot's).
+   * The snapshot lines of every decision held now, oldest first, with their rewards, as chunks of
+   * bytes. Produced lazily (the snapshot is written in slices while requests go on), from what is
+   * captured here: the rewards as they are now, and the newest sequence number, past which a slot
+   * holds a decision made later (journaled after this turn, so not the snapshot's).
    */
-  snapshotLines(): Iterable<string> {
+  snapshotLines(): Iterable<Buffer> {
     return this.linesOf(this.reward.slice(), this.maxSeq);
   }
 
-  private *linesOf(rewards: Float64Array, upTo: number): Generator<string> {
+  private *linesOf(rewards: Float64Array, upTo: number): Generator<Buffer> {
+    const out = new Bytes(1 << 20);
     const start = upTo < 0 ? 0 : (upTo + 1) % this.capacity;
+    let lines = 0;
     for (let n = 0; n < this.capacity; n++) {
       const slot = (start + n) % this.capacity;
       const seq = this.seqs[slot]!;
       if (seq === EMPTY || seq > upTo) continue;
       const reward = rewards[slot]!;
-      yield decisionLine(this.ids.toString('base64url', slot * ID_BYTES, (slot + 1) * ID_BYTES), this.created[slot]!,
-        this.servedTable[this.served[slot]!]!, this.propensity[slot]!, this.rows[slot]!, this.features.get(slot),
-        Number.isNaN(reward) ? undefined : reward);
+      writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedTable[this.served[slot]!]!.bytes,
+        this.propensity[slot]!, this.rows[slot]!, this.features.get(slot), Number.isNaN(reward) ? undefined : reward);
+      if (++lines % SNAPSHOT_SLICE === 0) {
+        yield Buffer.from(out.view());
+        out.clear();
+      }
     }
+    if (out.length > 0) yield Buffer.from(out.view());
   }
 
   private put(id: string, createdMs: number, served: number, propensity: number, rows: number, features: unknown, reward: number): boolean {
@@ -140,10 +169,12 @@ export class DecisionStore implements DecisionSink {
     const held = this.seqs[slot]!;
     if (held !== EMPTY) {
       if (held > seq) { if (Number.isNaN(reward)) this.evicted++; return false; }
+      // A ring smaller than one write's worth of decisions: hand this one to the journal first.
+      if (held > this.journaledSeq) this.journal?.pullSource();
       if (Number.isNaN(this.reward[slot]!)) this.evicted++;
       this.clear(slot);
     }
-    this.scratch.copy(this.ids, slot * ID_BYTES);
+    this.ids.set(this.scratch, slot * ID_BYTES);
     this.seqs[slot] = seq;
     this.created[slot] = createdMs;
     this.propensity[slot] = propensity;
@@ -177,7 +208,8 @@ export class DecisionStore implements DecisionSink {
     let index = this.servedIndex.get(key);
     if (index === undefined) {
       index = this.servedTable.length;
-      this.servedTable.push({ route, arm, model, version, versionKey: `${model}@${version}`, sha256 });
+      const s = { route, arm, model, version, sha256 };
+      this.servedTable.push({ ...s, versionKey: `${model}@${version}`, bytes: servedBytes(s) });
       this.servedIndex.set(key, index);
     }
     return index;

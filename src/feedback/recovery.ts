@@ -6,7 +6,7 @@
 import { ArmStats, type ArmStatsRecord } from '../routing/arm-stats.js';
 import type { Router } from '../routing/router.js';
 import type { StateContent } from '../state/embedded-state.js';
-import { withFirst } from '../state/snapshot.js';
+import { withFirst, type SnapshotPart } from '../state/snapshot.js';
 import { Decision } from './decision.js';
 import type { DecisionStore } from './decision-store.js';
 import { Outcome } from './outcome.js';
@@ -36,7 +36,7 @@ export class FeedbackState implements StateContent {
     return Number.isFinite(min) ? min : DEFAULT_WINDOW_S * 1000;
   }
 
-  snapshot(nowMs: number): Iterable<string> {
+  snapshot(nowMs: number): Iterable<SnapshotPart> {
     this.store.sweep(nowMs, (route) => this.windowMs(route));
     const stats: StatsLine['stats'] = {};
     for (const route of this.router.routes.values()) {

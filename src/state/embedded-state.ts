@@ -9,7 +9,7 @@
 import { open } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import { Journal } from './journal.js';
-import { journalFile, journalGenerations, readJsonLines, removeJournalsBefore, SNAPSHOT_FILE, withFirst, writeSnapshot } from './snapshot.js';
+import { journalFile, journalGenerations, readJsonLines, removeJournalsBefore, SNAPSHOT_FILE, withFirst, writeSnapshot, type SnapshotPart } from './snapshot.js';
 import { join } from 'node:path';
 
 /** What is kept in the state directory, seen from the state layer. */
@@ -18,7 +18,7 @@ export interface StateContent {
    * Lines that rebuild the whole state as it is in this turn; may drop what is past its window.
    * They may be produced lazily, while later records are already journaled.
    */
-  snapshot(nowMs: number): Iterable<string>;
+  snapshot(nowMs: number): Iterable<SnapshotPart>;
   /** Applies one record, from the snapshot (`fromSnapshot`) or from a journal. */
   replay(record: unknown, fromSnapshot: boolean): void;
   /** Records older than this are worth compacting away (the shortest feedback window). */
@@ -99,7 +99,7 @@ export class EmbeddedState {
     return this.compacting;
   }
 
-  private async persistSnapshot(generation: number, lines: Iterable<string>): Promise<void> {
+  private async persistSnapshot(generation: number, lines: Iterable<SnapshotPart>): Promise<void> {
     const header: SnapshotHeader = { journal: generation, takenMs: Date.now() };
     this.snapshotBytes = await writeSnapshot(this.dir, withFirst(JSON.stringify(header), lines));
     removeJournalsBefore(this.dir, generation);

@@ -4,8 +4,13 @@
  * (fdatasync): one fsync is in flight at a time, and every commit that arrives meanwhile rides on
  * the next one, so many outcomes share one fsync. Records that need no acknowledgement (decisions)
  * are written within `lingerMs` but never wait for an fsync of their own.
+ *
+ * Decisions come from a source rather than one record at a time: the store writes the lines of the
+ * decisions made since it was last asked straight into the journal's bytes, when a write begins or
+ * before any other record goes in (so records keep their order), not once per prediction.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { Bytes } from './bytes.js';
 
 export interface JournalRecord {
   /** The record as one JSON line, without the newline. */
@@ -15,6 +20,12 @@ export interface JournalRecord {
    * snapshot already carries (decisions, resets) are dropped; acknowledged ones (outcomes) are not.
    */
   readonly keepOnRotate: boolean;
+}
+
+/** Produces records on demand (see the top of this file). */
+export interface JournalSource {
+  /** Writes the records produced since the last call, as newline-terminated lines. */
+  drainInto(out: Bytes): void;
 }
 
 interface Waiter {
@@ -28,8 +39,10 @@ export class Journal {
   /** The first error the disk gave; from then on every commit fails (fsync errors are not retried). */
   failed: Error | undefined;
   private fh: FileHandle;
-  /** Lines not yet written, newline-terminated, in order. */
-  private text = '';
+  /** Lines not yet written, newline-terminated, in order; `spare` is the other buffer, free while no write is in flight. */
+  private pending = new Bytes();
+  private spare: Bytes | undefined = new Bytes();
+  private source: JournalSource | undefined;
   /** Those of them that must survive a rotation. */
   private kept: string[] = [];
   private waiters: Waiter[] = [];
@@ -53,12 +66,23 @@ export class Journal {
   append(record: JournalRecord): void {
     const line = record.line();
     if (record.keepOnRotate) this.kept.push(line);
-    this.appendLine(line);
+    this.pullSource();
+    this.pending.writeString(line + '\n');
+    this.poke();
   }
 
-  /** Buffers a line that a snapshot carries (dropped on rotation if not yet written). */
-  appendLine(line: string): void {
-    this.text += line + '\n';
+  /** Takes records from `source` from now on (records a snapshot carries: dropped on rotation if not yet written). */
+  attachSource(source: JournalSource): void {
+    this.source = source;
+  }
+
+  /** Brings the source's records in now: before it overwrites ones it has not handed over. */
+  pullSource(): void {
+    this.source?.drainInto(this.pending);
+  }
+
+  /** Has what is buffered (or the source has) written within `lingerMs`. */
+  poke(): void {
     if (this.timer === undefined && this.running === undefined) this.timer = setTimeout(this.kick, this.lingerMs).unref();
   }
 
@@ -75,29 +99,34 @@ export class Journal {
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
-      if (this.text !== '' || this.waiters.length > 0) this.kick();
+      this.pullSource();
+      if (this.pending.length > 0 || this.waiters.length > 0) this.kick();
     });
   };
 
   private async drain(): Promise<void> {
-    while (this.text !== '' || this.waiters.length > 0) {
-      const text = this.text;
+    for (;;) {
+      this.pullSource();
+      if (this.pending.length === 0 && this.waiters.length === 0) break;
+      const data = this.pending;
       const waiters = this.waiters;
-      this.text = '';
+      this.pending = this.spare ?? new Bytes();
+      this.spare = undefined;
       this.kept = [];
       this.waiters = [];
-      this.round = this.writeRound(this.fh, text, waiters);
+      this.round = this.writeRound(this.fh, data.view(), waiters);
       await this.round;
+      data.clear();
+      this.spare = data;
     }
     this.round = undefined;
   }
 
   /** One write (and, if anyone waits, one fsync) of a batch to one file. Never rejects. */
-  private async writeRound(fh: FileHandle, text: string, waiters: Waiter[]): Promise<void> {
+  private async writeRound(fh: FileHandle, data: Buffer, waiters: Waiter[]): Promise<void> {
     try {
       if (this.failed) throw this.failed;
-      if (text !== '') {
-        const data = Buffer.from(text, 'utf8');
+      if (data.length > 0) {
         await fh.write(data);
         this.bytes += data.length;
       }
@@ -117,7 +146,9 @@ export class Journal {
     const old = this.fh;
     this.fh = next;
     this.bytes = 0;
-    this.text = this.kept.length > 0 ? this.kept.join('\n') + '\n' : '';
+    this.pullSource();
+    this.pending.clear();
+    for (const line of this.kept) this.pending.writeString(line + '\n');
     // The round in flight (one at a time) may still be writing or syncing the old file; the next
     // round takes the new one.
     if (this.round) await this.round;
@@ -126,7 +157,8 @@ export class Journal {
 
   /** Writes and syncs what is buffered, then closes the file. */
   async close(): Promise<void> {
-    if (this.text !== '' && !this.failed) await this.commit().catch(() => undefined);
+    this.pullSource();
+    if (this.pending.length > 0 && !this.failed) await this.commit().catch(() => undefined);
     while (this.running) await this.running;
     await this.fh.close();
   }

@@ -43,12 +43,15 @@ export function readJsonLines(file: string, onBad: (lineNo: number) => void): un
   return out;
 }
 
+/** Part of a snapshot: a string is one line; bytes are whole lines, each ending in a newline. */
+export type SnapshotPart = string | Buffer;
+
 /**
  * Writes `lines` as the new snapshot, atomically and durably; returns its size in bytes. Lines are
  * taken and written in slices, awaiting each write, so a large snapshot neither becomes one giant
  * string nor holds the event loop for long.
  */
-export async function writeSnapshot(dir: string, lines: Iterable<string>): Promise<number> {
+export async function writeSnapshot(dir: string, lines: Iterable<SnapshotPart>): Promise<number> {
   const target = join(dir, SNAPSHOT_FILE);
   const temp = `${target}.tmp`;
   const fh = await open(temp, 'w', 0o600);
@@ -57,6 +60,12 @@ export async function writeSnapshot(dir: string, lines: Iterable<string>): Promi
     let chunk = '';
     let n = 0;
     for (const line of lines) {
+      if (typeof line !== 'string') {
+        if (chunk !== '') bytes += (await fh.write(chunk)).bytesWritten;
+        chunk = '';
+        bytes += (await fh.write(line)).bytesWritten;
+        continue;
+      }
       chunk += line + '\n';
       if (++n % 10_000 === 0) {
         bytes += (await fh.write(chunk)).bytesWritten;
@@ -75,7 +84,7 @@ export async function writeSnapshot(dir: string, lines: Iterable<string>): Promi
 }
 
 /** `first`, then the lines of `rest`, lazily. */
-export function* withFirst(first: string, rest: Iterable<string>): Generator<string> {
+export function* withFirst(first: string, rest: Iterable<SnapshotPart>): Generator<SnapshotPart> {
   yield first;
   yield* rest;
 }

@@ -3,8 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DecisionIds } from '../../src/feedback/decision-id.js';
 import { DecisionStore } from '../../src/feedback/decision-store.js';
-import { Decision } from '../../src/feedback/decision.js';
+import { Decision, decisionLine } from '../../src/feedback/decision.js';
 import type { Pick } from '../../src/routing/router.js';
+import { Bytes } from '../../src/state/bytes.js';
+import type { Journal } from '../../src/state/journal.js';
 
 const answered = { answer: (): void => undefined };
 const pick = {
@@ -73,7 +75,7 @@ describe('DecisionStore', () => {
     // The snapshot is the state when it was asked for, though it is read later.
     decide(store, ids, 5);
     store.settle(store.get(made[6]!)!, 1);
-    const lines = [...snapshot];
+    const lines = Buffer.concat([...snapshot]).toString().split('\n').slice(0, -1);
     expect(lines).toHaveLength(40);
     expect(JSON.parse(lines[6]!).w).toBeUndefined();
     expect(JSON.parse(lines[0]!).d).toBe(made[0]);
@@ -88,5 +90,29 @@ describe('DecisionStore', () => {
     const fresh = decide(again, restarted, 10);
     expect([...made, ...fresh].every((id) => again.get(id))).toBe(true);
     expect(again.evicted).toBe(0);
+  });
+
+  it('journals exactly the lines decisionLine makes, in order, even when the ring wraps before the journal writes', () => {
+    const ids = new DecisionIds(randomBytes(32));
+    const store = new DecisionStore(8);
+    const out = new Bytes(16);
+    // A journal that only takes lines: what a write round would put in the file.
+    const journal = { attachSource: () => undefined, pullSource: () => store.drainInto(out), poke: () => undefined } as unknown as Journal;
+    store.attach(journal);
+    const expected: string[] = [];
+    // Arms belong to one route: the store tells what served by the arm object.
+    const logging = { ...pick, route: { name: 'logs-features', spec: { logFeatures: true } }, arm: { name: 'a', index: 0 }, propensity: 1 / 3 } as unknown as Pick;
+    for (let i = 0; i < 30; i++) {
+      const p = i % 3 === 0 ? logging : pick;
+      const features = i % 3 === 0 ? { amount: i * 1.5, note: 'café "quoted"' } : undefined;
+      const id = ids.mint(1_700_000_000_000 + i * (i % 2) * 60);
+      store.decided(id, ids.mintedAtMs, p, 1 + (i % 4), features, answered);
+      expected.push(decisionLine(id, ids.mintedAtMs, { route: p.route.name, arm: 'a', model: 'm', version: '1', sha256: 'f'.repeat(64) }, p.propensity, 1 + (i % 4), features, undefined));
+    }
+    store.drainInto(out);
+    expect(out.view().toString('utf8')).toBe(expected.map((l) => l + '\n').join(''));
+    out.clear();
+    store.drainInto(out);
+    expect(out.length).toBe(0);
   });
 });
