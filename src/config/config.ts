@@ -27,7 +27,7 @@ export interface Config {
   readonly intraOpThreads: number;
   readonly maxBatch: number;
   readonly batchDelayUs: number;
-  /** Versions whose 16-row batch takes at most this many µs run on the main thread; 0 = never. */
+  /** Versions whose full batch (maxBatch rows) takes at most this many µs run on the main thread; 0 = never. */
   readonly inlineMaxUs: number;
   readonly maxQueuedRows: number;
   readonly bodyLimit: number;

@@ -10,7 +10,7 @@ import type { InlineRunner } from './inline.js';
 import type { InferencePool } from './pool.js';
 
 export interface EngineOptions extends BatchLimits {
-  /** Versions whose 16-row batch takes at most this long run on the main thread; 0 = never. */
+  /** Versions whose full batch (maxBatch rows) takes at most this long run on the main thread; 0 = never. */
   inlineMaxUs: number;
 }
 
@@ -67,7 +67,8 @@ export class InferenceEngine {
 
   private async place(version: ModelVersion): Promise<Batcher> {
     const spec = loadSpec(version);
-    const inline = this.limits.inlineMaxUs > 0 && await this.inline.adopt(spec, this.limits.inlineMaxUs) !== undefined;
+    const fullBatch = version.manifest.maxBatch ?? this.limits.maxBatch;
+    const inline = this.limits.inlineMaxUs > 0 && await this.inline.adopt(spec, this.limits.inlineMaxUs, fullBatch) !== undefined;
     if (!inline) await this.pool.load(spec);
     return new Batcher(version, spec, inline ? this.inline : this.pool, this.observer, this.limits);
   }

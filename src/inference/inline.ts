@@ -3,9 +3,10 @@
  * the main thread a message each way and, on a small machine, the context switches of waking
  * another thread: measured here at about 7 µs of CPU per request at 64 connections (some 100 µs
  * per 16-row batch), more than a logistic regression takes to score the whole batch. So each
- * version is timed when it loads (a 16-row batch, 15 runs, the lower quartile: interference only
- * adds time) and runs inline when that takes at most CROUPIER_INLINE_MAX_US; anything slower goes
- * to the workers, where it cannot hold up the event loop. Probes run one at a time, so versions
+ * version is timed when it loads (a full batch, its maxBatch rows: the longest one batch would hold
+ * the event loop; 15 runs, the lower quartile: interference only adds time) and runs inline when that
+ * takes at most CROUPIER_INLINE_MAX_US; anything slower goes to the workers, where it cannot hold up
+ * the event loop. Probes run one at a time, so versions
  * loading together do not inflate each other's timings.
  */
 import type * as ort from 'onnxruntime-node';
@@ -13,7 +14,6 @@ import type { BatchRunner } from './batcher.js';
 import type { InferResult, InferTask, LoadSpec } from './messages.js';
 import { createSession, runBatch, syntheticTask } from './sessions.js';
 
-const PROBE_ROWS = 16;
 const PROBE_RUNS = 15;
 /** Batches scheduled at once: while one runs, the next one forms (as with TASKS_PER_WORKER). */
 const IN_FLIGHT = 2;
@@ -27,18 +27,18 @@ export class InlineRunner implements BatchRunner {
 
   /**
    * Loads and times `spec` on the main thread; keeps it (and returns the probe's time in µs) when
-   * a batch takes at most `maxUs`, else releases it and returns undefined. Throws when the version
-   * cannot load or warm.
+   * a batch of `rows` rows takes at most `maxUs`, else releases it and returns undefined. Throws
+   * when the version cannot load or warm.
    */
-  adopt(spec: LoadSpec, maxUs: number): Promise<number | undefined> {
-    const adopted = this.probing.then(() => this.probe(spec, maxUs));
+  adopt(spec: LoadSpec, maxUs: number, rows: number): Promise<number | undefined> {
+    const adopted = this.probing.then(() => this.probe(spec, maxUs, rows));
     this.probing = adopted.catch(() => undefined);
     return adopted;
   }
 
-  private async probe(spec: LoadSpec, maxUs: number): Promise<number | undefined> {
+  private async probe(spec: LoadSpec, maxUs: number, rows: number): Promise<number | undefined> {
     const session = await createSession(spec, 1);
-    const task = syntheticTask(spec, PROBE_ROWS);
+    const task = syntheticTask(spec, rows);
     const times: number[] = [];
     for (let i = 0; i < PROBE_RUNS; i++) times.push((await runBatch(session, spec, task)).seconds * 1e6);
     const us = times.sort((a, b) => a - b)[PROBE_RUNS >> 2]!;
