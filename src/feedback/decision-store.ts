@@ -11,7 +11,7 @@ import type { ModelVersion } from '../registry/repository.js';
 import type { Arm, Pick } from '../routing/router.js';
 import { Bytes } from '../state/bytes.js';
 import type { Journal, JournalSource } from '../state/journal.js';
-import { ID_BYTES, sequenceOf } from './decision-id.js';
+import { ID_BYTES, sequenceOf, type DecisionIds } from './decision-id.js';
 import { Decision, servedBytes, writeDecisionLine, type ServedBy } from './decision.js';
 
 /** What a decision served: shared by every decision with the same route, arm and version. */
@@ -55,8 +55,12 @@ export class DecisionStore implements DecisionSink, JournalSource {
   /** Decisions up to this sequence number are in the journal (or came from it). */
   private journaledSeq = -1;
 
-  constructor(capacity: number) {
+  /** Ids minted here are taken as bytes from the minter (see `decided`). */
+  private readonly minter: DecisionIds | undefined;
+
+  constructor(capacity: number, minter?: DecisionIds) {
     this.capacity = capacity;
+    this.minter = minter;
     this.ids = Buffer.alloc(capacity * ID_BYTES);
     this.seqs = new Float64Array(capacity).fill(EMPTY);
     this.created = new Float64Array(capacity);
@@ -93,7 +97,10 @@ export class DecisionStore implements DecisionSink, JournalSource {
     let served = byVersion.get(version);
     if (served === undefined) byVersion.set(version, served = this.servedOf(route.name, arm.name, version.model, version.version, version.sha256));
     const logged = route.spec.logFeatures ? features : undefined;
-    this.put(id, createdMs, served, pick.propensity, rows, logged, NaN);
+    const m = this.minter;
+    // The id just minted (always, on the request path): its bytes and sequence number are at hand.
+    if (m !== undefined && id === m.lastId) this.putBytes(m.idBytes, m.lastAt, m.lastSeq, createdMs, served, pick.propensity, rows, logged, NaN);
+    else this.put(id, createdMs, served, pick.propensity, rows, logged, NaN);
     this.journal?.poke();
     job.answer();
   }
@@ -164,7 +171,11 @@ export class DecisionStore implements DecisionSink, JournalSource {
 
   private put(id: string, createdMs: number, served: number, propensity: number, rows: number, features: unknown, reward: number): boolean {
     if (this.scratch.write(id, 'base64url') !== ID_BYTES) return false;
-    const seq = sequenceOf(this.scratch);
+    return this.putBytes(this.scratch, 0, sequenceOf(this.scratch), createdMs, served, propensity, rows, features, reward);
+  }
+
+  /** Puts the decision whose id is `ID_BYTES` bytes of `idBytes` at `idAt`, with sequence number `seq`. */
+  private putBytes(idBytes: Buffer, idAt: number, seq: number, createdMs: number, served: number, propensity: number, rows: number, features: unknown, reward: number): boolean {
     const slot = seq % this.capacity;
     const held = this.seqs[slot]!;
     if (held !== EMPTY) {
@@ -174,7 +185,9 @@ export class DecisionStore implements DecisionSink, JournalSource {
       if (Number.isNaN(this.reward[slot]!)) this.evicted++;
       this.clear(slot);
     }
-    this.ids.set(this.scratch, slot * ID_BYTES);
+    const ids = this.ids;
+    const to = slot * ID_BYTES;
+    for (let j = 0; j < ID_BYTES; j++) ids[to + j] = idBytes[idAt + j]!;
     this.seqs[slot] = seq;
     this.created[slot] = createdMs;
     this.propensity[slot] = propensity;

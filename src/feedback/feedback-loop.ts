@@ -46,7 +46,7 @@ export class FeedbackLoop {
 
   static async start(deps: FeedbackLoopDeps): Promise<FeedbackLoop> {
     const { router, metrics } = deps;
-    const store = new DecisionStore(deps.decisionsMax);
+    const store = new DecisionStore(deps.decisionsMax, deps.ids);
     const state = await EmbeddedState.open(deps.stateDir, new FeedbackState(router, store), deps.log, deps.state);
     store.attach(state.journal);
     deps.ids.continueAfter(store.maxSeq);

@@ -44,9 +44,9 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
   };
 
   app.post('/v1/predict/:route', (res, req) => {
-    const ex = open(res, req, 'v1');
-    ex.scoring = true;
     const name = req.getParameter(0) ?? '';
+    const ex = new Exchange(res, req, 'v1', hooks, 'POST', `/v1/predict/${name}`);
+    ex.scoring = true;
     const route = isId(name) ? gateway.router.get(name) : undefined;
     if (!route) return ex.fail(new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`));
     ex.route = route.name;

@@ -18,6 +18,12 @@ export interface ExchangeHooks {
 }
 
 let counter = 0;
+// Header names as bytes: uWS reads a Buffer in place, where a string is converted on every call.
+const H_REQUEST_ID = Buffer.from('x-request-id');
+const H_TRACEPARENT = Buffer.from('traceparent');
+const H_CONTENT_TYPE = Buffer.from('content-type');
+const H_CONTENT_LENGTH = Buffer.from('content-length');
+const H_TIMEOUT = Buffer.from('x-croupier-timeout-ms');
 const bootId = Math.floor(Date.now() / 1000).toString(36);
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -45,19 +51,20 @@ export class Exchange implements Responder {
   private readonly hooks: ExchangeHooks;
   private chunks: Buffer[] | undefined;
 
-  constructor(res: HttpResponse, req: HttpRequest, form: ErrorForm, hooks: ExchangeHooks) {
+  /** `method` and `url`, when the route already knows them, save asking uWS (each call into it counts on the hot path). */
+  constructor(res: HttpResponse, req: HttpRequest, form: ErrorForm, hooks: ExchangeHooks, method?: string, url?: string) {
     this.res = res;
     this.form = form;
     this.hooks = hooks;
-    this.method = req.getMethod().toUpperCase();
-    this.url = req.getUrl();
-    const incomingId = req.getHeader('x-request-id');
+    this.method = method ?? req.getMethod().toUpperCase();
+    this.url = url ?? req.getUrl();
+    const incomingId = req.getHeader(H_REQUEST_ID);
     this.requestId = REQUEST_ID.test(incomingId) ? incomingId : `${bootId}-${(++counter).toString(36)}`;
-    this.traceparent = req.getHeader('traceparent');
-    this.contentType = req.getHeader('content-type');
-    const length = req.getHeader('content-length');
+    this.traceparent = req.getHeader(H_TRACEPARENT);
+    this.contentType = req.getHeader(H_CONTENT_TYPE);
+    const length = req.getHeader(H_CONTENT_LENGTH);
     this.contentLength = length === '' ? -1 : /^\d{1,15}$/.test(length) ? Number(length) : -2;
-    this.timeoutMs = req.getHeader('x-croupier-timeout-ms');
+    this.timeoutMs = req.getHeader(H_TIMEOUT);
     hooks.started(this);
     res.onAborted(() => {
       this.aborted = true;
@@ -82,9 +89,10 @@ export class Exchange implements Responder {
 
   /**
    * Reads the body, counting bytes as they arrive; calls back with the whole body, or answers 413
-   * itself when it grows past the limit.
+   * itself when it grows past the limit. With `transient`, a body that came in one piece is a view
+   * on uWS's memory, valid only during the callback (no copy, for bodies parsed at once).
    */
-  readBody(limit: number, onBody: (body: Buffer) => void): void {
+  readBody(limit: number, onBody: (body: Buffer) => void, transient = false): void {
     if (this.contentLength > limit) {
       this.fail(new CroupierError('body_too_large', `request body is larger than ${limit} bytes`));
       return;
@@ -100,7 +108,7 @@ export class Exchange implements Responder {
       }
       // uWS reuses the chunk's memory after this callback: copy it.
       if (isLast && this.chunks === undefined) {
-        onBody(Buffer.from(Buffer.from(chunk)));
+        onBody(transient ? Buffer.from(chunk) : Buffer.from(Buffer.from(chunk)));
         return;
       }
       (this.chunks ??= []).push(Buffer.from(Buffer.from(chunk)));
@@ -119,10 +127,9 @@ export class Exchange implements Responder {
    */
   readJson(limit: number, onJson: (value: unknown) => void): void {
     const json = this.isJson();
-    const unsupported = (): void => this.fail(new CroupierError('unsupported_media_type', `content type must be application/json, got "${this.contentType || '(none)'}"`));
-    if (!json && this.contentLength >= 0 && this.contentLength <= limit) return unsupported();
+    if (!json && this.contentLength >= 0 && this.contentLength <= limit) return this.notJson();
     this.readBody(limit, (body) => {
-      if (!json) return unsupported();
+      if (!json) return this.notJson();
       let value: unknown;
       try {
         value = JSON.parse(body.toString('utf8'));
@@ -131,7 +138,11 @@ export class Exchange implements Responder {
         return;
       }
       onJson(value);
-    });
+    }, true);
+  }
+
+  private notJson(): void {
+    this.fail(new CroupierError('unsupported_media_type', `content type must be application/json, got "${this.contentType || '(none)'}"`));
   }
 
   scored(json: string, version: ModelVersion, arm: string): void {

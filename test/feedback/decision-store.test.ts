@@ -27,7 +27,8 @@ function decide(store: DecisionStore, ids: DecisionIds, n: number): string[] {
 describe('DecisionStore', () => {
   it('holds at most its capacity, evicting the oldest waiting decisions and counting them', () => {
     const ids = new DecisionIds(randomBytes(32));
-    const store = new DecisionStore(100);
+    // Given the minter, the store takes a fresh id's bytes from it rather than decoding the id.
+    const store = new DecisionStore(100, ids);
     const made = decide(store, ids, 250);
     expect(store.size).toBe(100);
     expect(store.pending).toBe(100);
@@ -94,7 +95,7 @@ describe('DecisionStore', () => {
 
   it('journals exactly the lines decisionLine makes, in order, even when the ring wraps before the journal writes', () => {
     const ids = new DecisionIds(randomBytes(32));
-    const store = new DecisionStore(8);
+    const store = new DecisionStore(8, ids);
     const out = new Bytes(16);
     // A journal that only takes lines: what a write round would put in the file.
     const journal = { attachSource: () => undefined, pullSource: () => store.drainInto(out), poke: () => undefined } as unknown as Journal;
