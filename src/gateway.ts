@@ -5,7 +5,7 @@
  */
 import { CroupierError } from './errors.js';
 import type { DecisionIds } from './feedback/decision-id.js';
-import type { RowSlice } from './inference/batcher.js';
+import { anySaturated, type RowSlice } from './inference/batcher.js';
 import type { InferenceEngine } from './inference/engine.js';
 import type { NumericArray } from './protocol/datatypes.js';
 import { featuresToRows, outputsJson, parsePredictBody } from './protocol/predict.js';
@@ -162,6 +162,21 @@ export class Gateway {
     } catch (e) {
       responder.failed(e);
     }
+  }
+
+  /**
+   * The refusal (503 queue_full, counted as shed) of new work for `route` while every arm's version
+   * is saturated, so that its body is not even read; undefined when some arm could take it.
+   */
+  routeRefusal(route: Route): CroupierError | undefined {
+    if (!anySaturated()) return undefined;
+    let first: ModelVersion | undefined;
+    for (const arm of route.arms) {
+      const v = this.registry.resolve(arm.model, arm.version);
+      if (!v || !this.engine.isSaturated(v)) return undefined;
+      first ??= v;
+    }
+    return first && this.engine.refusal(first);
   }
 
   /** A model version by name; `version` undefined means the live one. */

@@ -33,9 +33,13 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
   const { gateway, hooks } = deps;
   const open: OpenExchange = (res, req, form) => new Exchange(res, req, form, hooks);
 
-  /** Whether new work may start, and its deadline; answers the refusal itself (undefined). */
-  const admit = (ex: Exchange): number | undefined => {
+  /**
+   * Whether new work may start, and its deadline; answers the refusal itself (undefined): while
+   * draining, or with `saturated` (the model's queue is full: refused before the body is read).
+   */
+  const admit = (ex: Exchange, saturated: CroupierError | undefined): number | undefined => {
     if (!deps.isAccepting()) return void ex.fail(new CroupierError('draining'));
+    if (saturated) return void ex.fail(saturated);
     try {
       return ex.deadline();
     } catch (e) {
@@ -50,7 +54,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const route = isId(name) ? gateway.router.get(name) : undefined;
     if (!route) return ex.fail(new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`));
     ex.route = route.name;
-    const deadline = admit(ex);
+    const deadline = admit(ex, gateway.routeRefusal(route));
     if (deadline !== undefined) ex.readJson(deps.bodyLimit, (body) => gateway.predict(route, body, deadline, ex));
   });
 
@@ -64,7 +68,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const route = versionName === undefined && !gateway.registry.model(name) ? gateway.router.get(name) : undefined;
     if (route) {
       ex.route = route.name;
-      const deadline = admit(ex);
+      const deadline = admit(ex, gateway.routeRefusal(route));
       if (deadline !== undefined) ex.readInfer(deps.bodyLimit, headerLength, (body, binary) => gateway.inferRoute(route, body, deadline, ex, binary));
       return;
     }
@@ -75,7 +79,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
       return ex.fail(e);
     }
     ex.route = '';
-    const deadline = admit(ex);
+    const deadline = admit(ex, gateway.engine.refusal(version));
     if (deadline !== undefined) ex.readInfer(deps.bodyLimit, headerLength, (body, binary) => gateway.infer(version, body, deadline, ex, binary));
   };
   app.post('/v2/models/:name/infer', inferHandler(false));

@@ -53,6 +53,13 @@ export function loadSpec(version: ModelVersion): LoadSpec {
   };
 }
 
+/** Batchers saturated now, in this process: when none is, no request needs to ask its own. */
+let saturatedBatchers = 0;
+
+export function anySaturated(): boolean {
+  return saturatedBatchers > 0;
+}
+
 export class Batcher {
   readonly version: ModelVersion;
   readonly spec: LoadSpec;
@@ -63,6 +70,7 @@ export class Batcher {
   private head = 0;
   private queuedRows = 0;
   private inFlight = 0;
+  private full = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -86,12 +94,26 @@ export class Batcher {
     return this.queuedRows > 0 || this.inFlight > 0;
   }
 
+  /**
+   * Whether new work is refused before its body is read: from the first refusal until a full
+   * batch's room (at most half the bound) has opened again. Under a flood, parsing requests only to refuse them would take
+   * the event loop from the batches that drain the queue.
+   */
+  get saturated(): boolean {
+    return this.full;
+  }
+
+  /** Counts and returns the refusal of work that did not fit (or, while saturated, was not read). */
+  refuse(): CroupierError {
+    if (!this.full) saturatedBatchers++;
+    this.full = true;
+    this.observer.shed(this.version, 'queue_full');
+    return new CroupierError('queue_full', `more than ${this.limits.maxQueuedRows} rows queued for ${this.version.key}; retry later`);
+  }
+
   /** Queues a job; throws queue_full (503) when the rows would pass the bound. */
   submit(job: Job): void {
-    if (this.queuedRows + job.rows > this.limits.maxQueuedRows) {
-      this.observer.shed(this.version, 'queue_full');
-      throw new CroupierError('queue_full', `more than ${this.limits.maxQueuedRows} rows queued for ${this.version.key}; retry later`);
-    }
+    if (this.queuedRows + job.rows > this.limits.maxQueuedRows) throw this.refuse();
     this.queue.push(job);
     this.queuedRows += job.rows;
     this.observer.queueDepth(this.version, this.queuedRows);
@@ -130,6 +152,10 @@ export class Batcher {
       }
       jobs.push(job);
       rows += job.rows;
+    }
+    if (this.full && this.queuedRows + Math.min(this.limits.maxBatch, this.limits.maxQueuedRows >> 1) <= this.limits.maxQueuedRows) {
+      this.full = false;
+      saturatedBatchers--;
     }
     if (this.head === this.queue.length) {
       this.queue = [];

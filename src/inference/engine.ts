@@ -5,7 +5,7 @@
  */
 import { CroupierError } from '../errors.js';
 import type { ModelVersion } from '../registry/repository.js';
-import { Batcher, loadSpec, type BatchLimits, type BatchObserver, type Job } from './batcher.js';
+import { anySaturated, Batcher, loadSpec, type BatchLimits, type BatchObserver, type Job } from './batcher.js';
 import type { InlineRunner } from './inline.js';
 import type { InferencePool } from './pool.js';
 
@@ -81,6 +81,18 @@ export class InferenceEngine {
     await batcher.idle();
     if (batcher.runner === this.inline) this.inline.unload(key);
     else this.pool.unload(key);
+  }
+
+  /** The refusal for work on `version` while its queue is saturated (see Batcher.saturated), counted as shed; else undefined. */
+  refusal(version: ModelVersion): CroupierError | undefined {
+    if (!anySaturated()) return undefined;
+    const batcher = this.batchers.get(version.key);
+    return batcher?.saturated ? batcher.refuse() : undefined;
+  }
+
+  /** Whether `version`'s queue is saturated (see Batcher.saturated). */
+  isSaturated(version: ModelVersion): boolean {
+    return anySaturated() && this.batchers.get(version.key)?.saturated === true;
   }
 
   /** Queues a job on its version's batcher; throws not_ready or queue_full (503). */

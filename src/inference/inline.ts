@@ -15,8 +15,13 @@ import type { InferResult, InferTask, LoadSpec } from './messages.js';
 import { createSession, runBatch, syntheticTask } from './sessions.js';
 
 const PROBE_RUNS = 15;
-/** Batches scheduled at once: while one runs, the next one forms (as with TASKS_PER_WORKER). */
-const IN_FLIGHT = 2;
+/**
+ * Batches scheduled at once. ONNX Runtime runs each in a later turn of the event loop, so this is
+ * how many batches one turn can complete: with 2, a flood of full batches drained two per turn
+ * while the turn itself grew with every request read. 8 batches of at most CROUPIER_INLINE_MAX_US
+ * each hold the loop for under a millisecond at the default.
+ */
+const IN_FLIGHT = 8;
 
 export class InlineRunner implements BatchRunner {
   private readonly sessions = new Map<string, { session: ort.InferenceSession; spec: LoadSpec }>();

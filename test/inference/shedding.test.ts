@@ -1,4 +1,5 @@
 /** Past the queue bound (in rows per model version) or past a deadline, work is shed with 503 + Retry-After. */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -36,5 +37,32 @@ describe('load shedding', () => {
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).toMatch(/croupier_shed_total\{model="fraud",reason="deadline_exceeded"\} 1/);
     expect((await postJson(`${t.url}/v1/predict/fraud-scoring`, { features: demoRow() }, { 'x-croupier-timeout-ms': '5000' })).status).toBe(200);
+  });
+
+  it('once a queue is full, refuses new work before reading its body, and the connection stays usable', async () => {
+    const fills = Array.from({ length: 5 }, () => infer(4));
+    // 16 rows fit; the fifth request is refused, and from then on the version is saturated.
+    expect((await Promise.race(fills)).status).toBe(503);
+    const socket = net.connect(Number(new URL(t.url).port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => { received += d.toString(); });
+    const until = async (done: () => boolean): Promise<void> => {
+      for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 32], data: demoRow() }] });
+    // Only the head: the answer comes without a byte of the body.
+    socket.write(`POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+    await until(() => received.includes('rows queued'));
+    expect(received).toMatch(/^HTTP\/1\.1 503 /);
+    expect(received).toMatch(/retry-after: 1/i);
+    // The body that follows is skipped, and the next request on the connection is served.
+    received = '';
+    socket.write(`${body}GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n`);
+    await until(() => received.includes('"live":true'));
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK/);
+    socket.destroy();
+    // When the batch has run and room has opened, work is taken again.
+    expect((await Promise.all(fills)).map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 503]);
+    expect((await infer(1)).status).toBe(200);
   });
 });
