@@ -12,7 +12,7 @@ import { featuresToRows, outputsJson, parsePredictBody } from './protocol/predic
 import { inferAnswer, parseInferRequest, type InferRequest } from './protocol/v2.js';
 import type { Registry } from './registry/registry.js';
 import type { ModelVersion } from './registry/repository.js';
-import type { Pick, Route, Router } from './routing/router.js';
+import type { Arm, Pick, Route, Router } from './routing/router.js';
 
 /** Where a scoring answer goes (the HTTP exchange). */
 export interface Responder {
@@ -35,6 +35,25 @@ export interface DecidedJob {
  */
 export interface DecisionSink {
   decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void;
+}
+
+/** What an arm's answers hold between the decision id and the outputs, while its version and propensity stay. */
+interface Middle {
+  version: ModelVersion;
+  propensity: number;
+  text: string;
+}
+const middles = new WeakMap<Arm, Middle>();
+
+/** `","route":…,"propensity":p,"outputs":` for `pick`: the same for every answer of an arm until its weight changes. */
+function answerMiddle(pick: Pick): string {
+  const { arm, version, propensity } = pick;
+  let m = middles.get(arm);
+  if (m === undefined || m.version !== version || m.propensity !== propensity) {
+    m = { version, propensity, text: `","route":"${pick.route.name}","arm":"${arm.name}","model":"${version.model}","version":"${version.version}","propensity":${propensity},"outputs":` };
+    middles.set(arm, m);
+  }
+  return m.text;
 }
 
 abstract class ScoringJob {
@@ -66,9 +85,8 @@ class PredictJob extends ScoringJob implements DecidedJob {
 
   resolve(slice: RowSlice): void {
     const { pick } = this;
-    const v = pick.version;
     const decision = this.gateway.mint();
-    this.json = `{"decision":"${decision}","route":"${pick.route.name}","arm":"${pick.arm.name}","model":"${v.model}","version":"${v.version}","propensity":${pick.propensity},"outputs":${outputsJson(v, slice)}}`;
+    this.json = `{"decision":"${decision}${answerMiddle(pick)}${outputsJson(pick.version, slice)}}`;
     this.gateway.decide(decision, pick, this.rows, this.features, this);
   }
 

@@ -96,7 +96,7 @@ export function outputsJson(version: ModelVersion, slice: RowSlice): string {
     const data = out.data;
     const bool = out.type === 'bool';
     if (o > 0) json += ',';
-    json += JSON.stringify(out.name) + ':[';
+    json += version.outputKeys[o];
     for (let r = 0; r < slice.rows; r++) {
       if (r > 0) json += ',';
       const base = (slice.offset + r) * rowSize;

@@ -21,6 +21,8 @@ export interface ModelVersion {
   /** Values per row of each input, in manifest order. */
   readonly inputRowSizes: readonly number[];
   readonly outputRowSizes: readonly number[];
+  /** Each output's `"name":[` as answers write it (made once, not per answer). */
+  readonly outputKeys: readonly string[];
 }
 
 export interface RefusedVersion {
@@ -100,6 +102,7 @@ export function loadVersion(modelsDir: string, model: string, version: string): 
     manifest,
     inputRowSizes: manifest.inputs.map((t) => rowSize(t.shape)),
     outputRowSizes: manifest.outputs.map((t) => rowSize(t.shape)),
+    outputKeys: manifest.outputs.map((t) => `${JSON.stringify(t.name)}:[`),
   };
 }
 
