@@ -1,6 +1,6 @@
 /**
- * An append-only journal of JSON lines with group commit. Records are buffered. The commits of one
- * turn of the event loop share one sync round: at the end of the turn, what is buffered is written
+ * An append-only journal of JSON lines with group commit. Records are buffered. A commit starts a
+ * sync round, or joins the next one while SYNCS_IN_FLIGHT are running: what is buffered is written
  * (a plain write to the page cache, on this thread: a few microseconds, where a round trip through
  * the thread pool cost the loop a wake-up and, under load, half a millisecond of waiting) and one
  * fdatasync goes to the thread pool. Up to SYNCS_IN_FLIGHT syncs run at once (the disk overlaps
@@ -107,14 +107,15 @@ export class Journal {
     if (this.timer === undefined && this.writing === undefined) this.timer = setTimeout(this.writeInBackground, this.lingerMs).unref();
   }
 
-  /** Resolves when every record appended so far is durable. */
+  /**
+   * Resolves when every record appended so far is durable. The sync starts at once when it may;
+   * callers commit once for many records (the feedback path: once a turn).
+   */
   commit(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    if (this.next === undefined) {
-      this.next = new Round();
-      setImmediate(this.startRound);
-    }
-    return this.next.done;
+    const round = (this.next ??= new Round());
+    this.startRound();
+    return round.done;
   }
 
   /** Writes what is buffered and syncs it for the commits waiting, if a sync may start now. */
