@@ -38,16 +38,12 @@ const SYNCS_IN_FLIGHT = 2;
 
 /** The commits that share one sync round: one promise for all of them. */
 class Round {
-  readonly done: Promise<void>;
-  resolve!: () => void;
-  reject!: (e: Error) => void;
-
-  constructor() {
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
+  resolve: () => void = () => undefined;
+  reject: (e: Error) => void = () => undefined;
+  readonly done = new Promise<void>((resolve, reject) => {
+    this.resolve = resolve;
+    this.reject = reject;
+  });
 }
 
 export class Journal {
@@ -62,7 +58,7 @@ export class Journal {
   private source: JournalSource | undefined;
   /** Those of them that must survive a rotation. */
   private kept: string[] = [];
-  /** The commits of this turn, synced at its end. */
+  /** The commits waiting for a sync to start (all in SYNCS_IN_FLIGHT are busy); they share the next round. */
   private next: Round | undefined;
   private syncs = 0;
   /** Settles when the last round started is acknowledged (never rejects). */
@@ -162,7 +158,9 @@ export class Journal {
   private readonly writeInBackground = (): void => {
     this.timer = undefined;
     this.pullSource();
-    if (this.writing !== undefined || this.next !== undefined || this.pending.length === 0 || this.failed) return;
+    // After a disk error nothing more is written: drop what comes in rather than hold it.
+    if (this.failed) this.pending.clear();
+    if (this.writing !== undefined || this.next !== undefined || this.pending.length === 0) return;
     const data = this.pending;
     this.pending = this.spare ?? new Bytes();
     this.spare = undefined;
