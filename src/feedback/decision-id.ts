@@ -113,11 +113,24 @@ export class DecisionIds {
 
   /** The creation time (ms) of a genuine id; undefined for anything malformed or forged. */
   verify(id: unknown): number | undefined {
-    if (typeof id !== 'string' || id.length !== DECISION_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(id)) return undefined;
-    const bytes = Buffer.from(id, 'base64url');
-    if (bytes.length !== ID_BYTES) return undefined;
-    if (!timingSafeEqual(this.encrypt(bytes.subarray(0, 16)).subarray(0, 8), bytes.subarray(16))) return undefined;
-    return bytes.readUIntBE(0, 6);
+    return this.verifyAll([id])[0];
+  }
+
+  /**
+   * `verify` for many ids with one cipher call: a call costs ~1.3 µs, each block in it ~20 ns, and
+   * the feedback path verifies the outcomes of a whole turn at once.
+   */
+  verifyAll(ids: readonly unknown[]): (number | undefined)[] {
+    const bytes = Buffer.alloc(ids.length * ID_BYTES);
+    const plain = Buffer.alloc(ids.length * 16);
+    const wellFormed = ids.map((id, i) => typeof id === 'string' && id.length === DECISION_ID_LENGTH && /^[A-Za-z0-9_-]+$/.test(id)
+      && bytes.write(id, i * ID_BYTES, 'base64url') === ID_BYTES);
+    for (let i = 0; i < ids.length; i++) bytes.copy(plain, i * 16, i * ID_BYTES, i * ID_BYTES + 16);
+    const tags = this.encrypt(plain);
+    return wellFormed.map((ok, i) => {
+      const at = i * ID_BYTES;
+      return ok && timingSafeEqual(tags.subarray(i * 16, i * 16 + 8), bytes.subarray(at + 16, at + ID_BYTES)) ? bytes.readUIntBE(at, 6) : undefined;
+    });
   }
 }
 

@@ -3,6 +3,10 @@
  * accepted), credits accepted rewards to the arm that served, and answers only once they are
  * durable. Crediting happens before the fsync so that a concurrent repeat is already a duplicate;
  * if the disk then fails, the journal stays failed and every later batch answers 503.
+ *
+ * Outcomes are judged once per turn of the event loop, all that arrived in it together: their ids
+ * are verified with one cipher call (one call per id was ~1.3 µs, most of an outcome's judging) and
+ * they share one journal commit.
  */
 import { CroupierError, type ErrorCode } from '../errors.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
@@ -31,12 +35,23 @@ export interface OutcomeReceiver {
 const ACCEPTED: Verdict = { result: 'accepted' };
 const DEFAULT_WINDOW_S = 86_400;
 
+/** The events of one request, waiting for the end of the turn. */
+interface Received {
+  readonly events: readonly (FeedbackEvent | MalformedEvent)[];
+  readonly nowMs: number | undefined;
+  verdicts: Verdict[];
+  resolve(verdicts: Verdict[]): void;
+  reject(e: unknown): void;
+}
+
 export class Feedback implements OutcomeReceiver {
   private readonly ids: DecisionIds;
   private readonly store: DecisionStore;
   private readonly router: Router;
   private readonly journal: Journal;
   private readonly observer: FeedbackObserver | undefined;
+  /** Requests whose events are judged at the end of this turn. */
+  private received: Received[] = [];
 
   constructor(ids: DecisionIds, store: DecisionStore, router: Router, journal: Journal, observer?: FeedbackObserver) {
     this.ids = ids;
@@ -46,24 +61,52 @@ export class Feedback implements OutcomeReceiver {
     this.observer = observer;
   }
 
-  /** Judges every event; resolves once the accepted ones are journaled and synced. */
-  async receive(events: readonly (FeedbackEvent | MalformedEvent)[], nowMs = Date.now()): Promise<Verdict[]> {
-    if (this.journal.failed) throw new CroupierError('state_unavailable', 'the outcome journal cannot be written; outcomes are refused until the server is restarted');
-    const maxWindowMs = this.maxWindowMs();
-    const verdicts = events.map((e) => this.judge(e, nowMs, maxWindowMs));
-    if (verdicts.includes(ACCEPTED)) {
-      try {
-        await this.journal.commit();
-      } catch (e) {
-        throw new CroupierError('state_unavailable', 'the outcome journal cannot be written', { cause: e });
-      }
-    }
-    return verdicts;
+  /** Judges every event (at the end of this turn); resolves once the accepted ones are journaled and synced. */
+  receive(events: readonly (FeedbackEvent | MalformedEvent)[], nowMs?: number): Promise<Verdict[]> {
+    if (this.journal.failed) return Promise.reject(new CroupierError('state_unavailable', 'the outcome journal cannot be written; outcomes are refused until the server is restarted'));
+    return new Promise((resolve, reject) => {
+      if (this.received.length === 0) setImmediate(this.judgeReceived);
+      this.received.push({ events, nowMs, verdicts: [], resolve, reject });
+    });
   }
 
-  private judge(event: FeedbackEvent | MalformedEvent, nowMs: number, maxWindowMs: number): Verdict {
-    if (isMalformed(event)) return this.count('unknown', '', { result: 'invalid', code: 'invalid_request', message: event.malformed });
-    const createdMs = this.ids.verify(event.decision);
+  private readonly judgeReceived = (): void => {
+    const received = this.received;
+    this.received = [];
+    try {
+      const nowMs = Date.now();
+      const maxWindowMs = this.maxWindowMs();
+      const decisions: string[] = [];
+      for (const r of received) for (const e of r.events) if (!isMalformed(e)) decisions.push(e.decision);
+      const createdMs = this.ids.verifyAll(decisions);
+      let next = 0;
+      const durable: Received[] = [];
+      for (const r of received) {
+        let accepted = false;
+        for (const e of r.events) {
+          const v = isMalformed(e)
+            ? this.count('unknown', '', { result: 'invalid', code: 'invalid_request', message: e.malformed })
+            : this.judge(e, createdMs[next++], r.nowMs ?? nowMs, maxWindowMs);
+          if (v === ACCEPTED) accepted = true;
+          r.verdicts.push(v);
+        }
+        if (accepted) durable.push(r);
+        else r.resolve(r.verdicts);
+      }
+      if (durable.length > 0) {
+        this.journal.commit().then(() => {
+          for (const r of durable) r.resolve(r.verdicts);
+        }, (e: unknown) => {
+          const error = new CroupierError('state_unavailable', 'the outcome journal cannot be written', { cause: e });
+          for (const r of durable) r.reject(error);
+        });
+      }
+    } catch (e) {
+      for (const r of received) r.reject(e);
+    }
+  };
+
+  private judge(event: FeedbackEvent, createdMs: number | undefined, nowMs: number, maxWindowMs: number): Verdict {
     if (createdMs === undefined) return this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (the id is not one this server issued)' });
     const d = this.store.get(event.decision);
     if (!d) {

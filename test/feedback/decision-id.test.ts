@@ -30,4 +30,13 @@ describe('DecisionIds', () => {
       expect(ids.verify(bad)).toBeUndefined();
     }
   });
+
+  it('verifies many ids at once exactly as one at a time', () => {
+    const genuine = Array.from({ length: 5 }, (_, i) => ids.mint(1_000_000 + i));
+    const forged = genuine[2]!.slice(0, -1) + (genuine[2]!.endsWith('A') ? 'B' : 'A');
+    const batch: unknown[] = [genuine[0], 'x', forged, genuine[1], 42, genuine[4], '', genuine[3]];
+    expect(ids.verifyAll(batch)).toEqual(batch.map((id) => ids.verify(id)));
+    expect(ids.verifyAll(batch)).toEqual([1_000_000, undefined, undefined, 1_000_001, undefined, 1_000_004, undefined, 1_000_003]);
+    expect(ids.verifyAll([])).toEqual([]);
+  });
 });

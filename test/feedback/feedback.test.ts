@@ -52,6 +52,17 @@ describe('POST /v1/feedback', () => {
     expect(metrics).toMatch(/croupier_arm_selection_probability\{route="fraud-scoring",arm="champion"\} 0\.\d+/);
   });
 
+  it('judges outcomes sent at once each on its own: forged ids among genuine ones, a repeat in the same burst', async () => {
+    const decided = await Promise.all(Array.from({ length: 6 }, () => decide()));
+    const forged = decided[0]!.slice(0, 20) + (decided[0]![20] === 'A' ? 'B' : 'A') + decided[0]!.slice(21);
+    const burst = [decided[0], forged, decided[1], 'nonsense', decided[2], decided[2], decided[3], decided[4], decided[5]];
+    const answers = await Promise.all(burst.map((decision) => feedback({ decision, reward: 1 })));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(6);
+    expect([statuses[1], statuses[3]]).toEqual([404, 404]);
+    expect([statuses[4], statuses[5]].sort()).toEqual([200, 202]);
+  });
+
   it('answers 404 for forged, malformed and never-issued ids', async () => {
     const id = await decide();
     const forged = id.slice(0, 20) + (id[20] === 'A' ? 'B' : 'A') + id.slice(21);

@@ -24,3 +24,24 @@ it('acknowledges 1,000 concurrent commits with far fewer fsyncs', async () => {
   expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1000);
   await journal.close();
 });
+
+it('syncs two rounds at once but acknowledges them in order: a failed sync fails the rounds after it', async () => {
+  const journal = await Journal.open(join(dir, 'k.jsonl'));
+  const fh = (journal as unknown as { fh: { datasync(): Promise<void> } }).fh;
+  const datasync = fh.datasync.bind(fh);
+  let syncs = 0;
+  // The disk fails the first sync, late; the second succeeds at once.
+  fh.datasync = () => (syncs++ === 0 ? new Promise((_, reject) => setTimeout(() => reject(new Error('EIO: first sync')), 30)) : datasync());
+  const settled: string[] = [];
+  const record = (i: number) => ({ keepOnRotate: true, line: () => JSON.stringify({ i }) });
+  journal.append(record(1));
+  const first = journal.commit().then(() => settled.push('first ok'), () => settled.push('first failed'));
+  await new Promise((r) => setImmediate(r));
+  journal.append(record(2));
+  const second = journal.commit().then(() => settled.push('second ok'), () => settled.push('second failed'));
+  await Promise.all([first, second]);
+  expect(syncs).toBe(2);
+  expect(settled).toEqual(['first failed', 'second failed']);
+  await expect(journal.commit()).rejects.toThrow('EIO: first sync');
+  await journal.close();
+});
