@@ -24,6 +24,7 @@ export function decisionLine(id: string, createdMs: number, s: ServedBy, propens
   const w = reward === undefined ? '' : `,"w":${reward}`;
   return `{"d":"${id}","t":${createdMs},"r":"${s.route}","a":"${s.arm}","m":"${s.model}","v":"${s.version}","s":"${s.sha256}","p":${propensity},"n":${rows}${f}${w}}`;
 }
+
 const B64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
 const HEAD = Buffer.from('{"d":"', 'latin1');
 const TIME = Buffer.from('","t":', 'latin1');

@@ -35,11 +35,11 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
 
   /**
    * Whether new work may start, and its deadline; answers the refusal itself (undefined): while
-   * draining, or with `saturated` (the model's queue is full: refused before the body is read).
+   * draining, or with `refusal` (the model's queue is saturated: refused before the body is read).
    */
-  const admit = (ex: Exchange, saturated: CroupierError | undefined): number | undefined => {
+  const admit = (ex: Exchange, refusal: CroupierError | undefined): number | undefined => {
     if (!deps.isAccepting()) return void ex.fail(new CroupierError('draining'));
-    if (saturated) return void ex.fail(saturated);
+    if (refusal) return void ex.fail(refusal);
     try {
       return ex.deadline();
     } catch (e) {

@@ -6,8 +6,8 @@
  * version is timed when it loads (a full batch, its maxBatch rows: the longest one batch would hold
  * the event loop; 15 runs, the lower quartile: interference only adds time) and runs inline when that
  * takes at most CROUPIER_INLINE_MAX_US; anything slower goes to the workers, where it cannot hold up
- * the event loop. Probes run one at a time, so versions
- * loading together do not inflate each other's timings.
+ * the event loop. Probes run one at a time, so versions loading together do not inflate each
+ * other's timings.
  */
 import type * as ort from 'onnxruntime-node';
 import type { BatchRunner } from './batcher.js';
