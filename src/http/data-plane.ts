@@ -47,15 +47,23 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     }
   };
 
+  /** A predict body, once read: the route and deadline wait on the exchange (no closure per request). */
+  const predictBody = (body: unknown, ex: Exchange): void => {
+    if (ex.target) gateway.predict(ex.target, body, ex.deadlineAt, ex);
+  };
+
   app.post('/v1/predict/:route', (res, req) => {
     const name = req.getParameter(0) ?? '';
     const ex = new Exchange(res, req, 'v1', hooks, 'POST', `/v1/predict/${name}`);
     ex.scoring = true;
-    const route = isId(name) ? gateway.router.get(name) : undefined;
+    const route = gateway.router.get(name);
     if (!route) return ex.fail(new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`));
     ex.route = route.name;
     const deadline = admit(ex, gateway.routeRefusal(route));
-    if (deadline !== undefined) ex.readJson(deps.bodyLimit, (body) => gateway.predict(route, body, deadline, ex));
+    if (deadline === undefined) return;
+    ex.target = route;
+    ex.deadlineAt = deadline;
+    ex.readJson(deps.bodyLimit, predictBody);
   });
 
   const inferHandler = (withVersion: boolean) => (res: HttpResponse, req: HttpRequest) => {

@@ -7,6 +7,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Responder } from '../gateway.js';
 import type { ModelVersion } from '../registry/repository.js';
+import type { Route } from '../routing/router.js';
 import { headerLength } from '../protocol/binary-tensors.js';
 
 export type ErrorForm = 'v1' | 'v2';
@@ -48,6 +49,9 @@ export class Exchange implements Responder {
   arm = '';
   model = '';
   version = '';
+  /** The route a predict body goes to, and its deadline, while the body is read. */
+  target: Route | undefined;
+  deadlineAt = 0;
   private readonly hooks: ExchangeHooks;
   private chunks: Buffer[] | undefined;
 
@@ -59,11 +63,11 @@ export class Exchange implements Responder {
     this.method = method ?? req.getMethod().toUpperCase();
     this.url = url ?? req.getUrl();
     const incomingId = req.getHeader(H_REQUEST_ID);
-    this.requestId = REQUEST_ID.test(incomingId) ? incomingId : `${bootId}-${(++counter).toString(36)}`;
+    this.requestId = incomingId !== '' && REQUEST_ID.test(incomingId) ? incomingId : `${bootId}-${++counter}`;
     this.traceparent = req.getHeader(H_TRACEPARENT);
     this.contentType = req.getHeader(H_CONTENT_TYPE);
     const length = req.getHeader(H_CONTENT_LENGTH);
-    this.contentLength = length === '' ? -1 : /^\d{1,15}$/.test(length) ? Number(length) : -2;
+    this.contentLength = length === '' ? -1 : declaredLength(length);
     this.timeoutMs = req.getHeader(H_TIMEOUT);
     hooks.started(this);
     res.onAborted(() => {
@@ -125,7 +129,7 @@ export class Exchange implements Responder {
    * chunked body is counted, then 400 for malformed JSON. A chunked body of the wrong type is read
    * (up to the limit) before its 415, so that the order holds there too.
    */
-  readJson(limit: number, onJson: (value: unknown) => void): void {
+  readJson(limit: number, onJson: (value: unknown, exchange: Exchange) => void): void {
     const json = this.isJson();
     if (!json && this.contentLength >= 0 && this.contentLength <= limit) return this.notJson();
     this.readBody(limit, (body) => {
@@ -137,7 +141,7 @@ export class Exchange implements Responder {
         this.fail(new CroupierError('invalid_json', body.length === 0 ? 'the request body is empty' : 'request body is not valid JSON'));
         return;
       }
-      onJson(value);
+      onJson(value, this);
     }, true);
   }
 
@@ -219,6 +223,18 @@ export class Exchange implements Responder {
 
   /** The error this exchange answered with, for logging. */
   error: CroupierError | undefined;
+}
+
+/** A Content-Length of 1 to 15 digits, else -2 (malformed). */
+function declaredLength(s: string): number {
+  if (s.length > 15) return -2;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -2;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 const CONTENT_TYPE = Buffer.from('content-type');
