@@ -155,7 +155,10 @@ export class Gateway {
       const request = parsePredictBody(body);
       const pick = this.router.pick(route, request.unit);
       const { rows, data } = featuresToRows(request.features, pick.version, this.maxRows);
-      this.engine.submit(pick.version, new PredictJob(this, responder, pick, rows, data, deadline, request.features));
+      // The parsed features are kept (until the decision) only for a route that logs them: a queued
+      // job holding a 64-row body's arrays would carry them through every garbage collection.
+      const logged = route.spec.logFeatures ? request.features : undefined;
+      this.engine.submit(pick.version, new PredictJob(this, responder, pick, rows, data, deadline, logged));
     } catch (e) {
       responder.failed(e);
     }
