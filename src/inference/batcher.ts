@@ -71,6 +71,7 @@ export class Batcher {
   private queuedRows = 0;
   private inFlight = 0;
   private full = false;
+  private refusal: CroupierError | undefined;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -108,7 +109,9 @@ export class Batcher {
     if (!this.full) saturatedBatchers++;
     this.full = true;
     this.observer.shed(this.version, 'queue_full');
-    return new CroupierError('queue_full', `more than ${this.limits.maxQueuedRows} rows queued for ${this.version.key}; retry later`);
+    // One error for every refusal: under a flood they come by the tens of thousands a second, and
+    // a new Error each time (its stack captured) cost as much as a prediction.
+    return this.refusal ??= new CroupierError('queue_full', `more than ${this.limits.maxQueuedRows} rows queued for ${this.version.key}; retry later`);
   }
 
   /** Queues a job; throws queue_full (503) when the rows would pass the bound. */

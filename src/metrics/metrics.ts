@@ -9,7 +9,15 @@ import type { ModelVersion } from '../registry/repository.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-metrics.js';
 
 interface RequestChildren { count: CounterCell; duration: HistogramCell }
-interface VersionChildren { readonly model: string; readonly version: string; size: HistogramCell; duration: HistogramCell; depth: number }
+interface VersionChildren {
+  readonly model: string;
+  readonly version: string;
+  size: HistogramCell;
+  duration: HistogramCell;
+  depth: number;
+  /** croupier_shed_total's children for the version's model, by reason. */
+  shed: Record<'queue_full' | 'deadline_exceeded', client.Counter.Internal>;
+}
 
 function getOrCreate<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K): V {
   let value = map.get(key);
@@ -96,6 +104,7 @@ export class Metrics implements BatchObserver {
         size: this.batchSize.labels(version.model, version.version),
         duration: this.inferenceDuration.labels(version.model, version.version),
         depth: 0,
+        shed: { queue_full: this.shedTotal.labels(version.model, 'queue_full'), deadline_exceeded: this.shedTotal.labels(version.model, 'deadline_exceeded') },
       };
       this.batchChildren.set(version.key, children);
     }
@@ -113,7 +122,7 @@ export class Metrics implements BatchObserver {
   }
 
   shed(version: ModelVersion, reason: 'queue_full' | 'deadline_exceeded'): void {
-    this.shedTotal.labels(version.model, reason).inc();
+    this.versionChildren(version).shed[reason].inc();
   }
 
   /**
