@@ -16,16 +16,18 @@ import { createSession, runBatch, syntheticTask } from './sessions.js';
 
 const PROBE_RUNS = 15;
 /**
- * Batches scheduled at once. ONNX Runtime runs each in a later turn of the event loop, so this is
- * how many batches one turn can complete: with 2, a flood of full batches drained two per turn
- * while the turn itself grew with every request read. 8 batches of at most CROUPIER_INLINE_MAX_US
- * each hold the loop for under a millisecond at the default.
+ * How long the batches scheduled at once may hold the event loop, counted at their versions' probe
+ * times (a full batch each). ONNX Runtime runs each in a later turn of the loop, so this bounds
+ * what one turn completes: with a fixed two batches, a flood of full batches drained two per turn
+ * while the turn itself grew with every request read. About a hundred of the demo's fraud batches
+ * fit; ten of a version at the default CROUPIER_INLINE_MAX_US.
  */
-const IN_FLIGHT = 8;
+const TURN_BUDGET_US = 1000;
 
 export class InlineRunner implements BatchRunner {
-  private readonly sessions = new Map<string, { session: ort.InferenceSession; spec: LoadSpec }>();
-  private inFlight = 0;
+  private readonly sessions = new Map<string, { session: ort.InferenceSession; spec: LoadSpec; us: number }>();
+  /** Probe time of the batches in flight, µs. */
+  private inFlightUs = 0;
   private probing: Promise<unknown> = Promise.resolve();
   /** Called whenever a batch finishes, so batchers waiting for capacity can flush. */
   onCapacity: () => void = () => {};
@@ -51,7 +53,7 @@ export class InlineRunner implements BatchRunner {
       await session.release();
       return undefined;
     }
-    this.sessions.set(spec.key, { session, spec });
+    this.sessions.set(spec.key, { session, spec, us: Math.max(1, Math.ceil(us)) });
     return us;
   }
 
@@ -66,17 +68,17 @@ export class InlineRunner implements BatchRunner {
   }
 
   hasCapacity(): boolean {
-    return this.inFlight < IN_FLIGHT;
+    return this.inFlightUs < TURN_BUDGET_US;
   }
 
   async run(task: InferTask): Promise<InferResult> {
     const entry = this.sessions.get(task.key);
     if (!entry) throw new Error(`${task.key} is not loaded on the main thread`);
-    this.inFlight++;
+    this.inFlightUs += entry.us;
     try {
       return await runBatch(entry.session, entry.spec, task);
     } finally {
-      this.inFlight--;
+      this.inFlightUs -= entry.us;
       this.onCapacity();
     }
   }
