@@ -1,8 +1,9 @@
 // Overload benchmark (issue 6) on POST /v1/predict/fraud-scoring, default configuration:
 //  1. find the connection count that saturates Croupier (one-row requests, wrk connection sweep);
 //  2. 8× those connections, one-row requests: stays up, queued rows bounded, what is refused;
-//  3. 8× those connections, 64-row requests (offered work far past CROUPIER_MAX_QUEUED_ROWS):
-//     the excess is refused early with 503 + Retry-After, not left to time out;
+//  3. 8× those connections, 64-row requests, and (when 8× is fewer) 1,024 connections of them,
+//     offered work far past CROUPIER_MAX_QUEUED_ROWS: the excess is refused early with 503 +
+//     Retry-After, before its body is read, not left to time out;
 //  4. normal load: 64 connections, and 500 concurrent one-row requests: zero 503s;
 //  5. `x-croupier-timeout-ms: 1` under load: dropped before inference (shed counter).
 // While each load runs, /metrics (croupier_queue_depth, croupier_shed_total) and RSS are sampled.
@@ -31,6 +32,8 @@ const SWEEP = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 const SATURATION_SHARE = 0.9;
 /** Sweep passes (ascending each time); a point's req/s is the median over passes. */
 const SWEEP_PASSES = 3;
+/** Connections of the 64-row flood that must overflow the queues (when 8× saturating is fewer). */
+const FLOOD_CONNECTIONS = 1024;
 
 const { values: args } = parseArgs({
   options: {
@@ -161,6 +164,10 @@ async function main(): Promise<void> {
       const probeResult = await probe;
       deadlines.push({ during: `8× saturating connections, ${rows}-row requests`, ...probeResult, shedDeadlineDelta: (await metricsShed(s, 'deadline_exceeded')) - before });
     }
+
+    // 3b. A flood past what batching 64-row requests keeps up with, whatever the sweep found: the
+    // queue bound and the refusals before the body is read.
+    if (FLOOD_CONNECTIONS > over) loads.push(await wrkLoad(s, `flood: ${FLOOD_CONNECTIONS} connections, 64-row requests`, ROWS64_BODY, FLOOD_CONNECTIONS, DURATION, 64));
 
     // 4. normal load
     loads.push(await wrkLoad(s, 'normal: 64 connections, 1-row requests', REQUEST_BODY, 64, DURATION, 1));
