@@ -44,6 +44,19 @@ export class CroupierError extends Error {
     this.status = ERRORS[code].status;
     this.retryAfter = options?.retryAfter ?? (this.status === 503 ? 1 : undefined);
   }
+
+  private v1Body: string | undefined;
+  private v2Body: string | undefined;
+
+  /**
+   * The JSON body that answers it: `/v2` (Open Inference Protocol) or the rest. Made once per error:
+   * a saturated model version answers every refusal with the same one.
+   */
+  body(form: 'v1' | 'v2'): string {
+    return form === 'v2'
+      ? this.v2Body ??= JSON.stringify({ error: this.message })
+      : this.v1Body ??= JSON.stringify({ error: { code: this.code, message: this.message } });
+  }
 }
 
 export function isCroupierError(e: unknown): e is CroupierError {

@@ -34,6 +34,7 @@ export interface DecidedJob {
  * its answer: at once (embedded), or once the decision is written to shared state (Redis mode).
  */
 export interface DecisionSink {
+  /** `features` are given only for routes that log them (the gateway drops the others at once). */
   decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void;
 }
 

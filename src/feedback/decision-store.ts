@@ -96,11 +96,10 @@ export class DecisionStore implements DecisionSink, JournalSource {
     if (!byVersion) this.servedByArm.set(arm, byVersion = new WeakMap());
     let served = byVersion.get(version);
     if (served === undefined) byVersion.set(version, served = this.servedOf(route.name, arm.name, version.model, version.version, version.sha256));
-    const logged = route.spec.logFeatures ? features : undefined;
     const m = this.minter;
     // The id just minted (always, on the request path): its bytes and sequence number are at hand.
-    if (m !== undefined && id === m.lastId) this.putBytes(m.idBytes, m.lastAt, m.lastSeq, createdMs, served, pick.propensity, rows, logged, NaN);
-    else this.put(id, createdMs, served, pick.propensity, rows, logged, NaN);
+    if (m !== undefined && id === m.lastId) this.putBytes(m.idBytes, m.lastAt, m.lastSeq, createdMs, served, pick.propensity, rows, features, NaN);
+    else this.put(id, createdMs, served, pick.propensity, rows, features, NaN);
     this.journal?.poke();
     job.answer();
   }

@@ -211,7 +211,7 @@ export class Exchange implements Responder {
   /** Answers an error in the form of this endpoint family (`/v2` or the rest). */
   fail(error: unknown, closeConnection = false, extraHeaders?: Record<string, string>): void {
     const e = isCroupierError(error) ? error : new CroupierError('internal', undefined, { cause: error });
-    const body = errorBody(e, this.form);
+    const body = e.body(this.form);
     const headers: Record<string, string> = { ...extraHeaders };
     if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
     if (closeConnection) headers.connection = 'close';
@@ -221,15 +221,6 @@ export class Exchange implements Responder {
 
   /** The error this exchange answered with, for logging. */
   error: CroupierError | undefined;
-}
-
-/** Bodies of errors answered more than once (the same refusal under a flood), by form. */
-const bodies = new WeakMap<CroupierError, Partial<Record<ErrorForm, string>>>();
-
-function errorBody(e: CroupierError, form: ErrorForm): string {
-  let known = bodies.get(e);
-  if (known === undefined) bodies.set(e, known = {});
-  return known[form] ??= form === 'v2' ? JSON.stringify({ error: e.message }) : JSON.stringify({ error: { code: e.code, message: e.message } });
 }
 
 /** A Content-Length of 1 to 15 digits, else -2 (malformed). */

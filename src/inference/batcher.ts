@@ -97,8 +97,8 @@ export class Batcher {
 
   /**
    * Whether new work is refused before its body is read: from the first refusal until a full
-   * batch's room (at most half the bound) has opened again. Under a flood, parsing requests only to refuse them would take
-   * the event loop from the batches that drain the queue.
+   * batch's room (at most half the bound) has opened again. Under a flood, parsing requests only
+   * to refuse them would take the event loop from the batches that drain the queue.
    */
   get saturated(): boolean {
     return this.full;

@@ -92,7 +92,7 @@ export class InferenceEngine {
 
   /** Whether `version`'s queue is saturated (see Batcher.saturated). */
   isSaturated(version: ModelVersion): boolean {
-    return anySaturated() && this.batchers.get(version.key)?.saturated === true;
+    return this.batchers.get(version.key)?.saturated === true;
   }
 
   /** Queues a job on its version's batcher; throws not_ready or queue_full (503). */

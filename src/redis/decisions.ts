@@ -83,7 +83,7 @@ export class RedisDecisions implements DecisionSink {
     const { route, version } = pick;
     const turn = this.turn;
     turn.decisions.push(new Decision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key,
-      version.sha256, pick.propensity, rows, route.spec.logFeatures ? features : undefined));
+      version.sha256, pick.propensity, rows, features));
     turn.jobs.push(job);
     count(turn.pulls, route, version, pick.arm.index, 1);
     if (!this.scheduled) {
