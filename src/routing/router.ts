@@ -29,6 +29,12 @@ export class Route {
     this.policy = policy;
     this.stats = stats;
   }
+
+  /** The index of the arm named `name`, or -1. */
+  armIndex(name: string): number {
+    for (const arm of this.arms) if (arm.name === name) return arm.index;
+    return -1;
+  }
 }
 
 export interface Pick {
@@ -66,11 +72,18 @@ export interface RouterObserver {
 /** Weights are recomputed at least this often, for discounting and for version restarts. */
 export const RECOMPUTE_MS = 250;
 /**
- * And at most this often after outcomes: a Thompson recompute draws from every arm's posterior a
- * thousand times, and at thousands of outcomes a second, once per event-loop turn was most of the
- * feedback path's CPU. Weights lag outcomes by at most this much.
+ * And at most this often after outcomes: a Thompson recompute draws from every arm's posterior
+ * thousands of times, and at thousands of outcomes a second, once per event-loop turn was most of
+ * the feedback path's CPU.
  */
 export const RECOMPUTE_GAP_MS = 10;
+/**
+ * The most of the event loop's time that recomputes after outcomes may take: the gap after one is
+ * at least its own duration divided by this. A two-arm Thompson recompute takes about 1 ms, so
+ * every 10 ms it was a tenth of the loop under steady feedback, and with ten busy routes all of it;
+ * now weights lag outcomes by 50 ms a route at most (the routes that outcomes touched).
+ */
+export const RECOMPUTE_SHARE = 0.02;
 
 export class Router {
   readonly routes = new Map<string, Route>();
@@ -79,7 +92,8 @@ export class Router {
   private readonly options: PolicyOptions;
   private readonly dirty = new Set<Route>();
   private scheduled = false;
-  private lastRecomputeMs = 0;
+  /** When the next recompute after outcomes may start (Date.now() ms). */
+  private nextRecomputeMs = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(registry: Registry, specs: ReadonlyMap<string, RouteSpec>, options: PolicyOptions = {}) {
@@ -163,12 +177,12 @@ export class Router {
     return true;
   }
 
-  /** Recomputes a route's weights soon (RECOMPUTE_GAP_MS at most), once however many outcomes arrive meanwhile. */
+  /** Recomputes a route's weights soon (see RECOMPUTE_GAP_MS and RECOMPUTE_SHARE), once however many outcomes arrive meanwhile. */
   touch(route: Route): void {
     this.dirty.add(route);
     if (!this.scheduled) {
       this.scheduled = true;
-      const wait = this.lastRecomputeMs + RECOMPUTE_GAP_MS - Date.now();
+      const wait = this.nextRecomputeMs - Date.now();
       if (wait <= 0) setImmediate(this.recomputeDirty);
       else setTimeout(this.recomputeDirty, wait).unref();
     }
@@ -176,10 +190,11 @@ export class Router {
 
   readonly recomputeDirty = (): void => {
     this.scheduled = false;
+    const started = performance.now();
     const now = Date.now();
-    this.lastRecomputeMs = now;
     for (const route of this.dirty) route.policy.recompute(now);
     this.dirty.clear();
+    this.nextRecomputeMs = now + Math.max(RECOMPUTE_GAP_MS, (performance.now() - started) / RECOMPUTE_SHARE);
   };
 
   recomputeAll(): void {

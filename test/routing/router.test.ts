@@ -49,4 +49,37 @@ describe('Router', () => {
     expect(router.reset('nope')).toBe(false);
     expect(resets).toEqual(['r']);
   });
+
+  it('keeps recomputes after outcomes to a small share of the event loop, and weights still follow', async () => {
+    const { registry } = fakeRegistry();
+    const arms = ['a', 'b', 'c'].map((name) => ({ name, model: 'm', version: '1' }));
+    // Many draws make one recompute take milliseconds, as many busy routes would.
+    const router = new Router(registry, new Map([['r', spec({ policy: 'thompson', arms })]]), { draws: 10_000 });
+    const route = router.get('r')!;
+    const policy = route.policy;
+    const recompute = policy.recompute.bind(policy);
+    let spentMs = 0;
+    let recomputes = 0;
+    policy.recompute = (now: number) => {
+      const t = performance.now();
+      recompute(now);
+      spentMs += performance.now() - t;
+      recomputes++;
+    };
+    for (const i of [0, 1, 2]) router.pulled(route, i, 'm@1');
+    // Outcomes on every turn of the loop for 1.5 s: arm a always wins, the others never.
+    const started = performance.now();
+    let n = 0;
+    while (performance.now() - started < 1500) {
+      router.credit(route, n % 3, 'm@1', n % 3 === 0 ? 1 : 0, Date.now());
+      n++;
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const elapsedMs = performance.now() - started;
+    expect(recomputes).toBeGreaterThanOrEqual(2);
+    expect(spentMs / elapsedMs).toBeLessThan(0.05);
+    expect(policy.weights[0]).toBeGreaterThan(0.9);
+    router.stop();
+  });
 });
