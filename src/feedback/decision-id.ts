@@ -7,7 +7,7 @@
  * are minted in blocks — one cipher call for many ids — because minting is on the
  * request path; a block is used for at most 50 ms, so an id's time is its decision's time.
  */
-import { createCipheriv, type Cipher, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, type Cipher, randomBytes, randomFillSync } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -113,28 +113,36 @@ export class DecisionIds {
 
   /** The creation time (ms) of a genuine id; undefined for anything malformed or forged. */
   verify(id: unknown): number | undefined {
-    return this.verifyAll([id])[0];
+    return this.verifyAll([id]).createdMs[0];
   }
 
   /**
    * `verify` for many ids with one cipher call: a call costs ~1.3 µs, each block in it ~20 ns, and
-   * the feedback path verifies the outcomes of a whole turn at once.
+   * the feedback path verifies the outcomes of a whole turn at once. Also gives the ids' bytes (id
+   * `i` at `i * ID_BYTES`), so that the decision store finds them without decoding them again. Per
+   * id, byte loops instead of Buffer calls: each call into C++ costs more than its 24 bytes.
    */
-  verifyAll(ids: readonly unknown[]): (number | undefined)[] {
+  verifyAll(ids: readonly unknown[]): { createdMs: (number | undefined)[]; bytes: Buffer } {
     const bytes = Buffer.alloc(ids.length * ID_BYTES);
     const plain = Buffer.alloc(ids.length * 16);
     const wellFormed = ids.map((id, i) => typeof id === 'string' && id.length === DECISION_ID_LENGTH && /^[A-Za-z0-9_-]+$/.test(id)
       && bytes.write(id, i * ID_BYTES, 'base64url') === ID_BYTES);
-    for (let i = 0; i < ids.length; i++) bytes.copy(plain, i * 16, i * ID_BYTES, i * ID_BYTES + 16);
+    for (let i = 0; i < ids.length; i++) for (let j = 0; j < 16; j++) plain[i * 16 + j] = bytes[i * ID_BYTES + j]!;
     const tags = this.encrypt(plain);
-    return wellFormed.map((ok, i) => {
+    const createdMs = wellFormed.map((ok, i) => {
       const at = i * ID_BYTES;
-      return ok && timingSafeEqual(tags.subarray(i * 16, i * 16 + 8), bytes.subarray(at + 16, at + ID_BYTES)) ? bytes.readUIntBE(at, 6) : undefined;
+      // Constant time in the tag's contents: every byte is compared, whatever the first mismatch.
+      let diff = 0;
+      for (let j = 0; j < 8; j++) diff |= tags[i * 16 + j]! ^ bytes[at + 16 + j]!;
+      return ok && diff === 0 ? bytes.readUIntBE(at, 6) : undefined;
     });
+    return { createdMs, bytes };
   }
 }
 
-/** The sequence number of an id's bytes (not verified). */
-export function sequenceOf(bytes: Buffer): number {
-  return bytes.readUIntBE(SEQ_AT, SEQ_BYTES);
+/** The sequence number of the id whose bytes are at `at` (not verified). */
+export function sequenceOf(bytes: Buffer, at = 0): number {
+  let seq = 0;
+  for (let j = at + SEQ_AT; j < at + SEQ_AT + SEQ_BYTES; j++) seq = seq * 256 + bytes[j]!;
+  return seq;
 }

@@ -114,6 +114,36 @@ export class DecisionStore implements DecisionSink, JournalSource {
       this.propensity[slot]!, this.rows[slot]!, this.features.get(slot), Number.isNaN(reward) ? undefined : reward);
   }
 
+  /**
+   * The slot of the decision whose id's bytes are at `at` in `bytes` (as `DecisionIds.verifyAll`
+   * decoded them), or -1: the feedback path's lookup, with no decoding and no object per outcome.
+   */
+  find(bytes: Buffer, at: number): number {
+    const slot = sequenceOf(bytes, at) % this.capacity;
+    if (this.seqs[slot] === EMPTY) return -1;
+    const ids = this.ids;
+    const held = slot * ID_BYTES;
+    for (let j = 0; j < ID_BYTES; j++) if (ids[held + j] !== bytes[at + j]) return -1;
+    return slot;
+  }
+
+  /** What the decision in `slot` served. */
+  servedAt(slot: number): Readonly<Served> {
+    return this.servedTable[this.served[slot]!]!;
+  }
+
+  /** Whether the decision in `slot` has its outcome. */
+  settledAt(slot: number): boolean {
+    return !Number.isNaN(this.reward[slot]!);
+  }
+
+  /** Records the outcome of the waiting decision in `slot`. */
+  settleAt(slot: number, reward: number): void {
+    if (!Number.isNaN(this.reward[slot]!)) return;
+    this.reward[slot] = reward;
+    this.pending--;
+  }
+
   /** Puts back a decision read from the state directory; false when it is already held. */
   restore(d: Decision): boolean {
     if (this.slotOf(d.id) >= 0) return false;
@@ -124,10 +154,9 @@ export class DecisionStore implements DecisionSink, JournalSource {
   /** Records the outcome of a waiting decision. */
   settle(d: Decision, reward: number): void {
     const slot = this.slotOf(d.id);
-    if (slot < 0 || !Number.isNaN(this.reward[slot]!)) return;
-    this.reward[slot] = reward;
+    if (slot < 0 || this.settledAt(slot)) return;
+    this.settleAt(slot, reward);
     d.reward = reward;
-    this.pending--;
   }
 
   /** Drops the decisions past their route's window (not counted as evictions). */
@@ -209,10 +238,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
 
   /** The slot holding `id`, or -1. */
   private slotOf(id: string): number {
-    if (this.scratch.write(id, 'base64url') !== ID_BYTES) return -1;
-    const slot = sequenceOf(this.scratch) % this.capacity;
-    if (this.seqs[slot] === EMPTY || this.ids.compare(this.scratch, 0, ID_BYTES, slot * ID_BYTES, (slot + 1) * ID_BYTES) !== 0) return -1;
-    return slot;
+    return this.scratch.write(id, 'base64url') === ID_BYTES ? this.find(this.scratch, 0) : -1;
   }
 
   private servedOf(route: string, arm: string, model: string, version: string, sha256: string): number {

@@ -12,7 +12,7 @@ import { CroupierError, type ErrorCode } from '../errors.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
 import type { Router } from '../routing/router.js';
 import type { Journal } from '../state/journal.js';
-import type { DecisionIds } from './decision-id.js';
+import { ID_BYTES, type DecisionIds } from './decision-id.js';
 import type { DecisionStore } from './decision-store.js';
 import { Outcome, type OutcomeResult } from './outcome.js';
 
@@ -78,7 +78,7 @@ export class Feedback implements OutcomeReceiver {
       const maxWindowMs = this.maxWindowMs();
       const decisions: string[] = [];
       for (const r of received) for (const e of r.events) if (!isMalformed(e)) decisions.push(e.decision);
-      const createdMs = this.ids.verifyAll(decisions);
+      const { createdMs, bytes } = this.ids.verifyAll(decisions);
       let next = 0;
       const durable: Received[] = [];
       for (const r of received) {
@@ -86,7 +86,7 @@ export class Feedback implements OutcomeReceiver {
         for (const e of r.events) {
           const v = isMalformed(e)
             ? this.count('unknown', '', { result: 'invalid', code: 'invalid_request', message: e.malformed })
-            : this.judge(e, createdMs[next++], r.nowMs ?? nowMs, maxWindowMs);
+            : this.judge(e, createdMs[next], bytes, ID_BYTES * next++, r.nowMs ?? nowMs, maxWindowMs);
           if (v === ACCEPTED) accepted = true;
           r.verdicts.push(v);
         }
@@ -106,15 +106,17 @@ export class Feedback implements OutcomeReceiver {
     }
   };
 
-  private judge(event: FeedbackEvent, createdMs: number | undefined, nowMs: number, maxWindowMs: number): Verdict {
+  /** Judges one outcome; its decision id is verified (created at `createdMs`, undefined if not genuine) and its bytes are at `at` in `bytes`. */
+  private judge(event: FeedbackEvent, createdMs: number | undefined, bytes: Buffer, at: number, nowMs: number, maxWindowMs: number): Verdict {
     if (createdMs === undefined) return this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (the id is not one this server issued)' });
-    const d = this.store.get(event.decision);
-    if (!d) {
+    const slot = this.store.find(bytes, at);
+    if (slot < 0) {
       // Not held: past every route's window means expired; otherwise it was evicted or never kept.
       return nowMs - createdMs > maxWindowMs
         ? this.count('unknown', '', { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' })
         : this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or no longer held)' });
     }
+    const d = this.store.servedAt(slot);
     const route = this.router.get(d.route);
     const spec = route?.spec;
     const label = route ? d.route : 'unknown';
@@ -125,13 +127,13 @@ export class Feedback implements OutcomeReceiver {
     if (nowMs - createdMs > (spec?.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000) {
       return this.count(label, arm, { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' });
     }
-    if (d.reward !== undefined) return this.count(label, arm, { result: 'duplicate', message: 'an outcome for this decision was already counted' });
-    this.store.settle(d, event.reward);
+    if (this.store.settledAt(slot)) return this.count(label, arm, { result: 'duplicate', message: 'an outcome for this decision was already counted' });
+    this.store.settleAt(slot, event.reward);
     if (route) {
-      const index = route.arms.findIndex((a) => a.name === d.arm);
+      const index = route.armIndex(d.arm);
       if (index >= 0) this.router.credit(route, index, d.versionKey, event.reward, nowMs);
     }
-    this.journal.append(new Outcome(d.id, event.reward, event.label, nowMs));
+    this.journal.append(new Outcome(event.decision, event.reward, event.label, nowMs));
     return this.count(label, arm, ACCEPTED);
   }
 

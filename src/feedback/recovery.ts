@@ -73,7 +73,7 @@ export class FeedbackState implements StateContent {
     const route = this.router.get(d.route);
     // A snapshot's statistics already count its decisions' pulls; journaled decisions are new pulls.
     if (!fromSnapshot && route) {
-      const index = route.arms.findIndex((a) => a.name === d.arm);
+      const index = route.armIndex(d.arm);
       if (index >= 0) this.router.pulled(route, index, d.versionKey);
     }
     if (Date.now() - d.createdMs <= this.windowMs(d.route)) this.store.restore(d);
@@ -84,7 +84,7 @@ export class FeedbackState implements StateContent {
     if (!d || d.reward !== undefined) return;
     this.store.settle(d, reward);
     const route = this.router.get(d.route);
-    const index = route ? route.arms.findIndex((a) => a.name === d.arm) : -1;
+    const index = route ? route.armIndex(d.arm) : -1;
     if (route && index >= 0) this.router.credit(route, index, d.versionKey, reward, atMs);
   }
 }

@@ -167,8 +167,13 @@ export class Metrics implements BatchObserver {
     this.redisUpGauge = gauge;
   }
 
+  private readonly feedbackChildren = new Map<string, Map<string, Map<string, CounterCell>>>();
+
   feedback(route: string, arm: string, result: 'accepted' | 'duplicate' | 'unknown' | 'expired' | 'invalid'): void {
-    this.feedbackTotal.labels(route, arm, result).inc();
+    const byResult = getOrCreate(getOrCreate(this.feedbackChildren, route), arm);
+    let cell = byResult.get(result);
+    if (!cell) byResult.set(result, cell = this.feedbackTotal.labels(route, arm, result));
+    cell.inc();
   }
 
   /** Fills the three arm gauges at once (from the pulls gauge's collect), dropping removed arms. */

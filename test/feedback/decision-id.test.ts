@@ -35,8 +35,11 @@ describe('DecisionIds', () => {
     const genuine = Array.from({ length: 5 }, (_, i) => ids.mint(1_000_000 + i));
     const forged = genuine[2]!.slice(0, -1) + (genuine[2]!.endsWith('A') ? 'B' : 'A');
     const batch: unknown[] = [genuine[0], 'x', forged, genuine[1], 42, genuine[4], '', genuine[3]];
-    expect(ids.verifyAll(batch)).toEqual(batch.map((id) => ids.verify(id)));
-    expect(ids.verifyAll(batch)).toEqual([1_000_000, undefined, undefined, 1_000_001, undefined, 1_000_004, undefined, 1_000_003]);
-    expect(ids.verifyAll([])).toEqual([]);
+    const { createdMs, bytes } = ids.verifyAll(batch);
+    expect(createdMs).toEqual(batch.map((id) => ids.verify(id)));
+    expect(createdMs).toEqual([1_000_000, undefined, undefined, 1_000_001, undefined, 1_000_004, undefined, 1_000_003]);
+    // The ids' bytes, for the decision store's lookup: each genuine id's own.
+    for (const [i, id] of batch.entries()) if (createdMs[i] !== undefined) expect(bytes.toString('base64url', i * 24, i * 24 + 24)).toBe(id);
+    expect(ids.verifyAll([]).createdMs).toEqual([]);
   });
 });
