@@ -17,8 +17,13 @@ redis.call('RPUSH', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 return 1`;
 const START = `0 ${GENESIS}`;
-/** Appends racing with other replicas: give up (the action is still answered, the failure logged) after this many. */
-const MAX_ATTEMPTS = 20;
+/**
+ * Appends racing with other replicas: give up (the action is still answered, the failure logged)
+ * after this long. A time, not a count of attempts: a replica whose own appends queue up wins each
+ * race while its queue lasts (its next append reaches Redis before the loser's retry), so the loser
+ * waits out a burst of any length, which 20 attempts did not.
+ */
+const GIVE_UP_MS = 5000;
 
 export class RedisAuditLog implements AuditTrail {
   private readonly client: RedisClient;
@@ -39,7 +44,8 @@ export class RedisAuditLog implements AuditTrail {
   }
 
   private async appendNow(fields: AuditFields): Promise<AuditEntry> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const deadline = Date.now() + GIVE_UP_MS;
+    for (let attempts = 1; ; attempts++) {
       const [seqText, prev] = this.head.split(' ') as [string, string];
       const entry = chainEntry(Number(seqText) + 1, prev, fields);
       const next = `${entry.seq} ${entry.hash}`;
@@ -54,8 +60,8 @@ export class RedisAuditLog implements AuditTrail {
         return entry;
       }
       this.head = String(answer);
+      if (Date.now() > deadline) throw unavailable(new Error(`the head moved ${attempts} times in a row, for ${GIVE_UP_MS / 1000} s`), 'append to the audit chain');
     }
-    throw unavailable(new Error(`the head moved ${MAX_ATTEMPTS} times in a row`), 'append to the audit chain');
   }
 
   /** The newest `limit` entries with seq < `before`, oldest first (entry N is at index N-1). */
