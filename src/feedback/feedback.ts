@@ -27,9 +27,16 @@ export interface FeedbackObserver {
   feedback(route: string, arm: string, result: OutcomeResult): void;
 }
 
+/** Where the verdicts on one request's events go (the endpoint's answer): an object, not a promise, per request. */
+export interface OutcomeReply {
+  verdicts(verdicts: Verdict[]): void;
+  failed(error: unknown): void;
+}
+
 /** What the feedback endpoint hands events to (embedded: Feedback; Redis mode: RedisFeedback). */
 export interface OutcomeReceiver {
-  receive(events: readonly (FeedbackEvent | MalformedEvent)[]): Promise<Verdict[]>;
+  /** Judges every event; tells `reply` once the accepted ones are durable (or why nothing was judged). */
+  receive(events: readonly (FeedbackEvent | MalformedEvent)[], reply: OutcomeReply, nowMs?: number): void;
 }
 
 const ACCEPTED: Verdict = { result: 'accepted' };
@@ -39,9 +46,8 @@ const DEFAULT_WINDOW_S = 86_400;
 interface Received {
   readonly events: readonly (FeedbackEvent | MalformedEvent)[];
   readonly nowMs: number | undefined;
-  verdicts: Verdict[];
-  resolve(verdicts: Verdict[]): void;
-  reject(e: unknown): void;
+  readonly reply: OutcomeReply;
+  readonly verdicts: Verdict[];
 }
 
 export class Feedback implements OutcomeReceiver {
@@ -61,13 +67,11 @@ export class Feedback implements OutcomeReceiver {
     this.observer = observer;
   }
 
-  /** Judges every event (at the end of this turn); resolves once the accepted ones are journaled and synced. */
-  receive(events: readonly (FeedbackEvent | MalformedEvent)[], nowMs?: number): Promise<Verdict[]> {
-    if (this.journal.failed) return Promise.reject(new CroupierError('state_unavailable', 'the outcome journal cannot be written; outcomes are refused until the server is restarted'));
-    return new Promise((resolve, reject) => {
-      if (this.received.length === 0) setImmediate(this.judgeReceived);
-      this.received.push({ events, nowMs, verdicts: [], resolve, reject });
-    });
+  /** Judges every event (at the end of this turn); replies once the accepted ones are journaled and synced. */
+  receive(events: readonly (FeedbackEvent | MalformedEvent)[], reply: OutcomeReply, nowMs?: number): void {
+    if (this.journal.failed) return reply.failed(new CroupierError('state_unavailable', 'the outcome journal cannot be written; outcomes are refused until the server is restarted'));
+    if (this.received.length === 0) setImmediate(this.judgeReceived);
+    this.received.push({ events, nowMs, reply, verdicts: [] });
   }
 
   private readonly judgeReceived = (): void => {
@@ -91,18 +95,18 @@ export class Feedback implements OutcomeReceiver {
           r.verdicts.push(v);
         }
         if (accepted) durable.push(r);
-        else r.resolve(r.verdicts);
+        else r.reply.verdicts(r.verdicts);
       }
       if (durable.length > 0) {
         this.journal.commit().then(() => {
-          for (const r of durable) r.resolve(r.verdicts);
+          for (const r of durable) r.reply.verdicts(r.verdicts);
         }, (e: unknown) => {
           const error = new CroupierError('state_unavailable', 'the outcome journal cannot be written', { cause: e });
-          for (const r of durable) r.reject(error);
+          for (const r of durable) r.reply.failed(error);
         });
       }
     } catch (e) {
-      for (const r of received) r.reject(e);
+      for (const r of received) r.reply.failed(e);
     }
   };
 

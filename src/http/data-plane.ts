@@ -25,13 +25,14 @@ export interface DataPlaneDeps {
   readonly extensions: readonly ((app: TemplatedApp, open: OpenExchange) => void)[];
 }
 
-export type OpenExchange = (res: HttpResponse, req: HttpRequest, form: ErrorForm) => Exchange;
+/** An exchange for a request; `method` and `url`, when the route knows them, save asking uWS. */
+export type OpenExchange = (res: HttpResponse, req: HttpRequest, form: ErrorForm, method?: string, url?: string) => Exchange;
 
 const V2_EXTENSIONS: string[] = [BINARY_EXTENSION];
 
 export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void {
   const { gateway, hooks } = deps;
-  const open: OpenExchange = (res, req, form) => new Exchange(res, req, form, hooks);
+  const open: OpenExchange = (res, req, form, method, url) => new Exchange(res, req, form, hooks, method, url);
 
   /**
    * Whether new work may start, and its deadline; answers the refusal itself (undefined): while

@@ -9,7 +9,7 @@
 import { CroupierError } from '../errors.js';
 import { Decision } from '../feedback/decision.js';
 import type { DecisionIds } from '../feedback/decision-id.js';
-import type { FeedbackObserver, Verdict } from '../feedback/feedback.js';
+import type { FeedbackObserver, OutcomeReply, Verdict } from '../feedback/feedback.js';
 import type { OutcomeResult } from '../feedback/outcome.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
 import type { Router } from '../routing/router.js';
@@ -82,8 +82,12 @@ export class RedisFeedback {
       && createdMs >= o.fromMs - OUTAGE_MARGIN_MS && createdMs <= o.toMs + OUTAGE_MARGIN_MS;
   }
 
-  /** Judges every event; resolves once the accepted ones are counted in Redis. */
-  async receive(events: readonly (FeedbackEvent | MalformedEvent)[], nowMs = Date.now()): Promise<Verdict[]> {
+  /** Judges every event; replies once the accepted ones are counted in Redis. */
+  receive(events: readonly (FeedbackEvent | MalformedEvent)[], reply: OutcomeReply, nowMs = Date.now()): void {
+    this.judge(events, nowMs).then((verdicts) => reply.verdicts(verdicts), (e: unknown) => reply.failed(e));
+  }
+
+  private async judge(events: readonly (FeedbackEvent | MalformedEvent)[], nowMs: number): Promise<Verdict[]> {
     if (!this.link.isUp()) throw unavailable('Redis is unreachable; outcomes are refused until it is back (nothing was counted)');
     const verdicts: (Verdict | undefined)[] = new Array(events.length);
     const lookups: number[] = [];

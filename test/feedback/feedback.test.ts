@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecisionIds } from '../../src/feedback/decision-id.js';
+import type { Verdict } from '../../src/feedback/feedback.js';
 import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 const fraud = (name: string, version: string) => ({ name, model: 'fraud', version });
@@ -80,7 +81,9 @@ describe('POST /v1/feedback', () => {
     expect(await errorCode(res)).toBe('decision_expired');
     // A held decision on a route with a 60 s window, judged 61 s later.
     const id = await decide('short');
-    const [verdict] = await t.server.feedbackLoop!.feedback.receive([{ decision: id, reward: 1, label: undefined }], Date.now() + 61_000);
+    const [verdict] = await new Promise<Verdict[]>((resolve, reject) => {
+      t.server.feedbackLoop!.feedback.receive([{ decision: id, reward: 1, label: undefined }], { verdicts: resolve, failed: reject }, Date.now() + 61_000);
+    });
     expect(verdict).toMatchObject({ result: 'expired', code: 'decision_expired' });
   });
 
