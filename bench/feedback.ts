@@ -3,8 +3,7 @@
 // it is fsynced) against the ceiling (bare uWS parsing the same JSON and answering the same 202),
 // wrk -t1 -c64, interleaved rounds, medians. Decisions are made first with wrk on /v1/predict,
 // their ids collected by bench/decisions.lua; each feedback round takes the next unused slice.
-import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +14,8 @@ import { REQUEST_BODY } from './body.js';
 import { installSignalCleanup, spawnServer, stopServer, waitUntilReady, type Server } from './lib/children.js';
 import { cpuSince, cpuSnapshot } from './lib/cpu.js';
 import { freePort } from './lib/port.js';
-import { parseWrk, type WrkResult } from './lib/wrk.js';
-import { journalGenerations } from '../src/state/snapshot.js';
+import { compacted, FEEDBACK_LUA, makeDecisions } from './lib/decisions.js';
+import { runWrk, type WrkResult } from './lib/wrk.js';
 
 /** The store's bound for this bench: room for every round's outcomes to be for a different decision. */
 const DECISIONS_MAX = 2_000_000;
@@ -27,28 +26,11 @@ const CONNECTIONS = 64;
 
 const log = (msg: string): void => { process.stderr.write(`bench:feedback: ${msg}\n`); };
 
-function wrk(script: string, url: string, durationS: number, env: NodeJS.ProcessEnv): Promise<WrkResult> {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${durationS}s`, '--latency', '-s', fileURLToPath(new URL(script, import.meta.url)), url];
-  return new Promise((resolve, reject) => {
-    execFile('wrk', args, { env: { ...process.env, ...env }, timeout: (durationS + 60) * 1000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`wrk failed: ${err.message}\n${stderr}`));
-      else resolve(parseWrk(stdout));
-    });
-  });
+function wrk(url: string, durationS: number, env: Record<string, string>): Promise<WrkResult> {
+  return runWrk({ url, body: '', durationS, connections: CONNECTIONS, threads: 1, script: FEEDBACK_LUA, env });
 }
 
 const median = (xs: number[]): number => medianOrNull(xs) ?? NaN;
-
-/** Waits until the state directory holds one journal generation past the first (a compaction ran). */
-async function compacted(stateDir: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const generations = journalGenerations(stateDir);
-    if (generations.length === 1 && generations[0]! > 1) return true;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return false;
-}
 
 async function main(): Promise<void> {
   const opts = parseBenchArgs(process.argv.slice(2));
@@ -59,7 +41,6 @@ async function main(): Promise<void> {
   mkdirSync(TMP, { recursive: true });
   const stateDir = mkdtempSync(join(tmpdir(), 'croupier-bench-feedback-'));
   const idsFile = join(TMP, 'decision-ids.txt');
-  writeFileSync(idsFile, '');
   const servers: Server[] = [];
   installSignalCleanup(async () => { await Promise.all(servers.map((s) => stopServer(s))); });
 
@@ -75,12 +56,7 @@ async function main(): Promise<void> {
     // (older ones would be evicted, and their outcomes answered 404).
     const needed = Math.min(DECISIONS_MAX - 100_000, (opts.rounds * opts.durationS + 2) * 60_000);
     log(`making decisions (${needed} wanted)`);
-    let have = 0;
-    while (have < needed) {
-      await wrk('decisions.lua', croupier.url, 5, { BENCH_BODY: REQUEST_BODY, IDS_FILE: idsFile });
-      have = readFileSync(idsFile, 'utf8').split('\n').length - 1;
-      log(`${have} decisions`);
-    }
+    const have = await makeDecisions(croupier.url, idsFile, needed, CONNECTIONS, log);
     // A million decisions make a journal past the compaction threshold, and the snapshot that
     // follows (written within the 30 s compaction check) would land in some round and not others.
     const settled = await compacted(stateDir, 45_000);
@@ -94,13 +70,13 @@ async function main(): Promise<void> {
     const feedbackUrl = (s: Server): string => `http://127.0.0.1:${s.port}/v1/feedback`;
     // Warm-up (also takes the first slice of ids out of play).
     for (const s of servers) {
-      const r = await wrk('feedback.lua', feedbackUrl(s), 1, { IDS_FILE: idsFile, IDS_FROM: String(from) });
+      const r = await wrk(feedbackUrl(s), 1, { IDS_FILE: idsFile, IDS_FROM: String(from) });
       if (s === croupier) from += r.requests;
     }
     for (let round = 0; round < opts.rounds; round++) {
       for (const s of servers) {
         const before = cpuSnapshot(s.child.pid);
-        const r = await wrk('feedback.lua', feedbackUrl(s), opts.durationS, { IDS_FILE: idsFile, IDS_FROM: String(from) });
+        const r = await wrk(feedbackUrl(s), opts.durationS, { IDS_FILE: idsFile, IDS_FROM: String(from) });
         if (s === croupier) {
           from += r.requests;
           cpu.push((cpuSince(before, s.child.pid).serverCores ?? NaN) / r.requestsPerSec * 1e6);

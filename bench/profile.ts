@@ -3,9 +3,10 @@
 // body) while `perf record` samples all its threads; samples are sorted into categories by shared
 // object and symbol (`node --perf-basic-prof` names compiled JavaScript), and each category's share
 // times the CPU the server used per request (from /proc, same run) gives microseconds per request.
-// Needs Linux `perf` (Debian: linux-perf) and permission to use it.
+// With `--endpoint feedback`, the load is outcomes instead (bench/feedback.lua), each for a different
+// real decision made first. Needs Linux `perf` (Debian: linux-perf) and permission to use it.
 //
-//   npm run bench:profile -- [--duration 6] [--rounds 2] [--no-write]
+//   npm run bench:profile -- [--endpoint predict|feedback] [--duration 6] [--rounds 2] [--no-write]
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -17,12 +18,13 @@ import { cpuSince, cpuSnapshot } from './lib/cpu.js';
 import { freePort } from './lib/port.js';
 import { fixed, mdTable, writeSection } from './lib/sections.js';
 import { makeTarget, type Target } from './lib/targets.js';
-import { runWrk } from './lib/wrk.js';
+import { compacted, FEEDBACK_LUA, makeDecisions } from './lib/decisions.js';
+import { runWrk, type WrkResult } from './lib/wrk.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TMP = fileURLToPath(new URL('.tmp/', import.meta.url));
 const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
-const PATH = '/v1/predict/fraud-scoring';
+const PREDICT = '/v1/predict/fraud-scoring';
 const CONNECTIONS = 64;
 const FREQUENCY = 1999;
 
@@ -30,14 +32,18 @@ const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '2' },
+    endpoint: { type: 'string', default: 'predict' },
     'no-write': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
-  process.stdout.write('usage: npm run bench:profile -- [--duration 6] [--rounds 2] [--no-write]\n');
+  process.stdout.write('usage: npm run bench:profile -- [--endpoint predict|feedback] [--duration 6] [--rounds 2] [--no-write]\n');
   process.exit(0);
 }
+if (args.endpoint !== 'predict' && args.endpoint !== 'feedback') throw new Error(`--endpoint: predict or feedback, not '${args.endpoint}'`);
+const FEEDBACK = args.endpoint === 'feedback';
+const PATH = FEEDBACK ? '/v1/feedback' : PREDICT;
 const DURATION = Number(args.duration);
 const ROUNDS = Number(args.rounds);
 const log = (msg: string): void => {
@@ -64,12 +70,22 @@ interface Profile {
   shares: Map<string, number>;
 }
 
-async function record(server: Server, file: string): Promise<Profile> {
+/** The load on `server` for `durationS`: the predict body, or outcomes for the decision ids after `ids.from`. */
+async function load(server: Server, durationS: number, ids: { file: string; from: number }): Promise<WrkResult> {
+  const url = `http://127.0.0.1:${server.port}${PATH}`;
+  if (!FEEDBACK) return runWrk({ url, body: REQUEST_BODY, durationS, connections: CONNECTIONS, threads: 1 });
+  const r = await runWrk({ url, body: '', durationS, connections: CONNECTIONS, threads: 1, script: FEEDBACK_LUA, env: { IDS_FILE: ids.file, IDS_FROM: String(ids.from) } });
+  if (server.name === 'croupier') ids.from += r.requests;
+  if (r.non2xx > 0) throw new Error(`${server.name}: ${r.non2xx} outcomes were not accepted (decision ids ran out?)`);
+  return r;
+}
+
+async function record(server: Server, file: string, ids: { file: string; from: number }): Promise<Profile> {
   const pid = server.child.pid!;
   const before = cpuSnapshot(pid);
-  const load = runWrk({ url: server.url, body: REQUEST_BODY, durationS: DURATION, connections: CONNECTIONS, threads: 1 });
+  const loaded = load(server, DURATION, ids);
   await promisify(execFile)('perf', ['record', '-F', String(FREQUENCY), '-p', String(pid), '-o', file, '--', 'sleep', String(DURATION - 1)]);
-  const wrk = await load;
+  const wrk = await loaded;
   const cpu = cpuSince(before, pid);
   const report = execFileSync('perf', ['report', '-i', file, '--no-children', '--sort', 'dso,sym', '-g', 'none', '--stdio'], { maxBuffer: 64 << 20 }).toString();
   const shares = new Map<string, number>(CATEGORIES.map(([name]) => [name, 0]));
@@ -92,6 +108,7 @@ async function main(): Promise<void> {
   const servers: Server[] = [];
   installSignalCleanup(async () => { await Promise.all(servers.map((s) => stopServer(s))); });
   const profiles = new Map<string, Profile[]>();
+  const ids = { file: `${TMP}profile-decision-ids.txt`, from: 0 };
   try {
     for (const target of targets) {
       const skip = target.prepare();
@@ -100,15 +117,22 @@ async function main(): Promise<void> {
       const spec = target.spec(port);
       // --perf-basic-prof also has V8 log code events: into bench/.tmp, not the working directory.
       const node = ['--perf-basic-prof', `--logfile=${TMP}v8.log`];
-      const server = spawnServer({ ...spec, args: [...node, ...spec.args], urlPath: PATH, logFile: `${TMP}profile-${target.name}.log` });
+      const server = spawnServer({ ...spec, args: [...node, ...spec.args], urlPath: PREDICT, logFile: `${TMP}profile-${target.name}.log` });
       servers.push(server);
       await waitUntilReady(server, REQUEST_BODY, 30_000);
-      await runWrk({ url: server.url, body: REQUEST_BODY, durationS: 2, connections: CONNECTIONS, threads: 1 });
       profiles.set(target.name, []);
+      if (FEEDBACK && target.name === 'croupier') {
+        // Decisions for every round (at up to 60k outcomes/s), then their journal compacted.
+        const needed = (ROUNDS * DURATION + 3) * 60_000;
+        const have = await makeDecisions(server.url, ids.file, needed, CONNECTIONS, log);
+        ids.from = Math.max(0, have - needed);
+        log((await compacted(spec.env!.CROUPIER_STATE_DIR!, 45_000)) ? 'the decisions are compacted into a snapshot' : 'no compaction within 45 s; measuring anyway');
+      }
     }
+    for (const server of servers) await load(server, 2, ids);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const server of servers) {
-        const p = await record(server, `${TMP}perf-${server.name}.data`);
+        const p = await record(server, `${TMP}perf-${server.name}.data`, ids);
         profiles.get(server.name)!.push(p);
         log(`round ${round} ${server.name}: ${Math.round(p.rps)} req/s, ${fixed(p.usPerRequest)} µs CPU per request`);
       }
@@ -117,6 +141,7 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => stopServer(s)));
     for (const t of targets) t.cleanup();
     for (const s of servers) rmSync(`/tmp/perf-${s.child.pid}.map`, { force: true });
+    rmSync(ids.file, { force: true });
   }
 
   // Means over rounds: µs per request per category.
@@ -127,18 +152,21 @@ async function main(): Promise<void> {
   const rows = CATEGORIES.map(([c]) => [c, fixed(us('ceiling', c)), fixed(us('croupier', c)), fixed(us('croupier', c) - us('ceiling', c))]);
   rows.push(['**total**', `**${fixed(us('ceiling'))}**`, `**${fixed(us('croupier'))}**`, `**${fixed(us('croupier') - us('ceiling'))}**`]);
   const table = mdTable(['where the CPU goes (µs per request)', 'ceiling', 'croupier', 'croupier − ceiling'], rows);
-  const section = `## Where a request's CPU goes: Croupier beside the ceiling
+  const what = FEEDBACK
+    ? `- the ceiling parses the outcome and answers a fixed 202; Croupier validates it, verifies the decision id, finds the decision, credits the arm (Thompson weights recomputed after outcomes), journals the outcome and answers once it is fsynced (group commit), with metrics on`
+    : `- the ceiling parses the body and answers a fixed JSON; Croupier validates, routes (Thompson), batches, scores (ONNX Runtime, inline), logs the decision and answers, with metrics on`;
+  const section = `## Where ${FEEDBACK ? "an outcome's" : "a request's"} CPU goes: Croupier beside the ceiling${FEEDBACK ? ' (feedback)' : ''}
 
 - date: ${new Date().toISOString()}, node ${process.version}, ${os.availableParallelism()} cores; wrk and the servers share them
 - command: \`npm run bench:profile${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`
-- each server under \`wrk -t1 -c${CONNECTIONS}\` on \`POST ${PATH}\` (the predict body) while \`perf record -F ${FREQUENCY}\` samples all its threads, ${ROUNDS} rounds of ${DURATION} s, alternating; CPU per request = the server's CPU time (from /proc, same run, perf's own cost included) / requests; each category's share of samples × that
-- the ceiling parses the body and answers a fixed JSON; Croupier validates, routes (Thompson), batches, scores (ONNX Runtime, inline), logs the decision and answers, with metrics on
+- each server under \`wrk -t1 -c${CONNECTIONS}\` on \`POST ${PATH}\` (${FEEDBACK ? 'each outcome for a different decision, made beforehand' : 'the predict body'}) while \`perf record -F ${FREQUENCY}\` samples all its threads, ${ROUNDS} rounds of ${DURATION} s, alternating; CPU per request = the server's CPU time (from /proc, same run, perf's own cost included) / requests; each category's share of samples × that
+${what}
 
 ${table}
 `;
   process.stdout.write(`${section}\n`);
   if (!args['no-write']) {
-    writeSection(RESULTS, 'profile', section);
+    writeSection(RESULTS, FEEDBACK ? 'profile-feedback' : 'profile', section);
     log(`wrote ${RESULTS}`);
   }
 }
