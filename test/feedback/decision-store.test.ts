@@ -34,6 +34,12 @@ describe('DecisionStore', () => {
     expect(store.pending).toBe(100);
     expect(store.evicted).toBe(150);
     expect(made.slice(0, 150).filter((id) => store.get(id))).toEqual([]);
+    // The feedback path finds a decision from the bytes its ids were verified as: an evicted one not at all.
+    const { bytes } = ids.verifyAll([made[0], made[249]]);
+    expect(store.find(bytes, 0)).toBe(-1);
+    const slot = store.find(bytes, 24);
+    expect(store.servedAt(slot)).toMatchObject({ route: 'r', arm: 'a', versionKey: 'm@1' });
+    expect(store.settledAt(slot)).toBe(false);
     const d = store.get(made[249]!)!;
     expect(d).toMatchObject({ route: 'r', arm: 'a', model: 'm', version: '1', versionKey: 'm@1', propensity: 0.25, rows: 1, reward: undefined });
     store.settle(d, 1);
