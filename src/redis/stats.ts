@@ -141,20 +141,27 @@ export async function batch<T>(client: RedisClient, commands: ((c: ScriptClient)
 }
 
 /**
- * Copies an arm's shared statistics over the local ones; false when Redis has none for the version
- * the arm serves here (another replica may not have followed a deploy yet, or this one).
+ * Copies an arm's shared statistics over the local ones, unless Redis has none for the version the
+ * arm serves here (another replica may not have followed a deploy yet, or this one). True when the
+ * outcome statistics the weights come from changed (pulls change with every prediction; they
+ * matter only to burn-in, which the router's timer follows).
  */
 function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string, serving: string | undefined): boolean {
   const version = fields[`${arm}:version`];
   if (version === undefined || version !== serving) return false;
+  const n = Number(fields[`${arm}:n`] ?? 0);
+  const sum = Number(fields[`${arm}:sum`] ?? 0);
+  const sumSq = Number(fields[`${arm}:sumSq`] ?? 0);
+  const atMs = Number(fields[`${arm}:atMs`] ?? 0);
+  const changed = stats.versionKey !== version || stats.n !== n || stats.sum !== sum || stats.sumSq !== sumSq || stats.atMs !== atMs;
   stats.versionKey = version;
   stats.pulls = Number(fields[`${arm}:pulls`] ?? 0);
   stats.rewardTotal = Number(fields[`${arm}:rewards`] ?? 0);
-  stats.n = Number(fields[`${arm}:n`] ?? 0);
-  stats.sum = Number(fields[`${arm}:sum`] ?? 0);
-  stats.sumSq = Number(fields[`${arm}:sumSq`] ?? 0);
-  stats.atMs = Number(fields[`${arm}:atMs`] ?? 0);
-  return true;
+  stats.n = n;
+  stats.sum = sum;
+  stats.sumSq = sumSq;
+  stats.atMs = atMs;
+  return changed;
 }
 
 /**
@@ -179,7 +186,7 @@ export class SharedStats {
     this.timer = undefined;
   }
 
-  /** One pipelined HGETALL per route, then a recompute of each route whose arms Redis knows. */
+  /** One pipelined HGETALL per route, then a recompute of each route whose outcome statistics changed. */
   async refresh(): Promise<void> {
     if (this.running || !this.link.isUp()) return;
     this.running = true;
@@ -188,7 +195,6 @@ export class SharedStats {
     try {
       const routes: Route[] = [...this.router.routes.values()];
       const results = await batch(this.link.client, routes.map((r) => (c) => c.hgetall(statsKey(r.name))));
-      const now = Date.now();
       for (let i = 0; i < routes.length; i++) {
         const route = routes[i]!;
         const fields = results[i];
@@ -200,7 +206,8 @@ export class SharedStats {
           const serving = this.registry.resolve(arm.model, arm.version)?.key;
           changed = applyArm(route.stats[arm.index]!, fields as Record<string, string>, arm.name, serving) || changed;
         }
-        if (changed) route.policy.recompute(now);
+        // Through the router, so that recomputes keep to their share of the event loop.
+        if (changed) this.router.touch(route);
       }
       ok = !results.some((r) => r instanceof Error);
     } catch (err) {

@@ -14,6 +14,8 @@ export abstract class BanditPolicy implements Policy {
   protected readonly rng: Rng;
   protected readonly halfLifeMs: number;
   private readonly share: Float64Array;
+  /** Whether the last recompute found the route in burn-in. */
+  private burning = true;
 
   constructor(spec: RouteSpec, stats: readonly ArmStats[], rng: Rng) {
     this.spec = spec;
@@ -32,7 +34,8 @@ export abstract class BanditPolicy implements Policy {
   recompute(nowMs: number): void {
     const k = this.stats.length;
     if (this.halfLifeMs > 0) for (const s of this.stats) s.decay(nowMs, this.halfLifeMs);
-    if (this.inBurnIn()) {
+    this.burning = this.inBurnIn();
+    if (this.burning) {
       this.weights.fill(1 / k);
       return;
     }
@@ -41,6 +44,10 @@ export abstract class BanditPolicy implements Policy {
     const floor = this.floor();
     const rest = 1 - k * floor;
     for (let i = 0; i < k; i++) this.weights[i] = floor + rest * this.share[i]!;
+  }
+
+  drifts(): boolean {
+    return this.halfLifeMs > 0 || this.burning;
   }
 
   private inBurnIn(): boolean {

@@ -22,4 +22,8 @@ export class FixedPolicy implements Policy {
 
   /** Fixed weights do not learn. */
   recompute(): void {}
+
+  drifts(): boolean {
+    return false;
+  }
 }

@@ -12,6 +12,11 @@ export interface Policy {
    * timer). Requests in between draw from the weights in force, so their propensity is exact.
    */
   recompute(nowMs: number): void;
+  /**
+   * Whether the weights can change with no new outcome (discounting, or a burn-in that ends as
+   * pulls accrue): only such policies are recomputed on the router's timer.
+   */
+  drifts(): boolean;
 }
 
 /** Draws an index from cumulative weights with u in [0, 1). */

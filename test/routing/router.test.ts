@@ -82,4 +82,31 @@ describe('Router', () => {
     expect(policy.weights[0]).toBeGreaterThan(0.9);
     router.stop();
   });
+
+  it('recomputes on its timer only the routes whose weights drift: discounting or burn-in', async () => {
+    const { registry } = fakeRegistry();
+    const arms = [{ name: 'a', model: 'm', version: '1' }, { name: 'b', model: 'm', version: '1' }];
+    const router = new Router(registry, new Map([
+      ['settled', spec({ policy: 'thompson', arms })],
+      ['discounted', spec({ policy: 'thompson', arms, halfLifeSeconds: 60 })],
+      ['burning', spec({ policy: 'thompson', arms, burnIn: 1000 })],
+      ['fixed', spec({ policy: 'fixed', arms })],
+    ]));
+    const counts = new Map<string, number>();
+    for (const route of router.routes.values()) {
+      // Outcomes on both arms, so that a recompute would have work to do.
+      for (const i of [0, 1]) { router.pulled(route, i, 'm@1'); router.credit(route, i, 'm@1', i, Date.now()); }
+      const recompute = route.policy.recompute.bind(route.policy);
+      route.policy.recompute = (now: number) => { counts.set(route.name, (counts.get(route.name) ?? 0) + 1); recompute(now); };
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the recompute the outcomes asked for
+    counts.clear();
+    router.start(20);
+    await new Promise((r) => setTimeout(r, 300));
+    router.stop();
+    expect(counts.get('settled') ?? 0).toBe(0);
+    expect(counts.get('fixed') ?? 0).toBe(0);
+    expect(counts.get('discounted')).toBeGreaterThanOrEqual(5);
+    expect(counts.get('burning')).toBeGreaterThanOrEqual(5);
+  });
 });
