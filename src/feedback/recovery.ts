@@ -37,14 +37,13 @@ export class FeedbackState implements StateContent {
   }
 
   snapshot(nowMs: number): Iterable<SnapshotPart> {
-    this.store.sweep(nowMs, (route) => this.windowMs(route));
     const stats: StatsLine['stats'] = {};
     for (const route of this.router.routes.values()) {
       const arms: Record<string, ArmStatsRecord> = {};
       route.arms.forEach((a, i) => { arms[a.name] = route.stats[i]!.toJSON(); });
       stats[route.name] = arms;
     }
-    return withFirst(JSON.stringify({ stats } satisfies StatsLine), this.store.snapshotLines());
+    return withFirst(JSON.stringify({ stats } satisfies StatsLine), this.store.snapshotLines(nowMs, (route) => this.windowMs(route)));
   }
 
   replay(record: unknown, fromSnapshot: boolean): void {

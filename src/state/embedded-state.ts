@@ -102,7 +102,7 @@ export class EmbeddedState {
   private async persistSnapshot(generation: number, lines: Iterable<SnapshotPart>): Promise<void> {
     const header: SnapshotHeader = { journal: generation, takenMs: Date.now() };
     this.snapshotBytes = await writeSnapshot(this.dir, withFirst(JSON.stringify(header), lines));
-    removeJournalsBefore(this.dir, generation);
+    await removeJournalsBefore(this.dir, generation);
     this.lastCompactMs = header.takenMs;
   }
 

@@ -73,12 +73,31 @@ describe('DecisionStore', () => {
     }
   });
 
+  it('leaves decisions past their window out of a snapshot, and drops them as it is read', () => {
+    const ids = new DecisionIds(randomBytes(32));
+    const store = new DecisionStore(10_000, ids);
+    const old = Array.from({ length: 3000 }, () => {
+      const id = ids.mint(1_000_000);
+      store.decided(id, ids.mintedAtMs, pick, 1, undefined, answered);
+      return id;
+    });
+    const fresh = decide(store, ids, 4000);
+    const snapshot = store.snapshotLines(Date.now(), () => 60_000);
+    expect(store.pending).toBe(7000);
+    const lines = Buffer.concat([...snapshot]).toString().split('\n').slice(0, -1).map((l) => JSON.parse(l) as { d: string });
+    expect(lines.map((l) => l.d)).toEqual(fresh);
+    expect(store.pending).toBe(4000);
+    expect(store.size).toBe(4000);
+    expect(store.evicted).toBe(0);
+    expect(old.filter((id) => store.get(id))).toEqual([]);
+  });
+
   it('restores from snapshot lines, and new ids continue after the restored ones', () => {
     const ids = new DecisionIds(randomBytes(32));
     const store = new DecisionStore(50);
     const made = decide(store, ids, 40);
     store.settle(store.get(made[5]!)!, 0.5);
-    const snapshot = store.snapshotLines();
+    const snapshot = store.snapshotLines(Date.now(), () => Infinity);
     // The snapshot is the state when it was asked for, though it is read later.
     decide(store, ids, 5);
     store.settle(store.get(made[6]!)!, 1);
