@@ -29,7 +29,7 @@ const SNAPSHOT_SCAN = 32 * SNAPSHOT_SLICE;
 
 /**
  * A snapshot being read: the newest sequence number it holds, and the rewards it was taken with
- * for the slots settled since (copy on write: a copy of every reward was a 6 ms pause at a million).
+ * for the slots settled since (copy on write: copying every reward was a 6 ms pause at a million).
  */
 interface Capture {
   readonly upTo: number;
@@ -62,8 +62,11 @@ export class DecisionStore implements DecisionSink, JournalSource {
   /** The same, found by identity on the request path (no key string per decision). */
   private readonly servedByArm = new WeakMap<Arm, WeakMap<ModelVersion, number>>();
   private readonly scratch = Buffer.alloc(ID_BYTES);
-  /** Snapshots being read (usually none, at most one). */
-  private readonly captures = new Set<Capture>();
+  /**
+   * The snapshot being read, if any (compactions run one at a time; one abandoned before it was
+   * read is replaced by the next).
+   */
+  private capture: Capture | undefined;
   private journal: Journal | undefined;
   /** Decisions up to this sequence number are in the journal (or came from it). */
   private journaledSeq = -1;
@@ -153,7 +156,8 @@ export class DecisionStore implements DecisionSink, JournalSource {
   /** Records the outcome of the waiting decision in `slot`. */
   settleAt(slot: number, reward: number): void {
     if (!Number.isNaN(this.reward[slot]!)) return;
-    if (this.captures.size > 0) for (const c of this.captures) if (this.seqs[slot]! <= c.upTo && !c.before.has(slot)) c.before.set(slot, NaN);
+    const c = this.capture;
+    if (c !== undefined && this.seqs[slot]! <= c.upTo && !c.before.has(slot)) c.before.set(slot, NaN);
     this.reward[slot] = reward;
     this.pending--;
   }
@@ -182,8 +186,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
    */
   snapshotLines(nowMs: number, windowMs: (route: string) => number): Iterable<Buffer> {
     this.journal?.pullSource();
-    const capture: Capture = { upTo: this.maxSeq, before: new Map() };
-    this.captures.add(capture);
+    const capture: Capture = this.capture = { upTo: this.maxSeq, before: new Map() };
     return this.linesOf(capture, nowMs, this.servedTable.map((s) => windowMs(s.route)));
   }
 
@@ -205,7 +208,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
           this.clear(slot);
           continue;
         }
-        const reward = before.get(slot) ?? this.reward[slot]!;
+        const reward = before.size > 0 ? before.get(slot) ?? this.reward[slot]! : this.reward[slot]!;
         writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedTable[this.served[slot]!]!.bytes,
           this.propensity[slot]!, this.rows[slot]!, this.features.get(slot), Number.isNaN(reward) ? undefined : reward);
         if (++lines % SNAPSHOT_SLICE === 0) {
@@ -215,7 +218,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
       }
       if (out.length > 0) yield Buffer.from(out.view());
     } finally {
-      this.captures.delete(capture);
+      if (this.capture === capture) this.capture = undefined;
     }
   }
 
