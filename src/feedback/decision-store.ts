@@ -100,7 +100,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     for (let seq = from; seq <= this.maxSeq; seq++) {
       const slot = seq % this.capacity;
       if (this.seqs[slot] !== seq) continue;
-      writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedTable[this.served[slot]!]!.bytes,
+      writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedAt(slot).bytes,
         this.propensity[slot]!, this.rows[slot]!, logging ? this.features.get(slot) : undefined, undefined);
     }
     this.journaledSeq = this.maxSeq;
@@ -124,7 +124,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
   get(id: string): Decision | undefined {
     const slot = this.slotOf(id);
     if (slot < 0) return undefined;
-    const s = this.servedTable[this.served[slot]!]!;
+    const s = this.servedAt(slot);
     const reward = this.reward[slot]!;
     return new Decision(id, this.created[slot]!, s.route, s.arm, s.model, s.version, s.versionKey, s.sha256,
       this.propensity[slot]!, this.rows[slot]!, this.features.get(slot), Number.isNaN(reward) ? undefined : reward);
@@ -155,7 +155,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
 
   /** Records the outcome of the waiting decision in `slot`. */
   settleAt(slot: number, reward: number): void {
-    if (!Number.isNaN(this.reward[slot]!)) return;
+    if (this.settledAt(slot)) return;
     const c = this.capture;
     if (c !== undefined && this.seqs[slot]! <= c.upTo && !c.before.has(slot)) c.before.set(slot, NaN);
     this.reward[slot] = reward;
@@ -209,7 +209,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
           continue;
         }
         const reward = before.size > 0 ? before.get(slot) ?? this.reward[slot]! : this.reward[slot]!;
-        writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedTable[this.served[slot]!]!.bytes,
+        writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedAt(slot).bytes,
           this.propensity[slot]!, this.rows[slot]!, this.features.get(slot), Number.isNaN(reward) ? undefined : reward);
         if (++lines % SNAPSHOT_SLICE === 0) {
           yield Buffer.from(out.view());
@@ -235,7 +235,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
       if (held > seq) { if (Number.isNaN(reward)) this.evicted++; return false; }
       // A ring smaller than one write's worth of decisions: hand this one to the journal first.
       if (held > this.journaledSeq) this.journal?.pullSource();
-      if (Number.isNaN(this.reward[slot]!)) this.evicted++;
+      if (!this.settledAt(slot)) this.evicted++;
       this.clear(slot);
     }
     const ids = this.ids;
@@ -255,7 +255,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
   }
 
   private clear(slot: number): void {
-    if (Number.isNaN(this.reward[slot]!)) this.pending--;
+    if (!this.settledAt(slot)) this.pending--;
     this.seqs[slot] = EMPTY;
     this.features.delete(slot);
     this.size--;
