@@ -14,7 +14,7 @@ import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
 import { Exchange, type ExchangeHooks } from './http/exchange.js';
-import { isNativeUws, uws } from './http/uws.js';
+import { isNativeUws, listenExclusive, uws } from './http/uws.js';
 import { InferenceEngine } from './inference/engine.js';
 import { InlineRunner } from './inference/inline.js';
 import { InferencePool } from './inference/pool.js';
@@ -28,6 +28,7 @@ import { connectRedis, type RedisLink } from './redis/connection.js';
 import { RedisControl } from './redis/control.js';
 import { sharedDecisionIds } from './redis/decisions.js';
 import { SharedFeedbackLoop } from './redis/outcomes-loop.js';
+import { StateDirLock } from './state/state-dir-lock.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -83,7 +84,7 @@ export class Server {
   redis: RedisLink | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(config: Config, log: Logger, metrics: Metrics, gateway: Gateway) {
+  constructor(config: Config, log: Logger, metrics: Metrics, gateway: Gateway, private readonly stateLock: StateDirLock) {
     this.config = config;
     this.log = log;
     this.metrics = metrics;
@@ -136,7 +137,9 @@ export class Server {
 
   private bind(app: ReturnType<typeof uws.App>, port: number): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      app.listen(this.config.host, port, (socket) => {
+      // Exclusive: uWS would otherwise share the port (SO_REUSEPORT) with a second Croupier, and the
+      // kernel would split connections between the two.
+      listenExclusive(app, this.config.host, port, (socket) => {
         if (!socket) return reject(new ConfigError(`cannot listen on ${this.config.host}:${port} (in use, or not an address of this machine)`));
         this.listenSockets.push(socket);
         resolve(uws.us_socket_local_port(socket));
@@ -161,6 +164,7 @@ export class Server {
       await this.sharedFeedback?.close();
       await this.admin?.close();
       await this.redis?.close();
+      this.stateLock.release();
       this.log.info({ unanswered: this.inFlight }, 'croupier stopped');
       this.log.flush();
     })();
@@ -178,6 +182,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   } catch (e) {
     throw new ConfigError(`CROUPIER_STATE_DIR: cannot create ${config.stateDir} (${(e as Error).message})`);
   }
+  // Before anything reads or writes the directory.
+  const lock = await StateDirLock.acquire(config.stateDir);
+  try {
+    return await startOwning(config, log, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startOwning(config: Config, log: Logger, lock: StateDirLock): Promise<Server> {
   const scan = scanRepository(config.modelsDir);
   const registry = new Registry(scan);
   const admin = new AdminPlane(config, registry, log);
@@ -229,7 +244,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const ids = redis ? await sharedDecisionIds(redis) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
   const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows);
   metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
-  const server = new Server(config, log, metrics, gateway);
+  const server = new Server(config, log, metrics, gateway, lock);
   server.admin = admin;
   server.redis = redis;
   try {
