@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   let notes: string[] = [];
   try {
     for (const name of opts.only) {
-      const l = await start(makeTarget(name, ROOT), opts, outcomes);
+      const l = await start(makeTarget(name, ROOT, opts.baseline), opts, outcomes);
       if (l !== null) live.push(l);
     }
     if (live.length === 0) throw new Error('no target started');

@@ -117,8 +117,9 @@ function ratiosTable(r: BenchReport): string {
     return [`${a} / ${b}`, ratio(oa && summarize(oa).medianRps, ob && summarize(ob).medianRps),
       paired === null ? 'n/a' : paired.toFixed(2)];
   };
-  return table(['ratio (req/s)', 'of medians', 'median of per-round ratios'],
-    [row('croupier', 'ceiling'), row('croupier', 'peer'), row('peer', 'ceiling')]);
+  const rows = [row('croupier', 'ceiling'), row('croupier', 'peer'), row('peer', 'ceiling')];
+  if (find('baseline') !== undefined) rows.push(row('baseline', 'ceiling'), row('croupier', 'baseline'));
+  return table(['ratio (req/s)', 'of medians', 'median of per-round ratios'], rows);
 }
 
 function fixedRateTable(r: BenchReport): string {

@@ -45,10 +45,10 @@ function buildErrors(err: unknown): string {
   return shown.length > 0 ? `${shown.join(' | ')}${more}` : (e.message ?? String(err));
 }
 
-function croupier(root: string): Target {
+function croupier(root: string, name: TargetName = 'croupier'): Target {
   let stateDir: string | null = null;
   return {
-    name: 'croupier',
+    name,
     prepare: () => {
       for (const p of ['bin/croupier.js', 'models']) {
         if (!existsSync(join(root, p))) return `missing ${p}`;
@@ -66,7 +66,7 @@ function croupier(root: string): Target {
       return null;
     },
     spec: (port) => ({
-      name: 'croupier',
+      name,
       command: NODE,
       args: ['bin/croupier.js', 'serve', '--port', String(port), '--models', './models'],
       port,
@@ -80,7 +80,7 @@ function croupier(root: string): Target {
   };
 }
 
-export function makeTarget(name: TargetName, root: string): Target {
+export function makeTarget(name: TargetName, root: string, baselineRoot?: string): Target {
   switch (name) {
     case 'ceiling':
       return tsServer('ceiling', 'bench/ceiling.ts', root, ['bench/ceiling.ts']);
@@ -88,5 +88,8 @@ export function makeTarget(name: TargetName, root: string): Target {
       return tsServer('peer', 'bench/peer-fastify.ts', root, ['bench/peer-fastify.ts', 'models/fraud/1/model.onnx']);
     case 'croupier':
       return croupier(root);
+    case 'baseline':
+      if (baselineRoot === undefined) throw new Error('baseline target without --baseline DIR');
+      return croupier(baselineRoot, 'baseline');
   }
 }
