@@ -75,7 +75,9 @@ export class FeedbackState implements StateContent {
       const index = route.armIndex(d.arm);
       if (index >= 0) this.router.pulled(route, index, d.versionKey);
     }
-    if (Date.now() - d.createdMs <= this.windowMs(d.route)) this.store.restore(d);
+    // Restored whatever its age: an outcome journaled later may still be replayed for it (it was
+    // accepted within the window). The snapshot written right after replay drops what is expired.
+    this.store.restore(d);
   }
 
   private replayOutcome(id: string, reward: number, atMs: number): void {
