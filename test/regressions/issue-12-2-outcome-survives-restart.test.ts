@@ -4,11 +4,15 @@
  * credit, while the decision's pull was still counted). Rule: an outcome answered 2xx survives any
  * restart, whatever the decision's age at replay time, from the journal or from a snapshot.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DecisionIds } from '../../src/feedback/decision-id.js';
+import { Outcome, RouteReset } from '../../src/feedback/outcome.js';
+import type { Bytes } from '../../src/state/bytes.js';
+import { Journal } from '../../src/state/journal.js';
 import { postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 const WINDOW_S = 2;
@@ -74,5 +78,61 @@ describe('issue 12-2: an accepted outcome survives a restart after its decision\
     expect(await gauge(t, 'croupier_arm_rewards')).toBe(1);
     await t.stop();
     t = undefined;
+  });
+});
+
+/**
+ * Compaction rotates the journal while a snapshot is written. An outcome acknowledged in between
+ * rides on the new generation; its decision must be durable by then too, or a crash before the
+ * snapshot is durable (kill -9, power loss) replays the outcome without its decision.
+ */
+describe('issue 12-2: across a journal rotation, an acknowledged outcome\'s decision is durable with it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'croupier-12-2-journal-'));
+  dirs.push(dir);
+  const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  /** A source that hands the journal one decision line the next time it is asked. */
+  const oneDecision = (id: string) => {
+    let given = false;
+    return { drainInto(out: Bytes) { if (!given) { out.writeString(`{"d":"${id}"}\n`); given = true; } } };
+  };
+
+  it('keeps the decisions not yet written when it rotates (dropping only what replay cannot repeat)', async () => {
+    // A long linger: the decision is still buffered when compaction rotates.
+    const journal = await Journal.open(join(dir, 'a1.jsonl'), 60_000);
+    journal.attachSource(oneDecision('D1'));
+    journal.poke();
+    journal.append(new RouteReset('r', 1));
+    await journal.rotate(await open(join(dir, 'a2.jsonl'), 'a'));
+    journal.append(new Outcome('D1', 1, undefined, 2));
+    await journal.commit();
+    // "Crash" here, before any snapshot: what is on disk must hold the decision before its outcome.
+    const onDisk = [...lines(join(dir, 'a1.jsonl')), ...lines(join(dir, 'a2.jsonl'))];
+    expect(onDisk).toEqual(['{"d":"D1"}', '{"o":"D1","w":1,"t":2}']);
+    await journal.close();
+  });
+
+  it('acknowledges outcomes after a rotation only once the old file is synced too', async () => {
+    const journal = await Journal.open(join(dir, 'b1.jsonl'), 0);
+    journal.attachSource(oneDecision('D2'));
+    journal.poke();
+    // The decision is written to the old file in the background, without a sync of its own.
+    while (lines(join(dir, 'b1.jsonl')).length === 0) await new Promise((r) => setTimeout(r, 5));
+    const old = (journal as unknown as { fh: { datasync(): Promise<void> } }).fh;
+    const datasync = old.datasync.bind(old);
+    let releaseOld: () => void = () => undefined;
+    let oldSyncs = 0;
+    old.datasync = () => { oldSyncs++; return new Promise<void>((r) => { releaseOld = r; }).then(datasync); };
+    const rotated = journal.rotate(await open(join(dir, 'b2.jsonl'), 'a'));
+    journal.append(new Outcome('D2', 1, undefined, 2));
+    let acknowledged = false;
+    const committed = journal.commit().then(() => { acknowledged = true; });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(oldSyncs).toBe(1);
+    expect(acknowledged).toBe(false);
+    releaseOld();
+    await committed;
+    await rotated;
+    expect(acknowledged).toBe(true);
+    await journal.close();
   });
 });
