@@ -47,7 +47,7 @@ export class FeedbackLoop {
   static async start(deps: FeedbackLoopDeps): Promise<FeedbackLoop> {
     const { router, metrics } = deps;
     const store = new DecisionStore(deps.decisionsMax, deps.ids);
-    const state = await EmbeddedState.open(deps.stateDir, new FeedbackState(router, store), deps.log, deps.state);
+    const state = await EmbeddedState.open(deps.stateDir, new FeedbackState(router, store, deps.log), deps.log, deps.state);
     store.attach(state.journal);
     deps.ids.continueAfter(store.maxSeq);
     router.observers.push({ routeReset: (route) => state.journal.append(new RouteReset(route, Date.now())) });
