@@ -162,7 +162,7 @@ export class Journal {
     this.timer = undefined;
     this.pullSource();
     // After a disk error nothing more is written: drop what comes in rather than hold it.
-    if (this.failed) this.pending.clear();
+    if (this.failed) { this.pending.clear(); this.dropOnRotate.length = 0; }
     if (this.writing !== undefined || this.next !== undefined || this.pending.length === 0) return;
     const data = this.pending;
     this.pending = this.spare ?? new Bytes();
