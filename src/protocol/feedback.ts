@@ -39,7 +39,7 @@ function parseEvent(raw: unknown): FeedbackEvent | MalformedEvent {
   for (const key in e) if (!EVENT_KEYS.has(key)) return { malformed: `unknown key "${key.slice(0, 64)}" (expected "decision", "reward" and optionally "label")` };
   if (typeof e.decision !== 'string') return { malformed: '"decision" must be the decision id (a string)' };
   if (typeof e.reward !== 'number' || !Number.isFinite(e.reward)) return { malformed: '"reward" must be a finite number' };
-  if (e.reward > MAX_REWARD || e.reward < -MAX_REWARD) return { malformed: `reward ${e.reward} is beyond ±${MAX_REWARD}, the largest the arm statistics take`, code: 'reward_out_of_range' };
+  if (e.reward > MAX_REWARD || e.reward < -MAX_REWARD) return { malformed: `reward ${e.reward} is beyond ±1e15, the largest the arm statistics take`, code: 'reward_out_of_range' };
   const label = e.label;
   if (label !== undefined && !(typeof label === 'number' && Number.isFinite(label)) && typeof label !== 'boolean' && !(typeof label === 'string' && label.length <= 256)) {
     return { malformed: '"label" must be a finite number, a boolean or a string of at most 256 characters' };
