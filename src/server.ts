@@ -251,7 +251,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     const feedbackDeps = { decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit, gateway, router, ids, metrics, log, isAccepting: () => server.isReady() };
     // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
     if (redis) server.sharedFeedback = await SharedFeedbackLoop.start({ ...feedbackDeps, link: redis });
-    else server.feedbackLoop = await FeedbackLoop.start({ ...feedbackDeps, stateDir: config.stateDir });
+    else server.feedbackLoop = await FeedbackLoop.start({ ...feedbackDeps, stateDir: config.stateDir, features: { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget } });
     await server.listen();
   } catch (e) {
     await engine.close();

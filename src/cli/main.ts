@@ -13,6 +13,7 @@ usage:
   croupier serve [--port 8080] [--host 127.0.0.1] [--models ./models] [--routes FILE] [--state-dir DIR]
                  [--workers auto|N] [--max-batch N] [--batch-delay-us N] [--max-queued-rows N]
                  [--body-limit 1mb] [--admin-port N] [--log-level info] [--allow-slow-http]
+                 [--decisions-max N] [--features-max 64kb] [--features-budget 256mb]
 Every flag mirrors a CROUPIER_* environment variable (see README).
 
   croupier status                       models, versions, which is live, load state

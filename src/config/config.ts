@@ -32,6 +32,10 @@ export interface Config {
   readonly maxQueuedRows: number;
   readonly bodyLimit: number;
   readonly decisionsMax: number;
+  /** Bytes of features one decision keeps (routes with logFeatures); larger ones are not kept. */
+  readonly featuresMax: number;
+  /** Bytes of features all decisions held keep together; past it, new decisions keep none. */
+  readonly featuresBudget: number;
   readonly allowSlowHttp: boolean;
   readonly logLevel: string;
   readonly drainTimeoutMs: number;
@@ -59,6 +63,8 @@ const FLAGS: Record<string, string> = {
   'max-queued-rows': 'CROUPIER_MAX_QUEUED_ROWS',
   'body-limit': 'CROUPIER_BODY_LIMIT',
   'decisions-max': 'CROUPIER_DECISIONS_MAX',
+  'features-max': 'CROUPIER_FEATURES_MAX',
+  'features-budget': 'CROUPIER_FEATURES_BUDGET',
   'allow-slow-http': 'CROUPIER_ALLOW_SLOW_HTTP',
   'log-level': 'CROUPIER_LOG_LEVEL',
   'drain-timeout-ms': 'CROUPIER_DRAIN_TIMEOUT_MS',
@@ -208,6 +214,8 @@ export function loadConfig(args: readonly string[] = [], baseEnv: Env = process.
     maxQueuedRows: integer(env, 'CROUPIER_MAX_QUEUED_ROWS', 8192, 1, 10_000_000),
     bodyLimit: parseSize('CROUPIER_BODY_LIMIT', env.CROUPIER_BODY_LIMIT || '1mb'),
     decisionsMax: integer(env, 'CROUPIER_DECISIONS_MAX', 1_000_000, 1, 100_000_000),
+    featuresMax: parseSize('CROUPIER_FEATURES_MAX', env.CROUPIER_FEATURES_MAX || '64kb'),
+    featuresBudget: parseSize('CROUPIER_FEATURES_BUDGET', env.CROUPIER_FEATURES_BUDGET || '256mb'),
     allowSlowHttp: flag(env, 'CROUPIER_ALLOW_SLOW_HTTP'),
     logLevel,
     drainTimeoutMs: integer(env, 'CROUPIER_DRAIN_TIMEOUT_MS', 30_000, 0, 600_000),

@@ -13,6 +13,7 @@ import { Bytes } from '../state/bytes.js';
 import type { Journal, JournalSource } from '../state/journal.js';
 import { ID_BYTES, sequenceOf, type DecisionIds } from './decision-id.js';
 import { Decision, servedBytes, writeDecisionLine, type ServedBy } from './decision.js';
+import { LoggedFeatures, type FeatureLimits } from './logged-features.js';
 
 /** What a decision served: shared by every decision with the same route, arm and version. */
 interface Served extends ServedBy {
@@ -55,8 +56,8 @@ export class DecisionStore implements DecisionSink, JournalSource {
   private readonly reward: Float64Array;
   private readonly rows: Uint32Array;
   private readonly served: Uint32Array;
-  /** Features of the decisions of routes that log them, by slot. */
-  private readonly features = new Map<number, unknown>();
+  /** Features of the decisions of routes that log them, by slot, bounded in bytes. */
+  readonly features: LoggedFeatures;
   private readonly servedTable: Served[] = [];
   private readonly servedIndex = new Map<string, number>();
   /** The same, found by identity on the request path (no key string per decision). */
@@ -74,9 +75,10 @@ export class DecisionStore implements DecisionSink, JournalSource {
   /** Ids minted here are taken as bytes from the minter (see `decided`). */
   private readonly minter: DecisionIds | undefined;
 
-  constructor(capacity: number, minter?: DecisionIds) {
+  constructor(capacity: number, minter?: DecisionIds, featureLimits?: FeatureLimits) {
     this.capacity = capacity;
     this.minter = minter;
+    this.features = new LoggedFeatures(featureLimits);
     this.ids = Buffer.alloc(capacity * ID_BYTES);
     this.seqs = new Float64Array(capacity).fill(EMPTY);
     this.created = new Float64Array(capacity);
@@ -96,7 +98,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
   /** Writes the lines of the decisions made since the last call (in the order they were made). */
   drainInto(out: Bytes): void {
     const from = Math.max(this.journaledSeq + 1, this.maxSeq - this.capacity + 1);
-    const logging = this.features.size > 0;
+    const logging = this.features.bytes > 0;
     for (let seq = from; seq <= this.maxSeq; seq++) {
       const slot = seq % this.capacity;
       if (this.seqs[slot] !== seq) continue;
@@ -126,8 +128,9 @@ export class DecisionStore implements DecisionSink, JournalSource {
     if (slot < 0) return undefined;
     const s = this.servedAt(slot);
     const reward = this.reward[slot]!;
+    const features = this.features.get(slot);
     return new Decision(id, this.created[slot]!, s.route, s.arm, s.model, s.version, s.versionKey, s.sha256,
-      this.propensity[slot]!, this.rows[slot]!, this.features.get(slot), Number.isNaN(reward) ? undefined : reward);
+      this.propensity[slot]!, this.rows[slot]!, features === undefined ? undefined : JSON.parse(features), Number.isNaN(reward) ? undefined : reward);
   }
 
   /**
@@ -247,7 +250,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     this.rows[slot] = rows;
     this.served[slot] = served;
     this.reward[slot] = reward;
-    if (features !== undefined) this.features.set(slot, features);
+    if (features !== undefined) this.features.keep(slot, features);
     if (Number.isNaN(reward)) this.pending++;
     this.size++;
     if (seq > this.maxSeq) this.maxSeq = seq;
@@ -257,7 +260,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
   private clear(slot: number): void {
     if (!this.settledAt(slot)) this.pending--;
     this.seqs[slot] = EMPTY;
-    this.features.delete(slot);
+    if (this.features.bytes > 0) this.features.drop(slot);
     this.size--;
   }
 

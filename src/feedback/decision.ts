@@ -56,12 +56,12 @@ const LINE_MAX = 64;
 
 /**
  * `decisionLine(...)` and a newline, written straight into bytes (the journal's and the snapshot's
- * hot path), from an id held as bytes (`idBytes` at `idAt`, a multiple of 3 long) and the served
- * part from `servedBytes`. A test holds the two to the same output.
+ * hot path), from an id held as bytes (`idBytes` at `idAt`, a multiple of 3 long), the served part
+ * from `servedBytes` and the features as JSON text. A test holds the two to the same output.
  */
 export function writeDecisionLine(out: Bytes, idBytes: Buffer, idAt: number, idLength: number, createdMs: number, served: Buffer,
-  propensity: number, rows: number, features: unknown, reward: number | undefined): void {
-  const f = features === undefined ? '' : `,"f":${JSON.stringify(features)}`;
+  propensity: number, rows: number, featuresJson: string | undefined, reward: number | undefined): void {
+  const f = featuresJson === undefined ? '' : `,"f":${featuresJson}`;
   const w = reward === undefined ? '' : `,"w":${reward}`;
   const buf = out.reserve(LINE_MAX + Math.ceil(idLength / 3) * 4 + served.length + Buffer.byteLength(f) + w.length);
   // TypedArray#set, not Buffer#copy: for a few bytes a call into C++ costs more than the copy.

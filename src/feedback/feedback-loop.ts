@@ -12,6 +12,7 @@ import { EmbeddedState, type EmbeddedStateOptions } from '../state/embedded-stat
 import type { DecisionIds } from './decision-id.js';
 import { DecisionStore } from './decision-store.js';
 import { Feedback } from './feedback.js';
+import type { FeatureLimits } from './logged-features.js';
 import { RouteReset } from './outcome.js';
 import { FeedbackState } from './recovery.js';
 
@@ -26,6 +27,8 @@ export interface FeedbackLoopDeps {
   readonly log: Logger;
   isAccepting(): boolean;
   readonly state?: EmbeddedStateOptions;
+  /** Bounds on the features kept with decisions (routes with logFeatures). */
+  readonly features?: FeatureLimits;
 }
 
 export class FeedbackLoop {
@@ -46,8 +49,8 @@ export class FeedbackLoop {
 
   static async start(deps: FeedbackLoopDeps): Promise<FeedbackLoop> {
     const { router, metrics } = deps;
-    const store = new DecisionStore(deps.decisionsMax, deps.ids);
-    const state = await EmbeddedState.open(deps.stateDir, new FeedbackState(router, store), deps.log, deps.state);
+    const store = new DecisionStore(deps.decisionsMax, deps.ids, deps.features);
+    const state = await EmbeddedState.open(deps.stateDir, new FeedbackState(router, store, deps.log), deps.log, deps.state);
     store.attach(state.journal);
     deps.ids.continueAfter(store.maxSeq);
     router.observers.push({ routeReset: (route) => state.journal.append(new RouteReset(route, Date.now())) });
@@ -56,6 +59,8 @@ export class FeedbackLoop {
     metrics.learning = {
       decisionsPending: () => store.pending,
       decisionsEvicted: () => store.evicted,
+      featuresBytes: () => store.features.bytes,
+      featuresDropped: () => store.features,
       arms: () => armReadings(router),
     };
     router.recomputeAll();

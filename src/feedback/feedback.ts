@@ -89,7 +89,7 @@ export class Feedback implements OutcomeReceiver {
         let accepted = false;
         for (const e of r.events) {
           const v = isMalformed(e)
-            ? this.count('unknown', '', { result: 'invalid', code: 'invalid_request', message: e.malformed })
+            ? this.count('unknown', '', { result: 'invalid', code: e.code ?? 'invalid_request', message: e.malformed })
             : this.judge(e, createdMs[next], bytes, ID_BYTES * next++, r.nowMs ?? nowMs, maxWindowMs);
           if (v === ACCEPTED) accepted = true;
           r.verdicts.push(v);

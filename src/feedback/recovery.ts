@@ -3,6 +3,8 @@
  * decisions still within their window. Replay is idempotent (a decision already held is skipped,
  * an outcome for a settled decision is skipped), so overlapping snapshot and journal are harmless.
  */
+import type { Logger } from '../log.js';
+import { MAX_REWARD } from '../protocol/feedback.js';
 import { ArmStats, type ArmStatsRecord } from '../routing/arm-stats.js';
 import type { Router } from '../routing/router.js';
 import type { StateContent } from '../state/embedded-state.js';
@@ -20,10 +22,12 @@ interface StatsLine {
 export class FeedbackState implements StateContent {
   private readonly router: Router;
   private readonly store: DecisionStore;
+  private readonly log: Logger | undefined;
 
-  constructor(router: Router, store: DecisionStore) {
+  constructor(router: Router, store: DecisionStore, log?: Logger) {
     this.router = router;
     this.store = store;
+    this.log = log;
   }
 
   private windowMs(route: string): number {
@@ -61,7 +65,9 @@ export class FeedbackState implements StateContent {
       if (!route || typeof arms !== 'object' || arms === null) continue;
       route.arms.forEach((a, i) => {
         const saved = arms[a.name];
-        if (saved && typeof saved.pulls === 'number') Object.assign(route.stats[i]!, ArmStats.from(saved));
+        if (!saved || typeof saved !== 'object') return;
+        if (!ArmStats.isSound(saved)) this.log?.warn({ route: name, arm: a.name }, 'state: saved arm statistics are not finite numbers (an overflow); the arm\'s outcome statistics restart from the prior');
+        Object.assign(route.stats[i]!, ArmStats.from(saved));
       });
       route.policy.recompute(Date.now());
     }
@@ -75,13 +81,20 @@ export class FeedbackState implements StateContent {
       const index = route.armIndex(d.arm);
       if (index >= 0) this.router.pulled(route, index, d.versionKey);
     }
-    if (Date.now() - d.createdMs <= this.windowMs(d.route)) this.store.restore(d);
+    // Restored whatever its age: an outcome journaled later may still be replayed for it (it was
+    // accepted within the window). The snapshot written right after replay drops what is expired.
+    this.store.restore(d);
   }
 
   private replayOutcome(id: string, reward: number, atMs: number): void {
     const d = this.store.get(id);
     if (!d || d.reward !== undefined) return;
     this.store.settle(d, reward);
+    // Accepted by a version that took any finite reward: counting it would overflow the statistics.
+    if (!(Math.abs(reward) <= MAX_REWARD)) {
+      this.log?.warn({ route: d.route, arm: d.arm }, 'state: a journaled reward is beyond what the arm statistics take; not credited');
+      return;
+    }
     const route = this.router.get(d.route);
     const index = route ? route.armIndex(d.arm) : -1;
     if (route && index >= 0) this.router.credit(route, index, d.versionKey, reward, atMs);

@@ -45,6 +45,9 @@ export interface LearningSource {
   decisionsPending(): number;
   decisionsEvicted(): number;
   arms(): Iterable<ArmReading>;
+  /** Embedded mode: bytes of features kept with decisions (logFeatures), and decisions that kept none. */
+  featuresBytes?(): number;
+  featuresDropped?(): { readonly droppedTooLarge: number; readonly droppedOverBudget: number };
 }
 
 export class Metrics implements BatchObserver {
@@ -59,6 +62,8 @@ export class Metrics implements BatchObserver {
   readonly feedbackTotal: FastCounter;
   readonly decisionsPending: client.Gauge;
   readonly decisionsEvicted: client.Counter;
+  readonly featuresBytes: client.Gauge;
+  readonly featuresDropped: client.Counter<'reason'>;
   readonly armPulls: client.Gauge<'route' | 'arm'>;
   readonly armRewards: client.Gauge<'route' | 'arm'>;
   readonly armSelectionProbability: client.Gauge<'route' | 'arm'>;
@@ -86,6 +91,16 @@ export class Metrics implements BatchObserver {
     this.decisionsEvicted = new client.Counter({ name: 'croupier_decisions_evicted_total', help: 'Decisions dropped from the bounded store before their feedback window passed.', registers, collect: () => {
       const n = this.learning?.decisionsEvicted() ?? 0;
       if (n > evictedSeen) { this.decisionsEvicted.inc(n - evictedSeen); evictedSeen = n; }
+    } });
+    this.featuresBytes = new client.Gauge({ name: 'croupier_features_bytes', help: 'Bytes of request features kept with decisions (routes with logFeatures), at most CROUPIER_FEATURES_BUDGET.', registers, collect: () => { this.featuresBytes.set(this.learning?.featuresBytes?.() ?? 0); } });
+    const droppedSeen = { too_large: 0, over_budget: 0 };
+    this.featuresDropped = new client.Counter({ name: 'croupier_features_dropped_total', help: 'Decisions of routes with logFeatures that kept no features: over CROUPIER_FEATURES_MAX (too_large) or with the budget full (over_budget).', labelNames: ['reason'], registers, collect: () => {
+      const d = this.learning?.featuresDropped?.();
+      if (!d) return;
+      const now = { too_large: d.droppedTooLarge, over_budget: d.droppedOverBudget };
+      for (const reason of ['too_large', 'over_budget'] as const) {
+        if (now[reason] > droppedSeen[reason]) { this.featuresDropped.labels(reason).inc(now[reason] - droppedSeen[reason]); droppedSeen[reason] = now[reason]; }
+      }
     } });
     this.armPulls = new client.Gauge({ name: 'croupier_arm_pulls', help: 'Times each arm was chosen since its statistics last restarted.', labelNames: ['route', 'arm'], registers, collect: () => this.readArms() });
     this.armRewards = new client.Gauge({ name: 'croupier_arm_rewards', help: 'Sum of rewards credited to each arm since its statistics last restarted.', labelNames: ['route', 'arm'], registers });

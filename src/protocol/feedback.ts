@@ -1,7 +1,16 @@
 /** `POST /v1/feedback`: one event or a batch of at most 10,000, validated before any is judged. */
+import { CroupierError, type ErrorCode } from '../errors.js';
 import { invalid } from './tensor-values.js';
 
 export const MAX_FEEDBACK_EVENTS = 10_000;
+/**
+ * The largest reward magnitude taken, on any route. Arm statistics keep sums of rewards and of their
+ * squares: one reward of 1e200 made a square of +Inf (saved as null, which broke /metrics after a
+ * restart) and silently corrupted the arm selection. With |reward| <= 1e15, far beyond any real
+ * reward, the sums stay finite for more outcomes than a route will ever see (2^53 of them: < 1e47).
+ * Refused here, before either mode's state is reached.
+ */
+export const MAX_REWARD = 1e15;
 
 export interface FeedbackEvent {
   readonly decision: string;
@@ -12,6 +21,8 @@ export interface FeedbackEvent {
 /** An event of a batch that is malformed; the others are still judged. */
 export interface MalformedEvent {
   readonly malformed: string;
+  /** The error code, when not `invalid_request`. */
+  readonly code?: ErrorCode;
 }
 
 export interface FeedbackBody {
@@ -28,6 +39,7 @@ function parseEvent(raw: unknown): FeedbackEvent | MalformedEvent {
   for (const key in e) if (!EVENT_KEYS.has(key)) return { malformed: `unknown key "${key.slice(0, 64)}" (expected "decision", "reward" and optionally "label")` };
   if (typeof e.decision !== 'string') return { malformed: '"decision" must be the decision id (a string)' };
   if (typeof e.reward !== 'number' || !Number.isFinite(e.reward)) return { malformed: '"reward" must be a finite number' };
+  if (e.reward > MAX_REWARD || e.reward < -MAX_REWARD) return { malformed: `reward ${e.reward} is beyond ±1e15, the largest the arm statistics take`, code: 'reward_out_of_range' };
   const label = e.label;
   if (label !== undefined && !(typeof label === 'number' && Number.isFinite(label)) && typeof label !== 'boolean' && !(typeof label === 'string' && label.length <= 256)) {
     return { malformed: '"label" must be a finite number, a boolean or a string of at most 256 characters' };
@@ -50,6 +62,6 @@ export function parseFeedbackBody(body: unknown): FeedbackBody {
     return { batch: true, events: b.events.map(parseEvent) };
   }
   const event = parseEvent(b);
-  if (isMalformed(event)) throw invalid(event.malformed);
+  if (isMalformed(event)) throw event.code === undefined ? invalid(event.malformed) : new CroupierError(event.code, event.malformed);
   return { batch: false, events: [event] };
 }

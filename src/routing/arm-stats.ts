@@ -70,15 +70,27 @@ export class ArmStats {
     return { version: this.versionKey, pulls: this.pulls, rewards: this.rewardTotal, n: this.n, sum: this.sum, sumSq: this.sumSq, atMs: this.atMs };
   }
 
+  /**
+   * Statistics from a saved record. Outcome statistics that are not finite numbers (null: an
+   * overflow saved by an older version, which made every /metrics scrape fail) cannot be repaired:
+   * they restart from the prior, keeping the pulls (see `isSound`).
+   */
   static from(r: ArmStatsRecord): ArmStats {
-    const s = new ArmStats(r.version);
-    s.pulls = r.pulls;
+    const s = new ArmStats(typeof r.version === 'string' ? r.version : undefined);
+    s.pulls = Number.isFinite(r.pulls) && r.pulls >= 0 ? r.pulls : 0;
+    if (!ArmStats.isSound(r)) return s;
     s.rewardTotal = r.rewards;
     s.n = r.n;
     s.sum = r.sum;
     s.sumSq = r.sumSq;
     s.atMs = r.atMs;
     return s;
+  }
+
+  /** Whether a saved record's outcome statistics are finite numbers, as credits keep them. */
+  static isSound(r: ArmStatsRecord): boolean {
+    return Number.isFinite(r.rewards) && Number.isFinite(r.n) && Number.isFinite(r.sum) && Number.isFinite(r.sumSq)
+      && Number.isFinite(r.atMs) && r.n >= 0 && r.sumSq >= 0;
   }
 }
 

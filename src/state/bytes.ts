@@ -21,6 +21,11 @@ export class Bytes {
     this.length += this.reserve(Buffer.byteLength(s)).write(s, this.length);
   }
 
+  write(bytes: Buffer): void {
+    this.reserve(bytes.length).set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
   /** What has been written (a view: valid until the next write or clear). */
   view(): Buffer {
     return this.buf.subarray(0, this.length);

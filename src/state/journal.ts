@@ -21,8 +21,10 @@ export interface JournalRecord {
   /** The record as one JSON line, without the newline. */
   line(): string;
   /**
-   * Whether the record must still be written after the journal rotates. Records whose effect a
-   * snapshot already carries (decisions, resets) are dropped; acknowledged ones (outcomes) are not.
+   * Whether the record must still be written after the journal rotates, if it was not written
+   * before. Records that a snapshot carries and that replay cannot repeat harmlessly (resets) are
+   * dropped; the others are kept: outcomes (acknowledged), and decisions (the source's), because an
+   * outcome acknowledged after the rotation needs its decision durable before the snapshot is.
    */
   readonly keepOnRotate: boolean;
 }
@@ -56,8 +58,8 @@ export class Journal {
   private pending = new Bytes();
   private spare: Bytes | undefined = new Bytes();
   private source: JournalSource | undefined;
-  /** Those of them that must survive a rotation. */
-  private kept: string[] = [];
+  /** Where in `pending` the records that a rotation drops are, as [start, end) pairs. */
+  private dropOnRotate: number[] = [];
   /** The commits waiting for a sync to start (all in SYNCS_IN_FLIGHT are busy); they share the next round. */
   private next: Round | undefined;
   private syncs = 0;
@@ -82,13 +84,14 @@ export class Journal {
   /** Buffers a record; it reaches the file within `lingerMs` (no fsync of its own). */
   append(record: JournalRecord): void {
     const line = record.line();
-    if (record.keepOnRotate) this.kept.push(line);
     this.pullSource();
+    const start = this.pending.length;
     this.pending.writeString(line + '\n');
+    if (!record.keepOnRotate) this.dropOnRotate.push(start, this.pending.length);
     this.poke();
   }
 
-  /** Takes records from `source` from now on (records a snapshot carries: dropped on rotation if not yet written). */
+  /** Takes records from `source` from now on (kept on rotation, like outcomes: see `keepOnRotate`). */
   attachSource(source: JournalSource): void {
     this.source = source;
   }
@@ -141,7 +144,7 @@ export class Journal {
   private async writeBuffered(fh: FileHandle): Promise<void> {
     if (this.failed) throw this.failed;
     this.pullSource();
-    this.kept = [];
+    this.dropOnRotate.length = 0;
     const data = this.pending.view();
     try {
       for (let at = 0; at < data.length;) at += writeSync(fh.fd, data, at);
@@ -159,12 +162,12 @@ export class Journal {
     this.timer = undefined;
     this.pullSource();
     // After a disk error nothing more is written: drop what comes in rather than hold it.
-    if (this.failed) this.pending.clear();
+    if (this.failed) { this.pending.clear(); this.dropOnRotate.length = 0; }
     if (this.writing !== undefined || this.next !== undefined || this.pending.length === 0) return;
     const data = this.pending;
     this.pending = this.spare ?? new Bytes();
     this.spare = undefined;
-    this.kept = [];
+    this.dropOnRotate.length = 0;
     this.writing = this.fh.write(data.view()).then(({ bytesWritten }) => { this.bytes += bytesWritten; }, (e: unknown) => { this.failed ??= e as Error; })
       .finally(() => {
         data.clear();
@@ -176,19 +179,42 @@ export class Journal {
   };
 
   /**
-   * Continues in a new file from now on; records not yet written that a snapshot carries are
-   * dropped. Call it in the same turn as taking the snapshot. Resolves when the old file is closed.
+   * Continues in a new file from now on; records not yet written go to it, but for those a rotation
+   * drops (see `keepOnRotate`). Call it in the same turn as taking the snapshot. Resolves when the
+   * old file is synced and closed.
    */
   async rotate(next: FileHandle): Promise<void> {
     const old = this.fh;
+    const writing = this.writing;
     this.fh = next;
     this.bytes = 0;
     this.pullSource();
-    this.pending.clear();
-    for (const line of this.kept) this.pending.writeString(line + '\n');
+    this.dropRotated();
+    // A decision written to the old file in the background has had no sync; an outcome for it
+    // acknowledged from the new file would outlive it if the machine failed before the snapshot is
+    // durable. So later rounds are acknowledged only once the old file is synced (a disk error
+    // there fails the journal, like any sync's).
+    const oldSynced = Promise.resolve(writing).then(() => old.datasync()).then(() => undefined, (e: unknown) => { this.failed ??= e as Error; });
+    this.acknowledged = Promise.all([this.acknowledged, oldSynced]).then(() => undefined);
     // Writes and syncs in flight may still be on the old file; later ones take the new one.
     await this.settled();
+    await oldSynced;
     await old.close();
+  }
+
+  /** Removes from `pending` the records a rotation drops. */
+  private dropRotated(): void {
+    const drop = this.dropOnRotate;
+    if (drop.length === 0) return;
+    const all = Buffer.from(this.pending.view());
+    this.pending.clear();
+    let from = 0;
+    for (let i = 0; i < drop.length; i += 2) {
+      this.pending.write(all.subarray(from, drop[i]));
+      from = drop[i + 1]!;
+    }
+    this.pending.write(all.subarray(from));
+    drop.length = 0;
   }
 
   /** Writes and syncs what is buffered, then closes the file. */
