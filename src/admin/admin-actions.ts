@@ -12,6 +12,7 @@ import { installVersion } from '../registry/version-install.js';
 import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
 import type { AuditFields } from './audit-log.js';
+import { nameTooLong } from './names.js';
 import { openRelease } from './release.js';
 import type { RouteSaver } from './route-store.js';
 
@@ -85,6 +86,8 @@ export class AdminActions {
     if ((typeof version !== 'string' || version === '') && !Number.isInteger(version)) {
       return Promise.reject(new CroupierError('invalid_request', 'send {"version": "<version>"}'));
     }
+    const tooLong = nameTooLong('version', String(version));
+    if (tooLong) return Promise.reject(tooLong);
     return this.deps.lifecycle.deploy(model, String(version)).then(swapOutcome);
   }
 

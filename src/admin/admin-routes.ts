@@ -12,6 +12,7 @@ import type { AdminActions, Outcome } from './admin-actions.js';
 import type { AdminLocking } from './admin-lock.js';
 import type { AuditTrail } from './audit-log.js';
 import { adminHeaders, type AdminAuth } from './auth.js';
+import { nameTooLong, shownName } from './names.js';
 import { RELEASE_LIMIT } from './release.js';
 
 export const AUDIT_LIMIT_DEFAULT = 1000;
@@ -56,15 +57,20 @@ export class AdminRoutes {
       .then(() => call.ex.fail(e));
   }
 
-  /** Cross-site and token checks; answers (and audits) the refusal itself. */
-  private open(open: OpenExchange, res: HttpResponse, req: HttpRequest, action: string, targetParam?: number): Call | undefined {
+  /**
+   * Cross-site and token checks, then the name in the path (`field`: what it names); answers (and
+   * audits) the refusal itself.
+   */
+  private open(open: OpenExchange, res: HttpResponse, req: HttpRequest, action: string, field?: 'model' | 'route'): Call | undefined {
     const ex = open(res, req, 'v1');
-    const raw = targetParam === undefined ? null : req.getParameter(targetParam) ?? '';
-    const call: Call = { ex, action, target: raw === null ? null : raw.slice(0, 64), actor: null };
+    const raw = field === undefined ? null : req.getParameter(0) ?? '';
+    const call: Call = { ex, action, target: raw === null ? null : shownName(raw), actor: null };
     const headers = adminHeaders(req);
     try {
       this.auth.checkSite(headers);
       call.actor = this.auth.actor(headers);
+      const tooLong = raw === null ? undefined : nameTooLong(`the ${field} name`, raw);
+      if (tooLong) throw tooLong;
     } catch (e) {
       this.refuse(call, e);
       return undefined;
@@ -94,16 +100,16 @@ export class AdminRoutes {
       if (call) call.ex.send(200, JSON.stringify(a.models()));
     });
     app.post('/admin/models/:model/deploy', (res, req) => {
-      const call = this.open(open, res, req, 'deploy', 0);
+      const call = this.open(open, res, req, 'deploy', 'model');
       if (call) this.readJson(call, (body) => a.deploy(call.target!, body));
     });
     app.post('/admin/models/:model/rollback', (res, req) => {
-      const call = this.open(open, res, req, 'rollback', 0);
+      const call = this.open(open, res, req, 'rollback', 'model');
       // Any body is ignored: rollback takes no arguments.
       if (call) this.change(call, () => a.rollback(call.target!));
     });
     app.post('/admin/models/:model/versions', (res, req) => {
-      const call = this.open(open, res, req, 'push', 0);
+      const call = this.open(open, res, req, 'push', 'model');
       if (call) this.push(call);
     });
     app.get('/admin/routes', (res, req) => {
@@ -111,11 +117,11 @@ export class AdminRoutes {
       if (call) call.ex.send(200, JSON.stringify(a.routes()));
     });
     app.put('/admin/routes/:route', (res, req) => {
-      const call = this.open(open, res, req, 'routes.put', 0);
+      const call = this.open(open, res, req, 'routes.put', 'route');
       if (call) this.readJson(call, (body) => a.putRoute(call.target!, body));
     });
     app.post('/admin/routes/:route/reset', (res, req) => {
-      const call = this.open(open, res, req, 'routes.reset', 0);
+      const call = this.open(open, res, req, 'routes.reset', 'route');
       if (call) this.change(call, () => a.resetRoute(call.target!));
     });
     app.get('/admin/audit', (res, req) => {
