@@ -3,6 +3,7 @@
  * admin API once the engine and router exist, and registers it on a listener. In Redis mode
  * `share` swaps the local pieces (lock, audit file, live.json, routes-state.json) for shared ones.
  */
+import type client from 'prom-client';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/config.js';
 import { CroupierError } from '../errors.js';
@@ -18,6 +19,7 @@ import { AdminLock, type AdminLocking } from './admin-lock.js';
 import { AdminRoutes } from './admin-routes.js';
 import { AuditLog, type AuditTrail } from './audit-log.js';
 import { AdminAuth } from './auth.js';
+import { RefusalThrottle } from './refusals.js';
 import { RouteStore, type RouteSaver } from './route-store.js';
 
 /** What the admin plane needs to see of the inference engine and the metrics. */
@@ -27,6 +29,8 @@ export interface AdminEngine extends VersionLoader {
   isInline(key: string): boolean;
 }
 export interface SwapMetrics {
+  /** Where the admin plane registers its own series (croupier_admin_refused_total). */
+  readonly registry: client.Registry;
   modelsChanged(registry: Registry): void;
   swap(model: string, kind: SwapKind): void;
 }
@@ -65,6 +69,7 @@ export class AdminPlane {
   private routes: AdminRoutes | undefined;
   private attached: { engine: AdminEngine; router: Router; metrics: SwapMetrics } | undefined;
   private shared: SharedControl | undefined;
+  private refusals: RefusalThrottle | undefined;
 
   /** Call right after the repository scan, before versions are loaded: saved live pointers win. */
   constructor(config: Config, registry: Registry, log: Logger) {
@@ -89,6 +94,8 @@ export class AdminPlane {
 
   attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): void {
     this.attached = { engine, router, metrics };
+    // One table for the process, whichever audit trail is current (the local file, or Redis after `share`).
+    this.refusals = new RefusalThrottle((fields) => this.audit.append(fields).catch((e: unknown) => this.log.error({ err: (e as Error).message, action: fields.action }, 'audit log write failed')), metrics.registry);
     this.build();
     // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that
     // too, once (in Redis mode every replica notices; the first to report it writes the entry).
@@ -114,7 +121,7 @@ export class AdminPlane {
       registry: this.registry, engine, lifecycle, router, routes: shared?.routes ?? this.routeStore, modelsDir: this.config.modelsDir,
       replicas: shared ? () => shared.replicas() : undefined,
     });
-    this.routes = new AdminRoutes(actions, new AdminAuth(this.config.adminTokens), this.audit, this.log, this.config.bodyLimit, shared?.lock ?? new AdminLock());
+    this.routes = new AdminRoutes(actions, new AdminAuth(this.config.adminTokens), this.audit, this.log, this.config.bodyLimit, shared?.lock ?? new AdminLock(), this.refusals!);
     return lifecycle;
   }
 
@@ -145,6 +152,7 @@ export class AdminPlane {
   }
 
   async close(): Promise<void> {
+    await this.refusals?.close();
     await this.shared?.close();
     await this.audit.close();
   }

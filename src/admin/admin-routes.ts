@@ -11,8 +11,9 @@ import type { Logger } from '../log.js';
 import type { AdminActions, Outcome } from './admin-actions.js';
 import type { AdminLocking } from './admin-lock.js';
 import type { AuditTrail } from './audit-log.js';
-import { adminHeaders, type AdminAuth } from './auth.js';
+import { adminHeaders, AuthRefusal, type AdminAuth } from './auth.js';
 import { nameTooLong, shownName } from './names.js';
+import type { RefusalThrottle } from './refusals.js';
 import { RELEASE_LIMIT } from './release.js';
 
 export const AUDIT_LIMIT_DEFAULT = 1000;
@@ -33,14 +34,16 @@ export class AdminRoutes {
   private readonly log: Logger;
   private readonly bodyLimit: number;
   private readonly lock: AdminLocking;
+  private readonly refusals: RefusalThrottle;
 
-  constructor(actions: AdminActions, auth: AdminAuth, audit: AuditTrail, log: Logger, bodyLimit: number, lock: AdminLocking) {
+  constructor(actions: AdminActions, auth: AdminAuth, audit: AuditTrail, log: Logger, bodyLimit: number, lock: AdminLocking, refusals: RefusalThrottle) {
     this.actions = actions;
     this.auth = auth;
     this.audit = audit;
     this.log = log;
     this.bodyLimit = bodyLimit;
     this.lock = lock;
+    this.refusals = refusals;
   }
 
   private record(call: Call, fields: Omit<Parameters<AuditTrail['append']>[0], 'actor' | 'action' | 'target'>): Promise<void> {
@@ -55,6 +58,14 @@ export class AdminRoutes {
     if (e.status >= 500) this.log.error({ action: call.action, target: call.target, err: (error as Error).message }, 'admin action failed');
     void this.record(call, { result: e.status >= 500 ? 'failed' : 'refused', status: e.status, error: { code: e.code, message: e.message } })
       .then(() => call.ex.fail(e));
+  }
+
+  /** A refusal before any token was accepted: counted, and audited at a bounded rate (refusals.ts). */
+  private refuseAnonymous(call: Call, e: AuthRefusal, res: HttpResponse): void {
+    const source = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+    const written = this.refusals.refused(source, e.reason, { action: call.action, target: call.target, status: e.status, error: { code: e.code, message: e.message } });
+    if (written) void written.then(() => call.ex.fail(e));
+    else call.ex.fail(e);
   }
 
   /**
@@ -72,7 +83,8 @@ export class AdminRoutes {
       const tooLong = raw === null ? undefined : nameTooLong(`the ${field} name`, raw);
       if (tooLong) throw tooLong;
     } catch (e) {
-      this.refuse(call, e);
+      if (e instanceof AuthRefusal) this.refuseAnonymous(call, e, res);
+      else this.refuse(call, e);
       return undefined;
     }
     return call;

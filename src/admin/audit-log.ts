@@ -5,8 +5,9 @@
  * ordered in memory and each is fdatasync'ed before the action's answer goes out.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasync, openSync, readFileSync, write } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, openSync, readSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { lastEntrySync, readTail } from './audit-tail.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -114,26 +115,18 @@ export class AuditLog implements AuditTrail {
 
   constructor(stateDir: string) {
     this.file = join(stateDir, 'audit.log');
-    let text = '';
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      // A new log.
+    this.fd = openSync(this.file, 'a+', 0o600);
+    const size = fstatSync(this.fd).size;
+    // Continue the chain from the last readable line (read from the end: start-up does not read the
+    // whole log); `verify` reports any break before it.
+    const last = lastEntrySync<AuditEntry>(this.fd, size);
+    if (last && typeof last.hash === 'string') {
+      this.seq = last.seq;
+      this.head = last.hash;
     }
-    // Continue the chain from the last readable line; `verify` reports any break before it.
-    for (const line of text.split('\n').reverse()) {
-      try {
-        const last = JSON.parse(line) as AuditEntry;
-        if (typeof last.seq === 'number' && typeof last.hash === 'string') {
-          this.seq = last.seq;
-          this.head = last.hash;
-          break;
-        }
-      } catch {
-        continue;
-      }
-    }
-    this.fd = openSync(this.file, 'a', 0o600);
+    // A line cut short by a crash is ended, so the next entry starts a line of its own.
+    const end = Buffer.alloc(1);
+    if (size > 0 && readSync(this.fd, end, 0, 1, size - 1) === 1 && end[0] !== 0x0a) writeSync(this.fd, '\n');
   }
 
   /** Appends an entry; resolves once it is on disk. */
@@ -149,22 +142,10 @@ export class AuditLog implements AuditTrail {
     return written.then(() => entry);
   }
 
-  /** The newest `limit` entries with seq < `before`, oldest first. */
+  /** The newest `limit` entries with seq < `before`, oldest first: read from the end, in chunks. */
   async read(limit: number, before: number | undefined): Promise<AuditEntry[]> {
     await this.writes;
-    const out: AuditEntry[] = [];
-    const lines = readFileSync(this.file, 'utf8').split('\n');
-    for (let i = lines.length - 1; i >= 0 && out.length < limit; i--) {
-      if (lines[i] === '') continue;
-      let entry: AuditEntry;
-      try {
-        entry = JSON.parse(lines[i]!) as AuditEntry;
-      } catch {
-        continue;
-      }
-      if (before === undefined || entry.seq < before) out.push(entry);
-    }
-    return out.reverse();
+    return readTail<AuditEntry>(this.file, limit, before);
   }
 
   async close(): Promise<void> {
