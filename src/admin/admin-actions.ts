@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CroupierError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
-import type { ModelLifecycle, Swap } from '../registry/lifecycle.js';
+import type { Commit, ModelLifecycle, Swap } from '../registry/lifecycle.js';
 import { compareVersions } from '../registry/repository.js';
 import { installVersion } from '../registry/version-install.js';
 import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
@@ -20,7 +20,12 @@ export interface Outcome {
   readonly status: number;
   readonly body: unknown;
   readonly audit: Pick<AuditFields, 'result'> & Partial<Pick<AuditFields, 'before' | 'after' | 'sha256'>>;
+  /** The audit entry's write, when it was saved with the change itself (embedded mode): not recorded again. */
+  readonly recorded?: Promise<unknown>;
 }
+
+/** Records an outcome's audit fields in the same write as the change (AuditTrail.appendWith, bound to the call). */
+export type Seal = (audit: Outcome['audit'] & { status: number }, save: (entry: unknown) => void) => Promise<unknown>;
 
 export interface AdminDeps {
   readonly registry: Registry;
@@ -43,8 +48,15 @@ export interface ReplicaLoad {
 
 function swapOutcome(swap: Swap): Outcome {
   const body = { model: swap.model, live: swap.after.version, previous: swap.before.version, changed: swap.changed, sha256: swap.after.sha256, history: swap.history };
-  return { status: 200, body, audit: { result: swap.changed ? 'ok' : 'noop', before: swap.before.version, after: swap.after.version, sha256: swap.after.sha256 } };
+  return { status: 200, body, audit: swapAudit(swap), recorded: swap.recorded };
 }
+
+function swapAudit(swap: Swap): Outcome['audit'] {
+  return { result: swap.changed ? 'ok' : 'noop', before: swap.before.version, after: swap.after.version, sha256: swap.after.sha256 };
+}
+
+/** The lifecycle's Commit for a swap: its audit entry, sealed with the pointer. */
+const sealSwap = (seal: Seal | undefined): Commit | undefined => (seal ? (swap, save) => seal({ ...swapAudit(swap), status: 200 }, save) : undefined);
 
 export class AdminActions {
   private readonly deps: AdminDeps;
@@ -81,18 +93,18 @@ export class AdminActions {
     this.deps.lifecycle.model(model);
   }
 
-  deploy(model: string, body: unknown): Promise<Outcome> {
+  deploy(model: string, body: unknown, seal?: Seal): Promise<Outcome> {
     const version = (body as { version?: unknown } | null)?.version;
     if ((typeof version !== 'string' || version === '') && !Number.isInteger(version)) {
       return Promise.reject(new CroupierError('invalid_request', 'send {"version": "<version>"}'));
     }
     const tooLong = nameTooLong('version', String(version));
     if (tooLong) return Promise.reject(tooLong);
-    return this.deps.lifecycle.deploy(model, String(version)).then(swapOutcome);
+    return this.deps.lifecycle.deploy(model, String(version), sealSwap(seal)).then(swapOutcome);
   }
 
-  rollback(model: string): Promise<Outcome> {
-    return this.deps.lifecycle.rollback(model).then(swapOutcome);
+  rollback(model: string, seal?: Seal): Promise<Outcome> {
+    return this.deps.lifecycle.rollback(model, sealSwap(seal)).then(swapOutcome);
   }
 
   /** Checks a release archive in memory, installs it, and loads it; never makes it live. */

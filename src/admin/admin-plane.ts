@@ -17,7 +17,7 @@ import type { Router } from '../routing/router.js';
 import { AdminActions, type ReplicaLoad } from './admin-actions.js';
 import { AdminLock, type AdminLocking } from './admin-lock.js';
 import { AdminRoutes } from './admin-routes.js';
-import { AuditLog, type AuditTrail } from './audit-log.js';
+import { AuditLog, type AuditEntry, type AuditTrail } from './audit-log.js';
 import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
 import { RouteStore, type RouteSaver } from './route-store.js';
@@ -59,6 +59,9 @@ export interface ControlBinding {
   readonly routesFileHash: string | null;
 }
 
+const isEntry = (v: unknown): v is AuditEntry =>
+  typeof v === 'object' && v !== null && typeof (v as AuditEntry).seq === 'number' && typeof (v as AuditEntry).hash === 'string' && typeof (v as AuditEntry).prev === 'string';
+
 export class AdminPlane {
   audit: AuditTrail;
   readonly liveState: LiveState;
@@ -77,8 +80,16 @@ export class AdminPlane {
     this.registry = registry;
     this.log = log;
     this.liveState = new LiveState(config.stateDir);
-    this.liveState.restore(registry, log);
-    this.audit = new AuditLog(config.stateDir);
+    const saved = this.liveState.restore(registry, log);
+    const audit = new AuditLog(config.stateDir);
+    this.audit = audit;
+    // The last live change was saved with its audit entry; a crash may have stopped the append.
+    if (isEntry(saved.audit)) {
+      const written = audit.complete(saved.audit);
+      if (written) log.warn({ seq: written.seq, action: written.action, target: written.target }, 'audit entry of the last live change was missing (the gateway stopped before writing it); written now');
+      // Chained anew onto the log: the saved copy follows, so the next start does not add it again.
+      if (written && written !== saved.audit) this.liveState.save(registry, undefined, written);
+    }
     this.routeStore = new RouteStore(config.stateDir);
   }
 

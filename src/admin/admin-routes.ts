@@ -8,7 +8,7 @@ import { CroupierError, isCroupierError } from '../errors.js';
 import type { Exchange } from '../http/exchange.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
-import type { AdminActions, Outcome } from './admin-actions.js';
+import type { AdminActions, Outcome, Seal } from './admin-actions.js';
 import type { AdminLocking } from './admin-lock.js';
 import type { AuditTrail } from './audit-log.js';
 import { adminHeaders, AuthRefusal, type AdminAuth } from './auth.js';
@@ -90,19 +90,30 @@ export class AdminRoutes {
     return call;
   }
 
-  /** Runs a change under the lock, audits its outcome, then answers. */
-  private change(call: Call, work: () => Promise<Outcome>): void {
-    this.lock.run(work).then(
-      (outcome) => this.record(call, { ...outcome.audit, status: outcome.status }).then(() => call.ex.send(outcome.status, JSON.stringify(outcome.body))),
+  /**
+   * Runs a change under the lock, audits its outcome, then answers. `work` gets a Seal where the
+   * trail can write the entry with the change itself (embedded mode): then the change and its entry
+   * are one atomic step, and the entry is not recorded a second time.
+   */
+  private change(call: Call, work: (seal?: Seal) => Promise<Outcome>): void {
+    const trail = this.audit;
+    const seal: Seal | undefined = trail.appendWith
+      ? (audit, save) => trail.appendWith!({ actor: call.actor, action: call.action, target: call.target, ...audit }, save)
+      : undefined;
+    this.lock.run(() => work(seal)).then(
+      (outcome) => {
+        const recorded = outcome.recorded?.then(() => undefined, (e: unknown) => this.log.error({ err: (e as Error).message, action: call.action }, 'audit log write failed'));
+        return (recorded ?? this.record(call, { ...outcome.audit, status: outcome.status })).then(() => call.ex.send(outcome.status, JSON.stringify(outcome.body)));
+      },
       (e: unknown) => this.refuse(call, e),
     );
   }
 
-  private readJson(call: Call, then: (body: unknown) => Promise<Outcome>): void {
+  private readJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {
     const { ex } = call;
     if (ex.contentLength > this.bodyLimit) return this.refuse(call, new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`));
     if (!ex.isJson()) return this.refuse(call, new CroupierError('unsupported_media_type', `content type must be application/json, got "${ex.contentType || '(none)'}"`));
-    ex.readJson(this.bodyLimit, (body) => this.change(call, () => then(body)));
+    ex.readJson(this.bodyLimit, (body) => this.change(call, (seal) => then(body, seal)));
   }
 
   register(app: TemplatedApp, open: OpenExchange): void {
@@ -113,12 +124,12 @@ export class AdminRoutes {
     });
     app.post('/admin/models/:model/deploy', (res, req) => {
       const call = this.open(open, res, req, 'deploy', 'model');
-      if (call) this.readJson(call, (body) => a.deploy(call.target!, body));
+      if (call) this.readJson(call, (body, seal) => a.deploy(call.target!, body, seal));
     });
     app.post('/admin/models/:model/rollback', (res, req) => {
       const call = this.open(open, res, req, 'rollback', 'model');
       // Any body is ignored: rollback takes no arguments.
-      if (call) this.change(call, () => a.rollback(call.target!));
+      if (call) this.change(call, (seal) => a.rollback(call.target!, seal));
     });
     app.post('/admin/models/:model/versions', (res, req) => {
       const call = this.open(open, res, req, 'push', 'model');

@@ -5,7 +5,7 @@
  * ordered in memory and each is fdatasync'ed before the action's answer goes out.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasync, fstatSync, openSync, readSync, write, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, readSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastEntrySync, readTail } from './audit-tail.js';
 
@@ -49,11 +49,11 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'> & { hash?: string }): 
   return createHash('sha256').update(entry.prev).update(canonicalJson(rest)).digest('hex');
 }
 
-/** The entry after (`seq` - 1, `prev`) in a chain: the fields, now, and the hash that links it. */
-export function chainEntry(seq: number, prev: string, fields: AuditFields): AuditEntry {
+/** The entry after (`seq` - 1, `prev`) in a chain: the fields, the time (now), and the hash that links it. */
+export function chainEntry(seq: number, prev: string, fields: AuditFields, time = new Date().toISOString()): AuditEntry {
   const body = {
     seq,
-    time: new Date().toISOString(),
+    time,
     actor: fields.actor,
     action: fields.action,
     target: fields.target,
@@ -102,6 +102,13 @@ export function verifyAuditLog(text: string): AuditVerdict {
 /** Where entries are appended and read: this file, or a chain in Redis shared by every replica. */
 export interface AuditTrail {
   append(fields: AuditFields): Promise<AuditEntry>;
+  /**
+   * Makes the entry, hands it to `save` — which writes the change it describes together with it, in
+   * one atomic write, synchronously — then appends it; when `save` throws, nothing is recorded. So
+   * a crash leaves either neither or both: `complete` finishes the append at start-up. Only where
+   * the change is saved locally (embedded mode).
+   */
+  appendWith?(fields: AuditFields, save: (entry: AuditEntry) => void): Promise<AuditEntry>;
   read(limit: number, before: number | undefined): Promise<AuditEntry[]>;
   close(): Promise<void>;
 }
@@ -131,7 +138,13 @@ export class AuditLog implements AuditTrail {
 
   /** Appends an entry; resolves once it is on disk. */
   append(fields: AuditFields): Promise<AuditEntry> {
+    return this.appendWith(fields, () => undefined);
+  }
+
+  appendWith(fields: AuditFields, save: (entry: AuditEntry) => void): Promise<AuditEntry> {
     const entry = chainEntry(this.seq + 1, this.head, fields);
+    // Synchronous: no other entry can take this place in the chain meanwhile.
+    save(entry);
     this.seq = entry.seq;
     this.head = entry.hash;
     const line = Buffer.from(JSON.stringify(entry) + '\n');
@@ -140,6 +153,23 @@ export class AuditLog implements AuditTrail {
     }));
     this.writes = written.catch(() => undefined);
     return written.then(() => entry);
+  }
+
+  /**
+   * At start-up, before any append: writes `saved` — the entry a change was saved with — if the
+   * process stopped before it reached the log. It is written as it was when it links to the log's
+   * last entry; otherwise (entries before it were lost with the crash) the same record is chained
+   * onto the log's end. Answers the entry written, or undefined when the log had it.
+   */
+  complete(saved: AuditEntry): AuditEntry | undefined {
+    if (saved.seq <= this.seq) return undefined;
+    const { seq: _s, time, prev, hash: _h, ...fields } = saved;
+    const entry = saved.seq === this.seq + 1 && prev === this.head && entryHash(saved) === saved.hash ? saved : chainEntry(this.seq + 1, this.head, fields, time);
+    writeSync(this.fd, JSON.stringify(entry) + '\n');
+    fdatasyncSync(this.fd);
+    this.seq = entry.seq;
+    this.head = entry.hash;
+    return entry;
   }
 
   /** The newest `limit` entries with seq < `before`, oldest first: read from the end, in chunks. */
