@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CroupierError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
-import type { Commit, ModelLifecycle, Swap } from '../registry/lifecycle.js';
+import { crashAt, type Commit, type ModelLifecycle, type Swap } from '../registry/lifecycle.js';
 import { compareVersions } from '../registry/repository.js';
 import { installVersion } from '../registry/version-install.js';
 import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
@@ -135,7 +135,7 @@ export class AdminActions {
     return { routes: Object.fromEntries([...this.deps.router.routes].map(([name, route]) => [name, route.spec])) };
   }
 
-  async putRoute(name: string, raw: unknown): Promise<Outcome> {
+  async putRoute(name: string, raw: unknown, seal?: Seal): Promise<Outcome> {
     const { router, registry } = this.deps;
     let spec;
     try {
@@ -147,10 +147,15 @@ export class AdminActions {
     const before = router.get(name)?.spec ?? null;
     const next = new Map([...router.routes].map(([n, r]) => [n, r.spec]));
     next.set(name, spec);
-    // Saved first: a route change that would not survive a restart is not made.
-    await this.deps.routes.save(next);
+    // Saved first: a route change that would not survive a restart is not made. With a seal, its
+    // audit entry is in the same write (embedded mode).
+    const audit: Outcome['audit'] = { result: 'ok', before, after: spec };
+    let recorded: Promise<unknown> | undefined;
+    if (seal) recorded = seal({ ...audit, status: 200 }, (entry) => void this.deps.routes.save(next, entry));
+    else await this.deps.routes.save(next);
+    crashAt('routes-saved');
     router.set(name, spec);
-    return { status: 200, body: { route: name, spec }, audit: { result: 'ok', before, after: spec } };
+    return { status: 200, body: { route: name, spec }, audit, recorded };
   }
 
   async resetRoute(name: string): Promise<Outcome> {

@@ -83,14 +83,19 @@ export class AdminPlane {
     const saved = this.liveState.restore(registry, log);
     const audit = new AuditLog(config.stateDir);
     this.audit = audit;
-    // The last live change was saved with its audit entry; a crash may have stopped the append.
-    if (isEntry(saved.audit)) {
-      const written = audit.complete(saved.audit);
-      if (written) log.warn({ seq: written.seq, action: written.action, target: written.target }, 'audit entry of the last live change was missing (the gateway stopped before writing it); written now');
-      // Chained anew onto the log: the saved copy follows, so the next start does not add it again.
-      if (written && written !== saved.audit) this.liveState.save(registry, undefined, written);
-    }
     this.routeStore = new RouteStore(config.stateDir);
+    // The last live change and the last route edit were each saved with its audit entry; a crash may
+    // have stopped the append. Completed in chain order; a copy chained anew replaces the saved one,
+    // so the next start does not add it again.
+    const pending: [AuditEntry, (entry: AuditEntry) => void][] = [];
+    if (isEntry(saved.audit)) pending.push([saved.audit, (entry) => this.liveState.save(registry, undefined, entry)]);
+    const routesRecord = this.routeStore.savedRecord();
+    if (isEntry(routesRecord)) pending.push([routesRecord, (entry) => this.routeStore.replaceRecord(entry)]);
+    for (const [entry, replace] of pending.sort((a, b) => a[0].seq - b[0].seq)) {
+      const written = audit.complete(entry);
+      if (written) log.warn({ seq: written.seq, action: written.action, target: written.target }, 'audit entry of the last change was missing (the gateway stopped before writing it); written now');
+      if (written && written !== entry) replace(written);
+    }
   }
 
   /** The routes to start with: saved admin edits, unless the routes file changed (that is audited). */

@@ -141,7 +141,7 @@ export class AdminRoutes {
     });
     app.put('/admin/routes/:route', (res, req) => {
       const call = this.open(open, res, req, 'routes.put', 'route');
-      if (call) this.readJson(call, (body) => a.putRoute(call.target!, body));
+      if (call) this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal));
     });
     app.post('/admin/routes/:route/reset', (res, req) => {
       const call = this.open(open, res, req, 'routes.reset', 'route');

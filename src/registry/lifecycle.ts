@@ -37,10 +37,14 @@ export interface LivePointers {
 export type Commit = (swap: Swap, save: (record: unknown) => void) => Promise<unknown>;
 
 /**
- * Test hook for issue 12-8: `CROUPIER_TEST_CRASH_AT=live-saved` kills the process the moment a new
- * live pointer is saved, before anything else happens. Read once at start; unset, it does nothing.
+ * Test hook for issue 12-8: `CROUPIER_TEST_CRASH_AT=live-saved` (or `routes-saved`) kills the
+ * process the moment a new live pointer (a route edit) is saved, before anything else happens.
+ * Read once at start; unset, it does nothing.
  */
 const CRASH_AT = process.env.CROUPIER_TEST_CRASH_AT;
+export function crashAt(point: 'live-saved' | 'routes-saved'): void {
+  if (CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
+}
 
 export interface LivePointer {
   readonly model: string;
@@ -200,7 +204,7 @@ export class ModelLifecycle {
       } else {
         await this.state.save(this.registry, pointer);
       }
-      if (CRASH_AT === 'live-saved') process.kill(process.pid, 'SIGKILL');
+      crashAt('live-saved');
     } catch (e) {
       if (isCroupierError(e)) throw e;
       throw new CroupierError('internal', `cannot save the live state, nothing changed: ${(e as Error).message}`, { cause: e });

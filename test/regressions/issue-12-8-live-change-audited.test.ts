@@ -24,8 +24,8 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-async function start(crash: boolean): Promise<{ child: Child; url: string }> {
-  const child = spawnCroupier(['serve', '--port', '0'], crash ? { ...env, CROUPIER_TEST_CRASH_AT: 'live-saved' } : env);
+async function start(crash: false | 'live-saved' | 'routes-saved'): Promise<{ child: Child; url: string }> {
+  const child = spawnCroupier(['serve', '--port', '0'], crash ? { ...env, CROUPIER_TEST_CRASH_AT: crash } : env);
   running = child;
   return { child, url: `http://127.0.0.1:${await child.ready}` };
 }
@@ -36,9 +36,9 @@ async function call(url: string, method: string, path: string, body?: unknown): 
 }
 
 /** The change is made on a server that dies the moment the new pointer is saved. */
-async function changeAndDie(path: string, body?: unknown): Promise<void> {
-  const { child } = await start(true);
-  await expect(call(`http://127.0.0.1:${await child.ready}`, 'POST', path, body)).rejects.toThrow();
+async function changeAndDie(path: string, body?: unknown, at: 'live-saved' | 'routes-saved' = 'live-saved', method = 'POST'): Promise<void> {
+  const { child } = await start(at);
+  await expect(call(`http://127.0.0.1:${await child.ready}`, method, path, body)).rejects.toThrow();
   await child.exited;
   expect(child.proc.signalCode).toBe('SIGKILL');
 }
@@ -66,4 +66,24 @@ describe('issue 12-8: a live change and its audit entry survive kill -9 together
     // One entry per change: completing at start-up does not add it twice.
     expect(changes.map((e) => `${e.action} ${String(e.before)}->${String(e.after)}`)).toEqual(['deploy 1->2', 'rollback 2->1', 'deploy 1->2']);
   }, 180_000);
+
+  it('a route edit killed right after it is saved is kept and audited too', async () => {
+    const spec = { policy: 'fixed', arms: [{ name: 'only', model: 'fraud', version: '2' }] };
+    await changeAndDie('/admin/routes/fraud-scoring', spec, 'routes-saved', 'PUT');
+    const { child, url } = await start(false);
+    const routes = (await call(url, 'GET', '/admin/routes')).body.routes as Record<string, { arms: { name: string }[] }>;
+    expect(routes['fraud-scoring']!.arms.map((a) => a.name)).toEqual(['only']);
+    const entries = (await call(url, 'GET', '/admin/audit')).body.entries as AuditEntry[];
+    expect(entries.at(-1)).toMatchObject({ actor: 'admin', action: 'routes.put', target: 'fraud-scoring', result: 'ok', status: 200 });
+    child.proc.kill('SIGTERM');
+    await child.exited;
+    // Started again, nothing is completed twice.
+    const again = await start(false);
+    const after = (await call(again.url, 'GET', '/admin/audit')).body.entries as AuditEntry[];
+    expect(after.filter((e) => e.action === 'routes.put')).toHaveLength(1);
+    expect(after.filter((e) => e.action === 'deploy' || e.action === 'rollback')).toHaveLength(3);
+    again.child.proc.kill('SIGTERM');
+    await again.child.exited;
+    expect(verifyAuditLog(readFileSync(join(stateDir, 'audit.log'), 'utf8'))).toMatchObject({ ok: true });
+  }, 120_000);
 });
