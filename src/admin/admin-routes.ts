@@ -1,7 +1,9 @@
 /**
  * The admin API on uWS. Every call is checked in the contract's order — cross-site 403, token 401,
- * then 404 / 413 / 415 / 400 — and every call that changes something, or is refused, is audited
- * before it is answered. Changes run one at a time (AdminLocking: in this process, or across replicas).
+ * then 404 / 413 / 415 / 400 — and every call that changes something, or is refused to a valid
+ * token, is audited before it is answered (calls refused before any token was accepted are counted
+ * and audited at a bounded rate: refusals.ts). Changes run one at a time (AdminLocking: in this
+ * process, or across replicas).
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';

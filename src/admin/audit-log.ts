@@ -1,5 +1,6 @@
 /**
- * The audit trail: one JSON line per admin action, accepted or refused, in `<stateDir>/audit.log`.
+ * The audit trail: one JSON line per admin action, accepted or refused (anonymous refusals at a
+ * bounded rate, refusals.ts), in `<stateDir>/audit.log`.
  * Entries are hash-chained — `hash` = sha256(prev + canonical JSON of the entry without `hash`) —
  * so an edited or deleted line breaks the chain at that point (`verifyAuditLog`). Appends are
  * ordered in memory and each is fdatasync'ed before the action's answer goes out.
