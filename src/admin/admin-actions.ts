@@ -6,12 +6,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CroupierError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
-import type { ModelLifecycle, Swap } from '../registry/lifecycle.js';
+import { crashAt, type Commit, type ModelLifecycle, type Swap } from '../registry/lifecycle.js';
 import { compareVersions } from '../registry/repository.js';
 import { installVersion } from '../registry/version-install.js';
 import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
 import type { AuditFields } from './audit-log.js';
+import { nameTooLong } from './names.js';
 import { openRelease } from './release.js';
 import type { RouteSaver } from './route-store.js';
 
@@ -19,7 +20,12 @@ export interface Outcome {
   readonly status: number;
   readonly body: unknown;
   readonly audit: Pick<AuditFields, 'result'> & Partial<Pick<AuditFields, 'before' | 'after' | 'sha256'>>;
+  /** The audit entry's write, when it was saved with the change itself (embedded mode): not recorded again. */
+  readonly recorded?: Promise<unknown>;
 }
+
+/** Records an outcome's audit fields in the same write as the change (AuditTrail.appendWith, bound to the call). */
+export type Seal = (audit: Outcome['audit'] & { status: number }, save: (entry: unknown) => void) => Promise<unknown>;
 
 export interface AdminDeps {
   readonly registry: Registry;
@@ -42,8 +48,15 @@ export interface ReplicaLoad {
 
 function swapOutcome(swap: Swap): Outcome {
   const body = { model: swap.model, live: swap.after.version, previous: swap.before.version, changed: swap.changed, sha256: swap.after.sha256, history: swap.history };
-  return { status: 200, body, audit: { result: swap.changed ? 'ok' : 'noop', before: swap.before.version, after: swap.after.version, sha256: swap.after.sha256 } };
+  return { status: 200, body, audit: swapAudit(swap), recorded: swap.recorded };
 }
+
+function swapAudit(swap: Swap): Outcome['audit'] {
+  return { result: swap.changed ? 'ok' : 'noop', before: swap.before.version, after: swap.after.version, sha256: swap.after.sha256 };
+}
+
+/** The lifecycle's Commit for a swap: its audit entry, sealed with the pointer. */
+const sealSwap = (seal: Seal | undefined): Commit | undefined => (seal ? (swap, save) => seal({ ...swapAudit(swap), status: 200 }, save) : undefined);
 
 export class AdminActions {
   private readonly deps: AdminDeps;
@@ -80,16 +93,18 @@ export class AdminActions {
     this.deps.lifecycle.model(model);
   }
 
-  deploy(model: string, body: unknown): Promise<Outcome> {
+  deploy(model: string, body: unknown, seal?: Seal): Promise<Outcome> {
     const version = (body as { version?: unknown } | null)?.version;
     if ((typeof version !== 'string' || version === '') && !Number.isInteger(version)) {
       return Promise.reject(new CroupierError('invalid_request', 'send {"version": "<version>"}'));
     }
-    return this.deps.lifecycle.deploy(model, String(version)).then(swapOutcome);
+    const tooLong = nameTooLong('version', String(version));
+    if (tooLong) return Promise.reject(tooLong);
+    return this.deps.lifecycle.deploy(model, String(version), sealSwap(seal)).then(swapOutcome);
   }
 
-  rollback(model: string): Promise<Outcome> {
-    return this.deps.lifecycle.rollback(model).then(swapOutcome);
+  rollback(model: string, seal?: Seal): Promise<Outcome> {
+    return this.deps.lifecycle.rollback(model, sealSwap(seal)).then(swapOutcome);
   }
 
   /** Checks a release archive in memory, installs it, and loads it; never makes it live. */
@@ -120,7 +135,7 @@ export class AdminActions {
     return { routes: Object.fromEntries([...this.deps.router.routes].map(([name, route]) => [name, route.spec])) };
   }
 
-  async putRoute(name: string, raw: unknown): Promise<Outcome> {
+  async putRoute(name: string, raw: unknown, seal?: Seal): Promise<Outcome> {
     const { router, registry } = this.deps;
     let spec;
     try {
@@ -132,10 +147,15 @@ export class AdminActions {
     const before = router.get(name)?.spec ?? null;
     const next = new Map([...router.routes].map(([n, r]) => [n, r.spec]));
     next.set(name, spec);
-    // Saved first: a route change that would not survive a restart is not made.
-    await this.deps.routes.save(next);
+    // Saved first: a route change that would not survive a restart is not made. With a seal, its
+    // audit entry is in the same write (embedded mode).
+    const audit: Outcome['audit'] = { result: 'ok', before, after: spec };
+    let recorded: Promise<unknown> | undefined;
+    if (seal) recorded = seal({ ...audit, status: 200 }, (entry) => void this.deps.routes.save(next, entry));
+    else await this.deps.routes.save(next);
+    crashAt('routes-saved');
     router.set(name, spec);
-    return { status: 200, body: { route: name, spec }, audit: { result: 'ok', before, after: spec } };
+    return { status: 200, body: { route: name, spec }, audit, recorded };
   }
 
   async resetRoute(name: string): Promise<Outcome> {

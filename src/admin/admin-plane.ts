@@ -3,6 +3,7 @@
  * admin API once the engine and router exist, and registers it on a listener. In Redis mode
  * `share` swaps the local pieces (lock, audit file, live.json, routes-state.json) for shared ones.
  */
+import type client from 'prom-client';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/config.js';
 import { CroupierError } from '../errors.js';
@@ -16,8 +17,9 @@ import type { Router } from '../routing/router.js';
 import { AdminActions, type ReplicaLoad } from './admin-actions.js';
 import { AdminLock, type AdminLocking } from './admin-lock.js';
 import { AdminRoutes } from './admin-routes.js';
-import { AuditLog, type AuditTrail } from './audit-log.js';
+import { AuditLog, type AuditEntry, type AuditTrail } from './audit-log.js';
 import { AdminAuth } from './auth.js';
+import { RefusalThrottle } from './refusals.js';
 import { RouteStore, type RouteSaver } from './route-store.js';
 
 /** What the admin plane needs to see of the inference engine and the metrics. */
@@ -27,6 +29,8 @@ export interface AdminEngine extends VersionLoader {
   isInline(key: string): boolean;
 }
 export interface SwapMetrics {
+  /** Where the admin plane registers its own series (croupier_admin_refused_total). */
+  readonly registry: client.Registry;
   modelsChanged(registry: Registry): void;
   swap(model: string, kind: SwapKind): void;
 }
@@ -55,6 +59,9 @@ export interface ControlBinding {
   readonly routesFileHash: string | null;
 }
 
+const isEntry = (v: unknown): v is AuditEntry =>
+  typeof v === 'object' && v !== null && typeof (v as AuditEntry).seq === 'number' && typeof (v as AuditEntry).hash === 'string' && typeof (v as AuditEntry).prev === 'string';
+
 export class AdminPlane {
   audit: AuditTrail;
   readonly liveState: LiveState;
@@ -65,6 +72,7 @@ export class AdminPlane {
   private routes: AdminRoutes | undefined;
   private attached: { engine: AdminEngine; router: Router; metrics: SwapMetrics } | undefined;
   private shared: SharedControl | undefined;
+  private refusals: RefusalThrottle | undefined;
 
   /** Call right after the repository scan, before versions are loaded: saved live pointers win. */
   constructor(config: Config, registry: Registry, log: Logger) {
@@ -72,9 +80,22 @@ export class AdminPlane {
     this.registry = registry;
     this.log = log;
     this.liveState = new LiveState(config.stateDir);
-    this.liveState.restore(registry, log);
-    this.audit = new AuditLog(config.stateDir);
+    const saved = this.liveState.restore(registry, log);
+    const audit = new AuditLog(config.stateDir);
+    this.audit = audit;
     this.routeStore = new RouteStore(config.stateDir);
+    // The last live change and the last route edit were each saved with its audit entry; a crash may
+    // have stopped the append. Completed in chain order; a copy chained anew replaces the saved one,
+    // so the next start does not add it again.
+    const pending: [AuditEntry, (entry: AuditEntry) => void][] = [];
+    if (isEntry(saved.audit)) pending.push([saved.audit, (entry) => this.liveState.save(registry, undefined, entry)]);
+    const routesRecord = this.routeStore.savedRecord();
+    if (isEntry(routesRecord)) pending.push([routesRecord, (entry) => this.routeStore.replaceRecord(entry)]);
+    for (const [entry, replace] of pending.sort((a, b) => a[0].seq - b[0].seq)) {
+      const written = audit.complete(entry);
+      if (written) log.warn({ seq: written.seq, action: written.action, target: written.target }, 'audit entry of the last change was missing (the gateway stopped before writing it); written now');
+      if (written && written !== entry) replace(written);
+    }
   }
 
   /** The routes to start with: saved admin edits, unless the routes file changed (that is audited). */
@@ -89,6 +110,8 @@ export class AdminPlane {
 
   attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): void {
     this.attached = { engine, router, metrics };
+    // One table for the process, whichever audit trail is current (the local file, or Redis after `share`).
+    this.refusals = new RefusalThrottle((fields) => this.audit.append(fields).catch((e: unknown) => this.log.error({ err: (e as Error).message, action: fields.action }, 'audit log write failed')), metrics.registry);
     this.build();
     // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that
     // too, once (in Redis mode every replica notices; the first to report it writes the entry).
@@ -114,7 +137,7 @@ export class AdminPlane {
       registry: this.registry, engine, lifecycle, router, routes: shared?.routes ?? this.routeStore, modelsDir: this.config.modelsDir,
       replicas: shared ? () => shared.replicas() : undefined,
     });
-    this.routes = new AdminRoutes(actions, new AdminAuth(this.config.adminTokens), this.audit, this.log, this.config.bodyLimit, shared?.lock ?? new AdminLock());
+    this.routes = new AdminRoutes(actions, new AdminAuth(this.config.adminTokens), this.audit, this.log, this.config.bodyLimit, shared?.lock ?? new AdminLock(), this.refusals!);
     return lifecycle;
   }
 
@@ -145,6 +168,7 @@ export class AdminPlane {
   }
 
   async close(): Promise<void> {
+    await this.refusals?.close();
     await this.shared?.close();
     await this.audit.close();
   }

@@ -1,17 +1,21 @@
 /**
  * The admin API on uWS. Every call is checked in the contract's order — cross-site 403, token 401,
- * then 404 / 413 / 415 / 400 — and every call that changes something, or is refused, is audited
- * before it is answered. Changes run one at a time (AdminLocking: in this process, or across replicas).
+ * then 404 / 413 / 415 / 400 — and every call that changes something, or is refused to a valid
+ * token, is audited before it is answered (calls refused before any token was accepted are counted
+ * and audited at a bounded rate: refusals.ts). Changes run one at a time (AdminLocking: in this
+ * process, or across replicas).
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Exchange } from '../http/exchange.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
-import type { AdminActions, Outcome } from './admin-actions.js';
+import type { AdminActions, Outcome, Seal } from './admin-actions.js';
 import type { AdminLocking } from './admin-lock.js';
 import type { AuditTrail } from './audit-log.js';
-import { adminHeaders, type AdminAuth } from './auth.js';
+import { adminHeaders, AuthRefusal, type AdminAuth } from './auth.js';
+import { nameTooLong, shownName } from './names.js';
+import type { RefusalThrottle } from './refusals.js';
 import { RELEASE_LIMIT } from './release.js';
 
 export const AUDIT_LIMIT_DEFAULT = 1000;
@@ -32,14 +36,16 @@ export class AdminRoutes {
   private readonly log: Logger;
   private readonly bodyLimit: number;
   private readonly lock: AdminLocking;
+  private readonly refusals: RefusalThrottle;
 
-  constructor(actions: AdminActions, auth: AdminAuth, audit: AuditTrail, log: Logger, bodyLimit: number, lock: AdminLocking) {
+  constructor(actions: AdminActions, auth: AdminAuth, audit: AuditTrail, log: Logger, bodyLimit: number, lock: AdminLocking, refusals: RefusalThrottle) {
     this.actions = actions;
     this.auth = auth;
     this.audit = audit;
     this.log = log;
     this.bodyLimit = bodyLimit;
     this.lock = lock;
+    this.refusals = refusals;
   }
 
   private record(call: Call, fields: Omit<Parameters<AuditTrail['append']>[0], 'actor' | 'action' | 'target'>): Promise<void> {
@@ -56,35 +62,60 @@ export class AdminRoutes {
       .then(() => call.ex.fail(e));
   }
 
-  /** Cross-site and token checks; answers (and audits) the refusal itself. */
-  private open(open: OpenExchange, res: HttpResponse, req: HttpRequest, action: string, targetParam?: number): Call | undefined {
+  /** A refusal before any token was accepted: counted, and audited at a bounded rate (refusals.ts). */
+  private refuseAnonymous(call: Call, e: AuthRefusal, res: HttpResponse): void {
+    const source = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+    const written = this.refusals.refused(source, e.reason, { action: call.action, target: call.target, status: e.status, error: { code: e.code, message: e.message } });
+    if (written) void written.then(() => call.ex.fail(e));
+    else call.ex.fail(e);
+  }
+
+  /**
+   * Cross-site and token checks, then the name in the path (`field`: what it names); answers (and
+   * audits) the refusal itself.
+   */
+  private open(open: OpenExchange, res: HttpResponse, req: HttpRequest, action: string, field?: 'model' | 'route'): Call | undefined {
     const ex = open(res, req, 'v1');
-    const raw = targetParam === undefined ? null : req.getParameter(targetParam) ?? '';
-    const call: Call = { ex, action, target: raw === null ? null : raw.slice(0, 64), actor: null };
+    const raw = field === undefined ? null : req.getParameter(0) ?? '';
+    const call: Call = { ex, action, target: raw === null ? null : shownName(raw), actor: null };
     const headers = adminHeaders(req);
     try {
       this.auth.checkSite(headers);
       call.actor = this.auth.actor(headers);
+      const tooLong = raw === null ? undefined : nameTooLong(`the ${field} name`, raw);
+      if (tooLong) throw tooLong;
     } catch (e) {
-      this.refuse(call, e);
+      if (e instanceof AuthRefusal) this.refuseAnonymous(call, e, res);
+      else this.refuse(call, e);
       return undefined;
     }
     return call;
   }
 
-  /** Runs a change under the lock, audits its outcome, then answers. */
-  private change(call: Call, work: () => Promise<Outcome>): void {
-    this.lock.run(work).then(
-      (outcome) => this.record(call, { ...outcome.audit, status: outcome.status }).then(() => call.ex.send(outcome.status, JSON.stringify(outcome.body))),
+  /**
+   * Runs a change under the lock, audits its outcome, then answers. `work` gets a Seal where the
+   * trail can write the entry with the change itself (embedded mode): then the change and its entry
+   * are one atomic step, and the entry is not recorded a second time.
+   */
+  private change(call: Call, work: (seal?: Seal) => Promise<Outcome>): void {
+    const trail = this.audit;
+    const seal: Seal | undefined = trail.appendWith
+      ? (audit, save) => trail.appendWith!({ actor: call.actor, action: call.action, target: call.target, ...audit }, save)
+      : undefined;
+    this.lock.run(() => work(seal)).then(
+      (outcome) => {
+        const recorded = outcome.recorded?.then(() => undefined, (e: unknown) => this.log.error({ err: (e as Error).message, action: call.action }, 'audit log write failed'));
+        return (recorded ?? this.record(call, { ...outcome.audit, status: outcome.status })).then(() => call.ex.send(outcome.status, JSON.stringify(outcome.body)));
+      },
       (e: unknown) => this.refuse(call, e),
     );
   }
 
-  private readJson(call: Call, then: (body: unknown) => Promise<Outcome>): void {
+  private readJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {
     const { ex } = call;
     if (ex.contentLength > this.bodyLimit) return this.refuse(call, new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`));
     if (!ex.isJson()) return this.refuse(call, new CroupierError('unsupported_media_type', `content type must be application/json, got "${ex.contentType || '(none)'}"`));
-    ex.readJson(this.bodyLimit, (body) => this.change(call, () => then(body)));
+    ex.readJson(this.bodyLimit, (body) => this.change(call, (seal) => then(body, seal)));
   }
 
   register(app: TemplatedApp, open: OpenExchange): void {
@@ -94,16 +125,16 @@ export class AdminRoutes {
       if (call) call.ex.send(200, JSON.stringify(a.models()));
     });
     app.post('/admin/models/:model/deploy', (res, req) => {
-      const call = this.open(open, res, req, 'deploy', 0);
-      if (call) this.readJson(call, (body) => a.deploy(call.target!, body));
+      const call = this.open(open, res, req, 'deploy', 'model');
+      if (call) this.readJson(call, (body, seal) => a.deploy(call.target!, body, seal));
     });
     app.post('/admin/models/:model/rollback', (res, req) => {
-      const call = this.open(open, res, req, 'rollback', 0);
+      const call = this.open(open, res, req, 'rollback', 'model');
       // Any body is ignored: rollback takes no arguments.
-      if (call) this.change(call, () => a.rollback(call.target!));
+      if (call) this.change(call, (seal) => a.rollback(call.target!, seal));
     });
     app.post('/admin/models/:model/versions', (res, req) => {
-      const call = this.open(open, res, req, 'push', 0);
+      const call = this.open(open, res, req, 'push', 'model');
       if (call) this.push(call);
     });
     app.get('/admin/routes', (res, req) => {
@@ -111,11 +142,11 @@ export class AdminRoutes {
       if (call) call.ex.send(200, JSON.stringify(a.routes()));
     });
     app.put('/admin/routes/:route', (res, req) => {
-      const call = this.open(open, res, req, 'routes.put', 0);
-      if (call) this.readJson(call, (body) => a.putRoute(call.target!, body));
+      const call = this.open(open, res, req, 'routes.put', 'route');
+      if (call) this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal));
     });
     app.post('/admin/routes/:route/reset', (res, req) => {
-      const call = this.open(open, res, req, 'routes.reset', 0);
+      const call = this.open(open, res, req, 'routes.reset', 'route');
       if (call) this.change(call, () => a.resetRoute(call.target!));
     });
     app.get('/admin/audit', (res, req) => {

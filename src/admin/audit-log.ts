@@ -1,12 +1,14 @@
 /**
- * The audit trail: one JSON line per admin action, accepted or refused, in `<stateDir>/audit.log`.
+ * The audit trail: one JSON line per admin action, accepted or refused (anonymous refusals at a
+ * bounded rate, refusals.ts), in `<stateDir>/audit.log`.
  * Entries are hash-chained — `hash` = sha256(prev + canonical JSON of the entry without `hash`) —
  * so an edited or deleted line breaks the chain at that point (`verifyAuditLog`). Appends are
  * ordered in memory and each is fdatasync'ed before the action's answer goes out.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasync, openSync, readFileSync, write } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, readSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { lastEntrySync, readTail } from './audit-tail.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -48,11 +50,11 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'> & { hash?: string }): 
   return createHash('sha256').update(entry.prev).update(canonicalJson(rest)).digest('hex');
 }
 
-/** The entry after (`seq` - 1, `prev`) in a chain: the fields, now, and the hash that links it. */
-export function chainEntry(seq: number, prev: string, fields: AuditFields): AuditEntry {
+/** The entry after (`seq` - 1, `prev`) in a chain: the fields, the time (now), and the hash that links it. */
+export function chainEntry(seq: number, prev: string, fields: AuditFields, time = new Date().toISOString()): AuditEntry {
   const body = {
     seq,
-    time: new Date().toISOString(),
+    time,
     actor: fields.actor,
     action: fields.action,
     target: fields.target,
@@ -101,6 +103,13 @@ export function verifyAuditLog(text: string): AuditVerdict {
 /** Where entries are appended and read: this file, or a chain in Redis shared by every replica. */
 export interface AuditTrail {
   append(fields: AuditFields): Promise<AuditEntry>;
+  /**
+   * Makes the entry, hands it to `save` — which writes the change it describes together with it, in
+   * one atomic write, synchronously — then appends it; when `save` throws, nothing is recorded. So
+   * a crash leaves either neither or both: `complete` finishes the append at start-up. Only where
+   * the change is saved locally (embedded mode).
+   */
+  appendWith?(fields: AuditFields, save: (entry: AuditEntry) => void): Promise<AuditEntry>;
   read(limit: number, before: number | undefined): Promise<AuditEntry[]>;
   close(): Promise<void>;
 }
@@ -114,31 +123,29 @@ export class AuditLog implements AuditTrail {
 
   constructor(stateDir: string) {
     this.file = join(stateDir, 'audit.log');
-    let text = '';
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      // A new log.
+    this.fd = openSync(this.file, 'a+', 0o600);
+    const size = fstatSync(this.fd).size;
+    // Continue the chain from the last readable line (read from the end: start-up does not read the
+    // whole log); `verify` reports any break before it.
+    const last = lastEntrySync<AuditEntry>(this.fd, size);
+    if (last && typeof last.hash === 'string') {
+      this.seq = last.seq;
+      this.head = last.hash;
     }
-    // Continue the chain from the last readable line; `verify` reports any break before it.
-    for (const line of text.split('\n').reverse()) {
-      try {
-        const last = JSON.parse(line) as AuditEntry;
-        if (typeof last.seq === 'number' && typeof last.hash === 'string') {
-          this.seq = last.seq;
-          this.head = last.hash;
-          break;
-        }
-      } catch {
-        continue;
-      }
-    }
-    this.fd = openSync(this.file, 'a', 0o600);
+    // A line cut short by a crash is ended, so the next entry starts a line of its own.
+    const end = Buffer.alloc(1);
+    if (size > 0 && readSync(this.fd, end, 0, 1, size - 1) === 1 && end[0] !== 0x0a) writeSync(this.fd, '\n');
   }
 
   /** Appends an entry; resolves once it is on disk. */
   append(fields: AuditFields): Promise<AuditEntry> {
+    return this.appendWith(fields, () => undefined);
+  }
+
+  appendWith(fields: AuditFields, save: (entry: AuditEntry) => void): Promise<AuditEntry> {
     const entry = chainEntry(this.seq + 1, this.head, fields);
+    // Synchronous: no other entry can take this place in the chain meanwhile.
+    save(entry);
     this.seq = entry.seq;
     this.head = entry.hash;
     const line = Buffer.from(JSON.stringify(entry) + '\n');
@@ -149,22 +156,27 @@ export class AuditLog implements AuditTrail {
     return written.then(() => entry);
   }
 
-  /** The newest `limit` entries with seq < `before`, oldest first. */
+  /**
+   * At start-up, before any append: writes `saved` — the entry a change was saved with — if the
+   * process stopped before it reached the log. It is written as it was when it links to the log's
+   * last entry; otherwise (entries before it were lost with the crash) the same record is chained
+   * onto the log's end. Answers the entry written, or undefined when the log had it.
+   */
+  complete(saved: AuditEntry): AuditEntry | undefined {
+    if (saved.seq <= this.seq) return undefined;
+    const { seq: _s, time, prev, hash: _h, ...fields } = saved;
+    const entry = saved.seq === this.seq + 1 && prev === this.head && entryHash(saved) === saved.hash ? saved : chainEntry(this.seq + 1, this.head, fields, time);
+    writeSync(this.fd, JSON.stringify(entry) + '\n');
+    fdatasyncSync(this.fd);
+    this.seq = entry.seq;
+    this.head = entry.hash;
+    return entry;
+  }
+
+  /** The newest `limit` entries with seq < `before`, oldest first: read from the end, in chunks. */
   async read(limit: number, before: number | undefined): Promise<AuditEntry[]> {
     await this.writes;
-    const out: AuditEntry[] = [];
-    const lines = readFileSync(this.file, 'utf8').split('\n');
-    for (let i = lines.length - 1; i >= 0 && out.length < limit; i--) {
-      if (lines[i] === '') continue;
-      let entry: AuditEntry;
-      try {
-        entry = JSON.parse(lines[i]!) as AuditEntry;
-      } catch {
-        continue;
-      }
-      if (before === undefined || entry.seq < before) out.push(entry);
-    }
-    return out.reverse();
+    return readTail<AuditEntry>(this.file, limit, before);
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,19 @@ export function adminHeaders(req: { getHeader(name: string): string }): AdminReq
   return { origin: req.getHeader('origin'), secFetchSite: req.getHeader('sec-fetch-site'), host: req.getHeader('host'), authorization: req.getHeader('authorization') };
 }
 
+/** Why a call was refused before any token was accepted (croupier_admin_refused_total's label). */
+export type RefusalReason = 'cross_site' | 'missing_token' | 'wrong_token' | 'admin_off';
+
+/** A refusal by the site or token check: the caller proved nothing, so it is audited at a bounded rate. */
+export class AuthRefusal extends CroupierError {
+  readonly reason: RefusalReason;
+
+  constructor(code: 'unauthorized' | 'forbidden', reason: RefusalReason, message: string) {
+    super(code, message);
+    this.reason = reason;
+  }
+}
+
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 function sameHost(origin: string, host: string): boolean {
@@ -40,20 +53,20 @@ export class AdminAuth {
 
   /** Throws 403 for a cross-site browser request. */
   checkSite(h: AdminRequestHeaders): void {
-    if (h.secFetchSite.toLowerCase() === 'cross-site') throw new CroupierError('forbidden', 'cross-site requests to the admin API are refused (Sec-Fetch-Site: cross-site)');
-    if (h.origin !== '' && !sameHost(h.origin, h.host)) throw new CroupierError('forbidden', 'requests from another origin are refused by the admin API');
+    if (h.secFetchSite.toLowerCase() === 'cross-site') throw new AuthRefusal('forbidden', 'cross_site', 'cross-site requests to the admin API are refused (Sec-Fetch-Site: cross-site)');
+    if (h.origin !== '' && !sameHost(h.origin, h.host)) throw new AuthRefusal('forbidden', 'cross_site', 'requests from another origin are refused by the admin API');
   }
 
   /** The name of the token presented; throws 401 when it is missing or matches none. */
   actor(h: AdminRequestHeaders): string {
-    if (this.tokens.length === 0) throw new CroupierError('unauthorized', 'no admin token is configured (set CROUPIER_ADMIN_TOKEN or CROUPIER_ADMIN_TOKENS)');
+    if (this.tokens.length === 0) throw new AuthRefusal('unauthorized', 'admin_off', 'no admin token is configured (set CROUPIER_ADMIN_TOKEN or CROUPIER_ADMIN_TOKENS)');
     const m = /^Bearer +(\S+) *$/i.exec(h.authorization);
-    if (!m) throw new CroupierError('unauthorized', 'send Authorization: Bearer <token>');
+    if (!m) throw new AuthRefusal('unauthorized', 'missing_token', 'send Authorization: Bearer <token>');
     const presented = digest(m[1]!);
     let found: string | undefined;
     // Every token is compared, so the time taken does not say which one (or whether any) matched.
     for (const t of this.tokens) if (timingSafeEqual(presented, t.digest) && found === undefined) found = t.name;
-    if (found === undefined) throw new CroupierError('unauthorized', 'the admin token is wrong');
+    if (found === undefined) throw new AuthRefusal('unauthorized', 'wrong_token', 'the admin token is wrong');
     return found;
   }
 }

@@ -13,6 +13,8 @@ import { parseRouteSpec, type ModelLookup, type RouteSpec } from '../routing/rou
 interface RoutesStateDocument {
   fileHash: string | null;
   routes: Record<string, unknown>;
+  /** The audit entry of the last admin edit, saved in the same atomic write (see LiveState's). */
+  audit?: unknown;
 }
 
 export interface RoutesAtStart {
@@ -28,7 +30,8 @@ export function fileHash(file: string | undefined): string | null {
 
 /** Where route edits are saved before they apply: this file, or the shared state (Redis mode). */
 export interface RouteSaver {
-  save(routes: ReadonlyMap<string, RouteSpec>): void | Promise<void>;
+  /** `record`, when given, is saved in the same write (the edit's audit entry). */
+  save(routes: ReadonlyMap<string, RouteSpec>, record?: unknown): void | Promise<void>;
 }
 
 export class RouteStore implements RouteSaver {
@@ -73,8 +76,20 @@ export class RouteStore implements RouteSaver {
     return this.routesFileHash;
   }
 
-  save(routes: ReadonlyMap<string, RouteSpec>): void {
+  save(routes: ReadonlyMap<string, RouteSpec>, record?: unknown): void {
     const doc: RoutesStateDocument = { fileHash: this.routesFileHash, routes: Object.fromEntries(routes) };
+    if (record !== undefined) doc.audit = record;
     writeFileAtomic(this.file, JSON.stringify(doc, null, 2) + '\n');
+  }
+
+  /** The audit entry saved with the last edit (start-up completes the audit log with it). */
+  savedRecord(): unknown {
+    return this.read()?.audit;
+  }
+
+  /** Replaces the saved entry by the one the audit log got, so it is not completed twice. */
+  replaceRecord(record: unknown): void {
+    const doc = this.read();
+    if (doc) writeFileAtomic(this.file, JSON.stringify({ ...doc, audit: record }, null, 2) + '\n');
   }
 }

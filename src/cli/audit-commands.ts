@@ -19,7 +19,9 @@ export async function audit(client: AdminClient, out: Output, parsed: Parsed): P
   const { entries } = await client.request<{ entries: AuditEntry[] }>('GET', `/admin/audit${query.size ? `?${query}` : ''}`);
   if (out.json) return out.print(JSON.stringify({ entries }, null, 2) + '\n');
   const lines = entries.map((e) => {
-    const change = e.before === null && e.after === null ? '' : ` ${show(e.before)} -> ${show(e.after)}`;
+    const counted = e.action === 'refused' ? (e.after as { refused?: number; from?: string } | null) : null;
+    // A minute's count of refused calls from one source (admin/refusals.ts) reads as such.
+    const change = counted ? ` x${String(counted.refused)} since ${String(counted.from)}` : e.before === null && e.after === null ? '' : ` ${show(e.before)} -> ${show(e.after)}`;
     const why = e.error ? ` (${e.error.code}: ${e.error.message})` : '';
     return `#${e.seq} ${e.time} ${e.actor ?? '(anonymous)'} ${e.action} ${e.target ?? ''}${change} ${e.result}${why}`;
   });

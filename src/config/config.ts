@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve, join } from 'node:path';
+import { NAME_MAX } from '../admin/names.js';
 import { ConfigError } from '../errors.js';
 
 export interface RedisConfig {
@@ -158,6 +159,7 @@ export function parseTokens(env: Env): Map<string, string> {
     const colon = entry.indexOf(':');
     const name = entry.slice(0, colon);
     const token = entry.slice(colon + 1);
+    if (colon > 0 && name.length > NAME_MAX) throw new ConfigError(`CROUPIER_ADMIN_TOKENS: the token name "${name.slice(0, 16)}…" is longer than ${NAME_MAX} characters (${name.length})`);
     if (colon <= 0 || !/^[\w.-]{1,64}$/.test(name)) throw new ConfigError('CROUPIER_ADMIN_TOKENS: each entry must be name:token with a name of letters, digits, . _ -');
     if (token.length < 8) throw new ConfigError(`CROUPIER_ADMIN_TOKENS: the token named "${name}" is shorter than 8 characters`);
     if (tokens.has(name)) throw new ConfigError(`CROUPIER_ADMIN_TOKENS: the name "${name}" appears twice`);

@@ -21,9 +21,29 @@ export interface VersionLoader {
   load(version: ModelVersion): Promise<unknown>;
 }
 
-/** Where live pointers are saved before they move: a local file, or the shared state (Redis mode). */
+/**
+ * Where live pointers are saved before they move: a local file, or the shared state (Redis mode).
+ * `record`, when given, is saved in the same write (the change's audit entry).
+ */
 export interface LivePointers {
-  save(registry: Registry, override: LivePointer): void | Promise<void>;
+  save(registry: Registry, override: LivePointer, record?: unknown): void | Promise<void>;
+}
+
+/**
+ * Records a change as it is saved (the admin API's audit entry): calls `save` with the record, once
+ * and synchronously, so the pointer and its record are one write; answers the record's own write.
+ * Given only where pointers are saved synchronously (embedded mode).
+ */
+export type Commit = (swap: Swap, save: (record: unknown) => void) => Promise<unknown>;
+
+/**
+ * Test hook for issue 12-8: `CROUPIER_TEST_CRASH_AT=live-saved` (or `routes-saved`) kills the
+ * process the moment a new live pointer (a route edit) is saved, before anything else happens.
+ * Read once at start; unset, it does nothing.
+ */
+const CRASH_AT = process.env.CROUPIER_TEST_CRASH_AT;
+export function crashAt(point: 'live-saved' | 'routes-saved'): void {
+  if (CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
 }
 
 export interface LivePointer {
@@ -50,6 +70,8 @@ export interface Swap {
   /** Time spent checking, loading and warming, then flipping (ms). */
   readonly prepareMs: number;
   readonly flipMs: number;
+  /** The write of the change's record, when a Commit made one. */
+  readonly recorded?: Promise<unknown>;
 }
 
 export class ModelLifecycle {
@@ -76,7 +98,7 @@ export class ModelLifecycle {
     return m;
   }
 
-  async deploy(modelName: string, versionName: string): Promise<Swap> {
+  async deploy(modelName: string, versionName: string, commit?: Commit): Promise<Swap> {
     const started = performance.now();
     const m = this.model(modelName);
     const before = m.live;
@@ -85,16 +107,16 @@ export class ModelLifecycle {
     }
     const target = await this.prepare(m, versionName);
     const history = [...m.history, before.version].slice(-HISTORY_LIMIT);
-    return this.flip(m, target, history, 'deploy', started);
+    return this.flip(m, target, history, 'deploy', started, commit);
   }
 
-  async rollback(modelName: string): Promise<Swap> {
+  async rollback(modelName: string, commit?: Commit): Promise<Swap> {
     const started = performance.now();
     const m = this.model(modelName);
     const previous = m.history.at(-1);
     if (previous === undefined) throw new CroupierError('conflict', `model "${m.name}" has no earlier live version to roll back to`);
     const target = await this.prepare(m, previous);
-    return this.flip(m, target, m.history.slice(0, -1), 'rollback', started);
+    return this.flip(m, target, m.history.slice(0, -1), 'rollback', started, commit);
   }
 
   /** Registers a version whose files were just put in the repository (a pushed release). */
@@ -168,11 +190,21 @@ export class ModelLifecycle {
     return version;
   }
 
-  private async flip(m: ServedModel, target: ModelVersion, history: string[], kind: SwapKind, started: number): Promise<Swap> {
+  private async flip(m: ServedModel, target: ModelVersion, history: string[], kind: SwapKind, started: number, commit?: Commit): Promise<Swap> {
     const before = m.live;
     const flipStarted = performance.now();
+    const pointer: LivePointer = { model: m.name, live: target.version, sha256: target.sha256, history };
+    let recorded: Promise<unknown> | undefined;
     try {
-      await this.state.save(this.registry, { model: m.name, live: target.version, sha256: target.sha256, history });
+      if (commit) {
+        const swap: Swap = { model: m.name, kind, before, after: target, changed: true, history, prepareMs: flipStarted - started, flipMs: 0 };
+        recorded = commit(swap, (record) => void this.state.save(this.registry, pointer, record));
+        // Its failure is the admin API's to report (after the answer is built); never unhandled here.
+        recorded.catch(() => undefined);
+      } else {
+        await this.state.save(this.registry, pointer);
+      }
+      crashAt('live-saved');
     } catch (e) {
       if (isCroupierError(e)) throw e;
       throw new CroupierError('internal', `cannot save the live state, nothing changed: ${(e as Error).message}`, { cause: e });
@@ -182,6 +214,6 @@ export class ModelLifecycle {
     m.history.splice(0, m.history.length, ...history);
     const flipMs = performance.now() - flipStarted;
     this.changed(m, kind);
-    return { model: m.name, kind, before, after: target, changed: true, history, prepareMs: flipStarted - started, flipMs };
+    return { model: m.name, kind, before, after: target, changed: true, history, prepareMs: flipStarted - started, flipMs, recorded };
   }
 }

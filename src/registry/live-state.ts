@@ -19,6 +19,11 @@ interface LiveRecord {
 
 interface LiveDocument {
   models: Record<string, LiveRecord>;
+  /**
+   * The audit entry of the last change, written in the same atomic write as the change (embedded
+   * mode): a crash cannot leave the change saved and its entry missing (admin/audit-log.ts, complete).
+   */
+  audit?: unknown;
 }
 
 export class LiveState {
@@ -44,15 +49,15 @@ export class LiveState {
    * Sets each model's live version and history from the saved state. A saved version that is no
    * longer served (removed or refused) is skipped with a warning: the repository's choice stands.
    */
-  restore(registry: Registry, log: Logger): void {
+  restore(registry: Registry, log: Logger): { audit: unknown } {
     let doc: LiveDocument | undefined;
     try {
       doc = this.read();
     } catch (e) {
       log.error({ file: this.file, err: (e as Error).message }, 'live state unreadable; using the repository LIVE files');
-      return;
+      return { audit: undefined };
     }
-    if (!doc) return;
+    if (!doc) return { audit: undefined };
     for (const [name, record] of Object.entries(doc.models)) {
       const model = registry.model(name);
       if (!model) continue;
@@ -66,11 +71,16 @@ export class LiveState {
       const history = Array.isArray(record.history) ? record.history.map(String).slice(-HISTORY_LIMIT) : [];
       model.history.splice(0, model.history.length, ...history);
     }
+    return { audit: doc.audit };
   }
 
-  /** Saves every model's pointer; throws when the state cannot be written (the caller keeps the old live). */
-  save(registry: Registry, override?: { model: string; live: string; sha256: string; history: readonly string[] }): void {
+  /**
+   * Saves every model's pointer, with `audit` (the change's audit entry) when given; throws when the
+   * state cannot be written (the caller keeps the old live).
+   */
+  save(registry: Registry, override?: { model: string; live: string; sha256: string; history: readonly string[] }, audit?: unknown): void {
     const doc: LiveDocument = { models: {} };
+    if (audit !== undefined) doc.audit = audit;
     for (const m of registry.models.values()) doc.models[m.name] = { live: m.live.version, sha256: m.live.sha256, history: [...m.history] };
     if (override) doc.models[override.model] = { live: override.live, sha256: override.sha256, history: [...override.history] };
     writeFileAtomic(this.file, JSON.stringify(doc, null, 2) + '\n');

@@ -40,6 +40,9 @@ function num(v: unknown, where: string, min: number, max: number, fallback: numb
   return v;
 }
 
+/** An over-long name is named as such, with the limit (names are never cut). */
+const tooLong = (s: unknown): string | undefined => (typeof s === 'string' && s.length > 64 ? `is longer than 64 characters (${s.length})` : undefined);
+
 export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup): RouteSpec {
   const at = `route "${name}"`;
   if (!isId(name)) throw new RouteSpecError(`${at}: a route name is letters, digits, . _ - (at most 64)`);
@@ -57,12 +60,12 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
     if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new RouteSpecError(`${where} must be an object`);
     const arm = a as Record<string, unknown>;
     for (const key of Object.keys(arm)) if (!ARM_KEYS.has(key)) throw new RouteSpecError(`${where}: unknown key "${key}"`);
-    if (!isId(arm.name)) throw new RouteSpecError(`${where}.name must be an id`);
+    if (!isId(arm.name)) throw new RouteSpecError(`${where}.name ${tooLong(arm.name) ?? 'must be an id'}`);
     if (names.has(arm.name)) throw new RouteSpecError(`${where}: arm name "${arm.name}" appears twice`);
     names.add(arm.name);
-    if (!isId(arm.model)) throw new RouteSpecError(`${where}.model must be a model name`);
+    if (!isId(arm.model)) throw new RouteSpecError(`${where}.model ${tooLong(arm.model) ?? 'must be a model name'}`);
     const version = arm.version === undefined ? 'live' : typeof arm.version === 'number' ? String(arm.version) : arm.version;
-    if (!isId(version)) throw new RouteSpecError(`${where}.version must be a version id or "live"`);
+    if (!isId(version)) throw new RouteSpecError(`${where}.version ${tooLong(version) ?? 'must be a version id or "live"'}`);
     const found = lookup(arm.model, version);
     if (found === 'no_model') throw new RouteSpecError(`${where}: unknown model "${arm.model}"`);
     if (found === 'no_version') throw new RouteSpecError(`${where}: model "${arm.model}" has no version "${version}"`);
