@@ -39,6 +39,8 @@ class ReleaseUnpacker extends Writable implements TarVisitor {
   private inflated = 0;
   private declared = 0;
   private current: OpenFile | undefined;
+  /** The chunk being written out: an error stops the pipeline before its file work is done. */
+  private working: Promise<void> = Promise.resolve();
 
   constructor(dir: string, compressedBytes: () => number) {
     super({ highWaterMark: 256 * 1024 });
@@ -53,7 +55,16 @@ class ReleaseUnpacker extends Writable implements TarVisitor {
     if (this.inflated > L.ratioAllowanceBytes + L.ratio * this.compressedBytes()) {
       return done(tooLarge(`its compression ratio passes ${L.ratio}:1 (a release does not compress that well; this looks like a decompression bomb)`));
     }
-    this.tar.write(chunk).then(() => done(), done);
+    this.working = this.tar.write(chunk);
+    this.working.then(() => done(), done);
+  }
+
+  /** Resolves once no file is being created or written any more, and none is left open. */
+  async settled(): Promise<void> {
+    await this.working.catch(() => undefined);
+    const open = this.current;
+    this.current = undefined;
+    await open?.handle.close().catch(() => undefined);
   }
 
   override _final(done: (e?: Error | null) => void): void {
@@ -123,16 +134,19 @@ export async function receiveRelease(body: Readable, modelsDir: string): Promise
   const root = join(modelsDir, '.incoming', randomBytes(8).toString('hex'));
   const dir = join(root, 'upload');
   const discard = (): Promise<void> => rm(root, { recursive: true, force: true });
+  // Big output chunks: fewer turns of the event loop per inflated megabyte, each still short.
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  const unpacker = new ReleaseUnpacker(dir, () => gunzip.bytesWritten);
   try {
     await mkdir(dir, { recursive: true });
-    // Big output chunks: fewer turns of the event loop per inflated megabyte, each still short.
-    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-    const unpacker = new ReleaseUnpacker(dir, () => gunzip.bytesWritten);
     await pipeline(body, gunzip, unpacker);
     return { ...checkRelease(unpacker.files), root, dir, discard };
   } catch (e) {
     body.destroy();
-    await discard();
+    // A file still being created would land in a folder being removed.
+    await unpacker.settled();
+    // The refusal is the answer either way; a folder that would not go is retried once.
+    await discard().catch(() => discard()).catch(() => undefined);
     throw refusal(e);
   }
 }

@@ -1,6 +1,7 @@
 /** Releases: pack -> push -> deploy round trip; push refuses what does not check out. */
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -76,6 +77,21 @@ describe('a big release', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(readFileSync(join(models, 'fraud', '9', 'model.onnx')).equals(Buffer.from(bytes))).toBe(true);
   }, 60_000);
+
+  it('a client that goes away half-way through an upload leaves nothing behind', async () => {
+    const archive = packRelease(versionFolder('10')).archive;
+    const socket = connect(Number(new URL(t.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /admin/models/fraud/versions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/gzip\r\ncontent-length: ${archive.length + 1_000_000}\r\n\r\n`);
+    socket.write(archive.subarray(0, archive.length >> 1));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readdirSync(join(models, '.incoming')).length).toBe(1);
+    socket.destroy();
+    for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(join(models, '.incoming'))).toEqual([]);
+    expect(existsSync(join(models, 'fraud', '10'))).toBe(false);
+    expect((await push(archive)).status).toBe(201);
+  });
 });
 
 describe('push refuses', () => {
