@@ -84,7 +84,8 @@ describe('a big release', () => {
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write(`POST /admin/models/fraud/versions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/gzip\r\ncontent-length: ${archive.length + 1_000_000}\r\n\r\n`);
     socket.write(archive.subarray(0, archive.length >> 1));
-    await new Promise((r) => setTimeout(r, 300));
+    // The upload is being unpacked into its staging folder...
+    for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(readdirSync(join(models, '.incoming')).length).toBe(1);
     socket.destroy();
     for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
