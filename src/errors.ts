@@ -12,6 +12,7 @@ export const ERRORS = {
   method_not_allowed: { status: 405, message: 'method not allowed on this path' },
   decision_expired: { status: 410, message: 'the decision is past its feedback window' },
   body_too_large: { status: 413, message: 'request body too large' },
+  release_too_large: { status: 413, message: 'the release archive inflates past its limits' },
   unsupported_media_type: { status: 415, message: 'content type must be application/json' },
   invalid_json: { status: 400, message: 'request body is not valid JSON' },
   invalid_request: { status: 400, message: 'request is invalid' },

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { CroupierError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import { crashAt, type Commit, type ModelLifecycle, type Swap } from '../registry/lifecycle.js';
@@ -13,7 +14,7 @@ import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
 import type { AuditFields } from './audit-log.js';
 import { nameTooLong } from './names.js';
-import { openRelease } from './release.js';
+import { receiveRelease, type StagedRelease } from './release-upload.js';
 import type { RouteSaver } from './route-store.js';
 
 export interface Outcome {
@@ -107,17 +108,29 @@ export class AdminActions {
     return this.deps.lifecycle.rollback(model, sealSwap(seal)).then(swapOutcome);
   }
 
-  /** Checks a release archive in memory, installs it, and loads it; never makes it live. */
-  async push(model: string, archive: Buffer): Promise<Outcome> {
+  /** Unpacks and checks an uploaded release into a staging folder, as the body arrives (release-upload.ts). */
+  receive(body: Readable): Promise<StagedRelease> {
+    return receiveRelease(body, this.deps.modelsDir);
+  }
+
+  /** Installs a received release and loads it; never makes it live. The staging folder goes either way. */
+  async push(model: string, release: StagedRelease): Promise<Outcome> {
+    try {
+      return await this.install(model, release);
+    } finally {
+      await release.discard();
+    }
+  }
+
+  private async install(model: string, release: StagedRelease): Promise<Outcome> {
     const m = this.deps.lifecycle.model(model);
-    const release = openRelease(archive);
     if (release.model !== m.name) throw new CroupierError('invalid_request', `the release is for model "${release.model}", not "${m.name}"`);
     if (m.versions.has(release.version) || existsSync(join(this.deps.modelsDir, m.name, release.version))) {
       throw new CroupierError('conflict', `model "${m.name}" already has version "${release.version}"; versions are immutable, push a new version`);
     }
     let installed;
     try {
-      installed = installVersion(this.deps.modelsDir, m.name, release.version, release.files);
+      installed = await installVersion(this.deps.modelsDir, m.name, release.version, release);
     } catch (e) {
       throw new CroupierError('model_invalid', `${m.name} version ${release.version} is refused: ${(e as Error).message}`);
     }

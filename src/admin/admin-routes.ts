@@ -182,7 +182,11 @@ export class AdminRoutes {
     if (ex.contentLength > RELEASE_LIMIT) return this.refuse(call, new CroupierError('body_too_large', `a release archive is at most ${RELEASE_LIMIT} bytes`));
     const type = ex.contentType.toLowerCase().split(';')[0]!.trim();
     if (!RELEASE_TYPES.has(type)) return this.refuse(call, new CroupierError('unsupported_media_type', `a release is sent as application/gzip (or application/octet-stream), got "${ex.contentType || '(none)'}"`));
-    ex.readBody(RELEASE_LIMIT, (body) => this.change(call, () => this.actions.push(call.target!, body)));
+    // Unpacked as it arrives (outside the admin lock: it only writes to its own staging folder).
+    this.actions.receive(ex.bodyStream(RELEASE_LIMIT)).then(
+      (release) => this.change(call, () => this.actions.push(call.target!, release)),
+      (e: unknown) => this.refuse(call, e),
+    );
   }
 
   private readAudit(call: Call, query: URLSearchParams): void {

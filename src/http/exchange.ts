@@ -3,6 +3,7 @@
  * writing to a response whose client has gone away crashes the process: every exchange registers
  * onAborted at once, reads what it needs synchronously, and checks `aborted` before writing.
  */
+import { Readable } from 'node:stream';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Responder } from '../gateway.js';
@@ -54,6 +55,8 @@ export class Exchange implements Responder {
   deadlineAt = 0;
   private readonly hooks: ExchangeHooks;
   private chunks: Buffer[] | undefined;
+  /** Set only by bodyStream (uWS takes one abort handler, the constructor's). */
+  private bodyStreamAborted: (() => void) | undefined;
 
   /** `method` and `url`, when the route already knows them, save asking uWS (each call into it counts on the hot path). */
   constructor(res: HttpResponse, req: HttpRequest, form: ErrorForm, hooks: ExchangeHooks, method?: string, url?: string) {
@@ -72,6 +75,7 @@ export class Exchange implements Responder {
     hooks.started(this);
     res.onAborted(() => {
       this.aborted = true;
+      this.bodyStreamAborted?.();
       if (!this.done) {
         this.done = true;
         this.hooks.finished(this, 499);
@@ -122,6 +126,44 @@ export class Exchange implements Responder {
         onBody(body);
       }
     });
+  }
+
+  /**
+   * The body as a stream, for bodies too big to hold (release uploads): uWS stops reading from the
+   * client while the consumer is behind, so memory holds about one highWaterMark of it. The stream
+   * fails with body_too_large past `limit`, and when the client goes away.
+   */
+  bodyStream(limit: number): Readable {
+    const res = this.res;
+    let size = 0;
+    let paused = false;
+    const resume = (): void => {
+      if (paused && !this.aborted) res.resume();
+      paused = false;
+    };
+    const stream = new Readable({
+      highWaterMark: 1024 * 1024,
+      read: resume,
+      // A body refused half-way is still read (and dropped) by uWS, so the answer reaches the client.
+      destroy: (error, done) => { resume(); done(error); },
+    });
+    this.bodyStreamAborted = () => stream.destroy(new CroupierError('invalid_request', 'the client went away before the body was complete'));
+    res.onData((chunk, isLast) => {
+      if (stream.destroyed) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        stream.destroy(new CroupierError('body_too_large', `request body is larger than ${limit} bytes`));
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback: copy it.
+      const wanted = stream.push(Buffer.from(Buffer.from(chunk)));
+      if (isLast) stream.push(null);
+      else if (!wanted && !paused) {
+        paused = true;
+        res.pause();
+      }
+    });
+    return stream;
   }
 
   /**

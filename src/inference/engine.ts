@@ -9,6 +9,20 @@ import { anySaturated, Batcher, loadSpec, type BatchLimits, type BatchObserver, 
 import type { InlineRunner } from './inline.js';
 import type { InferencePool } from './pool.js';
 
+/**
+ * A version whose session held a worker longer than this while ONNX Runtime created it is never
+ * created on the main thread, where it would hold every request that long: the data plane's bound.
+ * Small models take a few ms (the first in a worker pays for ONNX Runtime's start, some 60 ms on a
+ * busy machine); a 200 MB one, seconds.
+ */
+const INLINE_LOAD_MAX_MS = 100;
+/**
+ * A full batch timed in a busy worker reads slower than on an idle main thread: versions within
+ * this many times the inline bound there still get the main-thread probe, where each run holds
+ * the event loop for no more than about that long.
+ */
+const INLINE_SCREEN = 10;
+
 export interface EngineOptions extends BatchLimits {
   /** Versions whose full batch (maxBatch rows) takes at most this long run on the main thread; 0 = never. */
   inlineMaxUs: number;
@@ -65,11 +79,24 @@ export class InferenceEngine {
     return loading;
   }
 
+  /**
+   * Every version loads in the workers first, where creating its session (ONNX Runtime does that
+   * synchronously: hundreds of ms for a big model) holds no request. Only a version that loaded
+   * there within INLINE_LOAD_MAX_MS and scored a full batch within INLINE_SCREEN times the inline
+   * bound is tried on the main thread (InlineRunner's probe decides); if it stays there, the
+   * workers drop it.
+   */
   private async place(version: ModelVersion): Promise<Batcher> {
     const spec = loadSpec(version);
     const fullBatch = version.manifest.maxBatch ?? this.limits.maxBatch;
-    const inline = this.limits.inlineMaxUs > 0 && await this.inline.adopt(spec, this.limits.inlineMaxUs, fullBatch) !== undefined;
-    if (!inline) await this.pool.load(spec);
+    const maxUs = this.limits.inlineMaxUs;
+    const timing = await this.pool.load(spec, maxUs > 0 ? fullBatch : 0);
+    const candidate = maxUs > 0 && timing !== undefined && timing.loadMs <= INLINE_LOAD_MAX_MS && (timing.batchUs ?? Infinity) <= maxUs * INLINE_SCREEN;
+    const inline = candidate && await this.inline.adopt(spec, maxUs, fullBatch).catch((e: unknown) => {
+      this.pool.unload(spec.key);
+      throw e;
+    }) !== undefined;
+    if (inline) this.pool.unload(spec.key);
     return new Batcher(version, spec, inline ? this.inline : this.pool, this.observer, this.limits);
   }
 

@@ -7,7 +7,8 @@
  * the event loop; 15 runs, the lower quartile: interference only adds time) and runs inline when that
  * takes at most CROUPIER_INLINE_MAX_US; anything slower goes to the workers, where it cannot hold up
  * the event loop. Probes run one at a time, so versions loading together do not inflate each
- * other's timings.
+ * other's timings. Only versions that loaded quickly and scored a full batch fast in a worker come
+ * here (engine.ts): creating a big model's session on this thread would hold every request.
  */
 import type * as ort from 'onnxruntime-node';
 import type { BatchRunner } from './batcher.js';
@@ -44,7 +45,7 @@ export class InlineRunner implements BatchRunner {
   }
 
   private async probe(spec: LoadSpec, maxUs: number, rows: number): Promise<number | undefined> {
-    const session = await createSession(spec, 1);
+    const { session } = await createSession(spec, 1);
     const task = syntheticTask(spec, rows);
     const times: number[] = [];
     for (let i = 0; i < PROBE_RUNS; i++) times.push((await runBatch(session, spec, task)).seconds * 1e6);

@@ -36,11 +36,19 @@ export interface InferResult {
   seconds: number;
 }
 
+/** How long a version took to load in a worker, and to score a full batch there (the inline screen). */
+export interface LoadTiming {
+  /** How long creating the session held the worker, ms: about what creating it on the main thread would hold the event loop. */
+  loadMs: number;
+  /** The fastest of a few full batches (`probeRows` rows), µs; absent when none was asked for. */
+  batchUs?: number;
+}
+
 /** BroadcastChannel messages. */
 export type ChannelMessage =
-  | { op: 'load'; requestId: number; spec: LoadSpec }
+  | { op: 'load'; requestId: number; spec: LoadSpec; probeRows: number }
   | { op: 'unload'; key: string }
   | { op: 'hello'; threadId: number }
-  | { op: 'sync'; threadId: number; specs: LoadSpec[] }
-  | { op: 'synced'; threadId: number; results: Record<string, string | null> }
-  | { op: 'loaded'; requestId: number; threadId: number; key: string; error?: string };
+  | { op: 'sync'; threadId: number; specs: LoadSpec[]; probeRows: number[] }
+  | { op: 'synced'; threadId: number; results: Record<string, { error: string } | { timing: LoadTiming }> }
+  | { op: 'loaded'; requestId: number; threadId: number; key: string; error?: string; timing?: LoadTiming };

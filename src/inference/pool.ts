@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { ChannelMessage, InferResult, InferTask, LoadSpec, WorkerOptions } from './messages.js';
+import type { ChannelMessage, InferResult, InferTask, LoadSpec, LoadTiming, WorkerOptions } from './messages.js';
 
 /** The compiled worker; when the main thread runs from TypeScript sources (tests), the built one in dist/. */
 function workerFile(): string {
@@ -28,9 +28,17 @@ interface PendingLoad {
   key: string;
   waiting: Set<number>;
   errors: string[];
-  resolve: () => void;
+  /** The fastest worker's figures (a worker busy with batches only adds time). */
+  timing: LoadTiming | undefined;
+  resolve: (timing: LoadTiming | undefined) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+}
+
+function fastest(a: LoadTiming | undefined, b: LoadTiming): LoadTiming {
+  if (!a) return b;
+  const batchUs = a.batchUs === undefined || b.batchUs === undefined ? a.batchUs ?? b.batchUs : Math.min(a.batchUs, b.batchUs);
+  return batchUs === undefined ? { loadMs: Math.min(a.loadMs, b.loadMs) } : { loadMs: Math.min(a.loadMs, b.loadMs), batchUs };
 }
 
 export interface PoolOptions {
@@ -44,6 +52,8 @@ export class InferencePool {
   private readonly piscina: Piscina;
   private readonly channel: BroadcastChannel;
   private readonly specs = new Map<string, LoadSpec>();
+  /** Rows of the batch to time for each version still loading (a worker that starts meanwhile times it too). */
+  private readonly probeRows = new Map<string, number>();
   private readonly loads = new Map<number, PendingLoad>();
   private readonly loadTimeoutMs: number;
   private nextRequestId = 1;
@@ -72,20 +82,23 @@ export class InferencePool {
   private onChannel(msg: ChannelMessage): void {
     if (msg.op === 'hello') {
       // A new (or replacement) worker: it loads every version we serve before it takes tasks.
-      const sync: ChannelMessage = { op: 'sync', threadId: msg.threadId, specs: [...this.specs.values()] };
+      const specs = [...this.specs.values()];
+      const sync: ChannelMessage = { op: 'sync', threadId: msg.threadId, specs, probeRows: specs.map((s) => this.probeRows.get(s.key) ?? 0) };
       this.channel.postMessage(sync);
     } else if (msg.op === 'loaded') {
       const load = this.loads.get(msg.requestId);
       if (!load) return;
       if (msg.error !== undefined) load.errors.push(msg.error);
+      if (msg.timing) load.timing = fastest(load.timing, msg.timing);
       load.waiting.delete(msg.threadId);
       this.settle(msg.requestId, load);
     } else if (msg.op === 'synced') {
       // A worker that started after a load was posted got that version through `sync` instead.
       for (const [requestId, load] of this.loads) {
         if (!load.waiting.has(msg.threadId) || !(load.key in msg.results)) continue;
-        const error = msg.results[load.key];
-        if (error) load.errors.push(error);
+        const result = msg.results[load.key]!;
+        if ('error' in result) load.errors.push(result.error);
+        else load.timing = fastest(load.timing, result.timing);
         load.waiting.delete(msg.threadId);
         this.settle(requestId, load);
       }
@@ -98,27 +111,33 @@ export class InferencePool {
     if (load.waiting.size > 0 && load.errors.length === 0) return;
     clearTimeout(load.timer);
     this.loads.delete(requestId);
+    this.probeRows.delete(load.key);
     if (load.errors.length > 0) {
       this.unload(load.key);
       load.reject(new Error(load.errors[0]));
     } else {
-      load.resolve();
+      load.resolve(load.timing);
     }
   }
 
-  /** Loads and warms a version in every worker; resolves when all of them have it. */
-  load(spec: LoadSpec): Promise<void> {
+  /**
+   * Loads and warms a version in every worker; resolves when all of them have it, with how long that
+   * took and, given `probeRows`, how long a batch of that many rows takes there.
+   */
+  load(spec: LoadSpec, probeRows = 0): Promise<LoadTiming | undefined> {
     const requestId = this.nextRequestId++;
     this.specs.set(spec.key, spec);
-    return new Promise<void>((resolve, reject) => {
+    if (probeRows > 0) this.probeRows.set(spec.key, probeRows);
+    return new Promise<LoadTiming | undefined>((resolve, reject) => {
       const waiting = new Set(this.piscina.threads.map((t) => t.threadId));
       const timer = setTimeout(() => {
         this.loads.delete(requestId);
+        this.probeRows.delete(spec.key);
         this.unload(spec.key);
         reject(new Error(`loading ${spec.key} timed out after ${this.loadTimeoutMs} ms`));
       }, this.loadTimeoutMs);
-      this.loads.set(requestId, { key: spec.key, waiting, errors: [], resolve, reject, timer });
-      const msg: ChannelMessage = { op: 'load', requestId, spec };
+      this.loads.set(requestId, { key: spec.key, waiting, errors: [], timing: undefined, resolve, reject, timer });
+      const msg: ChannelMessage = { op: 'load', requestId, spec, probeRows };
       this.channel.postMessage(msg);
     });
   }

@@ -12,7 +12,8 @@ import { CroupierError, isCroupierError } from '../errors.js';
 import { isId } from './manifest.js';
 import { HISTORY_LIMIT } from './live-state.js';
 import type { Registry, ServedModel } from './registry.js';
-import { loadVersion, type ModelVersion } from './repository.js';
+import type { ModelVersion } from './repository.js';
+import { checkVersion } from './version-check.js';
 
 export type SwapKind = 'deploy' | 'rollback';
 
@@ -163,7 +164,7 @@ export class ModelLifecycle {
     }
     let fresh: ModelVersion;
     try {
-      fresh = loadVersion(this.modelsDir, m.name, versionName);
+      fresh = await checkVersion(this.modelsDir, m.name, versionName);
     } catch (e) {
       throw new CroupierError('model_invalid', `${m.name} version ${versionName} is refused: ${(e as Error).message}`);
     }

@@ -1,13 +1,15 @@
 /**
- * Puts a checked release into the repository without ever exposing a half-written folder: files go
- * to `<models>/.incoming/<random>/<model>/<version>` (dot folders are never scanned), are fsynced and
- * re-checked there like any version, and only then renamed into `<models>/<model>/<version>`.
+ * Puts a checked release into the repository without ever exposing a half-written folder: its
+ * files, already fsynced in a staging folder inside the models directory (`<models>/.incoming/…`;
+ * dot folders are never scanned), are moved to `<staging>/<model>/<version>`, re-checked there like
+ * any version (off the main thread), and only then renamed into `<models>/<model>/<version>`.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir } from './atomic-file.js';
-import { loadVersion } from './repository.js';
+import { checkVersion } from './version-check.js';
 
 export interface InstalledVersion {
   readonly dir: string;
@@ -15,34 +17,26 @@ export interface InstalledVersion {
   remove(): void;
 }
 
-export function installVersion(modelsDir: string, model: string, version: string, files: ReadonlyMap<string, Buffer>): InstalledVersion {
+/** A release's files in `dir`, a folder inside the staging folder `root` (which the caller removes). */
+export interface StagedFiles {
+  readonly root: string;
+  readonly dir: string;
+}
+
+export async function installVersion(modelsDir: string, model: string, version: string, staged: StagedFiles): Promise<InstalledVersion> {
   const finalDir = join(modelsDir, model, version);
   if (existsSync(finalDir)) throw new Error(`version folder ${model}/${version} already exists`);
-  const incoming = join(modelsDir, '.incoming');
-  const stagingRoot = join(incoming, randomBytes(8).toString('hex'));
-  const staging = join(stagingRoot, model, version);
-  mkdirSync(staging, { recursive: true });
-  try {
-    for (const [name, data] of files) {
-      const fd = openSync(join(staging, name), 'wx', 0o644);
-      try {
-        writeSync(fd, data);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    fsyncDir(staging);
-    loadVersion(stagingRoot, model, version);
-    renameSync(staging, finalDir);
-    fsyncDir(join(modelsDir, model));
-  } finally {
-    rmSync(stagingRoot, { recursive: true, force: true });
-  }
+  const staging = join(staged.root, model, version);
+  await mkdir(join(staged.root, model));
+  await rename(staged.dir, staging);
+  fsyncDir(staging);
+  await checkVersion(staged.root, model, version);
+  await rename(staging, finalDir);
+  fsyncDir(join(modelsDir, model));
   return {
     dir: finalDir,
     remove() {
-      const trash = join(incoming, `removed-${randomBytes(8).toString('hex')}`);
+      const trash = join(modelsDir, '.incoming', `removed-${randomBytes(8).toString('hex')}`);
       renameSync(finalDir, trash);
       rmSync(trash, { recursive: true, force: true });
     },

@@ -1,11 +1,14 @@
 /** Releases: pack -> push -> deploy round trip; push refuses what does not check out. */
+import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRelease, packRelease } from '../../src/admin/release.js';
-import { readTar, writeTar } from '../../src/admin/tar.js';
+import { readTar, tarHeader, writeTar } from '../../src/admin/tar.js';
+import { embeddingManifest, embeddingModel, writeVersion } from '../helpers/onnx.js';
 import { copyDemoModels, demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 import { admin, TOKEN } from './admin-client.js';
 
@@ -65,6 +68,33 @@ describe('pack -> push -> deploy', () => {
   });
 });
 
+describe('a big release', () => {
+  it('streams in: 32 MB of weights that hardly compress, unpacked as they arrive', async () => {
+    const rows = 2 * 1024 * 1024;
+    const bytes = embeddingModel(rows, randomBytes(rows * 16));
+    const packed = packRelease(writeVersion(work, 'fraud', '9', bytes, embeddingManifest('fraud', '9', bytes)));
+    const res = await push(packed.archive);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(readFileSync(join(models, 'fraud', '9', 'model.onnx')).equals(Buffer.from(bytes))).toBe(true);
+  }, 60_000);
+
+  it('a client that goes away half-way through an upload leaves nothing behind', async () => {
+    const archive = packRelease(versionFolder('10')).archive;
+    const socket = connect(Number(new URL(t.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /admin/models/fraud/versions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/gzip\r\ncontent-length: ${archive.length + 1_000_000}\r\n\r\n`);
+    socket.write(archive.subarray(0, archive.length >> 1));
+    // The upload is being unpacked into its staging folder...
+    for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(join(models, '.incoming')).length).toBe(1);
+    socket.destroy();
+    for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(join(models, '.incoming'))).toEqual([]);
+    expect(existsSync(join(models, 'fraud', '10'))).toBe(false);
+    expect((await push(archive)).status).toBe(201);
+  });
+});
+
 describe('push refuses', () => {
   const expectRefused = async (archive: Uint8Array, status: number, pattern: RegExp, model = 'fraud', type?: string): Promise<void> => {
     const res = await push(archive, model, type);
@@ -102,5 +132,21 @@ describe('push refuses', () => {
     await expectRefused(gzipSync(Buffer.from('not a tar')), 400, /tar/);
     await expectRefused(archive, 415, /application\/gzip/, 'fraud', 'application/json');
     await expectRefused(archive, 404, /no model/, 'nope');
+  });
+
+  it('archives past their limits, as soon as the limit is crossed, leaving nothing behind', async () => {
+    const files = filesOf(packRelease(versionFolder('6')).archive);
+    const many = Array.from({ length: 257 }, (_, i) => ({ name: `f${i}.bin`, data: Buffer.from('x') }));
+    const res = await push(gzipSync(writeTar([...files, ...many])));
+    expect(res.status, JSON.stringify(res.body)).toBe(413);
+    expect(res.body.error).toMatchObject({ code: 'release_too_large', message: expect.stringMatching(/more than 256 files/) });
+    // A header that declares a 2 MiB model.json is refused at the header, before any of it inflates.
+    const meta = await push(gzipSync(Buffer.concat([tarHeader('model.json', 2 * 1024 * 1024), Buffer.alloc(1024)])));
+    expect(meta.status).toBe(413);
+    expect(meta.body.error!.message).toMatch(/model\.json is 2097152 bytes/);
+    // A truncated archive is malformed, not too large.
+    const whole = gzipSync(writeTar(files));
+    await expectRefused(whole.subarray(0, whole.length - 100), 400, /gzip|truncated|end-of-archive/);
+    expect(readdirSync(join(models, '.incoming'))).toEqual([]);
   });
 });

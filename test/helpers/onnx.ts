@@ -67,3 +67,30 @@ export function writeVersion(root: string, model: string, version: string, bytes
   writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
   return dir;
 }
+
+/**
+ * An embedding lookup, `y[n] = table[ids[n]]`, over INT64 ids [N, 1] -> FP32 [N, 1, 4]: scoring
+ * is cheap whatever the size, so `rows` makes the file as big as a test needs (16 bytes a row).
+ */
+export function embeddingModel(rows: number, table = new Uint8Array(rows * 16)): Uint8Array {
+  const model: onnxProto.onnx.IModelProto = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'croupier-test',
+    graph: {
+      name: 'embedding',
+      node: [{ opType: 'Gather', input: ['table', 'ids'], output: ['y'] }],
+      initializer: [{ name: 'table', dims: [rows, 4], dataType: onnx.TensorProto.DataType.FLOAT, rawData: table }],
+      input: [{ name: 'ids', type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 1 }] } } } }],
+      output: [{ name: 'y', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 1 }, { dimValue: 4 }] } } } }],
+    },
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+export function embeddingManifest(model: string, version: string, bytes: Uint8Array): Record<string, unknown> {
+  return tinyManifest(model, version, bytes, {
+    inputs: [{ name: 'ids', datatype: 'INT64', shape: [-1, 1] }],
+    outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1, 4] }],
+  });
+}
