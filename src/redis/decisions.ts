@@ -213,34 +213,40 @@ export class RedisDecisions implements DecisionSink {
     if (this.held.size > 0) this.log.warn({ decisions: this.held.size }, 'redis: decisions made during the outage were never written (their feedback will be refused)');
   }
 
-  /** Writes what was held during an outage, in chunks, oldest first. */
+  /**
+   * Writes what was held during an outage, in chunks, oldest first; one run at a time. The run is
+   * stored before it can finish and forgotten only by itself: with nothing to write it completes
+   * synchronously, and a settled run left stored would stop catch-up for good (issue 12, finding 1).
+   */
   catchUp(): Promise<void> {
-    this.catchingUp ??= (async () => {
-      try {
-        let written = 0;
-        while ((this.held.size > 0 || this.heldPulls.size > 0) && this.link.isUp() && !this.closed) {
-          const chunk: Decision[] = [];
-          for (const d of this.held.values()) {
-            chunk.push(d);
-            if (chunk.length === CATCH_UP_CHUNK) break;
-          }
-          for (const d of chunk) this.held.delete(d.id);
-          const pulls = this.heldPulls;
-          this.heldPulls = new Map();
-          try {
-            await this.write(chunk, pulls);
-            written += chunk.length;
-          } catch (err) {
-            this.log.warn({ err: (err as Error).message, held: this.held.size }, 'redis: decisions held during the outage not written yet; will retry');
-            await new Promise((r) => setTimeout(r, 200));
-          }
-        }
-        if (written > 0) this.log.info({ decisions: written }, 'redis: decisions held during the outage written');
-      } finally {
-        this.catchingUp = undefined;
+    if (this.catchingUp) return this.catchingUp;
+    const run = this.writeHeld().finally(() => {
+      if (this.catchingUp === run) this.catchingUp = undefined;
+    });
+    this.catchingUp = run;
+    return run;
+  }
+
+  private async writeHeld(): Promise<void> {
+    let written = 0;
+    while ((this.held.size > 0 || this.heldPulls.size > 0) && this.link.isUp() && !this.closed) {
+      const chunk: Decision[] = [];
+      for (const d of this.held.values()) {
+        chunk.push(d);
+        if (chunk.length === CATCH_UP_CHUNK) break;
       }
-    })();
-    return this.catchingUp;
+      for (const d of chunk) this.held.delete(d.id);
+      const pulls = this.heldPulls;
+      this.heldPulls = new Map();
+      try {
+        await this.write(chunk, pulls);
+        written += chunk.length;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, held: this.held.size }, 'redis: decisions held during the outage not written yet; will retry');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    if (written > 0) this.log.info({ decisions: written }, 'redis: decisions held during the outage written');
   }
 }
 
