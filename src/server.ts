@@ -26,7 +26,7 @@ import { parseRoutesDocument, RouteSpecError, type RouteSpec } from './routing/r
 import { Router } from './routing/router.js';
 import { connectRedis, type RedisLink } from './redis/connection.js';
 import { RedisControl } from './redis/control.js';
-import { sharedDecisionIds } from './redis/decisions.js';
+import { sharedDecisionIds } from './redis/decision-secret.js';
 import { SharedFeedbackLoop } from './redis/outcomes-loop.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -226,7 +226,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     throw e;
   }
   // Redis mode: every replica signs decision ids with the same secret, kept in Redis.
-  const ids = redis ? await sharedDecisionIds(redis) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
+  const ids = redis ? await sharedDecisionIds(redis, log) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
   const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows);
   metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
   const server = new Server(config, log, metrics, gateway);

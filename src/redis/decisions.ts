@@ -7,15 +7,13 @@
  * answers go out anyway and the decisions wait here (bounded) until Redis is back. Feedback for a
  * decision still held here answers 503 (it cannot be made durable yet).
  */
-import { randomBytes } from 'node:crypto';
 import { Decision } from '../feedback/decision.js';
-import { DecisionIds } from '../feedback/decision-id.js';
 import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Pick, Route } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { controlKey, KEY_PREFIX, type RedisLink } from './connection.js';
+import { KEY_PREFIX, type RedisLink } from './connection.js';
 import { batch, statsKey } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */
@@ -26,15 +24,6 @@ const CATCH_UP_CHUNK = 1000;
 /** Decision keys are not hash-tagged: feedback knows only the id, and they spread over the slots. */
 export function decisionKey(id: string): string {
   return `${KEY_PREFIX}decision:${id}`;
-}
-
-/** The decision-id secret is shared by all replicas: generated once, by whichever starts first. */
-export async function sharedDecisionIds(link: RedisLink): Promise<DecisionIds> {
-  const key = controlKey('decision-secret');
-  await link.client.set(key, randomBytes(32).toString('hex'), 'NX');
-  const hex = await link.client.get(key);
-  if (!hex || !/^[0-9a-f]{64,}$/.test(hex)) throw new Error(`${key} in Redis does not hold a 32-byte hex secret`);
-  return new DecisionIds(Buffer.from(hex, 'hex'));
 }
 
 /** Pull counts of one turn, per route, version and arm. */
