@@ -12,6 +12,8 @@ export interface RedisConfig {
   readonly sentinels: readonly string[] | undefined;
   readonly clusterNodes: readonly string[] | undefined;
   readonly name: string | undefined;
+  /** Replicas each decision and outcome write must reach (`WAIT`) before it counts; 0 = none. */
+  readonly waitReplicas?: number;
 }
 
 export interface Config {

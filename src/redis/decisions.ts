@@ -6,14 +6,19 @@
  * Nothing waits long on Redis: after WRITE_TIMEOUT_MS, or at once when Redis is known down, the
  * answers go out anyway and the decisions wait here (bounded) until Redis is back. Feedback for a
  * decision still held here answers 503 (it cannot be made durable yet).
+ *
+ * A pull is counted by the script that writes its decision (`SET NX`), and only when that decision
+ * was new: a write that timed out on the client but ran on Redis, then is sent again by catch-up,
+ * counts nothing twice (issue 13, cause 5). With `waitReplicas` the write ends with `WAIT`: a
+ * write the replicas did not acknowledge in time counts as failed, its decisions stay held (and
+ * their feedback answers 503) until a retry is acknowledged.
  */
 import { Decision } from '../feedback/decision.js';
 import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { Logger } from '../log.js';
-import type { ModelVersion } from '../registry/repository.js';
-import type { Pick, Route } from '../routing/router.js';
+import type { Pick } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { KEY_PREFIX, type RedisLink } from './connection.js';
+import { KEY_PREFIX, WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { batch, statsKey } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */
@@ -26,14 +31,10 @@ export function decisionKey(id: string): string {
   return `${KEY_PREFIX}decision:${id}`;
 }
 
-/** Pull counts of one turn, per route, version and arm. */
-type Pulls = Map<Route, Map<ModelVersion, Float64Array>>;
-
-/** One turn's work: decisions to write, answers to send, pulls to count. */
+/** One turn's work: decisions to write (each counts its pull), answers to send. */
 class Turn {
   readonly decisions: Decision[] = [];
   readonly jobs: DecidedJob[] = [];
-  readonly pulls: Pulls = new Map();
   answered = false;
 
   answer(): void {
@@ -51,8 +52,6 @@ class Turn {
 export class RedisDecisions implements DecisionSink {
   /** Decisions Redis has not confirmed yet (outage), oldest first; bounded. */
   private readonly held = new Map<string, Decision>();
-  /** Pull counts Redis has not taken yet. */
-  private heldPulls: Pulls = new Map();
   /** Decisions dropped from `held` to keep it bounded. */
   evicted = 0;
   private turn = new Turn();
@@ -74,7 +73,6 @@ export class RedisDecisions implements DecisionSink {
     turn.decisions.push(new Decision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key,
       version.sha256, pick.propensity, rows, features));
     turn.jobs.push(job);
-    count(turn.pulls, route, version, pick.arm.index, 1);
     if (!this.scheduled) {
       this.scheduled = true;
       // After the callback that resolved this batch of jobs, not after the whole poll phase: the
@@ -97,12 +95,12 @@ export class RedisDecisions implements DecisionSink {
     const turn = this.turn;
     this.turn = new Turn();
     if (!this.link.isUp() || this.stalled) {
-      this.hold(turn.decisions, turn.pulls);
+      this.hold(turn.decisions);
       turn.answer();
       return;
     }
     const timer = setTimeout(() => this.late(turn), WRITE_TIMEOUT_MS);
-    this.write(turn.decisions, turn.pulls).then(() => {
+    this.write(turn.decisions).then(() => {
       clearTimeout(timer);
       if (turn.answered) for (const d of turn.decisions) this.held.delete(d.id);
       turn.answer();
@@ -124,63 +122,76 @@ export class RedisDecisions implements DecisionSink {
   }
 
   /**
-   * Writes decisions and pull counts in one round trip; what fails is held for later. Resolves
-   * when Redis confirmed everything, rejects (after holding the rest) otherwise.
+   * Writes decisions, and the pulls of those Redis did not have yet, in one round trip; what fails
+   * is held for later. Resolves when Redis confirmed everything, rejects (after holding the rest)
+   * otherwise.
    */
-  private async write(decisions: readonly Decision[], pulls: Pulls): Promise<void> {
+  private async write(decisions: readonly Decision[]): Promise<void> {
     const now = Date.now();
-    const commands: ((c: Parameters<Parameters<typeof batch>[1][number]>[0]) => Promise<unknown>)[] = [];
     const live: Decision[] = [];
-    const keys: string[] = [];
-    const values: (string | number)[] = [];
     const ttls: number[] = [];
     for (const d of decisions) {
       const ttl = d.createdMs + this.windowMs(d.route) - now;
       if (ttl <= 0) continue;
       live.push(d);
-      keys.push(decisionKey(d.id));
-      values.push(d.line());
       ttls.push(ttl);
     }
-    // One script call sets the whole turn's decisions (far cheaper for the client than a command
-    // each); on Cluster, where the keys of one call must share a slot, one SET each.
-    const perKey = this.link.client instanceof Cluster;
-    if (perKey) for (let i = 0; i < keys.length; i++) commands.push((c) => c.set(keys[i]!, values[i]!, 'PX', ttls[i]!));
-    else if (keys.length > 0) commands.push((c) => c.croupierDecide(keys.length, ...keys, ...values, ...ttls));
-    const decisionResults = commands.length;
-    const pullList: [Route, ModelVersion, number, number][] = [];
-    for (const [route, byVersion] of pulls) {
-      for (const [version, counts] of byVersion) {
-        for (let i = 0; i < counts.length; i++) {
-          const n = counts[i]!;
-          if (n === 0) continue;
-          pullList.push([route, version, i, n]);
-          commands.push((c) => c.croupierPull(statsKey(route.name), route.arms[i]!.name, version.key, n));
-        }
-      }
-    }
-    let results: unknown[];
+    if (live.length === 0) return;
+    const wait = this.link.waitReplicas;
+    let failed: readonly Decision[] = [];
+    let error: unknown;
     try {
-      results = await batch(this.link.client, commands);
+      if (this.link.client instanceof Cluster) failed = await this.writeEach(live, ttls);
+      else {
+        // One script call writes the whole turn and counts its pulls (far cheaper for the client
+        // than a command each), then WAIT when configured: one round trip.
+        const args = decideArgs(live, ttls);
+        const results = await batch(this.link.client, wait > 0
+          ? [(c) => c.croupierDecide(...args), (c) => c.wait(wait, WAIT_TIMEOUT_MS)]
+          : [(c) => c.croupierDecide(...args)]);
+        error = results.find((r) => r instanceof Error);
+        if (error === undefined && wait > 0 && (results[1] as number) < wait) error = new Error(`WAIT: ${results[1] as number} of ${wait} replicas acknowledged the decisions`);
+        if (error !== undefined) failed = live;
+      }
     } catch (err) {
-      this.hold(live, pulls);
-      throw err;
+      error = err;
+      failed = live;
     }
-    const failed = perKey ? live.filter((_, i) => results[i] instanceof Error) : (results[0] instanceof Error ? live : []);
-    const failedPulls: Pulls = new Map();
-    for (let j = 0; j < pullList.length; j++) {
-      if (!(results[decisionResults + j] instanceof Error)) continue;
-      const [route, version, arm, n] = pullList[j]!;
-      count(failedPulls, route, version, arm, n);
-    }
-    if (failed.length > 0 || failedPulls.size > 0) {
-      this.hold(failed, failedPulls);
-      throw results.find((r) => r instanceof Error) as Error;
+    if (failed.length > 0) {
+      this.hold(failed);
+      error ??= new Error('decisions not written');
+      this.link.failed(error);
+      throw error;
     }
     this.stalled = false;
+    this.link.wrote();
   }
 
-  private hold(decisions: readonly Decision[], pulls: Pulls): void {
+  /**
+   * Cluster: the keys of one call must share a slot, so one `SET NX` per decision, then the pulls
+   * of the decisions that were new (counted at most once: a failed pull count is not retried).
+   * WAIT is not used on Cluster (each key's node would need its own). Returns the decisions not written.
+   */
+  private async writeEach(live: readonly Decision[], ttls: readonly number[]): Promise<Decision[]> {
+    const results = await batch(this.link.client, live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')));
+    const failed = live.filter((_, i) => results[i] instanceof Error);
+    const pulls = new Map<string, { route: string; arm: string; versionKey: string; n: number }>();
+    live.forEach((d, i) => {
+      if (results[i] !== 'OK') return;
+      const key = `${d.route}\n${d.arm}\n${d.versionKey}`;
+      const p = pulls.get(key);
+      if (p) p.n++;
+      else pulls.set(key, { route: d.route, arm: d.arm, versionKey: d.versionKey, n: 1 });
+    });
+    if (pulls.size > 0) {
+      const counted = await batch(this.link.client, [...pulls.values()].map((p) => (c) => c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n)));
+      const lost = counted.find((r) => r instanceof Error);
+      if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
+    }
+    return failed;
+  }
+
+  private hold(decisions: readonly Decision[]): void {
     for (const d of decisions) {
       this.held.delete(d.id);
       this.held.set(d.id, d);
@@ -189,8 +200,7 @@ export class RedisDecisions implements DecisionSink {
       this.held.delete(this.held.keys().next().value!);
       this.evicted++;
     }
-    for (const [route, byVersion] of pulls) for (const [version, counts] of byVersion) counts.forEach((n, i) => count(this.heldPulls, route, version, i, n));
-    if (decisions.length > 0 && this.link.isUp()) void this.catchUp();
+    if (decisions.length > 0 && this.link.isConnected()) void this.catchUp();
   }
 
   /** At shutdown: one last attempt, for at most `timeoutMs`, to write what is held. */
@@ -218,17 +228,15 @@ export class RedisDecisions implements DecisionSink {
 
   private async writeHeld(): Promise<void> {
     let written = 0;
-    while ((this.held.size > 0 || this.heldPulls.size > 0) && this.link.isUp() && !this.closed) {
+    while (this.held.size > 0 && this.link.isConnected() && !this.closed) {
       const chunk: Decision[] = [];
       for (const d of this.held.values()) {
         chunk.push(d);
         if (chunk.length === CATCH_UP_CHUNK) break;
       }
       for (const d of chunk) this.held.delete(d.id);
-      const pulls = this.heldPulls;
-      this.heldPulls = new Map();
       try {
-        await this.write(chunk, pulls);
+        await this.write(chunk);
         written += chunk.length;
       } catch (err) {
         this.log.warn({ err: (err as Error).message, held: this.held.size }, 'redis: decisions held during the outage not written yet; will retry');
@@ -239,10 +247,39 @@ export class RedisDecisions implements DecisionSink {
   }
 }
 
-function count(pulls: Pulls, route: Route, version: ModelVersion, arm: number, n: number): void {
-  let byVersion = pulls.get(route);
-  if (!byVersion) pulls.set(route, byVersion = new Map());
-  let counts = byVersion.get(version);
-  if (!counts) byVersion.set(version, counts = new Float64Array(route.arms.length));
-  counts[arm]! += n;
+/**
+ * The DECIDE script's arguments: numkeys, the decision keys then the stats keys; the decisions'
+ * lines, TTLs and pull groups; per group its stats key's index, arm and version key. The decisions
+ * of one turn share one group or a few (one inference batch serves one version), so the group of
+ * the previous decision is tried first.
+ */
+function decideArgs(live: readonly Decision[], ttls: readonly number[]): (string | number)[] {
+  const n = live.length;
+  const keys: string[] = new Array(n);
+  const lines: string[] = new Array(n);
+  const groupOf: number[] = new Array(n);
+  const groups: Decision[] = [];
+  const statsKeys: string[] = [];
+  const statsIndex: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = live[i]!;
+    keys[i] = decisionKey(d.id);
+    lines[i] = d.line();
+    let g = groups.length - 1;
+    const last = groups[g];
+    if (!last || last.route !== d.route || last.arm !== d.arm || last.versionKey !== d.versionKey) {
+      g = groups.findIndex((x) => x.route === d.route && x.arm === d.arm && x.versionKey === d.versionKey);
+      if (g < 0) {
+        g = groups.push(d) - 1;
+        const key = statsKey(d.route);
+        let k = statsKeys.indexOf(key);
+        if (k < 0) k = statsKeys.push(key) - 1;
+        statsIndex.push(k + 1);
+      }
+    }
+    groupOf[i] = g + 1;
+  }
+  const args: (string | number)[] = [n + statsKeys.length, ...keys, ...statsKeys, n, ...lines, ...ttls, ...groupOf];
+  for (let g = 0; g < groups.length; g++) args.push(statsIndex[g]!, groups[g]!.arm, groups[g]!.versionKey);
+  return args;
 }

@@ -13,8 +13,8 @@ import type { FeedbackObserver, OutcomeReply, Verdict } from '../feedback/feedba
 import type { OutcomeResult } from '../feedback/outcome.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
 import type { Router } from '../routing/router.js';
-import type { RedisLink } from './connection.js';
-import { routeKey } from './connection.js';
+import { Cluster } from 'ioredis';
+import { routeKey, WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { decisionKey, type RedisDecisions } from './decisions.js';
 import { batch, OUTCOME_RETENTION_MS, statsKey } from './stats.js';
 
@@ -139,13 +139,28 @@ export class RedisFeedback {
 
     if (credits.length > 0) {
       let results: (number | Error)[];
+      // With waitReplicas, a 2xx also needs the replicas' acknowledgement: an outcome only the
+      // master holds is lost with it. A duplicate touches its marker, so WAIT covers it too.
+      const wait = this.link.waitReplicas;
+      const commands: ((c: Parameters<Parameters<typeof batch<number>>[1][number]>[0]) => Promise<number>)[] = credits.map(({ args }) => (c) => c.croupierCredit(...args));
+      if (wait > 0 && !(this.link.client instanceof Cluster)) commands.push((c) => c.wait(wait, WAIT_TIMEOUT_MS));
       try {
-        results = await batch(this.link.client, credits.map(({ args }) => (c) => c.croupierCredit(...args)));
+        results = await batch(this.link.client, commands);
       } catch (err) {
+        this.link.failed(err);
         throw unavailable('Redis did not take the outcomes; retry (outcomes already counted will be reported as duplicates)', err);
       }
       const failed = results.find((r) => r instanceof Error);
-      if (failed) throw unavailable('Redis did not take every outcome; retry (outcomes already counted will be reported as duplicates)', failed);
+      if (failed) {
+        this.link.failed(failed);
+        throw unavailable('Redis did not take every outcome; retry (outcomes already counted will be reported as duplicates)', failed);
+      }
+      if (commands.length > credits.length && (results.at(-1) as number) < wait) {
+        const err = new Error(`WAIT: ${results.at(-1) as number} of ${wait} replicas acknowledged the outcomes`);
+        this.link.failed(err);
+        throw unavailable('Redis replicas did not acknowledge the outcomes in time; retry (outcomes already counted will be reported as duplicates)', err);
+      }
+      this.link.wrote();
       let touched = false;
       for (let j = 0; j < credits.length; j++) {
         const { index, d } = credits[j]!;
@@ -168,10 +183,14 @@ export class RedisFeedback {
     try {
       results = await batch(this.link.client, ids.map((id) => (c) => c.get(decisionKey(id))));
     } catch (err) {
+      this.link.failed(err);
       throw unavailable('Redis did not answer the decision look-up; retry', err);
     }
     const failed = results.find((r) => r instanceof Error);
-    if (failed) throw unavailable('Redis did not answer the decision look-up; retry', failed);
+    if (failed) {
+      this.link.failed(failed);
+      throw unavailable('Redis did not answer the decision look-up; retry', failed);
+    }
     return results as (string | null)[];
   }
 
