@@ -13,6 +13,8 @@ usage:
   croupier serve [--port 8080] [--host 127.0.0.1] [--models ./models] [--routes FILE] [--state-dir DIR]
                  [--workers auto|N] [--max-batch N] [--batch-delay-us N] [--max-queued-rows N]
                  [--body-limit 1mb] [--admin-port N] [--log-level info] [--allow-slow-http]
+                 [--redis-url URL | --redis-sentinels H:P,... --redis-name NAME | --redis-cluster-nodes H:P,...]
+                 [--redis-wait-replicas 0]
 Every flag mirrors a CROUPIER_* environment variable (see README).
 
   croupier status                       models, versions, which is live, load state

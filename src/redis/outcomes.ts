@@ -39,7 +39,10 @@ const DUPLICATE: Verdict = { result: 'duplicate', message: 'an outcome for this 
 
 /**
  * After an outage, another replica may still be writing the decisions it made meanwhile: a genuine
- * id from that time, not found in Redis, answers 503 (retry) rather than 404 for this long.
+ * id from that time, not found in Redis, answers 503 (retry) rather than 404 for this long. So does
+ * any genuine id younger than this: the replica that made it may be failing to write while this
+ * one is not (its own connection, a failover it has not followed yet), and a young genuine
+ * decision missing from Redis is one still on its way far more often than one lost (issue 13).
  */
 export const CATCH_UP_GRACE_MS = 30_000;
 const OUTAGE_MARGIN_MS = 1_000;
@@ -66,7 +69,11 @@ export class RedisFeedback {
    */
   health(ok: boolean, sinceMs: number): void {
     if (!ok) {
-      if (this.downSinceMs === 0) this.downSinceMs = sinceMs;
+      if (this.downSinceMs > 0) return;
+      // Dips close together are one outage: a decision made in the first may still be held when
+      // the last ends (a failover is often several reconnects and failed writes in a row).
+      const o = this.outage;
+      this.downSinceMs = o !== undefined && sinceMs - o.toMs < CATCH_UP_GRACE_MS ? o.fromMs : sinceMs;
     } else if (this.downSinceMs > 0) {
       this.outage = { fromMs: this.downSinceMs, toMs: Date.now() };
       this.downSinceMs = 0;
@@ -75,6 +82,7 @@ export class RedisFeedback {
 
   /** Whether a decision made at `createdMs` may still be held by a replica catching up after an outage. */
   private mayBeCatchingUp(createdMs: number, nowMs: number): boolean {
+    if (nowMs - createdMs < CATCH_UP_GRACE_MS) return true;
     // Redis failing right now (as this replica last saw it): anything made since may be held.
     if (this.downSinceMs > 0 && createdMs >= this.downSinceMs - OUTAGE_MARGIN_MS) return true;
     const o = this.outage;
