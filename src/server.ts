@@ -147,6 +147,7 @@ export class Server {
   /** Stops taking new work, answers what is in flight, then releases everything. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      const deadlineMs = Date.now() + this.config.drainTimeoutMs;
       this.accepting = false;
       for (const socket of this.listenSockets) uws.us_listen_socket_close(socket);
       this.listenSockets = [];
@@ -158,7 +159,8 @@ export class Server {
       await this.gateway.engine.idle();
       await this.gateway.engine.close();
       await this.feedbackLoop?.close();
-      await this.sharedFeedback?.close();
+      // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
+      await this.sharedFeedback?.close(deadlineMs);
       await this.admin?.close();
       await this.redis?.close();
       this.log.info({ unanswered: this.inFlight }, 'croupier stopped');
@@ -235,7 +237,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   try {
     const feedbackDeps = { decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit, gateway, router, ids, metrics, log, isAccepting: () => server.isReady() };
     // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
-    if (redis) server.sharedFeedback = await SharedFeedbackLoop.start({ ...feedbackDeps, link: redis });
+    if (redis) server.sharedFeedback = await SharedFeedbackLoop.start({ ...feedbackDeps, link: redis, stateDir: config.stateDir });
     else server.feedbackLoop = await FeedbackLoop.start({ ...feedbackDeps, stateDir: config.stateDir });
     await server.listen();
   } catch (e) {

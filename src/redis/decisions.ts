@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { Pick } from '../routing/router.js';
 import { Cluster } from 'ioredis';
 import { KEY_PREFIX, WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { saveHeld } from './held-journal.js';
 import { batch, statsKey } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */
@@ -203,13 +204,36 @@ export class RedisDecisions implements DecisionSink {
     if (decisions.length > 0 && this.link.isConnected()) void this.catchUp();
   }
 
-  /** At shutdown: one last attempt, for at most `timeoutMs`, to write what is held. */
-  async close(timeoutMs: number): Promise<void> {
+  /**
+   * At shutdown: keeps writing what is held until `deadlineMs` (the drain's own deadline: Redis may
+   * come back meanwhile), then journals what is still held to `journal` (see held-journal.ts).
+   */
+  async close(deadlineMs: number, journal?: string): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-    await Promise.race([this.catchUp(), timer]);
+    while (this.held.size > 0 && Date.now() < deadlineMs) {
+      const pause = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, Math.min(100, deadlineMs - Date.now()))).unref());
+      await Promise.race([this.catchUp(), pause]);
+      await pause;
+    }
     this.closed = true;
-    if (this.held.size > 0) this.log.warn({ decisions: this.held.size }, 'redis: decisions made during the outage were never written (their feedback will be refused)');
+    if (this.held.size === 0) return;
+    if (journal) {
+      try {
+        saveHeld(journal, [...this.held.values()]);
+        this.log.warn({ decisions: this.held.size, journal }, 'redis: decisions not written before shutdown journaled; the next start on this state directory writes them');
+        return;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, journal }, 'redis: held decisions could not be journaled');
+      }
+    }
+    this.log.warn({ decisions: this.held.size }, 'redis: decisions made during the outage were never written (their feedback will be refused)');
+  }
+
+  /** Decisions a previous run journaled: held, and written by catch-up as soon as Redis takes them. */
+  restore(decisions: readonly Decision[]): void {
+    if (decisions.length === 0) return;
+    this.log.info({ decisions: decisions.length }, 'redis: decisions journaled at the last shutdown taken up again');
+    this.hold(decisions);
   }
 
   /**
