@@ -18,6 +18,8 @@ export interface TestNode {
   port: number;
   proc: ChildProcess;
   signal(sig: NodeJS.Signals): void;
+  /** Starts the node again (same port, directory and arguments) after it was killed. */
+  restart(): Promise<void>;
 }
 
 export interface TestSentinelSet {
@@ -82,8 +84,17 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
     const port = await freePort();
     const d = join(dir, name);
     mkdirSync(d);
-    const proc = run(['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'yes', ...extra]);
-    return { port, proc, signal: (sig) => { if (proc.exitCode === null) proc.kill(sig); } };
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'yes', ...extra];
+    const n: TestNode = {
+      port,
+      proc: run(args),
+      signal: (sig) => { if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill(sig); },
+      async restart() {
+        if (n.proc.exitCode === null && n.proc.signalCode === null) await new Promise((r) => n.proc.once('exit', r));
+        n.proc = run(args);
+      },
+    };
+    return n;
   };
   const master = await node('m', []);
   const nodes = [master];

@@ -1,8 +1,9 @@
 /**
  * Issue 13: a Redis Sentinel set (one master, one replica, three sentinels, down-after 1 s), two
  * Croupier replicas with CROUPIER_REDIS_WAIT_REPLICAS=1, predictions on each with their outcomes
- * posted to the other. Through a planned switchover and a master stalled past down-after (its
- * replica promoted, the old master woken a second later and demoted): no prediction fails, no acknowledged (2xx)
+ * posted to the other. Through a planned switchover, a master stalled past down-after (its
+ * replica promoted, the old master woken a second later and demoted) and a master killed while its
+ * replica lagged: no prediction fails, no acknowledged (2xx)
  * outcome is lost, and no genuine decision answers 404 — feedback answers 503 meanwhile, and a
  * client that retries as Retry-After says gets every outcome counted.
  */
@@ -137,5 +138,22 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
     });
     check('stall', run, await counted());
     expect(run.redisUpDipped).toBe(true);
+  }, 90_000);
+
+  it('a master killed (kill -9) while its replica lags loses no acknowledged outcome', async () => {
+    await set.waitForSyncedReplica(30_000);
+    const old = await set.master();
+    const replica = set.nodes.find((n) => n !== old)!;
+    const run = await underTraffic(async () => {
+      // The replica falls behind (stopped 300 ms), then the master dies with what it did not send.
+      replica.signal('SIGSTOP');
+      await sleep(300);
+      old.signal('SIGKILL');
+      replica.signal('SIGCONT');
+      await set.waitForNewMaster(old.port, 15_000);
+      // The old master comes back (from its AOF) and Sentinel makes it the new master's replica.
+      await old.restart();
+    });
+    check('kill', run, await counted());
   }, 90_000);
 });
