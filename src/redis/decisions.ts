@@ -18,7 +18,8 @@ import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { Pick } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { KEY_PREFIX, WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { decideArgs, decisionKey } from './decide-args.js';
 import { saveHeld } from './held-journal.js';
 import { batch, statsKey } from './stats.js';
 
@@ -27,10 +28,7 @@ export const WRITE_TIMEOUT_MS = 100;
 /** Decisions written per pipeline when catching up after an outage. */
 const CATCH_UP_CHUNK = 1000;
 
-/** Decision keys are not hash-tagged: feedback knows only the id, and they spread over the slots. */
-export function decisionKey(id: string): string {
-  return `${KEY_PREFIX}decision:${id}`;
-}
+export { decisionKey };
 
 /** One turn's work: decisions to write (each counts its pull), answers to send. */
 class Turn {
@@ -269,41 +267,4 @@ export class RedisDecisions implements DecisionSink {
     }
     if (written > 0) this.log.info({ decisions: written }, 'redis: decisions held during the outage written');
   }
-}
-
-/**
- * The DECIDE script's arguments: numkeys, the decision keys then the stats keys; the decisions'
- * lines, TTLs and pull groups; per group its stats key's index, arm and version key. The decisions
- * of one turn share one group or a few (one inference batch serves one version), so the group of
- * the previous decision is tried first.
- */
-function decideArgs(live: readonly Decision[], ttls: readonly number[]): (string | number)[] {
-  const n = live.length;
-  const keys: string[] = new Array(n);
-  const lines: string[] = new Array(n);
-  const groupOf: number[] = new Array(n);
-  const groups: Decision[] = [];
-  const statsKeys: string[] = [];
-  const statsIndex: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = live[i]!;
-    keys[i] = decisionKey(d.id);
-    lines[i] = d.line();
-    let g = groups.length - 1;
-    const last = groups[g];
-    if (!last || last.route !== d.route || last.arm !== d.arm || last.versionKey !== d.versionKey) {
-      g = groups.findIndex((x) => x.route === d.route && x.arm === d.arm && x.versionKey === d.versionKey);
-      if (g < 0) {
-        g = groups.push(d) - 1;
-        const key = statsKey(d.route);
-        let k = statsKeys.indexOf(key);
-        if (k < 0) k = statsKeys.push(key) - 1;
-        statsIndex.push(k + 1);
-      }
-    }
-    groupOf[i] = g + 1;
-  }
-  const args: (string | number)[] = [n + statsKeys.length, ...keys, ...statsKeys, n, ...lines, ...ttls, ...groupOf];
-  for (let g = 0; g < groups.length; g++) args.push(statsIndex[g]!, groups[g]!.arm, groups[g]!.versionKey);
-  return args;
 }
