@@ -26,7 +26,7 @@ import { parseRoutesDocument, RouteSpecError, type RouteSpec } from './routing/r
 import { Router } from './routing/router.js';
 import { connectRedis, type RedisLink } from './redis/connection.js';
 import { RedisControl } from './redis/control.js';
-import { sharedDecisionIds } from './redis/decisions.js';
+import { sharedDecisionIds } from './redis/decision-secret.js';
 import { SharedFeedbackLoop } from './redis/outcomes-loop.js';
 import { StateDirLock } from './state/state-dir-lock.js';
 
@@ -150,6 +150,7 @@ export class Server {
   /** Stops taking new work, answers what is in flight, then releases everything. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      const deadlineMs = Date.now() + this.config.drainTimeoutMs;
       this.accepting = false;
       for (const socket of this.listenSockets) uws.us_listen_socket_close(socket);
       this.listenSockets = [];
@@ -161,7 +162,8 @@ export class Server {
       await this.gateway.engine.idle();
       await this.gateway.engine.close();
       await this.feedbackLoop?.close();
-      await this.sharedFeedback?.close();
+      // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
+      await this.sharedFeedback?.close(deadlineMs);
       await this.admin?.close();
       await this.redis?.close();
       this.stateLock.release();
@@ -241,7 +243,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     throw e;
   }
   // Redis mode: every replica signs decision ids with the same secret, kept in Redis.
-  const ids = redis ? await sharedDecisionIds(redis) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
+  const ids = redis ? await sharedDecisionIds(redis, log) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
   const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows);
   metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
   const server = new Server(config, log, metrics, gateway, lock);
@@ -250,7 +252,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   try {
     const feedbackDeps = { decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit, gateway, router, ids, metrics, log, isAccepting: () => server.isReady() };
     // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
-    if (redis) server.sharedFeedback = await SharedFeedbackLoop.start({ ...feedbackDeps, link: redis });
+    if (redis) server.sharedFeedback = await SharedFeedbackLoop.start({ ...feedbackDeps, link: redis, stateDir: config.stateDir });
     else server.feedbackLoop = await FeedbackLoop.start({ ...feedbackDeps, stateDir: config.stateDir, features: { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget } });
     await server.listen();
   } catch (e) {

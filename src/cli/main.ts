@@ -14,6 +14,8 @@ usage:
                  [--workers auto|N] [--max-batch N] [--batch-delay-us N] [--max-queued-rows N]
                  [--body-limit 1mb] [--admin-port N] [--log-level info] [--allow-slow-http]
                  [--decisions-max N] [--features-max 64kb] [--features-budget 256mb]
+                 [--redis-url URL | --redis-sentinels H:P,... --redis-name NAME | --redis-cluster-nodes H:P,...]
+                 [--redis-wait-replicas 0]
 Every flag mirrors a CROUPIER_* environment variable (see README).
 
   croupier status                       models, versions, which is live, load state

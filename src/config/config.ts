@@ -13,6 +13,8 @@ export interface RedisConfig {
   readonly sentinels: readonly string[] | undefined;
   readonly clusterNodes: readonly string[] | undefined;
   readonly name: string | undefined;
+  /** Replicas each decision and outcome write must reach (`WAIT`) before it counts; 0 = none. */
+  readonly waitReplicas?: number;
 }
 
 export interface Config {
@@ -56,6 +58,7 @@ const FLAGS: Record<string, string> = {
   'redis-sentinels': 'CROUPIER_REDIS_SENTINELS',
   'redis-cluster-nodes': 'CROUPIER_REDIS_CLUSTER_NODES',
   'redis-name': 'CROUPIER_REDIS_NAME',
+  'redis-wait-replicas': 'CROUPIER_REDIS_WAIT_REPLICAS',
   workers: 'CROUPIER_WORKERS',
   'intra-op-threads': 'CROUPIER_INTRA_OP_THREADS',
   'max-batch': 'CROUPIER_MAX_BATCH',
@@ -196,7 +199,7 @@ export function loadConfig(args: readonly string[] = [], baseEnv: Env = process.
   const clusterNodes = hostPorts('CROUPIER_REDIS_CLUSTER_NODES', env.CROUPIER_REDIS_CLUSTER_NODES);
   if (sentinels && !env.CROUPIER_REDIS_NAME) throw new ConfigError('CROUPIER_REDIS_SENTINELS needs CROUPIER_REDIS_NAME (the master group name)');
   const redis = redisUrl || sentinels || clusterNodes
-    ? { url: redisUrl, sentinels, clusterNodes, name: env.CROUPIER_REDIS_NAME || undefined }
+    ? { url: redisUrl, sentinels, clusterNodes, name: env.CROUPIER_REDIS_NAME || undefined, waitReplicas: integer(env, 'CROUPIER_REDIS_WAIT_REPLICAS', 0, 0, 16) }
     : undefined;
 
   const config: Config = {

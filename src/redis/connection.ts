@@ -26,7 +26,15 @@ export interface RedisLink {
   subscriber(): RedisClient;
   /** Last known state; drives croupier_redis_up. */
   isUp(): boolean;
+  /** The socket is open and Redis answered its ready check (writes may still fail). */
+  isConnected(): boolean;
   onChange(fn: (up: boolean) => void): void;
+  /** A command failed: health is down until a write succeeds; a timeout drops the connection. */
+  failed(err: unknown): void;
+  /** A write succeeded (and reached the replicas it had to, see waitReplicas). */
+  wrote(): void;
+  /** Replicas a write must reach before it counts as done (`WAIT`); 0 = the master's answer. */
+  readonly waitReplicas: number;
   close(): Promise<void>;
 }
 
@@ -35,6 +43,15 @@ export const KEY_PREFIX = 'croupier:';
 export const CONNECT_TIMEOUT_MS = 10_000;
 /** Per-command timeout: a dead connection costs a command at most this long. */
 export const COMMAND_TIMEOUT_MS = 250;
+/** How long a WAIT may take: under the command timeout, so a lagging replica is a failed write, not a dropped connection. */
+export const WAIT_TIMEOUT_MS = 150;
+/** How often a write is tried while writes fail on an open connection. */
+export const PROBE_MS = 500;
+
+/** The error ioredis rejects a timed-out command with. */
+export function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
+}
 
 export function routeKey(route: string, suffix: string): string {
   return `${KEY_PREFIX}{route:${route}}:${suffix}`;
@@ -54,6 +71,9 @@ const COMMON: RedisOptions = {
   // Reconnect forever, quickly at first, never slower than every second: decisions held during an
   // outage are written, and feedback accepted again, as soon as Redis is back.
   retryStrategy: (times: number) => Math.min(50 * times, 1_000),
+  // A demoted master answers writes with READONLY: reconnect (through Sentinel: to the new master).
+  // The command itself fails (1, not 2): it is retried by whoever sent it, not re-sent blindly.
+  reconnectOnError: (err: Error) => (err.message.includes('READONLY') ? 1 : false),
   lazyConnect: true,
 };
 
@@ -74,12 +94,15 @@ function createClient(config: RedisConfig): RedisClient {
       enableOfflineQueue: false,
       clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
       lazyConnect: true,
-      redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1, connectTimeout: 2_000 },
+      redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1, connectTimeout: 2_000, reconnectOnError: COMMON.reconnectOnError },
     };
     return new Cluster(config.clusterNodes.map(hostPort), options);
   }
   if (config.sentinels) {
-    return new Redis({ ...COMMON, sentinels: config.sentinels.map(hostPort), name: config.name });
+    // failoverDetector: Sentinel's +switch-master drops the connection at once, even when the old
+    // master is alive and keeps answering (a switchover, a stall); without it writes go on to the
+    // old master until Sentinel demotes it, and are discarded at its resync.
+    return new Redis({ ...COMMON, sentinels: config.sentinels.map(hostPort), name: config.name, failoverDetector: true });
   }
   return new Redis(config.url!, COMMON);
 }
@@ -87,19 +110,80 @@ function createClient(config: RedisConfig): RedisClient {
 class Link implements RedisLink {
   readonly prefix = KEY_PREFIX;
   private up = false;
+  private connected = false;
+  /** Since when writes fail on the open connection (0: they succeed). */
+  private failingSinceMs = 0;
+  private probing: NodeJS.Timeout | undefined;
   private readonly listeners: ((up: boolean) => void)[] = [];
   private sub: RedisClient | undefined;
   private closed = false;
 
   constructor(readonly client: RedisClient, private readonly config: RedisConfig, private readonly log: Logger, metrics: Metrics) {
+    this.waitReplicas = config.waitReplicas ?? 0;
     metrics.redisUp(() => (this.up ? 1 : 0));
-    client.on('ready', () => this.set(true));
-    client.on('close', () => this.set(false));
-    client.on('end', () => this.set(false));
+    client.on('ready', () => this.connection(true));
+    client.on('close', () => this.connection(false));
+    client.on('end', () => this.connection(false));
     client.on('error', (err: Error) => {
       // ioredis emits an error per failed reconnect; one line per state change is enough.
       if (this.up) log.warn({ err: err.message }, 'redis error');
     });
+  }
+
+  readonly waitReplicas: number;
+
+  private connection(connected: boolean): void {
+    this.connected = connected;
+    // A new connection (perhaps to a new master) starts healthy; its first failed write says otherwise.
+    if (connected) this.failingSinceMs = 0;
+    this.update();
+  }
+
+  failed(err: unknown): void {
+    if (this.closed) return;
+    if (isTimeout(err) && this.client.status === 'ready') {
+      // A stalled master keeps its socket open; Sentinel may have promoted another meanwhile.
+      this.log.warn({ redis: describe(this.config) }, 'redis command timed out; reconnecting');
+      this.client.disconnect(true);
+    }
+    if (this.failingSinceMs === 0) {
+      this.failingSinceMs = Date.now();
+      if (this.connected) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis writes failing');
+    }
+    this.update();
+  }
+
+  wrote(): void {
+    if (this.failingSinceMs === 0) return;
+    this.failingSinceMs = 0;
+    this.update();
+  }
+
+  private update(): void {
+    this.set(this.connected && this.failingSinceMs === 0);
+    const probe = this.connected && this.failingSinceMs > 0 && !this.closed;
+    if (probe && !this.probing) {
+      this.probing = setInterval(() => void this.probe(), PROBE_MS);
+      this.probing.unref();
+    } else if (!probe && this.probing) {
+      clearInterval(this.probing);
+      this.probing = undefined;
+    }
+  }
+
+  /** One write, as the data plane writes (with WAIT when configured), to learn when writes work again. */
+  private async probe(): Promise<void> {
+    try {
+      const key = `${KEY_PREFIX}{control}:probe`;
+      await this.client.set(key, String(Date.now()), 'PX', 60_000);
+      if (this.waitReplicas > 0 && !(this.client instanceof Cluster)) {
+        const acked = await this.client.wait(this.waitReplicas, WAIT_TIMEOUT_MS);
+        if (acked < this.waitReplicas) throw new Error(`WAIT: ${acked} of ${this.waitReplicas} replicas acknowledged`);
+      }
+      this.wrote();
+    } catch (err) {
+      this.failed(err);
+    }
   }
 
   private set(up: boolean): void {
@@ -107,7 +191,7 @@ class Link implements RedisLink {
     this.up = up;
     if (!this.closed) {
       if (up) this.log.info({ redis: describe(this.config) }, 'redis connected');
-      else this.log.warn({ redis: describe(this.config) }, 'redis connection lost; retrying in the background');
+      else this.log.warn({ redis: describe(this.config) }, 'redis down (connection lost or writes failing); retrying in the background');
     }
     for (const fn of this.listeners) {
       try {
@@ -116,6 +200,10 @@ class Link implements RedisLink {
         this.log.error({ err }, 'redis state listener failed');
       }
     }
+  }
+
+  isConnected(): boolean {
+    return this.connected;
   }
 
   isUp(): boolean {
@@ -142,6 +230,7 @@ class Link implements RedisLink {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.probing);
     const quit = async (c: RedisClient): Promise<void> => {
       try {
         if (this.up) await c.quit();

@@ -6,16 +6,21 @@
  * Nothing waits long on Redis: after WRITE_TIMEOUT_MS, or at once when Redis is known down, the
  * answers go out anyway and the decisions wait here (bounded) until Redis is back. Feedback for a
  * decision still held here answers 503 (it cannot be made durable yet).
+ *
+ * A pull is counted by the script that writes its decision (`SET NX`), and only when that decision
+ * was new: a write that timed out on the client but ran on Redis, then is sent again by catch-up,
+ * counts nothing twice (issue 13, cause 5). With `waitReplicas` the write ends with `WAIT`: a
+ * write the replicas did not acknowledge in time counts as failed, its decisions stay held (and
+ * their feedback answers 503) until a retry is acknowledged.
  */
-import { randomBytes } from 'node:crypto';
 import { Decision } from '../feedback/decision.js';
-import { DecisionIds } from '../feedback/decision-id.js';
 import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { Logger } from '../log.js';
-import type { ModelVersion } from '../registry/repository.js';
-import type { Pick, Route } from '../routing/router.js';
+import type { Pick } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { controlKey, KEY_PREFIX, type RedisLink } from './connection.js';
+import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { decideArgs, decisionKey } from './decide-args.js';
+import { saveHeld } from './held-journal.js';
 import { batch, statsKey } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */
@@ -23,28 +28,12 @@ export const WRITE_TIMEOUT_MS = 100;
 /** Decisions written per pipeline when catching up after an outage. */
 const CATCH_UP_CHUNK = 1000;
 
-/** Decision keys are not hash-tagged: feedback knows only the id, and they spread over the slots. */
-export function decisionKey(id: string): string {
-  return `${KEY_PREFIX}decision:${id}`;
-}
+export { decisionKey };
 
-/** The decision-id secret is shared by all replicas: generated once, by whichever starts first. */
-export async function sharedDecisionIds(link: RedisLink): Promise<DecisionIds> {
-  const key = controlKey('decision-secret');
-  await link.client.set(key, randomBytes(32).toString('hex'), 'NX');
-  const hex = await link.client.get(key);
-  if (!hex || !/^[0-9a-f]{64,}$/.test(hex)) throw new Error(`${key} in Redis does not hold a 32-byte hex secret`);
-  return new DecisionIds(Buffer.from(hex, 'hex'));
-}
-
-/** Pull counts of one turn, per route, version and arm. */
-type Pulls = Map<Route, Map<ModelVersion, Float64Array>>;
-
-/** One turn's work: decisions to write, answers to send, pulls to count. */
+/** One turn's work: decisions to write (each counts its pull), answers to send. */
 class Turn {
   readonly decisions: Decision[] = [];
   readonly jobs: DecidedJob[] = [];
-  readonly pulls: Pulls = new Map();
   answered = false;
 
   answer(): void {
@@ -62,8 +51,6 @@ class Turn {
 export class RedisDecisions implements DecisionSink {
   /** Decisions Redis has not confirmed yet (outage), oldest first; bounded. */
   private readonly held = new Map<string, Decision>();
-  /** Pull counts Redis has not taken yet. */
-  private heldPulls: Pulls = new Map();
   /** Decisions dropped from `held` to keep it bounded. */
   evicted = 0;
   private turn = new Turn();
@@ -85,7 +72,6 @@ export class RedisDecisions implements DecisionSink {
     turn.decisions.push(new Decision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key,
       version.sha256, pick.propensity, rows, features));
     turn.jobs.push(job);
-    count(turn.pulls, route, version, pick.arm.index, 1);
     if (!this.scheduled) {
       this.scheduled = true;
       // After the callback that resolved this batch of jobs, not after the whole poll phase: the
@@ -108,12 +94,12 @@ export class RedisDecisions implements DecisionSink {
     const turn = this.turn;
     this.turn = new Turn();
     if (!this.link.isUp() || this.stalled) {
-      this.hold(turn.decisions, turn.pulls);
+      this.hold(turn.decisions);
       turn.answer();
       return;
     }
     const timer = setTimeout(() => this.late(turn), WRITE_TIMEOUT_MS);
-    this.write(turn.decisions, turn.pulls).then(() => {
+    this.write(turn.decisions).then(() => {
       clearTimeout(timer);
       if (turn.answered) for (const d of turn.decisions) this.held.delete(d.id);
       turn.answer();
@@ -135,63 +121,76 @@ export class RedisDecisions implements DecisionSink {
   }
 
   /**
-   * Writes decisions and pull counts in one round trip; what fails is held for later. Resolves
-   * when Redis confirmed everything, rejects (after holding the rest) otherwise.
+   * Writes decisions, and the pulls of those Redis did not have yet, in one round trip; what fails
+   * is held for later. Resolves when Redis confirmed everything, rejects (after holding the rest)
+   * otherwise.
    */
-  private async write(decisions: readonly Decision[], pulls: Pulls): Promise<void> {
+  private async write(decisions: readonly Decision[]): Promise<void> {
     const now = Date.now();
-    const commands: ((c: Parameters<Parameters<typeof batch>[1][number]>[0]) => Promise<unknown>)[] = [];
     const live: Decision[] = [];
-    const keys: string[] = [];
-    const values: (string | number)[] = [];
     const ttls: number[] = [];
     for (const d of decisions) {
       const ttl = d.createdMs + this.windowMs(d.route) - now;
       if (ttl <= 0) continue;
       live.push(d);
-      keys.push(decisionKey(d.id));
-      values.push(d.line());
       ttls.push(ttl);
     }
-    // One script call sets the whole turn's decisions (far cheaper for the client than a command
-    // each); on Cluster, where the keys of one call must share a slot, one SET each.
-    const perKey = this.link.client instanceof Cluster;
-    if (perKey) for (let i = 0; i < keys.length; i++) commands.push((c) => c.set(keys[i]!, values[i]!, 'PX', ttls[i]!));
-    else if (keys.length > 0) commands.push((c) => c.croupierDecide(keys.length, ...keys, ...values, ...ttls));
-    const decisionResults = commands.length;
-    const pullList: [Route, ModelVersion, number, number][] = [];
-    for (const [route, byVersion] of pulls) {
-      for (const [version, counts] of byVersion) {
-        for (let i = 0; i < counts.length; i++) {
-          const n = counts[i]!;
-          if (n === 0) continue;
-          pullList.push([route, version, i, n]);
-          commands.push((c) => c.croupierPull(statsKey(route.name), route.arms[i]!.name, version.key, n));
-        }
-      }
-    }
-    let results: unknown[];
+    if (live.length === 0) return;
+    const wait = this.link.waitReplicas;
+    let failed: readonly Decision[] = [];
+    let error: unknown;
     try {
-      results = await batch(this.link.client, commands);
+      if (this.link.client instanceof Cluster) failed = await this.writeEach(live, ttls);
+      else {
+        // One script call writes the whole turn and counts its pulls (far cheaper for the client
+        // than a command each), then WAIT when configured: one round trip.
+        const args = decideArgs(live, ttls);
+        const results = await batch(this.link.client, wait > 0
+          ? [(c) => c.croupierDecide(...args), (c) => c.wait(wait, WAIT_TIMEOUT_MS)]
+          : [(c) => c.croupierDecide(...args)]);
+        error = results.find((r) => r instanceof Error);
+        if (error === undefined && wait > 0 && (results[1] as number) < wait) error = new Error(`WAIT: ${results[1] as number} of ${wait} replicas acknowledged the decisions`);
+        if (error !== undefined) failed = live;
+      }
     } catch (err) {
-      this.hold(live, pulls);
-      throw err;
+      error = err;
+      failed = live;
     }
-    const failed = perKey ? live.filter((_, i) => results[i] instanceof Error) : (results[0] instanceof Error ? live : []);
-    const failedPulls: Pulls = new Map();
-    for (let j = 0; j < pullList.length; j++) {
-      if (!(results[decisionResults + j] instanceof Error)) continue;
-      const [route, version, arm, n] = pullList[j]!;
-      count(failedPulls, route, version, arm, n);
-    }
-    if (failed.length > 0 || failedPulls.size > 0) {
-      this.hold(failed, failedPulls);
-      throw results.find((r) => r instanceof Error) as Error;
+    if (failed.length > 0) {
+      this.hold(failed);
+      error ??= new Error('decisions not written');
+      this.link.failed(error);
+      throw error;
     }
     this.stalled = false;
+    this.link.wrote();
   }
 
-  private hold(decisions: readonly Decision[], pulls: Pulls): void {
+  /**
+   * Cluster: the keys of one call must share a slot, so one `SET NX` per decision, then the pulls
+   * of the decisions that were new (counted at most once: a failed pull count is not retried).
+   * WAIT is not used on Cluster (each key's node would need its own). Returns the decisions not written.
+   */
+  private async writeEach(live: readonly Decision[], ttls: readonly number[]): Promise<Decision[]> {
+    const results = await batch(this.link.client, live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')));
+    const failed = live.filter((_, i) => results[i] instanceof Error);
+    const pulls = new Map<string, { route: string; arm: string; versionKey: string; n: number }>();
+    live.forEach((d, i) => {
+      if (results[i] !== 'OK') return;
+      const key = `${d.route}\n${d.arm}\n${d.versionKey}`;
+      const p = pulls.get(key);
+      if (p) p.n++;
+      else pulls.set(key, { route: d.route, arm: d.arm, versionKey: d.versionKey, n: 1 });
+    });
+    if (pulls.size > 0) {
+      const counted = await batch(this.link.client, [...pulls.values()].map((p) => (c) => c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n)));
+      const lost = counted.find((r) => r instanceof Error);
+      if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
+    }
+    return failed;
+  }
+
+  private hold(decisions: readonly Decision[]): void {
     for (const d of decisions) {
       this.held.delete(d.id);
       this.held.set(d.id, d);
@@ -200,54 +199,72 @@ export class RedisDecisions implements DecisionSink {
       this.held.delete(this.held.keys().next().value!);
       this.evicted++;
     }
-    for (const [route, byVersion] of pulls) for (const [version, counts] of byVersion) counts.forEach((n, i) => count(this.heldPulls, route, version, i, n));
-    if (decisions.length > 0 && this.link.isUp()) void this.catchUp();
+    if (decisions.length > 0 && this.link.isConnected()) void this.catchUp();
   }
 
-  /** At shutdown: one last attempt, for at most `timeoutMs`, to write what is held. */
-  async close(timeoutMs: number): Promise<void> {
+  /**
+   * At shutdown: keeps writing what is held until `deadlineMs` (the drain's own deadline: Redis may
+   * come back meanwhile), then journals what is still held to `journal` (see held-journal.ts).
+   */
+  async close(deadlineMs: number, journal?: string): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-    await Promise.race([this.catchUp(), timer]);
+    while (this.held.size > 0 && Date.now() < deadlineMs) {
+      const pause = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, Math.min(100, deadlineMs - Date.now()))).unref());
+      await Promise.race([this.catchUp(), pause]);
+      await pause;
+    }
     this.closed = true;
-    if (this.held.size > 0) this.log.warn({ decisions: this.held.size }, 'redis: decisions made during the outage were never written (their feedback will be refused)');
-  }
-
-  /** Writes what was held during an outage, in chunks, oldest first. */
-  catchUp(): Promise<void> {
-    this.catchingUp ??= (async () => {
+    if (this.held.size === 0) return;
+    if (journal) {
       try {
-        let written = 0;
-        while ((this.held.size > 0 || this.heldPulls.size > 0) && this.link.isUp() && !this.closed) {
-          const chunk: Decision[] = [];
-          for (const d of this.held.values()) {
-            chunk.push(d);
-            if (chunk.length === CATCH_UP_CHUNK) break;
-          }
-          for (const d of chunk) this.held.delete(d.id);
-          const pulls = this.heldPulls;
-          this.heldPulls = new Map();
-          try {
-            await this.write(chunk, pulls);
-            written += chunk.length;
-          } catch (err) {
-            this.log.warn({ err: (err as Error).message, held: this.held.size }, 'redis: decisions held during the outage not written yet; will retry');
-            await new Promise((r) => setTimeout(r, 200));
-          }
-        }
-        if (written > 0) this.log.info({ decisions: written }, 'redis: decisions held during the outage written');
-      } finally {
-        this.catchingUp = undefined;
+        saveHeld(journal, [...this.held.values()]);
+        this.log.warn({ decisions: this.held.size, journal }, 'redis: decisions not written before shutdown journaled; the next start on this state directory writes them');
+        return;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, journal }, 'redis: held decisions could not be journaled');
       }
-    })();
-    return this.catchingUp;
+    }
+    this.log.warn({ decisions: this.held.size }, 'redis: decisions made during the outage were never written (their feedback will be refused)');
   }
-}
 
-function count(pulls: Pulls, route: Route, version: ModelVersion, arm: number, n: number): void {
-  let byVersion = pulls.get(route);
-  if (!byVersion) pulls.set(route, byVersion = new Map());
-  let counts = byVersion.get(version);
-  if (!counts) byVersion.set(version, counts = new Float64Array(route.arms.length));
-  counts[arm]! += n;
+  /** Decisions a previous run journaled: held, and written by catch-up as soon as Redis takes them. */
+  restore(decisions: readonly Decision[]): void {
+    if (decisions.length === 0) return;
+    this.log.info({ decisions: decisions.length }, 'redis: decisions journaled at the last shutdown taken up again');
+    this.hold(decisions);
+  }
+
+  /**
+   * Writes what was held during an outage, in chunks, oldest first; one run at a time. The run is
+   * stored before it can finish and forgotten only by itself: with nothing to write it completes
+   * synchronously, and a settled run left stored would stop catch-up for good (issue 12, finding 1).
+   */
+  catchUp(): Promise<void> {
+    if (this.catchingUp) return this.catchingUp;
+    const run = this.writeHeld().finally(() => {
+      if (this.catchingUp === run) this.catchingUp = undefined;
+    });
+    this.catchingUp = run;
+    return run;
+  }
+
+  private async writeHeld(): Promise<void> {
+    let written = 0;
+    while (this.held.size > 0 && this.link.isConnected() && !this.closed) {
+      const chunk: Decision[] = [];
+      for (const d of this.held.values()) {
+        chunk.push(d);
+        if (chunk.length === CATCH_UP_CHUNK) break;
+      }
+      for (const d of chunk) this.held.delete(d.id);
+      try {
+        await this.write(chunk);
+        written += chunk.length;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, held: this.held.size }, 'redis: decisions held during the outage not written yet; will retry');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    if (written > 0) this.log.info({ decisions: written }, 'redis: decisions held during the outage written');
+  }
 }

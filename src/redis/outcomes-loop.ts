@@ -8,15 +8,19 @@ import { feedbackEndpoint } from '../http/feedback-endpoint.js';
 import type { Router } from '../routing/router.js';
 import type { RedisLink } from './connection.js';
 import { RedisDecisions } from './decisions.js';
+import { heldJournal, takeHeld } from './held-journal.js';
 import { RedisFeedback } from './outcomes.js';
 import { SharedStats } from './stats.js';
 
 const DEFAULT_WINDOW_S = 86_400;
 
-/** What the embedded loop needs, but a Redis link instead of a state directory. */
-export interface SharedFeedbackDeps extends Omit<FeedbackLoopDeps, 'stateDir' | 'state'> {
+/** What the embedded loop needs, and a Redis link (the state directory keeps only decisions journaled at shutdown). */
+export interface SharedFeedbackDeps extends Omit<FeedbackLoopDeps, 'state'> {
   readonly link: RedisLink;
 }
+
+/** The least a shutdown waits for held decisions, even when the drain used up its own time. */
+const CLOSE_MIN_MS = 2_000;
 
 export class SharedFeedbackLoop {
   private constructor(
@@ -25,12 +29,15 @@ export class SharedFeedbackLoop {
     readonly stats: SharedStats,
     private readonly router: Router,
     readonly endpoint: ReturnType<typeof feedbackEndpoint>,
+    private readonly journal: string,
   ) {}
 
   static async start(deps: SharedFeedbackDeps): Promise<SharedFeedbackLoop> {
     const { link, router, metrics, log } = deps;
     const windowMs = (route: string): number => (router.get(route)?.spec.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000;
     const decisions = new RedisDecisions(link, log, deps.decisionsMax, windowMs);
+    const journal = heldJournal(deps.stateDir);
+    decisions.restore(takeHeld(journal));
     const feedback = new RedisFeedback(link, deps.ids, decisions, router, metrics);
     const stats = new SharedStats(link, router, deps.gateway.registry, log);
     feedback.onCredited = () => void stats.refresh();
@@ -50,13 +57,16 @@ export class SharedFeedbackLoop {
     router.recomputeAll();
     router.start();
     stats.start();
-    return new SharedFeedbackLoop(decisions, feedback, stats, router, feedbackEndpoint(feedback, deps.bodyLimit, deps.isAccepting));
+    return new SharedFeedbackLoop(decisions, feedback, stats, router, feedbackEndpoint(feedback, deps.bodyLimit, deps.isAccepting), journal);
   }
 
-  /** Stops the timers and writes what waits for Redis, if it is reachable. */
-  async close(): Promise<void> {
+  /**
+   * Stops the timers and writes what waits for Redis, until `deadlineMs` (the drain's deadline; at
+   * least CLOSE_MIN_MS from now); what is still held then is journaled in the state directory.
+   */
+  async close(deadlineMs = 0): Promise<void> {
     this.stats.stop();
     this.router.stop();
-    await this.decisions.close(2_000);
+    await this.decisions.close(Math.max(deadlineMs, Date.now() + CLOSE_MIN_MS), this.journal);
   }
 }

@@ -13,8 +13,8 @@ import type { FeedbackObserver, OutcomeReply, Verdict } from '../feedback/feedba
 import type { OutcomeResult } from '../feedback/outcome.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
 import type { Router } from '../routing/router.js';
-import type { RedisLink } from './connection.js';
-import { routeKey } from './connection.js';
+import { Cluster } from 'ioredis';
+import { routeKey, WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { decisionKey, type RedisDecisions } from './decisions.js';
 import { batch, OUTCOME_RETENTION_MS, statsKey } from './stats.js';
 
@@ -39,7 +39,10 @@ const DUPLICATE: Verdict = { result: 'duplicate', message: 'an outcome for this 
 
 /**
  * After an outage, another replica may still be writing the decisions it made meanwhile: a genuine
- * id from that time, not found in Redis, answers 503 (retry) rather than 404 for this long.
+ * id from that time, not found in Redis, answers 503 (retry) rather than 404 for this long. So does
+ * any genuine id younger than this: the replica that made it may be failing to write while this
+ * one is not (its own connection, a failover it has not followed yet), and a young genuine
+ * decision missing from Redis is one still on its way far more often than one lost (issue 13).
  */
 export const CATCH_UP_GRACE_MS = 30_000;
 const OUTAGE_MARGIN_MS = 1_000;
@@ -66,7 +69,11 @@ export class RedisFeedback {
    */
   health(ok: boolean, sinceMs: number): void {
     if (!ok) {
-      if (this.downSinceMs === 0) this.downSinceMs = sinceMs;
+      if (this.downSinceMs > 0) return;
+      // Dips close together are one outage: a decision made in the first may still be held when
+      // the last ends (a failover is often several reconnects and failed writes in a row).
+      const o = this.outage;
+      this.downSinceMs = o !== undefined && sinceMs - o.toMs < CATCH_UP_GRACE_MS ? o.fromMs : sinceMs;
     } else if (this.downSinceMs > 0) {
       this.outage = { fromMs: this.downSinceMs, toMs: Date.now() };
       this.downSinceMs = 0;
@@ -75,6 +82,7 @@ export class RedisFeedback {
 
   /** Whether a decision made at `createdMs` may still be held by a replica catching up after an outage. */
   private mayBeCatchingUp(createdMs: number, nowMs: number): boolean {
+    if (nowMs - createdMs < CATCH_UP_GRACE_MS) return true;
     // Redis failing right now (as this replica last saw it): anything made since may be held.
     if (this.downSinceMs > 0 && createdMs >= this.downSinceMs - OUTAGE_MARGIN_MS) return true;
     const o = this.outage;
@@ -139,13 +147,28 @@ export class RedisFeedback {
 
     if (credits.length > 0) {
       let results: (number | Error)[];
+      // With waitReplicas, a 2xx also needs the replicas' acknowledgement: an outcome only the
+      // master holds is lost with it. A duplicate touches its marker, so WAIT covers it too.
+      const wait = this.link.waitReplicas;
+      const commands: ((c: Parameters<Parameters<typeof batch<number>>[1][number]>[0]) => Promise<number>)[] = credits.map(({ args }) => (c) => c.croupierCredit(...args));
+      if (wait > 0 && !(this.link.client instanceof Cluster)) commands.push((c) => c.wait(wait, WAIT_TIMEOUT_MS));
       try {
-        results = await batch(this.link.client, credits.map(({ args }) => (c) => c.croupierCredit(...args)));
+        results = await batch(this.link.client, commands);
       } catch (err) {
+        this.link.failed(err);
         throw unavailable('Redis did not take the outcomes; retry (outcomes already counted will be reported as duplicates)', err);
       }
       const failed = results.find((r) => r instanceof Error);
-      if (failed) throw unavailable('Redis did not take every outcome; retry (outcomes already counted will be reported as duplicates)', failed);
+      if (failed) {
+        this.link.failed(failed);
+        throw unavailable('Redis did not take every outcome; retry (outcomes already counted will be reported as duplicates)', failed);
+      }
+      if (commands.length > credits.length && (results.at(-1) as number) < wait) {
+        const err = new Error(`WAIT: ${results.at(-1) as number} of ${wait} replicas acknowledged the outcomes`);
+        this.link.failed(err);
+        throw unavailable('Redis replicas did not acknowledge the outcomes in time; retry (outcomes already counted will be reported as duplicates)', err);
+      }
+      this.link.wrote();
       let touched = false;
       for (let j = 0; j < credits.length; j++) {
         const { index, d } = credits[j]!;
@@ -168,10 +191,14 @@ export class RedisFeedback {
     try {
       results = await batch(this.link.client, ids.map((id) => (c) => c.get(decisionKey(id))));
     } catch (err) {
+      this.link.failed(err);
       throw unavailable('Redis did not answer the decision look-up; retry', err);
     }
     const failed = results.find((r) => r instanceof Error);
-    if (failed) throw unavailable('Redis did not answer the decision look-up; retry', failed);
+    if (failed) {
+      this.link.failed(failed);
+      throw unavailable('Redis did not answer the decision look-up; retry', failed);
+    }
     return results as (string | null)[];
   }
 

@@ -39,11 +39,15 @@ return redis.call('HINCRBY', KEYS[1], arm .. ':pulls', ARGV[3])
  *   KEYS[1] the route's stats hash, KEYS[2] the decision's settled marker, KEYS[3] the outcomes stream
  *   ARGV: decision, arm, versionKey, reward, atMs, halfLifeMs, markerTtlMs, minId, model, version,
  *         propensity, decidedMs, label (JSON, '' for none)
+ * A duplicate touches its marker (a write, so that a WAIT after it covers the first count too).
  * Returns 0 for a duplicate, 1 when accepted and credited, 2 when accepted but not credited (the
  * arm serves another version by now). The discounting mirrors ArmStats.credit.
  */
 const CREDIT = `
-if not redis.call('SET', KEYS[2], ARGV[4], 'NX', 'PX', ARGV[7]) then return 0 end
+if not redis.call('SET', KEYS[2], ARGV[4], 'NX', 'PX', ARGV[7]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+  return 0
+end
 local arm = ARGV[2]
 local reward = tonumber(ARGV[4])
 local at = tonumber(ARGV[5])
@@ -92,11 +96,38 @@ redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[8], '*', unpack(fields))
 return credited
 `;
 
-/** Writes a turn's decisions: KEYS = decision keys, ARGV = their lines, then their TTLs (ms). */
+/**
+ * Writes a turn's decisions and counts the pulls of those that were new, so that a write sent
+ * twice (a timed-out pipeline that ran after all, retried by catch-up) counts each pull once.
+ *   KEYS: the n decision keys, then the stats keys of their routes
+ *   ARGV: n; the n lines; the n TTLs (ms); the n pull groups (1-based); then per group its stats
+ *         key (1-based among the stats keys), arm and version key
+ * The version check mirrors PULL. Returns how many decisions were new.
+ */
 const DECIDE = `
-local n = #KEYS
-for i = 1, n do redis.call('SET', KEYS[i], ARGV[i], 'PX', ARGV[n + i]) end
-return n
+local n = tonumber(ARGV[1])
+local counts = {}
+local new = 0
+for i = 1, n do
+  if redis.call('SET', KEYS[i], ARGV[1 + i], 'PX', ARGV[1 + n + i], 'NX') then
+    local g = tonumber(ARGV[1 + 2 * n + i])
+    counts[g] = (counts[g] or 0) + 1
+    new = new + 1
+  end
+end
+local base = 1 + 3 * n
+for g, c in pairs(counts) do
+  local at = base + (g - 1) * 3
+  local key = KEYS[n + tonumber(ARGV[at + 1])]
+  local arm = ARGV[at + 2]
+  local v = redis.call('HGET', key, arm .. ':version')
+  if v ~= ARGV[at + 3] then
+    redis.call('HSET', key, arm .. ':version', ARGV[at + 3], arm .. ':pulls', 0, arm .. ':rewards', 0,
+      arm .. ':n', 0, arm .. ':sum', 0, arm .. ':sumSq', 0, arm .. ':atMs', 0)
+  end
+  redis.call('HINCRBY', key, arm .. ':pulls', c)
+end
+return new
 `;
 
 /** Forgets a route's statistics (admin reset), keeping each arm's version. */
@@ -113,7 +144,7 @@ type ScriptClient = RedisClient & {
   croupierPull(key: string, arm: string, versionKey: string, count: number): Promise<number>;
   croupierCredit(...args: (string | number)[]): Promise<number>;
   croupierReset(key: string): Promise<number>;
-  croupierDecide(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  croupierDecide(...args: (string | number)[]): Promise<number>;
 };
 
 /** Registers the scripts on the client (ioredis sends EVALSHA, and the script once on NOSCRIPT). */
@@ -209,8 +240,11 @@ export class SharedStats {
         // Through the router, so that recomputes keep to their share of the event loop.
         if (changed) this.router.touch(route);
       }
-      ok = !results.some((r) => r instanceof Error);
+      const failed = results.find((r) => r instanceof Error);
+      ok = failed === undefined;
+      if (failed) this.link.failed(failed);
     } catch (err) {
+      this.link.failed(err);
       this.log.debug({ err: (err as Error).message }, 'redis: statistics refresh failed');
     } finally {
       this.running = false;

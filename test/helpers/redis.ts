@@ -4,7 +4,7 @@
  * reason — except under CI=true, where a skip would let CI pass without testing: there they fail.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,8 +20,11 @@ export interface TestRedis {
   kill(): void;
   /** Any other signal to the server (SIGSTOP / SIGCONT: a Redis that hangs with its sockets open). */
   signal(sig: NodeJS.Signals): void;
-  /** Start again on the same port and directory (the AOF is replayed); resolves once it answers. */
-  restart(): Promise<void>;
+  /**
+   * Start again on the same port and directory (the AOF is replayed), or with `empty`, after
+   * deleting the data (a Redis that comes back with nothing); resolves once it answers.
+   */
+  restart(options?: { empty?: boolean }): Promise<void>;
 }
 
 const BINARY = 'redis-server';
@@ -102,8 +105,12 @@ export async function startRedis(): Promise<TestRedis> {
     signal(sig) {
       child?.kill(sig);
     },
-    async restart() {
+    async restart(options) {
       await exited;
+      if (options?.empty) {
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir);
+      }
       await launch();
     },
     async stop() {

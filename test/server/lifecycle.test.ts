@@ -9,6 +9,7 @@ describe('start-up', () => {
     [['serve', '--port', 'eighty'], /CROUPIER_PORT must be a whole number/],
     [['serve', '--models', '/no/such/dir'], /CROUPIER_MODELS_DIR: cannot read directory/],
     [['serve', '--body-limit', 'lots'], /CROUPIER_BODY_LIMIT must be a size/],
+    [['serve', '--redis-url', 'redis://127.0.0.1:1', '--redis-wait-replicas', 'all'], /CROUPIER_REDIS_WAIT_REPLICAS must be a whole number/],
     [['launch'], /unknown command "launch"/],
   ])('%j stops with one clear line and a non-zero exit', async (args, message) => {
     const child = spawnCroupier(args);
