@@ -2,12 +2,12 @@
  * Loads versions into the inference workers one worker at a time. ONNX Runtime creates a session
  * synchronously (seconds for a big model), and a worker runs no batch meanwhile: loading in every
  * worker at once held every route the workers serve. Here a version goes to one worker, which the
- * pool's balancer gives no new batch from the moment it is chosen; the load is posted once its
- * batches in flight are done, and when it is back the next worker's turn comes.
+ * pool's balancer gives no new batch from the moment its turn comes; the load is posted once its
+ * batches in flight are done, and when it answers, the next worker's turn comes. Loads take turns
+ * in the order asked; a load's timeout counts from when it was asked.
  *
- * With one worker (or one that has started) nobody else can serve: it loads without being set
- * apart, between batches, as it always did. A worker that starts later gets every version through
- * `sync` before it takes any task.
+ * With only one worker started nobody else can serve: it loads between batches, without being set
+ * apart, as it always did. A worker that starts later gets every version through `sync` first.
  */
 import type { Piscina } from 'piscina';
 import type { ChannelMessage, LoadSpec, LoadTiming } from './messages.js';

@@ -73,7 +73,8 @@ export class InferencePool {
 
   /**
    * piscina's least-busy choice, less the worker set apart for a load: runs for every batch, so
-   * it allocates nothing. null leaves the batch queued in piscina until a worker frees up.
+   * it allocates nothing (and reads no threadId unless a load is on). null leaves the batch queued
+   * in piscina until a worker frees up; hasCapacity keeps that rare.
    */
   private readonly balance = (_task: unknown, workers: PiscinaWorker[]): PiscinaWorker | null => {
     const setApart = this.rollout.setApart;
@@ -81,7 +82,7 @@ export class InferencePool {
     let least = TASKS_PER_WORKER;
     for (let i = 0; i < workers.length; i++) {
       const worker = workers[i]!;
-      if (worker.id === setApart) continue;
+      if (setApart !== -1 && worker.id === setApart) continue;
       const usage = worker.currentUsage;
       if (usage === 0) return worker;
       if (usage < least) {
