@@ -44,9 +44,9 @@ export interface LoadTiming {
   batchUs?: number;
 }
 
-/** BroadcastChannel messages. */
+/** BroadcastChannel messages. A load is for one worker (`threadId`): they load one at a time. */
 export type ChannelMessage =
-  | { op: 'load'; requestId: number; spec: LoadSpec; probeRows: number }
+  | { op: 'load'; requestId: number; threadId: number; spec: LoadSpec; probeRows: number }
   | { op: 'unload'; key: string }
   | { op: 'hello'; threadId: number }
   | { op: 'sync'; threadId: number; specs: LoadSpec[]; probeRows: number[] }

@@ -1,12 +1,14 @@
 /**
- * The inference worker pool: piscina with a fixed number of workers, at most one batch in flight
- * per worker, and a broadcast path (piscina has none) that loads a version into every worker.
+ * The inference worker pool: piscina with a fixed number of workers, two batches in flight per
+ * worker, and a path piscina has none of that loads a version into every worker, one worker at a
+ * time (load-rollout.ts); its balancer gives no batch to the worker whose turn it is.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { LoadRollout, type PiscinaWorker } from './load-rollout.js';
 import type { ChannelMessage, InferResult, InferTask, LoadSpec, LoadTiming, WorkerOptions } from './messages.js';
 
 /** The compiled worker; when the main thread runs from TypeScript sources (tests), the built one in dist/. */
@@ -24,23 +26,6 @@ function workerFile(): string {
  */
 const TASKS_PER_WORKER = 2;
 
-interface PendingLoad {
-  key: string;
-  waiting: Set<number>;
-  errors: string[];
-  /** The fastest worker's figures (a worker busy with batches only adds time). */
-  timing: LoadTiming | undefined;
-  resolve: (timing: LoadTiming | undefined) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-function fastest(a: LoadTiming | undefined, b: LoadTiming): LoadTiming {
-  if (!a) return b;
-  const batchUs = a.batchUs === undefined || b.batchUs === undefined ? a.batchUs ?? b.batchUs : Math.min(a.batchUs, b.batchUs);
-  return batchUs === undefined ? { loadMs: Math.min(a.loadMs, b.loadMs) } : { loadMs: Math.min(a.loadMs, b.loadMs), batchUs };
-}
-
 export interface PoolOptions {
   workers: number;
   intraOpThreads: number;
@@ -49,24 +34,27 @@ export interface PoolOptions {
 
 export class InferencePool {
   readonly size: number;
+  private readonly capacity: number;
   private readonly piscina: Piscina;
   private readonly channel: BroadcastChannel;
   private readonly specs = new Map<string, LoadSpec>();
-  /** Rows of the batch to time for each version still loading (a worker that starts meanwhile times it too). */
-  private readonly probeRows = new Map<string, number>();
-  private readonly loads = new Map<number, PendingLoad>();
-  private readonly loadTimeoutMs: number;
-  private nextRequestId = 1;
+  private readonly rollout: LoadRollout;
   private inFlight = 0;
   /** Called whenever a worker frees up, so batchers waiting for capacity can flush. */
   onCapacity: () => void = () => {};
 
   constructor(options: PoolOptions) {
     this.size = options.workers;
-    this.loadTimeoutMs = options.loadTimeoutMs ?? 120_000;
+    this.capacity = options.workers * TASKS_PER_WORKER;
     const channelName = `croupier:${randomUUID()}`;
     this.channel = new BroadcastChannel(channelName);
     this.channel.onmessage = (event: unknown) => this.onChannel((event as { data: ChannelMessage }).data);
+    this.rollout = new LoadRollout({
+      threadIds: () => this.piscina.threads.map((t) => t.threadId),
+      post: (msg) => this.channel.postMessage(msg),
+      released: () => this.onCapacity(),
+      abandoned: (key) => this.unload(key),
+    }, options.loadTimeoutMs ?? 120_000);
     const workerData: WorkerOptions = { channel: channelName, intraOpThreads: options.intraOpThreads };
     this.piscina = new Piscina({
       filename: workerFile(),
@@ -76,70 +64,55 @@ export class InferencePool {
       idleTimeout: Infinity,
       atomics: 'disabled',
       workerData,
+      loadBalancer: this.balance,
     });
+    this.piscina.on('workerCreate', (worker: PiscinaWorker) => this.rollout.workerReady(worker));
+    // Emitted before piscina drops the worker from its list (and its threadId may read -1 by then).
+    this.piscina.on('workerDestroy', () => queueMicrotask(() => this.rollout.workerGone()));
   }
+
+  /**
+   * piscina's least-busy choice, less the worker set apart for a load: runs for every batch, so
+   * it allocates nothing (and reads no threadId unless a load is on). null leaves the batch queued
+   * in piscina until a worker frees up; hasCapacity keeps that rare.
+   */
+  private readonly balance = (_task: unknown, workers: PiscinaWorker[]): PiscinaWorker | null => {
+    const setApart = this.rollout.setApart;
+    let candidate: PiscinaWorker | null = null;
+    let least = TASKS_PER_WORKER;
+    for (let i = 0; i < workers.length; i++) {
+      const worker = workers[i]!;
+      if (setApart !== -1 && worker.id === setApart) continue;
+      const usage = worker.currentUsage;
+      if (usage === 0) return worker;
+      if (usage < least) {
+        candidate = worker;
+        least = usage;
+      }
+    }
+    return candidate;
+  };
 
   private onChannel(msg: ChannelMessage): void {
     if (msg.op === 'hello') {
       // A new (or replacement) worker: it loads every version we serve before it takes tasks.
       const specs = [...this.specs.values()];
-      const sync: ChannelMessage = { op: 'sync', threadId: msg.threadId, specs, probeRows: specs.map((s) => this.probeRows.get(s.key) ?? 0) };
+      const sync: ChannelMessage = { op: 'sync', threadId: msg.threadId, specs, probeRows: specs.map((s) => this.rollout.probeRows(s.key)) };
       this.channel.postMessage(sync);
     } else if (msg.op === 'loaded') {
-      const load = this.loads.get(msg.requestId);
-      if (!load) return;
-      if (msg.error !== undefined) load.errors.push(msg.error);
-      if (msg.timing) load.timing = fastest(load.timing, msg.timing);
-      load.waiting.delete(msg.threadId);
-      this.settle(msg.requestId, load);
+      this.rollout.loaded(msg.requestId, msg.threadId, msg.error !== undefined ? { error: msg.error } : { timing: msg.timing ?? { loadMs: 0 } });
     } else if (msg.op === 'synced') {
-      // A worker that started after a load was posted got that version through `sync` instead.
-      for (const [requestId, load] of this.loads) {
-        if (!load.waiting.has(msg.threadId) || !(load.key in msg.results)) continue;
-        const result = msg.results[load.key]!;
-        if ('error' in result) load.errors.push(result.error);
-        else load.timing = fastest(load.timing, result.timing);
-        load.waiting.delete(msg.threadId);
-        this.settle(requestId, load);
-      }
-    }
-  }
-
-  private settle(requestId: number, load: PendingLoad): void {
-    const live = new Set(this.piscina.threads.map((t) => t.threadId));
-    for (const id of load.waiting) if (!live.has(id)) load.waiting.delete(id);
-    if (load.waiting.size > 0 && load.errors.length === 0) return;
-    clearTimeout(load.timer);
-    this.loads.delete(requestId);
-    this.probeRows.delete(load.key);
-    if (load.errors.length > 0) {
-      this.unload(load.key);
-      load.reject(new Error(load.errors[0]));
-    } else {
-      load.resolve(load.timing);
+      this.rollout.synced(msg.threadId, msg.results);
     }
   }
 
   /**
-   * Loads and warms a version in every worker; resolves when all of them have it, with how long that
-   * took and, given `probeRows`, how long a batch of that many rows takes there.
+   * Loads and warms a version in every worker, one after the other; resolves when all of them have
+   * it, with the fastest one's time to load and, given `probeRows`, to run a batch of that many rows.
    */
   load(spec: LoadSpec, probeRows = 0): Promise<LoadTiming | undefined> {
-    const requestId = this.nextRequestId++;
     this.specs.set(spec.key, spec);
-    if (probeRows > 0) this.probeRows.set(spec.key, probeRows);
-    return new Promise<LoadTiming | undefined>((resolve, reject) => {
-      const waiting = new Set(this.piscina.threads.map((t) => t.threadId));
-      const timer = setTimeout(() => {
-        this.loads.delete(requestId);
-        this.probeRows.delete(spec.key);
-        this.unload(spec.key);
-        reject(new Error(`loading ${spec.key} timed out after ${this.loadTimeoutMs} ms`));
-      }, this.loadTimeoutMs);
-      this.loads.set(requestId, { key: spec.key, waiting, errors: [], timing: undefined, resolve, reject, timer });
-      const msg: ChannelMessage = { op: 'load', requestId, spec, probeRows };
-      this.channel.postMessage(msg);
-    });
+    return this.rollout.load(spec, probeRows);
   }
 
   /** Frees a version's sessions in every worker (call only when no batch for it is in flight). */
@@ -148,8 +121,11 @@ export class InferencePool {
     this.channel.postMessage({ op: 'unload', key } satisfies ChannelMessage);
   }
 
+  /** A free slot on a worker that may take a batch (batches still in flight on the one set apart do not count). */
   hasCapacity(): boolean {
-    return this.inFlight < this.size * TASKS_PER_WORKER;
+    const setApart = this.rollout.setApartWorker;
+    if (setApart === undefined) return this.inFlight < this.capacity;
+    return this.inFlight - setApart.currentUsage < this.capacity - TASKS_PER_WORKER;
   }
 
   run(task: InferTask): Promise<InferResult> {
@@ -157,6 +133,7 @@ export class InferencePool {
     const transferList = task.inputs.map((t) => t.data.buffer as ArrayBuffer);
     const done = (): void => {
       this.inFlight--;
+      this.rollout.batchDone();
       this.onCapacity();
     };
     const result = this.piscina.run(task, { transferList }) as Promise<InferResult>;
@@ -165,11 +142,7 @@ export class InferencePool {
   }
 
   async close(): Promise<void> {
-    for (const [, load] of this.loads) {
-      clearTimeout(load.timer);
-      load.reject(new Error('pool closed'));
-    }
-    this.loads.clear();
+    this.rollout.close();
     this.channel.close();
     await this.piscina.destroy();
   }

@@ -62,7 +62,7 @@ const ready = new Promise<void>((resolve) => { synced = resolve; });
 
 channel.onmessage = (event: unknown) => {
   const msg = (event as { data: ChannelMessage }).data;
-  if (msg.op === 'load') {
+  if (msg.op === 'load' && msg.threadId === threadId) {
     loadTimed(msg.spec, msg.probeRows).then((timing) => reply(msg.requestId, msg.spec.key, { timing }), (e: Error) => reply(msg.requestId, msg.spec.key, { error: e.message }));
   } else if (msg.op === 'unload') {
     void unload(msg.key);
