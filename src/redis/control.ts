@@ -1,9 +1,10 @@
 /**
  * The admin plane shared by every replica (Redis mode):
  *
- *   croupier:{model:M}:live      {live, sha256, history, token}   model M's live pointer
+ *   croupier:{model:M}:live      {live, sha256, history, token, intent}   model M's live pointer
  *   croupier:{model:M}:fence     newest fencing token that wrote it
  *   croupier:{control}:routes    {fileHash, routes, token}        every route's spec
+ *   croupier:{control}:intents   id -> audit intent               changes whose entry is not appended yet
  *   croupier:{control}:events    pub/sub: pointer and route changes, prepare requests
  *
  * A change is written under the admin lock's fencing token by one script that refuses a stale
