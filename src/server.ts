@@ -250,10 +250,11 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   server.admin = admin;
   server.redis = redis;
   try {
-    const feedbackDeps = { decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit, gateway, router, ids, metrics, log, isAccepting: () => server.isReady() };
+    const features = { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget };
+    const feedbackDeps = { decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit, gateway, router, ids, metrics, log, isAccepting: () => server.isReady(), features };
     // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
     if (redis) server.sharedFeedback = await SharedFeedbackLoop.start({ ...feedbackDeps, link: redis, stateDir: config.stateDir });
-    else server.feedbackLoop = await FeedbackLoop.start({ ...feedbackDeps, stateDir: config.stateDir, features: { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget } });
+    else server.feedbackLoop = await FeedbackLoop.start({ ...feedbackDeps, stateDir: config.stateDir });
     await server.listen();
   } catch (e) {
     await engine.close();

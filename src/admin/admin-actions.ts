@@ -25,8 +25,11 @@ export interface Outcome {
   readonly recorded?: Promise<unknown>;
 }
 
-/** Records an outcome's audit fields in the same write as the change (AuditTrail.appendWith, bound to the call). */
-export type Seal = (audit: Outcome['audit'] & { status: number }, save: (entry: unknown) => void) => Promise<unknown>;
+/**
+ * Records an outcome's audit fields with the change (AuditTrail.appendWith, bound to the call): `save`
+ * writes the change with the record, and is awaited before the change applies here (Redis mode's is async).
+ */
+export type Seal = (audit: Outcome['audit'] & { status: number }, save: (record: unknown) => void | Promise<void>) => Promise<unknown>;
 
 export interface AdminDeps {
   readonly registry: Registry;
@@ -164,8 +167,12 @@ export class AdminActions {
     // audit entry is in the same write (embedded mode).
     const audit: Outcome['audit'] = { result: 'ok', before, after: spec };
     let recorded: Promise<unknown> | undefined;
-    if (seal) recorded = seal({ ...audit, status: 200 }, (entry) => void this.deps.routes.save(next, entry));
-    else await this.deps.routes.save(next);
+    if (seal) {
+      let saved: void | Promise<void> = undefined;
+      recorded = seal({ ...audit, status: 200 }, (record) => (saved = this.deps.routes.save(next, record)));
+      recorded.catch(() => undefined);
+      await saved;
+    } else await this.deps.routes.save(next);
     crashAt('routes-saved');
     router.set(name, spec);
     return { status: 200, body: { route: name, spec }, audit, recorded };

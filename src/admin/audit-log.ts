@@ -104,12 +104,15 @@ export function verifyAuditLog(text: string): AuditVerdict {
 export interface AuditTrail {
   append(fields: AuditFields): Promise<AuditEntry>;
   /**
-   * Makes the entry, hands it to `save` — which writes the change it describes together with it, in
-   * one atomic write, synchronously — then appends it; when `save` throws, nothing is recorded. So
-   * a crash leaves either neither or both: `complete` finishes the append at start-up. Only where
-   * the change is saved locally (embedded mode).
+   * Makes the record of the change, hands it to `save` — which writes the change together with it —
+   * then appends the entry; when `save` throws (or rejects), nothing is recorded. So a crash leaves
+   * either neither or both. Embedded mode: the record is the entry itself, `save` writes it in one
+   * atomic write, synchronously, and `complete` finishes the append at start-up. Redis mode: the
+   * record is a write-ahead intent, `save` resolves once the change is in Redis, and any replica
+   * completes or voids an intent left behind (src/redis/change-intents.ts). Resolves with the entry,
+   * or undefined when another replica completed it first.
    */
-  appendWith?(fields: AuditFields, save: (entry: AuditEntry) => void): Promise<AuditEntry>;
+  appendWith?(fields: AuditFields, save: (record: unknown) => void | Promise<void>): Promise<AuditEntry | undefined>;
   read(limit: number, before: number | undefined): Promise<AuditEntry[]>;
   close(): Promise<void>;
 }

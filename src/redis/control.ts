@@ -1,16 +1,19 @@
 /**
  * The admin plane shared by every replica (Redis mode):
  *
- *   croupier:{model:M}:live      {live, sha256, history, token}   model M's live pointer
+ *   croupier:{model:M}:live      {live, sha256, history, token, intent}   model M's live pointer
  *   croupier:{model:M}:fence     newest fencing token that wrote it
  *   croupier:{control}:routes    {fileHash, routes, token}        every route's spec
+ *   croupier:{control}:intents   id -> audit intent               changes whose entry is not appended yet
  *   croupier:{control}:events    pub/sub: pointer and route changes, prepare requests
  *
  * A change is written under the admin lock's fencing token by one script that refuses a stale
  * token and publishes the change; every replica applies what it hears at once, and re-reads the
  * whole state every second anyway (a message lost across a reconnect costs at most that). A
  * replica that starts later takes up the current state before it listens, and seeds the shared
- * state from its own files only where there is none yet (SET NX).
+ * state from its own files only where there is none yet (SET NX). A change made through the admin
+ * API names its write-ahead audit intent, and every re-read settles intents left behind
+ * (change-intents.ts), so no change stays unaudited when a replica dies half-way.
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -20,11 +23,12 @@ import type { ControlBinding, SharedControl } from '../admin/admin-plane.js';
 import type { RouteStore } from '../admin/route-store.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { LivePointer } from '../registry/lifecycle.js';
+import { crashAt, type LivePointer } from '../registry/lifecycle.js';
 import type { LiveState } from '../registry/live-state.js';
 import type { Registry } from '../registry/registry.js';
 import { parseRouteSpec, type RouteSpec } from '../routing/route-spec.js';
-import { RedisAuditLog } from './audit.js';
+import { RedisAuditLog, type ChangeIntent } from './audit.js';
+import { ChangeIntents, type ChangeTarget } from './change-intents.js';
 import { controlKey, modelKey, type RedisLink } from './connection.js';
 import { ReplicaSet, type PrepareRequest } from './control-replicas.js';
 import { RedisAdminLock, unavailable } from './lock.js';
@@ -41,14 +45,16 @@ redis.call('SET', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return -1`;
 
-interface SharedPointer extends LivePointer { readonly token: number }
-interface SharedRoutes { readonly fileHash: string | null; readonly routes: Record<string, unknown>; readonly token: number }
+/** `intent`: the id of the audit intent of the change that wrote it (none when seeded). */
+interface SharedPointer extends LivePointer { readonly token: number; readonly intent?: string }
+interface SharedRoutes { readonly fileHash: string | null; readonly routes: Record<string, unknown>; readonly token: number; readonly intent?: string }
 type ControlEvent = PrepareRequest | { t: 'live'; from: string; pointer: SharedPointer } | { t: 'routes'; from: string; doc: SharedRoutes };
 
 export class RedisControl implements SharedControl {
   readonly lock: RedisAdminLock;
   readonly audit: RedisAuditLog;
   readonly peers: ReplicaSet;
+  private readonly intents: ChangeIntents;
   private readonly link: RedisLink;
   private readonly log: Logger;
   private readonly local: { liveState: LiveState; routeStore: RouteStore };
@@ -70,8 +76,10 @@ export class RedisControl implements SharedControl {
     this.lock = new RedisAdminLock(link.client, self);
     this.audit = new RedisAuditLog(link.client);
     this.peers = new ReplicaSet(link.client, self, this.channel, log);
-    // The lock holder catches up with the shared state before it changes anything.
-    this.lock.beforeWork = () => this.resync();
+    this.intents = new ChangeIntents(link.client, this.audit, log);
+    // The lock holder catches up with the shared state, and settles what a dead holder left half-done,
+    // before it changes anything.
+    this.lock.beforeWork = () => this.resync(false, true);
   }
 
   replicas(): readonly ReplicaLoad[] {
@@ -84,25 +92,45 @@ export class RedisControl implements SharedControl {
     return this.link.client.set(key, this.peers.self, 'EX', 86_400, 'NX').then((ok) => ok === 'OK', () => true);
   }
 
+  /** `record`: the change's audit intent (RedisAuditLog.appendWith), saved first and named by the pointer. */
   readonly pointers = {
-    save: async (registry: Registry, pointer: LivePointer): Promise<void> => {
+    save: async (registry: Registry, pointer: LivePointer, record?: unknown): Promise<void> => {
       const token = this.lock.fence();
-      const shared: SharedPointer = { model: pointer.model, live: pointer.live, sha256: pointer.sha256, history: [...pointer.history], token };
-      await this.fencedWrite(modelKey(pointer.model, 'live'), modelKey(pointer.model, 'fence'), token, JSON.stringify(shared), { t: 'live', from: this.peers.self, pointer: shared }, `model ${pointer.model}'s live version`);
+      const intent = record as ChangeIntent | undefined;
+      const shared: SharedPointer = { model: pointer.model, live: pointer.live, sha256: pointer.sha256, history: [...pointer.history], token, intent: intent?.id };
+      await this.writeAhead(intent, `model:${pointer.model}`, token, () => this.fencedWrite(modelKey(pointer.model, 'live'), modelKey(pointer.model, 'fence'), token, JSON.stringify(shared), { t: 'live', from: this.peers.self, pointer: shared }, `model ${pointer.model}'s live version`));
       this.applied.set(`model:${pointer.model}`, token);
       this.saveLocally(() => this.local.liveState.save(registry, pointer));
     },
   };
 
   readonly routes = {
-    save: async (routes: ReadonlyMap<string, RouteSpec>): Promise<void> => {
+    save: async (routes: ReadonlyMap<string, RouteSpec>, record?: unknown): Promise<void> => {
       const token = this.lock.fence();
-      const doc: SharedRoutes = { fileHash: this.bound?.routesFileHash ?? null, routes: Object.fromEntries(routes), token };
-      await this.fencedWrite(this.routesKey, controlKey('routes-fence'), token, JSON.stringify(doc), { t: 'routes', from: this.peers.self, doc }, 'the routes');
+      const intent = record as ChangeIntent | undefined;
+      const doc: SharedRoutes = { fileHash: this.bound?.routesFileHash ?? null, routes: Object.fromEntries(routes), token, intent: intent?.id };
+      await this.writeAhead(intent, 'routes', token, () => this.fencedWrite(this.routesKey, controlKey('routes-fence'), token, JSON.stringify(doc), { t: 'routes', from: this.peers.self, doc }, 'the routes'));
       this.applied.set('routes', token);
       this.saveLocally(() => this.local.routeStore.save(routes));
     },
   };
+
+  /**
+   * The intent, then the change. A change refused by its fence drops its intent (the refusal is
+   * audited on its own); one whose fate is unknown (Redis failed) leaves it to be settled.
+   */
+  private async writeAhead(intent: ChangeIntent | undefined, target: ChangeTarget, token: number, write: () => Promise<void>): Promise<void> {
+    if (intent) {
+      await this.intents.save(intent, target, token);
+      crashAt('intent-saved');
+    }
+    try {
+      await write();
+    } catch (e) {
+      if (intent && isCroupierError(e) && e.code === 'conflict') await this.intents.drop(intent);
+      throw e;
+    }
+  }
 
   private async fencedWrite(key: string, fenceKey: string, token: number, value: string, event: ControlEvent, what: string): Promise<void> {
     let seen: unknown;
@@ -155,8 +183,11 @@ export class RedisControl implements SharedControl {
     });
   }
 
-  /** Reads every live pointer and the routes, and applies what is newer than what this replica has. */
-  async resync(atStart = false): Promise<void> {
+  /**
+   * Reads every live pointer and the routes, applies what is newer than what this replica has, then
+   * settles audit intents left behind (`holdingLock`: at once, see change-intents.ts).
+   */
+  async resync(atStart = false, holdingLock = false): Promise<void> {
     const bound = this.bound!;
     const { client } = this.link;
     const names = [...bound.registry.models.keys()];
@@ -171,6 +202,7 @@ export class RedisControl implements SharedControl {
       else work.push(this.enqueue(() => this.applyRoutes(doc)));
     }
     await Promise.all(work);
+    await this.intents.settle(holdingLock);
   }
 
   private enqueue(apply: () => Promise<void>): Promise<void> {
@@ -275,13 +307,12 @@ export class RedisControl implements SharedControl {
     const { router, routesFileHash } = this.bound!;
     const specs = new Map([...router.routes].map(([n, r]) => [n, r.spec]));
     await this.lock.run(async () => {
-      await this.routes.save(specs);
+      await this.audit.appendWith({
+        actor: null, action: 'routes.apply-file', target: null, before: { fileHash: doc.fileHash }, after: { fileHash: routesFileHash, routes: [...specs.keys()] },
+        result: 'ok', status: null, error: null,
+      }, (intent) => this.routes.save(specs, intent));
       // The catch-up before the change applied the old shared routes here: put the file's back.
       this.setRoutes(specs);
-    });
-    await this.audit.append({
-      actor: null, action: 'routes.apply-file', target: null, before: { fileHash: doc.fileHash }, after: { fileHash: routesFileHash, routes: [...specs.keys()] },
-      result: 'ok', status: null, error: null,
     });
     this.log.warn({ fileHash: routesFileHash }, 'routes file differs from the one the shared routes came from; it replaces them');
   }

@@ -21,6 +21,7 @@ import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { decideArgs, decisionKey } from './decide-args.js';
 import { saveHeld } from './held-journal.js';
+import { featuresWithin, LoggedDecision } from './logged-decision.js';
 import { batch, statsKey } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */
@@ -53,6 +54,8 @@ export class RedisDecisions implements DecisionSink {
   private readonly held = new Map<string, Decision>();
   /** Decisions dropped from `held` to keep it bounded. */
   evicted = 0;
+  /** Decisions that kept no features because theirs were over the cap (logged-decision.ts). */
+  featuresTooLarge = 0;
   private turn = new Turn();
   private scheduled = false;
   private catchingUp: Promise<void> | undefined;
@@ -61,16 +64,24 @@ export class RedisDecisions implements DecisionSink {
   private stalled = false;
   private readonly windowMs: (route: string) => number;
 
-  constructor(private readonly link: RedisLink, private readonly log: Logger, private readonly max: number, windowMs: (route: string) => number) {
+  /** The most bytes of features one decision keeps (CROUPIER_FEATURES_MAX). */
+  private readonly featuresMax: number;
+
+  constructor(private readonly link: RedisLink, private readonly log: Logger, private readonly max: number, windowMs: (route: string) => number, featuresMax: number) {
     this.windowMs = windowMs;
+    this.featuresMax = featuresMax;
     link.onChange((up) => { if (up) void this.catchUp(); });
   }
 
   decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
     const { route, version } = pick;
     const turn = this.turn;
-    turn.decisions.push(new Decision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key,
-      version.sha256, pick.propensity, rows, features));
+    // `features` is undefined unless the route logs them: nothing more to do then.
+    const json = features === undefined ? undefined : featuresWithin(features, this.featuresMax);
+    if (features !== undefined && json === undefined) this.featuresTooLarge++;
+    turn.decisions.push(json === undefined
+      ? new Decision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key, version.sha256, pick.propensity, rows, undefined)
+      : new LoggedDecision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key, version.sha256, pick.propensity, rows, json));
     turn.jobs.push(job);
     if (!this.scheduled) {
       this.scheduled = true;

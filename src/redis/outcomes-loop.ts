@@ -4,6 +4,7 @@
  * feedback endpoint and learning gauges as embedded mode.
  */
 import { armReadings, type FeedbackLoopDeps } from '../feedback/feedback-loop.js';
+import { DEFAULT_FEATURE_LIMITS } from '../feedback/logged-features.js';
 import { feedbackEndpoint } from '../http/feedback-endpoint.js';
 import type { Router } from '../routing/router.js';
 import type { RedisLink } from './connection.js';
@@ -35,7 +36,7 @@ export class SharedFeedbackLoop {
   static async start(deps: SharedFeedbackDeps): Promise<SharedFeedbackLoop> {
     const { link, router, metrics, log } = deps;
     const windowMs = (route: string): number => (router.get(route)?.spec.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000;
-    const decisions = new RedisDecisions(link, log, deps.decisionsMax, windowMs);
+    const decisions = new RedisDecisions(link, log, deps.decisionsMax, windowMs, (deps.features ?? DEFAULT_FEATURE_LIMITS).maxBytes);
     const journal = heldJournal(deps.stateDir);
     decisions.restore(takeHeld(journal));
     const feedback = new RedisFeedback(link, deps.ids, decisions, router, metrics);
@@ -52,6 +53,8 @@ export class SharedFeedbackLoop {
       decisionsPending: () => decisions.pending,
       decisionsEvicted: () => decisions.evicted,
       arms: () => armReadings(router),
+      // Over the per-decision cap only: features in Redis are bounded in total by the decisions' TTL.
+      featuresDropped: () => ({ droppedTooLarge: decisions.featuresTooLarge, droppedOverBudget: 0 }),
     };
     await stats.refresh();
     router.recomputeAll();

@@ -5,7 +5,7 @@
  * re-reads the hashes every 200 ms (one pipelined HGETALL per route) and recomputes the weights
  * from them, so feedback to any replica moves every replica's allocation.
  */
-import type { ArmStats } from '../routing/arm-stats.js';
+import { ArmStats } from '../routing/arm-stats.js';
 import type { Route, Router } from '../routing/router.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/registry.js';
@@ -140,11 +140,30 @@ end
 return #all / 2
 `;
 
+/**
+ * Restarts arm ARGV[1]'s outcome statistics from the prior (pulls and version kept) if any is not a
+ * finite number, or n or sumSq is negative: what a hash written before rewards were bounded may hold
+ * (`inf`, `nan`), and what the credit script would otherwise keep for ever. Returns 1 if it did.
+ */
+const REPAIR = `
+local arm = ARGV[1]
+local f = redis.call('HMGET', KEYS[1], arm .. ':rewards', arm .. ':n', arm .. ':sum', arm .. ':sumSq', arm .. ':atMs')
+local bad = false
+for i = 1, 5 do
+  local x = tonumber(f[i] or '0')
+  if x == nil or x ~= x or x == math.huge or x == -math.huge or ((i == 2 or i == 4) and x < 0) then bad = true end
+end
+if not bad then return 0 end
+redis.call('HSET', KEYS[1], arm .. ':rewards', 0, arm .. ':n', 0, arm .. ':sum', 0, arm .. ':sumSq', 0, arm .. ':atMs', 0)
+return 1
+`;
+
 type ScriptClient = RedisClient & {
   croupierPull(key: string, arm: string, versionKey: string, count: number): Promise<number>;
   croupierCredit(...args: (string | number)[]): Promise<number>;
   croupierReset(key: string): Promise<number>;
   croupierDecide(...args: (string | number)[]): Promise<number>;
+  croupierRepair(key: string, arm: string): Promise<number>;
 };
 
 /** Registers the scripts on the client (ioredis sends EVALSHA, and the script once on NOSCRIPT). */
@@ -155,6 +174,7 @@ export function scripts(client: RedisClient): ScriptClient {
     client.defineCommand('croupierCredit', { numberOfKeys: 3, lua: CREDIT });
     client.defineCommand('croupierReset', { numberOfKeys: 1, lua: RESET });
     client.defineCommand('croupierDecide', { lua: DECIDE });
+    client.defineCommand('croupierRepair', { numberOfKeys: 1, lua: REPAIR });
   }
   return c;
 }
@@ -173,26 +193,29 @@ export async function batch<T>(client: RedisClient, commands: ((c: ScriptClient)
 
 /**
  * Copies an arm's shared statistics over the local ones, unless Redis has none for the version the
- * arm serves here (another replica may not have followed a deploy yet, or this one). True when the
- * outcome statistics the weights come from changed (pulls change with every prediction; they
- * matter only to burn-in, which the router's timer follows).
+ * arm serves here (another replica may not have followed a deploy yet, or this one). Outcome
+ * statistics that are not finite (`inf`, `nan`: Number() of them is NaN) are corrupt: they are taken
+ * as the prior, pulls kept (ArmStats.isSound, as embedded mode does), and the answer says so.
+ * `changed`: the outcome statistics the weights come from changed (pulls change with every
+ * prediction; they matter only to burn-in, which the router's timer follows).
  */
-function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string, serving: string | undefined): boolean {
+function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string, serving: string | undefined): { changed: boolean; corrupt: boolean } {
   const version = fields[`${arm}:version`];
-  if (version === undefined || version !== serving) return false;
-  const n = Number(fields[`${arm}:n`] ?? 0);
-  const sum = Number(fields[`${arm}:sum`] ?? 0);
-  const sumSq = Number(fields[`${arm}:sumSq`] ?? 0);
-  const atMs = Number(fields[`${arm}:atMs`] ?? 0);
-  const changed = stats.versionKey !== version || stats.n !== n || stats.sum !== sum || stats.sumSq !== sumSq || stats.atMs !== atMs;
+  if (version === undefined || version !== serving) return { changed: false, corrupt: false };
+  const pulls = Number(fields[`${arm}:pulls`] ?? 0);
+  const read = { version, pulls: Number.isFinite(pulls) && pulls >= 0 ? pulls : 0, rewards: Number(fields[`${arm}:rewards`] ?? 0),
+    n: Number(fields[`${arm}:n`] ?? 0), sum: Number(fields[`${arm}:sum`] ?? 0), sumSq: Number(fields[`${arm}:sumSq`] ?? 0), atMs: Number(fields[`${arm}:atMs`] ?? 0) };
+  const corrupt = !ArmStats.isSound(read);
+  const r = corrupt ? { ...read, rewards: 0, n: 0, sum: 0, sumSq: 0, atMs: 0 } : read;
+  const changed = stats.versionKey !== version || stats.n !== r.n || stats.sum !== r.sum || stats.sumSq !== r.sumSq || stats.atMs !== r.atMs;
   stats.versionKey = version;
-  stats.pulls = Number(fields[`${arm}:pulls`] ?? 0);
-  stats.rewardTotal = Number(fields[`${arm}:rewards`] ?? 0);
-  stats.n = n;
-  stats.sum = sum;
-  stats.sumSq = sumSq;
-  stats.atMs = atMs;
-  return changed;
+  stats.pulls = r.pulls;
+  stats.rewardTotal = r.rewards;
+  stats.n = r.n;
+  stats.sum = r.sum;
+  stats.sumSq = r.sumSq;
+  stats.atMs = r.atMs;
+  return { changed, corrupt };
 }
 
 /**
@@ -202,6 +225,8 @@ function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string, 
 export class SharedStats {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Arms (`route\narm`) whose shared statistics were found corrupt, warned about once. */
+  private readonly corrupt = new Set<string>();
   /** Told whether each refresh reached Redis, and when it started (the feedback side's outage view). */
   onHealth: ((ok: boolean, sinceMs: number) => void) | undefined;
 
@@ -235,7 +260,10 @@ export class SharedStats {
         let changed = false;
         for (const arm of route.arms) {
           const serving = this.registry.resolve(arm.model, arm.version)?.key;
-          changed = applyArm(route.stats[arm.index]!, fields as Record<string, string>, arm.name, serving) || changed;
+          const applied = applyArm(route.stats[arm.index]!, fields as Record<string, string>, arm.name, serving);
+          changed = applied.changed || changed;
+          if (applied.corrupt) this.repair(route.name, arm.name);
+          else this.corrupt.delete(`${route.name}\n${arm.name}`);
         }
         // Through the router, so that recomputes keep to their share of the event loop.
         if (changed) this.router.touch(route);
@@ -250,6 +278,19 @@ export class SharedStats {
       this.running = false;
       this.onHealth?.(ok, startedMs);
     }
+  }
+
+  /**
+   * Restarts a corrupt arm's outcome statistics in Redis too (the script checks again: a replica
+   * that repaired it first, or a credit since, is left alone); tried on each re-read until it holds.
+   */
+  private repair(route: string, arm: string): void {
+    const what = `${route}\n${arm}`;
+    if (!this.corrupt.has(what)) {
+      this.corrupt.add(what);
+      this.log.warn({ route, arm }, 'redis: arm statistics are not finite numbers (written before rewards were bounded); restarting them from the prior');
+    }
+    scripts(this.link.client).croupierRepair(statsKey(route), arm).catch((err: unknown) => this.log.debug({ route, arm, err: (err as Error).message }, 'redis: arm statistics repair not written'));
   }
 
   /** Forgets a route's shared statistics (the admin reset, on the replica that ran it). */

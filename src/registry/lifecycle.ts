@@ -32,18 +32,20 @@ export interface LivePointers {
 
 /**
  * Records a change as it is saved (the admin API's audit entry): calls `save` with the record, once
- * and synchronously, so the pointer and its record are one write; answers the record's own write.
- * Given only where pointers are saved synchronously (embedded mode).
+ * and synchronously, so the pointer and its record are one write (embedded mode), or the record is
+ * a write-ahead intent the pointer names (Redis mode: `save` resolves once both are in Redis);
+ * answers the record's own write.
  */
-export type Commit = (swap: Swap, save: (record: unknown) => void) => Promise<unknown>;
+export type Commit = (swap: Swap, save: (record: unknown) => void | Promise<void>) => Promise<unknown>;
 
 /**
  * Test hook for issue 12-8: `CROUPIER_TEST_CRASH_AT=live-saved` (or `routes-saved`) kills the
- * process the moment a new live pointer (a route edit) is saved, before anything else happens.
- * Read once at start; unset, it does nothing.
+ * process the moment a new live pointer (a route edit) is saved, before anything else happens;
+ * `intent-saved` (Redis mode) the moment a change's write-ahead audit intent is saved, before the
+ * change. Read once at start; unset, it does nothing.
  */
 const CRASH_AT = process.env.CROUPIER_TEST_CRASH_AT;
-export function crashAt(point: 'live-saved' | 'routes-saved'): void {
+export function crashAt(point: 'live-saved' | 'routes-saved' | 'intent-saved'): void {
   if (CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
 }
 
@@ -199,9 +201,12 @@ export class ModelLifecycle {
     try {
       if (commit) {
         const swap: Swap = { model: m.name, kind, before, after: target, changed: true, history, prepareMs: flipStarted - started, flipMs: 0 };
-        recorded = commit(swap, (record) => void this.state.save(this.registry, pointer, record));
+        let saved: void | Promise<void> = undefined;
+        recorded = commit(swap, (record) => (saved = this.state.save(this.registry, pointer, record)));
         // Its failure is the admin API's to report (after the answer is built); never unhandled here.
         recorded.catch(() => undefined);
+        // Redis mode: the pointer is in Redis before it moves here (embedded: saved already).
+        await saved;
       } else {
         await this.state.save(this.registry, pointer);
       }

@@ -39,7 +39,7 @@ describe('values.yaml', () => {
       'podSecurityContext', 'securityContext', 'service.type', 'service.port', 'admin.port',
       'admin.service.enabled', 'adminTokens.existingSecret', 'adminTokens.inline', 'routes',
       'models.source', 'models.existingClaim', 'redis.url', 'redis.existingSecret', 'redis.sentinels',
-      'redis.clusterNodes', 'redis.name', 'env', 'workers', 'batching.maxBatch', 'batching.batchDelayUs',
+      'redis.clusterNodes', 'redis.name', 'redis.waitReplicas', 'env', 'workers', 'batching.maxBatch', 'batching.batchDelayUs',
       'autoscaling.enabled', 'autoscaling.minReplicas', 'autoscaling.maxReplicas',
       'autoscaling.targetCPUUtilizationPercentage', 'podDisruptionBudget.enabled',
       'podDisruptionBudget.minAvailable', 'podDisruptionBudget.maxUnavailable', 'serviceMonitor.enabled',
@@ -136,6 +136,9 @@ describe('templates', () => {
       expect(text).toContain('value: "@/etc/croupier/tokens"');
       expect(text).toContain('value: /etc/croupier/routes.json');
       expect(text).toMatch(/name: CROUPIER_REDIS_URL\s+valueFrom:\s+secretKeyRef:/);
+      // Only when set: 0 (the default) is what the gateway does without it.
+      expect(text).toMatch(/\{\{- with \.Values\.redis\.waitReplicas \}\}\s+- name: CROUPIER_REDIS_WAIT_REPLICAS\s+value: \{\{ int64 \. \| quote \}\}/);
+      expect(values.redis.waitReplicas).toBe(0);
       expect(template('configmap.yaml')).toMatch(/routes\.json: \|/);
       expect(template('secret.yaml')).toMatch(/tokens: \|/);
     });

@@ -6,7 +6,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../src/admin/audit-log.js';
-import { RedisAuditLog } from '../../src/redis/audit.js';
+import { createLogger } from '../../src/log.js';
+import { INTENTS_KEY, RedisAuditLog, type ChangeIntent } from '../../src/redis/audit.js';
+import { ChangeIntents } from '../../src/redis/change-intents.js';
 import { controlKey, modelKey } from '../../src/redis/connection.js';
 import { FENCED_WRITE } from '../../src/redis/control.js';
 import { RedisAdminLock } from '../../src/redis/lock.js';
@@ -73,6 +75,32 @@ describeRedis('Redis admin lock and audit chain', () => {
     const newest = await logs[1]!.read(10, undefined);
     expect(newest.map((e) => e.seq)).toEqual([51, 52, 53, 54, 55, 56, 57, 58, 59, 60]);
     expect((await logs[0]!.read(5, 3)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('settles audit intents: a change its pointer names is audited once, even by two replicas at once; one it does not is voided, and its late write refused', async () => {
+    await client.del(controlKey('audit'), controlKey('audit-head'), INTENTS_KEY);
+    const logs = [new RedisAuditLog(client), new RedisAuditLog(client)];
+    const settlers = logs.map((l) => new ChangeIntents(client, l, createLogger('silent')));
+    const intent = (id: string, target: string): ChangeIntent => ({ id, time: new Date(1_000).toISOString(), fields: { actor: 'admin', action: 'deploy', target, before: '1', after: '2', result: 'ok', status: 200 } });
+    const pointer = (model: string, token: number, id: string): Promise<unknown> =>
+      client.eval(FENCED_WRITE, 2, modelKey(model, 'live'), modelKey(model, 'fence'), token, JSON.stringify({ live: '2', token, intent: id }), controlKey('events'), '{}');
+
+    // Made: the intent, then the pointer naming it; the writer died before its entry.
+    await settlers[0]!.save(intent('made', 'm2'), 'model:m2', 5);
+    expect(await pointer('m2', 5, 'made')).toBe(-1);
+    await Promise.all(settlers.map((s) => s.settle(false)));
+    // Never made: the writer died (or stalled) between its intent and its pointer.
+    await settlers[0]!.save(intent('lost', 'm3'), 'model:m3', 7);
+    await settlers[1]!.settle(false);
+    expect(await client.hexists(INTENTS_KEY, 'lost'), 'not voided before VOID_AFTER_MS without the lock').toBe(1);
+    await settlers[1]!.settle(true);
+    expect(await pointer('m3', 7, 'lost'), 'the stalled writer\'s late write is refused').toBe(8);
+
+    const chain = (await client.lrange(controlKey('audit'), 0, -1)).map((t) => JSON.parse(t) as { target: string; result: string; time: string });
+    expect(chain.map((e) => [e.target, e.result])).toEqual([['m2', 'ok'], ['m3', 'failed']]);
+    expect(chain[0]!.time).toBe(new Date(1_000).toISOString());
+    expect(verifyAuditLog((await client.lrange(controlKey('audit'), 0, -1)).join('\n'))).toMatchObject({ ok: true, entries: 2 });
+    expect(await client.hlen(INTENTS_KEY)).toBe(0);
   });
 
   it('answers state_unavailable (503, retry) at once when Redis is gone, never hangs an admin change', async () => {
