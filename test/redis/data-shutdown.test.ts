@@ -9,15 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeRedis, redisUp, startRedis, type TestRedis } from '../helpers/redis.js';
 import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROUTE = 'fraud-scoring';
-
-async function redisUp(s: TestServer): Promise<number> {
-  const text = await (await fetch(`${s.url}/metrics`)).text();
-  return Number(/^croupier_redis_up (\S+)$/m.exec(text)?.[1]);
-}
 
 describeRedis('Redis mode: a replica stopped during an outage keeps the decisions it held', () => {
   let redis: TestRedis;
@@ -43,7 +38,7 @@ describeRedis('Redis mode: a replica stopped during an outage keeps the decision
     const a = await start(stateDir);
     redis.kill();
     const deadline = Date.now() + 10_000;
-    while ((await redisUp(a)) !== 0 && Date.now() < deadline) await sleep(50);
+    while ((await redisUp(a.url)) !== 0 && Date.now() < deadline) await sleep(50);
     const made: string[] = [];
     for (let i = 0; i < 20; i++) {
       const res = await postJson(`${a.url}/v1/predict/${ROUTE}`, { features: demoRow(i) });

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeRedis } from '../helpers/redis.js';
+import { describeRedis, redisUp } from '../helpers/redis.js';
 import { startSentinelSet, type TestSentinelSet } from '../helpers/sentinel.js';
 import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -24,11 +24,6 @@ interface Run {
   notFound: string[];
   other: number[];
   redisUpDipped: boolean;
-}
-
-async function redisUp(s: TestServer): Promise<number> {
-  const text = await (await fetch(`${s.url}/metrics`)).text();
-  return Number(/^croupier_redis_up (\S+)$/m.exec(text)?.[1]);
 }
 
 describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
@@ -74,7 +69,7 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
     };
     const watch = (async () => {
       while (running) {
-        if ((await redisUp(a)) === 0 || (await redisUp(b)) === 0) run.redisUpDipped = true;
+        if ((await redisUp(a.url)) === 0 || (await redisUp(b.url)) === 0) run.redisUpDipped = true;
         await sleep(50);
       }
     })();
@@ -82,7 +77,7 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
     await sleep(500);
     await fault();
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && ((await redisUp(a)) !== 1 || (await redisUp(b)) !== 1)) await sleep(100);
+    while (Date.now() < deadline && ((await redisUp(a.url)) !== 1 || (await redisUp(b.url)) !== 1)) await sleep(100);
     await sleep(1_000);
     running = false;
     await Promise.all([traffic, watch]);

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeRedis, redisUp, startRedis, type TestRedis, until } from '../helpers/redis.js';
 import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROUTE = 'fraud-scoring';
@@ -15,20 +15,6 @@ async function predict(s: TestServer): Promise<string> {
   const res = await postJson(`${s.url}/v1/predict/${ROUTE}`, { features: demoRow(3) });
   expect(res.status).toBe(200);
   return ((await res.json()) as { decision: string }).decision;
-}
-
-async function redisUp(s: TestServer): Promise<number> {
-  const text = await (await fetch(`${s.url}/metrics`)).text();
-  return Number(/^croupier_redis_up (\S+)$/m.exec(text)?.[1]);
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** Feedback status once it stops answering 503 (or the last 503 after `timeoutMs`). */
@@ -60,9 +46,9 @@ describeRedis('issue 12-1: catch-up runs again after a reconnect with nothing he
   it('decisions held through a stall after an idle reconnect are written, and feedback for them is taken', async () => {
     // An outage with no traffic: the replica reconnects holding nothing.
     redis.kill();
-    await until('croupier_redis_up 0', async () => (await redisUp(a)) === 0, 10_000);
+    await until('croupier_redis_up 0', async () => (await redisUp(a.url)) === 0, 10_000);
     await redis.restart();
-    await until('croupier_redis_up 1', async () => (await redisUp(a)) === 1, 10_000);
+    await until('croupier_redis_up 1', async () => (await redisUp(a.url)) === 1, 10_000);
     await sleep(300);
 
     // Redis stalls with its socket open; predictions go on and their decisions are held.

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeRedis, redisUp, startRedis, type TestRedis, until } from '../helpers/redis.js';
 import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROUTE = 'fraud-scoring';
@@ -17,20 +17,6 @@ async function predict(s: TestServer): Promise<string> {
   const res = await postJson(`${s.url}/v1/predict/${ROUTE}`, { features: demoRow(5) });
   expect(res.status).toBe(200);
   return ((await res.json()) as { decision: string }).decision;
-}
-
-async function redisUp(s: TestServer): Promise<number> {
-  const text = await (await fetch(`${s.url}/metrics`)).text();
-  return Number(/^croupier_redis_up (\S+)$/m.exec(text)?.[1]);
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** Feedback's status once it stops answering 503 (a decision may still be on its way to Redis). */
@@ -69,9 +55,9 @@ describeRedis('issue 12-5: the decision-id secret survives an empty Redis', () =
   it('Redis restarted without its data: a replica started afterwards agrees with the one started before', async () => {
     const a = await start();
     redis.kill();
-    await until('croupier_redis_up 0', async () => (await redisUp(a)) === 0, 10_000);
+    await until('croupier_redis_up 0', async () => (await redisUp(a.url)) === 0, 10_000);
     await redis.restart({ empty: true });
-    await until('croupier_redis_up 1', async () => (await redisUp(a)) === 1, 10_000);
+    await until('croupier_redis_up 1', async () => (await redisUp(a.url)) === 1, 10_000);
 
     const b = await start();
     expect(await feedback(a, await predict(b))).toBe(202);

@@ -12,6 +12,7 @@ import { tarHeader } from '../../src/admin/tar.js';
 import { admin, TOKEN } from '../admin/admin-client.js';
 import { embeddingManifest, embeddingModel, writeVersion } from '../helpers/onnx.js';
 import { copyDemoModels, demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { whilePredicting } from '../helpers/while-predicting.js';
 
 const MiB = 1024 * 1024;
 let t: TestServer;
@@ -37,43 +38,6 @@ function tarBomb(): Buffer {
   return Buffer.concat([gzipSync(tarHeader('model.onnx', 1023 * MiB)), ...Array<Buffer>(15).fill(zeros), gzipSync(Buffer.alloc(63 * MiB), { level: 9 }), gzipSync(Buffer.alloc(1024))]);
 }
 
-/**
- * Runs `work` while one client at a time predicts on `path`: the slowest answer that overlapped it,
- * and the longest the event loop went without running a 5 ms timer (this process is the server).
- */
-async function whilePredicting(path: string, body: unknown, work: () => Promise<unknown>): Promise<{ worstMs: number; answers: number; stallMs: number }> {
-  let running = true;
-  let worstMs = 0;
-  let answers = 0;
-  const client = (async () => {
-    while (running) {
-      const started = performance.now();
-      const res = await postJson(`${t.url}${path}`, body);
-      await res.arrayBuffer();
-      expect(res.status).toBe(200);
-      worstMs = Math.max(worstMs, performance.now() - started);
-      answers++;
-    }
-  })();
-  await new Promise((r) => setTimeout(r, 200));
-  worstMs = 0;
-  answers = 0;
-  let stallMs = 0;
-  let last = performance.now();
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    stallMs = Math.max(stallMs, now - last);
-    last = now;
-  }, 5);
-  try {
-    await work();
-  } finally {
-    clearInterval(ticker);
-    running = false;
-    await client;
-  }
-  return { worstMs, answers, stallMs };
-}
 
 describe('issue 12-7: admin work does not hold the whole server', () => {
   it('refuses a 1 MB tar bomb as it inflates: no long stall, no gigabyte of memory', async () => {
@@ -81,7 +45,7 @@ describe('issue 12-7: admin work does not hold the whole server', () => {
     expect(bomb.length).toBeLessThan(1.2 * MiB);
     const peakBefore = process.resourceUsage().maxRSS * 1024;
     let answer: Awaited<ReturnType<typeof admin>> | undefined;
-    const seen = await whilePredicting('/v1/predict/fraud-scoring', { features: demoRow(2) }, async () => {
+    const seen = await whilePredicting(`${t.url}/v1/predict/fraud-scoring`, { features: demoRow(2) }, async () => {
       answer = await admin(t, 'POST', '/admin/models/fraud/versions', bomb, { 'content-type': 'application/gzip' });
     });
     const peakGrowth = process.resourceUsage().maxRSS * 1024 - peakBefore;
@@ -98,7 +62,7 @@ describe('issue 12-7: admin work does not hold the whole server', () => {
       const big = embeddingModel(200 * MiB / 16);
       writeVersion(models, 'embed', '2', big, embeddingManifest('embed', '2', big));
       let deployed: Awaited<ReturnType<typeof admin>> | undefined;
-      const seen = await whilePredicting('/v1/predict/fraud-scoring', { features: demoRow(4) }, async () => {
+      const seen = await whilePredicting(`${t.url}/v1/predict/fraud-scoring`, { features: demoRow(4) }, async () => {
         deployed = await admin(t, 'POST', '/admin/models/embed/deploy', { version: '2' });
       });
       console.log(`200 MB deploy: answered ${deployed!.status}; worst predict on fraud-scoring ${seen.worstMs.toFixed(0)} ms over ${seen.answers} answers, event-loop stall ${seen.stallMs.toFixed(0)} ms`);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, TOKEN } from '../admin/admin-client.js';
 import { embeddingManifest, embeddingModel, writeVersion } from '../helpers/onnx.js';
 import { copyDemoModels, postJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { whilePredicting } from '../helpers/while-predicting.js';
 
 const MiB = 1024 * 1024;
 let t: TestServer;
@@ -27,32 +28,6 @@ afterAll(async () => {
   rmSync(models, { recursive: true, force: true });
 });
 
-/** Runs `work` while one client at a time predicts on `path`: the slowest answer that overlapped it. */
-async function whilePredicting(path: string, body: unknown, work: () => Promise<unknown>): Promise<{ worstMs: number; answers: number }> {
-  let running = true;
-  let worstMs = 0;
-  let answers = 0;
-  const client = (async () => {
-    while (running) {
-      const started = performance.now();
-      const res = await postJson(`${t.url}${path}`, body);
-      await res.arrayBuffer();
-      expect(res.status).toBe(200);
-      worstMs = Math.max(worstMs, performance.now() - started);
-      answers++;
-    }
-  })();
-  await new Promise((r) => setTimeout(r, 200));
-  worstMs = 0;
-  answers = 0;
-  try {
-    await work();
-  } finally {
-    running = false;
-    await client;
-  }
-  return { worstMs, answers };
-}
 
 describe('issue 12-7: a model load does not hold the routes served by the workers', () => {
   it('deploys a 200 MB model while a worker-served route keeps answering', async () => {
@@ -62,7 +37,7 @@ describe('issue 12-7: a model load does not hold the routes served by the worker
       const row = Array.from({ length: 256 }, (_, i) => (i % 7) / 7);
       const body = { inputs: [{ name: 'features', shape: [1, 256], datatype: 'FP32', data: row }] };
       let deployed: Awaited<ReturnType<typeof admin>> | undefined;
-      const seen = await whilePredicting('/v2/models/mlp/infer', body, async () => {
+      const seen = await whilePredicting(`${t.url}/v2/models/mlp/infer`, body, async () => {
         deployed = await admin(t, 'POST', '/admin/models/embed/deploy', { version: '2' });
       });
       console.log(`200 MB deploy, 2 workers: answered ${deployed!.status}; worst predict on mlp ${seen.worstMs.toFixed(0)} ms over ${seen.answers} answers`);
