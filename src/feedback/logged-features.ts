@@ -14,6 +14,18 @@ export interface FeatureLimits {
   readonly budgetBytes: number;
 }
 
+/**
+ * The JSON text of `features` when it is at most `maxBytes` UTF-8 bytes, else undefined. Measured
+ * in bytes only when the text's length cannot tell (a UTF-16 unit is 1 to 3 bytes). Both modes cap
+ * a decision's features with it.
+ */
+export function featuresWithin(features: unknown, maxBytes: number): string | undefined {
+  const json = JSON.stringify(features);
+  if (json === undefined || json.length > maxBytes) return undefined;
+  if (json.length * 3 <= maxBytes || Buffer.byteLength(json) <= maxBytes) return json;
+  return undefined;
+}
+
 export const DEFAULT_FEATURE_LIMITS: FeatureLimits = { maxBytes: 64 * 1024, budgetBytes: 256 * 1024 * 1024 };
 
 export class LoggedFeatures {
@@ -33,10 +45,9 @@ export class LoggedFeatures {
 
   /** Keeps `features` for the decision in `slot`, if they fit (the slot holds none now). */
   keep(slot: number, features: unknown): void {
-    const json = JSON.stringify(features);
-    if (json === undefined) return;
+    const json = featuresWithin(features, this.limits.maxBytes);
+    if (json === undefined) { this.droppedTooLarge++; return; }
     const size = Buffer.byteLength(json);
-    if (size > this.limits.maxBytes) { this.droppedTooLarge++; return; }
     if (this.bytes + size > this.limits.budgetBytes) { this.droppedOverBudget++; return; }
     this.bySlot.set(slot, json);
     this.bytes += size;

@@ -21,7 +21,8 @@ import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { decideArgs, decisionKey } from './decide-args.js';
 import { saveHeld } from './held-journal.js';
-import { featuresWithin, LoggedDecision } from './logged-decision.js';
+import { featuresWithin } from '../feedback/logged-features.js';
+import { LoggedDecision } from './logged-decision.js';
 import { batch, statsKey } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */

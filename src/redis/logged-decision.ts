@@ -8,17 +8,6 @@
  */
 import { Decision, decisionLine } from '../feedback/decision.js';
 
-/**
- * The JSON text of `features` when it is at most `maxBytes` UTF-8 bytes, else undefined. Measured
- * in bytes only when the text's length cannot tell (a UTF-16 unit is 1 to 3 bytes).
- */
-export function featuresWithin(features: unknown, maxBytes: number): string | undefined {
-  const json = JSON.stringify(features);
-  if (json === undefined || json.length > maxBytes) return undefined;
-  if (json.length * 3 <= maxBytes || Buffer.byteLength(json) <= maxBytes) return json;
-  return undefined;
-}
-
 /** A decision with features: its line carries their JSON text, made once when they were measured. */
 export class LoggedDecision extends Decision {
   private readonly featuresJson: string;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { decisionKey } from '../../src/redis/decisions.js';
-import { featuresWithin } from '../../src/redis/logged-decision.js';
+import { featuresWithin } from '../../src/feedback/logged-features.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
