@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { Registry } from './registry/registry.js';
 import { compareVersions, scanRepository } from './registry/repository.js';
+import { sweepStaging } from './registry/version-install.js';
 import { parseRoutesDocument, RouteSpecError, type RouteSpec } from './routing/route-spec.js';
 import { Router } from './routing/router.js';
 import { connectRedis, type RedisLink } from './redis/connection.js';
@@ -195,6 +196,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 }
 
 async function startOwning(config: Config, log: Logger, lock: StateDirLock): Promise<Server> {
+  const swept = sweepStaging(config.modelsDir);
+  if (swept.length > 0) log.warn({ folders: swept }, 'removed staging folders left by an interrupted upload');
   const scan = scanRepository(config.modelsDir);
   const registry = new Registry(scan);
   const admin = new AdminPlane(config, registry, log);

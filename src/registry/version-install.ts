@@ -5,7 +5,7 @@
  * any version (off the main thread), and only then renamed into `<models>/<model>/<version>`.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir } from './atomic-file.js';
@@ -41,4 +41,29 @@ export async function installVersion(modelsDir: string, model: string, version: 
       rmSync(trash, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Removes staging folders that a crash mid-upload or mid-install left in `<models>/.incoming`.
+ * Only folders untouched for `olderThanMs`: a models directory shared by replicas may hold another
+ * replica's upload in progress. Returns the names removed.
+ */
+export function sweepStaging(modelsDir: string, olderThanMs = 60 * 60_000, now = Date.now()): string[] {
+  const incoming = join(modelsDir, '.incoming');
+  let names: string[];
+  try {
+    names = readdirSync(incoming);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    const path = join(incoming, name);
+    try {
+      if (now - statSync(path).mtimeMs < olderThanMs) return false;
+      rmSync(path, { recursive: true, force: true });
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
