@@ -238,7 +238,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   let redis: RedisLink | undefined;
   try {
     redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;
-    if (redis) await admin.share(new RedisControl(redis, admin, log));
+    if (redis) await admin.share(new RedisControl(redis, log));
   } catch (e) {
     await engine.close();
     await admin.close();

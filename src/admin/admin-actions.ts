@@ -12,10 +12,10 @@ import { compareVersions } from '../registry/repository.js';
 import { installVersion } from '../registry/version-install.js';
 import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
-import type { AuditFields } from './audit-log.js';
+import type { AuditFields } from '../state/audit-chain.js';
 import { nameTooLong } from './names.js';
 import { receiveRelease, type StagedRelease } from './release-upload.js';
-import type { RouteSaver } from './route-store.js';
+import type { ReplicaLoad, RouteSaver } from '../state/admin-state.js';
 
 export interface Outcome {
   readonly status: number;
@@ -40,14 +40,6 @@ export interface AdminDeps {
   readonly modelsDir: string;
   /** Redis mode: what every live replica has loaded and serves, from their heartbeats. */
   readonly replicas?: () => readonly ReplicaLoad[];
-}
-
-/** One replica's load state as it last reported it (Redis mode). */
-export interface ReplicaLoad {
-  readonly replica: string;
-  readonly workers: number;
-  /** Per model: the live version there, and how many workers have each version loaded. */
-  readonly models: Readonly<Record<string, { live: string; loaded: Readonly<Record<string, number>> }>>;
 }
 
 function swapOutcome(swap: Swap): Outcome {

@@ -14,13 +14,15 @@ import { LiveState } from '../registry/live-state.js';
 import type { Registry, ServedModel } from '../registry/registry.js';
 import type { RouteSpec } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
-import { AdminActions, type ReplicaLoad } from './admin-actions.js';
-import { AdminLock, type AdminLocking } from './admin-lock.js';
+import { AdminActions } from './admin-actions.js';
 import { AdminRoutes } from './admin-routes.js';
-import { AuditLog, type AuditEntry, type AuditTrail } from './audit-log.js';
+import { AuditLog } from './audit-log.js';
+import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
-import { RouteStore, type RouteSaver } from './route-store.js';
+import { RouteStore } from './route-store.js';
+import { SharedFollower } from './shared-follower.js';
+import { AdminLock, type AdminLocking, type ReplicaLoad, type RouteSaver, type SharedControl } from '../state/admin-state.js';
 
 /** What the admin plane needs to see of the inference engine and the metrics. */
 export interface AdminEngine extends VersionLoader {
@@ -33,30 +35,6 @@ export interface SwapMetrics {
   readonly registry: client.Registry;
   modelsChanged(registry: Registry): void;
   swap(model: string, kind: SwapKind): void;
-}
-
-/** Redis mode: the admin plane's state, shared by every replica (src/redis/control.ts). */
-export interface SharedControl {
-  readonly lock: AdminLocking;
-  readonly audit: AuditTrail;
-  readonly pointers: LivePointers;
-  readonly routes: RouteSaver;
-  readonly peers: Peers;
-  replicas(): readonly ReplicaLoad[];
-  /** True for the first replica to report `event` (events every replica sees, audited once). */
-  firstToReport(event: string): Promise<boolean>;
-  /** Reads the shared state (seeding it from this replica's when there is none), applies it, then follows it. */
-  start(bound: ControlBinding): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface ControlBinding {
-  readonly registry: Registry;
-  readonly lifecycle: ModelLifecycle;
-  readonly router: Router;
-  readonly engine: AdminEngine;
-  /** The sha256 of the routes file this replica started from (null without one). */
-  readonly routesFileHash: string | null;
 }
 
 const isEntry = (v: unknown): v is AuditEntry =>
@@ -152,7 +130,8 @@ export class AdminPlane {
     this.audit = control.audit;
     const lifecycle = this.build();
     const { engine, router } = this.attached;
-    await control.start({ registry: this.registry, lifecycle, router, engine, routesFileHash: this.routeStore.appliedFileHash });
+    const follower = new SharedFollower({ registry: this.registry, lifecycle, router, routesFileHash: this.routeStore.appliedFileHash }, this, this.log);
+    await control.start({ registry: this.registry, engine, follower });
   }
 
   /** Admin routes on the data-plane listener (registered before its catch-all). */

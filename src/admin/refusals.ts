@@ -8,7 +8,7 @@
  * past SOURCES_MAX, new sources share one row, "other".
  */
 import client from 'prom-client';
-import type { AuditFields } from './audit-log.js';
+import type { AuditFields } from '../state/audit-chain.js';
 import type { RefusalReason } from './auth.js';
 
 export const WINDOW_MS = 60_000;

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../registry/atomic-file.js';
 import { parseRouteSpec, type ModelLookup, type RouteSpec } from '../routing/route-spec.js';
+import type { RouteSaver } from '../state/admin-state.js';
 
 interface RoutesStateDocument {
   fileHash: string | null;
@@ -29,11 +30,6 @@ export function fileHash(file: string | undefined): string | null {
 }
 
 /** Where route edits are saved before they apply: this file, or the shared state (Redis mode). */
-export interface RouteSaver {
-  /** `record`, when given, is saved in the same write (the edit's audit entry). */
-  save(routes: ReadonlyMap<string, RouteSpec>, record?: unknown): void | Promise<void>;
-}
-
 export class RouteStore implements RouteSaver {
   readonly file: string;
   private routesFileHash: string | null = null;

@@ -7,23 +7,26 @@
  */
 import { isCroupierError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { LivePointer } from '../registry/lifecycle.js';
+import type { LivePointer, ModelLifecycle } from '../registry/lifecycle.js';
 import type { LiveState } from '../registry/live-state.js';
+import type { Registry } from '../registry/registry.js';
 import { parseRouteSpec, type RouteSpec } from '../routing/route-spec.js';
-import type { AdminLocking } from './admin-lock.js';
-import type { ControlBinding } from './admin-plane.js';
-import { canonicalJson, type AuditTrail } from './audit-log.js';
-import type { RouteSaver, RouteStore } from './route-store.js';
+import type { Router } from '../routing/router.js';
+import type { PrepareOutcome, SharedFollowing, SharedPointer, SharedRoutes, SharedWriter } from '../state/admin-state.js';
+import { canonicalJson } from '../state/audit-chain.js';
+import type { RouteStore } from './route-store.js';
 
-/** A live pointer as shared; `intent`: the id of the audit intent of the change that wrote it (none when seeded). */
-export interface SharedPointer extends LivePointer { readonly token: number; readonly intent?: string }
-export interface SharedRoutes { readonly fileHash: string | null; readonly routes: Record<string, unknown>; readonly token: number; readonly intent?: string }
-/** The shared store's side of a routes-file takeover: its lock, its audit trail, its routes. */
-export interface SharedWriter { readonly lock: AdminLocking; readonly audit: Required<Pick<AuditTrail, 'appendWith'>>; readonly routes: RouteSaver }
-export type PrepareOutcome = { ok: true } | { ok: false; error: string };
+/** What the follower changes here. */
+export interface FollowerBinding {
+  readonly registry: Registry;
+  readonly lifecycle: ModelLifecycle;
+  readonly router: Router;
+  /** The sha256 of the routes file this replica started from (null without one). */
+  readonly routesFileHash: string | null;
+}
 
-export class SharedFollower {
-  private readonly bound: ControlBinding;
+export class SharedFollower implements SharedFollowing {
+  private readonly bound: FollowerBinding;
   private readonly local: { liveState: LiveState; routeStore: RouteStore };
   private readonly log: Logger;
   /** The newest token applied here, per model and for the routes: older news is ignored. */
@@ -32,7 +35,7 @@ export class SharedFollower {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly reported = new Set<string>();
 
-  constructor(bound: ControlBinding, local: { liveState: LiveState; routeStore: RouteStore }, log: Logger) {
+  constructor(bound: FollowerBinding, local: { liveState: LiveState; routeStore: RouteStore }, log: Logger) {
     this.bound = bound;
     this.local = local;
     this.log = log;

@@ -1,6 +1,6 @@
 /** `croupier audit [--limit N] [--before SEQ]` and `croupier audit verify [FILE]`. */
 import { readFileSync } from 'node:fs';
-import { verifyAuditLog, type AuditEntry, type AuditVerdict } from '../admin/audit-log.js';
+import { verifyAuditLog, type AuditEntry, type AuditVerdict } from '../state/audit-chain.js';
 import { CliFailure, type AdminClient } from './admin-client.js';
 import { UsageError, type Parsed } from './args.js';
 import type { Output } from './model-commands.js';

@@ -9,7 +9,7 @@
  * a replica whose heartbeat stops is not waited for; nothing waits longer than PREPARE_TIMEOUT_MS.
  */
 import { randomBytes } from 'node:crypto';
-import type { ReplicaLoad } from '../admin/admin-actions.js';
+import type { ReplicaLoad } from '../state/admin-state.js';
 import type { Logger } from '../log.js';
 import type { Peers } from '../registry/lifecycle.js';
 import type { Registry } from '../registry/registry.js';

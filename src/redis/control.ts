@@ -17,16 +17,12 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ReplicaLoad } from '../admin/admin-actions.js';
-import type { ControlBinding, SharedControl } from '../admin/admin-plane.js';
-import type { RouteStore } from '../admin/route-store.js';
-import { SharedFollower, type SharedPointer, type SharedRoutes } from '../admin/shared-follower.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { crashAt, type LivePointer } from '../registry/lifecycle.js';
-import type { LiveState } from '../registry/live-state.js';
 import type { Registry } from '../registry/registry.js';
 import type { RouteSpec } from '../routing/route-spec.js';
+import type { ControlBinding, ReplicaLoad, SharedControl, SharedFollowing, SharedPointer, SharedRoutes } from '../state/admin-state.js';
 import { RedisAuditLog, type ChangeIntent } from './audit.js';
 import { ChangeIntents, type ChangeTarget } from './change-intents.js';
 import { controlKey, modelKey, type RedisLink } from './connection.js';
@@ -54,17 +50,15 @@ export class RedisControl implements SharedControl {
   private readonly intents: ChangeIntents;
   private readonly link: RedisLink;
   private readonly log: Logger;
-  private readonly local: { liveState: LiveState; routeStore: RouteStore };
   private readonly channel = controlKey('events');
   private readonly routesKey = controlKey('routes');
   /** Applies what this replica hears; there from `start` on. */
-  private follower: SharedFollower | undefined;
+  private follower: SharedFollowing | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(link: RedisLink, local: { liveState: LiveState; routeStore: RouteStore }, log: Logger) {
+  constructor(link: RedisLink, log: Logger) {
     this.link = link;
     this.log = log;
-    this.local = local;
     const self = `${hostname()}-${process.pid}`;
     this.lock = new RedisAdminLock(link.client, self);
     this.audit = new RedisAuditLog(link.client);
@@ -136,7 +130,7 @@ export class RedisControl implements SharedControl {
   }
 
   async start(bound: ControlBinding): Promise<void> {
-    const follower = new SharedFollower(bound, this.local, this.log);
+    const { follower } = bound;
     this.follower = follower;
     const { client } = this.link;
     const sub = this.link.subscriber();
@@ -196,7 +190,7 @@ export class RedisControl implements SharedControl {
     else if (event.t === 'prepare') void this.prepareHere(event, follower);
   }
 
-  private async prepareHere(request: PrepareRequest, follower: SharedFollower): Promise<void> {
+  private async prepareHere(request: PrepareRequest, follower: SharedFollowing): Promise<void> {
     const outcome = await follower.prepare(request.model, request.version, request.sha256);
     if (!outcome.ok) this.log.error({ model: request.model, version: request.version, from: request.from, err: outcome.error }, 'cannot load a version another replica is deploying');
     await this.peers.answer(request, outcome).catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'cannot answer a prepare request'));

@@ -7,7 +7,7 @@
  * touch the lock while it still holds this holder's value.
  */
 import { randomBytes } from 'node:crypto';
-import { AdminLock, type AdminLocking } from '../admin/admin-lock.js';
+import { AdminLock, type AdminLocking } from '../state/admin-state.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import { controlKey, type RedisClient } from './connection.js';
 

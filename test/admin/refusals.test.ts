@@ -1,7 +1,7 @@
 /** RefusalThrottle over time: one entry per source and minute, with the count; quiet sources are forgotten. */
 import client from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { AuditFields } from '../../src/admin/audit-log.js';
+import type { AuditFields } from '../../src/state/audit-chain.js';
 import { RefusalThrottle, WINDOW_MS } from '../../src/admin/refusals.js';
 
 const wrong = { action: 'deploy', target: 'fraud', status: 401, error: { code: 'unauthorized', message: 'the admin token is wrong' } };

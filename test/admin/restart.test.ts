@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { verifyAuditLog } from '../../src/admin/audit-log.js';
+import { verifyAuditLog } from '../../src/state/audit-chain.js';
 import { copyDemoModels, startTestServer, type TestServer } from '../helpers/server.js';
 import { admin, liveVersion, TOKEN } from './admin-client.js';
 

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifyAuditLog } from '../../src/admin/audit-log.js';
+import { verifyAuditLog } from '../../src/state/audit-chain.js';
 import { createLogger } from '../../src/log.js';
 import { INTENTS_KEY, RedisAuditLog, type ChangeIntent } from '../../src/redis/audit.js';
 import { ChangeIntents } from '../../src/redis/change-intents.js';

@@ -10,7 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifyAuditLog, type AuditEntry } from '../../src/admin/audit-log.js';
+import { verifyAuditLog, type AuditEntry } from '../../src/state/audit-chain.js';
 import { packRelease } from '../../src/admin/release.js';
 import { spawnCroupier, type Child } from '../helpers/process.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';

@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainEntry, GENESIS, type AuditEntry } from '../../src/admin/audit-log.js';
+import { chainEntry, GENESIS, type AuditEntry } from '../../src/state/audit-chain.js';
 import { SOURCES_MAX } from '../../src/admin/refusals.js';
 import { admin, TOKEN } from '../admin/admin-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { verifyAuditLog, type AuditEntry } from '../../src/admin/audit-log.js';
+import { verifyAuditLog, type AuditEntry } from '../../src/state/audit-chain.js';
 import { spawnCroupier, type Child } from '../helpers/process.js';
 import { copyDemoModels } from '../helpers/server.js';
 
