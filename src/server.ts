@@ -21,7 +21,7 @@ import { InferencePool } from './inference/pool.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { Registry } from './registry/registry.js';
-import { compareVersions, scanRepository } from './registry/repository.js';
+import { scanRepository } from './registry/repository.js';
 import { sweepStaging } from './registry/version-install.js';
 import { parseRoutesDocument, RouteSpecError, type RouteSpec } from './routing/route-spec.js';
 import { Router } from './routing/router.js';
@@ -214,12 +214,8 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       log.info({ model: version.model, version: version.version, runs: engine.isInline(version.key) ? 'inline' : 'workers' }, 'model version loaded');
     } catch (e) {
       const reason = `failed to load: ${(e as Error).message}`;
-      registry.refused.push({ model: version.model, version: version.version, reason });
+      registry.refuse(version, reason);
       log.error({ model: version.model, version: version.version, reason }, 'model version refused');
-      const model = registry.model(version.model)!;
-      model.versions.delete(version.version);
-      if (model.versions.size === 0) registry.models.delete(version.model);
-      else if (model.live === version) model.live = model.versions.get([...model.versions.keys()].sort(compareVersions).at(-1)!)!;
     }
   }));
 

@@ -60,13 +60,12 @@ export class RedisControl implements SharedControl {
     this.link = link;
     this.log = log;
     const self = `${hostname()}-${process.pid}`;
-    this.lock = new RedisAdminLock(link.client, self);
+    // The lock holder catches up with the shared state, and settles what a dead holder left half-done,
+    // before it changes anything.
+    this.lock = new RedisAdminLock(link.client, self, () => this.resync(false, true));
     this.audit = new RedisAuditLog(link.client);
     this.peers = new ReplicaSet(link.client, self, this.channel, log);
     this.intents = new ChangeIntents(link.client, this.audit, log);
-    // The lock holder catches up with the shared state, and settles what a dead holder left half-done,
-    // before it changes anything.
-    this.lock.beforeWork = () => this.resync(false, true);
   }
 
   replicas(): readonly ReplicaLoad[] {

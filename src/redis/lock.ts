@@ -41,11 +41,12 @@ export class RedisAdminLock implements AdminLocking {
   private readonly tokens = controlKey('lock-token');
   private held: { value: string; token: number } | undefined;
   /** Called with the lock held, before the change runs (the holder catches up with the shared state). */
-  beforeWork: (() => Promise<void>) | undefined;
+  private readonly beforeWork: () => Promise<void>;
 
-  constructor(client: RedisClient, replica: string) {
+  constructor(client: RedisClient, replica: string, beforeWork: () => Promise<void> = () => Promise.resolve()) {
     this.client = client;
     this.replica = replica;
+    this.beforeWork = beforeWork;
   }
 
   /** The fencing token of the change running now; shared-state writes carry it. */
@@ -60,7 +61,7 @@ export class RedisAdminLock implements AdminLocking {
       const renew = setInterval(() => void this.renew(), LOCK_LEASE_MS / 3);
       renew.unref();
       try {
-        await this.beforeWork?.();
+        await this.beforeWork();
         return await work();
       } finally {
         clearInterval(renew);

@@ -149,8 +149,7 @@ export class ModelLifecycle {
     if (target.sha256 !== pointer.sha256) throw new CroupierError('model_invalid', `${m.name} version ${pointer.live} has sha256 ${target.sha256} here, ${pointer.sha256} where it was deployed`);
     const kind = m.history.includes(pointer.live) && pointer.history.length < m.history.length ? 'rollback' : 'deploy';
     const changed = m.live !== target;
-    m.live = target;
-    m.history.splice(0, m.history.length, ...pointer.history);
+    this.registry.point(m, target, pointer.history);
     if (changed) this.changed(m, kind);
     return true;
   }
@@ -216,8 +215,7 @@ export class ModelLifecycle {
       throw new CroupierError('internal', `cannot save the live state, nothing changed: ${(e as Error).message}`, { cause: e });
     }
     // The request path resolves `live` when it picks an arm: batches already queued finish on `before`.
-    m.live = target;
-    m.history.splice(0, m.history.length, ...history);
+    this.registry.point(m, target, history);
     const flipMs = performance.now() - flipStarted;
     this.changed(m, kind);
     return { model: m.name, kind, before, after: target, changed: true, history, prepareMs: flipStarted - started, flipMs, recorded };

@@ -67,9 +67,7 @@ export class LiveState {
         continue;
       }
       if (live.sha256 !== record.sha256) log.warn({ model: name, version: record.live, saved: record.sha256, now: live.sha256 }, 'live version changed on disk since it was deployed');
-      model.live = live;
-      const history = Array.isArray(record.history) ? record.history.map(String).slice(-HISTORY_LIMIT) : [];
-      model.history.splice(0, model.history.length, ...history);
+      registry.point(model, live, Array.isArray(record.history) ? record.history.map(String).slice(-HISTORY_LIMIT) : []);
     }
     return { audit: doc.audit };
   }

@@ -8,8 +8,15 @@ import { compareVersions } from './repository.js';
 export interface ServedModel {
   readonly name: string;
   readonly versions: Map<string, ModelVersion>;
-  live: ModelVersion;
+  /** Moves only through `Registry.point` (deploys and rollbacks: lifecycle.ts; saved pointers at start). */
+  readonly live: ModelVersion;
   /** Versions that were live before, newest last (for rollback). */
+  readonly history: readonly string[];
+}
+
+/** What the registry itself may change: every ServedModel is one of these. */
+interface PointedModel extends ServedModel {
+  live: ModelVersion;
   readonly history: string[];
 }
 
@@ -24,6 +31,23 @@ export class Registry {
       const liveName = scanned.liveFile ?? [...versions.keys()].sort(compareVersions).at(-1)!;
       this.models.set(name, { name, versions, live: versions.get(liveName)!, history: [] });
     }
+  }
+
+  /** The one writer of a live pointer and its history. */
+  point(model: ServedModel, live: ModelVersion, history: readonly string[]): void {
+    const m = model as PointedModel;
+    m.live = live;
+    m.history.splice(0, m.history.length, ...history);
+  }
+
+  /** A version that failed to load at start: no longer served; a model left without versions goes. */
+  refuse(version: ModelVersion, reason: string): void {
+    this.refused.push({ model: version.model, version: version.version, reason });
+    const m = this.models.get(version.model);
+    if (!m) return;
+    m.versions.delete(version.version);
+    if (m.versions.size === 0) this.models.delete(version.model);
+    else if (m.live === version) this.point(m, m.versions.get([...m.versions.keys()].sort(compareVersions).at(-1)!)!, m.history);
   }
 
   model(name: string): ServedModel | undefined {
