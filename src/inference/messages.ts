@@ -51,4 +51,7 @@ export type ChannelMessage =
   | { op: 'hello'; threadId: number }
   | { op: 'sync'; threadId: number; specs: LoadSpec[]; probeRows: number[] }
   | { op: 'synced'; threadId: number; results: Record<string, { error: string } | { timing: LoadTiming }> }
-  | { op: 'loaded'; requestId: number; threadId: number; key: string; error?: string; timing?: LoadTiming };
+  | { op: 'loaded'; requestId: number; threadId: number; key: string; error?: string; timing?: LoadTiming }
+  /** The pool is closing: finish what ONNX Runtime is doing, release every session, then say so. */
+  | { op: 'close' }
+  | { op: 'closed'; threadId: number };

@@ -40,6 +40,8 @@ export class InferencePool {
   private readonly specs = new Map<string, LoadSpec>();
   private readonly rollout: LoadRollout;
   private inFlight = 0;
+  /** While closing: the workers that have not yet said their sessions are released. */
+  private closing: { waiting: Set<number>; done: () => void } | undefined;
   /** Called whenever a worker frees up, so batchers waiting for capacity can flush. */
   onCapacity: () => void = () => {};
 
@@ -94,7 +96,10 @@ export class InferencePool {
   };
 
   private onChannel(msg: ChannelMessage): void {
-    if (msg.op === 'hello') {
+    if (msg.op === 'hello' && this.closing) {
+      // Started while closing (its channel did not exist when the close went out): it has nothing to load.
+      this.channel.postMessage({ op: 'close' } satisfies ChannelMessage);
+    } else if (msg.op === 'hello') {
       // A new (or replacement) worker: it loads every version we serve before it takes tasks.
       const specs = [...this.specs.values()];
       const sync: ChannelMessage = { op: 'sync', threadId: msg.threadId, specs, probeRows: specs.map((s) => this.rollout.probeRows(s.key)) };
@@ -103,6 +108,9 @@ export class InferencePool {
       this.rollout.loaded(msg.requestId, msg.threadId, msg.error !== undefined ? { error: msg.error } : { timing: msg.timing ?? { loadMs: 0 } });
     } else if (msg.op === 'synced') {
       this.rollout.synced(msg.threadId, msg.results);
+    } else if (msg.op === 'closed' && this.closing) {
+      this.closing.waiting.delete(msg.threadId);
+      if (this.closing.waiting.size === 0) this.closing.done();
     }
   }
 
@@ -141,8 +149,20 @@ export class InferencePool {
     return result;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends the workers once ONNX Runtime has finished what it does in them (a load or a probe; call
+   * when no batch is in flight): each releases its sessions first. `timeoutMs` bounds the wait.
+   */
+  async close(timeoutMs = 30_000): Promise<void> {
     this.rollout.close();
+    const waiting = new Set(this.piscina.threads.map((t) => t.threadId));
+    if (waiting.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const closed = new Promise<void>((done) => { this.closing = { waiting, done }; });
+      this.channel.postMessage({ op: 'close' } satisfies ChannelMessage);
+      await Promise.race([closed, new Promise<void>((done) => { timer = setTimeout(done, timeoutMs); })]);
+      clearTimeout(timer);
+    }
     this.channel.close();
     await this.piscina.destroy();
   }

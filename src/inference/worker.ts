@@ -22,6 +22,18 @@ const createMs = new Map<string, number>();
 
 /** Sessions are created one at a time, so each one's createMs is its own. */
 let creating: Promise<unknown> = Promise.resolve();
+/**
+ * Loads and probes under way. A thread terminated while ONNX Runtime works in it can abort the
+ * whole process (onnxruntime-node throws into a dead thread), so the pool waits for these to end.
+ */
+const working = new Set<Promise<unknown>>();
+
+function tracked<T>(work: Promise<T>): Promise<T> {
+  working.add(work);
+  const done = (): void => { working.delete(work); };
+  work.then(done, done);
+  return work;
+}
 
 function load(spec: LoadSpec): Promise<ort.InferenceSession> {
   let session = sessions.get(spec.key);
@@ -51,10 +63,22 @@ function reply(requestId: number, key: string, outcome: { error: string } | { ti
 }
 
 /** Loads a version and times it, so the main thread can tell whether it could hold it inline (see engine.ts). */
-async function loadTimed(spec: LoadSpec, probeRows: number): Promise<LoadTiming> {
-  const session = await load(spec);
-  const loadMs = createMs.get(spec.key) ?? 0;
-  return probeRows > 0 ? { loadMs, batchUs: await fullBatchUs(session, spec, probeRows) } : { loadMs };
+function loadTimed(spec: LoadSpec, probeRows: number): Promise<LoadTiming> {
+  return tracked((async () => {
+    const session = await load(spec);
+    const loadMs = createMs.get(spec.key) ?? 0;
+    return probeRows > 0 ? { loadMs, batchUs: await fullBatchUs(session, spec, probeRows) } : { loadMs };
+  })());
+}
+
+let closed: Promise<void> | undefined;
+
+function close(): Promise<void> {
+  closed ??= (async () => {
+    while (working.size > 0) await Promise.allSettled([...working]);
+    await Promise.allSettled([...sessions.keys()].map(unload));
+  })();
+  return closed.then(() => channel.postMessage({ op: 'closed', threadId } satisfies ChannelMessage));
 }
 
 let synced: (() => void) | undefined;
@@ -66,6 +90,8 @@ channel.onmessage = (event: unknown) => {
     loadTimed(msg.spec, msg.probeRows).then((timing) => reply(msg.requestId, msg.spec.key, { timing }), (e: Error) => reply(msg.requestId, msg.spec.key, { error: e.message }));
   } else if (msg.op === 'unload') {
     void unload(msg.key);
+  } else if (msg.op === 'close') {
+    void close();
   } else if (msg.op === 'sync' && msg.threadId === threadId) {
     void Promise.allSettled(msg.specs.map((spec, i) => loadTimed(spec, msg.probeRows[i] ?? 0))).then((settled) => {
       const results: Record<string, { error: string } | { timing: LoadTiming }> = {};
