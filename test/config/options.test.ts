@@ -96,14 +96,18 @@ describe('defaults', () => {
   });
 
   it('parse with their own option (a default the parser refused would fail every start)', () => {
-    for (const o of OPTION_LIST) if (o.default !== undefined) expect(() => o.parser.parse(o.env, o.default!), o.env).not.toThrow();
+    for (const o of OPTION_LIST) {
+      if (o.default !== undefined) expect(() => o.parser.parse(o.env, o.default!), o.env).not.toThrow();
+    }
   });
 
   it('come together into the Redis settings and the token map', () => {
     const config = loadConfig(['--redis-sentinels', 's1:26379', '--redis-name', 'm'], {
       CROUPIER_ADMIN_TOKEN: 'the-admin-token', CROUPIER_ADMIN_TOKENS: 'ci:ci-token-123',
     });
-    expect(config.redis).toEqual({ url: undefined, sentinels: ['s1:26379'], clusterNodes: undefined, name: 'm', waitReplicas: 0 });
+    expect(config.redis).toEqual({
+      url: undefined, sentinels: ['s1:26379'], clusterNodes: undefined, name: 'm', waitReplicas: 0,
+    });
     expect([...config.adminTokens]).toEqual([['admin', 'the-admin-token'], ['ci', 'ci-token-123']]);
   });
 });
@@ -116,18 +120,23 @@ describe('a bad value stops start-up with a line that names the option', () => {
     [['--workers', 'many'], {}, 'CROUPIER_WORKERS must be a whole number, got "many"'],
     [['--body-limit', 'lots'], {}, 'CROUPIER_BODY_LIMIT must be a size such as 1mb or 65536, got "lots"'],
     [['--features-max=10'], {}, 'CROUPIER_FEATURES_MAX must be between 64 bytes and 1gb, got "10"'],
-    [['--log-level', 'loud'], {}, 'CROUPIER_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    [['--log-level', 'loud'], {},
+      'CROUPIER_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
     [[], { CROUPIER_ALLOW_SLOW_HTTP: 'maybe' }, 'CROUPIER_ALLOW_SLOW_HTTP must be 1 or 0, got "maybe"'],
     [['--models', '/no/such/dir'], {}, 'CROUPIER_MODELS_DIR: cannot read directory /no/such/dir'],
     [['--models', '/etc/hostname'], {}, 'CROUPIER_MODELS_DIR: /etc/hostname is not a directory'],
     [['--redis-url', 'http://cache'], {}, 'CROUPIER_REDIS_URL must start with redis:// or rediss://'],
     [['--redis-cluster-nodes', 'n1:7000,n2'], {}, 'CROUPIER_REDIS_CLUSTER_NODES: "n2" is not host:port'],
-    [['--redis-sentinels', 's1:26379'], {}, 'CROUPIER_REDIS_SENTINELS needs CROUPIER_REDIS_NAME (the master group name)'],
+    [['--redis-sentinels', 's1:26379'], {},
+      'CROUPIER_REDIS_SENTINELS needs CROUPIER_REDIS_NAME (the master group name)'],
     [['--redis-wait-replicas', 'all'], {}, 'CROUPIER_REDIS_WAIT_REPLICAS must be a whole number, got "all"'],
-    [[], { CROUPIER_ADMIN_TOKENS: 'ci:short' }, 'CROUPIER_ADMIN_TOKENS: the token named "ci" is shorter than 8 characters'],
-    [[], { CROUPIER_ADMIN_TOKENS: 'no-name-token' }, 'CROUPIER_ADMIN_TOKENS: each entry must be name:token with a name of letters, digits, . _ -'],
+    [[], { CROUPIER_ADMIN_TOKENS: 'ci:short' },
+      'CROUPIER_ADMIN_TOKENS: the token named "ci" is shorter than 8 characters'],
+    [[], { CROUPIER_ADMIN_TOKENS: 'no-name-token' },
+      'CROUPIER_ADMIN_TOKENS: each entry must be name:token with a name of letters, digits, . _ -'],
     [[], { CROUPIER_ADMIN_TOKENS: '@/no/such/file' }, 'CROUPIER_ADMIN_TOKENS: cannot read token file /no/such/file'],
-    [[], { CROUPIER_ADMIN_TOKEN: 'the-admin-token', CROUPIER_ADMIN_TOKENS: 'admin:other-token' }, 'CROUPIER_ADMIN_TOKENS: the name "admin" appears twice'],
+    [[], { CROUPIER_ADMIN_TOKEN: 'the-admin-token', CROUPIER_ADMIN_TOKENS: 'admin:other-token' },
+      'CROUPIER_ADMIN_TOKENS: the name "admin" appears twice'],
     [['--bogus'], {}, 'unknown flag --bogus (see croupier --help)'],
     [['--admin-tokens', 'a:b'], {}, 'unknown flag --admin-tokens (see croupier --help)'],
     [['--port'], {}, 'flag --port needs a value'],
@@ -144,10 +153,19 @@ describe('a bad value stops start-up with a line that names the option', () => {
   });
 
   it('is the same line whether the value came from the variable or the flag', () => {
-    for (const o of OPTION_LIST.filter((x) => x.flag !== undefined && x.parser.hint !== 'TEXT' && x.parser.hint !== 'PATH')) {
+    const refusal = (args: string[], env: Record<string, string>): string | undefined => {
+      try {
+        loadConfig(args, env);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return undefined;
+    };
+    // Every option that can refuse a value (free text and paths take anything).
+    for (const o of OPTION_LIST.filter((x) => x.flag !== undefined && !['TEXT', 'PATH'].includes(x.parser.hint))) {
       const bad = o.env === 'CROUPIER_MODELS_DIR' ? '/no/such/dir' : 'not:a:value';
-      const fromEnv = (() => { try { loadConfig([], { [o.env]: bad }); } catch (e) { return (e as Error).message; } })();
-      const fromFlag = (() => { try { loadConfig([`--${o.flag}=${bad}`], {}); } catch (e) { return (e as Error).message; } })();
+      const fromEnv = refusal([], { [o.env]: bad });
+      const fromFlag = refusal([`--${o.flag}=${bad}`], {});
       expect(fromEnv, o.env).toMatch(new RegExp(`^${o.env}\\b`));
       expect(fromFlag).toBe(fromEnv);
     }

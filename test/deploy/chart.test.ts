@@ -16,6 +16,9 @@ const read = (path: string): string => readFileSync(path, 'utf8');
 const template = (name: string): string => read(join(chart, 'templates', name));
 const pkg = JSON.parse(read(join(root, 'package.json'))) as { version: string };
 const values = parse(read(join(chart, 'values.yaml'))) as Record<string, any>;
+/** The value at a dotted path of values.yaml (`batching.maxBatch`). */
+const valueAt = (path: string): unknown =>
+  path.split('.').reduce<any>((node, key) => (node === undefined ? undefined : node[key]), values);
 
 describe('Chart.yaml', () => {
   const meta = parse(read(join(chart, 'Chart.yaml'))) as Record<string, unknown>;
@@ -48,8 +51,7 @@ describe('values.yaml', () => {
       'tolerations', 'affinity', 'podAnnotations',
     ];
     for (const path of paths) {
-      const value = path.split('.').reduce<any>((node, key) => (node === undefined ? undefined : node[key]), values);
-      expect(value, path).not.toBeUndefined();
+      expect(valueAt(path), path).not.toBeUndefined();
     }
     expect(values.podAnnotations['prometheus.io/scrape']).toBe('true');
   });
@@ -164,13 +166,15 @@ describe('environment variables: the options table (src/config/options.ts) says 
     join(root, 'Dockerfile'),
   ];
   const deployment = template('deployment.yaml');
-  const valueAt = (path: string): unknown => path.split('.').reduce<any>((node, key) => (node === undefined ? undefined : node[key]), values);
 
   it.each(sources.map((s) => [s.slice(root.length + 1), s]))('%s names only variables of the table', (_name, path) => {
-    for (const [variable] of read(path).matchAll(/CROUPIER_[A-Z0-9_]+/g)) expect(known.has(variable), `${variable} in ${path}`).toBe(true);
+    for (const [variable] of read(path).matchAll(/CROUPIER_[A-Z0-9_]+/g)) {
+      expect(known.has(variable), `${variable} in ${path}`).toBe(true);
+    }
   });
 
-  it.each(OPTION_LIST.map((o) => [o.env, o]))('%s is set by the Deployment exactly when the table says so', (env, o) => {
+  const options = OPTION_LIST.map((o) => [o.env, o] as const);
+  it.each(options)('%s is set by the Deployment exactly when the table says so', (env, o) => {
     const set = new RegExp(`- name: ${env}\\s`).test(deployment);
     expect(set).toBe(o.chart !== undefined);
     if (o.chart === undefined || o.chart === 'template') return;
@@ -180,7 +184,8 @@ describe('environment variables: the options table (src/config/options.ts) says 
 
   it('defaults what it sets to the gateway\'s own defaults (but the state dir: the volume)', () => {
     for (const o of OPTION_LIST) {
-      if (o.chart === undefined || o.chart === 'template' || o.default === undefined || o.env === 'CROUPIER_STATE_DIR') continue;
+      const ownValue = o.chart !== undefined && o.chart !== 'template' && o.env !== 'CROUPIER_STATE_DIR';
+      if (!ownValue || o.default === undefined) continue;
       expect(o.value(String(valueAt(o.chart))), o.env).toEqual(o.value(undefined));
     }
   });
