@@ -43,8 +43,7 @@ function option<T>(spec: Spec<T>): Option<T | undefined>;
 function option<T>(spec: Spec<T>): Option<T | undefined> {
   const { env, parser } = spec;
   return {
-    env, flag: spec.flag, parser, default: spec.default, defaultNote: spec.defaultNote,
-    help: spec.help, docs: spec.docs, chart: spec.chart,
+    flag: undefined, default: undefined, defaultNote: undefined, docs: undefined, chart: undefined, ...spec,
     value(raw) {
       if (raw !== undefined && raw !== '') return parser.parse(env, raw);
       return spec.default === undefined ? undefined : parser.parse(env, spec.default);
