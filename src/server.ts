@@ -74,8 +74,6 @@ export class Server {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private listenSockets: us_listen_socket[] = [];
-  /** The admin API: on this listener, or on its own when config.adminPort is set. */
-  admin: AdminPlane | undefined;
   /** Decisions, outcomes and the feedback endpoint (started before listening). */
   feedbackLoop: FeedbackLoop | undefined;
   /** Redis mode: decisions, statistics and outcomes in Redis, in place of `feedbackLoop`. */
@@ -85,7 +83,12 @@ export class Server {
   redis: RedisLink | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(config: Config, log: Logger, metrics: Metrics, gateway: Gateway, private readonly stateLock: StateDirLock) {
+  constructor(
+    config: Config, log: Logger, metrics: Metrics, gateway: Gateway,
+    /** The admin API: on this listener, or on its own when config.adminPort is set. */
+    readonly admin: AdminPlane,
+    private readonly stateLock: StateDirLock,
+  ) {
     this.config = config;
     this.log = log;
     this.metrics = metrics;
@@ -124,10 +127,11 @@ export class Server {
       isAccepting: () => this.accepting,
       isReady: () => this.isReady(),
       metricsText: async () => ({ contentType: this.metrics.contentType, text: await this.metrics.text() }),
-      extensions: [...(feedback ? [feedback.endpoint] : []), ...(this.admin && this.config.adminPort === undefined ? [this.admin.register] : [])],
+      feedback: feedback?.endpoint,
+      admin: this.config.adminPort === undefined ? this.admin : undefined,
     });
     this.port = await this.bind(app, this.config.port);
-    if (this.admin && this.config.adminPort !== undefined) {
+    if (this.config.adminPort !== undefined) {
       const adminApp = uws.App();
       this.admin.registerStandalone(adminApp, (res, req, form) => new Exchange(res, req, form, this.hooks));
       this.adminPort = await this.bind(adminApp, this.config.adminPort);
@@ -165,7 +169,7 @@ export class Server {
       await this.feedbackLoop?.close();
       // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
       await this.sharedFeedback?.close(deadlineMs);
-      await this.admin?.close();
+      await this.admin.close();
       await this.redis?.close();
       this.stateLock.release();
       this.log.info({ unanswered: this.inFlight }, 'croupier stopped');
@@ -245,8 +249,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   const ids = redis ? await sharedDecisionIds(redis, log) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
   const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows);
   metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
-  const server = new Server(config, log, metrics, gateway, lock);
-  server.admin = admin;
+  const server = new Server(config, log, metrics, gateway, admin, lock);
   server.redis = redis;
   try {
     const features = { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget };

@@ -9,6 +9,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Exchange } from '../http/exchange.js';
 import type { OpenExchange } from '../http/data-plane.js';
+import { ADMIN_ROUTES, registerRoutes, type AdminAction, type BoundRoute } from '../http/routes.js';
 import type { Logger } from '../log.js';
 import type { AdminActions, Outcome, Seal } from './admin-actions.js';
 import type { AdminLocking } from '../state/admin-state.js';
@@ -55,11 +56,11 @@ export class AdminRoutes {
     );
   }
 
-  private refuse(call: Call, error: unknown): void {
+  private refuse(call: Call, error: unknown, headers?: Record<string, string>): void {
     const e = isCroupierError(error) ? error : new CroupierError('internal', undefined, { cause: error });
     if (e.status >= 500) this.log.error({ action: call.action, target: call.target, err: (error as Error).message }, 'admin action failed');
     void this.record(call, { result: e.status >= 500 ? 'failed' : 'refused', status: e.status, error: { code: e.code, message: e.message } })
-      .then(() => call.ex.fail(e));
+      .then(() => call.ex.fail(e, false, headers));
   }
 
   /** A refusal before any token was accepted: counted, and audited at a bounded rate (refusals.ts). */
@@ -118,53 +119,36 @@ export class AdminRoutes {
     ex.readJson(this.bodyLimit, (body) => this.change(call, (seal) => then(body, seal)));
   }
 
+  /**
+   * The admin routes of the route table (http/routes.ts), each checked and audited by `open`, then
+   * answered by its action; the 405s, and unknown admin paths, are checked and audited the same way.
+   */
   register(app: TemplatedApp, open: OpenExchange): void {
     const a = this.actions;
-    app.get('/admin/models', (res, req) => {
-      const call = this.open(open, res, req, 'models.list');
-      if (call) call.ex.send(200, JSON.stringify(a.models()));
-    });
-    app.post('/admin/models/:model/deploy', (res, req) => {
-      const call = this.open(open, res, req, 'deploy', 'model');
-      if (call) this.readJson(call, (body, seal) => a.deploy(call.target!, body, seal));
-    });
-    app.post('/admin/models/:model/rollback', (res, req) => {
-      const call = this.open(open, res, req, 'rollback', 'model');
+    const actions: Record<AdminAction, (call: Call, req: HttpRequest) => void> = {
+      'models.list': (call) => call.ex.send(200, JSON.stringify(a.models())),
+      deploy: (call) => this.readJson(call, (body, seal) => a.deploy(call.target!, body, seal)),
       // Any body is ignored: rollback takes no arguments.
-      if (call) this.change(call, (seal) => a.rollback(call.target!, seal));
+      rollback: (call) => this.change(call, (seal) => a.rollback(call.target!, seal)),
+      push: (call) => this.push(call),
+      'routes.list': (call) => call.ex.send(200, JSON.stringify(a.routes())),
+      'routes.put': (call) => this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal)),
+      'routes.reset': (call) => this.change(call, () => a.resetRoute(call.target!)),
+      'audit.read': (call, req) => this.readAudit(call, new URLSearchParams(req.getQuery() ?? '')),
+    };
+    const routes = ADMIN_ROUTES.map(({ method, path, admin, names }): BoundRoute => {
+      const answer = actions[admin];
+      return {
+        method, path, handler: (res, req) => {
+          const call = this.open(open, res, req, admin, names);
+          if (call) answer(call, req);
+        },
+      };
     });
-    app.post('/admin/models/:model/versions', (res, req) => {
-      const call = this.open(open, res, req, 'push', 'model');
-      if (call) this.push(call);
+    registerRoutes(app, routes, (_path, allow) => (res, req) => {
+      const call = this.open(open, res, req, 'unknown');
+      if (call) this.refuse(call, new CroupierError('method_not_allowed', `use ${allow} on this path`), { allow });
     });
-    app.get('/admin/routes', (res, req) => {
-      const call = this.open(open, res, req, 'routes.list');
-      if (call) call.ex.send(200, JSON.stringify(a.routes()));
-    });
-    app.put('/admin/routes/:route', (res, req) => {
-      const call = this.open(open, res, req, 'routes.put', 'route');
-      if (call) this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal));
-    });
-    app.post('/admin/routes/:route/reset', (res, req) => {
-      const call = this.open(open, res, req, 'routes.reset', 'route');
-      if (call) this.change(call, () => a.resetRoute(call.target!));
-    });
-    app.get('/admin/audit', (res, req) => {
-      const query = new URLSearchParams(req.getQuery() ?? '');
-      const call = this.open(open, res, req, 'audit.read');
-      if (call) this.readAudit(call, query);
-    });
-    const known: [string, string][] = [
-      ['/admin/models', 'GET'], ['/admin/models/:model/deploy', 'POST'], ['/admin/models/:model/rollback', 'POST'],
-      ['/admin/models/:model/versions', 'POST'], ['/admin/routes', 'GET'], ['/admin/routes/:route', 'PUT'],
-      ['/admin/routes/:route/reset', 'POST'], ['/admin/audit', 'GET'],
-    ];
-    for (const [pattern, allow] of known) {
-      app.any(pattern, (res, req) => {
-        const call = this.open(open, res, req, 'unknown');
-        if (call) this.refuse(call, new CroupierError('method_not_allowed', `use ${allow} on this path`));
-      });
-    }
     // Unknown admin paths are checked like the others, so probing them without a token says nothing.
     app.any('/admin/*', (res, req) => {
       const call = this.open(open, res, req, 'unknown');

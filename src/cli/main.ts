@@ -1,5 +1,6 @@
 /** `croupier <command>`: serve here; the admin commands speak to a running gateway. */
 import { loadConfig } from '../config/config.js';
+import { serveFlagsHelp } from '../config/options-docs.js';
 import { ConfigError } from '../errors.js';
 import { AdminClient, CliFailure } from './admin-client.js';
 import { parseArgs, UsageError } from './args.js';
@@ -10,14 +11,7 @@ import { pack, push } from './release-commands.js';
 const HELP = `croupier — real-time model-serving gateway
 
 usage:
-  croupier serve [--port 8080] [--host 127.0.0.1] [--models ./models] [--routes FILE] [--state-dir DIR]
-                 [--workers auto|N] [--max-batch N] [--batch-delay-us N] [--max-queued-rows N]
-                 [--body-limit 1mb] [--admin-port N] [--log-level info] [--allow-slow-http]
-                 [--decisions-max N] [--features-max 64kb] [--features-budget 256mb]
-                 [--redis-url URL | --redis-sentinels H:P,... --redis-name NAME | --redis-cluster-nodes H:P,...]
-                 [--redis-wait-replicas 0]
-Every flag mirrors a CROUPIER_* environment variable (see README).
-
+  croupier serve [flags]                serve the models (flags below)
   croupier status                       models, versions, which is live, load state
   croupier deploy <model> <version>     load and warm in every worker, then put live
   croupier rollback <model>             back to the version live before
@@ -28,7 +22,9 @@ Every flag mirrors a CROUPIER_* environment variable (see README).
   croupier push <m-v.tgz>               upload a release (loaded, not deployed)
 Admin commands take --url (default http://127.0.0.1:8080) and --json; the token comes from
 CROUPIER_ADMIN_TOKEN. Exit codes: 0 done, 1 refused by the server, 2 usage or connection error.
-`;
+
+serve flags (each mirrors an environment variable; the flag wins):
+${serveFlagsHelp()}`;
 
 const ADMIN_COMMANDS = new Set(['status', 'deploy', 'rollback', 'routes', 'audit', 'pack', 'push']);
 

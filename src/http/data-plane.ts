@@ -1,7 +1,7 @@
 /**
- * The data plane's route table: /v1 (predict, feedback), /v2 (Open Inference Protocol), /metrics.
- * Each handler reads the request, checks in the contract's order (404, 413, 415, 400), and hands
- * the body to the gateway; no business logic here.
+ * The data plane's handlers for the route table (routes.ts): /v1 (predict, feedback), /v2 (Open
+ * Inference Protocol), /metrics. Each handler reads the request, checks in the contract's order
+ * (404, 413, 415, 400), and hands the body to the gateway; no business logic here.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError } from '../errors.js';
@@ -11,6 +11,7 @@ import { BINARY_EXTENSION } from '../protocol/binary-tensors.js';
 import { modelMetadata } from '../protocol/v2.js';
 import { compareVersions } from '../registry/repository.js';
 import { Exchange, type ErrorForm, type ExchangeHooks } from './exchange.js';
+import { DATA_ROUTES, registerRoutes, type BoundRoute, type DataHandlerName, type UwsHandler } from './routes.js';
 
 export interface DataPlaneDeps {
   readonly gateway: Gateway;
@@ -21,14 +22,17 @@ export interface DataPlaneDeps {
   isAccepting(): boolean;
   isReady(): boolean;
   metricsText(): Promise<{ contentType: string; text: string }>;
-  /** Extra routes registered by other rooms (feedback, admin) before the catch-all. */
-  readonly extensions: readonly ((app: TemplatedApp, open: OpenExchange) => void)[];
+  /** POST /v1/feedback's handler, made with this listener's `open` (feedback-endpoint.ts). */
+  readonly feedback: ((open: OpenExchange) => UwsHandler) | undefined;
+  /** The admin API, when it shares this listener (registered before the catch-all). */
+  readonly admin: { register(app: TemplatedApp, open: OpenExchange): void } | undefined;
 }
 
 /** An exchange for a request; `method` and `url`, when the route knows them, save asking uWS. */
 export type OpenExchange = (res: HttpResponse, req: HttpRequest, form: ErrorForm, method?: string, url?: string) => Exchange;
 
 const V2_EXTENSIONS: string[] = [BINARY_EXTENSION];
+const formOf = (path: string): ErrorForm => (path.startsWith('/v2') ? 'v2' : 'v1');
 
 export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void {
   const { gateway, hooks } = deps;
@@ -53,7 +57,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     if (ex.target) gateway.predict(ex.target, body, ex.deadlineAt, ex);
   };
 
-  app.post('/v1/predict/:route', (res, req) => {
+  const predict: UwsHandler = (res, req) => {
     const name = req.getParameter(0) ?? '';
     const ex = new Exchange(res, req, 'v1', hooks, 'POST', `/v1/predict/${name}`);
     ex.scoring = true;
@@ -65,9 +69,9 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     ex.target = route;
     ex.deadlineAt = deadline;
     ex.readJson(deps.bodyLimit, predictBody);
-  });
+  };
 
-  const inferHandler = (withVersion: boolean) => (res: HttpResponse, req: HttpRequest) => {
+  const infer = (withVersion: boolean): UwsHandler => (res, req) => {
     const ex = open(res, req, 'v2');
     ex.scoring = true;
     const name = req.getParameter(0) ?? '';
@@ -91,19 +95,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const deadline = admit(ex, gateway.engine.refusal(version));
     if (deadline !== undefined) ex.readInfer(deps.bodyLimit, headerLength, (body, binary) => gateway.infer(version, body, deadline, ex, binary));
   };
-  app.post('/v2/models/:name/infer', inferHandler(false));
-  app.post('/v2/models/:name/versions/:version/infer', inferHandler(true));
-
-  app.get('/v2', (res, req) => {
-    open(res, req, 'v2').send(200, JSON.stringify({ name: 'croupier', version: deps.version, extensions: V2_EXTENSIONS }));
-  });
-  app.get('/v2/health/live', (res, req) => open(res, req, 'v2').send(200, '{"live":true}'));
-  app.get('/v2/health/ready', (res, req) => {
-    const ready = deps.isReady();
-    open(res, req, 'v2').send(ready ? 200 : 503, `{"ready":${ready}}`);
-  });
-
-  const metadata = (withVersion: boolean, readiness: boolean) => (res: HttpResponse, req: HttpRequest) => {
+  const metadata = (withVersion: boolean, readiness: boolean): UwsHandler => (res, req) => {
     const ex = open(res, req, 'v2');
     const name = req.getParameter(0) ?? '';
     const versionName = withVersion ? req.getParameter(1) ?? '' : undefined;
@@ -130,12 +122,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     const versions = [...model.versions.keys()].sort(compareVersions);
     ex.send(200, JSON.stringify(modelMetadata(name, versionName ? [versionName] : versions, version)));
   };
-  app.get('/v2/models/:name', metadata(false, false));
-  app.get('/v2/models/:name/versions/:version', metadata(true, false));
-  app.get('/v2/models/:name/ready', metadata(false, true));
-  app.get('/v2/models/:name/versions/:version/ready', metadata(true, true));
-
-  app.get('/metrics', (res, req) => {
+  const metrics: UwsHandler = (res, req) => {
     const ex = open(res, req, 'v1');
     deps.metricsText().then(({ contentType, text }) => {
       if (ex.done) return;
@@ -149,24 +136,40 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
       });
       hooks.finished(ex, 200);
     }, (e: unknown) => ex.fail(e));
-  });
+  };
 
-  for (const extend of deps.extensions) extend(app, open);
-
-  // Known paths with the wrong method: 405; anything else: 404, in each family's error form.
-  const known: [string, string][] = [
-    ['/v1/predict/:route', 'POST'], ['/v2/models/:name/infer', 'POST'], ['/v2/models/:name/versions/:version/infer', 'POST'],
-    ['/v2', 'GET'], ['/v2/health/live', 'GET'], ['/v2/health/ready', 'GET'], ['/v2/models/:name', 'GET'],
-    ['/v2/models/:name/versions/:version', 'GET'], ['/v2/models/:name/ready', 'GET'], ['/v2/models/:name/versions/:version/ready', 'GET'], ['/metrics', 'GET'],
-  ];
-  for (const [pattern, allow] of known) {
-    app.any(pattern, (res, req) => {
-      const ex = open(res, req, pattern.startsWith('/v2') ? 'v2' : 'v1');
-      ex.fail(new CroupierError('method_not_allowed', `use ${allow} on this path`), false, { allow });
-    });
+  const serverMetadata = JSON.stringify({ name: 'croupier', version: deps.version, extensions: V2_EXTENSIONS });
+  const handlers: Record<DataHandlerName, UwsHandler | undefined> = {
+    predict,
+    feedback: deps.feedback?.(open),
+    metrics,
+    server: (res, req) => open(res, req, 'v2').send(200, serverMetadata),
+    live: (res, req) => open(res, req, 'v2').send(200, '{"live":true}'),
+    ready: (res, req) => {
+      const ready = deps.isReady();
+      open(res, req, 'v2').send(ready ? 200 : 503, `{"ready":${ready}}`);
+    },
+    modelMetadata: metadata(false, false),
+    versionMetadata: metadata(true, false),
+    modelReady: metadata(false, true),
+    versionReady: metadata(true, true),
+    modelInfer: infer(false),
+    versionInfer: infer(true),
+  };
+  const routes: BoundRoute[] = [];
+  for (const { method, path, data } of DATA_ROUTES) {
+    const handler = handlers[data];
+    if (handler) routes.push({ method, path, handler });
   }
+  // Known paths with the wrong method: 405; anything else: 404, in each family's error form.
+  registerRoutes(app, routes, (path, allow) => {
+    const form = formOf(path);
+    const message = `use ${allow} on this path`;
+    return (res, req) => open(res, req, form).fail(new CroupierError('method_not_allowed', message), false, { allow });
+  });
+  deps.admin?.register(app, open);
   app.any('/*', (res, req) => {
-    const ex = open(res, req, req.getUrl().startsWith('/v2') ? 'v2' : 'v1');
+    const ex = open(res, req, formOf(req.getUrl()));
     ex.fail(new CroupierError('not_found', `no such path: ${ex.method} ${ex.url.slice(0, 200)}`));
   });
 }

@@ -1,14 +1,14 @@
 /**
- * `POST /v1/feedback`, registered through the data plane's extensions. Checks run in the
+ * `POST /v1/feedback`'s handler, for the data plane's route table. Checks run in the
  * contract's order (413, 415, 400 from the exchange and the protocol; then the state of each
  * decision); no business logic here.
  */
-import type { TemplatedApp } from 'uWebSockets.js';
 import { CroupierError } from '../errors.js';
 import type { OutcomeReceiver, OutcomeReply, Verdict } from '../feedback/feedback.js';
 import { parseFeedbackBody, type FeedbackBody } from '../protocol/feedback.js';
 import type { OpenExchange } from './data-plane.js';
 import type { Exchange } from './exchange.js';
+import type { UwsHandler } from './routes.js';
 
 export function feedbackEndpoint(feedback: OutcomeReceiver, bodyLimit: number, isAccepting: () => boolean) {
   /** A body, once read (one function for every request: no closure, no promise per outcome). */
@@ -21,15 +21,10 @@ export function feedbackEndpoint(feedback: OutcomeReceiver, bodyLimit: number, i
     }
     feedback.receive(body.events, new FeedbackAnswer(ex, body.batch));
   };
-  return (app: TemplatedApp, open: OpenExchange): void => {
-    app.post('/v1/feedback', (res, req) => {
-      const ex = open(res, req, 'v1', 'POST', '/v1/feedback');
-      if (!isAccepting()) return ex.fail(new CroupierError('draining'));
-      ex.readJson(bodyLimit, onJson);
-    });
-    app.any('/v1/feedback', (res, req) => {
-      open(res, req, 'v1').fail(new CroupierError('method_not_allowed', 'use POST on this path'), false, { allow: 'POST' });
-    });
+  return (open: OpenExchange): UwsHandler => (res, req) => {
+    const ex = open(res, req, 'v1', 'POST', '/v1/feedback');
+    if (!isAccepting()) return ex.fail(new CroupierError('draining'));
+    ex.readJson(bodyLimit, onJson);
   };
 }
 

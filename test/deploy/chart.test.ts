@@ -1,13 +1,14 @@
 /**
  * The Helm chart and the Dockerfile, checked without helm or docker (neither exists on the dev
  * machines or CI). Chart.yaml and values.yaml are parsed; templates are Go templates, not YAML, so
- * their text is checked for the objects and fields the deployment depends on; every CROUPIER_*
- * variable they name must be one that src/config/config.ts reads.
+ * their text is checked for the objects and fields the deployment depends on; the CROUPIER_*
+ * variables they set are the ones the options table (src/config/options.ts) says the chart sets.
  */
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { OPTION_LIST } from '../../src/config/options.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const chart = join(root, 'helm', 'croupier');
@@ -15,6 +16,9 @@ const read = (path: string): string => readFileSync(path, 'utf8');
 const template = (name: string): string => read(join(chart, 'templates', name));
 const pkg = JSON.parse(read(join(root, 'package.json'))) as { version: string };
 const values = parse(read(join(chart, 'values.yaml'))) as Record<string, any>;
+/** The value at a dotted path of values.yaml (`batching.maxBatch`). */
+const valueAt = (path: string): unknown =>
+  path.split('.').reduce<any>((node, key) => (node === undefined ? undefined : node[key]), values);
 
 describe('Chart.yaml', () => {
   const meta = parse(read(join(chart, 'Chart.yaml'))) as Record<string, unknown>;
@@ -47,8 +51,7 @@ describe('values.yaml', () => {
       'tolerations', 'affinity', 'podAnnotations',
     ];
     for (const path of paths) {
-      const value = path.split('.').reduce<any>((node, key) => (node === undefined ? undefined : node[key]), values);
-      expect(value, path).not.toBeUndefined();
+      expect(valueAt(path), path).not.toBeUndefined();
     }
     expect(values.podAnnotations['prometheus.io/scrape']).toBe('true');
   });
@@ -155,17 +158,35 @@ describe('templates', () => {
   });
 });
 
-describe('environment variables', () => {
-  const config = read(join(root, 'src', 'config', 'config.ts'));
+describe('environment variables: the options table (src/config/options.ts) says which the chart sets', () => {
+  const known = new Set(OPTION_LIST.map((o) => o.env));
   const sources = [
     ...readdirSync(join(chart, 'templates')).map((f) => join(chart, 'templates', f)),
     join(chart, 'values.yaml'),
     join(root, 'Dockerfile'),
   ];
+  const deployment = template('deployment.yaml');
 
-  it.each(sources.map((s) => [s.slice(root.length + 1), s]))('%s names only variables config.ts reads', (_name, path) => {
+  it.each(sources.map((s) => [s.slice(root.length + 1), s]))('%s names only variables of the table', (_name, path) => {
     for (const [variable] of read(path).matchAll(/CROUPIER_[A-Z0-9_]+/g)) {
-      expect(config, `${variable} in ${path}`).toMatch(new RegExp(`\\b${variable}\\b`));
+      expect(known.has(variable), `${variable} in ${path}`).toBe(true);
+    }
+  });
+
+  const options = OPTION_LIST.map((o) => [o.env, o] as const);
+  it.each(options)('%s is set by the Deployment exactly when the table says so', (env, o) => {
+    const set = new RegExp(`- name: ${env}\\s`).test(deployment);
+    expect(set).toBe(o.chart !== undefined);
+    if (o.chart === undefined || o.chart === 'template') return;
+    expect(valueAt(o.chart), `values.yaml ${o.chart}`).not.toBeUndefined();
+    expect(deployment).toContain(`.Values.${o.chart}`);
+  });
+
+  it('defaults what it sets to the gateway\'s own defaults (but the state dir: the volume)', () => {
+    for (const o of OPTION_LIST) {
+      const ownValue = o.chart !== undefined && o.chart !== 'template' && o.env !== 'CROUPIER_STATE_DIR';
+      if (!ownValue || o.default === undefined) continue;
+      expect(o.value(String(valueAt(o.chart))), o.env).toEqual(o.value(undefined));
     }
   });
 });
