@@ -26,7 +26,10 @@ describe.each([['workers', '0'], ['inline', '100000']])('batching (%s)', (runs, 
   /** Batches run for ctr@1 so far, and the rows they held, from /metrics. */
   const batches = async (): Promise<{ count: number; rows: number }> => {
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    const series = (name: string) => Number(new RegExp(`croupier_batch_size_${name}\\{model="ctr",version="1"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    const series = (name: string): number => {
+      const line = new RegExp(`croupier_batch_size_${name}\\{model="ctr",version="1"\\} (\\d+)`).exec(metrics);
+      return Number(line?.[1] ?? 0);
+    };
     return { count: series('count'), rows: series('sum') };
   };
 

@@ -1,4 +1,7 @@
-/** `/v1/feedback`: one event or a batch; a bad single event is a 400, a bad event in a batch is marked and the rest kept. */
+/**
+ * `/v1/feedback`: one event or a batch; a bad single event is a 400, a bad event in a batch is
+ * marked and the rest kept.
+ */
 import { describe, expect, it } from 'vitest';
 import { MAX_FEEDBACK_EVENTS, MAX_REWARD, parseFeedbackBody } from '../../src/protocol/feedback.js';
 import { thrown } from './versions.js';

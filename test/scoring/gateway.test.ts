@@ -160,7 +160,7 @@ describe('Gateway.predict', () => {
     ]);
   });
 
-  it('answers only once the decision sink lets the job answer, and keeps features only for a route that logs them', async () => {
+  it('answers once the decision sink lets it, and keeps features only for a route that logs them', async () => {
     const sink = new HeldDecisions();
     gateway.decisions = sink;
     try {
