@@ -4,13 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_FEEDBACK_EVENTS, MAX_REWARD, parseFeedbackBody } from '../../src/protocol/feedback.js';
-import { thrown } from './versions.js';
-
-const invalid = (message: string) => ({
-  code: 'invalid_request',
-  status: 400,
-  message: expect.stringContaining(message),
-});
+import { invalid, thrown } from './versions.js';
 
 describe('parseFeedbackBody', () => {
   it('takes one event, with a number, boolean or string label or none', () => {

@@ -1,13 +1,7 @@
 /** `/v1/predict`: the body, the rows it becomes (every refusal a 400 invalid_request), and the answer's outputs. */
 import { describe, expect, it } from 'vitest';
 import { featuresToRows, outputsJson, parsePredictBody } from '../../src/protocol/predict.js';
-import { modelVersion, scorer, slice, thrown } from './versions.js';
-
-const invalid = (message: string) => ({
-  code: 'invalid_request',
-  status: 400,
-  message: expect.stringContaining(message),
-});
+import { invalid, modelVersion, scorer, slice, thrown } from './versions.js';
 
 describe('parsePredictBody', () => {
   it('takes features and an optional unit', () => {

@@ -2,13 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { headerLength } from '../../src/protocol/binary-tensors.js';
 import { inferAnswer, parseInferRequest } from '../../src/protocol/v2.js';
-import { modelVersion, slice, thrown } from './versions.js';
-
-const invalid = (message: string) => ({
-  code: 'invalid_request',
-  status: 400,
-  message: expect.stringContaining(message),
-});
+import { invalid, modelVersion, slice, thrown } from './versions.js';
 
 /** Inputs x FP32 [-1, 2] and ids INT64 [-1, 1]; outputs y FP32 [-1, 1] and z FP32 [-1, 2]. */
 const two = modelVersion(

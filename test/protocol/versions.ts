@@ -1,4 +1,5 @@
 /** Model versions for protocol tests, built in memory the way the repository builds them from model.json. */
+import { expect } from 'vitest';
 import type { InferResult, TensorData } from '../../src/inference/messages.js';
 import type { RowSlice } from '../../src/inference/batcher.js';
 import { DATATYPES, type Datatype, type NumericArray } from '../../src/protocol/datatypes.js';
@@ -70,4 +71,9 @@ export function thrown(fn: () => unknown): Error & { code?: string; status?: num
     return e as Error & { code?: string; status?: number };
   }
   throw new Error('expected a throw');
+}
+
+/** What a 400 invalid_request whose message names `message` looks like. */
+export function invalid(message: string): object {
+  return { code: 'invalid_request', status: 400, message: expect.stringContaining(message) };
 }
