@@ -92,13 +92,13 @@ const answers = (j: { slice?: RowSlice }): number[] => {
 
 let runner: ScriptedRunner;
 let observed: string[];
-function batcher(limits: Partial<BatchLimits> = {}, v: ModelVersion = version): Batcher {
+function batcher(limits: Partial<BatchLimits> = {}): Batcher {
   const observer = {
     batch: (_: ModelVersion, rows: number) => observed.push(`batch ${rows}`),
     queueDepth: () => {},
     shed: (_: ModelVersion, reason: string) => observed.push(`shed ${reason}`),
   };
-  return new Batcher(v, loadSpec(v), runner, observer, {
+  return new Batcher(version, loadSpec(version), runner, observer, {
     maxBatch: 4,
     batchDelayUs: 2000,
     maxQueuedRows: 8,
