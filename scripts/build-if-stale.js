@@ -1,9 +1,12 @@
 // Builds dist/ when it is missing or older than any source file, so `npm start` never runs old code.
+// Also vitest's globalSetup: tests load the compiled worker (and run the built CLI), so `npx vitest`
+// after an edit to src/ must rebuild first, not only `npm test`.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = join(root, 'dist', '.build-stamp');
 
 function newestMtime(dir) {
@@ -16,14 +19,26 @@ function newestMtime(dir) {
   return newest;
 }
 
-const sources = Math.max(
-  newestMtime(join(root, 'src')),
-  statSync(join(root, 'tsconfig.json')).mtimeMs,
-  statSync(join(root, 'tsconfig.build.json')).mtimeMs,
-  statSync(join(root, 'package-lock.json')).mtimeMs,
-);
-if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
+/** Whether dist/ is missing or older than src/, the tsconfigs or the lockfile. */
+export function isStale() {
+  const sources = Math.max(
+    newestMtime(join(root, 'src')),
+    statSync(join(root, 'tsconfig.json')).mtimeMs,
+    statSync(join(root, 'tsconfig.build.json')).mtimeMs,
+    statSync(join(root, 'package-lock.json')).mtimeMs,
+  );
+  return !existsSync(stamp) || statSync(stamp).mtimeMs < sources;
+}
+
+export function buildIfStale() {
+  if (!isStale()) return;
   process.stderr.write('croupier: building dist/ (sources changed)\n');
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   writeFileSync(stamp, new Date().toISOString() + '\n');
 }
+
+/** vitest globalSetup (vitest.config.ts). */
+export const setup = buildIfStale;
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) buildIfStale();

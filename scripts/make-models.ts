@@ -174,7 +174,7 @@ function buildNetwork(spec: ModelSpec, rng: Rng, rows: Float64Array[], stats: St
 function tensor(name: string, dims: number[], values: Float64Array): Onnx.ITensorProto {
   const rawData = new Uint8Array(values.length * 4);
   const view = new DataView(rawData.buffer);
-  values.forEach((v, i) => view.setFloat32(i * 4, v, true)); // explicit little-endian
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true); // explicit little-endian
   return { name, dims, dataType: FLOAT, rawData };
 }
 const valueInfo = (name: string, width: number): Onnx.IValueInfoProto => ({

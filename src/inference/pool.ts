@@ -12,7 +12,7 @@ import { LoadRollout, type PiscinaWorker } from './load-rollout.js';
 import type { ChannelMessage, InferResult, InferTask, LoadSpec, LoadTiming, WorkerOptions } from './messages.js';
 
 /** The compiled worker; when the main thread runs from TypeScript sources (tests), the built one in dist/. */
-function workerFile(): string {
+export function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
   const file = here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/inference/worker.js', import.meta.url)) : fileURLToPath(new URL('./worker.js', import.meta.url));
   if (!existsSync(file)) throw new Error(`inference worker ${file} is missing: run npm run build`);

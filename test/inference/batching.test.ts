@@ -1,6 +1,7 @@
 /**
- * Dynamic batching: rows never mix between requests, and 500 concurrent requests all succeed —
- * with batches run in the workers and on the main thread (CROUPIER_INLINE_MAX_US).
+ * Dynamic batching: concurrent requests share batches, rows never mix between them, and 500
+ * concurrent requests all succeed — with batches run in the workers and on the main thread
+ * (CROUPIER_INLINE_MAX_US).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson, startTestServer, type TestServer } from '../helpers/server.js';
@@ -22,16 +23,31 @@ describe.each([['workers', '0'], ['inline', '100000']])('batching (%s)', (runs, 
     expect(t.server.gateway.engine.isInline('ctr@1')).toBe(runs === 'inline');
   });
 
-  it('the same input gives the same answer alone and among 500 concurrent requests', async () => {
-    const alone: number[][] = [];
-    for (let i = 0; i < 500; i++) alone.push(await infer(i, 1 + (i % 3)));
-    const together = await Promise.all(Array.from({ length: 500 }, (_, i) => infer(i, 1 + (i % 3))));
-    expect(together).toEqual(alone);
-    // The concurrent run was batched: fewer batches than requests.
+  /** Batches run for ctr@1 so far, and the rows they held, from /metrics. */
+  const batches = async (): Promise<{ count: number; rows: number }> => {
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    const count = Number(/croupier_batch_size_count\{model="ctr",version="1"\} (\d+)/.exec(metrics)?.[1]);
-    expect(count).toBeGreaterThan(0);
-    expect(count).toBeLessThan(1000);
+    const series = (name: string): number => {
+      const line = new RegExp(`croupier_batch_size_${name}\\{model="ctr",version="1"\\} (\\d+)`).exec(metrics);
+      return Number(line?.[1] ?? 0);
+    };
+    return { count: series('count'), rows: series('sum') };
+  };
+
+  it('the same input gives the same answer alone and among 500 concurrent requests, which share batches', async () => {
+    const rowsOf = (i: number): number => 1 + (i % 3);
+    const totalRows = Array.from({ length: 500 }, (_, i) => rowsOf(i)).reduce((a, b) => a + b, 0);
+    const before = await batches();
+    const alone: number[][] = [];
+    for (let i = 0; i < 500; i++) alone.push(await infer(i, rowsOf(i)));
+    const between = await batches();
+    const together = await Promise.all(Array.from({ length: 500 }, (_, i) => infer(i, rowsOf(i))));
+    const after = await batches();
+    expect(together).toEqual(alone);
+    // One at a time, each request is a batch of its own; every row is counted once.
+    expect(between).toEqual({ count: before.count + 500, rows: before.rows + totalRows });
+    // Concurrent, they share batches: at least two requests a batch on average, and no row lost or doubled.
+    expect(after.rows - between.rows).toBe(totalRows);
+    expect(after.count - between.count).toBeLessThanOrEqual(250);
   });
 
   it('500 concurrent one-row predictions all succeed at default settings', async () => {

@@ -23,7 +23,7 @@ describe('fixed', () => {
     expect(s[0]).toBeCloseTo(0.7, 1);
     expect(Math.abs(s[1]! - 0.2)).toBeLessThan(0.01);
     expect(Math.abs(s[2]! - 0.1)).toBeLessThan(0.01);
-    [0.7, 0.2, 0.1].forEach((w, i) => expect(p.weights[i]).toBeCloseTo(w, 12));
+    expect([...p.weights]).toEqual([0.7, 0.2, 0.1].map((w) => expect.closeTo(w, 12)));
   });
 
   it('is sticky by unit, and units still split by weight', () => {

@@ -1,8 +1,8 @@
 /** Statistics belong to (arm, version): a version change restarts them; set keeps unchanged arms; reset forgets. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Registry } from '../../src/registry/registry.js';
 import type { ModelVersion } from '../../src/registry/repository.js';
-import { Router } from '../../src/routing/router.js';
+import { RECOMPUTE_GAP_MS, RECOMPUTE_SHARE, Router } from '../../src/routing/router.js';
 import { parseRouteSpec } from '../../src/routing/route-spec.js';
 import { seededRng } from '../../src/routing/sampling.js';
 
@@ -50,41 +50,60 @@ describe('Router', () => {
     expect(resets).toEqual(['r']);
   });
 
-  it('keeps recomputes after outcomes to a small share of the event loop, and weights still follow', async () => {
-    const { registry } = fakeRegistry();
-    const arms = ['a', 'b', 'c'].map((name) => ({ name, model: 'm', version: '1' }));
-    // Many draws make one recompute take milliseconds, as many busy routes would.
-    const router = new Router(registry, new Map([['r', spec({ policy: 'thompson', arms })]]), { draws: 10_000 });
-    const route = router.get('r')!;
-    const policy = route.policy;
-    const recompute = policy.recompute.bind(policy);
-    let spentMs = 0;
-    let recomputes = 0;
-    policy.recompute = (now: number) => {
-      const t = performance.now();
-      recompute(now);
-      spentMs += performance.now() - t;
-      recomputes++;
-    };
-    for (const i of [0, 1, 2]) router.pulled(route, i, 'm@1');
-    // Outcomes on every turn of the loop for 1.5 s, and on until two recomputes ran (a loaded machine
-    // slows the draws, and the gap after each grows with them): arm a always wins, the others never.
-    const started = performance.now();
-    let n = 0;
-    while ((performance.now() - started < 1500 || recomputes < 2) && performance.now() - started < 20_000) {
-      router.credit(route, n % 3, 'm@1', n % 3 === 0 ? 1 : 0, Date.now());
-      n++;
-      await new Promise((r) => setImmediate(r));
+  describe('recomputes after outcomes, on a fake clock', () => {
+    // Timers and Date are fake; performance.now (what the router times a recompute by) is a counter
+    // that a recompute advances by `costMs`, so the share is exact and no wall clock is involved.
+    let perfMs = 0;
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'Date'] });
+      vi.spyOn(performance, 'now').mockImplementation(() => perfMs);
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    });
+
+    /** Outcomes every ms for `forMs` (arm a always wins); when recomputes ran, in ms from the start. */
+    function feed(costMs: number, forMs: number): { at: number[]; weights: Float64Array } {
+      const { registry } = fakeRegistry();
+      const arms = ['a', 'b', 'c'].map((name) => ({ name, model: 'm', version: '1' }));
+      const router = new Router(registry, new Map([['r', spec({ policy: 'thompson', arms })]]), { rng: seededRng(7) });
+      const route = router.get('r')!;
+      const policy = route.policy;
+      const recompute = policy.recompute.bind(policy);
+      const start = Date.now();
+      const at: number[] = [];
+      policy.recompute = (now: number) => {
+        recompute(now);
+        perfMs += costMs;
+        at.push(Date.now() - start);
+      };
+      for (const i of [0, 1, 2]) router.pulled(route, i, 'm@1');
+      for (let n = 0; n < forMs; n++) {
+        router.credit(route, n % 3, 'm@1', n % 3 === 0 ? 1 : 0, Date.now());
+        vi.advanceTimersByTime(1);
+      }
+      return { at, weights: policy.weights as Float64Array };
     }
-    await new Promise((r) => setTimeout(r, 300));
-    const elapsedMs = performance.now() - started;
-    expect(recomputes).toBeGreaterThanOrEqual(2);
-    expect(spentMs / elapsedMs).toBeLessThan(0.05);
-    expect(policy.weights[0]).toBeGreaterThan(0.9);
-    router.stop();
+
+    it('a cheap recompute runs at most every RECOMPUTE_GAP_MS, however many outcomes arrive', () => {
+      const { at, weights } = feed(0.1, 100);
+      expect(at).toEqual(Array.from({ length: 100 / RECOMPUTE_GAP_MS + 1 }, (_, k) => k * RECOMPUTE_GAP_MS));
+      expect(weights[0]).toBeGreaterThan(0.9);
+    });
+
+    it('a costly one keeps to RECOMPUTE_SHARE: each waits its cost / share, and weights still follow', () => {
+      const costMs = 4;
+      const gap = costMs / RECOMPUTE_SHARE;
+      const { at, weights } = feed(costMs, 1000);
+      // Recomputing for costMs out of every gap ms: exactly RECOMPUTE_SHARE of the loop.
+      expect(at).toEqual(Array.from({ length: 1000 / gap + 1 }, (_, k) => k * gap));
+      expect(weights[0]).toBeGreaterThan(0.9);
+    });
   });
 
-  it('recomputes on its timer only the routes whose weights drift: discounting or burn-in', async () => {
+  it('recomputes on its timer only the routes whose weights drift: discounting or burn-in', () => {
+    vi.useFakeTimers();
     const { registry } = fakeRegistry();
     const arms = [{ name: 'a', model: 'm', version: '1' }, { name: 'b', model: 'm', version: '1' }];
     const router = new Router(registry, new Map([
@@ -100,14 +119,15 @@ describe('Router', () => {
       const recompute = route.policy.recompute.bind(route.policy);
       route.policy.recompute = (now: number) => { counts.set(route.name, (counts.get(route.name) ?? 0) + 1); recompute(now); };
     }
-    await new Promise((r) => setTimeout(r, 50)); // the recompute the outcomes asked for
+    vi.advanceTimersByTime(50); // the recompute the outcomes asked for
     counts.clear();
     router.start(20);
-    await new Promise((r) => setTimeout(r, 300));
+    vi.advanceTimersByTime(300);
     router.stop();
+    vi.useRealTimers();
     expect(counts.get('settled') ?? 0).toBe(0);
     expect(counts.get('fixed') ?? 0).toBe(0);
-    expect(counts.get('discounted')).toBeGreaterThanOrEqual(5);
-    expect(counts.get('burning')).toBeGreaterThanOrEqual(5);
+    expect(counts.get('discounted')).toBe(300 / 20);
+    expect(counts.get('burning')).toBe(300 / 20);
   });
 });
