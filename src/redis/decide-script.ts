@@ -39,7 +39,6 @@ end
 return new
 `;
 
-
 /**
  * The DECIDE script's arguments: numkeys, the decision keys then the stats keys; the decisions'
  * lines, TTLs and pull groups; per group its stats key's index, arm and version key. The decisions

@@ -122,7 +122,7 @@ redis.call('HSET', KEYS[1], arm .. ':rewards', 0, arm .. ':n', 0, arm .. ':sum',
 return 1
 `;
 
-export type ScriptClient = RedisClient & {
+type ScriptClient = RedisClient & {
   croupierPull(key: string, arm: string, versionKey: string, count: number): Promise<number>;
   croupierCredit(...args: (string | number)[]): Promise<number>;
   croupierReset(key: string): Promise<number>;
