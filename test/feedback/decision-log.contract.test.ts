@@ -78,13 +78,17 @@ const implementations = plan === 'run' ? [embedded(), redis()] : [embedded()];
 // Without redis-server: skipped with the reason, or failed under CI=true.
 if (plan !== 'run') describeRedis('the DecisionLog contract: redis', () => it('runs', () => undefined));
 
-describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
+const outcome = (decision: string, reward: number): FeedbackEvent => ({ decision, reward, label: undefined });
+
+/** A store opened for a describe block (closed after it), with the one feedback core judging against it. */
+function harness(impl: Implementation) {
   const ids = new DecisionIds(randomBytes(32));
+  const counted: string[] = [];
   let router: Router;
   let store: FeedbackStore;
   let feedback: Feedback;
-  const counted: string[] = [];
 
+  /** Opens the store on its state (again, after `close`: a restart). */
   const open = async (): Promise<void> => {
     const arms = [{ name: 'a', model: 'm', version: '1' }];
     const spec = parseRouteSpec('r', { policy: 'thompson', feedbackWindow: WINDOW_S, arms }, () => 'ok');
@@ -94,18 +98,6 @@ describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
       feedback: (route: string, arm: string, result: OutcomeResult) => counted.push(`${route}/${arm}/${result}`),
     });
   };
-
-  /** A decision recorded through the store's sink, once the store lets its answer go. */
-  const decide = async (): Promise<string> => {
-    const id = ids.mint();
-    const pick = router.pick(router.get('r')!, undefined);
-    await new Promise<void>((answer) => store.decisions.decided(id, ids.mintedAtMs, pick, 1, undefined, { answer }));
-    return id;
-  };
-
-  const judge = (events: (FeedbackEvent | MalformedEvent)[], nowMs?: number): Promise<Verdict[]> =>
-    new Promise((verdicts, failed) => feedback.receive(events, { verdicts, failed }, nowMs));
-  const outcome = (decision: string, reward: number): FeedbackEvent => ({ decision, reward, label: undefined });
 
   beforeAll(async () => {
     await impl.setUp();
@@ -117,6 +109,30 @@ describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
     await impl.tearDown();
   });
 
+  return {
+    ids,
+    /** Route/arm/result of each verdict the core counted (the metrics' view). */
+    counted,
+    router: () => router,
+    restart: async (): Promise<void> => {
+      await store.close(0);
+      await open();
+    },
+    /** A decision recorded through the store's sink, once the store lets its answer go. */
+    decide: async (): Promise<string> => {
+      const id = ids.mint();
+      const pick = router.pick(router.get('r')!, undefined);
+      await new Promise<void>((answer) => store.decisions.decided(id, ids.mintedAtMs, pick, 1, undefined, { answer }));
+      return id;
+    },
+    judge: (events: (FeedbackEvent | MalformedEvent)[], nowMs?: number): Promise<Verdict[]> =>
+      new Promise((verdicts, failed) => feedback.receive(events, { verdicts, failed }, nowMs)),
+  };
+}
+
+describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
+  const { ids, counted, router, restart, decide, judge } = harness(impl);
+
   it('counts an outcome once: the repeat, in the same batch or later, is a duplicate', async () => {
     const id = await decide();
     expect((await judge([outcome(id, 1), outcome(id, 1)])).map((v) => v.result)).toEqual(['accepted', 'duplicate']);
@@ -125,7 +141,7 @@ describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
     ]);
     expect(counted).toEqual(['r/a/accepted', 'r/a/duplicate', 'r/a/duplicate']);
     // The arm learned from it (Redis mode: once this replica re-read the shared statistics).
-    await until('the arm to be credited', async () => router.get('r')!.stats[0]!.n === 1, 2000);
+    await until('the arm to be credited', async () => router().get('r')!.stats[0]!.n === 1, 2000);
   });
 
   it('tells forged, never-held and expired ids apart, with the same codes and messages', async () => {
@@ -162,9 +178,26 @@ describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
     const settled = await decide();
     const waiting = await decide();
     expect((await judge([outcome(settled, 1)]))[0]!.result).toBe('accepted');
-    await store.close(0);
-    await open();
+    await restart();
     const after = await judge([outcome(settled, 1), outcome(waiting, 1)]);
     expect(after.map((v) => v.result)).toEqual(['duplicate', 'accepted']);
+  });
+});
+
+describeRedis('Redis mode behind the port: a decision not in Redis yet', () => {
+  const { ids, decide, judge } = harness(redis());
+
+  it('answers 503 with Retry-After for its request only; the other requests of the turn are judged', async () => {
+    const written = await decide();
+    // Genuine and young, never written: the replica that made it may still be writing it.
+    const onItsWay = ids.mint();
+    // Both requests arrive in one turn: one look-up and one commit for the two.
+    const [waiting, judged] = await Promise.allSettled([
+      judge([outcome(written, 0), outcome(onItsWay, 1)]),
+      judge([outcome(written, 1)]),
+    ]);
+    expect(waiting).toMatchObject({ status: 'rejected', reason: { code: 'state_unavailable', retryAfter: 2 } });
+    // Nothing of the refused request was counted: the same outcome in the other request is.
+    expect(judged).toMatchObject({ status: 'fulfilled', value: [{ result: 'accepted' }] });
   });
 });
