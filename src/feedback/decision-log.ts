@@ -40,13 +40,13 @@ export interface VerifiedIds {
   readonly bytes: Buffer;
 }
 
-/** The decisions of one turn's ids, looked up: `D` is how the store names a decision it holds. */
+/** The decisions of the ids judged together, looked up: `D` is how the store names a decision it holds. */
 export interface DecisionLookup<D> {
-  /** The decision of the turn's `i`th id, if held. */
+  /** The decision of the `i`th id, if held. */
   find(i: number): D | undefined;
   served(d: D): Served;
   /**
-   * Why the decision of the turn's `i`th id (genuine, within every window) cannot be judged yet, or
+   * Why the decision of the `i`th id (genuine, within every window) cannot be judged yet, or
    * undefined. Asked only of a lookup that had to wait (Redis mode: a decision still held by this
    * replica, or young and not written yet by another), before any event of its request is judged.
    */
@@ -56,11 +56,17 @@ export interface DecisionLookup<D> {
 export interface DecisionLog<D = unknown> {
   /** Where the scoring path records decisions. */
   readonly decisions: DecisionSink;
+  /**
+   * Whether the core gathers the requests of a turn into one judgement (embedded: one cipher call,
+   * one journal fsync for them all), or judges each as it arrives (Redis: its round trips overlap
+   * other requests' rather than wait for the turn's).
+   */
+  readonly gathers: boolean;
   /** Why no outcome can be taken now (nothing is judged): the journal failed, Redis is unreachable. */
   refusal(): CroupierError | undefined;
   /**
-   * Looks up the decisions of a turn's ids (`ids[i]` verified as `verified`): at once when the store
-   * holds them in memory (embedded), else a promise (Redis: one pipelined read).
+   * Looks up the decisions of the ids judged together (`ids[i]` verified as `verified`): at once when
+   * the store holds them in memory (embedded), else a promise (Redis: one pipelined read).
    */
   lookUp(ids: readonly string[], verified: VerifiedIds): DecisionLookup<D> | Promise<DecisionLookup<D>>;
   /**
@@ -73,7 +79,7 @@ export interface DecisionLog<D = unknown> {
   commit(then: Committed): void;
 }
 
-/** Told how a commit ended (an object per turn, like undici's dispatch handlers: no promise chained in the core). */
+/** Told how a commit ended (an object per commit, like undici's dispatch handlers: no promise chained in the core). */
 export interface Committed {
   /**
    * The outcomes are durable. `counted`: for each one `settle` left undecided, in order, whether it

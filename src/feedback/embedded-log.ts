@@ -18,6 +18,7 @@ export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLooku
   /** The ring: where the scoring path records decisions. */
   readonly decisions: DecisionStore;
   readonly state: EmbeddedState;
+  readonly gathers = true;
   private readonly router: Router;
   /** The bytes of the ids of the turn being judged (the lookup is this object: judged at once). */
   private bytes: Buffer = Buffer.alloc(0);

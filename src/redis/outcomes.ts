@@ -1,7 +1,7 @@
 /**
  * The decision log in Redis mode: decisions are read from Redis (whichever replica made them) and
  * outcomes counted with one script per event — dedupe by decision id, credit the arm's shared
- * statistics, append to the route's outcome stream — pipelined for a whole turn. The verdicts are
+ * statistics, append to the route's outcome stream — pipelined for a whole request. The verdicts are
  * the feedback core's (feedback/feedback.ts). An answer is 2xx only once Redis has run those
  * scripts; if Redis is unreachable, or a decision still waits here to be written, the request
  * answers 503 with Retry-After and nothing is counted twice when it is retried (the dedupe marker
@@ -58,6 +58,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   private outage: { fromMs: number; toMs: number } | undefined;
   /** The credit scripts' arguments of the outcomes settled since the last commit. */
   private credits: (string | number)[][] = [];
+  readonly gathers = false;
   /** Features kept here: none (they are in Redis). */
   readonly featuresBytes = 0;
 
@@ -234,7 +235,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   }
 }
 
-/** One turn's decisions as Redis answered for them (`lines[i]`: the `i`th id's line, null if none). */
+/** One request's decisions as Redis answered for them (`lines[i]`: the `i`th id's line, null if none). */
 class RedisLookup implements DecisionLookup<Decision> {
   constructor(
     private readonly log: RedisDecisionLog,

@@ -187,11 +187,11 @@ describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
 describeRedis('Redis mode behind the port: a decision not in Redis yet', () => {
   const { ids, decide, judge } = harness(redis());
 
-  it('answers 503 with Retry-After for its request only; the other requests of the turn are judged', async () => {
+  it('answers 503 with Retry-After for its request only; other requests are judged', async () => {
     const written = await decide();
     // Genuine and young, never written: the replica that made it may still be writing it.
     const onItsWay = ids.mint();
-    // Both requests arrive in one turn: one look-up and one commit for the two.
+    // Both requests arrive together (Redis mode judges each on its own: its round trips overlap).
     const [waiting, judged] = await Promise.allSettled([
       judge([outcome(written, 0), outcome(onItsWay, 1)]),
       judge([outcome(written, 1)]),
