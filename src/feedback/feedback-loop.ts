@@ -69,7 +69,8 @@ function armReadings(router: Router): ArmReading[] {
   for (const route of router.routes.values()) {
     for (const arm of route.arms) {
       const s = route.stats[arm.index]!;
-      out.push({ route: route.name, arm: arm.name, pulls: s.pulls, rewards: s.rewardTotal, probability: route.policy.weights[arm.index]! });
+      const probability = route.policy.weights[arm.index]!;
+      out.push({ route: route.name, arm: arm.name, pulls: s.pulls, rewards: s.rewardTotal, probability });
     }
   }
   return out;

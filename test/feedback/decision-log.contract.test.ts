@@ -153,7 +153,8 @@ describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
     const malformed = { malformed: '"reward" must be a finite number' };
     expect(await judge([outcome(forged, 1), outcome(unknown, 1), outcome(expired, 1), malformed])).toEqual([
       {
-        result: 'unknown', code: 'decision_not_found', message: 'no such decision (the id is not one this gateway issued)',
+        result: 'unknown', code: 'decision_not_found',
+        message: 'no such decision (the id is not one this gateway issued)',
       },
       { result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or no longer held)' },
       { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' },
