@@ -119,18 +119,22 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
     return unavailable('Redis is unreachable; outcomes are refused until it is back (nothing was counted)');
   }
 
-  /** One pipelined GET for the genuine ids not held here (those wait: see RedisLookup.notYet). */
-  lookUp(ids: readonly string[], verified: VerifiedIds): DecisionLookup<Decision> | Promise<DecisionLookup<Decision>> {
+  /**
+   * One pipelined GET for the genuine ids; not for those held here, which wait (RedisLookup.notYet):
+   * whether one is held is taken now, as the request arrives.
+   */
+  async lookUp(ids: readonly string[], verified: VerifiedIds): Promise<DecisionLookup<Decision>> {
     const asked: number[] = [];
+    const held: number[] = [];
     for (let i = 0; i < ids.length; i++) {
-      if (verified.createdMs[i] !== undefined && !this.decisions.holds(ids[i]!)) asked.push(i);
+      if (verified.createdMs[i] !== undefined) (this.decisions.holds(ids[i]!) ? held : asked).push(i);
     }
-    if (asked.length === 0) return new RedisLookup(this, ids, []);
-    return this.read(asked.map((i) => ids[i]!)).then((found) => {
-      const lines: (string | null)[] = new Array(ids.length).fill(null);
+    const lines: (string | null)[] = new Array(ids.length).fill(null);
+    if (asked.length > 0) {
+      const found = await this.read(asked.map((i) => ids[i]!));
       for (let j = 0; j < asked.length; j++) lines[asked[j]!] = found[j]!;
-      return new RedisLookup(this, ids, lines);
-    });
+    }
+    return new RedisLookup(this, lines, held);
   }
 
   private async read(ids: readonly string[]): Promise<(string | null)[]> {
@@ -239,8 +243,9 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
 class RedisLookup implements DecisionLookup<Decision> {
   constructor(
     private readonly log: RedisDecisionLog,
-    private readonly ids: readonly string[],
     private readonly lines: readonly (string | null)[],
+    /** The ids whose decisions this replica still held for Redis. */
+    private readonly held: readonly number[],
   ) {}
 
   find(i: number): Decision | undefined {
@@ -253,7 +258,7 @@ class RedisLookup implements DecisionLookup<Decision> {
   }
 
   notYet(i: number, createdMs: number, nowMs: number): CroupierError | undefined {
-    if (this.log.decisions.holds(this.ids[i]!)) {
+    if (this.held.includes(i)) {
       return unavailable('a decision of this batch is not in Redis yet (it was made while Redis was unreachable); '
         + 'retry shortly');
     }
