@@ -5,6 +5,7 @@
  */
 import { CroupierError } from './errors.js';
 import type { DecisionIds } from './feedback/decision-id.js';
+import type { DecidedJob, DecisionSink } from './feedback/decision-log.js';
 import { anySaturated, type RowSlice } from './inference/batcher.js';
 import type { InferenceEngine } from './inference/engine.js';
 import type { NumericArray } from './protocol/datatypes.js';
@@ -21,21 +22,6 @@ export interface Responder {
   /** A binary-tensor answer: a JSON header of `headerLength` bytes, then the tensors. */
   scoredBinary(bytes: Buffer, headerLength: number, version: ModelVersion, arm: string): void;
   failed(error: unknown): void;
-}
-
-/** A scored job whose answer waits for its decision to be recorded. */
-export interface DecidedJob {
-  /** Sends the answer; called exactly once. */
-  answer(): void;
-}
-
-/**
- * Receives every decision made (the feedback loop joins outcomes to these), then has the job send
- * its answer: at once (embedded), or once the decision is written to shared state (Redis mode).
- */
-export interface DecisionSink {
-  /** `features` are given only for routes that log them (the gateway drops the others at once). */
-  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void;
 }
 
 /** What an arm's answers hold between the decision id and the outputs, while its version and propensity stay. */

@@ -10,6 +10,7 @@ import { routesFileCandidates, type Config } from './config/config.js';
 import { AdminPlane } from './admin/admin-plane.js';
 import { ConfigError } from './errors.js';
 import { DecisionIds } from './feedback/decision-id.js';
+import { EmbeddedDecisionLog } from './feedback/embedded-log.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
@@ -28,7 +29,7 @@ import { Router } from './routing/router.js';
 import { connectRedis, type RedisLink } from './redis/connection.js';
 import { RedisControl } from './redis/control.js';
 import { sharedDecisionIds } from './redis/decision-secret.js';
-import { SharedFeedbackLoop } from './redis/outcomes-loop.js';
+import { RedisDecisionLog } from './redis/outcomes.js';
 import { StateDirLock } from './state/state-dir-lock.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -75,9 +76,9 @@ export class Server {
   private drained: (() => void) | undefined;
   private listenSockets: us_listen_socket[] = [];
   /** Decisions, outcomes and the feedback endpoint (started before listening). */
-  feedbackLoop: FeedbackLoop | undefined;
+  feedbackLoop: FeedbackLoop<EmbeddedDecisionLog> | undefined;
   /** Redis mode: decisions, statistics and outcomes in Redis, in place of `feedbackLoop`. */
-  sharedFeedback: SharedFeedbackLoop | undefined;
+  sharedFeedback: FeedbackLoop<RedisDecisionLog> | undefined;
   adminPort = 0;
   /** Redis mode: the one connection both halves share (closed last). */
   redis: RedisLink | undefined;
@@ -253,10 +254,15 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   server.redis = redis;
   try {
     const features = { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget };
-    const feedbackDeps = { decisionsMax: config.decisionsMax, bodyLimit: config.bodyLimit, gateway, router, ids, metrics, log, isAccepting: () => server.isReady(), features };
+    const isAccepting = (): boolean => server.isReady();
+    const feedbackDeps = { bodyLimit: config.bodyLimit, gateway, router, ids, metrics, isAccepting };
+    const storeDeps = { stateDir: config.stateDir, decisionsMax: config.decisionsMax, router, ids, log, features };
     // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
-    if (redis) server.sharedFeedback = await SharedFeedbackLoop.start({ ...feedbackDeps, link: redis, stateDir: config.stateDir });
-    else server.feedbackLoop = await FeedbackLoop.start({ ...feedbackDeps, stateDir: config.stateDir });
+    if (redis) {
+      const store = await RedisDecisionLog.open({ ...storeDeps, link: redis, registry });
+      server.sharedFeedback = FeedbackLoop.start(feedbackDeps, store);
+    }
+    else server.feedbackLoop = FeedbackLoop.start(feedbackDeps, await EmbeddedDecisionLog.open(storeDeps));
     await server.listen();
   } catch (e) {
     await engine.close();

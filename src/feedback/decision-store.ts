@@ -6,12 +6,12 @@
  * lookup is one comparison of id bytes — no hash map. A new decision overwrites the oldest one in
  * its slot (counted as an eviction when that one still waited).
  */
-import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Arm, Pick } from '../routing/router.js';
 import { Bytes } from '../state/bytes.js';
 import type { Journal, JournalSource } from '../state/journal.js';
 import { ID_BYTES, sequenceOf, type DecisionIds } from './decision-id.js';
+import type { DecidedJob, DecisionSink } from './decision-log.js';
 import { Decision, servedBytes, writeDecisionLine, type ServedBy } from './decision.js';
 import { LoggedFeatures, type FeatureLimits } from './logged-features.js';
 

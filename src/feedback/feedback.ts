@@ -1,20 +1,23 @@
 /**
- * Joins outcomes to decisions: judges each event (unknown, expired, invalid, duplicate or
- * accepted), credits accepted rewards to the arm that served, and answers only once they are
- * durable. Crediting happens before the fsync so that a concurrent repeat is already a duplicate;
- * if the disk then fails, the journal stays failed and every later batch answers 503.
+ * The one verdict ladder: joins outcomes to decisions through a `DecisionLog` (embedded or Redis),
+ * judges each event (unknown, expired, invalid, duplicate or accepted), has the store count the
+ * accepted ones, and answers only once they are durable. The order is docs/routing.md's.
  *
- * Outcomes are judged once per turn of the event loop, all that arrived in it together: their ids
- * are verified with one cipher call (one call per id was ~1.3 µs, most of an outcome's judging) and
- * they share one journal commit.
+ * Embedded mode judges outcomes once per turn of the event loop, all that arrived in it together:
+ * their ids are verified with one cipher call (one call per id was ~1.3 µs, most of an outcome's
+ * judging) and they share one journal commit. It counts an outcome before the fsync so that a
+ * concurrent repeat is already a duplicate; if the disk then fails, the journal stays failed and
+ * every later batch answers 503. Redis mode judges each request as it arrives (one pipelined read,
+ * one pipeline of credit scripts): its round trips overlap other requests' instead of waiting for
+ * a whole turn's (gathered, they cost ~15% of feedback throughput with 8 requests in flight).
  */
-import { CroupierError, type ErrorCode } from '../errors.js';
+import type { CroupierError, ErrorCode } from '../errors.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
 import type { Router } from '../routing/router.js';
-import type { Journal } from '../state/journal.js';
-import { ID_BYTES, type DecisionIds } from './decision-id.js';
-import type { DecisionStore } from './decision-store.js';
-import { Outcome, type OutcomeResult } from './outcome.js';
+import type { DecisionIds } from './decision-id.js';
+import type { Committed, DecisionLog, DecisionLookup } from './decision-log.js';
+import type { OutcomeResult } from './outcome.js';
+import { maxWindowMs, windowMs } from './windows.js';
 
 export interface Verdict {
   readonly result: OutcomeResult;
@@ -33,16 +36,27 @@ export interface OutcomeReply {
   failed(error: unknown): void;
 }
 
-/** What the feedback endpoint hands events to (embedded: Feedback; Redis mode: RedisFeedback). */
+/** What the feedback endpoint hands events to. */
 export interface OutcomeReceiver {
   /** Judges every event; tells `reply` once the accepted ones are durable (or why nothing was judged). */
   receive(events: readonly (FeedbackEvent | MalformedEvent)[], reply: OutcomeReply, nowMs?: number): void;
 }
 
 const ACCEPTED: Verdict = { result: 'accepted' };
-const DEFAULT_WINDOW_S = 86_400;
+const DUPLICATE: Verdict = { result: 'duplicate', message: 'an outcome for this decision was already counted' };
+const FORGED: Verdict = {
+  result: 'unknown', code: 'decision_not_found', message: 'no such decision (the id is not one this gateway issued)',
+};
+const NOT_HELD: Verdict = {
+  result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or no longer held)',
+};
+const EXPIRED: Verdict = {
+  result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window',
+};
+/** Settled, but counted or a duplicate only the commit tells (Redis mode); replaced before the answer. */
+const UNDECIDED: Verdict = { result: 'accepted' };
 
-/** The events of one request, waiting for the end of the turn. */
+/** The events of one request, being judged. */
 interface Received {
   readonly events: readonly (FeedbackEvent | MalformedEvent)[];
   readonly nowMs: number | undefined;
@@ -52,103 +66,177 @@ interface Received {
 
 export class Feedback implements OutcomeReceiver {
   private readonly ids: DecisionIds;
-  private readonly store: DecisionStore;
+  private readonly log: DecisionLog;
   private readonly router: Router;
-  private readonly journal: Journal;
   private readonly observer: FeedbackObserver | undefined;
   /** Requests whose events are judged at the end of this turn. */
   private received: Received[] = [];
+  /** The route and arm labels of each UNDECIDED verdict of the requests being judged, in order. */
+  private undecided: string[] = [];
 
-  constructor(ids: DecisionIds, store: DecisionStore, router: Router, journal: Journal, observer?: FeedbackObserver) {
+  constructor(ids: DecisionIds, log: DecisionLog, router: Router, observer?: FeedbackObserver) {
     this.ids = ids;
-    this.store = store;
+    this.log = log;
     this.router = router;
-    this.journal = journal;
     this.observer = observer;
   }
 
-  /** Judges every event (at the end of this turn); replies once the accepted ones are journaled and synced. */
+  /**
+   * Judges every event — at the end of this turn, with the others that arrived in it, when the log
+   * gathers them; else at once — and replies once the accepted ones are durable.
+   */
   receive(events: readonly (FeedbackEvent | MalformedEvent)[], reply: OutcomeReply, nowMs?: number): void {
-    if (this.journal.failed) return reply.failed(new CroupierError('state_unavailable', 'the outcome journal cannot be written; outcomes are refused until the server is restarted'));
+    const refusal = this.log.refusal();
+    if (refusal) return reply.failed(refusal);
+    const r: Received = { events, nowMs, reply, verdicts: [] };
+    if (!this.log.gathers) return this.judgeAll([r]);
     if (this.received.length === 0) setImmediate(this.judgeReceived);
-    this.received.push({ events, nowMs, reply, verdicts: [] });
+    this.received.push(r);
   }
 
   private readonly judgeReceived = (): void => {
     const received = this.received;
     this.received = [];
+    this.judgeAll(received);
+  };
+
+  /** Verifies and looks up the decisions of `received` together, then judges them (at once or once looked up). */
+  private judgeAll(received: Received[]): void {
     try {
       const nowMs = Date.now();
-      const maxWindowMs = this.maxWindowMs();
       const decisions: string[] = [];
       for (const r of received) for (const e of r.events) if (!isMalformed(e)) decisions.push(e.decision);
-      const { createdMs, bytes } = this.ids.verifyAll(decisions);
-      let next = 0;
-      const durable: Received[] = [];
-      for (const r of received) {
-        let accepted = false;
-        for (const e of r.events) {
-          const v = isMalformed(e)
-            ? this.count('unknown', '', { result: 'invalid', code: e.code ?? 'invalid_request', message: e.malformed })
-            : this.judge(e, createdMs[next], bytes, ID_BYTES * next++, r.nowMs ?? nowMs, maxWindowMs);
-          if (v === ACCEPTED) accepted = true;
-          r.verdicts.push(v);
-        }
-        if (accepted) durable.push(r);
-        else r.reply.verdicts(r.verdicts);
-      }
-      if (durable.length > 0) {
-        this.journal.commit().then(() => {
-          for (const r of durable) r.reply.verdicts(r.verdicts);
-        }, (e: unknown) => {
-          const error = new CroupierError('state_unavailable', 'the outcome journal cannot be written', { cause: e });
-          for (const r of durable) r.reply.failed(error);
-        });
-      }
+      const verified = this.ids.verifyAll(decisions);
+      const lookup = this.log.lookUp(decisions, verified);
+      if (!(lookup instanceof Promise)) return this.judgeLookedUp(received, verified.createdMs, lookup, false, nowMs);
+      lookup.then((l) => this.judgeLookedUp(received, verified.createdMs, l, true, nowMs), (e: unknown) => {
+        for (const r of received) r.reply.failed(e);
+      });
     } catch (e) {
       for (const r of received) r.reply.failed(e);
     }
-  };
+  }
 
-  /** Judges one outcome; its decision id is verified (created at `createdMs`, undefined if not genuine) and its bytes are at `at` in `bytes`. */
-  private judge(event: FeedbackEvent, createdMs: number | undefined, bytes: Buffer, at: number, nowMs: number, maxWindowMs: number): Verdict {
-    if (createdMs === undefined) return this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (the id is not one this server issued)' });
-    const slot = this.store.find(bytes, at);
-    if (slot < 0) {
-      // Not held: past every route's window means expired; otherwise it was evicted or never kept.
-      return nowMs - createdMs > maxWindowMs
-        ? this.count('unknown', '', { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' })
-        : this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or no longer held)' });
+  /** Judges requests whose decisions were looked up together (`waited`: not at once), then commits. */
+  private judgeLookedUp(received: Received[], createdMs: readonly (number | undefined)[],
+    lookup: DecisionLookup<unknown>, waited: boolean, judgedMs: number): void {
+    try {
+      const maxMs = maxWindowMs(this.router);
+      let next = 0;
+      const durable: Received[] = [];
+      for (const r of received) {
+        const nowMs = r.nowMs ?? judgedMs;
+        const error = waited ? this.notYet(r.events, next, createdMs, lookup, nowMs, maxMs) : undefined;
+        if (error !== undefined) {
+          r.reply.failed(error);
+          for (const e of r.events) if (!isMalformed(e)) next++;
+          continue;
+        }
+        let waits = false;
+        for (const e of r.events) {
+          const v = isMalformed(e)
+            ? this.count('unknown', '', { result: 'invalid', code: e.code ?? 'invalid_request', message: e.malformed })
+            : this.judge(e, createdMs[next], lookup, next++, nowMs, maxMs);
+          if (v === ACCEPTED || v === UNDECIDED) waits = true;
+          r.verdicts.push(v);
+        }
+        if (waits) durable.push(r);
+        else r.reply.verdicts(r.verdicts);
+      }
+      if (durable.length > 0) this.commit(durable);
+    } catch (e) {
+      for (const r of received) r.reply.failed(e);
     }
-    const d = this.store.servedAt(slot);
-    const route = this.router.get(d.route);
-    const spec = route?.spec;
-    const label = route ? d.route : 'unknown';
-    const arm = route ? d.arm : '';
-    if (spec?.reward !== 'gaussian' && (event.reward < 0 || event.reward > 1)) {
-      return this.count(label, arm, { result: 'invalid', code: 'reward_out_of_range', message: `reward ${event.reward} is outside [0, 1] on a Bernoulli route` });
+  }
+
+  /**
+   * Why a request's events (their ids from the `from`th on) cannot be judged yet, if one of their
+   * decisions within every window is not there yet (asked only of a look-up that had to wait).
+   */
+  private notYet(events: Received['events'], from: number, createdMs: readonly (number | undefined)[],
+    lookup: DecisionLookup<unknown>, nowMs: number, maxMs: number): CroupierError | undefined {
+    let i = from;
+    for (const e of events) {
+      if (isMalformed(e)) continue;
+      const c = createdMs[i];
+      const error = c !== undefined && nowMs - c <= maxMs ? lookup.notYet(i, c, nowMs) : undefined;
+      if (error !== undefined) return error;
+      i++;
     }
-    if (nowMs - createdMs > (spec?.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000) {
-      return this.count(label, arm, { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' });
+    return undefined;
+  }
+
+  /**
+   * Judges one outcome, whose decision id was verified as the `i`th (created at `createdMs`;
+   * undefined if not genuine). `maxMs`: the longest window of any route.
+   */
+  private judge<D>(event: FeedbackEvent, createdMs: number | undefined, lookup: DecisionLookup<D>, i: number,
+    nowMs: number, maxMs: number): Verdict {
+    if (createdMs === undefined) return this.count('unknown', '', FORGED);
+    const d = lookup.find(i);
+    // Not held: past every route's window means expired; otherwise it was evicted or never kept.
+    if (d === undefined) return this.count('unknown', '', nowMs - createdMs > maxMs ? EXPIRED : NOT_HELD);
+    const served = lookup.served(d);
+    const route = this.router.get(served.route);
+    const label = route ? served.route : 'unknown';
+    const arm = route ? served.arm : '';
+    if (route?.spec.reward !== 'gaussian' && (event.reward < 0 || event.reward > 1)) {
+      const message = `reward ${event.reward} is outside [0, 1] on a Bernoulli route`;
+      return this.count(label, arm, { result: 'invalid', code: 'reward_out_of_range', message });
     }
-    if (this.store.settledAt(slot)) return this.count(label, arm, { result: 'duplicate', message: 'an outcome for this decision was already counted' });
-    this.store.settleAt(slot, event.reward);
-    if (route) {
-      const index = route.armIndex(d.arm);
-      if (index >= 0) this.router.credit(route, index, d.versionKey, event.reward, nowMs);
+    if (nowMs - createdMs > windowMs(route)) return this.count(label, arm, EXPIRED);
+    const counted = this.log.settle(d, event, route, nowMs);
+    if (counted === undefined) {
+      this.undecided.push(label, arm);
+      return UNDECIDED;
     }
-    this.journal.append(new Outcome(event.decision, event.reward, event.label, nowMs));
-    return this.count(label, arm, ACCEPTED);
+    return this.count(label, arm, counted ? ACCEPTED : DUPLICATE);
+  }
+
+  /** Answers the requests with outcomes to make durable once the log has. */
+  private commit(durable: readonly Received[]): void {
+    const labels = this.undecided;
+    if (labels.length > 0) this.undecided = [];
+    this.log.commit(new Commit(durable, labels, this.observer));
   }
 
   private count(route: string, arm: string, verdict: Verdict): Verdict {
     this.observer?.feedback(route, arm, verdict.result);
     return verdict;
   }
+}
 
-  private maxWindowMs(): number {
-    let max = 0;
-    for (const r of this.router.routes.values()) max = Math.max(max, r.spec.feedbackWindow);
-    return (max || DEFAULT_WINDOW_S) * 1000;
+/** The end of one commit: answers the requests that had outcomes to make durable. */
+class Commit implements Committed {
+  constructor(
+    private readonly durable: readonly Received[],
+    /** The route and arm of each UNDECIDED verdict, in order. */
+    private readonly labels: readonly string[],
+    private readonly observer: FeedbackObserver | undefined,
+  ) {}
+
+  committed(counted?: readonly boolean[]): void {
+    if (counted) this.decide(counted);
+    for (const r of this.durable) r.reply.verdicts(r.verdicts);
+  }
+
+  failed(error: unknown): void {
+    for (const r of this.durable) r.reply.failed(error);
+  }
+
+  /** Replaces the UNDECIDED verdicts with what the commit found. */
+  private decide(counted: readonly boolean[]): void {
+    const { labels } = this;
+    let k = 0;
+    for (const r of this.durable) {
+      const verdicts = r.verdicts;
+      for (let j = 0; j < verdicts.length; j++) {
+        if (verdicts[j] !== UNDECIDED) continue;
+        const v = counted[k] ? ACCEPTED : DUPLICATE;
+        this.observer?.feedback(labels[2 * k]!, labels[2 * k + 1]!, v.result);
+        verdicts[j] = v;
+        k++;
+      }
+    }
   }
 }

@@ -12,8 +12,7 @@ import { withFirst, type SnapshotPart } from '../state/snapshot.js';
 import { Decision } from './decision.js';
 import type { DecisionStore } from './decision-store.js';
 import { Outcome } from './outcome.js';
-
-const DEFAULT_WINDOW_S = 86_400;
+import { DEFAULT_WINDOW_S, windowMs } from './windows.js';
 
 interface StatsLine {
   stats: Record<string, Record<string, ArmStatsRecord>>;
@@ -30,10 +29,6 @@ export class FeedbackState implements StateContent {
     this.log = log;
   }
 
-  private windowMs(route: string): number {
-    return (this.router.get(route)?.spec.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000;
-  }
-
   horizonMs(): number {
     let min = Infinity;
     for (const r of this.router.routes.values()) min = Math.min(min, r.spec.feedbackWindow * 1000);
@@ -47,7 +42,8 @@ export class FeedbackState implements StateContent {
       route.arms.forEach((a, i) => { arms[a.name] = route.stats[i]!.toJSON(); });
       stats[route.name] = arms;
     }
-    return withFirst(JSON.stringify({ stats } satisfies StatsLine), this.store.snapshotLines(nowMs, (route) => this.windowMs(route)));
+    const decisions = this.store.snapshotLines(nowMs, (route) => windowMs(this.router.get(route)));
+    return withFirst(JSON.stringify({ stats } satisfies StatsLine), decisions);
   }
 
   replay(record: unknown, fromSnapshot: boolean): void {

@@ -14,23 +14,23 @@
  * their feedback answers 503) until a retry is acknowledged.
  */
 import { Decision } from '../feedback/decision.js';
-import type { DecidedJob, DecisionSink } from '../gateway.js';
+import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
 import type { Logger } from '../log.js';
 import type { Pick } from '../routing/router.js';
 import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
-import { decideArgs, decisionKey } from './decide-args.js';
-import { saveHeld } from './held-journal.js';
 import { featuresWithin } from '../feedback/logged-features.js';
+import { batch } from './batch.js';
+import { decideArgs } from './decide-script.js';
+import { saveHeld } from './held-journal.js';
+import { decisionKey, statsKey } from './keys.js';
 import { LoggedDecision } from './logged-decision.js';
-import { batch, statsKey } from './stats.js';
+import { scripts } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */
 export const WRITE_TIMEOUT_MS = 100;
 /** Decisions written per pipeline when catching up after an outage. */
 const CATCH_UP_CHUNK = 1000;
-
-export { decisionKey };
 
 /** One turn's work: decisions to write (each counts its pull), answers to send. */
 class Turn {
@@ -157,7 +157,7 @@ export class RedisDecisions implements DecisionSink {
         // One script call writes the whole turn and counts its pulls (far cheaper for the client
         // than a command each), then WAIT when configured: one round trip.
         const args = decideArgs(live, ttls);
-        const results = await batch(this.link.client, wait > 0
+        const results = await batch(scripts(this.link.client), wait > 0
           ? [(c) => c.croupierDecide(...args), (c) => c.wait(wait, WAIT_TIMEOUT_MS)]
           : [(c) => c.croupierDecide(...args)]);
         error = results.find((r) => r instanceof Error);
@@ -184,7 +184,8 @@ export class RedisDecisions implements DecisionSink {
    * WAIT is not used on Cluster (each key's node would need its own). Returns the decisions not written.
    */
   private async writeEach(live: readonly Decision[], ttls: readonly number[]): Promise<Decision[]> {
-    const results = await batch(this.link.client, live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')));
+    const results = await batch(scripts(this.link.client),
+      live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')));
     const failed = live.filter((_, i) => results[i] instanceof Error);
     const pulls = new Map<string, { route: string; arm: string; versionKey: string; n: number }>();
     live.forEach((d, i) => {
@@ -195,7 +196,8 @@ export class RedisDecisions implements DecisionSink {
       else pulls.set(key, { route: d.route, arm: d.arm, versionKey: d.versionKey, n: 1 });
     });
     if (pulls.size > 0) {
-      const counted = await batch(this.link.client, [...pulls.values()].map((p) => (c) => c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n)));
+      const counted = await batch(scripts(this.link.client),
+        [...pulls.values()].map((p) => (c) => c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n)));
       const lost = counted.find((r) => r instanceof Error);
       if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
     }

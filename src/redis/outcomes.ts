@@ -1,41 +1,37 @@
 /**
- * Outcomes in Redis mode: joins each feedback event to its decision (read from Redis, whichever
- * replica made it), then counts it with one script per event — dedupe by decision id, credit the
- * arm's shared statistics, append to the route's outcome stream — pipelined for the whole batch.
- * An answer is 2xx only once Redis has run those scripts; if Redis is unreachable, or the decision
- * still waits here to be written, the batch answers 503 with Retry-After and nothing is counted
- * twice when it is retried (the dedupe marker makes a repeat a `duplicate`).
+ * The decision log in Redis mode: decisions are read from Redis (whichever replica made them) and
+ * outcomes counted with one script per event — dedupe by decision id, credit the arm's shared
+ * statistics, append to the route's outcome stream — pipelined for a whole request. The verdicts are
+ * the feedback core's (feedback/feedback.ts). An answer is 2xx only once Redis has run those
+ * scripts; if Redis is unreachable, or a decision still waits here to be written, the request
+ * answers 503 with Retry-After and nothing is counted twice when it is retried (the dedupe marker
+ * makes a repeat a `duplicate`).
  */
 import { CroupierError } from '../errors.js';
 import { Decision } from '../feedback/decision.js';
-import type { DecisionIds } from '../feedback/decision-id.js';
-import type { FeedbackObserver, OutcomeReply, Verdict } from '../feedback/feedback.js';
-import type { OutcomeResult } from '../feedback/outcome.js';
-import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
-import type { Router } from '../routing/router.js';
+import type {
+  Committed, DecisionLogDeps, DecisionLookup, FeedbackStore, Served, VerifiedIds,
+} from '../feedback/decision-log.js';
+import { DEFAULT_FEATURE_LIMITS } from '../feedback/logged-features.js';
+import { windowMs } from '../feedback/windows.js';
+import type { Logger } from '../log.js';
+import type { FeedbackEvent } from '../protocol/feedback.js';
+import type { Registry } from '../registry/registry.js';
+import type { Route } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { routeKey, WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
-import { decisionKey, type RedisDecisions } from './decisions.js';
-import { batch, OUTCOME_RETENTION_MS, statsKey } from './stats.js';
+import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { batch } from './batch.js';
+import { RedisDecisions } from './decisions.js';
+import { heldJournal, takeHeld } from './held-journal.js';
+import { decisionKey, outcomesKey, settledKey, statsKey } from './keys.js';
+import { OUTCOME_RETENTION_MS, scripts, SharedStats } from './stats.js';
 
-const DEFAULT_WINDOW_S = 86_400;
 /** Seconds a client should wait before retrying feedback refused for want of Redis. */
 export const RETRY_AFTER_S = 2;
-
-export function outcomesKey(route: string): string {
-  return routeKey(route, 'outcomes');
-}
-
-export function settledKey(route: string, decision: string): string {
-  return routeKey(route, `settled:${decision}`);
-}
 
 function unavailable(message: string, cause?: unknown): CroupierError {
   return new CroupierError('state_unavailable', message, { cause, retryAfter: RETRY_AFTER_S });
 }
-
-const ACCEPTED: Verdict = { result: 'accepted' };
-const DUPLICATE: Verdict = { result: 'duplicate', message: 'an outcome for this decision was already counted' };
 
 /**
  * After an outage, another replica may still be writing the decisions it made meanwhile: a genuine
@@ -46,21 +42,49 @@ const DUPLICATE: Verdict = { result: 'duplicate', message: 'an outcome for this 
  */
 export const CATCH_UP_GRACE_MS = 30_000;
 const OUTAGE_MARGIN_MS = 1_000;
+/** The least a shutdown waits for held decisions, even when the drain used up its own time. */
+const CLOSE_MIN_MS = 2_000;
 
-export class RedisFeedback {
+/** What Redis mode opens with: a store's needs, the link, and the registry (which version each arm serves). */
+export interface RedisLogDeps extends DecisionLogDeps {
+  readonly link: RedisLink;
+  readonly registry: Registry;
+}
+
+export class RedisDecisionLog implements FeedbackStore<Decision> {
   /** Since when this replica has seen Redis fail (0: it answers). */
   private downSinceMs = 0;
   /** The last outage this replica saw end. */
   private outage: { fromMs: number; toMs: number } | undefined;
+  /** The credit scripts' arguments of the outcomes settled since the last commit. */
+  private credits: (string | number)[][] = [];
+  readonly gathers = false;
+  /** Features kept here: none (they are in Redis). */
+  readonly featuresBytes = 0;
 
-  constructor(
+  private constructor(
     private readonly link: RedisLink,
-    private readonly ids: DecisionIds,
-    private readonly decisions: RedisDecisions,
-    private readonly router: Router,
-    private readonly observer?: FeedbackObserver,
+    readonly decisions: RedisDecisions,
+    readonly stats: SharedStats,
+    /** Where decisions still held at shutdown are journaled (held-journal.ts). */
+    private readonly journal: string,
+    private readonly log: Logger,
   ) {
     link.onChange((up) => this.health(up, Date.now()));
+    stats.onHealth = (ok, sinceMs) => this.health(ok, sinceMs);
+  }
+
+  /** Takes up the decisions a previous run journaled, and reads the shared statistics once. */
+  static async open(deps: RedisLogDeps): Promise<RedisDecisionLog> {
+    const { link, router, log } = deps;
+    const decisions = new RedisDecisions(link, log, deps.decisionsMax, (route) => windowMs(router.get(route)),
+      (deps.features ?? DEFAULT_FEATURE_LIMITS).maxBytes);
+    const journal = heldJournal(deps.stateDir);
+    decisions.restore(takeHeld(journal));
+    const stats = new SharedStats(link, router, deps.registry, log);
+    const store = new RedisDecisionLog(link, decisions, stats, journal, log);
+    await store.stats.refresh();
+    return store;
   }
 
   /**
@@ -81,7 +105,7 @@ export class RedisFeedback {
   }
 
   /** Whether a decision made at `createdMs` may still be held by a replica catching up after an outage. */
-  private mayBeCatchingUp(createdMs: number, nowMs: number): boolean {
+  mayBeCatchingUp(createdMs: number, nowMs: number): boolean {
     if (nowMs - createdMs < CATCH_UP_GRACE_MS) return true;
     // Redis failing right now (as this replica last saw it): anything made since may be held.
     if (this.downSinceMs > 0 && createdMs >= this.downSinceMs - OUTAGE_MARGIN_MS) return true;
@@ -90,103 +114,30 @@ export class RedisFeedback {
       && createdMs >= o.fromMs - OUTAGE_MARGIN_MS && createdMs <= o.toMs + OUTAGE_MARGIN_MS;
   }
 
-  /** Judges every event; replies once the accepted ones are counted in Redis. */
-  receive(events: readonly (FeedbackEvent | MalformedEvent)[], reply: OutcomeReply, nowMs = Date.now()): void {
-    this.judge(events, nowMs).then((verdicts) => reply.verdicts(verdicts), (e: unknown) => reply.failed(e));
+  refusal(): CroupierError | undefined {
+    if (this.link.isUp()) return undefined;
+    return unavailable('Redis is unreachable; outcomes are refused until it is back (nothing was counted)');
   }
 
-  private async judge(events: readonly (FeedbackEvent | MalformedEvent)[], nowMs: number): Promise<Verdict[]> {
-    if (!this.link.isUp()) throw unavailable('Redis is unreachable; outcomes are refused until it is back (nothing was counted)');
-    const verdicts: (Verdict | undefined)[] = new Array(events.length);
-    const lookups: number[] = [];
-    const maxWindowMs = this.maxWindowMs();
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      if (isMalformed(e)) { verdicts[i] = this.count('unknown', '', { result: 'invalid', code: 'invalid_request', message: e.malformed }); continue; }
-      const createdMs = this.ids.verify(e.decision);
-      if (createdMs === undefined) { verdicts[i] = this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (the id is not one this gateway issued)' }); continue; }
-      if (nowMs - createdMs > maxWindowMs) { verdicts[i] = this.count('unknown', '', { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' }); continue; }
-      if (this.decisions.holds(e.decision)) throw unavailable('a decision of this batch is not in Redis yet (it was made while Redis was unreachable); retry shortly');
-      lookups.push(i);
+  /**
+   * One pipelined GET for the genuine ids; not for those held here, which wait (RedisLookup.notYet):
+   * whether one is held is taken now, as the request arrives.
+   */
+  async lookUp(ids: readonly string[], verified: VerifiedIds): Promise<DecisionLookup<Decision>> {
+    const asked: number[] = [];
+    const held: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      if (verified.createdMs[i] !== undefined) (this.decisions.holds(ids[i]!) ? held : asked).push(i);
     }
-
-    const found = await this.read(lookups.map((i) => (events[i] as FeedbackEvent).decision));
-    const credits: { index: number; d: Decision; event: FeedbackEvent; args: (string | number)[] }[] = [];
-    for (let j = 0; j < lookups.length; j++) {
-      const i = lookups[j]!;
-      const event = events[i] as FeedbackEvent;
-      const line = found[j];
-      if (!line) {
-        if (this.mayBeCatchingUp(this.ids.verify(event.decision)!, nowMs)) throw unavailable('a decision of this batch was made while Redis was unreachable and may not be written yet; retry shortly');
-        verdicts[i] = this.count('unknown', '', { result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or past its window)' });
-        continue;
-      }
-      const d = Decision.fromLine(JSON.parse(line) as Parameters<typeof Decision.fromLine>[0]);
-      const route = this.router.get(d.route);
-      const spec = route?.spec;
-      const label = route ? d.route : 'unknown';
-      const arm = route ? d.arm : '';
-      if (spec?.reward !== 'gaussian' && (event.reward < 0 || event.reward > 1)) {
-        verdicts[i] = this.count(label, arm, { result: 'invalid', code: 'reward_out_of_range', message: `reward ${event.reward} is outside [0, 1] on a Bernoulli route` });
-        continue;
-      }
-      const windowMs = (spec?.feedbackWindow ?? DEFAULT_WINDOW_S) * 1000;
-      if (nowMs - d.createdMs > windowMs) {
-        verdicts[i] = this.count(label, arm, { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' });
-        continue;
-      }
-      const halfLifeMs = spec?.halfLifeSeconds === undefined ? 0 : spec.halfLifeSeconds * 1000;
-      const markerTtl = Math.max(1000, d.createdMs + windowMs - nowMs);
-      const minId = `${Math.max(0, nowMs - Math.max(windowMs, OUTCOME_RETENTION_MS))}-0`;
-      credits.push({ index: i, d, event, args: [
-        statsKey(d.route), settledKey(d.route, d.id), outcomesKey(d.route),
-        d.id, d.arm, d.versionKey, event.reward, nowMs, halfLifeMs, markerTtl, minId, d.model, d.version, d.propensity, d.createdMs,
-        event.label === undefined ? '' : JSON.stringify(event.label),
-      ] });
+    const lines: (string | null)[] = new Array(ids.length).fill(null);
+    if (asked.length > 0) {
+      const found = await this.read(asked.map((i) => ids[i]!));
+      for (let j = 0; j < asked.length; j++) lines[asked[j]!] = found[j]!;
     }
-
-    if (credits.length > 0) {
-      let results: (number | Error)[];
-      // With waitReplicas, a 2xx also needs the replicas' acknowledgement: an outcome only the
-      // master holds is lost with it. A duplicate touches its marker, so WAIT covers it too.
-      const wait = this.link.waitReplicas;
-      const commands: ((c: Parameters<Parameters<typeof batch<number>>[1][number]>[0]) => Promise<number>)[] = credits.map(({ args }) => (c) => c.croupierCredit(...args));
-      if (wait > 0 && !(this.link.client instanceof Cluster)) commands.push((c) => c.wait(wait, WAIT_TIMEOUT_MS));
-      try {
-        results = await batch(this.link.client, commands);
-      } catch (err) {
-        this.link.failed(err);
-        throw unavailable('Redis did not take the outcomes; retry (outcomes already counted will be reported as duplicates)', err);
-      }
-      const failed = results.find((r) => r instanceof Error);
-      if (failed) {
-        this.link.failed(failed);
-        throw unavailable('Redis did not take every outcome; retry (outcomes already counted will be reported as duplicates)', failed);
-      }
-      if (commands.length > credits.length && (results.at(-1) as number) < wait) {
-        const err = new Error(`WAIT: ${results.at(-1) as number} of ${wait} replicas acknowledged the outcomes`);
-        this.link.failed(err);
-        throw unavailable('Redis replicas did not acknowledge the outcomes in time; retry (outcomes already counted will be reported as duplicates)', err);
-      }
-      this.link.wrote();
-      let touched = false;
-      for (let j = 0; j < credits.length; j++) {
-        const { index, d } = credits[j]!;
-        const result = results[j] as number;
-        const known = this.router.get(d.route) !== undefined;
-        verdicts[index] = this.count(known ? d.route : 'unknown', known ? d.arm : '', result === 0 ? DUPLICATE : ACCEPTED);
-        if (result === 1) touched = true;
-      }
-      if (touched) this.onCredited?.();
-    }
-    return verdicts as Verdict[];
+    return new RedisLookup(this, lines, held);
   }
-
-  /** Called after a batch credited statistics (the shared statistics are re-read at once). */
-  onCredited: (() => void) | undefined;
 
   private async read(ids: readonly string[]): Promise<(string | null)[]> {
-    if (ids.length === 0) return [];
     let results: (string | null | Error)[];
     try {
       results = await batch(this.link.client, ids.map((id) => (c) => c.get(decisionKey(id))));
@@ -202,14 +153,119 @@ export class RedisFeedback {
     return results as (string | null)[];
   }
 
-  private count(route: string, arm: string, verdict: Verdict): Verdict {
-    this.observer?.feedback(route, arm, verdict.result as OutcomeResult);
-    return verdict;
+  /** Queues the credit script for the commit, which tells whether it counted or was a duplicate. */
+  settle(d: Decision, event: FeedbackEvent, route: Route | undefined, nowMs: number): undefined {
+    const window = windowMs(route);
+    const halfLife = route?.spec.halfLifeSeconds;
+    const markerTtl = Math.max(1000, d.createdMs + window - nowMs);
+    const minId = `${Math.max(0, nowMs - Math.max(window, OUTCOME_RETENTION_MS))}-0`;
+    this.credits.push([
+      statsKey(d.route), settledKey(d.route, d.id), outcomesKey(d.route),
+      d.id, d.arm, d.versionKey, event.reward, nowMs, halfLife === undefined ? 0 : halfLife * 1000, markerTtl, minId,
+      d.model, d.version, d.propensity, d.createdMs, event.label === undefined ? '' : JSON.stringify(event.label),
+    ]);
+    return undefined;
   }
 
-  private maxWindowMs(): number {
-    let max = 0;
-    for (const r of this.router.routes.values()) max = Math.max(max, r.spec.feedbackWindow);
-    return (max || DEFAULT_WINDOW_S) * 1000;
+  commit(then: Committed): void {
+    const credits = this.credits;
+    this.credits = [];
+    this.credit(credits).then((counted) => then.committed(counted), (e: unknown) => then.failed(e));
+  }
+
+  private async credit(credits: readonly (string | number)[][]): Promise<boolean[]> {
+    const retry = 'retry (outcomes already counted will be reported as duplicates)';
+    let results: (number | Error)[];
+    // With waitReplicas, a 2xx also needs the replicas' acknowledgement: an outcome only the
+    // master holds is lost with it. A duplicate touches its marker, so WAIT covers it too.
+    const wait = this.link.waitReplicas;
+    const client = scripts(this.link.client);
+    const commands: ((c: typeof client) => Promise<number>)[] = credits.map((args) => (c) => c.croupierCredit(...args));
+    if (wait > 0 && !(client instanceof Cluster)) commands.push((c) => c.wait(wait, WAIT_TIMEOUT_MS));
+    try {
+      results = await batch(client, commands);
+    } catch (err) {
+      this.link.failed(err);
+      throw unavailable(`Redis did not take the outcomes; ${retry}`, err);
+    }
+    const failed = results.find((r) => r instanceof Error);
+    if (failed) {
+      this.link.failed(failed);
+      throw unavailable(`Redis did not take every outcome; ${retry}`, failed);
+    }
+    if (commands.length > credits.length && (results.at(-1) as number) < wait) {
+      const err = new Error(`WAIT: ${results.at(-1) as number} of ${wait} replicas acknowledged the outcomes`);
+      this.link.failed(err);
+      throw unavailable(`Redis replicas did not acknowledge the outcomes in time; ${retry}`, err);
+    }
+    this.link.wrote();
+    // 0: a duplicate; 1: counted and credited; 2: counted, not credited (the arm serves another version).
+    const counted = credits.map((_, j) => results[j] !== 0);
+    // The shared statistics changed: re-read them at once rather than at the next refresh.
+    if (results.some((r, j) => j < credits.length && r === 1)) void this.stats.refresh();
+    return counted;
+  }
+
+  get pending(): number {
+    return this.decisions.pending;
+  }
+
+  get evicted(): number {
+    return this.decisions.evicted;
+  }
+
+  /** Over the per-decision cap only: features in Redis are bounded in total by the decisions' TTL. */
+  featuresDropped(): { readonly droppedTooLarge: number; readonly droppedOverBudget: number } {
+    return { droppedTooLarge: this.decisions.featuresTooLarge, droppedOverBudget: 0 };
+  }
+
+  routeReset(route: string): void {
+    this.stats.reset(route).catch((err: unknown) => {
+      this.log.error({ route, err: (err as Error).message }, 'redis: route statistics reset not written');
+    });
+  }
+
+  start(): void {
+    this.stats.start();
+  }
+
+  /**
+   * Stops the statistics timer and writes what waits for Redis, until `deadlineMs` (the drain's
+   * deadline; at least CLOSE_MIN_MS from now); what is still held then is journaled in the state directory.
+   */
+  async close(deadlineMs: number): Promise<void> {
+    this.stats.stop();
+    await this.decisions.close(Math.max(deadlineMs, Date.now() + CLOSE_MIN_MS), this.journal);
+  }
+}
+
+/** One request's decisions as Redis answered for them (`lines[i]`: the `i`th id's line, null if none). */
+class RedisLookup implements DecisionLookup<Decision> {
+  constructor(
+    private readonly log: RedisDecisionLog,
+    private readonly lines: readonly (string | null)[],
+    /** The ids whose decisions this replica still held for Redis. */
+    private readonly held: readonly number[],
+  ) {}
+
+  find(i: number): Decision | undefined {
+    const line = this.lines[i];
+    return line ? Decision.fromLine(JSON.parse(line) as Parameters<typeof Decision.fromLine>[0]) : undefined;
+  }
+
+  served(d: Decision): Served {
+    return d;
+  }
+
+  notYet(i: number, createdMs: number, nowMs: number): CroupierError | undefined {
+    if (this.held.includes(i)) {
+      return unavailable('a decision of this batch is not in Redis yet (it was made while Redis was unreachable); '
+        + 'retry shortly');
+    }
+    if (!this.lines[i] && this.log.mayBeCatchingUp(createdMs, nowMs)) {
+      return unavailable('a decision of this batch was made while Redis was unreachable and may not be written yet; '
+        + 'retry shortly');
+    }
+    return undefined;
   }
 }

@@ -9,16 +9,14 @@ import { ArmStats } from '../routing/arm-stats.js';
 import type { Route, Router } from '../routing/router.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/registry.js';
-import { Cluster } from 'ioredis';
-import { routeKey, type RedisClient, type RedisLink } from './connection.js';
+import type { RedisClient, RedisLink } from './connection.js';
+import { batch } from './batch.js';
+import { DECIDE } from './decide-script.js';
+import { statsKey } from './keys.js';
 
 export const STATS_REFRESH_MS = 200;
 /** Outcomes stay in the stream at least this long, longer when the route's window is longer. */
 export const OUTCOME_RETENTION_MS = 7 * 86_400_000;
-
-export function statsKey(route: string): string {
-  return routeKey(route, 'stats');
-}
 
 /**
  * Counts `ARGV[3]` pulls of arm ARGV[1] serving version ARGV[2]. An arm that starts serving another
@@ -96,40 +94,6 @@ redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[8], '*', unpack(fields))
 return credited
 `;
 
-/**
- * Writes a turn's decisions and counts the pulls of those that were new, so that a write sent
- * twice (a timed-out pipeline that ran after all, retried by catch-up) counts each pull once.
- *   KEYS: the n decision keys, then the stats keys of their routes
- *   ARGV: n; the n lines; the n TTLs (ms); the n pull groups (1-based); then per group its stats
- *         key (1-based among the stats keys), arm and version key
- * The version check mirrors PULL. Returns how many decisions were new.
- */
-const DECIDE = `
-local n = tonumber(ARGV[1])
-local counts = {}
-local new = 0
-for i = 1, n do
-  if redis.call('SET', KEYS[i], ARGV[1 + i], 'PX', ARGV[1 + n + i], 'NX') then
-    local g = tonumber(ARGV[1 + 2 * n + i])
-    counts[g] = (counts[g] or 0) + 1
-    new = new + 1
-  end
-end
-local base = 1 + 3 * n
-for g, c in pairs(counts) do
-  local at = base + (g - 1) * 3
-  local key = KEYS[n + tonumber(ARGV[at + 1])]
-  local arm = ARGV[at + 2]
-  local v = redis.call('HGET', key, arm .. ':version')
-  if v ~= ARGV[at + 3] then
-    redis.call('HSET', key, arm .. ':version', ARGV[at + 3], arm .. ':pulls', 0, arm .. ':rewards', 0,
-      arm .. ':n', 0, arm .. ':sum', 0, arm .. ':sumSq', 0, arm .. ':atMs', 0)
-  end
-  redis.call('HINCRBY', key, arm .. ':pulls', c)
-end
-return new
-`;
-
 /** Forgets a route's statistics (admin reset), keeping each arm's version. */
 const RESET = `
 local all = redis.call('HGETALL', KEYS[1])
@@ -166,7 +130,7 @@ type ScriptClient = RedisClient & {
   croupierRepair(key: string, arm: string): Promise<number>;
 };
 
-/** Registers the scripts on the client (ioredis sends EVALSHA, and the script once on NOSCRIPT). */
+/** Registers the scripts, these and DECIDE, on the client (ioredis sends EVALSHA, and the script once on NOSCRIPT). */
 export function scripts(client: RedisClient): ScriptClient {
   const c = client as ScriptClient;
   if (typeof c.croupierPull !== 'function') {
@@ -177,18 +141,6 @@ export function scripts(client: RedisClient): ScriptClient {
     client.defineCommand('croupierRepair', { numberOfKeys: 1, lua: REPAIR });
   }
   return c;
-}
-
-/** A pipeline on a single Redis; on Cluster, where keys of a pipeline must share a slot, plain commands. */
-export async function batch<T>(client: RedisClient, commands: ((c: ScriptClient) => Promise<T>)[]): Promise<(T | Error)[]> {
-  const settle = (p: Promise<T>): Promise<T | Error> => p.then((v) => v, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-  if (client instanceof Cluster) return Promise.all(commands.map((f) => settle(f(scripts(client)))));
-  const pipeline = scripts(client).pipeline() as unknown as ScriptClient;
-  // On a pipeline each command queues and returns the pipeline, not a promise; exec() answers all.
-  for (const f of commands) void f(pipeline);
-  const results = await (pipeline as unknown as { exec(): Promise<[Error | null, unknown][] | null> }).exec();
-  if (!results) throw new Error('pipeline discarded');
-  return results.map(([err, value]) => err ?? (value as T));
 }
 
 /**

@@ -125,7 +125,7 @@ describe('POST /v1/feedback', () => {
     const row = demoRow(3);
     const logged = await decide('logged', row);
     const plain = await decide('fraud-scoring', row);
-    const store = t.server.feedbackLoop!.store;
+    const store = t.server.feedbackLoop!.store.decisions;
     expect(store.get(logged)!.features).toEqual(row);
     expect(store.get(plain)!.features).toBeUndefined();
     expect(store.get(plain)!.sha256).toMatch(/^[0-9a-f]{64}$/);

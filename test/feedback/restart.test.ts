@@ -19,7 +19,7 @@ describe('restart', () => {
     for (let i = 0; i < 30; i++) decisions.push(await decide(t.url));
     const res = await postJson(`${t.url}/v1/feedback`, { events: decisions.slice(0, 10).map((decision, i) => ({ decision, reward: i % 2 })) });
     expect(res.status).toBe(202);
-    await t.server.feedbackLoop!.state.compact();
+    await t.server.feedbackLoop!.store.state.compact();
     for (let i = 0; i < 10; i++) decisions.push(await decide(t.url));
     expect((await postJson(`${t.url}/v1/feedback`, { decision: decisions[10], reward: 1 })).status).toBe(202);
     const before = statsOf(t);

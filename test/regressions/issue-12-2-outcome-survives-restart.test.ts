@@ -68,7 +68,7 @@ describe('issue 12-2: an accepted outcome survives a restart after its decision\
     dirs.push(stateDir);
     t = await start(stateDir);
     const id = await decide(t);
-    await t.server.feedbackLoop!.state.compact();
+    await t.server.feedbackLoop!.store.state.compact();
     expect((await postJson(`${t.url}/v1/feedback`, { decision: id, reward: 1 })).status).toBe(202);
     await t.stop();
     await outlive(stateDir, id);

@@ -85,7 +85,7 @@ describe('issue 12-4: a reward the statistics cannot hold', () => {
       }
     }
     // The statistics in the snapshot, not in the journal.
-    await t.server.feedbackLoop!.state.compact();
+    await t.server.feedbackLoop!.store.state.compact();
     await t.stop();
     t = undefined;
     const file = join(stateDir, 'snapshot.jsonl');

@@ -1,15 +1,43 @@
 /**
- * Decision keys, and the arguments of the DECIDE script (src/redis/stats.ts) for one write of
- * decisions: built once per turn on the predict path, without a map or a string key per decision.
+ * The DECIDE script, which writes a turn's decisions (decisions.ts), and its arguments for one
+ * write: built once per turn on the predict path, without a map or a string key per decision.
  */
 import type { Decision } from '../feedback/decision.js';
-import { KEY_PREFIX } from './connection.js';
-import { statsKey } from './stats.js';
+import { decisionKey, statsKey } from './keys.js';
 
-/** Decision keys are not hash-tagged: feedback knows only the id, and they spread over the slots. */
-export function decisionKey(id: string): string {
-  return `${KEY_PREFIX}decision:${id}`;
-}
+/**
+ * Writes a turn's decisions and counts the pulls of those that were new, so that a write sent
+ * twice (a timed-out pipeline that ran after all, retried by catch-up) counts each pull once.
+ *   KEYS: the n decision keys, then the stats keys of their routes
+ *   ARGV: n; the n lines; the n TTLs (ms); the n pull groups (1-based); then per group its stats
+ *         key (1-based among the stats keys), arm and version key
+ * The version check mirrors PULL (stats.ts). Returns how many decisions were new.
+ */
+export const DECIDE = `
+local n = tonumber(ARGV[1])
+local counts = {}
+local new = 0
+for i = 1, n do
+  if redis.call('SET', KEYS[i], ARGV[1 + i], 'PX', ARGV[1 + n + i], 'NX') then
+    local g = tonumber(ARGV[1 + 2 * n + i])
+    counts[g] = (counts[g] or 0) + 1
+    new = new + 1
+  end
+end
+local base = 1 + 3 * n
+for g, c in pairs(counts) do
+  local at = base + (g - 1) * 3
+  local key = KEYS[n + tonumber(ARGV[at + 1])]
+  local arm = ARGV[at + 2]
+  local v = redis.call('HGET', key, arm .. ':version')
+  if v ~= ARGV[at + 3] then
+    redis.call('HSET', key, arm .. ':version', ARGV[at + 3], arm .. ':pulls', 0, arm .. ':rewards', 0,
+      arm .. ':n', 0, arm .. ':sum', 0, arm .. ':sumSq', 0, arm .. ':atMs', 0)
+  end
+  redis.call('HINCRBY', key, arm .. ':pulls', c)
+end
+return new
+`;
 
 /**
  * The DECIDE script's arguments: numkeys, the decision keys then the stats keys; the decisions'
