@@ -7,9 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { redisUp } from '../helpers/redis.js';
+import type { TestSentinelSet } from '../helpers/sentinel.js';
 import { demoRow, postJson } from '../helpers/server.js';
 
-export const ROUTE = 'fraud-scoring';
+const ROUTE = 'fraud-scoring';
 const STREAM = `croupier:{route:${ROUTE}}:outcomes`;
 const STATS = `croupier:{route:${ROUTE}}:stats`;
 
@@ -33,7 +34,7 @@ export interface Run {
 }
 
 /** What Redis holds: outcomes in the route's stream, and the arms' pulls and rewards. */
-export interface Counted {
+interface Counted {
   decisions: Set<string>;
   pulls: number;
   rewards: number;
@@ -61,7 +62,7 @@ async function upOrAway(r: Replica): Promise<number | undefined> {
  * Traffic both ways between `replicas[0]` (which stays up) and `replicas[1]` while `fault` runs,
  * then until both report Redis up again; then every refused outcome is retried on `replicas[0]`.
  */
-export async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<void>): Promise<Run> {
+async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<void>): Promise<Run> {
   const run: Run = { predictions: 0, failedPredictions: [], turnedAway: 0, acknowledged: new Set(), refused: [], notFound: [], other: [], redisUpDipped: false };
   let running = true;
   let seed = 0;
@@ -122,7 +123,7 @@ export async function underTraffic(replicas: [Replica, Replica], fault: () => Pr
   return run;
 }
 
-export async function counted(master: Redis): Promise<Counted> {
+async function counted(master: Redis): Promise<Counted> {
   const entries = await master.xrange(STREAM, '-', '+');
   const stats = await master.hgetall(STATS);
   const total = (field: string): number => Object.entries(stats).filter(([k]) => k.endsWith(`:${field}`)).reduce((s, [, v]) => s + Number(v), 0);
@@ -134,7 +135,7 @@ export async function counted(master: Redis): Promise<Counted> {
  * the stream, and in the arms' rewards: one per outcome, every reward is 1), and no genuine
  * decision answered 404. `before` is what Redis counted before the run.
  */
-export function check(name: string, run: Run, before: Counted, after: Counted): void {
+function check(name: string, run: Run, before: Counted, after: Counted): void {
   const lost = [...run.acknowledged].filter((d) => !after.decisions.has(d));
   const rewards = after.rewards - before.rewards;
   const pulls = after.pulls - before.pulls;
@@ -145,5 +146,15 @@ export function check(name: string, run: Run, before: Counted, after: Counted): 
   expect(run.notFound).toEqual([]);
   expect(lost).toEqual([]);
   expect(rewards).toBe(run.acknowledged.size);
+  // Each answered prediction's pull counted once: none lost with a decision, none counted twice by a retried write.
+  expect(pulls).toBe(answered);
   expect(run.acknowledged.size).toBeGreaterThan(50);
+}
+
+/** Runs `fault` under traffic (see underTraffic) and checks what Redis counted against what was acknowledged. */
+export async function underFault(set: TestSentinelSet, name: string, replicas: [Replica, Replica], fault: () => Promise<void>): Promise<Run> {
+  const before = await counted(await set.masterClient());
+  const run = await underTraffic(replicas, fault);
+  check(name, run, before, await counted(await set.masterClient()));
+  return run;
 }
