@@ -29,7 +29,7 @@ export interface Run {
   acknowledged: Set<string>;
   refused: string[];
   notFound: string[];
-  other: number[];
+  other: (number | string)[];
   redisUpDipped: boolean;
 }
 
@@ -66,12 +66,6 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
   const run: Run = { predictions: 0, failedPredictions: [], turnedAway: 0, acknowledged: new Set(), refused: [], notFound: [], other: [], redisUpDipped: false };
   let running = true;
   let seed = 0;
-  const settle = (decision: string, status: number | string): void => {
-    if (status === 202 || status === 200) run.acknowledged.add(decision);
-    else if (status === 503 || typeof status === 'string') run.refused.push(decision);
-    else if (status === 404) run.notFound.push(decision);
-    else run.other.push(status);
-  };
   /** Sends to `first`, or to the other replica when a restarting `first` turns the request away. */
   const send = async (first: Replica, path: string, body: unknown): ReturnType<typeof post> => {
     const answer = await post(`${first.url}${path}`, body);
@@ -86,7 +80,11 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
       run.predictions++;
       if (p.status !== 200) { run.failedPredictions.push(p.status); await sleep(5); continue; }
       const { decision } = p.json as { decision: string };
-      settle(decision, (await send(to, '/v1/feedback', { decision, reward: 1 })).status);
+      const { status } = await send(to, '/v1/feedback', { decision, reward: 1 });
+      if (status === 202 || status === 200) run.acknowledged.add(decision);
+      else if (status === 503 || typeof status === 'string') run.refused.push(decision);
+      else if (status === 404) run.notFound.push(decision);
+      else run.other.push(status);
       await sleep(5);
     }
   };
@@ -107,19 +105,19 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
   running = false;
   await Promise.all([traffic, watch]);
 
-  // A client honouring Retry-After: every refused outcome is posted again until it is taken.
-  const refused = run.refused;
-  run.refused = [];
-  for (const decision of refused) {
+  // A client honouring Retry-After: every refused outcome is posted again until it is taken; one
+  // still refused after 20 s counts as `other`.
+  for (const decision of run.refused) {
     const end = Date.now() + 20_000;
     let status = (await post(`${a.url}/v1/feedback`, { decision, reward: 1 })).status;
     while (status === 503 && Date.now() < end) {
       await sleep(200);
       status = (await post(`${a.url}/v1/feedback`, { decision, reward: 1 })).status;
     }
-    settle(decision, status);
+    if (status === 202 || status === 200) run.acknowledged.add(decision);
+    else if (status === 404) run.notFound.push(decision);
+    else run.other.push(status);
   }
-  run.refused = refused;
   return run;
 }
 
