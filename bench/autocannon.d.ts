@@ -42,7 +42,8 @@ declare module 'autocannon' {
   }
   /** The running instance: awaitable, and an emitter ('response' gives each response time in ms, unrounded). */
   interface Instance extends PromiseLike<Result> {
-    on(event: 'response', listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void): Instance;
+    on(event: 'response',
+      listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void): Instance;
   }
   function autocannon(options: Options): Instance;
   export default autocannon;

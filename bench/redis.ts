@@ -47,7 +47,9 @@ const log = (msg: string): void => { process.stderr.write(`bench:redis: ${msg}\n
 
 interface Run { rps: number; p99: number | null; non2xx: number; errors: number; serverCores: number | null; redisCores: number | null; machineBusy: number | null }
 interface Target { name: 'embedded' | 'redis' | 'redis-wait1'; server: Server; runs: Run[] }
-interface FeedbackRun { rps: number; p99: number | null; non2xx: number; errors: number; redisCores: number | null; fixed: FixedRateResult }
+interface FeedbackRun {
+  rps: number; p99: number | null; non2xx: number; errors: number; redisCores: number | null; fixed: FixedRateResult;
+}
 interface FeedbackTarget { wait: 0 | 1; server: Server; runs: FeedbackRun[] }
 
 /**
@@ -57,14 +59,18 @@ interface FeedbackTarget { wait: 0 | 1; server: Server; runs: FeedbackRun[] }
 async function startRedis(dir: string, replicaOf?: number): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
-  const child = spawn('redis-server', ['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-    ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)])], { stdio: 'ignore' });
+  const child = spawn('redis-server', [
+    '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+    ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
+  ], { stdio: 'ignore' });
   for (let i = 0; i < 200; i++) {
     const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     c.on('error', () => undefined);
     try {
       await c.connect();
-      const ready = replicaOf === undefined ? (await c.ping()) === 'PONG' : /master_link_status:up/.test(await c.info('replication'));
+      const ready = replicaOf === undefined
+        ? (await c.ping()) === 'PONG'
+        : /master_link_status:up/.test(await c.info('replication'));
       c.disconnect();
       if (ready) return { port, child };
     } catch {
@@ -80,7 +86,10 @@ function croupier(name: Target['name'], port: number, stateDir: string, redisUrl
   return spawnServer({
     name, command: process.execPath, args: ['bin/croupier.js', 'serve', '--port', String(port), '--models', './models'],
     port, urlPath: `/v1/predict/${ROUTE}`, cwd: ROOT, logFile: `${TMP}redis-bench-${name}.log`,
-    env: { ...process.env, NODE_ENV: 'production', CROUPIER_STATE_DIR: stateDir, ...(redisUrl ? { CROUPIER_REDIS_URL: redisUrl, CROUPIER_REDIS_WAIT_REPLICAS: String(waitReplicas) } : {}) },
+    env: {
+      ...process.env, NODE_ENV: 'production', CROUPIER_STATE_DIR: stateDir,
+      ...(redisUrl ? { CROUPIER_REDIS_URL: redisUrl, CROUPIER_REDIS_WAIT_REPLICAS: String(waitReplicas) } : {}),
+    },
   });
 }
 
@@ -104,7 +113,10 @@ async function main(): Promise<void> {
     { name: 'redis', server: croupier('redis', await freePort(), join(dir, 'redis'), url), runs: [] },
   ];
   const wait1 = croupier('redis-wait1', await freePort(), join(dir, 'redis-wait1'), url, 1);
-  const feedbackTargets: FeedbackTarget[] = [{ wait: 0, server: targets[1]!.server, runs: [] }, { wait: 1, server: wait1, runs: [] }];
+  const feedbackTargets: FeedbackTarget[] = [
+    { wait: 0, server: targets[1]!.server, runs: [] },
+    { wait: 1, server: wait1, runs: [] },
+  ];
   const stopAll = async (): Promise<void> => {
     await Promise.all([...targets.map((t) => t.server), wait1].map((s) => stopServer(s)));
     redis.child.kill('SIGTERM');
@@ -130,20 +142,25 @@ async function main(): Promise<void> {
     let reused = 0;
     const mint = async (count: number): Promise<void> => {
       if (have - from >= count) return;
-      have = await makeDecisions(targets[1]!.server.url, idsFile, from + count, CONNECTIONS, (m) => log(`minting: ${m}`), have > 0);
+      have = await makeDecisions(targets[1]!.server.url, idsFile, from + count, CONNECTIONS, (m) => log(`minting: ${m}`),
+        have > 0);
       ids = readFileSync(idsFile, 'utf8').split('\n');
     };
+    const feedbackUrl = (t: FeedbackTarget): string => `http://127.0.0.1:${t.server.port}/v1/feedback`;
     const feedbackWrk = async (t: FeedbackTarget, durationS: number) => {
       await mint(Math.ceil((feedbackRps ?? FEEDBACK_RPS_GUESS) * 2 * durationS));
       const redisBefore = cpuSnapshot(redis.child.pid);
-      const r = await runWrk({ url: `http://127.0.0.1:${t.server.port}/v1/feedback`, body: '', durationS, connections: CONNECTIONS, threads: 1, script: FEEDBACK_LUA, env: { IDS_FILE: idsFile, IDS_FROM: String(from) } });
-      // wrk counts the answers; up to one request per connection was sent and not counted.
-      from += r.requests + CONNECTIONS;
-      if (from > have) {
-        log(`feedback WAIT ${t.wait} ran ${from - have} outcomes past the decisions minted: those were duplicates`);
-        reused += from - have;
-        from = have;
+      const r = await runWrk({
+        url: feedbackUrl(t), body: '', durationS, connections: CONNECTIONS, threads: 1, script: FEEDBACK_LUA,
+        env: { IDS_FILE: idsFile, IDS_FROM: String(from) },
+      });
+      const used = from + r.requests;
+      if (used > have) {
+        log(`feedback WAIT ${t.wait} ran ${used - have} outcomes past the decisions minted: those were duplicates`);
+        reused += used - have;
       }
+      // wrk counts the answers; up to one request per connection was sent and not counted.
+      from = Math.min(have, used + CONNECTIONS);
       feedbackRps = Math.max(feedbackRps ?? 0, r.requestsPerSec);
       return { r, redisCores: cpuSince(redisBefore, redis.child.pid).serverCores };
     };
@@ -164,10 +181,14 @@ async function main(): Promise<void> {
       for (const t of round % 2 === 1 ? feedbackTargets : [...feedbackTargets].reverse()) {
         const { r, redisCores } = await feedbackWrk(t, DURATION_S);
         await mint(FEEDBACK_RATE * DURATION_S * 2);
-        const fixed = await runFixedRate(`http://127.0.0.1:${t.server.port}/v1/feedback`, '', FEEDBACK_RATE, DURATION_S, FIXED_RATE_CONNECTIONS, t.server.child.pid, outcomeBody);
+        const fixed = await runFixedRate(feedbackUrl(t), '', FEEDBACK_RATE, DURATION_S, FIXED_RATE_CONNECTIONS, t.server.child.pid,
+          outcomeBody);
         if (from > have) throw new Error(`the fixed-rate run went past the ${have} decisions minted`);
-        t.runs.push({ rps: r.requestsPerSec, p99: r.p99Ms, non2xx: r.non2xx + fixed.non2xx, errors: socketErrorTotal(r) + fixed.errors, redisCores, fixed });
-        log(`round ${round}/${ROUNDS} feedback WAIT ${t.wait}: ${Math.round(r.requestsPerSec)} req/s  p99 ${r.p99Ms?.toFixed(2) ?? '?'} ms; at ${FEEDBACK_RATE}/s p50 ${fixed.responseP50Ms?.toFixed(2) ?? '?'} ms  p99 ${fixed.responseP99Ms?.toFixed(2) ?? '?'} ms  non-2xx ${r.non2xx + fixed.non2xx}`);
+        const non2xx = r.non2xx + fixed.non2xx;
+        t.runs.push({ rps: r.requestsPerSec, p99: r.p99Ms, non2xx, errors: socketErrorTotal(r) + fixed.errors, redisCores, fixed });
+        const ms = (x: number | null): string => x?.toFixed(2) ?? '?';
+        log(`round ${round}/${ROUNDS} feedback WAIT ${t.wait}: ${Math.round(r.requestsPerSec)} req/s  p99 ${ms(r.p99Ms)} ms; `
+          + `at ${FEEDBACK_RATE}/s p50 ${ms(fixed.responseP50Ms)} ms  p99 ${ms(fixed.responseP99Ms)} ms  non-2xx ${non2xx}`);
       }
     }
     // What Redis holds: one decision key per answer of the Redis targets, and its pulls.

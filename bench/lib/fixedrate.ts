@@ -42,7 +42,8 @@ export async function runFixedRate(url: string, body: string, rate: number, dura
     timeout: 10,
   }).on('response', (_client, status, _bytes, ms) => { if (status >= 200 && status < 300) times.push(ms); });
   times.sort((a, b) => a - b);
-  const percentile = (p: number): number | null => (times.length === 0 ? null : times[Math.min(times.length - 1, Math.floor(times.length * p))]!);
+  const percentile = (p: number): number | null =>
+    (times.length === 0 ? null : times[Math.min(times.length - 1, Math.floor(times.length * p))]!);
   const client = process.cpuUsage(clientBefore);
   const wallUs = (performance.now() - startedAt) * 1000;
   return {

@@ -28,11 +28,15 @@ describeRedis('Redis Sentinel failover: a replica restarted during it loses no a
   let env: Record<string, string>;
   let port: number;
   const stateDir = mkdtempSync(join(tmpdir(), 'croupier-restarted-'));
-  const startB = (): Child => spawnCroupier(['serve', '--port', String(port)], { ...env, CROUPIER_LOG_LEVEL: 'info', CROUPIER_STATE_DIR: stateDir });
+  const startB = (): Child =>
+    spawnCroupier(['serve', '--port', String(port)], { ...env, CROUPIER_LOG_LEVEL: 'info', CROUPIER_STATE_DIR: stateDir });
 
   beforeAll(async () => {
     set = await startSentinelSet();
-    env = { CROUPIER_REDIS_SENTINELS: set.sentinels, CROUPIER_REDIS_NAME: set.name, CROUPIER_REDIS_WAIT_REPLICAS: '1', CROUPIER_LOG_LEVEL: 'warn', CROUPIER_DRAIN_TIMEOUT_MS: '1000' };
+    env = {
+      CROUPIER_REDIS_SENTINELS: set.sentinels, CROUPIER_REDIS_NAME: set.name, CROUPIER_REDIS_WAIT_REPLICAS: '1',
+      CROUPIER_LOG_LEVEL: 'warn', CROUPIER_DRAIN_TIMEOUT_MS: '1000',
+    };
     port = await freePort();
     b = startB();
     [a] = await Promise.all([startTestServer(env), b.ready]);
@@ -54,7 +58,8 @@ describeRedis('Redis Sentinel failover: a replica restarted during it loses no a
       await sleep(300);
       b.proc.kill('SIGTERM');
       await b.exited;
-      console.log(`the stopped replica ${b.stdout.some((l) => l.includes('journaled')) ? 'journaled held decisions' : 'wrote every held decision before it exited'}`);
+      const journaled = b.stdout.some((l) => l.includes('journaled'));
+      console.log(`the stopped replica ${journaled ? 'journaled held decisions' : 'wrote every held decision before it exited'}`);
       b = startB();
       await set.waitForNewMaster(old.port, 15_000);
       // The old master comes back (from its AOF) as the new master's replica, which WAIT 1 needs.

@@ -63,7 +63,10 @@ async function upOrAway(r: Replica): Promise<number | undefined> {
  * then until both report Redis up again; then every refused outcome is retried on `replicas[0]`.
  */
 async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<void>): Promise<Run> {
-  const run: Run = { predictions: 0, failedPredictions: [], turnedAway: 0, acknowledged: new Set(), refused: [], notFound: [], other: [], redisUpDipped: false };
+  const run: Run = {
+    predictions: 0, failedPredictions: [], turnedAway: 0, acknowledged: new Set(), refused: [], notFound: [], other: [],
+    redisUpDipped: false,
+  };
   let running = true;
   let seed = 0;
   /** Sends to `first`, or to the other replica when a restarting `first` turns the request away. */
@@ -124,8 +127,10 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
 async function counted(master: Redis): Promise<Counted> {
   const entries = await master.xrange(STREAM, '-', '+');
   const stats = await master.hgetall(STATS);
-  const total = (field: string): number => Object.entries(stats).filter(([k]) => k.endsWith(`:${field}`)).reduce((s, [, v]) => s + Number(v), 0);
-  return { decisions: new Set(entries.map(([, f]) => f[f.indexOf('decision') + 1]!)), pulls: total('pulls'), rewards: total('rewards') };
+  const total = (field: string): number => Object.entries(stats)
+    .filter(([k]) => k.endsWith(`:${field}`)).reduce((s, [, v]) => s + Number(v), 0);
+  const decisions = new Set(entries.map(([, f]) => f[f.indexOf('decision') + 1]!));
+  return { decisions, pulls: total('pulls'), rewards: total('rewards') };
 }
 
 /**
@@ -138,7 +143,13 @@ function check(name: string, run: Run, before: Counted, after: Counted): void {
   const rewards = after.rewards - before.rewards;
   const pulls = after.pulls - before.pulls;
   const answered = run.predictions - run.failedPredictions.length;
-  console.log(`${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, ${pulls} pulls counted for ${answered} answered), ${run.turnedAway} requests turned away by the restarting replica and sent to the other, ${run.acknowledged.size} outcomes acknowledged, ${rewards} counted in the arm statistics, ${run.refused.length} refused with 503 and retried, ${lost.length} lost, ${run.notFound.length} answered 404, croupier_redis_up dipped: ${run.redisUpDipped}`);
+  console.log([
+    `${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, ${pulls} pulls counted for ${answered} answered)`,
+    `${run.turnedAway} requests turned away by a restarting replica and sent to the other`,
+    `${run.acknowledged.size} outcomes acknowledged, ${rewards} counted in the arm statistics`,
+    `${run.refused.length} refused with 503 and retried, ${lost.length} lost, ${run.notFound.length} answered 404`,
+    `croupier_redis_up dipped: ${run.redisUpDipped}`,
+  ].join(', '));
   expect(run.failedPredictions).toEqual([]);
   expect(run.other).toEqual([]);
   expect(run.notFound).toEqual([]);
@@ -150,7 +161,9 @@ function check(name: string, run: Run, before: Counted, after: Counted): void {
 }
 
 /** Runs `fault` under traffic (see underTraffic) and checks what Redis counted against what was acknowledged. */
-export async function underFault(set: TestSentinelSet, name: string, replicas: [Replica, Replica], fault: () => Promise<void>): Promise<Run> {
+export async function underFault(
+  set: TestSentinelSet, name: string, replicas: [Replica, Replica], fault: () => Promise<void>,
+): Promise<Run> {
   const before = await counted(await set.masterClient());
   const run = await underTraffic(replicas, fault);
   check(name, run, before, await counted(await set.masterClient()));
