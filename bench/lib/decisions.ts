@@ -10,16 +10,24 @@ import { runWrk } from './wrk.js';
 const DECISIONS_LUA = fileURLToPath(new URL('../decisions.lua', import.meta.url));
 export const FEEDBACK_LUA = fileURLToPath(new URL('../feedback.lua', import.meta.url));
 
-/** Makes at least `needed` decisions on `predictUrl` (5 s wrk runs), their ids written to `idsFile`; returns how many. */
-export async function makeDecisions(predictUrl: string, idsFile: string, needed: number, connections: number, log: (msg: string) => void): Promise<number> {
-  writeFileSync(idsFile, '');
-  let have = 0;
+/**
+ * Makes decisions on `predictUrl` (5 s wrk runs) until `idsFile` holds at least `needed` ids, one a
+ * line (started afresh unless `append`); returns how many it holds.
+ */
+export async function makeDecisions(predictUrl: string, idsFile: string, needed: number, connections: number,
+  log: (msg: string) => void, append = false): Promise<number> {
+  if (!append) writeFileSync(idsFile, '');
+  let have = append ? countIds(idsFile) : 0;
   while (have < needed) {
     await runWrk({ url: predictUrl, body: REQUEST_BODY, durationS: 5, connections, threads: 1, script: DECISIONS_LUA, env: { IDS_FILE: idsFile } });
-    have = readFileSync(idsFile, 'utf8').split('\n').length - 1;
+    have = countIds(idsFile);
     log(`${have} decisions`);
   }
   return have;
+}
+
+function countIds(idsFile: string): number {
+  return readFileSync(idsFile, 'utf8').split('\n').length - 1;
 }
 
 /** Waits until the state directory holds one journal generation past the first (a compaction ran). */
