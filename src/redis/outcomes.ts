@@ -16,7 +16,7 @@ import type { Router } from '../routing/router.js';
 import { Cluster } from 'ioredis';
 import { routeKey, WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { decisionKey, type RedisDecisions } from './decisions.js';
-import { batch, OUTCOME_RETENTION_MS, statsKey } from './stats.js';
+import { batch, OUTCOME_RETENTION_MS, statsKey, waitOnKeyNodes } from './stats.js';
 
 const DEFAULT_WINDOW_S = 86_400;
 /** Seconds a client should wait before retrying feedback refused for want of Redis. */
@@ -163,8 +163,12 @@ export class RedisFeedback {
         this.link.failed(failed);
         throw unavailable('Redis did not take every outcome; retry (outcomes already counted will be reported as duplicates)', failed);
       }
-      if (commands.length > credits.length && (results.at(-1) as number) < wait) {
-        const err = new Error(`WAIT: ${results.at(-1) as number} of ${wait} replicas acknowledged the outcomes`);
+      const client = this.link.client;
+      const acked = client instanceof Cluster
+        ? wait === 0 || await waitOnKeyNodes(client, credits.map(({ d }) => outcomesKey(d.route)), wait)
+        : commands.length === credits.length || (results.at(-1) as number) >= wait;
+      if (!acked) {
+        const err = new Error(`WAIT: fewer than ${wait} replicas acknowledged the outcomes`);
         this.link.failed(err);
         throw unavailable('Redis replicas did not acknowledge the outcomes in time; retry (outcomes already counted will be reported as duplicates)', err);
       }
