@@ -142,9 +142,16 @@ class Link implements RedisLink {
   failed(err: unknown): void {
     if (this.closed) return;
     if (isTimeout(err) && this.client.status === 'ready') {
-      // A stalled master keeps its socket open; Sentinel may have promoted another meanwhile.
-      this.log.warn({ redis: describe(this.config) }, 'redis command timed out; reconnecting');
-      this.client.disconnect(true);
+      if (this.client instanceof Cluster) {
+        // A shard's master may have stalled or died and its replica taken over: ask the cluster
+        // which node serves which slot now. Reconnecting every node instead would stop the healthy
+        // shards too, and left ioredis' Cluster for good in a state that is not ready (issue 13).
+        this.client.refreshSlotsCache();
+      } else {
+        // A stalled master keeps its socket open; Sentinel may have promoted another meanwhile.
+        this.log.warn({ redis: describe(this.config) }, 'redis command timed out; reconnecting');
+        this.client.disconnect(true);
+      }
     }
     if (this.failingSinceMs === 0) {
       this.failingSinceMs = Date.now();

@@ -9,22 +9,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeRedis, redisUp } from '../helpers/redis.js';
+import { countedIn, expectNothingLost, STREAM, underTraffic, type FailoverRun } from '../helpers/failover-traffic.js';
+import { describeRedis } from '../helpers/redis.js';
 import { startSentinelSet, type TestSentinelSet } from '../helpers/sentinel.js';
-import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
-
-const ROUTE = 'fraud-scoring';
-const STREAM = `croupier:{route:${ROUTE}}:outcomes`;
-
-interface Run {
-  predictions: number;
-  failedPredictions: number[];
-  acknowledged: Set<string>;
-  refused: string[];
-  notFound: string[];
-  other: number[];
-  redisUpDipped: boolean;
-}
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
   let set: TestSentinelSet;
@@ -43,86 +31,23 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
     await set?.stop();
   });
 
-  /** Traffic both ways while `fault` runs, then until both replicas are up again; then 503s retried. */
-  async function underTraffic(fault: () => Promise<void>): Promise<Run> {
-    const run: Run = { predictions: 0, failedPredictions: [], acknowledged: new Set(), refused: [], notFound: [], other: [], redisUpDipped: false };
-    let running = true;
-    let seed = 0;
-    const feedback = async (to: TestServer, decision: string): Promise<number> => {
-      const res = await postJson(`${to.url}/v1/feedback`, { decision, reward: 1 });
-      await res.text();
-      return res.status;
-    };
-    const worker = async (from: TestServer, to: TestServer): Promise<void> => {
-      while (running) {
-        const p = await postJson(`${from.url}/v1/predict/${ROUTE}`, { features: demoRow(seed++) });
-        run.predictions++;
-        if (p.status !== 200) { run.failedPredictions.push(p.status); await p.text(); continue; }
-        const { decision } = (await p.json()) as { decision: string };
-        const status = await feedback(to, decision);
-        if (status === 202 || status === 200) run.acknowledged.add(decision);
-        else if (status === 503) run.refused.push(decision);
-        else if (status === 404) run.notFound.push(decision);
-        else run.other.push(status);
-        await sleep(5);
-      }
-    };
-    const watch = (async () => {
-      while (running) {
-        if ((await redisUp(a.url)) === 0 || (await redisUp(b.url)) === 0) run.redisUpDipped = true;
-        await sleep(50);
-      }
-    })();
-    const traffic = Promise.all([worker(a, b), worker(b, a), worker(a, b), worker(b, a)]);
-    await sleep(500);
-    await fault();
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && ((await redisUp(a.url)) !== 1 || (await redisUp(b.url)) !== 1)) await sleep(100);
-    await sleep(1_000);
-    running = false;
-    await Promise.all([traffic, watch]);
-
-    // A client honouring Retry-After: every refused outcome is posted again until it is taken.
-    for (const decision of run.refused) {
-      const end = Date.now() + 20_000;
-      let status = await feedback(a, decision);
-      while (status === 503 && Date.now() < end) { await sleep(200); status = await feedback(a, decision); }
-      if (status === 202 || status === 200) run.acknowledged.add(decision);
-      else if (status === 404) run.notFound.push(decision);
-      else run.other.push(status);
-    }
-    return run;
-  }
-
-  async function counted(): Promise<Set<string>> {
-    const c = await set.masterClient();
-    const entries = await c.xrange(STREAM, '-', '+');
-    return new Set(entries.map(([, f]) => f[f.indexOf('decision') + 1]!));
-  }
-
-  function check(name: string, run: Run, inRedis: Set<string>): void {
-    const lost = [...run.acknowledged].filter((d) => !inRedis.has(d));
-    console.log(`${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed), ${run.acknowledged.size} outcomes acknowledged, ${run.refused.length} refused with 503 and retried, ${lost.length} lost, ${run.notFound.length} answered 404, croupier_redis_up dipped: ${run.redisUpDipped}`);
-    expect(run.failedPredictions).toEqual([]);
-    expect(run.other).toEqual([]);
-    expect(run.notFound).toEqual([]);
-    expect(lost).toEqual([]);
-    expect(run.acknowledged.size).toBeGreaterThan(50);
+  async function check(name: string, run: FailoverRun): Promise<void> {
+    expectNothingLost(name, run, countedIn(await (await set.masterClient()).xrange(STREAM, '-', '+')));
   }
 
   it('a planned switchover (SENTINEL FAILOVER) loses no acknowledged outcome', async () => {
     const old = await set.master();
-    const run = await underTraffic(async () => {
+    const run = await underTraffic(a, b, async () => {
       await set.switchover();
       await set.waitForNewMaster(old.port, 15_000);
     });
-    check('switchover', run, await counted());
+    await check('switchover', run);
   }, 90_000);
 
   it('a master stalled past its failover (SIGSTOP; its replica promoted) loses no acknowledged outcome, and health dips', async () => {
     await set.waitForSyncedReplica(30_000);
     const old = await set.master();
-    const run = await underTraffic(async () => {
+    const run = await underTraffic(a, b, async () => {
       old.signal('SIGSTOP');
       try {
         await set.waitForNewMaster(old.port, 15_000);
@@ -131,7 +56,7 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
         old.signal('SIGCONT');
       }
     });
-    check('stall', run, await counted());
+    await check('stall', run);
     expect(run.redisUpDipped).toBe(true);
   }, 90_000);
 
@@ -139,7 +64,7 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
     await set.waitForSyncedReplica(30_000);
     const old = await set.master();
     const replica = set.nodes.find((n) => n !== old)!;
-    const run = await underTraffic(async () => {
+    const run = await underTraffic(a, b, async () => {
       // The replica falls behind (stopped 300 ms), then the master dies with what it did not send.
       replica.signal('SIGSTOP');
       await sleep(300);
@@ -149,6 +74,6 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
       // The old master comes back (from its AOF) and Sentinel makes it the new master's replica.
       await old.restart();
     });
-    check('kill', run, await counted());
+    await check('kill', run);
   }, 90_000);
 });
