@@ -184,7 +184,9 @@ export class RedisDecisions implements DecisionSink {
    * pull counted again when a write is retried). With `waitReplicas`, a `WAIT` on each key's node.
    * Returns the decisions not written (or not acknowledged) and the first error.
    */
-  private async writeEach(live: readonly Decision[], ttls: readonly number[]): Promise<{ failed: Decision[]; error: unknown }> {
+  private async writeEach(
+    live: readonly Decision[], ttls: readonly number[],
+  ): Promise<{ failed: Decision[]; error: unknown }> {
     const results = await batch(this.link.client, live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')));
     const pulls = new Map<string, { route: string; arm: string; versionKey: string; n: number }>();
     live.forEach((d, i) => {
@@ -199,12 +201,15 @@ export class RedisDecisions implements DecisionSink {
     // A WAIT on each written key's node, beside the pull counts; a turn that one fails is retried whole.
     const [acked] = await Promise.all([
       wait === 0 || written.length === 0 || waitOnKeyNodes(this.link.client as Cluster, written, wait),
-      pulls.size === 0 || batch(this.link.client, [...pulls.values()].map((p) => (c) => c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n))).then((counted) => {
+      pulls.size === 0 || batch(this.link.client, [...pulls.values()].map((p) => (c) =>
+        c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n))).then((counted) => {
         const lost = counted.find((r) => r instanceof Error);
         if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
       }),
     ]);
-    const error = acked ? results.find((r) => r instanceof Error) : new Error(`WAIT: fewer than ${wait} replicas acknowledged the decisions`);
+    const error = acked
+      ? results.find((r) => r instanceof Error)
+      : new Error(`WAIT: fewer than ${wait} replicas acknowledged the decisions`);
     const failed = acked ? live.filter((_, i) => results[i] instanceof Error) : [...live];
     return { failed, error };
   }

@@ -37,7 +37,7 @@ export interface TestCluster {
   masters(): Promise<ClusterNode[]>;
   /** The replica of `master`. */
   replicaOf(master: ClusterNode): Promise<ClusterNode>;
-  /** Resolves once every live node agrees that `slot` is served by a master other than `port`, and the cluster is ok. */
+  /** Resolves once every live node says a master other than `port` serves `slot`, and the cluster is ok. */
   waitForNewMaster(slot: number, port: number, timeoutMs: number): Promise<ClusterNode>;
   /** Resolves once `master` has a replica that acknowledges its writes (WAIT 1). */
   waitForSyncedReplica(master: ClusterNode, timeoutMs: number): Promise<void>;
@@ -80,13 +80,16 @@ export async function startCluster(): Promise<TestCluster> {
   const clients: Redis[] = [];
   const taken = new Set<number>();
   const all: ClusterNode[] = [];
-  const run = (port: number, args: string[]): void => { procs.set(port, spawn('redis-server', args, { stdio: 'ignore' })); };
+  const run = (port: number, args: string[]): void => {
+    procs.set(port, spawn('redis-server', args, { stdio: 'ignore' }));
+  };
   for (let i = 0; i < 6; i++) {
     const port = await freeClusterPort(taken);
     const d = join(dir, String(port));
     mkdirSync(d);
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'yes',
-      '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
+      '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+      '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
       // A replica that lost its master a while ago may still be promoted (the test's lagging replica).
       '--cluster-replica-validity-factor', '0'];
     run(port, args);
@@ -104,7 +107,10 @@ export async function startCluster(): Promise<TestCluster> {
   }
 
   const client = (node: ClusterNode): Redis => {
-    const c = new Redis({ host: '127.0.0.1', port: node.port, maxRetriesPerRequest: 0, retryStrategy: () => 100, connectTimeout: 1_000, commandTimeout: 2_000, lazyConnect: true });
+    const c = new Redis({
+      host: '127.0.0.1', port: node.port, maxRetriesPerRequest: 0, retryStrategy: () => 100,
+      connectTimeout: 1_000, commandTimeout: 2_000, lazyConnect: true,
+    });
     c.on('error', () => undefined);
     clients.push(c);
     return c;
@@ -118,10 +124,12 @@ export async function startCluster(): Promise<TestCluster> {
   const byPort = (port: number): ClusterNode => all.find((n) => n.port === port)!;
   const live = (): ClusterNode[] => all.filter((n) => alive(procs.get(n.port)!));
   const slots = async (node: ClusterNode): Promise<SlotRange[]> =>
-    ((await on(node).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]).map(([from, to, [, port]]) => ({ from, to, port }));
+    ((await on(node).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][])
+      .map(([from, to, [, port]]) => ({ from, to, port }));
   const servedBy = async (node: ClusterNode, slot: number): Promise<number | undefined> =>
     (await slots(node)).find((r) => r.from <= slot && slot <= r.to)?.port;
-  const ok = async (node: ClusterNode): Promise<boolean> => /cluster_state:ok/.test((await on(node).call('CLUSTER', 'INFO')) as string);
+  const ok = async (node: ClusterNode): Promise<boolean> =>
+    /cluster_state:ok/.test((await on(node).call('CLUSTER', 'INFO')) as string);
 
   const cluster: TestCluster = {
     nodes: all.map((n) => `127.0.0.1:${n.port}`).join(','),
@@ -223,16 +231,21 @@ export async function startCluster(): Promise<TestCluster> {
   };
 
   try {
-    await until('the nodes to answer', async () => (await Promise.all(all.map((n) => on(n).ping().then(() => true, () => false)))).every(Boolean), 15_000);
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...all.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    const answers = async (): Promise<boolean> =>
+      (await Promise.all(all.map((n) => on(n).ping().then(() => true, () => false)))).every(Boolean);
+    await until('the nodes to answer', answers, 15_000);
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...all.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     for (const n of all) n.id = (await on(n).call('CLUSTER', 'MYID')) as string;
     await until('every node to see the cluster ok, with three masters and three replicas', async () => {
       for (const n of all) {
         const info = (await on(n).call('CLUSTER', 'INFO')) as string;
         if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:6/.test(info)) return false;
-        const flags = ((await on(n).call('CLUSTER', 'NODES')) as string).trim().split('\n').map((l) => l.split(' ')[2]!);
-        if (flags.filter((f) => f.includes('slave')).length !== 3 || flags.some((f) => /fail|handshake/.test(f))) return false;
+        const nodes = ((await on(n).call('CLUSTER', 'NODES')) as string).trim().split('\n');
+        const flags = nodes.map((l) => l.split(' ')[2]!);
+        if (flags.filter((f) => f.includes('slave')).length !== 3) return false;
+        if (flags.some((f) => /fail|handshake/.test(f))) return false;
       }
       for (const m of await cluster.masters()) await cluster.waitForSyncedReplica(m, 15_000);
       return true;

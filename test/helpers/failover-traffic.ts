@@ -34,7 +34,10 @@ async function feedback(to: TestServer, decision: string): Promise<number> {
 }
 
 export async function underTraffic(a: TestServer, b: TestServer, fault: () => Promise<void>): Promise<FailoverRun> {
-  const run: FailoverRun = { predictions: 0, failedPredictions: [], worstPredictMs: 0, acknowledged: new Set(), refused: [], refusedWindowMs: 0, notFound: [], other: [], redisUpDipped: false };
+  const run: FailoverRun = {
+    predictions: 0, failedPredictions: [], worstPredictMs: 0, acknowledged: new Set(), refused: [], refusedWindowMs: 0,
+    notFound: [], other: [], redisUpDipped: false,
+  };
   let running = true;
   let seed = 0;
   let firstRefusedMs = 0;
@@ -88,7 +91,11 @@ export async function underTraffic(a: TestServer, b: TestServer, fault: () => Pr
     for (let decision = queue.shift(); decision !== undefined; decision = queue.shift()) {
       const end = Date.now() + 20_000;
       let status = await feedback(a, decision);
-      while (status === 503 && Date.now() < end) { judged(decision, status); await sleep(200); status = await feedback(a, decision); }
+      while (status === 503 && Date.now() < end) {
+        judged(decision, status);
+        await sleep(200);
+        status = await feedback(a, decision);
+      }
       if (status === 503) run.other.push(status);
       else judged(decision, status);
     }
@@ -104,7 +111,10 @@ export function countedIn(entries: [string, string[]][]): Set<string> {
 
 export function expectNothingLost(name: string, run: FailoverRun, counted: Set<string>): void {
   const lost = [...run.acknowledged].filter((d) => !counted.has(d));
-  console.log(`${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, worst ${Math.round(run.worstPredictMs)} ms), ${run.acknowledged.size} outcomes acknowledged, ${run.refused.length} refused with 503 over ${run.refusedWindowMs} ms and retried, ${lost.length} lost, ${run.notFound.length} answered 404, croupier_redis_up dipped: ${run.redisUpDipped}`);
+  console.log(`${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, worst `
+    + `${Math.round(run.worstPredictMs)} ms), ${run.acknowledged.size} outcomes acknowledged, ${run.refused.length} `
+    + `refused with 503 over ${run.refusedWindowMs} ms and retried, ${lost.length} lost, ${run.notFound.length} `
+    + `answered 404, croupier_redis_up dipped: ${run.redisUpDipped}`);
   expect(run.failedPredictions).toEqual([]);
   expect(run.other).toEqual([]);
   expect(run.notFound).toEqual([]);
