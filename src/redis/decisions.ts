@@ -18,12 +18,12 @@ import type { DecidedJob, DecisionSink } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { Pick } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { WAIT_TIMEOUT_MS, waitOnKeyNodes, type RedisLink } from './connection.js';
 import { decideArgs, decisionKey } from './decide-args.js';
 import { saveHeld } from './held-journal.js';
 import { featuresWithin } from '../feedback/logged-features.js';
 import { LoggedDecision } from './logged-decision.js';
-import { batch, statsKey, waitOnKeyNodes } from './stats.js';
+import { batch, statsKey } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */
 export const WRITE_TIMEOUT_MS = 100;

@@ -14,9 +14,9 @@ import type { OutcomeResult } from '../feedback/outcome.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
 import type { Router } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { routeKey, WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { routeKey, WAIT_TIMEOUT_MS, waitOnKeyNodes, type RedisLink } from './connection.js';
 import { decisionKey, type RedisDecisions } from './decisions.js';
-import { batch, OUTCOME_RETENTION_MS, statsKey, waitOnKeyNodes } from './stats.js';
+import { batch, OUTCOME_RETENTION_MS, statsKey } from './stats.js';
 
 const DEFAULT_WINDOW_S = 86_400;
 /** Seconds a client should wait before retrying feedback refused for want of Redis. */

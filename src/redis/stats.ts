@@ -10,7 +10,7 @@ import type { Route, Router } from '../routing/router.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/registry.js';
 import { Cluster } from 'ioredis';
-import { routeKey, WAIT_TIMEOUT_MS, type RedisClient, type RedisLink } from './connection.js';
+import { routeKey, type RedisClient, type RedisLink } from './connection.js';
 
 export const STATS_REFRESH_MS = 200;
 /** Outcomes stay in the stream at least this long, longer when the route's window is longer. */
@@ -189,24 +189,6 @@ export async function batch<T>(client: RedisClient, commands: ((c: ScriptClient)
   const results = await (pipeline as unknown as { exec(): Promise<[Error | null, unknown][] | null> }).exec();
   if (!results) throw new Error('pipeline discarded');
   return results.map(([err, value]) => err ?? (value as T));
-}
-
-/**
- * Cluster: `WAIT` on the node that holds each key, after `batch` wrote the keys. A `WAIT` sent alone
- * goes to any node; in a pipeline behind a read of the key it goes to the key's node, on the
- * connection that wrote it. The read failing (the slot moved meanwhile) counts as not acknowledged.
- * Whether every key's node had `replicas` replicas acknowledge.
- */
-export async function waitOnKeyNodes(client: Cluster, keys: Iterable<string>, replicas: number): Promise<boolean> {
-  const acked = await Promise.all([...new Set(keys)].map(async (key) => {
-    try {
-      const r = await client.pipeline().exists(key).wait(replicas, WAIT_TIMEOUT_MS).exec();
-      return r !== null && r[0]![0] === null && r[1]![0] === null && (r[1]![1] as number) >= replicas;
-    } catch {
-      return false;
-    }
-  }));
-  return !acked.includes(false);
 }
 
 /**
