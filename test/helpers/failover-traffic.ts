@@ -74,7 +74,8 @@ export async function underTraffic(a: TestServer, b: TestServer, fault: () => Pr
   try {
     await sleep(500);
     await fault();
-    await until('both replicas to see Redis up', bothUp, 20_000);
+    // After a kill -9 under Sentinel, up to ~20 s: the old master restarts, is made a replica, resyncs.
+    await until('both replicas to see Redis up', bothUp, 30_000);
     await sleep(1_000);
   } catch (err) {
     for (const s of [a, b]) console.log(JSON.stringify(s.logs.slice(-15)));
