@@ -63,6 +63,24 @@ export function controlKey(suffix: string): string {
   return `${KEY_PREFIX}{control}:${suffix}`;
 }
 
+/**
+ * Cluster: `WAIT` on the node that holds each key, after the keys were written. A `WAIT` sent alone
+ * goes to any node; in a pipeline behind a read of the key it goes to the key's node, on the
+ * connection that wrote it. The read failing (the slot moved meanwhile) counts as not acknowledged.
+ * Whether every key's node had `replicas` replicas acknowledge.
+ */
+export async function waitOnKeyNodes(client: Cluster, keys: Iterable<string>, replicas: number): Promise<boolean> {
+  const acked = await Promise.all([...new Set(keys)].map(async (key) => {
+    try {
+      const r = await client.pipeline().exists(key).wait(replicas, WAIT_TIMEOUT_MS).exec();
+      return r !== null && r[0]![0] === null && r[1]![0] === null && (r[1]![1] as number) >= replicas;
+    } catch {
+      return false;
+    }
+  }));
+  return !acked.includes(false);
+}
+
 const COMMON: RedisOptions = {
   enableOfflineQueue: false,
   commandTimeout: COMMAND_TIMEOUT_MS,
@@ -142,9 +160,16 @@ class Link implements RedisLink {
   failed(err: unknown): void {
     if (this.closed) return;
     if (isTimeout(err) && this.client.status === 'ready') {
-      // A stalled master keeps its socket open; Sentinel may have promoted another meanwhile.
-      this.log.warn({ redis: describe(this.config) }, 'redis command timed out; reconnecting');
-      this.client.disconnect(true);
+      if (this.client instanceof Cluster) {
+        // A shard's master may have stalled or died and its replica taken over: ask the cluster
+        // which node serves which slot now. Reconnecting every node instead would stop the healthy
+        // shards too, and left ioredis' Cluster for good in a state that is not ready (issue 13).
+        this.client.refreshSlotsCache();
+      } else {
+        // A stalled master keeps its socket open; Sentinel may have promoted another meanwhile.
+        this.log.warn({ redis: describe(this.config) }, 'redis command timed out; reconnecting');
+        this.client.disconnect(true);
+      }
     }
     if (this.failingSinceMs === 0) {
       this.failingSinceMs = Date.now();
@@ -176,9 +201,12 @@ class Link implements RedisLink {
     try {
       const key = `${KEY_PREFIX}{control}:probe`;
       await this.client.set(key, String(Date.now()), 'PX', 60_000);
-      if (this.waitReplicas > 0 && !(this.client instanceof Cluster)) {
-        const acked = await this.client.wait(this.waitReplicas, WAIT_TIMEOUT_MS);
-        if (acked < this.waitReplicas) throw new Error(`WAIT: ${acked} of ${this.waitReplicas} replicas acknowledged`);
+      const n = this.waitReplicas;
+      if (n > 0) {
+        const acked = this.client instanceof Cluster
+          ? await waitOnKeyNodes(this.client, [key], n)
+          : (await this.client.wait(n, WAIT_TIMEOUT_MS)) >= n;
+        if (!acked) throw new Error(`WAIT: fewer than ${n} replicas acknowledged`);
       }
       this.wrote();
     } catch (err) {

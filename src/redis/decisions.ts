@@ -18,7 +18,7 @@ import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
 import type { Logger } from '../log.js';
 import type { Pick } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { WAIT_TIMEOUT_MS, waitOnKeyNodes, type RedisLink } from './connection.js';
 import { featuresWithin } from '../feedback/logged-features.js';
 import { batch } from './batch.js';
 import { decideArgs } from './decide-script.js';
@@ -152,7 +152,7 @@ export class RedisDecisions implements DecisionSink {
     let failed: readonly Decision[] = [];
     let error: unknown;
     try {
-      if (this.link.client instanceof Cluster) failed = await this.writeEach(live, ttls);
+      if (this.link.client instanceof Cluster) ({ failed, error } = await this.writeEach(live, ttls));
       else {
         // One script call writes the whole turn and counts its pulls (far cheaper for the client
         // than a command each), then WAIT when configured: one round trip.
@@ -180,13 +180,14 @@ export class RedisDecisions implements DecisionSink {
 
   /**
    * Cluster: the keys of one call must share a slot, so one `SET NX` per decision, then the pulls
-   * of the decisions that were new (counted at most once: a failed pull count is not retried).
-   * WAIT is not used on Cluster (each key's node would need its own). Returns the decisions not written.
+   * of the decisions that were new (counted at most once: a failed pull count is not retried, nor a
+   * pull counted again when a write is retried). With `waitReplicas`, a `WAIT` on each key's node.
+   * Returns the decisions not written (or not acknowledged) and the first error.
    */
-  private async writeEach(live: readonly Decision[], ttls: readonly number[]): Promise<Decision[]> {
-    const results = await batch(scripts(this.link.client),
-      live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')));
-    const failed = live.filter((_, i) => results[i] instanceof Error);
+  private async writeEach(
+    live: readonly Decision[], ttls: readonly number[],
+  ): Promise<{ failed: Decision[]; error: unknown }> {
+    const results = await batch(scripts(this.link.client), live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')));
     const pulls = new Map<string, { route: string; arm: string; versionKey: string; n: number }>();
     live.forEach((d, i) => {
       if (results[i] !== 'OK') return;
@@ -195,13 +196,22 @@ export class RedisDecisions implements DecisionSink {
       if (p) p.n++;
       else pulls.set(key, { route: d.route, arm: d.arm, versionKey: d.versionKey, n: 1 });
     });
-    if (pulls.size > 0) {
-      const counted = await batch(scripts(this.link.client),
-        [...pulls.values()].map((p) => (c) => c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n)));
-      const lost = counted.find((r) => r instanceof Error);
-      if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
-    }
-    return failed;
+    const wait = this.link.waitReplicas;
+    const written = live.filter((_, i) => !(results[i] instanceof Error)).map((d) => decisionKey(d.id));
+    // A WAIT on each written key's node, beside the pull counts; a turn that one fails is retried whole.
+    const [acked] = await Promise.all([
+      wait === 0 || written.length === 0 || waitOnKeyNodes(this.link.client as Cluster, written, wait),
+      pulls.size === 0 || batch(scripts(this.link.client), [...pulls.values()].map((p) => (c) =>
+        c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n))).then((counted) => {
+        const lost = counted.find((r) => r instanceof Error);
+        if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
+      }),
+    ]);
+    const error = acked
+      ? results.find((r) => r instanceof Error)
+      : new Error(`WAIT: fewer than ${wait} replicas acknowledged the decisions`);
+    const failed = acked ? live.filter((_, i) => results[i] instanceof Error) : [...live];
+    return { failed, error };
   }
 
   private hold(decisions: readonly Decision[]): void {

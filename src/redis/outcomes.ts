@@ -19,7 +19,7 @@ import type { FeedbackEvent } from '../protocol/feedback.js';
 import type { Registry } from '../registry/registry.js';
 import type { Route } from '../routing/router.js';
 import { Cluster } from 'ioredis';
-import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { WAIT_TIMEOUT_MS, waitOnKeyNodes, type RedisLink } from './connection.js';
 import { batch } from './batch.js';
 import { RedisDecisions } from './decisions.js';
 import { heldJournal, takeHeld } from './held-journal.js';
@@ -193,8 +193,12 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
       this.link.failed(failed);
       throw unavailable(`Redis did not take every outcome; ${retry}`, failed);
     }
-    if (commands.length > credits.length && (results.at(-1) as number) < wait) {
-      const err = new Error(`WAIT: ${results.at(-1) as number} of ${wait} replicas acknowledged the outcomes`);
+    // Cluster: a WAIT on the node of each credited route (its keys share one slot).
+    const acked = client instanceof Cluster
+      ? wait === 0 || await waitOnKeyNodes(client, credits.map((args) => String(args[0])), wait)
+      : commands.length === credits.length || (results.at(-1) as number) >= wait;
+    if (!acked) {
+      const err = new Error(`WAIT: fewer than ${wait} replicas acknowledged the outcomes`);
       this.link.failed(err);
       throw unavailable(`Redis replicas did not acknowledge the outcomes in time; ${retry}`, err);
     }
