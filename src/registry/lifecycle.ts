@@ -10,8 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CroupierError, isCroupierError } from '../errors.js';
 import { isId } from './manifest.js';
-import { HISTORY_LIMIT } from './live-state.js';
-import type { Registry, ServedModel } from './registry.js';
+import { HISTORY_LIMIT, type Registry, type ServedModel } from './registry.js';
 import type { ModelVersion } from './repository.js';
 import { checkVersion } from './version-check.js';
 

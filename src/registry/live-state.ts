@@ -6,10 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { writeFileAtomic } from './atomic-file.js';
-import type { Registry } from './registry.js';
+import { HISTORY_LIMIT, type Registry } from './registry.js';
 
-/** Rollbacks can go back this many steps; older history is dropped. */
-export const HISTORY_LIMIT = 50;
 
 interface LiveRecord {
   live: string;

@@ -5,6 +5,9 @@
 import type { ModelVersion, RefusedVersion, RepositoryScan } from './repository.js';
 import { compareVersions } from './repository.js';
 
+/** Rollbacks can go back this many steps; older history is dropped. */
+export const HISTORY_LIMIT = 50;
+
 export interface ServedModel {
   readonly name: string;
   readonly versions: Map<string, ModelVersion>;
