@@ -10,7 +10,7 @@ import { routesFileCandidates, type Config } from './config/config.js';
 import { AdminPlane } from './admin/admin-plane.js';
 import { ConfigError } from './errors.js';
 import { DecisionIds } from './feedback/decision-id.js';
-import { EmbeddedDecisionLog } from './feedback/embedded-log.js';
+import { EmbeddedDecisionLog } from './state/embedded/embedded-log.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
@@ -26,10 +26,10 @@ import { scanRepository } from './registry/repository.js';
 import { sweepStaging } from './registry/version-install.js';
 import { parseRoutesDocument, RouteSpecError, type RouteSpec } from './routing/route-spec.js';
 import { Router } from './routing/router.js';
-import { connectRedis, type RedisLink } from './redis/connection.js';
-import { RedisControl } from './redis/control.js';
-import { sharedDecisionIds } from './redis/decision-secret.js';
-import { RedisDecisionLog } from './redis/outcomes.js';
+import { connectRedis, type RedisLink } from './state/redis/connection.js';
+import { RedisControl } from './state/redis/control.js';
+import { sharedDecisionIds } from './state/redis/decision-secret.js';
+import { RedisDecisionLog } from './state/redis/outcomes.js';
 import { StateDirLock } from './state/state-dir-lock.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -235,7 +235,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   const router = new Router(registry, await admin.routesAtStart(routes.file, routes.specs));
   admin.attach(engine, router, metrics);
   // Redis mode: one connection for both halves. Control half: live versions, history, routes, the
-  // admin lock, two-phase deploys and the audit chain are shared by every replica (src/redis/control.ts).
+  // admin lock, two-phase deploys and the audit chain are shared by every replica (src/state/redis/control.ts).
   let redis: RedisLink | undefined;
   try {
     redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;

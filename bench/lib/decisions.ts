@@ -3,7 +3,7 @@
 // measures a snapshot being written.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { journalGenerations } from '../../src/state/snapshot.js';
+import { journalGenerations } from '../../src/state/embedded/snapshot.js';
 import { REQUEST_BODY } from '../body.js';
 import { runWrk } from './wrk.js';
 

@@ -2,19 +2,17 @@
  * How a replica follows the admin state it shares with the others (Redis mode), whatever carries
  * it: pointer and route documents arrive (published or re-read) and are applied here in arrival
  * order, older news than what was applied is ignored, and what applies is kept in the local files
- * a replica seeds an empty store with. The store adapter (src/redis/control.ts) only moves the
+ * a replica seeds an empty store with. The store adapter (src/state/redis/control.ts) only moves the
  * documents; what they mean to this replica is decided here.
  */
 import { isCroupierError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LivePointer, ModelLifecycle } from '../registry/lifecycle.js';
-import type { LiveState } from '../registry/live-state.js';
 import type { Registry } from '../registry/registry.js';
 import { parseRouteSpec, type RouteSpec } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
-import type { PrepareOutcome, SharedFollowing, SharedPointer, SharedRoutes, SharedWriter } from '../state/admin-state.js';
+import type { PrepareOutcome, RouteSaver, SharedFollowing, SharedPointer, SharedRoutes, SharedWriter } from '../state/admin-state.js';
 import { canonicalJson } from '../state/audit-chain.js';
-import type { RouteStore } from './route-store.js';
 
 /** What the follower changes here. */
 export interface FollowerBinding {
@@ -25,9 +23,15 @@ export interface FollowerBinding {
   readonly routesFileHash: string | null;
 }
 
+/** This replica's own copy of the shared state (live.json, routes-state.json), kept best effort. */
+export interface LocalCopy {
+  readonly liveState: { save(registry: Registry, override?: LivePointer): void };
+  readonly routeStore: RouteSaver;
+}
+
 export class SharedFollower implements SharedFollowing {
   private readonly bound: FollowerBinding;
-  private readonly local: { liveState: LiveState; routeStore: RouteStore };
+  private readonly local: LocalCopy;
   private readonly log: Logger;
   /** The newest token applied here, per model and for the routes: older news is ignored. */
   private readonly applied = new Map<string, number>();
@@ -35,7 +39,7 @@ export class SharedFollower implements SharedFollowing {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly reported = new Set<string>();
 
-  constructor(bound: FollowerBinding, local: { liveState: LiveState; routeStore: RouteStore }, log: Logger) {
+  constructor(bound: FollowerBinding, local: LocalCopy, log: Logger) {
     this.bound = bound;
     this.local = local;
     this.log = log;

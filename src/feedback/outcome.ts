@@ -1,5 +1,4 @@
 /** Journal records of the feedback loop other than decisions: outcomes and route resets. */
-import type { JournalRecord } from '../state/journal.js';
 
 export type OutcomeResult = 'accepted' | 'duplicate' | 'unknown' | 'expired' | 'invalid';
 export type Label = number | string | boolean;
@@ -12,7 +11,7 @@ export interface OutcomeLine {
 }
 
 /** An accepted outcome. Acknowledged before it is written, so it survives a journal rotation. */
-export class Outcome implements JournalRecord {
+export class Outcome {
   readonly decision: string;
   readonly reward: number;
   readonly label: Label | undefined;
@@ -42,7 +41,7 @@ export class Outcome implements JournalRecord {
 }
 
 /** A route's statistics were forgotten (admin reset). */
-export class RouteReset implements JournalRecord {
+export class RouteReset {
   readonly route: string;
   readonly atMs: number;
 

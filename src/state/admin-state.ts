@@ -1,7 +1,7 @@
 /**
  * The admin plane's state as a store keeps it: the ports the admin room owns and the stores fill
- * in — embedded (files in the state dir: src/admin/audit-log.ts, src/admin/route-store.ts,
- * src/registry/live-state.ts) or shared by every replica (Redis: src/redis/control.ts). Neutral:
+ * in — embedded (files in the state dir: src/state/embedded/audit-log.ts, src/state/embedded/route-store.ts,
+ * src/state/embedded/live-state.ts) or shared by every replica (Redis: src/state/redis/control.ts). Neutral:
  * it imports no store and no HTTP.
  */
 import type { LivePointer, LivePointers, Peers } from '../registry/lifecycle.js';
@@ -11,7 +11,7 @@ import type { AuditTrail } from './audit-chain.js';
 
 /**
  * Serialises admin operations: two deploys never race (Triton's server#7018 loaded a model twice
- * that way). Redis mode puts a lock with a fencing token behind the same call (src/redis/lock.ts),
+ * that way). Redis mode puts a lock with a fencing token behind the same call (src/state/redis/lock.ts),
  * so admin operations are serialised across replicas too.
  */
 export interface AdminLocking {
@@ -42,7 +42,7 @@ export interface ReplicaLoad {
   readonly models: Readonly<Record<string, { live: string; loaded: Readonly<Record<string, number>> }>>;
 }
 
-/** Redis mode: the admin plane's state, shared by every replica (src/redis/control.ts). */
+/** Redis mode: the admin plane's state, shared by every replica (src/state/redis/control.ts). */
 export interface SharedControl {
   readonly lock: AdminLocking;
   readonly audit: AuditTrail;

@@ -1,6 +1,6 @@
 /**
- * The audit trail's format, whoever stores it (a file, src/admin/audit-log.ts, or a chain in Redis
- * shared by every replica, src/redis/audit.ts): entries are hash-chained — `hash` = sha256(prev +
+ * The audit trail's format, whoever stores it (a file, src/state/embedded/audit-log.ts, or a chain in Redis
+ * shared by every replica, src/state/redis/audit.ts): entries are hash-chained — `hash` = sha256(prev +
  * canonical JSON of the entry without `hash`) — so an edited or deleted entry breaks the chain at
  * that point (`verifyAuditLog`).
  */
@@ -105,7 +105,7 @@ export interface AuditTrail {
    * either neither or both. Embedded mode: the record is the entry itself, `save` writes it in one
    * atomic write, synchronously, and `complete` finishes the append at start-up. Redis mode: the
    * record is a write-ahead intent, `save` resolves once the change is in Redis, and any replica
-   * completes or voids an intent left behind (src/redis/change-intents.ts). Resolves with the entry,
+   * completes or voids an intent left behind (src/state/redis/change-intents.ts). Resolves with the entry,
    * or undefined when another replica completed it first.
    */
   appendWith?(fields: AuditFields, save: (record: unknown) => void | Promise<void>): Promise<AuditEntry | undefined>;

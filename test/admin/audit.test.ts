@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/admin/audit-log.js';
+import { AuditLog } from '../../src/state/embedded/audit-log.js';
 import { canonicalJson, verifyAuditLog } from '../../src/state/audit-chain.js';
 
 let dir: string;

@@ -2,11 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DecisionIds } from '../../src/feedback/decision-id.js';
-import { DecisionStore } from '../../src/feedback/decision-store.js';
+import { DecisionStore } from '../../src/state/embedded/decision-store.js';
 import { Decision, decisionLine } from '../../src/feedback/decision.js';
 import type { Pick } from '../../src/routing/router.js';
 import { Bytes } from '../../src/state/bytes.js';
-import type { Journal } from '../../src/state/journal.js';
+import type { Journal } from '../../src/state/embedded/journal.js';
 
 const answered = { answer: (): void => undefined };
 const pick = {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { Journal } from '../../src/state/journal.js';
+import { Journal } from '../../src/state/embedded/journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'croupier-journal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

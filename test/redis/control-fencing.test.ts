@@ -7,11 +7,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../src/state/audit-chain.js';
 import { createLogger } from '../../src/log.js';
-import { INTENTS_KEY, RedisAuditLog, type ChangeIntent } from '../../src/redis/audit.js';
-import { ChangeIntents } from '../../src/redis/change-intents.js';
-import { controlKey, modelKey } from '../../src/redis/connection.js';
-import { FENCED_WRITE } from '../../src/redis/control.js';
-import { RedisAdminLock } from '../../src/redis/lock.js';
+import { INTENTS_KEY, RedisAuditLog, type ChangeIntent } from '../../src/state/redis/audit.js';
+import { ChangeIntents } from '../../src/state/redis/change-intents.js';
+import { controlKey, modelKey } from '../../src/state/redis/connection.js';
+import { FENCED_WRITE } from '../../src/state/redis/control.js';
+import { RedisAdminLock } from '../../src/state/redis/lock.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;

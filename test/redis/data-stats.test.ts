@@ -5,8 +5,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ArmStats } from '../../src/routing/arm-stats.js';
-import { outcomesKey, settledKey, statsKey } from '../../src/redis/keys.js';
-import { scripts } from '../../src/redis/stats.js';
+import { outcomesKey, settledKey, statsKey } from '../../src/state/redis/keys.js';
+import { scripts } from '../../src/state/redis/stats.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
 describeRedis('the credit script', () => {

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { decisionKey } from '../../src/redis/keys.js';
+import { decisionKey } from '../../src/state/redis/keys.js';
 import { featuresWithin } from '../../src/feedback/logged-features.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { postJson, startTestServer, type TestServer } from '../helpers/server.js';

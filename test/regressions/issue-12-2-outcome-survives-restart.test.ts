@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DecisionIds } from '../../src/feedback/decision-id.js';
 import { Outcome, RouteReset } from '../../src/feedback/outcome.js';
 import type { Bytes } from '../../src/state/bytes.js';
-import { Journal } from '../../src/state/journal.js';
+import { Journal } from '../../src/state/embedded/journal.js';
 import { postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 const WINDOW_S = 2;

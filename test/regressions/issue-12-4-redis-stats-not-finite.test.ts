@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { statsKey } from '../../src/redis/keys.js';
+import { statsKey } from '../../src/state/redis/keys.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { postJson, startTestServer, type TestServer } from '../helpers/server.js';
 

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { rmSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { verifyAuditLog, type AuditEntry } from '../../src/state/audit-chain.js';
-import { controlKey } from '../../src/redis/connection.js';
+import { controlKey } from '../../src/state/redis/connection.js';
 import { spawnCroupier, type Child } from '../helpers/process.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { copyDemoModels } from '../helpers/server.js';

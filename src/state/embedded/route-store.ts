@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../registry/atomic-file.js';
-import { parseRouteSpec, type ModelLookup, type RouteSpec } from '../routing/route-spec.js';
-import type { RouteSaver } from '../state/admin-state.js';
+import { writeFileAtomic } from '../../registry/atomic-file.js';
+import { parseRouteSpec, type ModelLookup, type RouteSpec } from '../../routing/route-spec.js';
+import type { RouteSaver } from '../admin-state.js';
 
 interface RoutesStateDocument {
   fileHash: string | null;

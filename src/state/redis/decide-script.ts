@@ -2,7 +2,7 @@
  * The DECIDE script, which writes a turn's decisions (decisions.ts), and its arguments for one
  * write: built once per turn on the predict path, without a map or a string key per decision.
  */
-import type { Decision } from '../feedback/decision.js';
+import type { Decision } from '../../feedback/decision.js';
 import { decisionKey, statsKey } from './keys.js';
 
 /**

@@ -4,14 +4,14 @@
  * the state directory when opened (recovery.ts). A decision is named by its slot: no object per
  * outcome on the feedback path.
  */
-import { CroupierError } from '../errors.js';
-import type { FeedbackEvent } from '../protocol/feedback.js';
-import type { Route, Router } from '../routing/router.js';
-import { EmbeddedState } from '../state/embedded-state.js';
-import { ID_BYTES } from './decision-id.js';
-import type { Committed, DecisionLogDeps, DecisionLookup, FeedbackStore, Served, VerifiedIds } from './decision-log.js';
+import { CroupierError } from '../../errors.js';
+import type { FeedbackEvent } from '../../protocol/feedback.js';
+import type { Route, Router } from '../../routing/router.js';
+import { EmbeddedState } from './embedded-state.js';
+import { ID_BYTES } from '../../feedback/decision-id.js';
+import type { Committed, DecisionLogDeps, DecisionLookup, FeedbackStore, Served, VerifiedIds } from '../../feedback/decision-log.js';
 import { DecisionStore } from './decision-store.js';
-import { Outcome, RouteReset } from './outcome.js';
+import { Outcome, RouteReset } from '../../feedback/outcome.js';
 import { FeedbackState } from './recovery.js';
 
 export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLookup<number> {

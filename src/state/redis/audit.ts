@@ -13,7 +13,7 @@
  * entry live in different Cluster slots, so this stands in for one atomic write.
  */
 import { randomBytes } from 'node:crypto';
-import { chainEntry, GENESIS, type AuditEntry, type AuditFields, type AuditTrail } from '../state/audit-chain.js';
+import { chainEntry, GENESIS, type AuditEntry, type AuditFields, type AuditTrail } from '../audit-chain.js';
 import { controlKey, type RedisClient } from './connection.js';
 import { unavailable } from './lock.js';
 

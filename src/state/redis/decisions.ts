@@ -13,13 +13,13 @@
  * write the replicas did not acknowledge in time counts as failed, its decisions stay held (and
  * their feedback answers 503) until a retry is acknowledged.
  */
-import { Decision } from '../feedback/decision.js';
-import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
-import type { Logger } from '../log.js';
-import type { Pick } from '../routing/router.js';
+import { Decision } from '../../feedback/decision.js';
+import type { DecidedJob, DecisionSink } from '../../feedback/decision-log.js';
+import type { Logger } from '../../log.js';
+import type { Pick } from '../../routing/router.js';
 import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, waitOnKeyNodes, type RedisLink } from './connection.js';
-import { featuresWithin } from '../feedback/logged-features.js';
+import { featuresWithin } from '../../feedback/logged-features.js';
 import { batch } from './batch.js';
 import { decideArgs } from './decide-script.js';
 import { saveHeld } from './held-journal.js';

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../log.js';
-import { writeFileAtomic } from './atomic-file.js';
-import { HISTORY_LIMIT, type Registry } from './registry.js';
+import type { Logger } from '../../log.js';
+import { writeFileAtomic } from '../../registry/atomic-file.js';
+import { HISTORY_LIMIT, type Registry } from '../../registry/registry.js';
 
 
 interface LiveRecord {

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Decision } from '../feedback/decision.js';
+import { Decision } from '../../feedback/decision.js';
 
 export function heldJournal(stateDir: string): string {
   return join(stateDir, 'redis-held-decisions.jsonl');

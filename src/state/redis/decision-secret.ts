@@ -10,8 +10,8 @@
  * the old secret again before a new replica can mint another (issue 12, finding 5).
  */
 import { randomBytes } from 'node:crypto';
-import { DecisionIds } from '../feedback/decision-id.js';
-import type { Logger } from '../log.js';
+import { DecisionIds } from '../../feedback/decision-id.js';
+import type { Logger } from '../../log.js';
 import { controlKey, type RedisLink } from './connection.js';
 
 /** How often a connected replica makes sure Redis still holds the secret (one SET NX). */

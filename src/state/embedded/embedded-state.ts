@@ -7,7 +7,7 @@
  * harmless.
  */
 import { open } from 'node:fs/promises';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 import { Journal } from './journal.js';
 import { journalFile, journalGenerations, readJsonLines, removeJournalsBefore, SNAPSHOT_FILE, withFirst, writeSnapshot, type SnapshotPart } from './snapshot.js';
 import { join } from 'node:path';

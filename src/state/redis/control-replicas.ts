@@ -9,11 +9,11 @@
  * a replica whose heartbeat stops is not waited for; nothing waits longer than PREPARE_TIMEOUT_MS.
  */
 import { randomBytes } from 'node:crypto';
-import type { ReplicaLoad } from '../state/admin-state.js';
-import type { Logger } from '../log.js';
-import type { Peers } from '../registry/lifecycle.js';
-import type { Registry } from '../registry/registry.js';
-import type { ModelVersion } from '../registry/repository.js';
+import type { ReplicaLoad } from '../admin-state.js';
+import type { Logger } from '../../log.js';
+import type { Peers } from '../../registry/lifecycle.js';
+import type { Registry } from '../../registry/registry.js';
+import type { ModelVersion } from '../../registry/repository.js';
 import { controlKey, type RedisClient } from './connection.js';
 import { unavailable } from './lock.js';
 

@@ -6,7 +6,7 @@
  * the decisions' TTL (the route's feedback window); decisions held here during an outage, by
  * CROUPIER_DECISIONS_MAX times the cap.
  */
-import { Decision, decisionLine } from '../feedback/decision.js';
+import { Decision, decisionLine } from '../../feedback/decision.js';
 
 /** A decision with features: its line carries their JSON text, made once when they were measured. */
 export class LoggedDecision extends Decision {

@@ -2,13 +2,13 @@
  * The admin lock across replicas (Redis mode), behind AdminLocking: changes are queued in this
  * process first, then each takes `croupier:{control}:lock` (SET NX PX, renewed while held) and,
  * in the same script, a fencing token (INCR). Writes to shared state carry the token and a script
- * refuses one older than the newest it has seen (src/redis/control.ts), so a holder whose lease
+ * refuses one older than the newest it has seen (src/state/redis/control.ts), so a holder whose lease
  * ran out while it was paused cannot overwrite what the next holder did. Release and renewal only
  * touch the lock while it still holds this holder's value.
  */
 import { randomBytes } from 'node:crypto';
-import { AdminLock, type AdminLocking } from '../state/admin-state.js';
-import { CroupierError, isCroupierError } from '../errors.js';
+import { AdminLock, type AdminLocking } from '../admin-state.js';
+import { CroupierError, isCroupierError } from '../../errors.js';
 import { controlKey, type RedisClient } from './connection.js';
 
 /** A holder that stops renewing (crashed, partitioned) loses the lock after this long. */

@@ -15,7 +15,7 @@
  *
  * So the chain and the live state agree again within about a second of any replica running.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 import { INTENTS_KEY, type ChangeIntent, type RedisAuditLog } from './audit.js';
 import { controlKey, modelKey, type RedisClient } from './connection.js';
 import { unavailable } from './lock.js';

@@ -6,14 +6,14 @@
  * lookup is one comparison of id bytes — no hash map. A new decision overwrites the oldest one in
  * its slot (counted as an eviction when that one still waited).
  */
-import type { ModelVersion } from '../registry/repository.js';
-import type { Arm, Pick } from '../routing/router.js';
-import { Bytes } from '../state/bytes.js';
-import type { Journal, JournalSource } from '../state/journal.js';
-import { ID_BYTES, sequenceOf, type DecisionIds } from './decision-id.js';
-import type { DecidedJob, DecisionSink } from './decision-log.js';
-import { Decision, servedBytes, writeDecisionLine, type ServedBy } from './decision.js';
-import { LoggedFeatures, type FeatureLimits } from './logged-features.js';
+import type { ModelVersion } from '../../registry/repository.js';
+import type { Arm, Pick } from '../../routing/router.js';
+import { Bytes } from '../bytes.js';
+import type { Journal, JournalSource } from './journal.js';
+import { ID_BYTES, sequenceOf, type DecisionIds } from '../../feedback/decision-id.js';
+import type { DecidedJob, DecisionSink } from '../../feedback/decision-log.js';
+import { Decision, servedBytes, writeDecisionLine, type ServedBy } from '../../feedback/decision.js';
+import { LoggedFeatures, type FeatureLimits } from '../../feedback/logged-features.js';
 
 /** What a decision served: shared by every decision with the same route, arm and version. */
 interface Served extends ServedBy {

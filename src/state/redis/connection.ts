@@ -10,10 +10,10 @@
  *   croupier:{control}:…   the admin plane
  */
 import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
-import type { RedisConfig } from '../config/config.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics/metrics.js';
-import { ConfigError } from '../errors.js';
+import type { RedisConfig } from '../../config/config.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { ConfigError } from '../../errors.js';
 
 export type RedisClient = Redis | Cluster;
 

@@ -17,12 +17,12 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CroupierError, isCroupierError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { crashAt, type LivePointer } from '../registry/lifecycle.js';
-import type { Registry } from '../registry/registry.js';
-import type { RouteSpec } from '../routing/route-spec.js';
-import type { ControlBinding, ReplicaLoad, SharedControl, SharedFollowing, SharedPointer, SharedRoutes } from '../state/admin-state.js';
+import { CroupierError, isCroupierError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { crashAt, type LivePointer } from '../../registry/lifecycle.js';
+import type { Registry } from '../../registry/registry.js';
+import type { RouteSpec } from '../../routing/route-spec.js';
+import type { ControlBinding, ReplicaLoad, SharedControl, SharedFollowing, SharedPointer, SharedRoutes } from '../admin-state.js';
 import { RedisAuditLog, type ChangeIntent } from './audit.js';
 import { ChangeIntents, type ChangeTarget } from './change-intents.js';
 import { controlKey, modelKey, type RedisLink } from './connection.js';

@@ -3,16 +3,16 @@
  * decisions still within their window. Replay is idempotent (a decision already held is skipped,
  * an outcome for a settled decision is skipped), so overlapping snapshot and journal are harmless.
  */
-import type { Logger } from '../log.js';
-import { MAX_REWARD } from '../protocol/feedback.js';
-import { ArmStats, type ArmStatsRecord } from '../routing/arm-stats.js';
-import type { Router } from '../routing/router.js';
-import type { StateContent } from '../state/embedded-state.js';
-import { withFirst, type SnapshotPart } from '../state/snapshot.js';
-import { Decision } from './decision.js';
+import type { Logger } from '../../log.js';
+import { MAX_REWARD } from '../../protocol/feedback.js';
+import { ArmStats, type ArmStatsRecord } from '../../routing/arm-stats.js';
+import type { Router } from '../../routing/router.js';
+import type { StateContent } from './embedded-state.js';
+import { withFirst, type SnapshotPart } from './snapshot.js';
+import { Decision } from '../../feedback/decision.js';
 import type { DecisionStore } from './decision-store.js';
-import { Outcome } from './outcome.js';
-import { DEFAULT_WINDOW_S, windowMs } from './windows.js';
+import { Outcome } from '../../feedback/outcome.js';
+import { DEFAULT_WINDOW_S, windowMs } from '../../feedback/windows.js';
 
 interface StatsLine {
   stats: Record<string, Record<string, ArmStatsRecord>>;

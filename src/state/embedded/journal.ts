@@ -15,7 +15,7 @@
  */
 import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Bytes } from './bytes.js';
+import { Bytes } from '../bytes.js';
 
 export interface JournalRecord {
   /** The record as one JSON line, without the newline. */

@@ -5,10 +5,10 @@
  * re-reads the hashes every 200 ms (one pipelined HGETALL per route) and recomputes the weights
  * from them, so feedback to any replica moves every replica's allocation.
  */
-import { ArmStats } from '../routing/arm-stats.js';
-import type { Route, Router } from '../routing/router.js';
-import type { Logger } from '../log.js';
-import type { Registry } from '../registry/registry.js';
+import { ArmStats } from '../../routing/arm-stats.js';
+import type { Route, Router } from '../../routing/router.js';
+import type { Logger } from '../../log.js';
+import type { Registry } from '../../registry/registry.js';
 import type { RedisClient, RedisLink } from './connection.js';
 import { batch } from './batch.js';
 import { DECIDE } from './decide-script.js';

@@ -6,7 +6,7 @@
  */
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, readSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainEntry, entryHash, GENESIS, type AuditEntry, type AuditFields, type AuditTrail } from '../state/audit-chain.js';
+import { chainEntry, entryHash, GENESIS, type AuditEntry, type AuditFields, type AuditTrail } from '../audit-chain.js';
 import { lastEntrySync, readTail } from './audit-tail.js';
 
 export class AuditLog implements AuditTrail {

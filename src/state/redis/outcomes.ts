@@ -7,17 +7,17 @@
  * answers 503 with Retry-After and nothing is counted twice when it is retried (the dedupe marker
  * makes a repeat a `duplicate`).
  */
-import { CroupierError } from '../errors.js';
-import { Decision } from '../feedback/decision.js';
+import { CroupierError } from '../../errors.js';
+import { Decision } from '../../feedback/decision.js';
 import type {
   Committed, DecisionLogDeps, DecisionLookup, FeedbackStore, Served, VerifiedIds,
-} from '../feedback/decision-log.js';
-import { DEFAULT_FEATURE_LIMITS } from '../feedback/logged-features.js';
-import { windowMs } from '../feedback/windows.js';
-import type { Logger } from '../log.js';
-import type { FeedbackEvent } from '../protocol/feedback.js';
-import type { Registry } from '../registry/registry.js';
-import type { Route } from '../routing/router.js';
+} from '../../feedback/decision-log.js';
+import { DEFAULT_FEATURE_LIMITS } from '../../feedback/logged-features.js';
+import { windowMs } from '../../feedback/windows.js';
+import type { Logger } from '../../log.js';
+import type { FeedbackEvent } from '../../protocol/feedback.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Route } from '../../routing/router.js';
 import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, waitOnKeyNodes, type RedisLink } from './connection.js';
 import { batch } from './batch.js';
