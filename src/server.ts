@@ -12,7 +12,7 @@ import { ConfigError } from './errors.js';
 import { DecisionIds } from './feedback/decision-id.js';
 import { EmbeddedDecisionLog } from './state/embedded/embedded-log.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
-import { Gateway } from './gateway.js';
+import { Gateway } from './scoring/gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
 import { Exchange, type ExchangeHooks } from './http/exchange.js';
 import { isNativeUws, listenExclusive, uws } from './http/uws.js';

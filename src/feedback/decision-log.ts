@@ -7,7 +7,7 @@
 import type { CroupierError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FeedbackEvent } from '../protocol/feedback.js';
-import type { Pick, Route, Router } from '../routing/router.js';
+import type { ArmChoice, Route, Router } from '../routing/router.js';
 import type { DecisionIds } from './decision-id.js';
 import type { FeatureLimits } from './logged-features.js';
 
@@ -23,7 +23,7 @@ export interface DecidedJob {
  */
 export interface DecisionSink {
   /** `features` are given only for routes that log them (the gateway drops the others at once). */
-  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void;
+  decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void;
 }
 
 /** What served a decision, as the verdict ladder reads it. */

@@ -4,7 +4,7 @@
  * recomputes weights on a timer, and exposes the feedback endpoint and the learning gauges.
  * server.ts opens the store and starts this; it owns no socket.
  */
-import type { Gateway } from '../gateway.js';
+import type { Gateway } from '../scoring/gateway.js';
 import { feedbackEndpoint } from '../http/feedback-endpoint.js';
 import type { ArmReading, Metrics } from '../metrics/metrics.js';
 import type { Router } from '../routing/router.js';

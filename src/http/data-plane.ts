@@ -5,7 +5,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError } from '../errors.js';
-import type { Gateway } from '../gateway.js';
+import type { Gateway } from '../scoring/gateway.js';
 import { isId } from '../registry/manifest.js';
 import { BINARY_EXTENSION } from '../protocol/binary-tensors.js';
 import { modelMetadata } from '../protocol/v2.js';

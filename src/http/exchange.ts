@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
-import type { Responder } from '../gateway.js';
+import type { Responder } from '../scoring/gateway.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Route } from '../routing/router.js';
 import { headerLength } from '../protocol/binary-tensors.js';

@@ -37,7 +37,7 @@ export class Route {
   }
 }
 
-export interface Pick {
+export interface ArmChoice {
   readonly route: Route;
   readonly arm: Arm;
   readonly version: ModelVersion;
@@ -145,7 +145,7 @@ export class Router {
   }
 
   /** Chooses an arm and resolves its version now: that version is the one that serves. */
-  pick(route: Route, unit: string | undefined): Pick {
+  pick(route: Route, unit: string | undefined): ArmChoice {
     const index = route.policy.choose(unit);
     const arm = route.arms[index]!;
     const version = this.registry.resolve(arm.model, arm.version);

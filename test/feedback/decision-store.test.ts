@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DecisionIds } from '../../src/feedback/decision-id.js';
 import { DecisionStore } from '../../src/state/embedded/decision-store.js';
 import { Decision, decisionLine } from '../../src/feedback/decision.js';
-import type { Pick } from '../../src/routing/router.js';
+import type { ArmChoice } from '../../src/routing/router.js';
 import { Bytes } from '../../src/state/bytes.js';
 import type { Journal } from '../../src/state/embedded/journal.js';
 
@@ -14,7 +14,7 @@ const pick = {
   arm: { name: 'a', index: 0 },
   version: { model: 'm', version: '1', sha256: 'f'.repeat(64) },
   propensity: 0.25,
-} as unknown as Pick;
+} as unknown as ArmChoice;
 
 function decide(store: DecisionStore, ids: DecisionIds, n: number): string[] {
   return Array.from({ length: n }, () => {
@@ -127,7 +127,7 @@ describe('DecisionStore', () => {
     store.attach(journal);
     const expected: string[] = [];
     // Arms belong to one route: the store tells what served by the arm object.
-    const logging = { ...pick, route: { name: 'logs-features', spec: { logFeatures: true } }, arm: { name: 'a', index: 0 }, propensity: 1 / 3 } as unknown as Pick;
+    const logging = { ...pick, route: { name: 'logs-features', spec: { logFeatures: true } }, arm: { name: 'a', index: 0 }, propensity: 1 / 3 } as unknown as ArmChoice;
     for (let i = 0; i < 30; i++) {
       const p = i % 3 === 0 ? logging : pick;
       const features = i % 3 === 0 ? { amount: i * 1.5, note: 'café "quoted"' } : undefined;

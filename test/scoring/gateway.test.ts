@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECISION_ID_LENGTH, DecisionIds } from '../../src/feedback/decision-id.js';
 import type { DecidedJob, DecisionSink } from '../../src/feedback/decision-log.js';
-import { Gateway, type Responder } from '../../src/gateway.js';
+import { Gateway, type Responder } from '../../src/scoring/gateway.js';
 import { InferenceEngine } from '../../src/inference/engine.js';
 import { InlineRunner } from '../../src/inference/inline.js';
 import { InferencePool } from '../../src/inference/pool.js';
 import { Registry } from '../../src/registry/registry.js';
 import { type ModelVersion, scanRepository } from '../../src/registry/repository.js';
 import { parseRouteSpec } from '../../src/routing/route-spec.js';
-import { type Pick, Router } from '../../src/routing/router.js';
+import { type ArmChoice, Router } from '../../src/routing/router.js';
 import { tinyModel, writeVersion } from '../helpers/onnx.js';
 
 /** What a Responder was told, once. */
@@ -45,10 +45,10 @@ function responder(): Responder & { told: Promise<Told>; settled: boolean } {
 
 /** A decision sink that holds every job until the test lets it answer (as Redis mode does). */
 class HeldDecisions implements DecisionSink {
-  readonly decisions: { id: string; pick: Pick; rows: number; features: unknown; job: DecidedJob }[] = [];
+  readonly decisions: { id: string; pick: ArmChoice; rows: number; features: unknown; job: DecidedJob }[] = [];
   private waiter: { count: number; resolve: () => void } | undefined;
 
-  decided(id: string, _createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
+  decided(id: string, _createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
     this.decisions.push({ id, pick, rows, features, job });
     if (this.waiter && this.decisions.length >= this.waiter.count) this.waiter.resolve();
   }

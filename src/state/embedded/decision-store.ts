@@ -7,7 +7,7 @@
  * its slot (counted as an eviction when that one still waited).
  */
 import type { ModelVersion } from '../../registry/repository.js';
-import type { Arm, Pick } from '../../routing/router.js';
+import type { Arm, ArmChoice } from '../../routing/router.js';
 import { Bytes } from '../bytes.js';
 import type { Journal, JournalSource } from './journal.js';
 import { ID_BYTES, sequenceOf, type DecisionIds } from '../../feedback/decision-id.js';
@@ -108,7 +108,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     this.journaledSeq = this.maxSeq;
   }
 
-  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
+  decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
     const { route, arm, version } = pick;
     let byVersion = this.servedByArm.get(arm);
     if (!byVersion) this.servedByArm.set(arm, byVersion = new WeakMap());

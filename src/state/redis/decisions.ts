@@ -16,7 +16,7 @@
 import { Decision } from '../../feedback/decision.js';
 import type { DecidedJob, DecisionSink } from '../../feedback/decision-log.js';
 import type { Logger } from '../../log.js';
-import type { Pick } from '../../routing/router.js';
+import type { ArmChoice } from '../../routing/router.js';
 import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, waitOnKeyNodes, type RedisLink } from './connection.js';
 import { featuresWithin } from '../../feedback/logged-features.js';
@@ -74,7 +74,7 @@ export class RedisDecisions implements DecisionSink {
     link.onChange((up) => { if (up) void this.catchUp(); });
   }
 
-  decided(id: string, createdMs: number, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
+  decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
     const { route, version } = pick;
     const turn = this.turn;
     // `features` is undefined unless the route logs them: nothing more to do then.

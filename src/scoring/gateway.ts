@@ -3,17 +3,17 @@
  * http/ calls this with a Responder; it never sees a socket. Each request becomes one Job object
  * that the batcher resolves directly: no promise or closure per request on this path.
  */
-import { CroupierError } from './errors.js';
-import type { DecisionIds } from './feedback/decision-id.js';
-import type { DecidedJob, DecisionSink } from './feedback/decision-log.js';
-import { anySaturated, type RowSlice } from './inference/batcher.js';
-import type { InferenceEngine } from './inference/engine.js';
-import type { NumericArray } from './protocol/datatypes.js';
-import { featuresToRows, outputsJson, parsePredictBody } from './protocol/predict.js';
-import { inferAnswer, parseInferRequest, type InferRequest } from './protocol/v2.js';
-import type { Registry } from './registry/registry.js';
-import type { ModelVersion } from './registry/repository.js';
-import type { Arm, Pick, Route, Router } from './routing/router.js';
+import { CroupierError } from '../errors.js';
+import type { DecisionIds } from '../feedback/decision-id.js';
+import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
+import { anySaturated, type RowSlice } from '../inference/batcher.js';
+import type { InferenceEngine } from '../inference/engine.js';
+import type { NumericArray } from '../protocol/datatypes.js';
+import { featuresToRows, outputsJson, parsePredictBody } from '../protocol/predict.js';
+import { inferAnswer, parseInferRequest, type InferRequest } from '../protocol/v2.js';
+import type { Registry } from '../registry/registry.js';
+import type { ModelVersion } from '../registry/repository.js';
+import type { Arm, ArmChoice, Route, Router } from '../routing/router.js';
 
 /** Where a scoring answer goes (the HTTP exchange). */
 export interface Responder {
@@ -33,7 +33,7 @@ interface Middle {
 const middles = new WeakMap<Arm, Middle>();
 
 /** `","route":…,"propensity":p,"outputs":` for `pick`: the same for every answer of an arm until its weight changes. */
-function answerMiddle(pick: Pick): string {
+function answerMiddle(pick: ArmChoice): string {
   const { arm, version, propensity } = pick;
   let m = middles.get(arm);
   if (m === undefined || m.version !== version || m.propensity !== propensity) {
@@ -66,7 +66,7 @@ abstract class ScoringJob {
 class PredictJob extends ScoringJob implements DecidedJob {
   private json = '';
 
-  constructor(private readonly gateway: Gateway, responder: Responder, private readonly pick: Pick, rows: number, data: NumericArray, deadline: number, private readonly features: unknown) {
+  constructor(private readonly gateway: Gateway, responder: Responder, private readonly pick: ArmChoice, rows: number, data: NumericArray, deadline: number, private readonly features: unknown) {
     super(responder, rows, [data], deadline);
   }
 
@@ -85,7 +85,7 @@ class PredictJob extends ScoringJob implements DecidedJob {
 class InferJob extends ScoringJob implements DecidedJob {
   private result: ReturnType<typeof inferAnswer> | undefined;
 
-  constructor(private readonly gateway: Gateway, responder: Responder, private readonly version: ModelVersion, private readonly request: InferRequest, deadline: number, private readonly pick?: Pick) {
+  constructor(private readonly gateway: Gateway, responder: Responder, private readonly version: ModelVersion, private readonly request: InferRequest, deadline: number, private readonly pick?: ArmChoice) {
     super(responder, request.rows, request.inputs, deadline);
   }
 
@@ -130,7 +130,7 @@ export class Gateway {
   }
 
   /** Hands the decision (id from `mint`) to the feedback loop, which has `job` answer. */
-  decide(id: string, pick: Pick, rows: number, features: unknown, job: DecidedJob): void {
+  decide(id: string, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
     const sink = this.decisions;
     if (sink) sink.decided(id, this.ids.mintedAtMs, pick, rows, features, job);
     else job.answer();
