@@ -53,11 +53,13 @@ export function loadSpec(version: ModelVersion): LoadSpec {
   };
 }
 
-/** Batchers saturated now, in this process: when none is, no request needs to ask its own. */
-let saturatedBatchers = 0;
+/** How many of an engine's batchers are saturated now: when none is, no request needs to ask its own. */
+export class Saturation {
+  count = 0;
 
-export function anySaturated(): boolean {
-  return saturatedBatchers > 0;
+  get any(): boolean {
+    return this.count > 0;
+  }
 }
 
 export class Batcher {
@@ -75,8 +77,11 @@ export class Batcher {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(version: ModelVersion, spec: LoadSpec, runner: BatchRunner, observer: BatchObserver, defaults: BatchLimits) {
+  private readonly saturation: Saturation;
+
+  constructor(version: ModelVersion, spec: LoadSpec, runner: BatchRunner, observer: BatchObserver, defaults: BatchLimits, saturation: Saturation) {
     this.version = version;
+    this.saturation = saturation;
     this.spec = spec;
     this.runner = runner;
     this.observer = observer;
@@ -106,7 +111,7 @@ export class Batcher {
 
   /** Counts and returns the refusal of work that did not fit (or, while saturated, was not read). */
   refuse(): CroupierError {
-    if (!this.full) saturatedBatchers++;
+    if (!this.full) this.saturation.count++;
     this.full = true;
     this.observer.shed(this.version, 'queue_full');
     // One error for every refusal: under a flood they come by the tens of thousands a second, and
@@ -158,7 +163,7 @@ export class Batcher {
     }
     if (this.full && this.queuedRows + Math.min(this.limits.maxBatch, this.limits.maxQueuedRows >> 1) <= this.limits.maxQueuedRows) {
       this.full = false;
-      saturatedBatchers--;
+      this.saturation.count--;
     }
     if (this.head === this.queue.length) {
       this.queue = [];

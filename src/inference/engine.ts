@@ -5,7 +5,7 @@
  */
 import { CroupierError } from '../errors.js';
 import type { ModelVersion } from '../registry/repository.js';
-import { anySaturated, Batcher, loadSpec, type BatchLimits, type BatchObserver, type Job } from './batcher.js';
+import { Batcher, Saturation, loadSpec, type BatchLimits, type BatchObserver, type Job } from './batcher.js';
 import type { InlineRunner } from './inline.js';
 import type { InferencePool } from './pool.js';
 
@@ -34,6 +34,8 @@ export class InferenceEngine {
   private readonly observer: BatchObserver;
   private readonly limits: EngineOptions;
   private readonly batchers = new Map<string, Batcher>();
+  /** Its batchers saturated now (a request asks its own only when some is). */
+  readonly saturation = new Saturation();
   private readonly loading = new Map<string, Promise<Batcher>>();
   /** Batchers with queued work waiting for a free worker, served round-robin. */
   private readonly waiting = new Set<Batcher>();
@@ -97,7 +99,7 @@ export class InferenceEngine {
       throw e;
     }) !== undefined;
     if (inline) this.pool.unload(spec.key);
-    return new Batcher(version, spec, inline ? this.inline : this.pool, this.observer, this.limits);
+    return new Batcher(version, spec, inline ? this.inline : this.pool, this.observer, this.limits, this.saturation);
   }
 
   /** Unloads a version once its queued and in-flight batches are done. */
@@ -112,7 +114,7 @@ export class InferenceEngine {
 
   /** The refusal for work on `version` while its queue is saturated (see Batcher.saturated), counted as shed; else undefined. */
   refusal(version: ModelVersion): CroupierError | undefined {
-    if (!anySaturated()) return undefined;
+    if (!this.saturation.any) return undefined;
     const batcher = this.batchers.get(version.key);
     return batcher?.saturated ? batcher.refuse() : undefined;
   }

@@ -6,7 +6,7 @@
 import { CroupierError } from '../errors.js';
 import type { DecisionIds } from '../feedback/decision-id.js';
 import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
-import { anySaturated, type RowSlice } from '../inference/batcher.js';
+import type { RowSlice } from '../inference/batcher.js';
 import type { InferenceEngine } from '../inference/engine.js';
 import type { NumericArray } from '../protocol/datatypes.js';
 import { featuresToRows, outputsJson, parsePredictBody } from '../protocol/predict.js';
@@ -177,7 +177,7 @@ export class Gateway {
    * is saturated, so that its body is not even read; undefined when some arm could take it.
    */
   routeRefusal(route: Route): CroupierError | undefined {
-    if (!anySaturated()) return undefined;
+    if (!this.engine.saturation.any) return undefined;
     let first: ModelVersion | undefined;
     for (const arm of route.arms) {
       const v = this.registry.resolve(arm.model, arm.version);

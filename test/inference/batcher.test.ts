@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  anySaturated,
+  Saturation,
   Batcher,
   type BatchLimits,
   type BatchRunner,
@@ -92,6 +92,7 @@ const answers = (j: { slice?: RowSlice }): number[] => {
 
 let runner: ScriptedRunner;
 let observed: string[];
+let saturation: Saturation;
 function batcher(limits: Partial<BatchLimits> = {}): Batcher {
   const observer = {
     batch: (_: ModelVersion, rows: number) => observed.push(`batch ${rows}`),
@@ -103,17 +104,18 @@ function batcher(limits: Partial<BatchLimits> = {}): Batcher {
     batchDelayUs: 2000,
     maxQueuedRows: 8,
     ...limits,
-  });
+  }, saturation);
 }
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] });
   runner = new ScriptedRunner();
+  saturation = new Saturation();
   observed = [];
 });
 afterEach(() => {
   vi.useRealTimers();
-  expect(anySaturated()).toBe(false);
+  expect(saturation.any).toBe(false);
 });
 
 describe('Batcher', () => {
@@ -182,7 +184,7 @@ describe('Batcher', () => {
       message: 'more than 8 rows queued for m@1; retry later',
     });
     expect(b.saturated).toBe(true);
-    expect(anySaturated()).toBe(true);
+    expect(saturation.any).toBe(true);
     // A job that fits is still taken while saturated: saturation only lets callers refuse before reading a body.
     b.submit(job(8));
     expect(b.pendingRows).toBe(8);
