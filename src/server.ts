@@ -75,13 +75,7 @@ export class Server {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private listenSockets: us_listen_socket[] = [];
-  /** Decisions, outcomes and the feedback endpoint (started before listening). */
-  feedbackLoop: FeedbackLoop<EmbeddedDecisionLog> | undefined;
-  /** Redis mode: decisions, statistics and outcomes in Redis, in place of `feedbackLoop`. */
-  sharedFeedback: FeedbackLoop<RedisDecisionLog> | undefined;
   adminPort = 0;
-  /** Redis mode: the one connection both halves share (closed last). */
-  redis: RedisLink | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -89,6 +83,10 @@ export class Server {
     /** The admin API: on this listener, or on its own when config.adminPort is set. */
     readonly admin: AdminPlane,
     private readonly stateLock: StateDirLock,
+    /** Decisions, outcomes and the feedback endpoint, on the embedded store or on Redis. */
+    readonly feedbackLoop: FeedbackLoop,
+    /** Redis mode: the one connection both halves share (closed last). */
+    private readonly redis: RedisLink | undefined,
   ) {
     this.config = config;
     this.log = log;
@@ -119,7 +117,7 @@ export class Server {
 
   async listen(): Promise<void> {
     const app = uws.App();
-    const feedback = this.feedbackLoop ?? this.sharedFeedback;
+    const feedback = this.feedbackLoop;
     registerDataPlane(app, {
       gateway: this.gateway,
       hooks: this.hooks,
@@ -128,7 +126,7 @@ export class Server {
       isAccepting: () => this.accepting,
       isReady: () => this.isReady(),
       metricsText: async () => ({ contentType: this.metrics.contentType, text: await this.metrics.text() }),
-      feedback: feedback?.endpoint,
+      feedback: feedback.endpoint,
       admin: this.config.adminPort === undefined ? this.admin : undefined,
     });
     this.port = await this.bind(app, this.config.port);
@@ -167,9 +165,8 @@ export class Server {
       }
       await this.gateway.engine.idle();
       await this.gateway.engine.close();
-      await this.feedbackLoop?.close();
       // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
-      await this.sharedFeedback?.close(deadlineMs);
+      await this.feedbackLoop.close(deadlineMs);
       await this.admin.close();
       await this.redis?.close();
       this.stateLock.release();
@@ -248,26 +245,22 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   }
   // Redis mode: every replica signs decision ids with the same secret, kept in Redis.
   const ids = redis ? await sharedDecisionIds(redis, log) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
-  const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows);
-  metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
-  const server = new Server(config, log, metrics, gateway, admin, lock);
-  server.redis = redis;
+  // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
+  let server: Server | undefined;
+  let feedback: FeedbackLoop | undefined;
   try {
     const features = { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget };
-    const isAccepting = (): boolean => server.isReady();
-    const feedbackDeps = { bodyLimit: config.bodyLimit, gateway, router, ids, metrics, isAccepting };
     const storeDeps = { stateDir: config.stateDir, decisionsMax: config.decisionsMax, router, ids, log, features };
-    // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
-    if (redis) {
-      const store = await RedisDecisionLog.open({ ...storeDeps, link: redis, registry });
-      server.sharedFeedback = FeedbackLoop.start(feedbackDeps, store);
-    }
-    else server.feedbackLoop = FeedbackLoop.start(feedbackDeps, await EmbeddedDecisionLog.open(storeDeps));
+    const store = redis ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry }) : await EmbeddedDecisionLog.open(storeDeps);
+    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions);
+    metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
+    const isAccepting = (): boolean => server?.isReady() === true;
+    feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting }, store);
+    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis);
     await server.listen();
   } catch (e) {
     await engine.close();
-    await server.feedbackLoop?.close();
-    await server.sharedFeedback?.close();
+    await feedback?.close();
     await admin.close();
     await redis?.close();
     throw e;

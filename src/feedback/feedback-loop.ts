@@ -1,10 +1,9 @@
 /**
  * The feedback loop, in either mode: the store (embedded-log.ts, or Redis mode's) restored what it
- * holds; this has the gateway record decisions in it, judges outcomes against it (feedback.ts),
- * recomputes weights on a timer, and exposes the feedback endpoint and the learning gauges.
- * server.ts opens the store and starts this; it owns no socket.
+ * holds (the gateway records decisions in it: server.ts hands it the store's sink); this judges
+ * outcomes against it (feedback.ts), recomputes weights on a timer, and exposes the feedback
+ * endpoint and the learning gauges. server.ts opens the store and starts this; it owns no socket.
  */
-import type { Gateway } from '../scoring/gateway.js';
 import { feedbackEndpoint } from '../http/feedback-endpoint.js';
 import type { ArmReading, Metrics } from '../metrics/metrics.js';
 import type { Router } from '../routing/router.js';
@@ -14,7 +13,6 @@ import { Feedback } from './feedback.js';
 
 export interface FeedbackLoopDeps {
   readonly bodyLimit: number;
-  readonly gateway: Gateway;
   readonly router: Router;
   readonly ids: DecisionIds;
   readonly metrics: Metrics;
@@ -24,7 +22,7 @@ export interface FeedbackLoopDeps {
 export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
   readonly store: S;
   readonly feedback: Feedback;
-  /** For `registerDataPlane`'s extensions. */
+  /** The POST /v1/feedback handler the route table registers (http/routes.ts). */
   readonly endpoint: ReturnType<typeof feedbackEndpoint>;
   private readonly router: Router;
 
@@ -40,7 +38,6 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
     const { router, metrics } = deps;
     router.observers.push({ routeReset: (route) => store.routeReset(route) });
     const feedback = new Feedback(deps.ids, store, router, metrics);
-    deps.gateway.decisions = store.decisions;
     metrics.learning = {
       decisionsPending: () => store.pending,
       decisionsEvicted: () => store.evicted,

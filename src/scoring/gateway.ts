@@ -114,10 +114,12 @@ export class Gateway {
   readonly engine: InferenceEngine;
   private readonly ids: DecisionIds;
   private readonly maxRows: number;
-  decisions: DecisionSink | undefined;
+  /** Where decisions go (the feedback loop's store); without one, a job is answered at once. */
+  private readonly decisions: DecisionSink | undefined;
 
-  constructor(registry: Registry, router: Router, engine: InferenceEngine, ids: DecisionIds, maxRows: number) {
+  constructor(registry: Registry, router: Router, engine: InferenceEngine, ids: DecisionIds, maxRows: number, decisions?: DecisionSink) {
     this.registry = registry;
+    this.decisions = decisions;
     this.router = router;
     this.engine = engine;
     this.ids = ids;

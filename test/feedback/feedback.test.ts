@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecisionIds } from '../../src/feedback/decision-id.js';
 import type { Verdict } from '../../src/feedback/feedback.js';
-import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { demoRow, postJson, startTestServer, type TestServer, embeddedLog } from '../helpers/server.js';
 
 const fraud = (name: string, version: string) => ({ name, model: 'fraud', version });
 const ROUTES = {
@@ -82,7 +82,7 @@ describe('POST /v1/feedback', () => {
     // A held decision on a route with a 60 s window, judged 61 s later.
     const id = await decide('short');
     const [verdict] = await new Promise<Verdict[]>((resolve, reject) => {
-      t.server.feedbackLoop!.feedback.receive([{ decision: id, reward: 1, label: undefined }], { verdicts: resolve, failed: reject }, Date.now() + 61_000);
+      t.server.feedbackLoop.feedback.receive([{ decision: id, reward: 1, label: undefined }], { verdicts: resolve, failed: reject }, Date.now() + 61_000);
     });
     expect(verdict).toMatchObject({ result: 'expired', code: 'decision_expired' });
   });
@@ -125,7 +125,7 @@ describe('POST /v1/feedback', () => {
     const row = demoRow(3);
     const logged = await decide('logged', row);
     const plain = await decide('fraud-scoring', row);
-    const store = t.server.feedbackLoop!.store.decisions;
+    const store = embeddedLog(t.server).decisions;
     expect(store.get(logged)!.features).toEqual(row);
     expect(store.get(plain)!.features).toBeUndefined();
     expect(store.get(plain)!.sha256).toMatch(/^[0-9a-f]{64}$/);

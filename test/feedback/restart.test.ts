@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { demoRow, postJson, startTestServer, type TestServer, embeddedLog } from '../helpers/server.js';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'croupier-restart-'));
 let t: TestServer | undefined;
@@ -19,16 +19,16 @@ describe('restart', () => {
     for (let i = 0; i < 30; i++) decisions.push(await decide(t.url));
     const res = await postJson(`${t.url}/v1/feedback`, { events: decisions.slice(0, 10).map((decision, i) => ({ decision, reward: i % 2 })) });
     expect(res.status).toBe(202);
-    await t.server.feedbackLoop!.store.state.compact();
+    await embeddedLog(t.server).state.compact();
     for (let i = 0; i < 10; i++) decisions.push(await decide(t.url));
     expect((await postJson(`${t.url}/v1/feedback`, { decision: decisions[10], reward: 1 })).status).toBe(202);
     const before = statsOf(t);
-    const pending = t.server.feedbackLoop!.store.pending;
+    const pending = embeddedLog(t.server).pending;
     await t.stop();
 
     t = await startTestServer({ CROUPIER_STATE_DIR: stateDir });
     expect(statsOf(t)).toEqual(before);
-    expect(t.server.feedbackLoop!.store.pending).toBe(pending);
+    expect(embeddedLog(t.server).pending).toBe(pending);
     // Counted outcomes stay counted; waiting decisions still take theirs.
     expect((await postJson(`${t.url}/v1/feedback`, { decision: decisions[3], reward: 1 })).status).toBe(200);
     expect((await postJson(`${t.url}/v1/feedback`, { decision: decisions[10], reward: 1 })).status).toBe(200);

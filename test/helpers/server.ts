@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type Server } from '../../src/server.js';
+import { EmbeddedDecisionLog } from '../../src/state/embedded/embedded-log.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const DEMO_MODELS = join(ROOT, 'models');
@@ -59,4 +60,11 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
 /** A row of 32 features near the demo baseline. */
 export function demoRow(seed = 1): number[] {
   return Array.from({ length: 32 }, (_, i) => ((i * 7 + seed * 13) % 10) / 10);
+}
+
+/** The embedded decision log a server in embedded mode runs on (its ring, its journal). */
+export function embeddedLog(server: Server): EmbeddedDecisionLog {
+  const { store } = server.feedbackLoop;
+  if (!(store instanceof EmbeddedDecisionLog)) throw new Error('the server is not in embedded mode');
+  return store;
 }

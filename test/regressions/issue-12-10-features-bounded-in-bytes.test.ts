@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { postJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { postJson, startTestServer, type TestServer, embeddedLog } from '../helpers/server.js';
 
 const MAX = 8 * 1024;
 const BUDGET = 64 * 1024;
@@ -61,9 +61,9 @@ describe('issue 12-10: features kept with decisions are bounded in bytes', () =>
     // Then small ones (about 400 bytes each) until well past the budget.
     const small: string[] = [];
     for (let i = 0; i < 2 * BUDGET / 400; i++) small.push(await predict(t, 1, i));
-    await t.server.feedbackLoop!.store.state.compact();
+    await embeddedLog(t.server).state.compact();
 
-    const store = t.server.feedbackLoop!.store.decisions;
+    const store = embeddedLog(t.server).decisions;
     for (const id of big) expect(store.get(id)!.features).toBeUndefined();
     expect(store.get(small[0]!)!.features).toEqual(row(0));
     expect(store.get(small.at(-1)!)!.features).toBeUndefined();
@@ -80,7 +80,7 @@ describe('issue 12-10: features kept with decisions are bounded in bytes', () =>
 
     // After a restart the budget holds too, and features kept before are kept again.
     t = await start();
-    const again = t.server.feedbackLoop!.store.decisions;
+    const again = embeddedLog(t.server).decisions;
     expect(again.get(small[0]!)!.features).toEqual(row(0));
     expect(await metric(t, 'croupier_features_bytes')).toBeLessThanOrEqual(BUDGET);
     await predict(t, 1, 7);

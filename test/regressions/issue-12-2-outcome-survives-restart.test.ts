@@ -13,7 +13,7 @@ import { DecisionIds } from '../../src/feedback/decision-id.js';
 import { Outcome, RouteReset } from '../../src/feedback/outcome.js';
 import type { Bytes } from '../../src/state/bytes.js';
 import { Journal } from '../../src/state/embedded/journal.js';
-import { postJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { postJson, startTestServer, type TestServer, embeddedLog } from '../helpers/server.js';
 
 const WINDOW_S = 2;
 const routesFile = join(mkdtempSync(join(tmpdir(), 'croupier-routes-')), 'routes.json');
@@ -68,7 +68,7 @@ describe('issue 12-2: an accepted outcome survives a restart after its decision\
     dirs.push(stateDir);
     t = await start(stateDir);
     const id = await decide(t);
-    await t.server.feedbackLoop!.store.state.compact();
+    await embeddedLog(t.server).state.compact();
     expect((await postJson(`${t.url}/v1/feedback`, { decision: id, reward: 1 })).status).toBe(202);
     await t.stop();
     await outlive(stateDir, id);

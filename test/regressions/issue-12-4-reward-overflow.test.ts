@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { postJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { postJson, startTestServer, type TestServer, embeddedLog } from '../helpers/server.js';
 
 const fraud = (name: string, version: string) => ({ name, model: 'fraud', version });
 const routesFile = join(mkdtempSync(join(tmpdir(), 'croupier-routes-')), 'routes.json');
@@ -85,7 +85,7 @@ describe('issue 12-4: a reward the statistics cannot hold', () => {
       }
     }
     // The statistics in the snapshot, not in the journal.
-    await t.server.feedbackLoop!.store.state.compact();
+    await embeddedLog(t.server).state.compact();
     await t.stop();
     t = undefined;
     const file = join(stateDir, 'snapshot.jsonl');

@@ -66,6 +66,8 @@ let dir: string;
 let engine: InferenceEngine;
 let gateway: Gateway;
 let router: Router;
+let registry: Registry;
+const ids = new DecisionIds(Buffer.alloc(32, 7));
 /** The rows of every batch run, in order. */
 const batches: number[] = [];
 
@@ -74,7 +76,7 @@ beforeAll(async () => {
   // y = x + 1 (version 1) and y = x + 2 (version 2, live: the highest without a LIVE file).
   writeVersion(dir, 'm', '1', tinyModel({ bias: 1 }));
   writeVersion(dir, 'm', '2', tinyModel({ bias: 2 }));
-  const registry = new Registry(scanRepository(dir));
+  registry = new Registry(scanRepository(dir));
   const observer = {
     batch: (_: ModelVersion, rows: number) => batches.push(rows),
     queueDepth: () => {},
@@ -106,7 +108,7 @@ beforeAll(async () => {
       ],
     ]),
   );
-  gateway = new Gateway(registry, router, engine, new DecisionIds(Buffer.alloc(32, 7)), 8);
+  gateway = new Gateway(registry, router, engine, ids, 8);
 }, 60_000);
 
 afterAll(async () => {
@@ -114,9 +116,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function predict(route: string, body: unknown): ReturnType<typeof responder> {
+function predict(route: string, body: unknown, via = gateway): ReturnType<typeof responder> {
   const r = responder();
-  gateway.predict(router.get(route)!, body, 0, r);
+  via.predict(router.get(route)!, body, 0, r);
   return r;
 }
 
@@ -163,45 +165,41 @@ describe('Gateway.predict', () => {
 
   it('answers once the decision sink lets it, and keeps features only for a route that logs them', async () => {
     const sink = new HeldDecisions();
-    gateway.decisions = sink;
-    try {
-      const logged = predict('logged', {
-        features: [
-          [1, 2, 3, 4],
-          [5, 6, 7, 8],
+    const held = new Gateway(registry, router, engine, ids, 8, sink);
+    const logged = predict('logged', {
+      features: [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+      ],
+      unit: 'u1',
+    }, held);
+    const plain = predict('live', { features: [1, 2, 3, 4] }, held);
+    await sink.arrived(2);
+    expect(logged.settled || plain.settled).toBe(false);
+    const of = (route: string) => sink.decisions.find((d) => d.pick.route.name === route)!;
+    const [a, b] = [of('logged'), of('live')];
+    expect(a).toMatchObject({
+      rows: 2,
+      features: [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+      ],
+    });
+    expect(a.pick).toMatchObject({ arm: { name: 'old' }, propensity: 1 });
+    expect(a.pick.version.key).toBe('m@1');
+    expect(b).toMatchObject({ rows: 1, features: undefined });
+    for (const d of sink.decisions) d.job.answer();
+    const answer = JSON.parse(((await logged.told) as { scored: string }).scored);
+    expect(answer).toMatchObject({
+      decision: a.id,
+      version: '1',
+      outputs: {
+        y: [
+          [2, 3, 4, 5],
+          [6, 7, 8, 9],
         ],
-        unit: 'u1',
-      });
-      const plain = predict('live', { features: [1, 2, 3, 4] });
-      await sink.arrived(2);
-      expect(logged.settled || plain.settled).toBe(false);
-      const of = (route: string) => sink.decisions.find((d) => d.pick.route.name === route)!;
-      const [a, b] = [of('logged'), of('live')];
-      expect(a).toMatchObject({
-        rows: 2,
-        features: [
-          [1, 2, 3, 4],
-          [5, 6, 7, 8],
-        ],
-      });
-      expect(a.pick).toMatchObject({ arm: { name: 'old' }, propensity: 1 });
-      expect(a.pick.version.key).toBe('m@1');
-      expect(b).toMatchObject({ rows: 1, features: undefined });
-      for (const d of sink.decisions) d.job.answer();
-      const answer = JSON.parse(((await logged.told) as { scored: string }).scored);
-      expect(answer).toMatchObject({
-        decision: a.id,
-        version: '1',
-        outputs: {
-          y: [
-            [2, 3, 4, 5],
-            [6, 7, 8, 9],
-          ],
-        },
-      });
-    } finally {
-      gateway.decisions = undefined;
-    }
+      },
+    });
   });
 
   it.each([
@@ -210,12 +208,10 @@ describe('Gateway.predict', () => {
     ['more rows than maxRows', { features: Array.from({ length: 9 }, () => [1, 2, 3, 4]) }, 'invalid_request'],
   ])('fails %s with a 400, before any decision', async (_, body, code) => {
     const sink = new HeldDecisions();
-    gateway.decisions = sink;
-    try {
+    const held = new Gateway(registry, router, engine, ids, 8, sink);
+    {
       expect(await predict('live', body).told).toMatchObject({ failed: { code, status: 400 } });
       expect(sink.decisions).toEqual([]);
-    } finally {
-      gateway.decisions = undefined;
     }
   });
 });
