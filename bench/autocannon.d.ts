@@ -5,7 +5,12 @@ declare module 'autocannon' {
     path?: string;
     headers?: Record<string, string>;
     body?: string;
-    onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => void;
+    onResponse?: (
+      status: number,
+      body: string,
+      context: Record<string, unknown>,
+      headers: Record<string, string>,
+    ) => void;
     /** Called before each request is sent; returns the request to send. */
     setupRequest?: (request: RequestSpec, context: Record<string, unknown>) => RequestSpec;
   }
@@ -42,8 +47,10 @@ declare module 'autocannon' {
   }
   /** The running instance: awaitable, and an emitter ('response' gives each response time in ms, unrounded). */
   interface Instance extends PromiseLike<Result> {
-    on(event: 'response',
-      listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void): Instance;
+    on(
+      event: 'response',
+      listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void,
+    ): Instance;
   }
   function autocannon(options: Options): Instance;
   export default autocannon;

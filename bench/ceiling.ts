@@ -43,7 +43,10 @@ function parsingHandler(status: string, answer: string) {
         ok = false;
       }
       res.cork(() => {
-        res.writeStatus(ok ? status : '400 Bad Request').writeHeader('Content-Type', 'application/json').end(ok ? answer : BAD_REQUEST);
+        res
+          .writeStatus(ok ? status : '400 Bad Request')
+          .writeHeader('Content-Type', 'application/json')
+          .end(ok ? answer : BAD_REQUEST);
       });
     });
   };

@@ -46,26 +46,44 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('usage: npm run bench:compute -- [--rounds 5] [--duration 4] [--configs 1x1,1x2,2x1,2x2] [--rows 64] [--connections 8] [--section compute] [--no-write]\n');
+  process.stdout.write(
+    'usage: npm run bench:compute -- [--rounds 5] [--duration 4] [--configs 1x1,1x2,2x1,2x2] [--rows 64] [--connections 8] [--section compute] [--no-write]\n',
+  );
   process.exit(0);
 }
 const ROUNDS = Number(args.rounds);
 const DURATION = Number(args.duration);
 const ROWS = Number(args.rows);
 const CONNECTIONS = Number(args.connections);
-interface ThreadConfig { workers: number; intraOp: number; label: string }
+interface ThreadConfig {
+  workers: number;
+  intraOp: number;
+  label: string;
+}
 const CONFIGS: ThreadConfig[] = args.configs.split(',').map((c) => {
   const m = /^(\d+)x(\d+)$/.exec(c.trim());
   if (m === null) throw new Error(`--configs: '${c}' is not WORKERSxINTRA_OP (e.g. 2x1)`);
   return { workers: Number(m[1]), intraOp: Number(m[2]), label: `${m[1]}x${m[2]}` };
 });
 
-interface ModelInfo { name: string; width: number; output: string; file: string }
+interface ModelInfo {
+  name: string;
+  width: number;
+  output: string;
+  file: string;
+}
 function modelInfo(name: string): ModelInfo {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'models', name, '1', 'model.json'), 'utf8')) as {
-    inputs: { shape: number[] }[]; outputs: { name: string }[]; file: string;
+    inputs: { shape: number[] }[];
+    outputs: { name: string }[];
+    file: string;
   };
-  return { name, width: manifest.inputs[0]?.shape[1] ?? 0, output: manifest.outputs[0]?.name ?? '', file: join(ROOT, 'models', name, '1', manifest.file) };
+  return {
+    name,
+    width: manifest.inputs[0]?.shape[1] ?? 0,
+    output: manifest.outputs[0]?.name ?? '',
+    file: join(ROOT, 'models', name, '1', manifest.file),
+  };
 }
 const MLP = modelInfo('mlp');
 const FRAUD = modelInfo('fraud');
@@ -86,14 +104,30 @@ interface Measure {
   errors: number;
 }
 
-function wrkMeasure(key: string, group: string, label: string, server: () => CroupierProcess, target: ModelInfo | string,
-  body: InferBody, rows: number, connections: number): Measure {
+function wrkMeasure(
+  key: string,
+  group: string,
+  label: string,
+  server: () => CroupierProcess,
+  target: ModelInfo | string,
+  body: InferBody,
+  rows: number,
+  connections: number,
+): Measure {
   const file = join(TMP, `${key}.body`);
   const env = wrkEnvFor(body, file);
   const path = typeof target === 'string' ? target : `/v2/models/${target.name}/infer`;
-  const wrkRun = (durationS: number) => runWrk({ url: `${server().base}${path}`, body: '', durationS, connections, threads: 1, script: LUA, env });
+  const wrkRun = (durationS: number) =>
+    runWrk({ url: `${server().base}${path}`, body: '', durationS, connections, threads: 1, script: LUA, env });
   const m: Measure = {
-    key, group, label, rowsPerRequest: rows, values: [], cores: [], mainCores: [], errors: 0,
+    key,
+    group,
+    label,
+    rowsPerRequest: rows,
+    values: [],
+    cores: [],
+    mainCores: [],
+    errors: 0,
     warm: async () => {
       await wrkRun(WARMUP_S);
     },
@@ -105,30 +139,70 @@ function wrkMeasure(key: string, group: string, label: string, server: () => Cro
       const usage = cpuSince(before, s.pid);
       const mainAfter = threadTicks(s.pid);
       const seconds = (Date.now() - before.atMs) / 1000;
-      const mainCores = mainBefore === null || mainAfter === null ? null : ticksToCores(mainAfter - mainBefore, seconds);
-      return { rowsPerSec: wrk.requestsPerSec * rows, serverCores: usage.serverCores, mainCores, errors: wrk.non2xx + socketErrorTotal(wrk) };
+      const mainCores =
+        mainBefore === null || mainAfter === null ? null : ticksToCores(mainAfter - mainBefore, seconds);
+      return {
+        rowsPerSec: wrk.requestsPerSec * rows,
+        serverCores: usage.serverCores,
+        mainCores,
+        errors: wrk.non2xx + socketErrorTotal(wrk),
+      };
     },
   };
   return m;
 }
 
-function ortMeasure(key: string, group: string, label: string, model: ModelInfo, sessions: number, intraOp: number): Measure {
+function ortMeasure(
+  key: string,
+  group: string,
+  label: string,
+  model: ModelInfo,
+  sessions: number,
+  intraOp: number,
+): Measure {
   return {
-    key, group, label, rowsPerRequest: ROWS, values: [], cores: [], mainCores: [], errors: 0,
-    run: () => new Promise((resolve, reject) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', ORT_LOOP, '--model', model.file, '--rows', String(ROWS),
-        '--width', String(model.width), '--seconds', String(DURATION), '--sessions', String(sessions), '--intra-op', String(intraOp)],
-      { cwd: ROOT, timeout: (DURATION + 60) * 1000 }, (err, stdout, stderr) => {
-        if (err) {
-          reject(new Error(`ort-loop failed: ${err.message}\n${stderr}`));
-          return;
-        }
-        const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { rowsPerSec: number; cores: number };
-        resolve({ rowsPerSec: r.rowsPerSec, serverCores: r.cores, mainCores: null, errors: 0 });
-      });
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-    }),
+    key,
+    group,
+    label,
+    rowsPerRequest: ROWS,
+    values: [],
+    cores: [],
+    mainCores: [],
+    errors: 0,
+    run: () =>
+      new Promise((resolve, reject) => {
+        const child = execFile(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            ORT_LOOP,
+            '--model',
+            model.file,
+            '--rows',
+            String(ROWS),
+            '--width',
+            String(model.width),
+            '--seconds',
+            String(DURATION),
+            '--sessions',
+            String(sessions),
+            '--intra-op',
+            String(intraOp),
+          ],
+          { cwd: ROOT, timeout: (DURATION + 60) * 1000 },
+          (err, stdout, stderr) => {
+            if (err) {
+              reject(new Error(`ort-loop failed: ${err.message}\n${stderr}`));
+              return;
+            }
+            const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { rowsPerSec: number; cores: number };
+            resolve({ rowsPerSec: r.rowsPerSec, serverCores: r.cores, mainCores: null, errors: 0 });
+          },
+        );
+        children.add(child);
+        child.once('exit', () => children.delete(child));
+      }),
   };
 }
 
@@ -139,13 +213,18 @@ process.on('exit', () => {
 });
 
 async function probe(s: CroupierProcess, model: ModelInfo, body: InferBody, rows: number): Promise<string> {
-  const res = await fetch(`${s.base}/v2/models/${model.name}/infer`, { method: 'POST', headers: { 'content-type': body.contentType, ...body.headers }, body: body.bytes });
+  const res = await fetch(`${s.base}/v2/models/${model.name}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': body.contentType, ...body.headers },
+    body: body.bytes,
+  });
   const bytes = Buffer.from(await res.arrayBuffer());
   if (res.status !== 200) throw new Error(`${model.name} answered ${res.status}: ${bytes.toString('utf8', 0, 300)}`);
   const n = Number(res.headers.get('inference-header-content-length') ?? bytes.length);
   const header = JSON.parse(bytes.subarray(0, n).toString('utf8')) as { outputs: { shape: number[] }[] };
   const shape = header.outputs[0]?.shape ?? [];
-  if (shape[0] !== rows) throw new Error(`${model.name}: expected ${rows} output rows, got shape [${shape.join(', ')}]`);
+  if (shape[0] !== rows)
+    throw new Error(`${model.name}: expected ${rows} output rows, got shape [${shape.join(', ')}]`);
   return `200, output shape [${shape.join(', ')}]${n < bytes.length ? ` + ${bytes.length - n} binary bytes` : ''}`;
 }
 
@@ -197,31 +276,119 @@ async function main(): Promise<void> {
   try {
     for (const c of CONFIGS) {
       const name = `croupier-${c.label}`;
-      const s = await launch({ root: ROOT, name, logDir: TMP, env: { CROUPIER_WORKERS: String(c.workers), CROUPIER_INTRA_OP_THREADS: String(c.intraOp) } });
-      probes.push(`${name} mlp JSON: ${await probe(s, MLP, bodies.mlpJson, ROWS)}; binary: ${await probe(s, MLP, bodies.mlpBin, ROWS)}`);
+      const s = await launch({
+        root: ROOT,
+        name,
+        logDir: TMP,
+        env: { CROUPIER_WORKERS: String(c.workers), CROUPIER_INTRA_OP_THREADS: String(c.intraOp) },
+      });
+      probes.push(
+        `${name} mlp JSON: ${await probe(s, MLP, bodies.mlpJson, ROWS)}; binary: ${await probe(s, MLP, bodies.mlpBin, ROWS)}`,
+      );
       log(`${name} ready (pid ${s.pid})`);
       const g = `sweep ${c.label}`;
       measures.push(
         wrkMeasure(`${c.label}-json`, g, 'croupier JSON', get(name), MLP, bodies.mlpJson, ROWS, CONNECTIONS),
         wrkMeasure(`${c.label}-bin`, g, 'croupier binary', get(name), MLP, bodies.mlpBin, ROWS, CONNECTIONS),
-        wrkMeasure(`${c.label}-predict`, g, 'croupier /v1/predict/fraud-scoring, 1 row, 64 connections (small-model check)', get(name), PREDICT_PATH, predictBody, 1, 64),
-        ortMeasure(`${c.label}-ort1`, g, `ORT in-process, 1 session × ${c.workers * c.intraOp} threads`, MLP, 1, c.workers * c.intraOp),
+        wrkMeasure(
+          `${c.label}-predict`,
+          g,
+          'croupier /v1/predict/fraud-scoring, 1 row, 64 connections (small-model check)',
+          get(name),
+          PREDICT_PATH,
+          predictBody,
+          1,
+          64,
+        ),
+        ortMeasure(
+          `${c.label}-ort1`,
+          g,
+          `ORT in-process, 1 session × ${c.workers * c.intraOp} threads`,
+          MLP,
+          1,
+          c.workers * c.intraOp,
+        ),
       );
       if (c.workers > 1) {
-        measures.push(ortMeasure(`${c.label}-ortN`, g, `ORT in-process, ${c.workers} sessions × ${c.intraOp} threads`, MLP, c.workers, c.intraOp));
+        measures.push(
+          ortMeasure(
+            `${c.label}-ortN`,
+            g,
+            `ORT in-process, ${c.workers} sessions × ${c.intraOp} threads`,
+            MLP,
+            c.workers,
+            c.intraOp,
+          ),
+        );
       }
     }
     const def = await launch({ root: ROOT, name: 'croupier-default', logDir: TMP });
-    probes.push(`croupier-default fraud JSON: ${await probe(def, FRAUD, bodies.fraudJson, ROWS)}; binary: ${await probe(def, FRAUD, bodies.fraudBin, ROWS)}`);
+    probes.push(
+      `croupier-default fraud JSON: ${await probe(def, FRAUD, bodies.fraudJson, ROWS)}; binary: ${await probe(def, FRAUD, bodies.fraudBin, ROWS)}`,
+    );
     log(`croupier-default ready (pid ${def.pid})`);
     const gd = 'default config';
     measures.push(
-      wrkMeasure('def-fraud-json', gd, `fraud, ${ROWS}-row requests, JSON`, get('croupier-default'), FRAUD, bodies.fraudJson, ROWS, CONNECTIONS),
-      wrkMeasure('def-fraud-bin', gd, `fraud, ${ROWS}-row requests, binary`, get('croupier-default'), FRAUD, bodies.fraudBin, ROWS, CONNECTIONS),
-      wrkMeasure('def-fraud1-json', gd, 'fraud, 1-row requests, JSON', get('croupier-default'), FRAUD, bodies.fraudOneJson, 1, 64),
-      wrkMeasure('def-fraud1-bin', gd, 'fraud, 1-row requests, binary', get('croupier-default'), FRAUD, bodies.fraudOneBin, 1, 64),
-      wrkMeasure('def-mlp-json', gd, `mlp, ${ROWS}-row requests, JSON`, get('croupier-default'), MLP, bodies.mlpJson, ROWS, CONNECTIONS),
-      wrkMeasure('def-mlp-bin', gd, `mlp, ${ROWS}-row requests, binary`, get('croupier-default'), MLP, bodies.mlpBin, ROWS, CONNECTIONS),
+      wrkMeasure(
+        'def-fraud-json',
+        gd,
+        `fraud, ${ROWS}-row requests, JSON`,
+        get('croupier-default'),
+        FRAUD,
+        bodies.fraudJson,
+        ROWS,
+        CONNECTIONS,
+      ),
+      wrkMeasure(
+        'def-fraud-bin',
+        gd,
+        `fraud, ${ROWS}-row requests, binary`,
+        get('croupier-default'),
+        FRAUD,
+        bodies.fraudBin,
+        ROWS,
+        CONNECTIONS,
+      ),
+      wrkMeasure(
+        'def-fraud1-json',
+        gd,
+        'fraud, 1-row requests, JSON',
+        get('croupier-default'),
+        FRAUD,
+        bodies.fraudOneJson,
+        1,
+        64,
+      ),
+      wrkMeasure(
+        'def-fraud1-bin',
+        gd,
+        'fraud, 1-row requests, binary',
+        get('croupier-default'),
+        FRAUD,
+        bodies.fraudOneBin,
+        1,
+        64,
+      ),
+      wrkMeasure(
+        'def-mlp-json',
+        gd,
+        `mlp, ${ROWS}-row requests, JSON`,
+        get('croupier-default'),
+        MLP,
+        bodies.mlpJson,
+        ROWS,
+        CONNECTIONS,
+      ),
+      wrkMeasure(
+        'def-mlp-bin',
+        gd,
+        `mlp, ${ROWS}-row requests, binary`,
+        get('croupier-default'),
+        MLP,
+        bodies.mlpBin,
+        ROWS,
+        CONNECTIONS,
+      ),
     );
 
     for (const m of measures) if (m.warm !== undefined) await m.warm();
@@ -232,8 +399,10 @@ async function main(): Promise<void> {
         m.cores.push(r.serverCores ?? NaN);
         m.mainCores.push(r.mainCores ?? NaN);
         m.errors += r.errors;
-        log(`round ${round}/${ROUNDS} ${m.key.padEnd(16)} ${int(r.rowsPerSec).padStart(9)} rows/s` +
-          `${r.serverCores === null ? '' : `  server ${r.serverCores.toFixed(2)} cores (main ${fixed(r.mainCores)})`}${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`);
+        log(
+          `round ${round}/${ROUNDS} ${m.key.padEnd(16)} ${int(r.rowsPerSec).padStart(9)} rows/s`
+            + `${r.serverCores === null ? '' : `  server ${r.serverCores.toFixed(2)} cores (main ${fixed(r.mainCores)})`}${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`,
+        );
       }
     }
   } finally {
@@ -249,7 +418,11 @@ async function main(): Promise<void> {
 }
 
 /** Runs a measure; when a server died during it (killed from outside), restarts and runs it again. */
-async function runSurvivingKills(m: Measure, ensureAlive: () => Promise<void>, allAlive: () => boolean): ReturnType<Measure['run']> {
+async function runSurvivingKills(
+  m: Measure,
+  ensureAlive: () => Promise<void>,
+  allAlive: () => boolean,
+): ReturnType<Measure['run']> {
   for (let attempt = 1; ; attempt++) {
     await ensureAlive();
     try {
@@ -292,28 +465,59 @@ function paired(a: Measure | undefined, b: (round: number) => number | undefined
 function report(measures: Measure[], probes: string[], date: Date): string {
   const by = (key: string): Measure | undefined => measures.find((m) => m.key === key);
   /** The faster in-process shape in each round is the reference. */
-  const bestOrt = (label: string) => (i: number): number | undefined => {
-    const xs = [by(`${label}-ort1`)?.values[i], by(`${label}-ortN`)?.values[i]].filter((x): x is number => x !== undefined);
-    return xs.length === 0 ? undefined : Math.max(...xs);
-  };
+  const bestOrt =
+    (label: string) =>
+    (i: number): number | undefined => {
+      const xs = [by(`${label}-ort1`)?.values[i], by(`${label}-ortN`)?.values[i]].filter(
+        (x): x is number => x !== undefined,
+      );
+      return xs.length === 0 ? undefined : Math.max(...xs);
+    };
   /** Efficiency of whichever in-process shape was faster in round i (the reference). */
   const bestOrtEfficiency = (label: string, i: number): number => {
     const shapes = [by(`${label}-ort1`), by(`${label}-ortN`)].filter((m): m is Measure => m !== undefined);
-    const best = shapes.reduce<Measure | undefined>((a, m) => (a === undefined || (m.values[i] ?? 0) > (a.values[i] ?? 0) ? m : a), undefined);
+    const best = shapes.reduce<Measure | undefined>(
+      (a, m) => (a === undefined || (m.values[i] ?? 0) > (a.values[i] ?? 0) ? m : a),
+      undefined,
+    );
     return inferenceEfficiency(best, true)[i] ?? NaN;
   };
-  const command = ['npm run bench:compute', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
-  const row = (m: Measure): string[] => [m.group, m.label, int(median(m.values)), m.values.map((v) => int(v)).join(' / '),
-    cell(median(m.cores.filter(Number.isFinite))), cell(median(m.mainCores.filter(Number.isFinite))), String(m.errors)];
+  const command = ['npm run bench:compute', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
+    ' ',
+  );
+  const row = (m: Measure): string[] => [
+    m.group,
+    m.label,
+    int(median(m.values)),
+    m.values.map((v) => int(v)).join(' / '),
+    cell(median(m.cores.filter(Number.isFinite))),
+    cell(median(m.mainCores.filter(Number.isFinite))),
+    String(m.errors),
+  ];
   const first = CONFIGS[0];
   const sweep = CONFIGS.map((c) => {
     const ref = bestOrt(c.label);
-    return [c.label, String(c.workers), String(c.intraOp), int(median(by(`${c.label}-json`)?.values ?? [])), int(median(by(`${c.label}-bin`)?.values ?? [])),
+    return [
+      c.label,
+      String(c.workers),
+      String(c.intraOp),
+      int(median(by(`${c.label}-json`)?.values ?? [])),
+      int(median(by(`${c.label}-bin`)?.values ?? [])),
       int(median(Array.from({ length: ROUNDS }, (_, i) => ref(i)).filter((x): x is number => x !== undefined))),
-      fixed(paired(by(`${c.label}-json`), ref)), fixed(paired(by(`${c.label}-bin`), ref)),
-      fixed(median(inferenceEfficiency(by(`${c.label}-bin`), false).map((e, i) => e / bestOrtEfficiency(c.label, i)).filter(Number.isFinite))),
+      fixed(paired(by(`${c.label}-json`), ref)),
+      fixed(paired(by(`${c.label}-bin`), ref)),
+      fixed(
+        median(
+          inferenceEfficiency(by(`${c.label}-bin`), false)
+            .map((e, i) => e / bestOrtEfficiency(c.label, i))
+            .filter(Number.isFinite),
+        ),
+      ),
       int(median(by(`${c.label}-predict`)?.values ?? [])),
-      first === undefined ? 'n/a' : fixed(paired(by(`${c.label}-predict`), (i) => by(`${first.label}-predict`)?.values[i]))];
+      first === undefined
+        ? 'n/a'
+        : fixed(paired(by(`${c.label}-predict`), (i) => by(`${first.label}-predict`)?.values[i])),
+    ];
   });
   const def = (k: string): Measure | undefined => by(`def-${k}`);
   const binJson = (k: string): string => fixed(paired(def(`${k}-bin`), (i) => def(`${k}-json`)?.values[i]));
@@ -322,33 +526,61 @@ function report(measures: Measure[], probes: string[], date: Date): string {
     '',
     `- date: ${date.toISOString()}, node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim() ?? '?'}); wrk, Croupier and the ORT loop share them`,
     `- command: \`${command}\``,
-    `- Croupier: \`POST /v2/models/{model}/infer\`, ${ROWS}-row FP32 requests (JSON \`data\`, or the binary tensor data extension with binary output), ` +
-      `\`wrk -t1 -c${CONNECTIONS} -d${DURATION}s -s bench/post-file.lua\` (1-row requests: \`-c64\`); rows/s = requests/s × rows per request`,
-    `- reference: \`bench/lib/ort-loop.ts\`, onnxruntime-node in one Node process running the same ${ROWS}-row batch back to back ` +
-      '(sessions options as the worker: intra-op N, inter-op 1, sequential, all optimisations), 1 session × (workers × intra-op) threads, ' +
-      'and for 2 workers also 2 sessions × intra-op threads with one run in flight each; the faster of the two in each round is the reference',
+    `- Croupier: \`POST /v2/models/{model}/infer\`, ${ROWS}-row FP32 requests (JSON \`data\`, or the binary tensor data extension with binary output), `
+      + `\`wrk -t1 -c${CONNECTIONS} -d${DURATION}s -s bench/post-file.lua\` (1-row requests: \`-c64\`); rows/s = requests/s × rows per request`,
+    `- reference: \`bench/lib/ort-loop.ts\`, onnxruntime-node in one Node process running the same ${ROWS}-row batch back to back `
+      + '(sessions options as the worker: intra-op N, inter-op 1, sequential, all optimisations), 1 session × (workers × intra-op) threads, '
+      + 'and for 2 workers also 2 sessions × intra-op threads with one run in flight each; the faster of the two in each round is the reference',
     `- ${ROUNDS} interleaved rounds of ${DURATION} s; servers started once with \`CROUPIER_WORKERS\` × \`CROUPIER_INTRA_OP_THREADS\`; ratios are medians of per-round ratios`,
     ...probes.map((p) => `- probe: ${p}`),
     ...restarts.map((r) => `- note: ${r} (killed from outside on this shared machine; that measurement was repeated)`),
     '',
-    mdTable(['config (workers × intra-op)', 'workers', 'intra-op', 'croupier JSON rows/s', 'croupier binary rows/s', 'ORT in-process rows/s (best shape)',
-      'JSON / ORT', 'binary / ORT', 'binary / ORT per inference core-second', 'predict req/s (fraud, 1 row)', `predict vs ${first?.label ?? 'first'}`], sweep),
+    mdTable(
+      [
+        'config (workers × intra-op)',
+        'workers',
+        'intra-op',
+        'croupier JSON rows/s',
+        'croupier binary rows/s',
+        'ORT in-process rows/s (best shape)',
+        'JSON / ORT',
+        'binary / ORT',
+        'binary / ORT per inference core-second',
+        'predict req/s (fraud, 1 row)',
+        `predict vs ${first?.label ?? 'first'}`,
+      ],
+      sweep,
+    ),
     '',
-    '"per inference core-second": rows/s divided by the CPU of the threads that run inference (Croupier: server process minus its main thread; ' +
-      'reference: the whole ORT process, the faster shape of that round), median of per-round ratios. Near 1 means the worker computes as efficiently as ORT in-process ' +
-      'and the gap in rows/s is time the worker is not computing (waiting for the next batch, or for a core).',
+    '"per inference core-second": rows/s divided by the CPU of the threads that run inference (Croupier: server process minus its main thread; '
+      + 'reference: the whole ORT process, the faster shape of that round), median of per-round ratios. Near 1 means the worker computes as efficiently as ORT in-process '
+      + 'and the gap in rows/s is time the worker is not computing (waiting for the next batch, or for a core).',
     '',
     `Binary tensor extension beside JSON, default configuration (no thread variables set: auto = ${AUTO_WORKERS} worker(s) here since 107fb2a), same run:`,
     '',
-    mdTable(['model, request', 'binary / JSON (rows/s)'], [
-      [`fraud (32 features), ${ROWS} rows`, binJson('fraud')],
-      ['fraud (32 features), 1 row', binJson('fraud1')],
-      [`mlp (256 features), ${ROWS} rows`, binJson('mlp')],
-    ]),
+    mdTable(
+      ['model, request', 'binary / JSON (rows/s)'],
+      [
+        [`fraud (32 features), ${ROWS} rows`, binJson('fraud')],
+        ['fraud (32 features), 1 row', binJson('fraud1')],
+        [`mlp (256 features), ${ROWS} rows`, binJson('mlp')],
+      ],
+    ),
     '',
     'Every measurement:',
     '',
-    mdTable(['group', 'what', 'median rows/s', 'runs rows/s', 'process cores', 'of which main thread', 'non-2xx + socket errors'], measures.map(row)),
+    mdTable(
+      [
+        'group',
+        'what',
+        'median rows/s',
+        'runs rows/s',
+        'process cores',
+        'of which main thread',
+        'non-2xx + socket errors',
+      ],
+      measures.map(row),
+    ),
   ].join('\n');
 }
 

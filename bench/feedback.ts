@@ -24,7 +24,9 @@ const TMP = fileURLToPath(new URL('.tmp/', import.meta.url));
 const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
 const CONNECTIONS = 64;
 
-const log = (msg: string): void => { process.stderr.write(`bench:feedback: ${msg}\n`); };
+const log = (msg: string): void => {
+  process.stderr.write(`bench:feedback: ${msg}\n`);
+};
 
 function wrk(url: string, durationS: number, env: Record<string, string>): Promise<WrkResult> {
   return runWrk({ url, body: '', durationS, connections: CONNECTIONS, threads: 1, script: FEEDBACK_LUA, env });
@@ -42,13 +44,36 @@ async function main(): Promise<void> {
   const stateDir = mkdtempSync(join(tmpdir(), 'croupier-bench-feedback-'));
   const idsFile = join(TMP, 'decision-ids.txt');
   const servers: Server[] = [];
-  installSignalCleanup(async () => { await Promise.all(servers.map((s) => stopServer(s))); });
+  installSignalCleanup(async () => {
+    await Promise.all(servers.map((s) => stopServer(s)));
+  });
 
   const [cPort, kPort] = [await freePort(), await freePort()];
-  const croupier = spawnServer({ name: 'croupier', command: process.execPath, args: ['bin/croupier.js', 'serve', '--port', String(cPort)], port: cPort,
-    urlPath: '/v1/predict/fraud-scoring', cwd: ROOT, env: { ...process.env, NODE_ENV: 'production', CROUPIER_STATE_DIR: stateDir, CROUPIER_DECISIONS_MAX: String(DECISIONS_MAX) }, logFile: join(TMP, 'feedback-croupier.log') });
-  const ceiling = spawnServer({ name: 'ceiling', command: process.execPath, args: ['--import', 'tsx', 'bench/ceiling.ts', '--port', String(kPort)], port: kPort,
-    urlPath: '/v1/predict/fraud-scoring', cwd: ROOT, env: { ...process.env, NODE_ENV: 'production' }, logFile: join(TMP, 'feedback-ceiling.log') });
+  const croupier = spawnServer({
+    name: 'croupier',
+    command: process.execPath,
+    args: ['bin/croupier.js', 'serve', '--port', String(cPort)],
+    port: cPort,
+    urlPath: '/v1/predict/fraud-scoring',
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      CROUPIER_STATE_DIR: stateDir,
+      CROUPIER_DECISIONS_MAX: String(DECISIONS_MAX),
+    },
+    logFile: join(TMP, 'feedback-croupier.log'),
+  });
+  const ceiling = spawnServer({
+    name: 'ceiling',
+    command: process.execPath,
+    args: ['--import', 'tsx', 'bench/ceiling.ts', '--port', String(kPort)],
+    port: kPort,
+    urlPath: '/v1/predict/fraud-scoring',
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production' },
+    logFile: join(TMP, 'feedback-ceiling.log'),
+  });
   servers.push(croupier, ceiling);
   try {
     for (const s of servers) await waitUntilReady(s, REQUEST_BODY, 30_000);
@@ -79,7 +104,7 @@ async function main(): Promise<void> {
         const r = await wrk(feedbackUrl(s), opts.durationS, { IDS_FILE: idsFile, IDS_FROM: String(from) });
         if (s === croupier) {
           from += r.requests;
-          cpu.push((cpuSince(before, s.child.pid).serverCores ?? NaN) / r.requestsPerSec * 1e6);
+          cpu.push(((cpuSince(before, s.child.pid).serverCores ?? NaN) / r.requestsPerSec) * 1e6);
           if (r.p99Ms !== null) p99.push(r.p99Ms);
         }
         if (r.non2xx > 0) throw new Error(`${s.name}: ${r.non2xx} answers were not 2xx (decision ids ran out?)`);

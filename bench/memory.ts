@@ -46,10 +46,15 @@ const log = (msg: string): void => {
   process.stderr.write(`bench:memory: ${msg}\n`);
 };
 
-interface ProcMemory { rss: number; hwm: number; threads: number }
+interface ProcMemory {
+  rss: number;
+  hwm: number;
+  threads: number;
+}
 function procMemory(pid: number): ProcMemory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  const kb = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM'), threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? NaN) };
 }
 
@@ -61,16 +66,33 @@ function manyVersionsRepository(n: number): string {
   for (let v = 2; v <= n; v++) {
     mkdirSync(join(dir, 'mlp', String(v)));
     cpSync(join(dir, 'mlp', '1', 'model.onnx'), join(dir, 'mlp', String(v), 'model.onnx'));
-    writeFileSync(join(dir, 'mlp', String(v), 'model.json'), `${JSON.stringify({ ...manifest, version: String(v) }, null, 2)}\n`);
+    writeFileSync(
+      join(dir, 'mlp', String(v), 'model.json'),
+      `${JSON.stringify({ ...manifest, version: String(v) }, null, 2)}\n`,
+    );
   }
   return dir;
 }
 
-interface Row { setup: string; versions: number; startS: number; idle: ProcMemory; loaded: ProcMemory; threads: number }
+interface Row {
+  setup: string;
+  versions: number;
+  startS: number;
+  idle: ProcMemory;
+  loaded: ProcMemory;
+  threads: number;
+}
 
 async function measure(setup: string, modelsDir: string | undefined): Promise<Row> {
   const started = Date.now();
-  const s: CroupierProcess = await startCroupier({ root: ROOT, name: `croupier-memory-${modelsDir === undefined ? 'demo' : 'versions'}`, logDir: TMP, env: ENV, modelsDir, readyTimeoutMs: 180_000 });
+  const s: CroupierProcess = await startCroupier({
+    root: ROOT,
+    name: `croupier-memory-${modelsDir === undefined ? 'demo' : 'versions'}`,
+    logDir: TMP,
+    env: ENV,
+    modelsDir,
+    readyTimeoutMs: 180_000,
+  });
   try {
     const startS = (Date.now() - started) / 1000;
     const info = await (await fetch(`${s.base}/metrics`)).text();
@@ -78,13 +100,28 @@ async function measure(setup: string, modelsDir: string | undefined): Promise<Ro
     await sleep(3000);
     const idle = procMemory(s.pid);
     // A short load on both paths that allocate: predict (decisions, metrics) and 64-row mlp batches.
-    await runWrk({ url: `${s.base}/v1/predict/fraud-scoring`, body: REQUEST_BODY, durationS: 5, connections: 64, threads: 1 });
+    await runWrk({
+      url: `${s.base}/v1/predict/fraud-scoring`,
+      body: REQUEST_BODY,
+      durationS: 5,
+      connections: 64,
+      threads: 1,
+    });
     const mlp = makeRows(64, 256);
-    await runWrk({ url: `${s.base}/v2/models/mlp/infer`, body: '', durationS: 5, connections: 8, threads: 1, script: LUA,
-      env: wrkEnvFor(binaryInferBody(mlp, 64, 256, 'probability'), join(TMP, 'memory-mlp.body')) });
+    await runWrk({
+      url: `${s.base}/v2/models/mlp/infer`,
+      body: '',
+      durationS: 5,
+      connections: 8,
+      threads: 1,
+      script: LUA,
+      env: wrkEnvFor(binaryInferBody(mlp, 64, 256, 'probability'), join(TMP, 'memory-mlp.body')),
+    });
     await sleep(2000);
     const loaded = procMemory(s.pid);
-    log(`${setup}: ${versions} versions, ready in ${startS.toFixed(1)} s, RSS idle ${mb(idle.rss)}, after load ${mb(loaded.rss)} (peak ${mb(loaded.hwm)})`);
+    log(
+      `${setup}: ${versions} versions, ready in ${startS.toFixed(1)} s, RSS idle ${mb(idle.rss)}, after load ${mb(loaded.rss)} (peak ${mb(loaded.hwm)})`,
+    );
     return { setup, versions, startS, idle, loaded, threads: loaded.threads };
   } finally {
     await s.stop();
@@ -108,24 +145,39 @@ async function main(): Promise<void> {
     rmSync(repo, { recursive: true, force: true });
   }
   const [demo, many] = rows;
-  const perVersion = demo !== undefined && many !== undefined ? (many.idle.rss - demo.idle.rss) / (many.versions - demo.versions) : null;
-  const command = ['npm run bench:memory', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const perVersion =
+    demo !== undefined && many !== undefined ? (many.idle.rss - demo.idle.rss) / (many.versions - demo.versions) : null;
+  const command = ['npm run bench:memory', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
+    ' ',
+  );
   const section = [
     '## Memory: resident set size',
     '',
     `- date: ${date.toISOString()}, node ${process.version}, ${os.availableParallelism()} cores; workers: ${WORKERS}`,
     `- command: \`${command}\``,
-    '- RSS = VmRSS of the Croupier process (main thread, inference workers and ONNX Runtime all live in it) from `/proc/<pid>/status`; ' +
-      'idle = 3 s after ready; after load = 2 s after 5 s of `/v1/predict/fraud-scoring` (wrk, 64 connections) and 5 s of 64-row binary `mlp` batches (8 connections); ' +
-      'peak = VmHWM. Versions = `croupier_model_info` series. Every version is loaded into every worker.',
+    '- RSS = VmRSS of the Croupier process (main thread, inference workers and ONNX Runtime all live in it) from `/proc/<pid>/status`; '
+      + 'idle = 3 s after ready; after load = 2 s after 5 s of `/v1/predict/fraud-scoring` (wrk, 64 connections) and 5 s of 64-row binary `mlp` batches (8 connections); '
+      + 'peak = VmHWM. Versions = `croupier_model_info` series. Every version is loaded into every worker.',
     `- \`mlp\` is ${fixed(MLP_BYTES / 1024 / 1024, 1)} MB of FP32 weights; versions 2–${VERSIONS} are byte copies of version 1 (sessions do not share initializers by default, so a copy costs what a distinct model of that size would)`,
     '',
-    mdTable(['setup', 'versions loaded', 'ready after', 'RSS idle', 'RSS after load', 'peak RSS', 'threads'],
-      rows.map((r) => [r.setup, String(r.versions), `${fixed(r.startS, 1)} s`, mb(r.idle.rss), mb(r.loaded.rss), mb(r.loaded.hwm), String(r.threads)])),
+    mdTable(
+      ['setup', 'versions loaded', 'ready after', 'RSS idle', 'RSS after load', 'peak RSS', 'threads'],
+      rows.map((r) => [
+        r.setup,
+        String(r.versions),
+        `${fixed(r.startS, 1)} s`,
+        mb(r.idle.rss),
+        mb(r.loaded.rss),
+        mb(r.loaded.hwm),
+        String(r.threads),
+      ]),
+    ),
     '',
-    perVersion === null ? '' : `Each extra \`mlp\` version costs about **${fixed(perVersion / 1024 / 1024, 1)} MB** of RSS at idle ` +
-      `(${fixed(perVersion / MLP_BYTES, 1)}× its ${fixed(MLP_BYTES / 1024 / 1024, 1)} MB weight file) with ${WORKERS} worker(s); ` +
-      'every worker holds its own session of every version, so the cost scales with workers × versions.',
+    perVersion === null
+      ? ''
+      : `Each extra \`mlp\` version costs about **${fixed(perVersion / 1024 / 1024, 1)} MB** of RSS at idle `
+        + `(${fixed(perVersion / MLP_BYTES, 1)}× its ${fixed(MLP_BYTES / 1024 / 1024, 1)} MB weight file) with ${WORKERS} worker(s); `
+        + 'every worker holds its own session of every version, so the cost scales with workers × versions.',
   ].join('\n');
   process.stdout.write(`${section}\n`);
   if (!args['no-write']) {

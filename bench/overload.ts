@@ -56,7 +56,12 @@ const log = (msg: string): void => {
 
 const ROWS64_BODY = JSON.stringify({ features: Array.from({ length: 64 }, () => makeFeatures()), unit: 'user-42' });
 
-interface SweepPoint { connections: number; rps: number; p99: number | null; runs: number[] }
+interface SweepPoint {
+  connections: number;
+  rps: number;
+  p99: number | null;
+  runs: number[];
+}
 
 interface LoadResult {
   name: string;
@@ -67,19 +72,35 @@ interface LoadResult {
   aliveAfter: boolean;
 }
 
-async function wrkLoad(s: CroupierProcess, name: string, body: string, connections: number, durationS: number, rows: number): Promise<LoadResult> {
+async function wrkLoad(
+  s: CroupierProcess,
+  name: string,
+  body: string,
+  connections: number,
+  durationS: number,
+  rows: number,
+): Promise<LoadResult> {
   const file = join(TMP, `overload-${rows}.json`);
   writeFileSync(file, body);
   const sampler = startSampler(s.base, s.pid);
   const wrk = await runWrk({
-    url: `${s.base}${PATH}`, body: '', durationS, connections, threads: 1, script: LUA,
+    url: `${s.base}${PATH}`,
+    body: '',
+    durationS,
+    connections,
+    threads: 1,
+    script: LUA,
     env: { BENCH_BODY_FILE: file, BENCH_CONTENT_TYPE: 'application/json', BENCH_COUNT_STATUS: '1' },
   });
   const sampled = await sampler.stop();
   const aliveAfter = await live(s);
-  const codes = Object.entries(wrk.statuses).map(([k, v]) => `${k}:${v}`).join(' ');
-  log(`${name}: c=${connections} ${int(wrk.requestsPerSec)} req/s  statuses ${codes}  503 with Retry-After ${wrk.retryAfter}` +
-    `  socket errors ${JSON.stringify(wrk.socketErrors)}  max queued rows ${sampled.maxQueuePerVersion}  alive ${aliveAfter}`);
+  const codes = Object.entries(wrk.statuses)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(' ');
+  log(
+    `${name}: c=${connections} ${int(wrk.requestsPerSec)} req/s  statuses ${codes}  503 with Retry-After ${wrk.retryAfter}`
+      + `  socket errors ${JSON.stringify(wrk.socketErrors)}  max queued rows ${sampled.maxQueuePerVersion}  alive ${aliveAfter}`,
+  );
   return { name, connections, rowsPerRequest: rows, wrk, sampled, aliveAfter };
 }
 
@@ -93,28 +114,38 @@ async function live(s: CroupierProcess): Promise<boolean> {
 }
 
 /** `count` one-row requests sent at once over `count` connections; answers by status. */
-async function burst(s: CroupierProcess, count: number, headers: Record<string, string> = {}): Promise<{ statuses: Record<string, number>; codes: Record<string, number>; errors: number }> {
+async function burst(
+  s: CroupierProcess,
+  count: number,
+  headers: Record<string, string> = {},
+): Promise<{ statuses: Record<string, number>; codes: Record<string, number>; errors: number }> {
   const agent = new Agent({ connections: count, pipelining: 0 });
   const statuses: Record<string, number> = {};
   const codes: Record<string, number> = {};
   let errors = 0;
   try {
-    await Promise.all(Array.from({ length: count }, async () => {
-      try {
-        const res = await request(`${s.base}${PATH}`, {
-          method: 'POST', dispatcher: agent, body: REQUEST_BODY,
-          headers: { 'content-type': 'application/json', ...headers }, headersTimeout: 30_000, bodyTimeout: 30_000,
-        });
-        const text = await res.body.text();
-        statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
-        if (res.statusCode !== 200) {
-          const code = /"code":"([a-z_]+)"/.exec(text)?.[1] ?? '?';
-          codes[code] = (codes[code] ?? 0) + 1;
+    await Promise.all(
+      Array.from({ length: count }, async () => {
+        try {
+          const res = await request(`${s.base}${PATH}`, {
+            method: 'POST',
+            dispatcher: agent,
+            body: REQUEST_BODY,
+            headers: { 'content-type': 'application/json', ...headers },
+            headersTimeout: 30_000,
+            bodyTimeout: 30_000,
+          });
+          const text = await res.body.text();
+          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+          if (res.statusCode !== 200) {
+            const code = /"code":"([a-z_]+)"/.exec(text)?.[1] ?? '?';
+            codes[code] = (codes[code] ?? 0) + 1;
+          }
+        } catch {
+          errors++;
         }
-      } catch {
-        errors++;
-      }
-    }));
+      }),
+    );
   } finally {
     await agent.close();
   }
@@ -144,36 +175,63 @@ async function main(): Promise<void> {
     const passes = new Map<number, { rps: number[]; p99: number[] }>(SWEEP.map((c) => [c, { rps: [], p99: [] }]));
     for (let pass = 1; pass <= SWEEP_PASSES; pass++) {
       for (const c of SWEEP) {
-        const r = await runWrk({ url: `${s.base}${PATH}`, body: REQUEST_BODY, durationS: SWEEP_S, connections: c, threads: 1 });
+        const r = await runWrk({
+          url: `${s.base}${PATH}`,
+          body: REQUEST_BODY,
+          durationS: SWEEP_S,
+          connections: c,
+          threads: 1,
+        });
         passes.get(c)?.rps.push(r.requestsPerSec);
         if (r.p99Ms !== null) passes.get(c)?.p99.push(r.p99Ms);
         log(`sweep pass ${pass} c=${c}: ${int(r.requestsPerSec)} req/s p99 ${fixed(r.p99Ms)} ms non-2xx ${r.non2xx}`);
       }
     }
-    for (const [c, v] of passes) sweep.push({ connections: c, rps: median(v.rps) ?? 0, p99: median(v.p99), runs: v.rps });
+    for (const [c, v] of passes)
+      sweep.push({ connections: c, rps: median(v.rps) ?? 0, p99: median(v.p99), runs: v.rps });
     const best = Math.max(...sweep.map((x) => x.rps));
     saturating = sweep.find((x) => x.rps >= SATURATION_SHARE * best)?.connections ?? 64;
     const over = 8 * saturating;
-    log(`saturates at ${saturating} connections (first within ${SATURATION_SHARE * 100}% of best ${int(best)} req/s); overload at ${over}`);
+    log(
+      `saturates at ${saturating} connections (first within ${SATURATION_SHARE * 100}% of best ${int(best)} req/s); overload at ${over}`,
+    );
 
     // 2 + 3 + 5. 8× the saturating connections, one-row then 64-row requests, each with 1 ms deadline requests alongside
-    for (const [rows, body] of [[1, REQUEST_BODY], [64, ROWS64_BODY]] as const) {
+    for (const [rows, body] of [
+      [1, REQUEST_BODY],
+      [64, ROWS64_BODY],
+    ] as const) {
       const before = await metricsShed(s, 'deadline_exceeded');
       const probe = deadlineProbe(s);
       loads.push(await wrkLoad(s, `8× saturating connections, ${rows}-row requests`, body, over, DURATION, rows));
       const probeResult = await probe;
-      deadlines.push({ during: `8× saturating connections, ${rows}-row requests`, ...probeResult, shedDeadlineDelta: (await metricsShed(s, 'deadline_exceeded')) - before });
+      deadlines.push({
+        during: `8× saturating connections, ${rows}-row requests`,
+        ...probeResult,
+        shedDeadlineDelta: (await metricsShed(s, 'deadline_exceeded')) - before,
+      });
     }
 
     // 3b. A flood past what batching 64-row requests keeps up with, whatever the sweep found: the
     // queue bound and the refusals before the body is read.
-    if (FLOOD_CONNECTIONS > over) loads.push(await wrkLoad(s, `flood: ${FLOOD_CONNECTIONS} connections, 64-row requests`, ROWS64_BODY, FLOOD_CONNECTIONS, DURATION, 64));
+    if (FLOOD_CONNECTIONS > over)
+      loads.push(
+        await wrkLoad(
+          s,
+          `flood: ${FLOOD_CONNECTIONS} connections, 64-row requests`,
+          ROWS64_BODY,
+          FLOOD_CONNECTIONS,
+          DURATION,
+          64,
+        ),
+      );
 
     // 4. normal load
     loads.push(await wrkLoad(s, 'normal: 64 connections, 1-row requests', REQUEST_BODY, 64, DURATION, 1));
     loads.push(await wrkLoad(s, 'normal: 500 connections, 1-row requests', REQUEST_BODY, 500, DURATION, 1));
     bursts = [];
-    for (let i = 0; i < 3; i++) bursts.push({ name: `500 one-row requests at once (#${i + 1})`, r: await burst(s, 500) });
+    for (let i = 0; i < 3; i++)
+      bursts.push({ name: `500 one-row requests at once (#${i + 1})`, r: await burst(s, 500) });
     for (const b of bursts) log(`${b.name}: ${JSON.stringify(b.r)}`);
   } finally {
     await s?.stop();
@@ -186,7 +244,14 @@ async function main(): Promise<void> {
   }
 }
 
-interface DeadlineResult { during: string; sent: number; statuses: Record<string, number>; codes: Record<string, number>; errors: number; shedDeadlineDelta: number }
+interface DeadlineResult {
+  during: string;
+  sent: number;
+  statuses: Record<string, number>;
+  codes: Record<string, number>;
+  errors: number;
+  shedDeadlineDelta: number;
+}
 
 /** From 2 s into a load: ten bursts of 20 one-row requests with `x-croupier-timeout-ms: 1`, 200 ms apart. */
 async function deadlineProbe(s: CroupierProcess): Promise<Omit<DeadlineResult, 'during' | 'shedDeadlineDelta'>> {
@@ -206,7 +271,8 @@ async function deadlineProbe(s: CroupierProcess): Promise<Omit<DeadlineResult, '
 async function metricsShed(s: CroupierProcess, reason: string): Promise<number> {
   const text = await (await fetch(`${s.base}/metrics`)).text();
   let sum = 0;
-  for (const m of text.matchAll(new RegExp(`^croupier_shed_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  for (const m of text.matchAll(new RegExp(`^croupier_shed_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)$`, 'gm')))
+    sum += Number(m[1]);
   return sum;
 }
 
@@ -220,43 +286,120 @@ interface Report {
 }
 
 function report(r: Report): string {
-  const command = ['npm run bench:overload', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const command = ['npm run bench:overload', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
+    ' ',
+  );
   const mb = (x: number | null): string => (x === null ? 'n/a' : `${Math.round(x / 1024 / 1024)} MB`);
-  const socket = (w: WrkResult): string => `${w.socketErrors.connect}/${w.socketErrors.read}/${w.socketErrors.write}/${w.socketErrors.timeout}`;
+  const socket = (w: WrkResult): string =>
+    `${w.socketErrors.connect}/${w.socketErrors.read}/${w.socketErrors.write}/${w.socketErrors.timeout}`;
   return [
     '## Overload and shedding (`/v1/predict/fraud-scoring`)',
     '',
     `- date: ${r.date.toISOString()}, node ${process.version}, ${os.availableParallelism()} cores; wrk and Croupier share them`,
     `- command: \`${command}\``,
-    '- Croupier with its defaults (`CROUPIER_MAX_QUEUED_ROWS` 8192 rows per model version, `CROUPIER_MAX_BATCH` 64); ' +
-      '`wrk -t1 -s bench/post-file.lua` with `BENCH_COUNT_STATUS=1` (answers counted by status in Lua, and 503s carrying `Retry-After`); ' +
-      'during each load `/metrics` is read every 250 ms for `croupier_queue_depth` and `croupier_shed_total`, and RSS from `/proc/<pid>/status`',
+    '- Croupier with its defaults (`CROUPIER_MAX_QUEUED_ROWS` 8192 rows per model version, `CROUPIER_MAX_BATCH` 64); '
+      + '`wrk -t1 -s bench/post-file.lua` with `BENCH_COUNT_STATUS=1` (answers counted by status in Lua, and 503s carrying `Retry-After`); '
+      + 'during each load `/metrics` is read every 250 ms for `croupier_queue_depth` and `croupier_shed_total`, and RSS from `/proc/<pid>/status`',
     `- saturation: wrk connection sweep (${SWEEP.join(', ')}), ${SWEEP_S} s each, ${SWEEP_PASSES} ascending passes, one-row requests; saturating = the fewest connections within ${SATURATION_SHARE * 100}% of the best req/s`,
     '',
-    mdTable(['connections', 'median req/s', 'runs req/s', 'median p99'], r.sweep.map((x) => [String(x.connections), int(x.rps), x.runs.map((v) => int(v)).join(' / '), `${fixed(x.p99)} ms`])),
+    mdTable(
+      ['connections', 'median req/s', 'runs req/s', 'median p99'],
+      r.sweep.map((x) => [
+        String(x.connections),
+        int(x.rps),
+        x.runs.map((v) => int(v)).join(' / '),
+        `${fixed(x.p99)} ms`,
+      ]),
+    ),
     '',
     `Saturating connections: **${r.saturating}**; overload runs use **${8 * r.saturating}** (8×).`,
     '',
-    mdTable(['load', 'connections', 'rows/request', 'req/s', 'p99', '200', '503', '503 with Retry-After', 'other status',
-      'socket errors conn/read/write/timeout', 'max queued rows (one version)', 'max queued rows (all)', 'shed queue_full', 'shed deadline', 'max RSS', 'alive after'],
-    r.loads.map((l) => {
-      const st = l.wrk.statuses;
-      const other = Object.entries(st).filter(([k]) => k !== '200' && k !== '503').map(([k, v]) => `${k}:${v}`).join(' ') || '0';
-      return [l.name, String(l.connections), String(l.rowsPerRequest), int(l.wrk.requestsPerSec), `${fixed(l.wrk.p99Ms)} ms`,
-        int(st['200'] ?? 0), int(st['503'] ?? 0), int(l.wrk.retryAfter), other, socket(l.wrk), int(l.sampled.maxQueuePerVersion),
-        int(l.sampled.maxQueueTotal), int(l.sampled.shedDelta.get('queue_full') ?? 0), int(l.sampled.shedDelta.get('deadline_exceeded') ?? 0),
-        mb(l.sampled.maxRssBytes), l.aliveAfter ? 'yes' : '**no**'];
-    })),
+    mdTable(
+      [
+        'load',
+        'connections',
+        'rows/request',
+        'req/s',
+        'p99',
+        '200',
+        '503',
+        '503 with Retry-After',
+        'other status',
+        'socket errors conn/read/write/timeout',
+        'max queued rows (one version)',
+        'max queued rows (all)',
+        'shed queue_full',
+        'shed deadline',
+        'max RSS',
+        'alive after',
+      ],
+      r.loads.map((l) => {
+        const st = l.wrk.statuses;
+        const other =
+          Object.entries(st)
+            .filter(([k]) => k !== '200' && k !== '503')
+            .map(([k, v]) => `${k}:${v}`)
+            .join(' ') || '0';
+        return [
+          l.name,
+          String(l.connections),
+          String(l.rowsPerRequest),
+          int(l.wrk.requestsPerSec),
+          `${fixed(l.wrk.p99Ms)} ms`,
+          int(st['200'] ?? 0),
+          int(st['503'] ?? 0),
+          int(l.wrk.retryAfter),
+          other,
+          socket(l.wrk),
+          int(l.sampled.maxQueuePerVersion),
+          int(l.sampled.maxQueueTotal),
+          int(l.sampled.shedDelta.get('queue_full') ?? 0),
+          int(l.sampled.shedDelta.get('deadline_exceeded') ?? 0),
+          mb(l.sampled.maxRssBytes),
+          l.aliveAfter ? 'yes' : '**no**',
+        ];
+      }),
+    ),
     '',
-    mdTable(['burst', '200', '503', 'other', 'client errors'], r.bursts.map((b) => [b.name, int(b.r.statuses['200'] ?? 0), int(b.r.statuses['503'] ?? 0),
-      Object.entries(b.r.statuses).filter(([k]) => k !== '200' && k !== '503').map(([k, v]) => `${k}:${v}`).join(' ') || '0', String(b.r.errors)])),
+    mdTable(
+      ['burst', '200', '503', 'other', 'client errors'],
+      r.bursts.map((b) => [
+        b.name,
+        int(b.r.statuses['200'] ?? 0),
+        int(b.r.statuses['503'] ?? 0),
+        Object.entries(b.r.statuses)
+          .filter(([k]) => k !== '200' && k !== '503')
+          .map(([k, v]) => `${k}:${v}`)
+          .join(' ') || '0',
+        String(b.r.errors),
+      ]),
+    ),
     '',
-    'Deadline probes: from 2 s into each overload run, ten bursts of 20 one-row requests with `x-croupier-timeout-ms: 1`, 200 ms apart ' +
-      '(a request that finds a worker free is started within the millisecond and answered; one that has to wait in the queue is dropped before inference):',
+    'Deadline probes: from 2 s into each overload run, ten bursts of 20 one-row requests with `x-croupier-timeout-ms: 1`, 200 ms apart '
+      + '(a request that finds a worker free is started within the millisecond and answered; one that has to wait in the queue is dropped before inference):',
     '',
-    mdTable(['during', 'sent', 'answers', 'error codes', 'client errors', 'croupier_shed_total{reason="deadline_exceeded"} rose by'],
-      r.deadlines.map((d) => [d.during, String(d.sent), Object.entries(d.statuses).map(([k, v]) => `${k}: ${v}`).join(', '),
-        Object.entries(d.codes).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none', String(d.errors), String(d.shedDeadlineDelta)])),
+    mdTable(
+      [
+        'during',
+        'sent',
+        'answers',
+        'error codes',
+        'client errors',
+        'croupier_shed_total{reason="deadline_exceeded"} rose by',
+      ],
+      r.deadlines.map((d) => [
+        d.during,
+        String(d.sent),
+        Object.entries(d.statuses)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', '),
+        Object.entries(d.codes)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ') || 'none',
+        String(d.errors),
+        String(d.shedDeadlineDelta),
+      ]),
+    ),
   ].join('\n');
 }
 

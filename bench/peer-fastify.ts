@@ -35,8 +35,10 @@ const options: ort.InferenceSession.SessionOptions =
 
 const session = await ort.InferenceSession.create(modelPath, options);
 if (!session.inputNames.includes(INPUT) || !session.outputNames.includes(OUTPUT)) {
-  throw new Error(`${modelPath}: expected input '${INPUT}' and output '${OUTPUT}', ` +
-    `got ${session.inputNames.join(',')} -> ${session.outputNames.join(',')}`);
+  throw new Error(
+    `${modelPath}: expected input '${INPUT}' and output '${OUTPUT}', `
+      + `got ${session.inputNames.join(',')} -> ${session.outputNames.join(',')}`,
+  );
 }
 
 const app = Fastify({ logger: false });
@@ -66,8 +68,10 @@ app.post<{ Params: { route: string }; Body: unknown }>('/v1/predict/:route', asy
 
 const port = portFromArgs(process.argv.slice(2), 9002);
 await app.listen({ host: '127.0.0.1', port });
-process.stdout.write(`peer-fastify: listening on http://127.0.0.1:${port} ` +
-  `(model ${modelPath}, intraOpNumThreads ${threadsEnv ?? 'default'})\n`);
+process.stdout.write(
+  `peer-fastify: listening on http://127.0.0.1:${port} `
+    + `(model ${modelPath}, intraOpNumThreads ${threadsEnv ?? 'default'})\n`,
+);
 
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {

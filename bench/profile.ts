@@ -38,10 +38,13 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('usage: npm run bench:profile -- [--endpoint predict|feedback] [--duration 6] [--rounds 2] [--no-write]\n');
+  process.stdout.write(
+    'usage: npm run bench:profile -- [--endpoint predict|feedback] [--duration 6] [--rounds 2] [--no-write]\n',
+  );
   process.exit(0);
 }
-if (args.endpoint !== 'predict' && args.endpoint !== 'feedback') throw new Error(`--endpoint: predict or feedback, not '${args.endpoint}'`);
+if (args.endpoint !== 'predict' && args.endpoint !== 'feedback')
+  throw new Error(`--endpoint: predict or feedback, not '${args.endpoint}'`);
 const FEEDBACK = args.endpoint === 'feedback';
 const PATH = FEEDBACK ? '/v1/feedback' : PREDICT;
 const DURATION = Number(args.duration);
@@ -56,8 +59,14 @@ const CATEGORIES: [string, (dso: string, sym: string) => boolean][] = [
   ['uWS: HTTP parsing, sockets', (dso) => dso.startsWith('uws_')],
   ['ONNX Runtime: inference', (dso) => dso.includes('onnxruntime')],
   ['JSON.parse', (_, sym) => /JsonParser|Strtod|StringToDouble/.test(sym)],
-  ['garbage collection', (_, sym) => /Scaveng|Mark|Sweep|Evacuat|Heap::|GlobalHandles|ArrayBufferSweeper|RememberedSet|Compactor/.test(sym)],
-  ['compiled JavaScript (Croupier, Node)', (dso, sym) => dso.startsWith('[JIT]') || sym.startsWith('JS:') || sym.startsWith('LazyCompile')],
+  [
+    'garbage collection',
+    (_, sym) => /Scaveng|Mark|Sweep|Evacuat|Heap::|GlobalHandles|ArrayBufferSweeper|RememberedSet|Compactor/.test(sym),
+  ],
+  [
+    'compiled JavaScript (Croupier, Node)',
+    (dso, sym) => dso.startsWith('[JIT]') || sym.startsWith('JS:') || sym.startsWith('LazyCompile'),
+  ],
   ['V8 builtins: property access, calls, strings, typed arrays', (_, sym) => sym.startsWith('Builtins_')],
   ['libc: malloc/free, memcpy', (dso) => dso.startsWith('libc')],
   ['V8 and Node runtime: API calls, handles, strings, the rest', () => true],
@@ -74,7 +83,15 @@ interface Profile {
 async function load(server: Server, durationS: number, ids: { file: string; from: number }): Promise<WrkResult> {
   const url = `http://127.0.0.1:${server.port}${PATH}`;
   if (!FEEDBACK) return runWrk({ url, body: REQUEST_BODY, durationS, connections: CONNECTIONS, threads: 1 });
-  const r = await runWrk({ url, body: '', durationS, connections: CONNECTIONS, threads: 1, script: FEEDBACK_LUA, env: { IDS_FILE: ids.file, IDS_FROM: String(ids.from) } });
+  const r = await runWrk({
+    url,
+    body: '',
+    durationS,
+    connections: CONNECTIONS,
+    threads: 1,
+    script: FEEDBACK_LUA,
+    env: { IDS_FILE: ids.file, IDS_FROM: String(ids.from) },
+  });
   if (server.name === 'croupier') ids.from += r.requests;
   if (r.non2xx > 0) throw new Error(`${server.name}: ${r.non2xx} outcomes were not accepted (decision ids ran out?)`);
   return r;
@@ -84,10 +101,25 @@ async function record(server: Server, file: string, ids: { file: string; from: n
   const pid = server.child.pid!;
   const before = cpuSnapshot(pid);
   const loaded = load(server, DURATION, ids);
-  await promisify(execFile)('perf', ['record', '-F', String(FREQUENCY), '-p', String(pid), '-o', file, '--', 'sleep', String(DURATION - 1)]);
+  await promisify(execFile)('perf', [
+    'record',
+    '-F',
+    String(FREQUENCY),
+    '-p',
+    String(pid),
+    '-o',
+    file,
+    '--',
+    'sleep',
+    String(DURATION - 1),
+  ]);
   const wrk = await loaded;
   const cpu = cpuSince(before, pid);
-  const report = execFileSync('perf', ['report', '-i', file, '--no-children', '--sort', 'dso,sym', '-g', 'none', '--stdio'], { maxBuffer: 64 << 20 }).toString();
+  const report = execFileSync(
+    'perf',
+    ['report', '-i', file, '--no-children', '--sort', 'dso,sym', '-g', 'none', '--stdio'],
+    { maxBuffer: 64 << 20 },
+  ).toString();
   const shares = new Map<string, number>(CATEGORIES.map(([name]) => [name, 0]));
   for (const line of report.split('\n')) {
     // "  1.47%  [JIT] tid 20802  [.] JS:*resolve …": the shared object may hold spaces.
@@ -106,7 +138,9 @@ async function main(): Promise<void> {
   mkdirSync(TMP, { recursive: true });
   const targets: Target[] = [makeTarget('ceiling', ROOT), makeTarget('croupier', ROOT)];
   const servers: Server[] = [];
-  installSignalCleanup(async () => { await Promise.all(servers.map((s) => stopServer(s))); });
+  installSignalCleanup(async () => {
+    await Promise.all(servers.map((s) => stopServer(s)));
+  });
   const profiles = new Map<string, Profile[]>();
   const ids = { file: `${TMP}profile-decision-ids.txt`, from: 0 };
   try {
@@ -117,7 +151,12 @@ async function main(): Promise<void> {
       const spec = target.spec(port);
       // --perf-basic-prof also has V8 log code events: into bench/.tmp, not the working directory.
       const node = ['--perf-basic-prof', `--logfile=${TMP}v8.log`];
-      const server = spawnServer({ ...spec, args: [...node, ...spec.args], urlPath: PREDICT, logFile: `${TMP}profile-${target.name}.log` });
+      const server = spawnServer({
+        ...spec,
+        args: [...node, ...spec.args],
+        urlPath: PREDICT,
+        logFile: `${TMP}profile-${target.name}.log`,
+      });
       servers.push(server);
       await waitUntilReady(server, REQUEST_BODY, 30_000);
       profiles.set(target.name, []);
@@ -126,7 +165,11 @@ async function main(): Promise<void> {
         const needed = (ROUNDS * DURATION + 3) * 60_000;
         const have = await makeDecisions(server.url, ids.file, needed, CONNECTIONS, log);
         ids.from = Math.max(0, have - needed);
-        log((await compacted(spec.env!.CROUPIER_STATE_DIR!, 45_000)) ? 'the decisions are compacted into a snapshot' : 'no compaction within 45 s; measuring anyway');
+        log(
+          (await compacted(spec.env!.CROUPIER_STATE_DIR!, 45_000))
+            ? 'the decisions are compacted into a snapshot'
+            : 'no compaction within 45 s; measuring anyway',
+        );
       }
     }
     for (const server of servers) await load(server, 2, ids);
@@ -147,10 +190,22 @@ async function main(): Promise<void> {
   // Means over rounds: µs per request per category.
   const us = (name: string, category?: string): number => {
     const ps = profiles.get(name)!;
-    return ps.reduce((a, p) => a + p.usPerRequest * (category === undefined ? 1 : p.shares.get(category)!), 0) / ps.length;
+    return (
+      ps.reduce((a, p) => a + p.usPerRequest * (category === undefined ? 1 : p.shares.get(category)!), 0) / ps.length
+    );
   };
-  const rows = CATEGORIES.map(([c]) => [c, fixed(us('ceiling', c)), fixed(us('croupier', c)), fixed(us('croupier', c) - us('ceiling', c))]);
-  rows.push(['**total**', `**${fixed(us('ceiling'))}**`, `**${fixed(us('croupier'))}**`, `**${fixed(us('croupier') - us('ceiling'))}**`]);
+  const rows = CATEGORIES.map(([c]) => [
+    c,
+    fixed(us('ceiling', c)),
+    fixed(us('croupier', c)),
+    fixed(us('croupier', c) - us('ceiling', c)),
+  ]);
+  rows.push([
+    '**total**',
+    `**${fixed(us('ceiling'))}**`,
+    `**${fixed(us('croupier'))}**`,
+    `**${fixed(us('croupier') - us('ceiling'))}**`,
+  ]);
   const table = mdTable(['where the CPU goes (µs per request)', 'ceiling', 'croupier', 'croupier − ceiling'], rows);
   const what = FEEDBACK
     ? `- the ceiling parses the outcome and answers a fixed 202; Croupier validates it, verifies the decision id, finds the decision, credits the arm (Thompson weights recomputed after outcomes), journals the outcome and answers once it is fsynced (group commit), with metrics on`

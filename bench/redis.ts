@@ -43,14 +43,37 @@ const ROUNDS = option('rounds', 3);
 const DURATION_S = option('duration', 6);
 const WRITE = !args.includes('--no-write');
 
-const log = (msg: string): void => { process.stderr.write(`bench:redis: ${msg}\n`); };
+const log = (msg: string): void => {
+  process.stderr.write(`bench:redis: ${msg}\n`);
+};
 
-interface Run { rps: number; p99: number | null; non2xx: number; errors: number; serverCores: number | null; redisCores: number | null; machineBusy: number | null }
-interface Target { name: 'embedded' | 'redis' | 'redis-wait1'; server: Server; runs: Run[] }
-interface FeedbackRun {
-  rps: number; p99: number | null; non2xx: number; errors: number; redisCores: number | null; fixed: FixedRateResult;
+interface Run {
+  rps: number;
+  p99: number | null;
+  non2xx: number;
+  errors: number;
+  serverCores: number | null;
+  redisCores: number | null;
+  machineBusy: number | null;
 }
-interface FeedbackTarget { wait: 0 | 1; server: Server; runs: FeedbackRun[] }
+interface Target {
+  name: 'embedded' | 'redis' | 'redis-wait1';
+  server: Server;
+  runs: Run[];
+}
+interface FeedbackRun {
+  rps: number;
+  p99: number | null;
+  non2xx: number;
+  errors: number;
+  redisCores: number | null;
+  fixed: FixedRateResult;
+}
+interface FeedbackTarget {
+  wait: 0 | 1;
+  server: Server;
+  runs: FeedbackRun[];
+}
 
 /**
  * A redis-server on a free port, AOF with fsync every second (the setting docs/deploy.md recommends
@@ -59,18 +82,34 @@ interface FeedbackTarget { wait: 0 | 1; server: Server; runs: FeedbackRun[] }
 async function startRedis(dir: string, replicaOf?: number): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
-  const child = spawn('redis-server', [
-    '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-    ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
-  ], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
+    ],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 200; i++) {
     const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     c.on('error', () => undefined);
     try {
       await c.connect();
-      const ready = replicaOf === undefined
-        ? (await c.ping()) === 'PONG'
-        : /master_link_status:up/.test(await c.info('replication'));
+      const ready =
+        replicaOf === undefined
+          ? (await c.ping()) === 'PONG'
+          : /master_link_status:up/.test(await c.info('replication'));
       c.disconnect();
       if (ready) return { port, child };
     } catch {
@@ -84,22 +123,35 @@ async function startRedis(dir: string, replicaOf?: number): Promise<{ port: numb
 
 function croupier(name: Target['name'], port: number, stateDir: string, redisUrl?: string, waitReplicas = 0): Server {
   return spawnServer({
-    name, command: process.execPath, args: ['bin/croupier.js', 'serve', '--port', String(port), '--models', './models'],
-    port, urlPath: `/v1/predict/${ROUTE}`, cwd: ROOT, logFile: `${TMP}redis-bench-${name}.log`,
+    name,
+    command: process.execPath,
+    args: ['bin/croupier.js', 'serve', '--port', String(port), '--models', './models'],
+    port,
+    urlPath: `/v1/predict/${ROUTE}`,
+    cwd: ROOT,
+    logFile: `${TMP}redis-bench-${name}.log`,
     env: {
-      ...process.env, NODE_ENV: 'production', CROUPIER_STATE_DIR: stateDir,
+      ...process.env,
+      NODE_ENV: 'production',
+      CROUPIER_STATE_DIR: stateDir,
       ...(redisUrl ? { CROUPIER_REDIS_URL: redisUrl, CROUPIER_REDIS_WAIT_REPLICAS: String(waitReplicas) } : {}),
     },
   });
 }
 
 async function main(): Promise<void> {
-  try { execFileSync('wrk', ['--version'], { stdio: 'ignore' }); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('wrk is not installed (apt-get install -y wrk)');
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error('wrk is not installed (apt-get install -y wrk)');
   }
   execFileSync(process.execPath, ['scripts/build-if-stale.js'], { cwd: ROOT, stdio: 'inherit' });
   mkdirSync(TMP, { recursive: true });
-  const loadBefore = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+  const loadBefore = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ');
   const dir = mkdtempSync(join(os.tmpdir(), 'croupier-bench-redis-'));
   const idsFile = join(dir, 'decision-ids.txt');
   const redis = await startRedis(join(dir, 'master'));
@@ -129,7 +181,14 @@ async function main(): Promise<void> {
       const probe = await waitUntilReady(s, REQUEST_BODY, 30_000);
       log(`${s.name}: ready, answers ${probe.body.slice(0, 80)}…`);
     }
-    for (const t of targets) await runWrk({ url: t.server.url, body: REQUEST_BODY, durationS: WARMUP_S, connections: CONNECTIONS, threads: 1 });
+    for (const t of targets)
+      await runWrk({
+        url: t.server.url,
+        body: REQUEST_BODY,
+        durationS: WARMUP_S,
+        connections: CONNECTIONS,
+        threads: 1,
+      });
 
     // Feedback takes the outcome of a different decision each time: decisions minted on the WAIT 0
     // server (ids in `idsFile`), each run starting after the last id used (both servers share Redis).
@@ -142,8 +201,14 @@ async function main(): Promise<void> {
     let reused = 0;
     const mint = async (count: number): Promise<void> => {
       if (have - from >= count) return;
-      have = await makeDecisions(targets[1]!.server.url, idsFile, from + count, CONNECTIONS, (m) => log(`minting: ${m}`),
-        have > 0);
+      have = await makeDecisions(
+        targets[1]!.server.url,
+        idsFile,
+        from + count,
+        CONNECTIONS,
+        (m) => log(`minting: ${m}`),
+        have > 0,
+      );
       ids = readFileSync(idsFile, 'utf8').split('\n');
     };
     const feedbackUrl = (t: FeedbackTarget): string => `http://127.0.0.1:${t.server.port}/v1/feedback`;
@@ -151,7 +216,12 @@ async function main(): Promise<void> {
       await mint(Math.ceil((feedbackRps ?? FEEDBACK_RPS_GUESS) * 2 * durationS));
       const redisBefore = cpuSnapshot(redis.child.pid);
       const r = await runWrk({
-        url: feedbackUrl(t), body: '', durationS, connections: CONNECTIONS, threads: 1, script: FEEDBACK_LUA,
+        url: feedbackUrl(t),
+        body: '',
+        durationS,
+        connections: CONNECTIONS,
+        threads: 1,
+        script: FEEDBACK_LUA,
         env: { IDS_FILE: idsFile, IDS_FROM: String(from) },
       });
       const used = from + r.requests;
@@ -171,42 +241,103 @@ async function main(): Promise<void> {
       for (const t of targets) {
         const before = cpuSnapshot(t.server.child.pid);
         const redisBefore = cpuSnapshot(redis.child.pid);
-        const wrk = await runWrk({ url: t.server.url, body: REQUEST_BODY, durationS: DURATION_S, connections: CONNECTIONS, threads: 1 });
+        const wrk = await runWrk({
+          url: t.server.url,
+          body: REQUEST_BODY,
+          durationS: DURATION_S,
+          connections: CONNECTIONS,
+          threads: 1,
+        });
         const cpu = cpuSince(before, t.server.child.pid);
         const redisCpu = cpuSince(redisBefore, redis.child.pid);
-        t.runs.push({ rps: wrk.requestsPerSec, p99: wrk.p99Ms, non2xx: wrk.non2xx, errors: socketErrorTotal(wrk), serverCores: cpu.serverCores, redisCores: redisCpu.serverCores, machineBusy: cpu.machineBusy });
-        log(`round ${round}/${ROUNDS} ${t.name.padEnd(8)} ${Math.round(wrk.requestsPerSec).toString().padStart(7)} req/s  p99 ${wrk.p99Ms?.toFixed(2) ?? '?'} ms  non-2xx ${wrk.non2xx}  server ${cpu.serverCores?.toFixed(2) ?? '?'} cores  redis ${redisCpu.serverCores?.toFixed(2) ?? '?'} cores`);
+        t.runs.push({
+          rps: wrk.requestsPerSec,
+          p99: wrk.p99Ms,
+          non2xx: wrk.non2xx,
+          errors: socketErrorTotal(wrk),
+          serverCores: cpu.serverCores,
+          redisCores: redisCpu.serverCores,
+          machineBusy: cpu.machineBusy,
+        });
+        log(
+          `round ${round}/${ROUNDS} ${t.name.padEnd(8)} ${Math.round(wrk.requestsPerSec).toString().padStart(7)} req/s  p99 ${wrk.p99Ms?.toFixed(2) ?? '?'} ms  non-2xx ${wrk.non2xx}  server ${cpu.serverCores?.toFixed(2) ?? '?'} cores  redis ${redisCpu.serverCores?.toFixed(2) ?? '?'} cores`,
+        );
       }
       // WAIT 0 first in odd rounds, WAIT 1 first in even ones: neither always runs on a Redis the other just loaded.
       for (const t of round % 2 === 1 ? feedbackTargets : [...feedbackTargets].reverse()) {
         const { r, redisCores } = await feedbackWrk(t, DURATION_S);
         await mint(FEEDBACK_RATE * DURATION_S * 2);
-        const fixed = await runFixedRate(feedbackUrl(t), '', FEEDBACK_RATE, DURATION_S, FIXED_RATE_CONNECTIONS, t.server.child.pid,
-          outcomeBody);
+        const fixed = await runFixedRate(
+          feedbackUrl(t),
+          '',
+          FEEDBACK_RATE,
+          DURATION_S,
+          FIXED_RATE_CONNECTIONS,
+          t.server.child.pid,
+          outcomeBody,
+        );
         if (from > have) throw new Error(`the fixed-rate run went past the ${have} decisions minted`);
         const non2xx = r.non2xx + fixed.non2xx;
-        t.runs.push({ rps: r.requestsPerSec, p99: r.p99Ms, non2xx, errors: socketErrorTotal(r) + fixed.errors, redisCores, fixed });
+        t.runs.push({
+          rps: r.requestsPerSec,
+          p99: r.p99Ms,
+          non2xx,
+          errors: socketErrorTotal(r) + fixed.errors,
+          redisCores,
+          fixed,
+        });
         const ms = (x: number | null): string => x?.toFixed(2) ?? '?';
-        log(`round ${round}/${ROUNDS} feedback WAIT ${t.wait}: ${Math.round(r.requestsPerSec)} req/s  p99 ${ms(r.p99Ms)} ms; `
-          + `at ${FEEDBACK_RATE}/s p50 ${ms(fixed.responseP50Ms)} ms  p99 ${ms(fixed.responseP99Ms)} ms  non-2xx ${non2xx}`);
+        log(
+          `round ${round}/${ROUNDS} feedback WAIT ${t.wait}: ${Math.round(r.requestsPerSec)} req/s  p99 ${ms(r.p99Ms)} ms; `
+            + `at ${FEEDBACK_RATE}/s p50 ${ms(fixed.responseP50Ms)} ms  p99 ${ms(fixed.responseP99Ms)} ms  non-2xx ${non2xx}`,
+        );
       }
     }
     // What Redis holds: one decision key per answer of the Redis targets, and its pulls.
     const c = new Redis(url);
     const stats = await c.hgetall(`croupier:{route:${ROUTE}}:stats`);
-    const total = (field: string): number => Object.entries(stats).filter(([k]) => k.endsWith(`:${field}`)).reduce((s, [, v]) => s + Number(v), 0);
+    const total = (field: string): number =>
+      Object.entries(stats)
+        .filter(([k]) => k.endsWith(`:${field}`))
+        .reduce((s, [, v]) => s + Number(v), 0);
     const keys = await c.dbsize();
     c.disconnect();
 
-    const med = <R>(runs: R[], f: (r: R) => number | null): number | null => median(runs.map(f).filter((x): x is number => x !== null));
+    const med = <R>(runs: R[], f: (r: R) => number | null): number | null =>
+      median(runs.map(f).filter((x): x is number => x !== null));
     const [embedded, shared] = targets as [Target, Target];
     const ratio = (med(shared.runs, (r) => r.rps) ?? 0) / (med(embedded.runs, (r) => r.rps) ?? 1);
     const perRound = median(shared.runs.map((r, i) => r.rps / embedded.runs[i]!.rps)) ?? 0;
-    const fmt = (x: number | null, d = 0): string => (x === null ? '?' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
-    const cpuPerRequest = (r: Run): number | null => (r.serverCores === null || r.rps === 0 ? null : (r.serverCores / r.rps) * 1e6);
-    const row = (t: Target): string => `| ${t.name} | ${fmt(med(t.runs, (r) => r.rps))} | ${t.runs.map((r) => fmt(r.rps)).join(' / ')} | ${fmt(med(t.runs, (r) => r.p99), 2)} ms | ${t.runs.reduce((s, r) => s + r.non2xx, 0)} | ${t.runs.reduce((s, r) => s + r.errors, 0)} | ${fmt(med(t.runs, (r) => r.serverCores), 2)} | ${fmt(med(t.runs, cpuPerRequest))} µs | ${fmt(med(t.runs, (r) => r.redisCores), 2)} | ${fmt(med(t.runs, (r) => r.machineBusy === null ? null : r.machineBusy * 100))}% |`;
+    const fmt = (x: number | null, d = 0): string =>
+      x === null ? '?' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+    const cpuPerRequest = (r: Run): number | null =>
+      r.serverCores === null || r.rps === 0 ? null : (r.serverCores / r.rps) * 1e6;
+    const row = (t: Target): string =>
+      `| ${t.name} | ${fmt(med(t.runs, (r) => r.rps))} | ${t.runs.map((r) => fmt(r.rps)).join(' / ')} | ${fmt(
+        med(t.runs, (r) => r.p99),
+        2,
+      )} ms | ${t.runs.reduce((s, r) => s + r.non2xx, 0)} | ${t.runs.reduce((s, r) => s + r.errors, 0)} | ${fmt(
+        med(t.runs, (r) => r.serverCores),
+        2,
+      )} | ${fmt(med(t.runs, cpuPerRequest))} µs | ${fmt(
+        med(t.runs, (r) => r.redisCores),
+        2,
+      )} | ${fmt(med(t.runs, (r) => (r.machineBusy === null ? null : r.machineBusy * 100)))}% |`;
     const [w0, w1] = feedbackTargets as [FeedbackTarget, FeedbackTarget];
-    const feedbackRow = (t: FeedbackTarget): string => `| ${t.wait} | ${fmt(med(t.runs, (r) => r.rps))} | ${t.runs.map((r) => fmt(r.rps)).join(' / ')} | ${fmt(med(t.runs, (r) => r.p99), 2)} ms | ${fmt(med(t.runs, (r) => r.fixed.achievedRps))} | ${fmt(med(t.runs, (r) => r.fixed.responseP50Ms), 2)} ms | ${fmt(med(t.runs, (r) => r.fixed.responseP99Ms), 2)} ms | ${t.runs.reduce((s, r) => s + r.non2xx, 0)} | ${t.runs.reduce((s, r) => s + r.errors, 0)} | ${fmt(med(t.runs, (r) => r.redisCores), 2)} |`;
+    const feedbackRow = (t: FeedbackTarget): string =>
+      `| ${t.wait} | ${fmt(med(t.runs, (r) => r.rps))} | ${t.runs.map((r) => fmt(r.rps)).join(' / ')} | ${fmt(
+        med(t.runs, (r) => r.p99),
+        2,
+      )} ms | ${fmt(med(t.runs, (r) => r.fixed.achievedRps))} | ${fmt(
+        med(t.runs, (r) => r.fixed.responseP50Ms),
+        2,
+      )} ms | ${fmt(
+        med(t.runs, (r) => r.fixed.responseP99Ms),
+        2,
+      )} ms | ${t.runs.reduce((s, r) => s + r.non2xx, 0)} | ${t.runs.reduce((s, r) => s + r.errors, 0)} | ${fmt(
+        med(t.runs, (r) => r.redisCores),
+        2,
+      )} |`;
     const waitRatio = (med(w1.runs, (r) => r.rps) ?? 0) / (med(w0.runs, (r) => r.rps) ?? 1);
     const waitPerRound = median(w1.runs.map((r, i) => r.rps / w0.runs[i]!.rps)) ?? 0;
     const added = (f: (r: FeedbackRun) => number | null): string => {
@@ -241,7 +372,12 @@ async function main(): Promise<void> {
       feedbackRow(w0),
       feedbackRow(w1),
       '',
-      ...(reused > 0 ? [`${reused.toLocaleString('en-US')} outcomes went to decisions already used (the minted ones ran out) and were answered as duplicates.`, ''] : []),
+      ...(reused > 0
+        ? [
+            `${reused.toLocaleString('en-US')} outcomes went to decisions already used (the minted ones ran out) and were answered as duplicates.`,
+            '',
+          ]
+        : []),
       `WAIT 1 / WAIT 0: **${waitRatio.toFixed(2)}** of the throughput medians (median of per-round ratios ${waitPerRound.toFixed(2)}); at ${FEEDBACK_RATE.toLocaleString('en-US')} outcomes/s WAIT 1 adds ${added((r) => r.fixed.responseP50Ms)} ms at p50 and ${added((r) => r.fixed.responseP99Ms)} ms at p99.`,
       '',
     ].join('\n');

@@ -11,7 +11,14 @@ import { installSignalCleanup, logTail, spawnServer, stopServer, waitUntilReady,
 import { cpuSince, cpuSnapshot, threadCount } from './lib/cpu.js';
 import { runFixedRate } from './lib/fixedrate.js';
 import { freePort, isListening } from './lib/port.js';
-import { consoleReport, markdownSection, summarize, writeResults, type BenchReport, type TargetOutcome } from './lib/report.js';
+import {
+  consoleReport,
+  markdownSection,
+  summarize,
+  writeResults,
+  type BenchReport,
+  type TargetOutcome,
+} from './lib/report.js';
 import { makeTarget, type Target } from './lib/targets.js';
 import { runWrk } from './lib/wrk.js';
 
@@ -43,7 +50,14 @@ function checkWrk(): void {
 }
 
 async function start(target: Target, opts: BenchOptions, outcomes: TargetOutcome[]): Promise<Live | null> {
-  const outcome: TargetOutcome = { name: target.name, problem: null, probe: null, runs: [], fixedRate: null, threads: null };
+  const outcome: TargetOutcome = {
+    name: target.name,
+    problem: null,
+    probe: null,
+    runs: [],
+    fixedRate: null,
+    threads: null,
+  };
   outcomes.push(outcome);
   const skip = target.prepare();
   if (skip !== null) {
@@ -93,7 +107,13 @@ function markFailed(l: Live, stage: string, err: unknown): void {
 async function measureRounds(live: Live[], opts: BenchOptions): Promise<void> {
   for (const l of live) {
     try {
-      await runWrk({ url: l.server.url, body: REQUEST_BODY, durationS: WARMUP_S, connections: opts.connections, threads: 1 });
+      await runWrk({
+        url: l.server.url,
+        body: REQUEST_BODY,
+        durationS: WARMUP_S,
+        connections: opts.connections,
+        threads: 1,
+      });
     } catch (err) {
       markFailed(l, 'warm-up', err);
     }
@@ -104,13 +124,21 @@ async function measureRounds(live: Live[], opts: BenchOptions): Promise<void> {
       const before = cpuSnapshot(l.server.child.pid);
       try {
         assertAlive(l.server);
-        const wrk = await runWrk({ url: l.server.url, body: REQUEST_BODY, durationS: opts.durationS, connections: opts.connections, threads: 1 });
+        const wrk = await runWrk({
+          url: l.server.url,
+          body: REQUEST_BODY,
+          durationS: opts.durationS,
+          connections: opts.connections,
+          threads: 1,
+        });
         const cpu = cpuSince(before, l.server.child.pid);
         assertAlive(l.server);
         l.outcome.runs.push({ round, wrk, cpu });
-        log(`round ${round}/${opts.rounds} ${l.target.name.padEnd(8)} ${Math.round(wrk.requestsPerSec).toString().padStart(7)} req/s` +
-          `  p99 ${wrk.p99Ms?.toFixed(2) ?? '?'} ms  non-2xx ${wrk.non2xx}` +
-          `  server ${cpu.serverCores?.toFixed(2) ?? '?'} cores  machine ${cpu.machineBusy === null ? '?' : Math.round(cpu.machineBusy * 100)}%`);
+        log(
+          `round ${round}/${opts.rounds} ${l.target.name.padEnd(8)} ${Math.round(wrk.requestsPerSec).toString().padStart(7)} req/s`
+            + `  p99 ${wrk.p99Ms?.toFixed(2) ?? '?'} ms  non-2xx ${wrk.non2xx}`
+            + `  server ${cpu.serverCores?.toFixed(2) ?? '?'} cores  machine ${cpu.machineBusy === null ? '?' : Math.round(cpu.machineBusy * 100)}%`,
+        );
       } catch (err) {
         markFailed(l, `round ${round}`, err);
       }
@@ -126,10 +154,19 @@ async function measureFixedRate(live: Live[], opts: BenchOptions): Promise<strin
   if (basis === undefined || max === null) return 'not run: neither croupier nor peer was measured';
   const rate = Math.max(1, Math.floor(max / 2));
   for (const l of live.filter((x) => x.target.name !== 'ceiling' && x.outcome.problem === null)) {
-    const f = await runFixedRate(l.server.url, REQUEST_BODY, rate, opts.durationS, opts.connections, l.server.child.pid);
+    const f = await runFixedRate(
+      l.server.url,
+      REQUEST_BODY,
+      rate,
+      opts.durationS,
+      opts.connections,
+      l.server.child.pid,
+    );
     l.outcome.fixedRate = f;
-    log(`fixed rate ${l.target.name.padEnd(8)} ${rate} req/s offered: p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  errors ${f.errors}` +
-      `  non-2xx ${f.non2xx}  client ${f.clientCores.toFixed(2)} cores  server ${f.serverCores?.toFixed(2) ?? '?'} cores`);
+    log(
+      `fixed rate ${l.target.name.padEnd(8)} ${rate} req/s offered: p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  errors ${f.errors}`
+        + `  non-2xx ${f.non2xx}  client ${f.clientCores.toFixed(2)} cores  server ${f.serverCores?.toFixed(2) ?? '?'} cores`,
+    );
   }
   const note = basis.target.name === 'croupier' ? '' : ' (croupier was not measured)';
   return `offered rate = half of ${basis.target.name}'s median req/s${note} = ${rate} req/s`;
@@ -140,7 +177,8 @@ async function stopAll(live: Live[]): Promise<string[]> {
   await Promise.all(live.map((l) => stopServer(l.server)));
   for (const l of live) {
     l.target.cleanup();
-    if (await isListening(l.server.port)) notes.push(`WARNING: something still listens on :${l.server.port} (${l.target.name})`);
+    if (await isListening(l.server.port))
+      notes.push(`WARNING: something still listens on :${l.server.port} (${l.target.name})`);
   }
   return notes;
 }

@@ -10,7 +10,10 @@ import { chapelleLiArms, laiRobbinsSlope, logCheckpoints, simulateMean, type Reg
 import { regretSvg } from './simulator-plot.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback; };
+const opt = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
 const horizon = opt('horizon', 1_000_000);
 const runs = opt('runs', 1);
 const write = !args.includes('--no-write');
@@ -19,7 +22,11 @@ const slope = laiRobbinsSlope(arms);
 const checkpoints = logCheckpoints(horizon);
 
 const series: { name: string; points: RegretPoint[]; ms: number }[] = [];
-for (const [name, policy, floor] of [['thompson, floor 0', 'thompson', 0], ['thompson, floor 0.01 (default)', 'thompson', 0.01], ['uniform A/B', 'uniform', 0]] as const) {
+for (const [name, policy, floor] of [
+  ['thompson, floor 0', 'thompson', 0],
+  ['thompson, floor 0.01 (default)', 'thompson', 0.01],
+  ['uniform A/B', 'uniform', 0],
+] as const) {
   const started = Date.now();
   const points = simulateMean({ probabilities: arms, horizon, policy, floor, batch: 100, seed: 1, checkpoints }, runs);
   series.push({ name, points, ms: Date.now() - started });
@@ -30,11 +37,16 @@ console.log(`Lai-Robbins slope ${slope.toFixed(2)}; bound at T=${horizon}: ${(sl
 
 if (write) {
   const svgUrl = new URL('./regret.svg', import.meta.url);
-  writeFileSync(svgUrl, regretSvg([...series, { name: `Lai–Robbins bound (${slope.toFixed(1)} ln T)`, points: bound, ms: 0 }]));
+  writeFileSync(
+    svgUrl,
+    regretSvg([...series, { name: `Lai–Robbins bound (${slope.toFixed(1)} ln T)`, points: bound, ms: 0 }]),
+  );
   const at = (points: RegretPoint[], t: number): string => (points.find((p) => p.t === t)?.regret ?? NaN).toFixed(0);
   const shown = checkpoints.filter((t) => [1e3, 1e4, 1e5, 1e6, 1e7, horizon].includes(t));
-  const rows = [...series.map((s) => ({ name: s.name, points: s.points })), { name: 'Lai–Robbins bound', points: bound }]
-    .map((s) => `| ${s.name} | ${shown.map((t) => at(s.points, t)).join(' | ')} |`);
+  const rows = [
+    ...series.map((s) => ({ name: s.name, points: s.points })),
+    { name: 'Lai–Robbins bound', points: bound },
+  ].map((s) => `| ${s.name} | ${shown.map((t) => at(s.points, t)).join(' | ')} |`);
   const section = `## Bandit simulator: Chapelle & Li (2011) §3
 
 - date: ${new Date().toISOString()}, node ${process.version}

@@ -59,11 +59,15 @@ export function simulate(sim: Simulation): RegretPoint[] {
   const k = probabilities.length;
   const rng = seededRng(sim.seed ?? 1);
   const best = Math.max(...probabilities);
-  const spec = parseRouteSpec('sim', {
-    policy: sim.policy === 'uniform' ? 'fixed' : sim.policy,
-    arms: probabilities.map((_, i) => ({ name: `arm${i}`, model: 'sim', version: '1' })),
-    ...(sim.policy === 'thompson' || sim.policy === 'epsilon-greedy' ? { floor: sim.floor ?? 0.01 } : {}),
-  }, () => 'ok');
+  const spec = parseRouteSpec(
+    'sim',
+    {
+      policy: sim.policy === 'uniform' ? 'fixed' : sim.policy,
+      arms: probabilities.map((_, i) => ({ name: `arm${i}`, model: 'sim', version: '1' })),
+      ...(sim.policy === 'thompson' || sim.policy === 'epsilon-greedy' ? { floor: sim.floor ?? 0.01 } : {}),
+    },
+    () => 'ok',
+  );
   const stats = probabilities.map(() => new ArmStats('sim@1'));
   const policy = createPolicy('sim', spec, stats, { rng, draws: sim.draws ?? 1000 });
   const batch = sim.batch ?? 100;

@@ -40,13 +40,16 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('usage: npm run bench:soak -- [--minutes 5] [--rate R] [--feedback-share 0.25] [--decisions-max N] [--connections 64] [--no-write]\n');
+  process.stdout.write(
+    'usage: npm run bench:soak -- [--minutes 5] [--rate R] [--feedback-share 0.25] [--decisions-max N] [--connections 64] [--no-write]\n',
+  );
   process.exit(0);
 }
 const MINUTES = Number(args.minutes);
 const FEEDBACK_SHARE = Number(args['feedback-share']);
 const CONNECTIONS = Number(args.connections);
-if (!(MINUTES > 0) || !(FEEDBACK_SHARE >= 0 && FEEDBACK_SHARE <= 1)) throw new Error('--minutes must be > 0 and --feedback-share in [0, 1]');
+if (!(MINUTES > 0) || !(FEEDBACK_SHARE >= 0 && FEEDBACK_SHARE <= 1))
+  throw new Error('--minutes must be > 0 and --feedback-share in [0, 1]');
 
 const log = (msg: string): void => {
   process.stderr.write(`bench:soak: ${msg}\n`);
@@ -93,7 +96,8 @@ async function main(): Promise<void> {
   installSignalCleanup(async () => {
     await s?.stop();
   });
-  const env: Record<string, string> = args['decisions-max'] === undefined ? {} : { CROUPIER_DECISIONS_MAX: args['decisions-max'] };
+  const env: Record<string, string> =
+    args['decisions-max'] === undefined ? {} : { CROUPIER_DECISIONS_MAX: args['decisions-max'] };
   const samples: Sample[] = [];
   let rate = 0;
   let maxRate: number | null = null;
@@ -116,7 +120,9 @@ async function main(): Promise<void> {
     } else {
       rate = Number(args.rate);
     }
-    log(`offered rate ${rate} req/s for ${MINUTES} min${maxRate === null ? '' : ` (max measured ${int(maxRate)} req/s)`}`);
+    log(
+      `offered rate ${rate} req/s for ${MINUTES} min${maxRate === null ? '' : ` (max measured ${int(maxRate)} req/s)`}`,
+    );
 
     // Decisions to give feedback for: every k-th answer, rewards alternating 1, 0, 0.
     const every = FEEDBACK_SHARE > 0 ? Math.max(1, Math.round(1 / FEEDBACK_SHARE)) : 0;
@@ -138,7 +144,11 @@ async function main(): Promise<void> {
       fb.requests++;
       fb.posted += events.length;
       try {
-        const res = await fetch(`${server.base}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+        const res = await fetch(`${server.base}/v1/feedback`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ events }),
+        });
         const out = (await res.json()) as { accepted?: number };
         const accepted = out.accepted ?? 0;
         fb.accepted += accepted;
@@ -155,15 +165,23 @@ async function main(): Promise<void> {
       } catch {
         // counted as a gap in the table
       }
-      const one = (name: string): number | null => (text === null ? null : seriesValues(text, name)[0]?.value ?? null);
+      const one = (name: string): number | null =>
+        text === null ? null : (seriesValues(text, name)[0]?.value ?? null);
       const rss = isAlive(server) ? rssBytes(server.pid) : null;
       const row: Sample = {
-        tS, rssMb: rss === null ? null : rss / 1024 / 1024, pending: one('croupier_decisions_pending'), evicted: one('croupier_decisions_evicted_total'),
+        tS,
+        rssMb: rss === null ? null : rss / 1024 / 1024,
+        pending: one('croupier_decisions_pending'),
+        evicted: one('croupier_decisions_evicted_total'),
         seriesLines: text === null ? null : text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length,
-        metricsKb: text === null ? null : text.length / 1024, predicts, feedbackAccepted: fb.accepted,
+        metricsKb: text === null ? null : text.length / 1024,
+        predicts,
+        feedbackAccepted: fb.accepted,
       };
       samples.push(row);
-      log(`t=${tS.toFixed(0)}s RSS ${fixed(row.rssMb, 1)} MB pending ${int(row.pending)} evicted ${int(row.evicted)} series ${int(row.seriesLines)} predicts ${int(predicts)} feedback accepted ${int(fb.accepted)}`);
+      log(
+        `t=${tS.toFixed(0)}s RSS ${fixed(row.rssMb, 1)} MB pending ${int(row.pending)} evicted ${int(row.evicted)} series ${int(row.seriesLines)} predicts ${int(predicts)} feedback accepted ${int(fb.accepted)}`,
+      );
     };
     const stallProbe = async (): Promise<void> => {
       const t0 = performance.now();
@@ -186,14 +204,20 @@ async function main(): Promise<void> {
     const stallTimer = setInterval(() => {
       if (probing) return; // one at a time: a stall shows as one long probe, not many
       probing = true;
-      void stallProbe().finally(() => { probing = false; });
+      void stallProbe().finally(() => {
+        probing = false;
+      });
     }, STALL_PROBE_EVERY_MS);
     await sample();
     const feedbackTimer = setInterval(() => void postFeedback(), FEEDBACK_EVERY_MS);
     const sampleTimer = setInterval(() => void sample(), SAMPLE_EVERY_MS);
     try {
       result = await autocannon({
-        url, connections: CONNECTIONS, duration: Math.round(MINUTES * 60), overallRate: rate, timeout: 10,
+        url,
+        connections: CONNECTIONS,
+        duration: Math.round(MINUTES * 60),
+        overallRate: rate,
+        timeout: 10,
         requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: REQUEST_BODY, onResponse }],
       });
     } finally {
@@ -213,7 +237,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${section}\n`);
   if (!args['no-write']) {
     // A run with a non-default decision bound is a comparison: its own section, the default one kept.
-    writeSection(RESULTS, args['decisions-max'] === undefined ? 'soak' : `soak-decisions-max-${args['decisions-max']}`, section);
+    writeSection(
+      RESULTS,
+      args['decisions-max'] === undefined ? 'soak' : `soak-decisions-max-${args['decisions-max']}`,
+      section,
+    );
     log(`wrote ${RESULTS}`);
   }
 }
@@ -232,44 +260,87 @@ interface Report {
 }
 
 function report(r: Report): string {
-  const command = ['npm run bench:soak', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const command = ['npm run bench:soak', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
+    ' ',
+  );
   const withRss = r.samples.filter((x): x is Sample & { rssMb: number } => x.rssMb !== null);
   const end = withRss[withRss.length - 1];
   const windowS = MINUTES >= 4 ? 180 : (MINUTES * 60) / 2;
   const tail = end === undefined ? [] : withRss.filter((x) => x.tS >= end.tS - windowS);
   const tailSlope = slope(tail.map((x) => ({ x: x.tS / 60, y: x.rssMb })));
-  const peak = withRss.reduce<Sample | undefined>((a, x) => (a === undefined || (x.rssMb ?? 0) > (a.rssMb ?? 0) ? x : a), undefined);
+  const peak = withRss.reduce<Sample | undefined>(
+    (a, x) => (a === undefined || (x.rssMb ?? 0) > (a.rssMb ?? 0) ? x : a),
+    undefined,
+  );
   const a = r.result;
   return [
     `## Soak: ${MINUTES} minutes on the Thompson route`,
     '',
     `- date: ${r.date.toISOString()}, node ${process.version}, ${os.availableParallelism()} cores; autocannon, the feedback poster and Croupier share them`,
     `- command: \`${command}\``,
-    `- load: autocannon, ${CONNECTIONS} connections, fixed overall rate **${int(r.rate)} req/s**` +
-      `${r.maxRate === null ? '' : ` (half of the ${int(r.maxRate)} req/s measured just before with \`wrk -t1 -c64 -d5s\`)`} on \`POST /v1/predict/${ROUTE}\`; ` +
-      `every ${FEEDBACK_SHARE > 0 ? Math.round(1 / FEEDBACK_SHARE) : '∞'}th decision gets feedback, posted as \`{"events": [...]}\` batches every ${FEEDBACK_EVERY_MS} ms (rewards 1, 0, 0, …)`,
-    `- Croupier defaults${Object.keys(r.env).length > 0 ? ` except ${Object.entries(r.env).map(([k, v]) => `\`${k}=${v}\``).join(', ')}` : ''} ` +
-      '(`CROUPIER_DECISIONS_MAX` bounds the decision cache: settled decisions stay in it, for duplicate detection, until evicted or past their window); ' +
-      `RSS (VmRSS) from \`/proc/<pid>/status\` and \`/metrics\` every ${SAMPLE_EVERY_MS / 1000} s`,
+    `- load: autocannon, ${CONNECTIONS} connections, fixed overall rate **${int(r.rate)} req/s**`
+      + `${r.maxRate === null ? '' : ` (half of the ${int(r.maxRate)} req/s measured just before with \`wrk -t1 -c64 -d5s\`)`} on \`POST /v1/predict/${ROUTE}\`; `
+      + `every ${FEEDBACK_SHARE > 0 ? Math.round(1 / FEEDBACK_SHARE) : '∞'}th decision gets feedback, posted as \`{"events": [...]}\` batches every ${FEEDBACK_EVERY_MS} ms (rewards 1, 0, 0, …)`,
+    `- Croupier defaults${
+      Object.keys(r.env).length > 0
+        ? ` except ${Object.entries(r.env)
+            .map(([k, v]) => `\`${k}=${v}\``)
+            .join(', ')}`
+        : ''
+    } `
+      + '(`CROUPIER_DECISIONS_MAX` bounds the decision cache: settled decisions stay in it, for duplicate detection, until evicted or past their window); '
+      + `RSS (VmRSS) from \`/proc/<pid>/status\` and \`/metrics\` every ${SAMPLE_EVERY_MS / 1000} s`,
     '',
-    mdTable(['', 'value'], [
-      ['RSS start / peak / end', `${fixed(withRss[0]?.rssMb, 1)} / ${fixed(peak?.rssMb, 1)} (at ${fixed(peak?.tS, 0)} s) / ${fixed(end?.rssMb, 1)} MB`],
-      [`RSS slope over the last ${windowS / 60} min (least squares, ${tail.length} samples)`, `**${fixed(tailSlope, 2)} MB/min**`],
-      ['predict answers: 2xx / non-2xx / errors / timeouts', a === null ? 'n/a' : `${int(a['2xx'])} / ${int(a.non2xx)} / ${int(a.errors)} / ${int(a.timeouts)}`],
-      ['achieved req/s (mean), latency p50 / p99 / p99.9 / max', a === null ? 'n/a' : `${int(a.requests.average)}, ${a.latency.p50} / ${a.latency.p99} / ${a.latency.p99_9} / ${a.latency.max} ms`],
-      [`main-thread stalls: \`GET /v2/health/live\` every ${STALL_PROBE_EVERY_MS} ms, answers over 100 ms / over 500 ms / slowest`,
-        `${int(r.stalls.over100)} / ${int(r.stalls.over500)} of ${int(r.stalls.probes)} / ${fixed(r.stalls.maxMs, 0)} ms (at ${fixed(r.stalls.maxAtS, 0)} s)${r.stalls.failed > 0 ? `; ${r.stalls.failed} failed` : ''}`],
-      ['feedback events posted / accepted / not accepted / failed posts', `${int(r.fb.posted)} / ${int(r.fb.accepted)} / ${int(r.fb.notAccepted)} / ${r.fb.httpErrors}`],
-      ['decisions pending at end / evicted (cache bound reached)', `${int(end?.pending)} / ${int(end?.evicted)}`],
-      ['/metrics sample lines first → last', `${int(withRss[0]?.seriesLines)} → ${int(end?.seriesLines)}`],
-      ['state directory at end (decision journal, snapshots)', `${fixed(r.stateBytes / 1024 / 1024, 1)} MB`],
-      ['server alive at end', r.died === null ? 'yes' : `**no** (${r.died})`],
-    ]),
+    mdTable(
+      ['', 'value'],
+      [
+        [
+          'RSS start / peak / end',
+          `${fixed(withRss[0]?.rssMb, 1)} / ${fixed(peak?.rssMb, 1)} (at ${fixed(peak?.tS, 0)} s) / ${fixed(end?.rssMb, 1)} MB`,
+        ],
+        [
+          `RSS slope over the last ${windowS / 60} min (least squares, ${tail.length} samples)`,
+          `**${fixed(tailSlope, 2)} MB/min**`,
+        ],
+        [
+          'predict answers: 2xx / non-2xx / errors / timeouts',
+          a === null ? 'n/a' : `${int(a['2xx'])} / ${int(a.non2xx)} / ${int(a.errors)} / ${int(a.timeouts)}`,
+        ],
+        [
+          'achieved req/s (mean), latency p50 / p99 / p99.9 / max',
+          a === null
+            ? 'n/a'
+            : `${int(a.requests.average)}, ${a.latency.p50} / ${a.latency.p99} / ${a.latency.p99_9} / ${a.latency.max} ms`,
+        ],
+        [
+          `main-thread stalls: \`GET /v2/health/live\` every ${STALL_PROBE_EVERY_MS} ms, answers over 100 ms / over 500 ms / slowest`,
+          `${int(r.stalls.over100)} / ${int(r.stalls.over500)} of ${int(r.stalls.probes)} / ${fixed(r.stalls.maxMs, 0)} ms (at ${fixed(r.stalls.maxAtS, 0)} s)${r.stalls.failed > 0 ? `; ${r.stalls.failed} failed` : ''}`,
+        ],
+        [
+          'feedback events posted / accepted / not accepted / failed posts',
+          `${int(r.fb.posted)} / ${int(r.fb.accepted)} / ${int(r.fb.notAccepted)} / ${r.fb.httpErrors}`,
+        ],
+        ['decisions pending at end / evicted (cache bound reached)', `${int(end?.pending)} / ${int(end?.evicted)}`],
+        ['/metrics sample lines first → last', `${int(withRss[0]?.seriesLines)} → ${int(end?.seriesLines)}`],
+        ['state directory at end (decision journal, snapshots)', `${fixed(r.stateBytes / 1024 / 1024, 1)} MB`],
+        ['server alive at end', r.died === null ? 'yes' : `**no** (${r.died})`],
+      ],
+    ),
     '',
     '<details><summary>samples</summary>',
     '',
-    mdTable(['t (s)', 'RSS (MB)', 'decisions pending', 'evicted', '/metrics lines', 'predicts answered', 'feedback accepted'],
-      r.samples.map((x) => [fixed(x.tS, 0), fixed(x.rssMb, 1), int(x.pending), int(x.evicted), int(x.seriesLines), int(x.predicts), int(x.feedbackAccepted)])),
+    mdTable(
+      ['t (s)', 'RSS (MB)', 'decisions pending', 'evicted', '/metrics lines', 'predicts answered', 'feedback accepted'],
+      r.samples.map((x) => [
+        fixed(x.tS, 0),
+        fixed(x.rssMb, 1),
+        int(x.pending),
+        int(x.evicted),
+        int(x.seriesLines),
+        int(x.predicts),
+        int(x.feedbackAccepted),
+      ]),
+    ),
     '',
     '</details>',
   ].join('\n');

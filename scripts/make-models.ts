@@ -26,104 +26,234 @@ const mulberry32 = seededRng;
 /** Standard normal via Box-Muller (one value per call, keeps the stream simple). */
 const gauss: Sampler = (r) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 
-const logn = (mu: number, sigma: number): Sampler => (r) => Math.exp(mu + sigma * gauss(r));
-const money = (mu: number, sigma: number): Sampler => (r) => Math.round(100 * logn(mu, sigma)(r)) / 100;
-const int = (lo: number, hi: number): Sampler => (r) => lo + Math.floor(r() * (hi - lo + 1));
-const unif = (lo: number, hi: number): Sampler => (r) => lo + r() * (hi - lo);
-const bern = (p: number): Sampler => (r) => (r() < p ? 1 : 0);
-const norm = (mean: number, sd: number, lo: number, hi: number): Sampler => (r) =>
-  Math.min(hi, Math.max(lo, mean + sd * gauss(r)));
-const pois = (lambda: number): Sampler => (r) => {
-  const limit = Math.exp(-lambda);
-  let k = 0;
-  for (let p = r(); p > limit; p *= r()) k++;
-  return k;
-};
+const logn =
+  (mu: number, sigma: number): Sampler =>
+  (r) =>
+    Math.exp(mu + sigma * gauss(r));
+const money =
+  (mu: number, sigma: number): Sampler =>
+  (r) =>
+    Math.round(100 * logn(mu, sigma)(r)) / 100;
+const int =
+  (lo: number, hi: number): Sampler =>
+  (r) =>
+    lo + Math.floor(r() * (hi - lo + 1));
+const unif =
+  (lo: number, hi: number): Sampler =>
+  (r) =>
+    lo + r() * (hi - lo);
+const bern =
+  (p: number): Sampler =>
+  (r) =>
+    r() < p ? 1 : 0;
+const norm =
+  (mean: number, sd: number, lo: number, hi: number): Sampler =>
+  (r) =>
+    Math.min(hi, Math.max(lo, mean + sd * gauss(r)));
+const pois =
+  (lambda: number): Sampler =>
+  (r) => {
+    const limit = Math.exp(-lambda);
+    let k = 0;
+    for (let p = r(); p > limit; p *= r()) k++;
+    return k;
+  };
 
 // ---------- feature catalogues: [name, distribution, risk sign (+1 raises the score, -1 lowers, 0 either)] ----------
 type Feature = readonly [name: string, sample: Sampler, sign: -1 | 0 | 1];
 
 const FRAUD: readonly Feature[] = [
-  ['amount', money(3.8, 1.1), 1], ['account_age_days', int(0, 3650), -1],
-  ['txn_count_24h', pois(3), 1], ['avg_amount_30d', money(3.9, 0.8), 0],
-  ['distinct_merchants_7d', pois(6), 1], ['card_present', bern(0.6), -1],
-  ['is_international', bern(0.08), 1], ['hour_of_day', int(0, 23), 0],
-  ['day_of_week', int(0, 6), 0], ['merchant_risk_score', unif(0, 1), 1],
-  ['device_age_days', int(0, 1000), -1], ['is_new_device', bern(0.1), 1],
-  ['ip_distance_km', logn(3, 1.5), 1], ['failed_logins_24h', pois(0.3), 1],
-  ['txn_count_1h', pois(0.5), 1], ['amount_to_avg_ratio', logn(0, 0.5), 1],
-  ['days_since_last_txn', logn(1, 1), 0], ['chargebacks_90d', pois(0.05), 1],
-  ['email_domain_risk', unif(0, 1), 1], ['billing_shipping_match', bern(0.85), -1],
-  ['cvv_match', bern(0.97), -1], ['avs_match', bern(0.9), -1],
-  ['card_age_days', int(0, 2500), -1], ['cards_on_account', int(1, 6), 1],
-  ['is_high_risk_mcc', bern(0.12), 1], ['amount_sum_24h', money(4.5, 1.2), 1],
-  ['distinct_countries_30d', pois(0.4), 1], ['is_prepaid_card', bern(0.07), 1],
-  ['customer_age_years', norm(42, 14, 18, 90), -1], ['session_duration_sec', logn(5, 1), -1],
-  ['password_reset_7d', bern(0.03), 1], ['is_vpn_or_proxy', bern(0.05), 1],
+  ['amount', money(3.8, 1.1), 1],
+  ['account_age_days', int(0, 3650), -1],
+  ['txn_count_24h', pois(3), 1],
+  ['avg_amount_30d', money(3.9, 0.8), 0],
+  ['distinct_merchants_7d', pois(6), 1],
+  ['card_present', bern(0.6), -1],
+  ['is_international', bern(0.08), 1],
+  ['hour_of_day', int(0, 23), 0],
+  ['day_of_week', int(0, 6), 0],
+  ['merchant_risk_score', unif(0, 1), 1],
+  ['device_age_days', int(0, 1000), -1],
+  ['is_new_device', bern(0.1), 1],
+  ['ip_distance_km', logn(3, 1.5), 1],
+  ['failed_logins_24h', pois(0.3), 1],
+  ['txn_count_1h', pois(0.5), 1],
+  ['amount_to_avg_ratio', logn(0, 0.5), 1],
+  ['days_since_last_txn', logn(1, 1), 0],
+  ['chargebacks_90d', pois(0.05), 1],
+  ['email_domain_risk', unif(0, 1), 1],
+  ['billing_shipping_match', bern(0.85), -1],
+  ['cvv_match', bern(0.97), -1],
+  ['avs_match', bern(0.9), -1],
+  ['card_age_days', int(0, 2500), -1],
+  ['cards_on_account', int(1, 6), 1],
+  ['is_high_risk_mcc', bern(0.12), 1],
+  ['amount_sum_24h', money(4.5, 1.2), 1],
+  ['distinct_countries_30d', pois(0.4), 1],
+  ['is_prepaid_card', bern(0.07), 1],
+  ['customer_age_years', norm(42, 14, 18, 90), -1],
+  ['session_duration_sec', logn(5, 1), -1],
+  ['password_reset_7d', bern(0.03), 1],
+  ['is_vpn_or_proxy', bern(0.05), 1],
 ];
 
 const CTR: readonly Feature[] = [
-  ['user_age_years', norm(36, 12, 13, 85), 0], ['is_mobile', bern(0.65), 0],
-  ['ad_position', int(1, 10), -1], ['ad_historical_ctr', unif(0, 0.1), 1],
-  ['user_clicks_7d', pois(2), 1], ['user_impressions_7d', pois(80), 0],
-  ['hour_of_day', int(0, 23), 0], ['day_of_week', int(0, 6), 0],
-  ['ad_age_days', int(0, 180), -1], ['bid_price_usd', logn(-0.5, 0.7), 0],
-  ['query_ad_similarity', unif(0, 1), 1], ['category_affinity', unif(0, 1), 1],
-  ['is_video_ad', bern(0.2), 1], ['is_returning_user', bern(0.55), 1],
-  ['session_depth', pois(4), 0], ['time_on_page_sec', logn(3.5, 1), 1],
-  ['geo_match', bern(0.8), 1], ['advertiser_quality_score', unif(1, 10), 1],
-  ['landing_page_load_ms', logn(7, 0.5), -1], ['ad_text_length', int(20, 140), 0],
-  ['has_discount', bern(0.25), 1], ['price_usd', money(3.5, 1.2), -1],
-  ['brand_familiarity', unif(0, 1), 1], ['user_tenure_days', int(0, 2000), 0],
-  ['advertiser_clicks_30d', pois(0.5), 1], ['ad_impressions_24h', pois(3), -1],
-  ['is_weekend', bern(2 / 7), 0], ['screen_width_px', int(360, 2560), 0],
-  ['connection_mbps', logn(3, 0.8), 0], ['page_relevance_score', unif(0, 1), 1],
-  ['is_logged_in', bern(0.7), 1], ['ads_on_page', int(1, 8), -1],
+  ['user_age_years', norm(36, 12, 13, 85), 0],
+  ['is_mobile', bern(0.65), 0],
+  ['ad_position', int(1, 10), -1],
+  ['ad_historical_ctr', unif(0, 0.1), 1],
+  ['user_clicks_7d', pois(2), 1],
+  ['user_impressions_7d', pois(80), 0],
+  ['hour_of_day', int(0, 23), 0],
+  ['day_of_week', int(0, 6), 0],
+  ['ad_age_days', int(0, 180), -1],
+  ['bid_price_usd', logn(-0.5, 0.7), 0],
+  ['query_ad_similarity', unif(0, 1), 1],
+  ['category_affinity', unif(0, 1), 1],
+  ['is_video_ad', bern(0.2), 1],
+  ['is_returning_user', bern(0.55), 1],
+  ['session_depth', pois(4), 0],
+  ['time_on_page_sec', logn(3.5, 1), 1],
+  ['geo_match', bern(0.8), 1],
+  ['advertiser_quality_score', unif(1, 10), 1],
+  ['landing_page_load_ms', logn(7, 0.5), -1],
+  ['ad_text_length', int(20, 140), 0],
+  ['has_discount', bern(0.25), 1],
+  ['price_usd', money(3.5, 1.2), -1],
+  ['brand_familiarity', unif(0, 1), 1],
+  ['user_tenure_days', int(0, 2000), 0],
+  ['advertiser_clicks_30d', pois(0.5), 1],
+  ['ad_impressions_24h', pois(3), -1],
+  ['is_weekend', bern(2 / 7), 0],
+  ['screen_width_px', int(360, 2560), 0],
+  ['connection_mbps', logn(3, 0.8), 0],
+  ['page_relevance_score', unif(0, 1), 1],
+  ['is_logged_in', bern(0.7), 1],
+  ['ads_on_page', int(1, 8), -1],
 ];
 
 /** 256 anonymous embedding-like inputs for the compute-bound demo (bench/compute.ts): standard normal, clipped. */
-const EMBEDDING: readonly Feature[] = Array.from({ length: 256 }, (_, i) =>
-  [`e${String(i).padStart(3, '0')}`, norm(0, 1, -4, 4), 0] as const);
+const EMBEDDING: readonly Feature[] = Array.from(
+  { length: 256 },
+  (_, i) => [`e${String(i).padStart(3, '0')}`, norm(0, 1, -4, 4), 0] as const,
+);
 
 // ---------- model definitions ----------
 interface ModelSpec {
-  name: string; version: string; seed: number; features: readonly Feature[];
-  hidden: number[]; output: string; logitMean: number; logitStd: number; method: string;
+  name: string;
+  version: string;
+  seed: number;
+  features: readonly Feature[];
+  hidden: number[];
+  output: string;
+  logitMean: number;
+  logitStd: number;
+  method: string;
   /** Baseline rows (default SAMPLES); fewer for the big MLP, whose forward pass in float64 JS is slow. */
   samples?: number;
 }
-const LR_METHOD = 'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, drew logistic-regression weights with domain-informed signs, rescaled them so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into W and b.';
-const MLP_METHOD = 'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, He-initialized a 32-64-64-1 ReLU MLP, rescaled the last layer so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into the first layer.';
-const BIG_MLP_METHOD = 'Sampled 2,000 synthetic rows of 256 clipped standard normals with mulberry32(seed) for the baseline, He-initialized a 256-512-512-256-1 ReLU MLP, rescaled the last layer so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into the first layer. Compute-bound benchmark model, not a scoring model.';
+const LR_METHOD =
+  'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, drew logistic-regression weights with domain-informed signs, rescaled them so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into W and b.';
+const MLP_METHOD =
+  'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, He-initialized a 32-64-64-1 ReLU MLP, rescaled the last layer so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into the first layer.';
+const BIG_MLP_METHOD =
+  'Sampled 2,000 synthetic rows of 256 clipped standard normals with mulberry32(seed) for the baseline, He-initialized a 256-512-512-256-1 ReLU MLP, rescaled the last layer so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into the first layer. Compute-bound benchmark model, not a scoring model.';
 const MODELS: readonly ModelSpec[] = [
-  { name: 'fraud', version: '1', seed: 1001, features: FRAUD, hidden: [], output: 'probability', logitMean: -1, logitStd: 2, method: LR_METHOD },
-  { name: 'fraud', version: '2', seed: 2002, features: FRAUD, hidden: [], output: 'probability', logitMean: -0.3, logitStd: 2.5, method: LR_METHOD },
-  { name: 'ctr', version: '1', seed: 3003, features: CTR, hidden: [64, 64], output: 'ctr', logitMean: -1.5, logitStd: 1.5, method: MLP_METHOD },
-  { name: 'mlp', version: '1', seed: 4004, features: EMBEDDING, hidden: [512, 512, 256], output: 'probability', logitMean: 0, logitStd: 2, method: BIG_MLP_METHOD, samples: 2_000 },
+  {
+    name: 'fraud',
+    version: '1',
+    seed: 1001,
+    features: FRAUD,
+    hidden: [],
+    output: 'probability',
+    logitMean: -1,
+    logitStd: 2,
+    method: LR_METHOD,
+  },
+  {
+    name: 'fraud',
+    version: '2',
+    seed: 2002,
+    features: FRAUD,
+    hidden: [],
+    output: 'probability',
+    logitMean: -0.3,
+    logitStd: 2.5,
+    method: LR_METHOD,
+  },
+  {
+    name: 'ctr',
+    version: '1',
+    seed: 3003,
+    features: CTR,
+    hidden: [64, 64],
+    output: 'ctr',
+    logitMean: -1.5,
+    logitStd: 1.5,
+    method: MLP_METHOD,
+  },
+  {
+    name: 'mlp',
+    version: '1',
+    seed: 4004,
+    features: EMBEDDING,
+    hidden: [512, 512, 256],
+    output: 'probability',
+    logitMean: 0,
+    logitStd: 2,
+    method: BIG_MLP_METHOD,
+    samples: 2_000,
+  },
 ];
 const ROUTES = {
   routes: {
-    'fraud-scoring': { policy: 'thompson', reward: 'bernoulli', arms: [
-      { name: 'champion', model: 'fraud', version: 'live' },
-      { name: 'challenger', model: 'fraud', version: '2' }] },
-    'fraud-ab': { policy: 'fixed', arms: [
-      { name: 'a', model: 'fraud', version: '1', weight: 0.8 },
-      { name: 'b', model: 'fraud', version: '2', weight: 0.2 }] },
+    'fraud-scoring': {
+      policy: 'thompson',
+      reward: 'bernoulli',
+      arms: [
+        { name: 'champion', model: 'fraud', version: 'live' },
+        { name: 'challenger', model: 'fraud', version: '2' },
+      ],
+    },
+    'fraud-ab': {
+      policy: 'fixed',
+      arms: [
+        { name: 'a', model: 'fraud', version: '1', weight: 0.8 },
+        { name: 'b', model: 'fraud', version: '2', weight: 0.2 },
+      ],
+    },
     ctr: { policy: 'fixed', arms: [{ name: 'default', model: 'ctr', version: 'live' }] },
   },
 };
 
 // ---------- numerics ----------
-interface Stats { mean: number; std: number; min: number; max: number }
+interface Stats {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+}
 /** Dense layer, weights row-major [inputs][outputs] as in MatMul(x, W). */
-interface Layer { w: Float64Array; b: Float64Array; inputs: number; outputs: number }
+interface Layer {
+  w: Float64Array;
+  b: Float64Array;
+  inputs: number;
+  outputs: number;
+}
 
 const sig6 = (x: number): number => Number(x.toPrecision(6)) + 0; // + 0 turns -0 into 0
 const at = (a: ArrayLike<number>, i: number): number => a[i] ?? NaN;
 
 function columnStats(rows: Float64Array[], col: number): Stats {
-  let sum = 0, min = Infinity, max = -Infinity;
-  for (const row of rows) { const v = at(row, col); sum += v; min = Math.min(min, v); max = Math.max(max, v); }
+  let sum = 0,
+    min = Infinity,
+    max = -Infinity;
+  for (const row of rows) {
+    const v = at(row, col);
+    sum += v;
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
   const mean = sum / rows.length;
   let sq = 0;
   for (const row of rows) sq += (at(row, col) - mean) ** 2;
@@ -133,7 +263,8 @@ function columnStats(rows: Float64Array[], col: number): Stats {
 function initLayer(rng: Rng, inputs: number, outputs: number, signs?: readonly number[]): Layer {
   const scale = Math.sqrt(2 / inputs);
   const w = new Float64Array(inputs * outputs).map((_, k) => {
-    const g = gauss(rng), s = signs?.[Math.floor(k / outputs)] ?? 0;
+    const g = gauss(rng),
+      s = signs?.[Math.floor(k / outputs)] ?? 0;
     return scale * (s === 0 ? g : s * Math.abs(g));
   });
   return { w, b: new Float64Array(outputs).map(() => (signs ? 0 : 0.1 * gauss(rng))), inputs, outputs };
@@ -156,12 +287,16 @@ function buildNetwork(spec: ModelSpec, rng: Rng, rows: Float64Array[], stats: St
   if (stats.some((s) => !(s.std > 0))) throw new Error(`${spec.name}: a feature has zero variance`);
   const logits = rows.map((row) => {
     let h: Float64Array = row.map((v, i) => (v - stats[i]!.mean) / stats[i]!.std);
-    layers.forEach((layer, k) => { h = forward(layer, h, k < layers.length - 1); });
+    layers.forEach((layer, k) => {
+      h = forward(layer, h, k < layers.length - 1);
+    });
     return at(h, 0);
   });
   const mean = logits.reduce((s, v) => s + v, 0) / logits.length;
   const std = Math.sqrt(logits.reduce((s, v) => s + (v - mean) ** 2, 0) / logits.length);
-  const last = layers[layers.length - 1]!, first = layers[0]!, k = spec.logitStd / std;
+  const last = layers[layers.length - 1]!,
+    first = layers[0]!,
+    k = spec.logitStd / std;
   last.w = last.w.map((v) => v * k);
   last.b = last.b.map((v) => spec.logitMean + (v - mean) * k);
   // Fold z = (x - mean) / std into the first layer: W' = W / std, b' = b - sum_i W'[i] * mean_i.
@@ -188,7 +323,10 @@ function encodeModel(spec: ModelSpec, layers: Layer[]): Uint8Array {
   let x = 'features';
   layers.forEach((layer, k) => {
     const p = spec.hidden.length === 0 ? '' : `fc${k}_`;
-    initializer.push(tensor(`${p}W`, [layer.inputs, layer.outputs], layer.w), tensor(`${p}b`, [layer.outputs], layer.b));
+    initializer.push(
+      tensor(`${p}W`, [layer.inputs, layer.outputs], layer.w),
+      tensor(`${p}b`, [layer.outputs], layer.b),
+    );
     const act = k < layers.length - 1 ? 'Relu' : 'Sigmoid';
     const y = k < layers.length - 1 ? `${p}relu` : spec.output;
     node.push(
@@ -236,23 +374,31 @@ function main(): void {
   for (const spec of MODELS) {
     const rng = mulberry32(spec.seed);
     const width = spec.features.length;
-    const rows = Array.from({ length: spec.samples ?? SAMPLES }, () => new Float64Array(width).map((_, i) => spec.features[i]![1](rng)));
+    const rows = Array.from({ length: spec.samples ?? SAMPLES }, () =>
+      new Float64Array(width).map((_, i) => spec.features[i]![1](rng)),
+    );
     const stats = spec.features.map((_, i) => columnStats(rows, i));
     const bytes = encodeModel(spec, buildNetwork(spec, rng, rows, stats));
     const dir = `${spec.name}/${spec.version}`;
     write(outDir, `${dir}/model.onnx`, bytes);
-    write(outDir, `${dir}/model.json`, json({
-      name: spec.name,
-      version: spec.version,
-      format: 'onnx',
-      file: 'model.onnx',
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      created: CREATED,
-      source: { generator: 'scripts/make-models.ts', seed: spec.seed, method: spec.method },
-      inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, width], featureNames: spec.features.map((f) => f[0]) }],
-      outputs: [{ name: spec.output, datatype: 'FP32', shape: [-1, 1] }],
-      baseline: { features: Object.fromEntries(spec.features.map((f, i) => [f[0], stats[i]])) },
-    }));
+    write(
+      outDir,
+      `${dir}/model.json`,
+      json({
+        name: spec.name,
+        version: spec.version,
+        format: 'onnx',
+        file: 'model.onnx',
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        created: CREATED,
+        source: { generator: 'scripts/make-models.ts', seed: spec.seed, method: spec.method },
+        inputs: [
+          { name: 'features', datatype: 'FP32', shape: [-1, width], featureNames: spec.features.map((f) => f[0]) },
+        ],
+        outputs: [{ name: spec.output, datatype: 'FP32', shape: [-1, 1] }],
+        baseline: { features: Object.fromEntries(spec.features.map((f, i) => [f[0], stats[i]])) },
+      }),
+    );
   }
   write(outDir, 'fraud/LIVE', '1\n');
   write(outDir, 'ctr/LIVE', '1\n');

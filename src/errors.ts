@@ -55,14 +55,19 @@ export class CroupierError extends Error {
    */
   body(form: 'v1' | 'v2'): string {
     return form === 'v2'
-      ? this.v2Body ??= JSON.stringify({ error: this.message })
-      : this.v1Body ??= JSON.stringify({ error: { code: this.code, message: this.message } });
+      ? (this.v2Body ??= JSON.stringify({ error: this.message }))
+      : (this.v1Body ??= JSON.stringify({ error: { code: this.code, message: this.message } }));
   }
 }
 
 export function isCroupierError(e: unknown): e is CroupierError {
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string'
-    && (e as { code: string }).code in ERRORS && typeof (e as { status?: unknown }).status === 'number';
+  return (
+    typeof e === 'object'
+    && e !== null
+    && typeof (e as { code?: unknown }).code === 'string'
+    && (e as { code: string }).code in ERRORS
+    && typeof (e as { status?: unknown }).status === 'number'
+  );
 }
 
 /** Startup configuration problems: one clear line, non-zero exit. */

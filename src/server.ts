@@ -38,7 +38,10 @@ export interface ServerOptions {
   logger?: Logger;
 }
 
-function readRoutesFile(config: Config, registry: Registry): { file: string | undefined; specs: Map<string, RouteSpec> } {
+function readRoutesFile(
+  config: Config,
+  registry: Registry,
+): { file: string | undefined; specs: Map<string, RouteSpec> } {
   const file = routesFileCandidates(config).find((f) => existsSync(f));
   if (!file) {
     if (config.routesFile) throw new ConfigError(`CROUPIER_ROUTES: cannot read ${config.routesFile}`);
@@ -79,7 +82,10 @@ export class Server {
   private closing: Promise<void> | undefined;
 
   constructor(
-    config: Config, log: Logger, metrics: Metrics, gateway: Gateway,
+    config: Config,
+    log: Logger,
+    metrics: Metrics,
+    gateway: Gateway,
     /** The admin API: on this listener, or on its own when config.adminPort is set. */
     readonly admin: AdminPlane,
     private readonly stateLock: StateDirLock,
@@ -107,9 +113,30 @@ export class Server {
       const seconds = (performance.now() - ex.started) / 1000;
       if (ex.scoring) this.metrics.request(ex.route, ex.arm, ex.model, ex.version, status, seconds);
       if (status >= 500 && status !== 503) {
-        this.log.warn({ requestId: ex.requestId, traceparent: ex.traceparent || undefined, method: ex.method, url: ex.url, status, err: ex.error?.cause ?? ex.error?.message }, 'request failed');
+        this.log.warn(
+          {
+            requestId: ex.requestId,
+            traceparent: ex.traceparent || undefined,
+            method: ex.method,
+            url: ex.url,
+            status,
+            err: ex.error?.cause ?? ex.error?.message,
+          },
+          'request failed',
+        );
       } else if (this.log.isLevelEnabled('debug')) {
-        this.log.debug({ requestId: ex.requestId, traceparent: ex.traceparent || undefined, method: ex.method, url: ex.url, status, ms: seconds * 1000, error: ex.error?.code }, 'request');
+        this.log.debug(
+          {
+            requestId: ex.requestId,
+            traceparent: ex.traceparent || undefined,
+            method: ex.method,
+            url: ex.url,
+            status,
+            ms: seconds * 1000,
+            error: ex.error?.code,
+          },
+          'request',
+        );
       }
       if (this.inFlight === 0 && this.drained) this.drained();
     },
@@ -136,7 +163,15 @@ export class Server {
       this.adminPort = await this.bind(adminApp, this.config.adminPort);
     }
     this.ready = true;
-    this.log.info({ host: this.config.host, port: this.port, workers: this.gateway.engine.workers, routes: [...this.gateway.router.routes.keys()] }, 'croupier ready');
+    this.log.info(
+      {
+        host: this.config.host,
+        port: this.port,
+        workers: this.gateway.engine.workers,
+        routes: [...this.gateway.router.routes.keys()],
+      },
+      'croupier ready',
+    );
   }
 
   private bind(app: ReturnType<typeof uws.App>, port: number): Promise<number> {
@@ -144,7 +179,10 @@ export class Server {
       // Exclusive: uWS would otherwise share the port (SO_REUSEPORT) with a second Croupier, and the
       // kernel would split connections between the two.
       listenExclusive(app, this.config.host, port, (socket) => {
-        if (!socket) return reject(new ConfigError(`cannot listen on ${this.config.host}:${port} (in use, or not an address of this machine)`));
+        if (!socket)
+          return reject(
+            new ConfigError(`cannot listen on ${this.config.host}:${port} (in use, or not an address of this machine)`),
+          );
         this.listenSockets.push(socket);
         resolve(uws.us_socket_local_port(socket));
       });
@@ -159,7 +197,9 @@ export class Server {
       for (const socket of this.listenSockets) uws.us_listen_socket_close(socket);
       this.listenSockets = [];
       if (this.inFlight > 0) {
-        const drained = new Promise<void>((resolve) => { this.drained = resolve; });
+        const drained = new Promise<void>((resolve) => {
+          this.drained = resolve;
+        });
         const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.config.drainTimeoutMs).unref());
         await Promise.race([drained, timeout]);
       }
@@ -180,7 +220,9 @@ export class Server {
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<Server> {
   const log = options.logger ?? createLogger(config.logLevel);
   if (!isNativeUws() && !config.allowSlowHttp) {
-    throw new ConfigError('uWebSockets.js fell back to its slow pure-Node implementation (no native build for this platform/Node); refusing to start. Set CROUPIER_ALLOW_SLOW_HTTP=1 to run anyway.');
+    throw new ConfigError(
+      'uWebSockets.js fell back to its slow pure-Node implementation (no native build for this platform/Node); refusing to start. Set CROUPIER_ALLOW_SLOW_HTTP=1 to run anyway.',
+    );
   }
   try {
     mkdirSync(config.stateDir, { recursive: true });
@@ -203,23 +245,29 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   const scan = scanRepository(config.modelsDir);
   const registry = new Registry(scan);
   const admin = new AdminPlane(config, registry, log);
-  for (const r of registry.refused) log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
+  for (const r of registry.refused)
+    log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
 
   const metrics = new Metrics();
   const pool = new InferencePool({ workers: config.workers, intraOpThreads: config.intraOpThreads });
   const engine = new InferenceEngine(pool, new InlineRunner(), metrics, config);
   // Every good version is loaded and warmed in every worker before we listen; a version that fails
   // to load is refused and the others serve.
-  await Promise.all(registry.allVersions().map(async (version) => {
-    try {
-      await engine.load(version);
-      log.info({ model: version.model, version: version.version, runs: engine.isInline(version.key) ? 'inline' : 'workers' }, 'model version loaded');
-    } catch (e) {
-      const reason = `failed to load: ${(e as Error).message}`;
-      registry.refuse(version, reason);
-      log.error({ model: version.model, version: version.version, reason }, 'model version refused');
-    }
-  }));
+  await Promise.all(
+    registry.allVersions().map(async (version) => {
+      try {
+        await engine.load(version);
+        log.info(
+          { model: version.model, version: version.version, runs: engine.isInline(version.key) ? 'inline' : 'workers' },
+          'model version loaded',
+        );
+      } catch (e) {
+        const reason = `failed to load: ${(e as Error).message}`;
+        registry.refuse(version, reason);
+        log.error({ model: version.model, version: version.version, reason }, 'model version refused');
+      }
+    }),
+  );
 
   let routes;
   try {
@@ -244,14 +292,18 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     throw e;
   }
   // Redis mode: every replica signs decision ids with the same secret, kept in Redis.
-  const ids = redis ? await sharedDecisionIds(redis, log) : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
+  const ids = redis
+    ? await sharedDecisionIds(redis, log)
+    : DecisionIds.fromFile(join(config.stateDir, 'decision-secret'));
   // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
   let server: Server | undefined;
   let feedback: FeedbackLoop | undefined;
   try {
     const features = { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget };
     const storeDeps = { stateDir: config.stateDir, decisionsMax: config.decisionsMax, router, ids, log, features };
-    const store = redis ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry }) : await EmbeddedDecisionLog.open(storeDeps);
+    const store = redis
+      ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry })
+      : await EmbeddedDecisionLog.open(storeDeps);
     const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions);
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;

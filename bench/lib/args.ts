@@ -59,7 +59,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     if (!only.includes(name)) only.push(name);
   }
   if (only.length === 0) throw new Error('--only: no targets');
-  if (only.includes('baseline') && values.baseline === undefined) throw new Error('--only baseline needs --baseline DIR');
+  if (only.includes('baseline') && values.baseline === undefined)
+    throw new Error('--only baseline needs --baseline DIR');
   only.sort((a, b) => TARGET_NAMES.indexOf(a) - TARGET_NAMES.indexOf(b)); // rounds always interleave in this order
   const urlPath = values['url-path'];
   if (!urlPath.startsWith('/')) throw new Error(`--url-path must start with '/', got '${urlPath}'`);

@@ -44,7 +44,12 @@ process.on('exit', killAllNow);
 
 export function spawnServer(spec: SpawnSpec): Server {
   const fd = openSync(spec.logFile, 'w');
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', fd, fd], detached: true });
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    stdio: ['ignore', fd, fd],
+    detached: true,
+  });
   closeSync(fd);
   live.add(child);
   const exited = new Promise<void>((resolve) => {
@@ -57,7 +62,14 @@ export function spawnServer(spec: SpawnSpec): Server {
       resolve();
     });
   });
-  return { name: spec.name, port: spec.port, url: `http://127.0.0.1:${spec.port}${spec.urlPath}`, child, logFile: spec.logFile, exited };
+  return {
+    name: spec.name,
+    port: spec.port,
+    url: `http://127.0.0.1:${spec.port}${spec.urlPath}`,
+    child,
+    logFile: spec.logFile,
+    exited,
+  };
 }
 
 export function logTail(server: Server, lines = 15): string {
@@ -77,8 +89,12 @@ export interface Probe {
  * POST the body until the server answers 2xx. A server that keeps answering non-2xx for
  * `non2xxGraceMs` after its first answer (e.g. 404 for an unknown route) is an error.
  */
-export async function waitUntilReady(server: Server, body: string, timeoutMs: number,
-  non2xxGraceMs = 5000): Promise<Probe> {
+export async function waitUntilReady(
+  server: Server,
+  body: string,
+  timeoutMs: number,
+  non2xxGraceMs = 5000,
+): Promise<Probe> {
   let deadline = Date.now() + timeoutMs;
   let exited = false;
   let last: Probe | null = null;

@@ -50,13 +50,15 @@ export function cpuSnapshot(pid: number | undefined): Snapshot {
 export function cpuSince(start: Snapshot, pid: number | undefined): CpuUsage {
   const end = cpuSnapshot(pid);
   const seconds = (end.atMs - start.atMs) / 1000;
-  const serverCores = start.procTicks !== null && end.procTicks !== null && seconds > 0
-    ? (end.procTicks - start.procTicks) / TICKS_PER_SEC / seconds
-    : null;
+  const serverCores =
+    start.procTicks !== null && end.procTicks !== null && seconds > 0
+      ? (end.procTicks - start.procTicks) / TICKS_PER_SEC / seconds
+      : null;
   const dTotal = end.machineTotal !== null && start.machineTotal !== null ? end.machineTotal - start.machineTotal : 0;
-  const machineBusy = dTotal > 0 && end.machineBusy !== null && start.machineBusy !== null
-    ? (end.machineBusy - start.machineBusy) / dTotal
-    : null;
+  const machineBusy =
+    dTotal > 0 && end.machineBusy !== null && start.machineBusy !== null
+      ? (end.machineBusy - start.machineBusy) / dTotal
+      : null;
   return { serverCores, machineBusy };
 }
 

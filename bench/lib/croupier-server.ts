@@ -54,7 +54,11 @@ export async function startCroupier(o: CroupierStart): Promise<CroupierProcess> 
   let stopping = false;
   // Say in the log how it ended: on a shared machine a server can be killed from outside.
   server.child.once('exit', (code, signal) => {
-    if (!stopping) appendFileSync(server.logFile, `\nbench: server exited unexpectedly (code ${String(code)}, signal ${String(signal)})\n`);
+    if (!stopping)
+      appendFileSync(
+        server.logFile,
+        `\nbench: server exited unexpectedly (code ${String(code)}, signal ${String(signal)})\n`,
+      );
   });
   const stop = async (): Promise<void> => {
     stopping = true;
@@ -86,5 +90,7 @@ export function isAlive(p: CroupierProcess): boolean {
 
 /** How a dead server ended, for the report. */
 export function exitReason(p: CroupierProcess): string {
-  return p.server.child.signalCode !== null ? `signal ${p.server.child.signalCode}` : `exit code ${String(p.server.child.exitCode)}`;
+  return p.server.child.signalCode !== null
+    ? `signal ${p.server.child.signalCode}`
+    : `exit code ${String(p.server.child.exitCode)}`;
 }

@@ -14,12 +14,26 @@ export const FEEDBACK_LUA = fileURLToPath(new URL('../feedback.lua', import.meta
  * Makes decisions on `predictUrl` (5 s wrk runs) until `idsFile` holds at least `needed` ids, one a
  * line (started afresh unless `append`); returns how many it holds.
  */
-export async function makeDecisions(predictUrl: string, idsFile: string, needed: number, connections: number,
-  log: (msg: string) => void, append = false): Promise<number> {
+export async function makeDecisions(
+  predictUrl: string,
+  idsFile: string,
+  needed: number,
+  connections: number,
+  log: (msg: string) => void,
+  append = false,
+): Promise<number> {
   if (!append) writeFileSync(idsFile, '');
   let have = append ? countIds(idsFile) : 0;
   while (have < needed) {
-    await runWrk({ url: predictUrl, body: REQUEST_BODY, durationS: 5, connections, threads: 1, script: DECISIONS_LUA, env: { IDS_FILE: idsFile } });
+    await runWrk({
+      url: predictUrl,
+      body: REQUEST_BODY,
+      durationS: 5,
+      connections,
+      threads: 1,
+      script: DECISIONS_LUA,
+      env: { IDS_FILE: idsFile },
+    });
     have = countIds(idsFile);
     log(`${have} decisions`);
   }

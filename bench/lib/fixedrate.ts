@@ -24,8 +24,15 @@ export interface FixedRateResult {
 }
 
 /** `nextBody`, when given, makes each request's body (e.g. the outcome of a different decision each time). */
-export async function runFixedRate(url: string, body: string, rate: number, durationS: number,
-  connections: number, serverPid: number | undefined, nextBody?: () => string): Promise<FixedRateResult> {
+export async function runFixedRate(
+  url: string,
+  body: string,
+  rate: number,
+  durationS: number,
+  connections: number,
+  serverPid: number | undefined,
+  nextBody?: () => string,
+): Promise<FixedRateResult> {
   const startedAt = performance.now();
   const clientBefore = process.cpuUsage();
   const serverBefore = cpuSnapshot(serverPid);
@@ -40,10 +47,12 @@ export async function runFixedRate(url: string, body: string, rate: number, dura
     duration: durationS,
     overallRate: rate,
     timeout: 10,
-  }).on('response', (_client, status, _bytes, ms) => { if (status >= 200 && status < 300) times.push(ms); });
+  }).on('response', (_client, status, _bytes, ms) => {
+    if (status >= 200 && status < 300) times.push(ms);
+  });
   times.sort((a, b) => a - b);
   const percentile = (p: number): number | null =>
-    (times.length === 0 ? null : times[Math.min(times.length - 1, Math.floor(times.length * p))]!);
+    times.length === 0 ? null : times[Math.min(times.length - 1, Math.floor(times.length * p))]!;
   const client = process.cpuUsage(clientBefore);
   const wallUs = (performance.now() - startedAt) * 1000;
   return {

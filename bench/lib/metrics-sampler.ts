@@ -35,7 +35,8 @@ export function rssBytes(pid: number): number | null {
 export async function sampleOnce(base: string, pid: number): Promise<MetricsSample> {
   const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   const queue = new Map<string, number>();
-  for (const s of seriesValues(text, 'croupier_queue_depth')) queue.set(`${s.labels.model}/${s.labels.version}`, s.value);
+  for (const s of seriesValues(text, 'croupier_queue_depth'))
+    queue.set(`${s.labels.model}/${s.labels.version}`, s.value);
   const shed = new Map<string, number>();
   for (const s of seriesValues(text, 'croupier_shed_total')) {
     const reason = s.labels.reason ?? '?';

@@ -29,7 +29,9 @@ const options: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: 'all',
   executionMode: 'sequential',
 };
-const sessions = await Promise.all(Array.from({ length: sessionCount }, () => ort.InferenceSession.create(values.model as string, options)));
+const sessions = await Promise.all(
+  Array.from({ length: sessionCount }, () => ort.InferenceSession.create(values.model as string, options)),
+);
 const input = sessions[0]?.inputNames[0] ?? 'features';
 const data = makeRows(rows, width);
 
@@ -52,5 +54,7 @@ const seconds = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
 const total = counts.reduce((a, b) => a + b, 0);
 // cores: CPU time of the whole process (JS thread + ORT threads) / wall time.
-process.stdout.write(`${JSON.stringify({ rows: total, seconds, rowsPerSec: total / seconds, cores: (cpu.user + cpu.system) / 1e6 / seconds })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ rows: total, seconds, rowsPerSec: total / seconds, cores: (cpu.user + cpu.system) / 1e6 / seconds })}\n`,
+);
 await Promise.all(sessions.map((s) => s.release()));

@@ -86,13 +86,30 @@ function table(header: string[], rows: string[][]): string {
 
 function throughputTable(r: BenchReport): string {
   return table(
-    ['target', 'median req/s', 'runs req/s', 'wrk p99 (median)', 'non-2xx', 'socket errors', 'server cores',
-      'machine busy', 'server threads'],
+    [
+      'target',
+      'median req/s',
+      'runs req/s',
+      'wrk p99 (median)',
+      'non-2xx',
+      'socket errors',
+      'server cores',
+      'machine busy',
+      'server threads',
+    ],
     r.outcomes.map((o) => {
       const s = summarize(o);
-      return [o.name, int(s.medianRps), o.runs.map((x) => int(x.wrk.requestsPerSec)).join(' / ') || '-',
-        ms(s.medianP99Ms), String(s.non2xx), String(s.socketErrors), cores(s.serverCores), pct(s.machineBusy),
-        o.threads === null ? 'n/a' : String(o.threads)];
+      return [
+        o.name,
+        int(s.medianRps),
+        o.runs.map((x) => int(x.wrk.requestsPerSec)).join(' / ') || '-',
+        ms(s.medianP99Ms),
+        String(s.non2xx),
+        String(s.socketErrors),
+        cores(s.serverCores),
+        pct(s.machineBusy),
+        o.threads === null ? 'n/a' : String(o.threads),
+      ];
     }),
   );
 }
@@ -114,8 +131,11 @@ function ratiosTable(r: BenchReport): string {
     const oa = find(a);
     const ob = find(b);
     const paired = pairedRatio(oa, ob);
-    return [`${a} / ${b}`, ratio(oa && summarize(oa).medianRps, ob && summarize(ob).medianRps),
-      paired === null ? 'n/a' : paired.toFixed(2)];
+    return [
+      `${a} / ${b}`,
+      ratio(oa && summarize(oa).medianRps, ob && summarize(ob).medianRps),
+      paired === null ? 'n/a' : paired.toFixed(2),
+    ];
   };
   const rows = [row('croupier', 'ceiling'), row('croupier', 'peer'), row('peer', 'ceiling')];
   if (find('baseline') !== undefined) rows.push(row('baseline', 'ceiling'), row('croupier', 'baseline'));
@@ -123,23 +143,59 @@ function ratiosTable(r: BenchReport): string {
 }
 
 function fixedRateTable(r: BenchReport): string {
-  const rows = r.outcomes.filter((o) => o.fixedRate !== null).map((o) => {
-    const f = o.fixedRate as FixedRateResult;
-    return [o.name, int(f.rate), int(f.achievedRps), ms(f.p50Ms), ms(f.p99Ms), String(f.errors),
-      String(f.timeouts), String(f.non2xx), cores(f.serverCores), cores(f.clientCores)];
-  });
+  const rows = r.outcomes
+    .filter((o) => o.fixedRate !== null)
+    .map((o) => {
+      const f = o.fixedRate as FixedRateResult;
+      return [
+        o.name,
+        int(f.rate),
+        int(f.achievedRps),
+        ms(f.p50Ms),
+        ms(f.p99Ms),
+        String(f.errors),
+        String(f.timeouts),
+        String(f.non2xx),
+        cores(f.serverCores),
+        cores(f.clientCores),
+      ];
+    });
   if (rows.length === 0) return '(no fixed-rate runs)';
-  return table(['target', 'offered req/s', 'achieved req/s', 'p50', 'p99', 'errors', 'timeouts', 'non-2xx',
-    'server cores', 'autocannon cores'], rows);
+  return table(
+    [
+      'target',
+      'offered req/s',
+      'achieved req/s',
+      'p50',
+      'p99',
+      'errors',
+      'timeouts',
+      'non-2xx',
+      'server cores',
+      'autocannon cores',
+    ],
+    rows,
+  );
 }
 
 function problems(r: BenchReport): string[] {
-  return r.outcomes.filter((o) => o.problem !== null).map((o) => `- **${o.name}**: ${(o.problem ?? '').replace(/\s*\n\s*/g, ' | ')}`);
+  return r.outcomes
+    .filter((o) => o.problem !== null)
+    .map((o) => `- **${o.name}**: ${(o.problem ?? '').replace(/\s*\n\s*/g, ' | ')}`);
 }
 
 export function consoleReport(r: BenchReport): string {
-  return ['', throughputTable(r), '', ratiosTable(r), '', `fixed rate (${r.fixedRateBasis}):`, fixedRateTable(r),
-    ...(problems(r).length > 0 ? ['', 'not measured / incomplete:', ...problems(r)] : []), ''].join('\n');
+  return [
+    '',
+    throughputTable(r),
+    '',
+    ratiosTable(r),
+    '',
+    `fixed rate (${r.fixedRateBasis}):`,
+    fixedRateTable(r),
+    ...(problems(r).length > 0 ? ['', 'not measured / incomplete:', ...problems(r)] : []),
+    '',
+  ].join('\n');
 }
 
 export function markdownSection(r: BenchReport): string {
@@ -150,23 +206,24 @@ export function markdownSection(r: BenchReport): string {
     `- date: ${r.date.toISOString()}`,
     `- command: \`${r.command}\``,
     `- machine: ${r.cores} cores (${r.cpuModel}), node ${r.node}; wrk and the server share those cores`,
-    `- throughput: \`wrk -t1 -c${o.connections} -d${o.durationS}s --latency -s bench/post.lua\` on \`POST ${o.urlPath}\`, ` +
-      `${o.rounds} interleaved rounds; servers started once and kept running, one 2 s wrk warm-up each first; ` +
-      `medians over rounds`,
-    `- peer session options: onnxruntime-node defaults (intraOpNumThreads unset, ORT picks); compare its ` +
-      `"server threads" with ceiling's to see whether ORT started an intra-op pool`,
-    `- server cores = CPU time of the server process / wall time (1.00 = one core busy); ` +
-      `machine busy = all ${r.cores} cores, wrk included`,
-    ...r.outcomes.filter((x) => x.probe !== null).map((x) =>
-      `- ${x.name} first answer: ${x.probe?.status ?? ''} \`${x.probe?.body ?? ''}\``),
+    `- throughput: \`wrk -t1 -c${o.connections} -d${o.durationS}s --latency -s bench/post.lua\` on \`POST ${o.urlPath}\`, `
+      + `${o.rounds} interleaved rounds; servers started once and kept running, one 2 s wrk warm-up each first; `
+      + `medians over rounds`,
+    `- peer session options: onnxruntime-node defaults (intraOpNumThreads unset, ORT picks); compare its `
+      + `"server threads" with ceiling's to see whether ORT started an intra-op pool`,
+    `- server cores = CPU time of the server process / wall time (1.00 = one core busy); `
+      + `machine busy = all ${r.cores} cores, wrk included`,
+    ...r.outcomes
+      .filter((x) => x.probe !== null)
+      .map((x) => `- ${x.name} first answer: ${x.probe?.status ?? ''} \`${x.probe?.body ?? ''}\``),
     '',
     throughputTable(r),
     '',
     ratiosTable(r),
     '',
-    `Fixed-rate latency (autocannon, ${o.connections} connections, ${o.durationS} s, ${r.fixedRateBasis}; ` +
-      `autocannon reports whole milliseconds and runs in the orchestrator process: when its cores approach 1.00 ` +
-      `the client, not the server, sets the latency):`,
+    `Fixed-rate latency (autocannon, ${o.connections} connections, ${o.durationS} s, ${r.fixedRateBasis}; `
+      + `autocannon reports whole milliseconds and runs in the orchestrator process: when its cores approach 1.00 `
+      + `the client, not the server, sets the latency):`,
     '',
     fixedRateTable(r),
     ...(problems(r).length > 0 ? ['', 'Not measured / incomplete:', '', ...problems(r)] : []),

@@ -9,9 +9,10 @@ export function writeSection(file: string, name: string, body: string, intro = '
   const current = existsSync(file) ? readFileSync(file, 'utf8') : intro;
   const a = current.indexOf(start);
   const b = current.indexOf(end);
-  const next = a >= 0 && b > a
-    ? current.slice(0, a) + section + current.slice(b + end.length)
-    : `${current.trimEnd()}\n\n${section}\n`;
+  const next =
+    a >= 0 && b > a
+      ? current.slice(0, a) + section + current.slice(b + end.length)
+      : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, next);
 }
 
@@ -27,5 +28,6 @@ export function median(xs: readonly number[]): number | null {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-export const int = (x: number | null | undefined): string => (x == null ? 'n/a' : Math.round(x).toLocaleString('en-US'));
+export const int = (x: number | null | undefined): string =>
+  x == null ? 'n/a' : Math.round(x).toLocaleString('en-US');
 export const fixed = (x: number | null | undefined, d = 2): string => (x == null ? 'n/a' : x.toFixed(d));

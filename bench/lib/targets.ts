@@ -38,7 +38,9 @@ function tsServer(name: TargetName, script: string, root: string, needs: string[
 /** The first few `error TS…` lines (tsc prints them on stdout), else the tail of the output. */
 function buildErrors(err: unknown): string {
   const e = err as { stdout?: Buffer | null; stderr?: Buffer | null; message?: string };
-  const lines = `${e.stdout?.toString() ?? ''}\n${e.stderr?.toString() ?? ''}`.split('\n').filter((l) => l.trim() !== '');
+  const lines = `${e.stdout?.toString() ?? ''}\n${e.stderr?.toString() ?? ''}`
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const tsErrors = lines.filter((l) => l.includes('error TS'));
   const shown = tsErrors.length > 0 ? tsErrors.slice(0, 3) : lines.slice(-5);
   const more = tsErrors.length > 3 ? ` (+${tsErrors.length - 3} more)` : '';

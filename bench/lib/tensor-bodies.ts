@@ -28,11 +28,21 @@ export function jsonInferBody(data: Float32Array, rows: number, width: number, i
   return { bytes: Buffer.from(JSON.stringify(body)), contentType: 'application/json', headers: {} };
 }
 
-export function binaryInferBody(data: Float32Array, rows: number, width: number, output: string, input = 'features'): InferBody {
-  const header = Buffer.from(JSON.stringify({
-    inputs: [{ name: input, datatype: 'FP32', shape: [rows, width], parameters: { binary_data_size: data.byteLength } }],
-    outputs: [{ name: output, parameters: { binary_data: true } }],
-  }));
+export function binaryInferBody(
+  data: Float32Array,
+  rows: number,
+  width: number,
+  output: string,
+  input = 'features',
+): InferBody {
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [
+        { name: input, datatype: 'FP32', shape: [rows, width], parameters: { binary_data_size: data.byteLength } },
+      ],
+      outputs: [{ name: output, parameters: { binary_data: true } }],
+    }),
+  );
   return {
     bytes: Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]),
     contentType: 'application/octet-stream',
@@ -46,7 +56,9 @@ export function wrkEnvFor(body: InferBody, file: string, countStatus = false): R
   return {
     BENCH_BODY_FILE: file,
     BENCH_CONTENT_TYPE: body.contentType,
-    BENCH_HEADERS: Object.entries(body.headers).map(([k, v]) => `${k}: ${v}`).join('\n'),
+    BENCH_HEADERS: Object.entries(body.headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n'),
     ...(countStatus ? { BENCH_COUNT_STATUS: '1' } : {}),
   };
 }

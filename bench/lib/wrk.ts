@@ -36,7 +36,14 @@ process.on('exit', () => {
 export function runWrk(o: WrkOptions): Promise<WrkResult> {
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', o.script ?? LUA, o.url];
   return new Promise((resolve, reject) => {
-    const child = execFile('wrk', args, { env: { ...process.env, BENCH_BODY: o.body, ...o.env }, maxBuffer: 16 * 1024 * 1024, timeout: (o.durationS + 30) * 1000 },
+    const child = execFile(
+      'wrk',
+      args,
+      {
+        env: { ...process.env, BENCH_BODY: o.body, ...o.env },
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: (o.durationS + 30) * 1000,
+      },
       (err, stdout, stderr) => {
         running.delete(child);
         if (err) {
@@ -48,7 +55,8 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
         } catch (e) {
           reject(e instanceof Error ? e : new Error(String(e)));
         }
-      });
+      },
+    );
     running.add(child);
   });
 }

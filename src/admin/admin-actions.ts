@@ -29,7 +29,10 @@ export interface Outcome {
  * Records an outcome's audit fields with the change (AuditTrail.appendWith, bound to the call): `save`
  * writes the change with the record, and is awaited before the change applies here (Redis mode's is async).
  */
-export type Seal = (audit: Outcome['audit'] & { status: number }, save: (record: unknown) => void | Promise<void>) => Promise<unknown>;
+export type Seal = (
+  audit: Outcome['audit'] & { status: number },
+  save: (record: unknown) => void | Promise<void>,
+) => Promise<unknown>;
 
 export interface AdminDeps {
   readonly registry: Registry;
@@ -43,16 +46,29 @@ export interface AdminDeps {
 }
 
 function swapOutcome(swap: Swap): Outcome {
-  const body = { model: swap.model, live: swap.after.version, previous: swap.before.version, changed: swap.changed, sha256: swap.after.sha256, history: swap.history };
+  const body = {
+    model: swap.model,
+    live: swap.after.version,
+    previous: swap.before.version,
+    changed: swap.changed,
+    sha256: swap.after.sha256,
+    history: swap.history,
+  };
   return { status: 200, body, audit: swapAudit(swap), recorded: swap.recorded };
 }
 
 function swapAudit(swap: Swap): Outcome['audit'] {
-  return { result: swap.changed ? 'ok' : 'noop', before: swap.before.version, after: swap.after.version, sha256: swap.after.sha256 };
+  return {
+    result: swap.changed ? 'ok' : 'noop',
+    before: swap.before.version,
+    after: swap.after.version,
+    sha256: swap.after.sha256,
+  };
 }
 
 /** The lifecycle's Commit for a swap: its audit entry, sealed with the pointer. */
-const sealSwap = (seal: Seal | undefined): Commit | undefined => (seal ? (swap, save) => seal({ ...swapAudit(swap), status: 200 }, save) : undefined);
+const sealSwap = (seal: Seal | undefined): Commit | undefined =>
+  seal ? (swap, save) => seal({ ...swapAudit(swap), status: 200 }, save) : undefined;
 
 export class AdminActions {
   private readonly deps: AdminDeps;
@@ -68,18 +84,30 @@ export class AdminActions {
       name: m.name,
       live: m.live.version,
       history: [...m.history],
-      versions: [...m.versions.values()].sort((a, b) => compareVersions(a.version, b.version)).map((v) => ({
-        version: v.version,
-        sha256: v.sha256,
-        created: v.manifest.created,
-        live: v === m.live,
-        // A version is usable only once every worker has it: the engine tracks "all", not each.
-        // Small versions run on the main thread instead (inference/inline.ts).
-        runs: engine.isInline(v.key) ? 'inline' : 'workers',
-        workers: { loaded: engine.isLoaded(v.key) ? engine.workers : 0, of: engine.workers },
-        ...(replicas ? { replicas: replicas.map((r) => ({ replica: r.replica, loaded: r.models[m.name]?.loaded[v.version] ?? 0, of: r.workers })) } : {}),
-      })),
-      ...(replicas ? { replicas: replicas.map((r) => ({ replica: r.replica, live: r.models[m.name]?.live ?? null })) } : {}),
+      versions: [...m.versions.values()]
+        .sort((a, b) => compareVersions(a.version, b.version))
+        .map((v) => ({
+          version: v.version,
+          sha256: v.sha256,
+          created: v.manifest.created,
+          live: v === m.live,
+          // A version is usable only once every worker has it: the engine tracks "all", not each.
+          // Small versions run on the main thread instead (inference/inline.ts).
+          runs: engine.isInline(v.key) ? 'inline' : 'workers',
+          workers: { loaded: engine.isLoaded(v.key) ? engine.workers : 0, of: engine.workers },
+          ...(replicas
+            ? {
+                replicas: replicas.map((r) => ({
+                  replica: r.replica,
+                  loaded: r.models[m.name]?.loaded[v.version] ?? 0,
+                  of: r.workers,
+                })),
+              }
+            : {}),
+        })),
+      ...(replicas
+        ? { replicas: replicas.map((r) => ({ replica: r.replica, live: r.models[m.name]?.live ?? null })) }
+        : {}),
     }));
     return { models, refused: registry.refused };
   }
@@ -119,15 +147,22 @@ export class AdminActions {
 
   private async install(model: string, release: StagedRelease): Promise<Outcome> {
     const m = this.deps.lifecycle.model(model);
-    if (release.model !== m.name) throw new CroupierError('invalid_request', `the release is for model "${release.model}", not "${m.name}"`);
+    if (release.model !== m.name)
+      throw new CroupierError('invalid_request', `the release is for model "${release.model}", not "${m.name}"`);
     if (m.versions.has(release.version) || existsSync(join(this.deps.modelsDir, m.name, release.version))) {
-      throw new CroupierError('conflict', `model "${m.name}" already has version "${release.version}"; versions are immutable, push a new version`);
+      throw new CroupierError(
+        'conflict',
+        `model "${m.name}" already has version "${release.version}"; versions are immutable, push a new version`,
+      );
     }
     let installed;
     try {
       installed = await installVersion(this.deps.modelsDir, m.name, release.version, release);
     } catch (e) {
-      throw new CroupierError('model_invalid', `${m.name} version ${release.version} is refused: ${(e as Error).message}`);
+      throw new CroupierError(
+        'model_invalid',
+        `${m.name} version ${release.version} is refused: ${(e as Error).message}`,
+      );
     }
     try {
       await this.deps.lifecycle.addVersion(m.name, release.version);
@@ -135,7 +170,13 @@ export class AdminActions {
       installed.remove();
       throw e;
     }
-    const body = { model: m.name, version: release.version, sha256: release.sha256, loaded: true, live: m.live.version };
+    const body = {
+      model: m.name,
+      version: release.version,
+      sha256: release.sha256,
+      loaded: true,
+      live: m.live.version,
+    };
     return { status: 201, body, audit: { result: 'ok', after: release.version, sha256: release.sha256 } };
   }
 
@@ -171,7 +212,8 @@ export class AdminActions {
   }
 
   async resetRoute(name: string): Promise<Outcome> {
-    if (!this.deps.router.reset(name)) throw new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`);
+    if (!this.deps.router.reset(name))
+      throw new CroupierError('route_not_found', `no route named "${name.slice(0, 64)}"`);
     return { status: 200, body: { route: name, reset: true }, audit: { result: 'ok' } };
   }
 }

@@ -9,7 +9,13 @@ import type { Config } from '../config/config.js';
 import { CroupierError } from '../errors.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
-import { ModelLifecycle, type LivePointers, type Peers, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
+import {
+  ModelLifecycle,
+  type LivePointers,
+  type Peers,
+  type SwapKind,
+  type VersionLoader,
+} from '../registry/lifecycle.js';
 import { LiveState } from '../state/embedded/live-state.js';
 import type { Registry, ServedModel } from '../registry/registry.js';
 import type { RouteSpec } from '../routing/route-spec.js';
@@ -22,7 +28,13 @@ import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
 import { RouteStore } from '../state/embedded/route-store.js';
 import { SharedFollower } from './shared-follower.js';
-import { AdminLock, type AdminLocking, type ReplicaLoad, type RouteSaver, type SharedControl } from '../state/admin-state.js';
+import {
+  AdminLock,
+  type AdminLocking,
+  type ReplicaLoad,
+  type RouteSaver,
+  type SharedControl,
+} from '../state/admin-state.js';
 
 /** What the admin plane needs to see of the inference engine and the metrics. */
 export interface AdminEngine extends VersionLoader {
@@ -38,7 +50,11 @@ export interface SwapMetrics {
 }
 
 const isEntry = (v: unknown): v is AuditEntry =>
-  typeof v === 'object' && v !== null && typeof (v as AuditEntry).seq === 'number' && typeof (v as AuditEntry).hash === 'string' && typeof (v as AuditEntry).prev === 'string';
+  typeof v === 'object'
+  && v !== null
+  && typeof (v as AuditEntry).seq === 'number'
+  && typeof (v as AuditEntry).hash === 'string'
+  && typeof (v as AuditEntry).prev === 'string';
 
 export class AdminPlane {
   audit: AuditTrail;
@@ -71,17 +87,36 @@ export class AdminPlane {
     if (isEntry(routesRecord)) pending.push([routesRecord, (entry) => this.routeStore.replaceRecord(entry)]);
     for (const [entry, replace] of pending.sort((a, b) => a[0].seq - b[0].seq)) {
       const written = audit.complete(entry);
-      if (written) log.warn({ seq: written.seq, action: written.action, target: written.target }, 'audit entry of the last change was missing (the gateway stopped before writing it); written now');
+      if (written)
+        log.warn(
+          { seq: written.seq, action: written.action, target: written.target },
+          'audit entry of the last change was missing (the gateway stopped before writing it); written now',
+        );
       if (written && written !== entry) replace(written);
     }
   }
 
   /** The routes to start with: saved admin edits, unless the routes file changed (that is audited). */
-  async routesAtStart(routesFile: string | undefined, fromFile: Map<string, RouteSpec>): Promise<Map<string, RouteSpec>> {
+  async routesAtStart(
+    routesFile: string | undefined,
+    fromFile: Map<string, RouteSpec>,
+  ): Promise<Map<string, RouteSpec>> {
     const start = this.routeStore.restore(routesFile, fromFile, (m, v) => this.registry.lookup(m, v));
     if (start.appliedFile) {
-      this.log.warn({ reason: start.appliedFile.reason, file: routesFile }, 'routes file applied over saved route edits');
-      await this.audit.append({ actor: null, action: 'routes.apply-file', target: routesFile ?? null, after: { fileHash: start.appliedFile.fileHash, routes: [...fromFile.keys()] }, result: 'ok', status: null, error: null, before: start.appliedFile.reason });
+      this.log.warn(
+        { reason: start.appliedFile.reason, file: routesFile },
+        'routes file applied over saved route edits',
+      );
+      await this.audit.append({
+        actor: null,
+        action: 'routes.apply-file',
+        target: routesFile ?? null,
+        after: { fileHash: start.appliedFile.fileHash, routes: [...fromFile.keys()] },
+        result: 'ok',
+        status: null,
+        error: null,
+        before: start.appliedFile.reason,
+      });
     }
     return start.specs;
   }
@@ -89,15 +124,37 @@ export class AdminPlane {
   attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): void {
     this.attached = { engine, router, metrics };
     // One table for the process, whichever audit trail is current (the local file, or Redis after `share`).
-    this.refusals = new RefusalThrottle((fields) => this.audit.append(fields).catch((e: unknown) => this.log.error({ err: (e as Error).message, action: fields.action }, 'audit log write failed')), metrics.registry);
+    this.refusals = new RefusalThrottle(
+      (fields) =>
+        this.audit
+          .append(fields)
+          .catch((e: unknown) =>
+            this.log.error({ err: (e as Error).message, action: fields.action }, 'audit log write failed'),
+          ),
+      metrics.registry,
+    );
     this.build();
     // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that
     // too, once (in Redis mode every replica notices; the first to report it writes the entry).
     router.observers.push({
       armRestarted: (route, arm, from, to) => {
-        const first = this.shared ? this.shared.firstToReport(`routes.arm-restart ${route}/${arm} ${from} ${to}`) : Promise.resolve(true);
+        const first = this.shared
+          ? this.shared.firstToReport(`routes.arm-restart ${route}/${arm} ${from} ${to}`)
+          : Promise.resolve(true);
         void first
-          .then((yes) => (yes ? this.audit.append({ actor: null, action: 'routes.arm-restart', target: `${route}/${arm}`, before: from, after: to, result: 'ok', status: null }) : undefined))
+          .then((yes) =>
+            yes
+              ? this.audit.append({
+                  actor: null,
+                  action: 'routes.arm-restart',
+                  target: `${route}/${arm}`,
+                  before: from,
+                  after: to,
+                  result: 'ok',
+                  status: null,
+                })
+              : undefined,
+          )
           .catch((e: unknown) => this.log.error({ err: (e as Error).message, route, arm }, 'audit log write failed'));
       },
     });
@@ -110,12 +167,32 @@ export class AdminPlane {
       metrics.modelsChanged(this.registry);
       if (kind) metrics.swap(m.name, kind);
     };
-    const lifecycle = new ModelLifecycle(this.registry, this.config.modelsDir, engine, shared?.pointers ?? this.liveState, changed, shared?.peers);
+    const lifecycle = new ModelLifecycle(
+      this.registry,
+      this.config.modelsDir,
+      engine,
+      shared?.pointers ?? this.liveState,
+      changed,
+      shared?.peers,
+    );
     const actions = new AdminActions({
-      registry: this.registry, engine, lifecycle, router, routes: shared?.routes ?? this.routeStore, modelsDir: this.config.modelsDir,
+      registry: this.registry,
+      engine,
+      lifecycle,
+      router,
+      routes: shared?.routes ?? this.routeStore,
+      modelsDir: this.config.modelsDir,
       replicas: shared ? () => shared.replicas() : undefined,
     });
-    this.routes = new AdminRoutes(actions, new AdminAuth(this.config.adminTokens), this.audit, this.log, this.config.bodyLimit, shared?.lock ?? new AdminLock(), this.refusals!);
+    this.routes = new AdminRoutes(
+      actions,
+      new AdminAuth(this.config.adminTokens),
+      this.audit,
+      this.log,
+      this.config.bodyLimit,
+      shared?.lock ?? new AdminLock(),
+      this.refusals!,
+    );
     return lifecycle;
   }
 
@@ -130,7 +207,11 @@ export class AdminPlane {
     this.audit = control.audit;
     const lifecycle = this.build();
     const { engine, router } = this.attached;
-    const follower = new SharedFollower({ registry: this.registry, lifecycle, router, routesFileHash: this.routeStore.appliedFileHash }, this, this.log);
+    const follower = new SharedFollower(
+      { registry: this.registry, lifecycle, router, routesFileHash: this.routeStore.appliedFileHash },
+      this,
+      this.log,
+    );
     await control.start({ registry: this.registry, engine, follower });
   }
 
@@ -143,7 +224,9 @@ export class AdminPlane {
   /** Admin routes on their own listener (CROUPIER_ADMIN_PORT): anything else is 404. */
   registerStandalone(app: TemplatedApp, open: OpenExchange): void {
     this.register(app, open);
-    app.any('/*', (res, req) => open(res, req, 'v1').fail(new CroupierError('not_found', 'this listener serves only /admin')));
+    app.any('/*', (res, req) =>
+      open(res, req, 'v1').fail(new CroupierError('not_found', 'this listener serves only /admin')),
+    );
   }
 
   async close(): Promise<void> {

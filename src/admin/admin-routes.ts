@@ -39,7 +39,15 @@ export class AdminRoutes {
   private readonly lock: AdminLocking;
   private readonly refusals: RefusalThrottle;
 
-  constructor(actions: AdminActions, auth: AdminAuth, audit: AuditTrail, log: Logger, bodyLimit: number, lock: AdminLocking, refusals: RefusalThrottle) {
+  constructor(
+    actions: AdminActions,
+    auth: AdminAuth,
+    audit: AuditTrail,
+    log: Logger,
+    bodyLimit: number,
+    lock: AdminLocking,
+    refusals: RefusalThrottle,
+  ) {
     this.actions = actions;
     this.auth = auth;
     this.audit = audit;
@@ -49,7 +57,10 @@ export class AdminRoutes {
     this.refusals = refusals;
   }
 
-  private record(call: Call, fields: Omit<Parameters<AuditTrail['append']>[0], 'actor' | 'action' | 'target'>): Promise<void> {
+  private record(
+    call: Call,
+    fields: Omit<Parameters<AuditTrail['append']>[0], 'actor' | 'action' | 'target'>,
+  ): Promise<void> {
     return this.audit.append({ actor: call.actor, action: call.action, target: call.target, ...fields }).then(
       () => undefined,
       (e: unknown) => this.log.error({ err: (e as Error).message, action: call.action }, 'audit log write failed'),
@@ -58,15 +69,27 @@ export class AdminRoutes {
 
   private refuse(call: Call, error: unknown, headers?: Record<string, string>): void {
     const e = isCroupierError(error) ? error : new CroupierError('internal', undefined, { cause: error });
-    if (e.status >= 500) this.log.error({ action: call.action, target: call.target, err: (error as Error).message }, 'admin action failed');
-    void this.record(call, { result: e.status >= 500 ? 'failed' : 'refused', status: e.status, error: { code: e.code, message: e.message } })
-      .then(() => call.ex.fail(e, false, headers));
+    if (e.status >= 500)
+      this.log.error(
+        { action: call.action, target: call.target, err: (error as Error).message },
+        'admin action failed',
+      );
+    void this.record(call, {
+      result: e.status >= 500 ? 'failed' : 'refused',
+      status: e.status,
+      error: { code: e.code, message: e.message },
+    }).then(() => call.ex.fail(e, false, headers));
   }
 
   /** A refusal before any token was accepted: counted, and audited at a bounded rate (refusals.ts). */
   private refuseAnonymous(call: Call, e: AuthRefusal, res: HttpResponse): void {
     const source = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
-    const written = this.refusals.refused(source, e.reason, { action: call.action, target: call.target, status: e.status, error: { code: e.code, message: e.message } });
+    const written = this.refusals.refused(source, e.reason, {
+      action: call.action,
+      target: call.target,
+      status: e.status,
+      error: { code: e.code, message: e.message },
+    });
     if (written) void written.then(() => call.ex.fail(e));
     else call.ex.fail(e);
   }
@@ -75,9 +98,15 @@ export class AdminRoutes {
    * Cross-site and token checks, then the name in the path (`field`: what it names); answers (and
    * audits) the refusal itself.
    */
-  private open(open: OpenExchange, res: HttpResponse, req: HttpRequest, action: string, field?: 'model' | 'route'): Call | undefined {
+  private open(
+    open: OpenExchange,
+    res: HttpResponse,
+    req: HttpRequest,
+    action: string,
+    field?: 'model' | 'route',
+  ): Call | undefined {
     const ex = open(res, req, 'v1');
-    const raw = field === undefined ? null : req.getParameter(0) ?? '';
+    const raw = field === undefined ? null : (req.getParameter(0) ?? '');
     const call: Call = { ex, action, target: raw === null ? null : shownName(raw), actor: null };
     const headers = adminHeaders(req);
     try {
@@ -101,21 +130,41 @@ export class AdminRoutes {
   private change(call: Call, work: (seal?: Seal) => Promise<Outcome>): void {
     const trail = this.audit;
     const seal: Seal | undefined = trail.appendWith
-      ? (audit, save) => trail.appendWith!({ actor: call.actor, action: call.action, target: call.target, ...audit }, save)
+      ? (audit, save) =>
+          trail.appendWith!({ actor: call.actor, action: call.action, target: call.target, ...audit }, save)
       : undefined;
-    this.lock.run(() => work(seal)).then(
-      (outcome) => {
-        const recorded = outcome.recorded?.then(() => undefined, (e: unknown) => this.log.error({ err: (e as Error).message, action: call.action }, 'audit log write failed'));
-        return (recorded ?? this.record(call, { ...outcome.audit, status: outcome.status })).then(() => call.ex.send(outcome.status, JSON.stringify(outcome.body)));
-      },
-      (e: unknown) => this.refuse(call, e),
-    );
+    this.lock
+      .run(() => work(seal))
+      .then(
+        (outcome) => {
+          const recorded = outcome.recorded?.then(
+            () => undefined,
+            (e: unknown) =>
+              this.log.error({ err: (e as Error).message, action: call.action }, 'audit log write failed'),
+          );
+          return (recorded ?? this.record(call, { ...outcome.audit, status: outcome.status })).then(() =>
+            call.ex.send(outcome.status, JSON.stringify(outcome.body)),
+          );
+        },
+        (e: unknown) => this.refuse(call, e),
+      );
   }
 
   private readJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {
     const { ex } = call;
-    if (ex.contentLength > this.bodyLimit) return this.refuse(call, new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`));
-    if (!ex.isJson()) return this.refuse(call, new CroupierError('unsupported_media_type', `content type must be application/json, got "${ex.contentType || '(none)'}"`));
+    if (ex.contentLength > this.bodyLimit)
+      return this.refuse(
+        call,
+        new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`),
+      );
+    if (!ex.isJson())
+      return this.refuse(
+        call,
+        new CroupierError(
+          'unsupported_media_type',
+          `content type must be application/json, got "${ex.contentType || '(none)'}"`,
+        ),
+      );
     ex.readJson(this.bodyLimit, (body) => this.change(call, (seal) => then(body, seal)));
   }
 
@@ -139,7 +188,9 @@ export class AdminRoutes {
     const routes = ADMIN_ROUTES.map(({ method, path, admin, names }): BoundRoute => {
       const answer = actions[admin];
       return {
-        method, path, handler: (res, req) => {
+        method,
+        path,
+        handler: (res, req) => {
           const call = this.open(open, res, req, admin, names);
           if (call) answer(call, req);
         },
@@ -152,7 +203,11 @@ export class AdminRoutes {
     // Unknown admin paths are checked like the others, so probing them without a token says nothing.
     app.any('/admin/*', (res, req) => {
       const call = this.open(open, res, req, 'unknown');
-      if (call) this.refuse(call, new CroupierError('not_found', `no such admin path: ${call.ex.method} ${call.ex.url.slice(0, 200)}`));
+      if (call)
+        this.refuse(
+          call,
+          new CroupierError('not_found', `no such admin path: ${call.ex.method} ${call.ex.url.slice(0, 200)}`),
+        );
     });
   }
 
@@ -163,9 +218,20 @@ export class AdminRoutes {
     } catch (e) {
       return this.refuse(call, e);
     }
-    if (ex.contentLength > RELEASE_LIMIT) return this.refuse(call, new CroupierError('body_too_large', `a release archive is at most ${RELEASE_LIMIT} bytes`));
+    if (ex.contentLength > RELEASE_LIMIT)
+      return this.refuse(
+        call,
+        new CroupierError('body_too_large', `a release archive is at most ${RELEASE_LIMIT} bytes`),
+      );
     const type = ex.contentType.toLowerCase().split(';')[0]!.trim();
-    if (!RELEASE_TYPES.has(type)) return this.refuse(call, new CroupierError('unsupported_media_type', `a release is sent as application/gzip (or application/octet-stream), got "${ex.contentType || '(none)'}"`));
+    if (!RELEASE_TYPES.has(type))
+      return this.refuse(
+        call,
+        new CroupierError(
+          'unsupported_media_type',
+          `a release is sent as application/gzip (or application/octet-stream), got "${ex.contentType || '(none)'}"`,
+        ),
+      );
     // Unpacked as it arrives (outside the admin lock: it only writes to its own staging folder).
     this.actions.receive(ex.bodyStream(RELEASE_LIMIT)).then(
       (release) => this.change(call, () => this.actions.push(call.target!, release)),
@@ -178,8 +244,16 @@ export class AdminRoutes {
     const beforeRaw = query.get('before');
     const limit = limitRaw === null ? AUDIT_LIMIT_DEFAULT : /^\d{1,6}$/.test(limitRaw) ? Number(limitRaw) : NaN;
     const before = beforeRaw === null ? undefined : /^\d{1,15}$/.test(beforeRaw) ? Number(beforeRaw) : NaN;
-    if (!(limit >= 1 && limit <= AUDIT_LIMIT_MAX)) return this.refuse(call, new CroupierError('invalid_request', `limit must be a whole number from 1 to ${AUDIT_LIMIT_MAX}`));
-    if (before !== undefined && !(before >= 1)) return this.refuse(call, new CroupierError('invalid_request', 'before must be an entry sequence number (1 or more)'));
+    if (!(limit >= 1 && limit <= AUDIT_LIMIT_MAX))
+      return this.refuse(
+        call,
+        new CroupierError('invalid_request', `limit must be a whole number from 1 to ${AUDIT_LIMIT_MAX}`),
+      );
+    if (before !== undefined && !(before >= 1))
+      return this.refuse(
+        call,
+        new CroupierError('invalid_request', 'before must be an entry sequence number (1 or more)'),
+      );
     this.audit.read(limit, before).then(
       (entries) => call.ex.send(200, JSON.stringify({ entries })),
       (e: unknown) => this.refuse(call, e),

@@ -16,7 +16,12 @@ export interface AdminRequestHeaders {
 
 /** Read during the handler call (uWS requests live only that long); the data plane never needs them. */
 export function adminHeaders(req: { getHeader(name: string): string }): AdminRequestHeaders {
-  return { origin: req.getHeader('origin'), secFetchSite: req.getHeader('sec-fetch-site'), host: req.getHeader('host'), authorization: req.getHeader('authorization') };
+  return {
+    origin: req.getHeader('origin'),
+    secFetchSite: req.getHeader('sec-fetch-site'),
+    host: req.getHeader('host'),
+    authorization: req.getHeader('authorization'),
+  };
 }
 
 /** Why a call was refused before any token was accepted (croupier_admin_refused_total's label). */
@@ -53,13 +58,24 @@ export class AdminAuth {
 
   /** Throws 403 for a cross-site browser request. */
   checkSite(h: AdminRequestHeaders): void {
-    if (h.secFetchSite.toLowerCase() === 'cross-site') throw new AuthRefusal('forbidden', 'cross_site', 'cross-site requests to the admin API are refused (Sec-Fetch-Site: cross-site)');
-    if (h.origin !== '' && !sameHost(h.origin, h.host)) throw new AuthRefusal('forbidden', 'cross_site', 'requests from another origin are refused by the admin API');
+    if (h.secFetchSite.toLowerCase() === 'cross-site')
+      throw new AuthRefusal(
+        'forbidden',
+        'cross_site',
+        'cross-site requests to the admin API are refused (Sec-Fetch-Site: cross-site)',
+      );
+    if (h.origin !== '' && !sameHost(h.origin, h.host))
+      throw new AuthRefusal('forbidden', 'cross_site', 'requests from another origin are refused by the admin API');
   }
 
   /** The name of the token presented; throws 401 when it is missing or matches none. */
   actor(h: AdminRequestHeaders): string {
-    if (this.tokens.length === 0) throw new AuthRefusal('unauthorized', 'admin_off', 'no admin token is configured (set CROUPIER_ADMIN_TOKEN or CROUPIER_ADMIN_TOKENS)');
+    if (this.tokens.length === 0)
+      throw new AuthRefusal(
+        'unauthorized',
+        'admin_off',
+        'no admin token is configured (set CROUPIER_ADMIN_TOKEN or CROUPIER_ADMIN_TOKENS)',
+      );
     const m = /^Bearer +(\S+) *$/i.exec(h.authorization);
     if (!m) throw new AuthRefusal('unauthorized', 'missing_token', 'send Authorization: Bearer <token>');
     const presented = digest(m[1]!);

@@ -39,8 +39,16 @@ export class RefusalThrottle {
   /** `write` appends to the audit trail; `registry` gets croupier_admin_refused_total. */
   constructor(write: (fields: AuditFields) => Promise<unknown>, registry: client.Registry) {
     this.write = write;
-    const counter = new client.Counter({ name: 'croupier_admin_refused_total', help: 'Admin calls refused before a token was accepted, by reason (cross_site, missing_token, wrong_token, admin_off).', labelNames: ['reason'], registers: [registry] });
-    this.counted = Object.fromEntries(REASONS.map((r) => [r, counter.labels(r)])) as Record<RefusalReason, client.Counter.Internal>;
+    const counter = new client.Counter({
+      name: 'croupier_admin_refused_total',
+      help: 'Admin calls refused before a token was accepted, by reason (cross_site, missing_token, wrong_token, admin_off).',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.counted = Object.fromEntries(REASONS.map((r) => [r, counter.labels(r)])) as Record<
+      RefusalReason,
+      client.Counter.Internal
+    >;
     // Windows end in the order they opened (a reopened one moves to the back), so a tick looks at
     // the front only. Unref'd: it never keeps the process up.
     this.timer = setInterval(() => this.tick(Date.now()), 1000).unref();
@@ -61,7 +69,14 @@ export class RefusalThrottle {
       open.last = refusal;
       return undefined;
     }
-    this.windows.set(key, { source: key, ends: now + WINDOW_MS, count: 0, reasons: {}, first: new Date(now).toISOString(), last: undefined });
+    this.windows.set(key, {
+      source: key,
+      ends: now + WINDOW_MS,
+      count: 0,
+      reasons: {},
+      first: new Date(now).toISOString(),
+      last: undefined,
+    });
     return this.write({ actor: null, ...refusal, result: 'refused', after: { source: key, reason } });
   }
 
@@ -73,15 +88,34 @@ export class RefusalThrottle {
       if (w.count === 0) continue;
       void this.summary(w, new Date(now).toISOString());
       // Refusals kept coming: the next ones wait for this new window's end, not written one by one.
-      this.windows.set(w.source, { source: w.source, ends: now + WINDOW_MS, count: 0, reasons: {}, first: new Date(now).toISOString(), last: undefined });
+      this.windows.set(w.source, {
+        source: w.source,
+        ends: now + WINDOW_MS,
+        count: 0,
+        reasons: {},
+        first: new Date(now).toISOString(),
+        last: undefined,
+      });
     }
   }
 
   private summary(w: Window, until: string): Promise<unknown> {
     const last = w.last!;
     return this.write({
-      actor: null, action: 'refused', target: w.source, result: 'refused', status: last.status, error: last.error,
-      after: { source: w.source, refused: w.count, reasons: w.reasons, from: w.first, until, last: { action: last.action, target: last.target } },
+      actor: null,
+      action: 'refused',
+      target: w.source,
+      result: 'refused',
+      status: last.status,
+      error: last.error,
+      after: {
+        source: w.source,
+        refused: w.count,
+        reasons: w.reasons,
+        from: w.first,
+        until,
+        last: { action: last.action, target: last.target },
+      },
     });
   }
 

@@ -12,7 +12,16 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { CroupierError, isCroupierError } from '../errors.js';
-import { checkRelease, entryFileName, isMetadata, malformed, RELEASE_LIMITS, tooLarge, type ReleaseFile, type ReleaseSummary } from './release.js';
+import {
+  checkRelease,
+  entryFileName,
+  isMetadata,
+  malformed,
+  RELEASE_LIMITS,
+  tooLarge,
+  type ReleaseFile,
+  type ReleaseSummary,
+} from './release.js';
 import { TarStreamReader, type TarHeader, type TarVisitor } from './tar.js';
 
 /** A checked release whose files sit in `dir`, under the staging folder `root`. */
@@ -53,7 +62,11 @@ class ReleaseUnpacker extends Writable implements TarVisitor {
     const L = RELEASE_LIMITS;
     if (this.inflated > L.unpackedBytes) return done(tooLarge(`it inflates to more than ${L.unpackedBytes} bytes`));
     if (this.inflated > L.ratioAllowanceBytes + L.ratio * this.compressedBytes()) {
-      return done(tooLarge(`its compression ratio passes ${L.ratio}:1 (a release does not compress that well; this looks like a decompression bomb)`));
+      return done(
+        tooLarge(
+          `its compression ratio passes ${L.ratio}:1 (a release does not compress that well; this looks like a decompression bomb)`,
+        ),
+      );
     }
     this.working = this.tar.write(chunk);
     this.working.then(() => done(), done);
@@ -80,7 +93,10 @@ class ReleaseUnpacker extends Writable implements TarVisitor {
     const open = this.current;
     this.current = undefined;
     if (!open) return done(error);
-    open.handle.close().then(() => done(error), () => done(error));
+    open.handle.close().then(
+      () => done(error),
+      () => done(error),
+    );
   }
 
   async entry(header: TarHeader): Promise<void> {
@@ -104,7 +120,7 @@ class ReleaseUnpacker extends Writable implements TarVisitor {
     if (!file) return;
     file.hash.update(chunk);
     file.content?.push(Buffer.from(chunk));
-    for (let at = 0; at < chunk.length;) at += (await file.handle.write(chunk, at, chunk.length - at)).bytesWritten;
+    for (let at = 0; at < chunk.length; ) at += (await file.handle.write(chunk, at, chunk.length - at)).bytesWritten;
   }
 
   async entryEnd(): Promise<void> {
@@ -116,7 +132,10 @@ class ReleaseUnpacker extends Writable implements TarVisitor {
     } finally {
       await file.handle.close();
     }
-    this.files.set(file.name, { sha256: file.hash.digest('hex'), ...(file.content ? { content: Buffer.concat(file.content) } : {}) });
+    this.files.set(file.name, {
+      sha256: file.hash.digest('hex'),
+      ...(file.content ? { content: Buffer.concat(file.content) } : {}),
+    });
   }
 }
 
@@ -124,7 +143,8 @@ class ReleaseUnpacker extends Writable implements TarVisitor {
 function refusal(e: unknown): CroupierError {
   if (isCroupierError(e)) return e;
   const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('Z_')) return malformed(`not a readable gzip file (${(e as Error).message})`);
+  if (typeof code === 'string' && code.startsWith('Z_'))
+    return malformed(`not a readable gzip file (${(e as Error).message})`);
   if ((e as Error).message?.startsWith('tar: ')) return malformed((e as Error).message);
   return new CroupierError('internal', `cannot unpack the release: ${(e as Error).message}`, { cause: e });
 }
@@ -146,7 +166,9 @@ export async function receiveRelease(body: Readable, modelsDir: string): Promise
     // A file still being created would land in a folder being removed.
     await unpacker.settled();
     // The refusal is the answer either way; a folder that would not go is retried once.
-    await discard().catch(() => discard()).catch(() => undefined);
+    await discard()
+      .catch(() => discard())
+      .catch(() => undefined);
     throw refusal(e);
   }
 }

@@ -60,7 +60,10 @@ export interface ReleaseFile {
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 function checksums(files: ReadonlyMap<string, Buffer>): string {
-  return [...files.keys()].sort().map((name) => `${sha256(files.get(name)!)}  ${name}\n`).join('');
+  return [...files.keys()]
+    .sort()
+    .map((name) => `${sha256(files.get(name)!)}  ${name}\n`)
+    .join('');
 }
 
 /** Packs a version folder (`models/fraud/2`); refuses one whose model file does not match its manifest. */
@@ -82,15 +85,20 @@ export function packRelease(versionDir: string): { archive: Buffer; model: strin
   const modelFile = files.get(manifest.file);
   if (!modelFile) throw new Error(`${dir} has no ${manifest.file}`);
   const digest = sha256(modelFile);
-  if (digest !== manifest.sha256) throw new Error(`${manifest.file} does not match its manifest (sha256 ${digest}, manifest says ${manifest.sha256})`);
+  if (digest !== manifest.sha256)
+    throw new Error(
+      `${manifest.file} does not match its manifest (sha256 ${digest}, manifest says ${manifest.sha256})`,
+    );
   const entries = [...files].map(([name, data]) => ({ name, data }));
   entries.push({ name: CHECKSUMS, data: Buffer.from(checksums(files)) });
   return { archive: gzipSync(writeTar(entries)), model, version, sha256: digest };
 }
 
-export const malformed = (message: string): CroupierError => new CroupierError('invalid_request', `release archive: ${message}`);
+export const malformed = (message: string): CroupierError =>
+  new CroupierError('invalid_request', `release archive: ${message}`);
 const refused = (message: string): CroupierError => new CroupierError('model_invalid', `release archive: ${message}`);
-export const tooLarge = (message: string): CroupierError => new CroupierError('release_too_large', `release archive: ${message}`);
+export const tooLarge = (message: string): CroupierError =>
+  new CroupierError('release_too_large', `release archive: ${message}`);
 
 /** Whether a file's content is read into memory for the checks (the rest are only hashed). */
 export const isMetadata = (name: string): boolean => name === 'model.json' || name === CHECKSUMS;
@@ -102,10 +110,12 @@ export const isMetadata = (name: string): boolean => name === 'model.json' || na
 export function entryFileName(entry: Pick<TarHeader, 'name' | 'type'>): string | undefined {
   const name = entry.name.replace(/^(\.\/)+/, '');
   if (entry.type === '5' && (name === '' || name === '.')) return undefined;
-  if (entry.name.startsWith('/') || entry.name.includes('\\') || entry.name.split('/').includes('..')) throw malformed(`entry "${entry.name}" escapes its folder`);
+  if (entry.name.startsWith('/') || entry.name.includes('\\') || entry.name.split('/').includes('..'))
+    throw malformed(`entry "${entry.name}" escapes its folder`);
   if (entry.type === '1' || entry.type === '2') throw malformed(`entry "${entry.name}" is a link; links are refused`);
   if (entry.type !== '0') throw malformed(`entry "${entry.name}" is not a plain file (type ${entry.type})`);
-  if (name.includes('/')) throw malformed(`entry "${entry.name}" is in a sub-folder; a release holds files at its root`);
+  if (name.includes('/'))
+    throw malformed(`entry "${entry.name}" is in a sub-folder; a release holds files at its root`);
   if (!FILE_NAME.test(name)) throw malformed(`entry "${entry.name}": names are letters, digits, . _ -`);
   return name;
 }
@@ -127,7 +137,8 @@ export function checkRelease(files: ReadonlyMap<string, ReleaseFile>): ReleaseSu
     if (expected === undefined) throw refused(`${name} is not listed in ${CHECKSUMS}`);
     if (file.sha256 !== expected) throw refused(`checksum mismatch for ${name}`);
   }
-  for (const name of listed.keys()) if (!files.has(name)) throw refused(`${name} is listed in ${CHECKSUMS} but missing`);
+  for (const name of listed.keys())
+    if (!files.has(name)) throw refused(`${name} is listed in ${CHECKSUMS} but missing`);
   const rawManifest = files.get('model.json')?.content;
   if (!rawManifest) throw refused('model.json is missing');
   let raw: { name?: unknown; version?: unknown };
@@ -136,7 +147,8 @@ export function checkRelease(files: ReadonlyMap<string, ReleaseFile>): ReleaseSu
   } catch {
     throw refused('model.json is not JSON');
   }
-  const model = String(raw?.name), version = String(raw?.version);
+  const model = String(raw?.name),
+    version = String(raw?.version);
   if (!isId(model) || !isId(version)) throw refused('model.json must name the model and version as ids');
   let manifest: Manifest;
   try {
@@ -171,6 +183,8 @@ export function openRelease(archive: Buffer): Release {
     if (files.has(name)) throw malformed(`entry "${name}" appears twice`);
     files.set(name, entry.data);
   }
-  const summary = checkRelease(new Map([...files].map(([name, data]) => [name, { sha256: sha256(data), content: data }])));
+  const summary = checkRelease(
+    new Map([...files].map(([name, data]) => [name, { sha256: sha256(data), content: data }])),
+  );
   return { ...summary, files };
 }

@@ -11,7 +11,14 @@ import type { LivePointer, ModelLifecycle } from '../registry/lifecycle.js';
 import type { Registry } from '../registry/registry.js';
 import { parseRouteSpec, type RouteSpec } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
-import type { PrepareOutcome, RouteSaver, SharedFollowing, SharedPointer, SharedRoutes, SharedWriter } from '../state/admin-state.js';
+import type {
+  PrepareOutcome,
+  RouteSaver,
+  SharedFollowing,
+  SharedPointer,
+  SharedRoutes,
+  SharedWriter,
+} from '../state/admin-state.js';
 import { canonicalJson } from '../state/audit-chain.js';
 
 /** What the follower changes here. */
@@ -49,8 +56,18 @@ export class SharedFollower implements SharedFollowing {
   seeds(): { pointers: SharedPointer[]; routes: SharedRoutes } {
     const { registry, router, routesFileHash } = this.bound;
     return {
-      pointers: [...registry.models.values()].map((m) => ({ model: m.name, live: m.live.version, sha256: m.live.sha256, history: [...m.history], token: 0 })),
-      routes: { fileHash: routesFileHash, routes: Object.fromEntries([...router.routes].map(([n, r]) => [n, r.spec])), token: 0 },
+      pointers: [...registry.models.values()].map((m) => ({
+        model: m.name,
+        live: m.live.version,
+        sha256: m.live.sha256,
+        history: [...m.history],
+        token: 0,
+      })),
+      routes: {
+        fileHash: routesFileHash,
+        routes: Object.fromEntries([...router.routes].map(([n, r]) => [n, r.spec])),
+        token: 0,
+      },
     };
   }
 
@@ -93,10 +110,16 @@ export class SharedFollower implements SharedFollowing {
     let outcome: PrepareOutcome;
     try {
       const loaded = await this.bound.lifecycle.prepareHere(model, version);
-      outcome = loaded.sha256 === sha256 ? { ok: true } : { ok: false, error: `its copy has sha256 ${loaded.sha256}, not ${sha256}` };
+      outcome =
+        loaded.sha256 === sha256
+          ? { ok: true }
+          : { ok: false, error: `its copy has sha256 ${loaded.sha256}, not ${sha256}` };
     } catch (e) {
       const missing = isCroupierError(e) && (e.code === 'version_not_found' || e.code === 'model_not_found');
-      outcome = { ok: false, error: (e as Error).message + (missing ? ' (is CROUPIER_MODELS_DIR a volume every replica shares?)' : '') };
+      outcome = {
+        ok: false,
+        error: (e as Error).message + (missing ? ' (is CROUPIER_MODELS_DIR a volume every replica shares?)' : ''),
+      };
     }
     return outcome;
   }
@@ -107,7 +130,9 @@ export class SharedFollower implements SharedFollowing {
   }
 
   private enqueue(apply: () => Promise<void>): Promise<void> {
-    const done = this.queue.then(apply).catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'cannot apply a shared-state change'));
+    const done = this.queue
+      .then(apply)
+      .catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'cannot apply a shared-state change'));
     this.queue = done;
     return done;
   }
@@ -118,7 +143,10 @@ export class SharedFollower implements SharedFollowing {
     if (!registry.model(pointer.model) || pointer.token < (this.applied.get(key) ?? 0)) return;
     try {
       if (await lifecycle.follow(pointer)) {
-        this.log.info({ model: pointer.model, live: pointer.live, token: pointer.token }, 'live version changed by another replica');
+        this.log.info(
+          { model: pointer.model, live: pointer.live, token: pointer.token },
+          'live version changed by another replica',
+        );
         this.saveLocally(() => this.local.liveState.save(registry));
       }
       this.applied.set(key, pointer.token);
@@ -126,7 +154,11 @@ export class SharedFollower implements SharedFollowing {
     } catch (e) {
       // Reported once per pointer, tried again on every re-read (the files may appear on a shared volume).
       const what = `${key}@${pointer.live}`;
-      if (!this.reported.has(what)) this.log.error({ model: pointer.model, version: pointer.live, err: (e as Error).message }, 'cannot serve the shared live version; keeping the current one');
+      if (!this.reported.has(what))
+        this.log.error(
+          { model: pointer.model, version: pointer.live, err: (e as Error).message },
+          'cannot serve the shared live version; keeping the current one',
+        );
       this.reported.add(what);
     }
   }
@@ -137,10 +169,17 @@ export class SharedFollower implements SharedFollowing {
     const specs = new Map<string, RouteSpec>();
     for (const [name, raw] of Object.entries(doc.routes)) {
       try {
-        specs.set(name, parseRouteSpec(name, raw, (m, v) => registry.lookup(m, v)));
+        specs.set(
+          name,
+          parseRouteSpec(name, raw, (m, v) => registry.lookup(m, v)),
+        );
       } catch (e) {
         const what = `route:${name}:${canonicalJson(raw)}`;
-        if (!this.reported.has(what)) this.log.error({ route: name, err: (e as Error).message }, 'cannot apply the shared route here; keeping the current one');
+        if (!this.reported.has(what))
+          this.log.error(
+            { route: name, err: (e as Error).message },
+            'cannot apply the shared route here; keeping the current one',
+          );
         this.reported.add(what);
         const current = router.get(name)?.spec;
         if (current) specs.set(name, current);
@@ -174,14 +213,26 @@ export class SharedFollower implements SharedFollowing {
     const { router, routesFileHash } = this.bound;
     const specs = new Map([...router.routes].map(([n, r]) => [n, r.spec]));
     await writer.lock.run(async () => {
-      await writer.audit.appendWith({
-        actor: null, action: 'routes.apply-file', target: null, before: { fileHash: doc.fileHash }, after: { fileHash: routesFileHash, routes: [...specs.keys()] },
-        result: 'ok', status: null, error: null,
-      }, (intent) => writer.routes.save(specs, intent));
+      await writer.audit.appendWith(
+        {
+          actor: null,
+          action: 'routes.apply-file',
+          target: null,
+          before: { fileHash: doc.fileHash },
+          after: { fileHash: routesFileHash, routes: [...specs.keys()] },
+          result: 'ok',
+          status: null,
+          error: null,
+        },
+        (intent) => writer.routes.save(specs, intent),
+      );
       // The catch-up before the change applied the old shared routes here: put the file's back.
       this.setRoutes(specs);
     });
-    this.log.warn({ fileHash: routesFileHash }, 'routes file differs from the one the shared routes came from; it replaces them');
+    this.log.warn(
+      { fileHash: routesFileHash },
+      'routes file differs from the one the shared routes came from; it replaces them',
+    );
   }
 
   /** Best effort: the local files are only what a replica seeds an empty store with. */

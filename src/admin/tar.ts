@@ -40,7 +40,9 @@ export function tarHeader(name: string, size: number, type = '0', linkTarget = '
 }
 
 /** Builds an uncompressed tar. Entries are written as given (tests use this to build hostile archives). */
-export function writeTar(entries: readonly { name: string; data?: Buffer; type?: string; linkTarget?: string }[]): Buffer {
+export function writeTar(
+  entries: readonly { name: string; data?: Buffer; type?: string; linkTarget?: string }[],
+): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const data = e.data ?? Buffer.alloc(0);

@@ -20,7 +20,11 @@ export class AdminClient {
     this.token = token;
   }
 
-  async request<T>(method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array; type: string }): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: { json: unknown } | { bytes: Uint8Array; type: string },
+  ): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let payload: string | Uint8Array | undefined;

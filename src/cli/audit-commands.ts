@@ -5,7 +5,8 @@ import { CliFailure, type AdminClient } from './admin-client.js';
 import { UsageError, type Parsed } from './args.js';
 import type { Output } from './model-commands.js';
 
-const show = (v: unknown): string => (v === null || v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
+const show = (v: unknown): string =>
+  v === null || v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v);
 
 export async function audit(client: AdminClient, out: Output, parsed: Parsed): Promise<void> {
   const [sub, file, ...extra] = parsed.positional;
@@ -13,15 +14,23 @@ export async function audit(client: AdminClient, out: Output, parsed: Parsed): P
     if (extra.length) throw new UsageError('usage: croupier audit verify [audit.log]');
     return verify(client, out, file);
   }
-  if (sub !== undefined) throw new UsageError('usage: croupier audit [--limit N] [--before SEQ] | croupier audit verify [audit.log]');
+  if (sub !== undefined)
+    throw new UsageError('usage: croupier audit [--limit N] [--before SEQ] | croupier audit verify [audit.log]');
   const query = new URLSearchParams();
   for (const key of ['limit', 'before']) if (parsed.options.has(key)) query.set(key, parsed.options.get(key)!);
-  const { entries } = await client.request<{ entries: AuditEntry[] }>('GET', `/admin/audit${query.size ? `?${query}` : ''}`);
+  const { entries } = await client.request<{ entries: AuditEntry[] }>(
+    'GET',
+    `/admin/audit${query.size ? `?${query}` : ''}`,
+  );
   if (out.json) return out.print(JSON.stringify({ entries }, null, 2) + '\n');
   const lines = entries.map((e) => {
     const counted = e.action === 'refused' ? (e.after as { refused?: number; from?: string } | null) : null;
     // A minute's count of refused calls from one source (admin/refusals.ts) reads as such.
-    const change = counted ? ` x${String(counted.refused)} since ${String(counted.from)}` : e.before === null && e.after === null ? '' : ` ${show(e.before)} -> ${show(e.after)}`;
+    const change = counted
+      ? ` x${String(counted.refused)} since ${String(counted.from)}`
+      : e.before === null && e.after === null
+        ? ''
+        : ` ${show(e.before)} -> ${show(e.after)}`;
     const why = e.error ? ` (${e.error.code}: ${e.error.message})` : '';
     return `#${e.seq} ${e.time} ${e.actor ?? '(anonymous)'} ${e.action} ${e.target ?? ''}${change} ${e.result}${why}`;
   });
@@ -58,6 +67,9 @@ async function verify(client: AdminClient, out: Output, file: string | undefined
   if (out.json) out.print(JSON.stringify(verdict, null, 2) + '\n');
   else if (verdict.ok) out.print(`audit log intact: ${verdict.entries} entries, head ${verdict.head}\n`);
   if (!verdict.ok) {
-    throw new CliFailure(1, `audit log broken at line ${verdict.problem!.line}: ${verdict.problem!.reason} (${verdict.entries} entries verified before it)`);
+    throw new CliFailure(
+      1,
+      `audit log broken at line ${verdict.problem!.line}: ${verdict.problem!.reason} (${verdict.entries} entries verified before it)`,
+    );
   }
 }

@@ -30,17 +30,32 @@ const ADMIN_COMMANDS = new Set(['status', 'deploy', 'rollback', 'routes', 'audit
 
 async function adminCommand(command: string, args: string[]): Promise<void> {
   const parsed = parseArgs(args, ['url', 'output', 'limit', 'before'], ['json']);
-  const out: Output = { json: parsed.switches.has('json'), print: (text) => { process.stdout.write(text); } };
-  const client = new AdminClient(parsed.options.get('url') ?? 'http://127.0.0.1:8080', process.env.CROUPIER_ADMIN_TOKEN || undefined);
+  const out: Output = {
+    json: parsed.switches.has('json'),
+    print: (text) => {
+      process.stdout.write(text);
+    },
+  };
+  const client = new AdminClient(
+    parsed.options.get('url') ?? 'http://127.0.0.1:8080',
+    process.env.CROUPIER_ADMIN_TOKEN || undefined,
+  );
   const rest = parsed.positional;
   switch (command) {
-    case 'status': return status(client, out);
-    case 'deploy': return deploy(client, out, rest);
-    case 'rollback': return rollback(client, out, rest);
-    case 'routes': return routes(client, out, rest);
-    case 'audit': return audit(client, out, parsed);
-    case 'pack': return pack(out, parsed);
-    default: return push(client, out, parsed);
+    case 'status':
+      return status(client, out);
+    case 'deploy':
+      return deploy(client, out, rest);
+    case 'rollback':
+      return rollback(client, out, rest);
+    case 'routes':
+      return routes(client, out, rest);
+    case 'audit':
+      return audit(client, out, parsed);
+    case 'pack':
+      return pack(out, parsed);
+    default:
+      return push(client, out, parsed);
   }
 }
 
@@ -54,10 +69,13 @@ async function serve(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     server.log.info({ signal }, 'draining');
-    server.close().then(() => process.exit(0), (e: unknown) => {
-      server.log.error({ err: e }, 'shutdown failed');
-      process.exit(1);
-    });
+    server.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        server.log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -70,7 +88,8 @@ export async function main(argv: string[]): Promise<void> {
       await adminCommand(command, rest);
     } catch (e) {
       const code = e instanceof CliFailure ? e.exitCode : 2;
-      const message = e instanceof CliFailure || e instanceof UsageError ? e.message : (e as Error).stack ?? String(e);
+      const message =
+        e instanceof CliFailure || e instanceof UsageError ? e.message : ((e as Error).stack ?? String(e));
       process.stderr.write(`croupier ${command}: ${message}\n`);
       process.exitCode = code;
     }
@@ -91,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(`unknown command "${command}" (try croupier --help)`);
     }
   } catch (e) {
-    const message = e instanceof ConfigError ? e.message : (e as Error).stack ?? String(e);
+    const message = e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e));
     process.stderr.write(`croupier: ${message}\n`);
     process.exit(2);
   }

@@ -10,8 +10,18 @@ export interface Output {
 
 interface ModelsAnswer {
   models: {
-    name: string; live: string; history: string[];
-    versions: { version: string; sha256: string; created: string; live: boolean; runs?: 'inline' | 'workers'; workers: { loaded: number; of: number }; replicas?: { replica: string; loaded: number; of: number }[] }[];
+    name: string;
+    live: string;
+    history: string[];
+    versions: {
+      version: string;
+      sha256: string;
+      created: string;
+      live: boolean;
+      runs?: 'inline' | 'workers';
+      workers: { loaded: number; of: number };
+      replicas?: { replica: string; loaded: number; of: number }[];
+    }[];
     /** Redis mode: the version each live replica serves. */
     replicas?: { replica: string; live: string | null }[];
   }[];
@@ -31,7 +41,16 @@ type RouteAnswer = { policy: string; arms: { name: string; model: string; versio
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export async function status(client: AdminClient, out: Output): Promise<void> {
@@ -42,14 +61,29 @@ export async function status(client: AdminClient, out: Output): Promise<void> {
   const rows = [['MODEL', 'VERSION', 'LIVE', 'WORKERS', ...(shared ? ['REPLICAS'] : []), 'SHA256', 'CREATED']];
   for (const m of answer.models) {
     for (const v of m.versions) {
-      const replicas = v.replicas ? [`${v.replicas.filter((r) => r.of > 0 && r.loaded === r.of).length}/${v.replicas.length}`] : shared ? ['-'] : [];
-      rows.push([m.name, v.version, v.live ? 'live' : '', v.runs === 'inline' ? 'inline' : `${v.workers.loaded}/${v.workers.of}`, ...replicas, v.sha256.slice(0, 12), v.created]);
+      const replicas = v.replicas
+        ? [`${v.replicas.filter((r) => r.of > 0 && r.loaded === r.of).length}/${v.replicas.length}`]
+        : shared
+          ? ['-']
+          : [];
+      rows.push([
+        m.name,
+        v.version,
+        v.live ? 'live' : '',
+        v.runs === 'inline' ? 'inline' : `${v.workers.loaded}/${v.workers.of}`,
+        ...replicas,
+        v.sha256.slice(0, 12),
+        v.created,
+      ]);
     }
   }
   let text = table(rows);
-  for (const m of answer.models) if (m.history.length) text += `${m.name}: rollback would return to ${m.history.at(-1)} (history ${m.history.join(' -> ')})\n`;
+  for (const m of answer.models)
+    if (m.history.length)
+      text += `${m.name}: rollback would return to ${m.history.at(-1)} (history ${m.history.join(' -> ')})\n`;
   for (const m of answer.models) {
-    for (const r of m.replicas ?? []) if (r.live !== m.live) text += `${m.name}: replica ${r.replica} serves ${r.live ?? 'nothing'}, not ${m.live}\n`;
+    for (const r of m.replicas ?? [])
+      if (r.live !== m.live) text += `${m.name}: replica ${r.replica} serves ${r.live ?? 'nothing'}, not ${m.live}\n`;
   }
   for (const r of answer.refused) text += `refused: ${r.model}/${r.version}: ${r.reason}\n`;
   out.print(text);
@@ -64,13 +98,23 @@ function printSwap(out: Output, answer: SwapAnswer, verb: string): void {
 export async function deploy(client: AdminClient, out: Output, args: string[]): Promise<void> {
   const [model, version] = args;
   if (!model || !version || args.length > 2) throw new UsageError('usage: croupier deploy <model> <version>');
-  printSwap(out, await client.request<SwapAnswer>('POST', `/admin/models/${encodeURIComponent(model)}/deploy`, { json: { version } }), 'deployed');
+  printSwap(
+    out,
+    await client.request<SwapAnswer>('POST', `/admin/models/${encodeURIComponent(model)}/deploy`, {
+      json: { version },
+    }),
+    'deployed',
+  );
 }
 
 export async function rollback(client: AdminClient, out: Output, args: string[]): Promise<void> {
   const [model] = args;
   if (!model || args.length > 1) throw new UsageError('usage: croupier rollback <model>');
-  printSwap(out, await client.request<SwapAnswer>('POST', `/admin/models/${encodeURIComponent(model)}/rollback`), 'rolled back');
+  printSwap(
+    out,
+    await client.request<SwapAnswer>('POST', `/admin/models/${encodeURIComponent(model)}/rollback`),
+    'rolled back',
+  );
 }
 
 /** `croupier routes` lists; `routes set <name> <file.json|->` replaces one; `routes reset <name>` forgets its statistics. */
@@ -97,7 +141,11 @@ export async function routes(client: AdminClient, out: Output, args: string[]): 
   if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
   const rows = [['ROUTE', 'POLICY', 'ARMS']];
   for (const [routeName, r] of Object.entries(answer.routes)) {
-    rows.push([routeName, r.policy, r.arms.map((a) => `${a.name}=${a.model}@${a.version}${a.weight !== undefined ? `(${a.weight})` : ''}`).join(' ')]);
+    rows.push([
+      routeName,
+      r.policy,
+      r.arms.map((a) => `${a.name}=${a.model}@${a.version}${a.weight !== undefined ? `(${a.weight})` : ''}`).join(' '),
+    ]);
   }
   out.print(table(rows));
 }

@@ -17,8 +17,18 @@ export function pack(out: Output, parsed: Parsed): void {
   }
   const file = parsed.options.get('output') ?? `${packed.model}-${packed.version}.tgz`;
   writeFileSync(file, packed.archive);
-  const summary = { file, model: packed.model, version: packed.version, sha256: packed.sha256, bytes: packed.archive.length };
-  out.print(out.json ? JSON.stringify(summary, null, 2) + '\n' : `packed ${packed.model} ${packed.version} into ${file} (${packed.archive.length} bytes, sha256 ${packed.sha256.slice(0, 12)})\n`);
+  const summary = {
+    file,
+    model: packed.model,
+    version: packed.version,
+    sha256: packed.sha256,
+    bytes: packed.archive.length,
+  };
+  out.print(
+    out.json
+      ? JSON.stringify(summary, null, 2) + '\n'
+      : `packed ${packed.model} ${packed.version} into ${file} (${packed.archive.length} bytes, sha256 ${packed.sha256.slice(0, 12)})\n`,
+  );
 }
 
 export async function push(client: AdminClient, out: Output, parsed: Parsed): Promise<void> {
@@ -34,8 +44,13 @@ export async function push(client: AdminClient, out: Output, parsed: Parsed): Pr
     throw new UsageError(`cannot push ${file}: ${isCroupierError(e) || e instanceof Error ? e.message : String(e)}`);
   }
   const answer = await client.request<{ model: string; version: string; sha256: string; live: string }>(
-    'POST', `/admin/models/${encodeURIComponent(release.model)}/versions`, { bytes: archive, type: 'application/gzip' });
+    'POST',
+    `/admin/models/${encodeURIComponent(release.model)}/versions`,
+    { bytes: archive, type: 'application/gzip' },
+  );
   if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
-  out.print(`pushed ${answer.model} ${answer.version} (sha256 ${answer.sha256.slice(0, 12)}), loaded in every worker; live is still ${answer.live}\n`
-    + `put it live with: croupier deploy ${answer.model} ${answer.version}\n`);
+  out.print(
+    `pushed ${answer.model} ${answer.version} (sha256 ${answer.sha256.slice(0, 12)}), loaded in every worker; live is still ${answer.live}\n`
+      + `put it live with: croupier deploy ${answer.model} ${answer.version}\n`,
+  );
 }

@@ -45,8 +45,14 @@ export interface Config {
 /** Config from the flags over the environment: each option as the table reads it, then the checks across options. */
 export function loadConfig(args: readonly string[] = [], baseEnv: Env = process.env): Config {
   const {
-    adminToken, adminTokens, redisUrl: url, redisSentinels: sentinels, redisClusterNodes: clusterNodes, redisName: name,
-    redisWaitReplicas: waitReplicas, ...plain
+    adminToken,
+    adminTokens,
+    redisUrl: url,
+    redisSentinels: sentinels,
+    redisClusterNodes: clusterNodes,
+    redisName: name,
+    redisWaitReplicas: waitReplicas,
+    ...plain
   } = readOptions(args, baseEnv);
   if (sentinels && !name) {
     throw new ConfigError('CROUPIER_REDIS_SENTINELS needs CROUPIER_REDIS_NAME (the master group name)');

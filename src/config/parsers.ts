@@ -44,7 +44,14 @@ export const workerCount: Parser<number> = {
 };
 
 const SIZE_UNITS: Record<string, number> = {
-  '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3,
+  '': 1,
+  b: 1,
+  kb: 1024,
+  k: 1024,
+  mb: 1024 ** 2,
+  m: 1024 ** 2,
+  gb: 1024 ** 3,
+  g: 1024 ** 3,
 };
 
 /** Bytes, written `65536`, `64kb`, `1mb` or `1gb`; from 64 bytes to 1gb. */
@@ -113,7 +120,10 @@ export const redisUrl: Parser<string> = {
 export const hostPorts: Parser<string[] | undefined> = {
   hint: 'H:P,...',
   parse(name, raw) {
-    const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const list = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = list.find((hp) => !/^[\w.-]+:\d{1,5}$/.test(hp));
     if (bad !== undefined) throw new ConfigError(`${name}: "${bad}" is not host:port`);
     return list.length > 0 ? list : undefined;
@@ -133,7 +143,10 @@ export const namedTokens: Parser<[name: string, token: string][]> = {
       }
     }
     const entries = new Map<string, string>();
-    for (const entry of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const entry of list
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const colon = entry.indexOf(':');
       const tokenName = entry.slice(0, colon);
       const token = entry.slice(colon + 1);

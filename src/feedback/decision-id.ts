@@ -92,12 +92,13 @@ export class DecisionIds {
   /** A fresh id; `nowMs` forces a new block at that time (tests mint old ids this way). */
   mint(nowMs?: number): string {
     const now = nowMs ?? Date.now();
-    if (this.next === BLOCK || nowMs !== undefined || now - this.blockMs > BLOCK_MAX_AGE_MS || now < this.blockMs) this.refill(now);
+    if (this.next === BLOCK || nowMs !== undefined || now - this.blockMs > BLOCK_MAX_AGE_MS || now < this.blockMs)
+      this.refill(now);
     const at = this.next++ * ID_BYTES;
     this.lastSeq = this.seq;
     this.seq = (this.seq + 1) % SEQ_LIMIT;
     this.lastAt = at;
-    return this.lastId = this.ids.toString('base64url', at, at + ID_BYTES);
+    return (this.lastId = this.ids.toString('base64url', at, at + ID_BYTES));
   }
 
   /**
@@ -125,8 +126,13 @@ export class DecisionIds {
   verifyAll(ids: readonly unknown[]): { createdMs: (number | undefined)[]; bytes: Buffer } {
     const bytes = Buffer.alloc(ids.length * ID_BYTES);
     const plain = Buffer.alloc(ids.length * 16);
-    const wellFormed = ids.map((id, i) => typeof id === 'string' && id.length === DECISION_ID_LENGTH && /^[A-Za-z0-9_-]+$/.test(id)
-      && bytes.write(id, i * ID_BYTES, 'base64url') === ID_BYTES);
+    const wellFormed = ids.map(
+      (id, i) =>
+        typeof id === 'string'
+        && id.length === DECISION_ID_LENGTH
+        && /^[A-Za-z0-9_-]+$/.test(id)
+        && bytes.write(id, i * ID_BYTES, 'base64url') === ID_BYTES,
+    );
     for (let i = 0; i < ids.length; i++) for (let j = 0; j < 16; j++) plain[i * 16 + j] = bytes[i * ID_BYTES + j]!;
     const tags = this.encrypt(plain);
     const createdMs = wellFormed.map((ok, i) => {

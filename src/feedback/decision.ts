@@ -19,7 +19,15 @@ export interface ServedBy {
  * separately). Written by hand because it runs once per prediction: every field but the features is
  * an id, a name, a hex string or a number, none of which JSON needs to escape.
  */
-export function decisionLine(id: string, createdMs: number, s: ServedBy, propensity: number, rows: number, features: unknown, reward: number | undefined): string {
+export function decisionLine(
+  id: string,
+  createdMs: number,
+  s: ServedBy,
+  propensity: number,
+  rows: number,
+  features: unknown,
+  reward: number | undefined,
+): string {
   const f = features === undefined ? '' : `,"f":${JSON.stringify(features)}`;
   const w = reward === undefined ? '' : `,"w":${reward}`;
   return `{"d":"${id}","t":${createdMs},"r":"${s.route}","a":"${s.arm}","m":"${s.model}","v":"${s.version}","s":"${s.sha256}","p":${propensity},"n":${rows}${f}${w}}`;
@@ -32,7 +40,10 @@ const ROWS = Buffer.from(',"n":', 'latin1');
 
 /** What `writeDecisionLine` puts between a decision's time and its propensity, for one ServedBy. */
 export function servedBytes(s: ServedBy): Buffer {
-  return Buffer.from(`,"r":"${s.route}","a":"${s.arm}","m":"${s.model}","v":"${s.version}","s":"${s.sha256}","p":`, 'utf8');
+  return Buffer.from(
+    `,"r":"${s.route}","a":"${s.arm}","m":"${s.model}","v":"${s.version}","s":"${s.sha256}","p":`,
+    'utf8',
+  );
 }
 
 /** Writes a non-negative integer's digits at `at`; returns where they end. */
@@ -59,8 +70,18 @@ const LINE_MAX = 64;
  * hot path), from an id held as bytes (`idBytes` at `idAt`, a multiple of 3 long), the served part
  * from `servedBytes` and the features as JSON text. A test holds the two to the same output.
  */
-export function writeDecisionLine(out: Bytes, idBytes: Buffer, idAt: number, idLength: number, createdMs: number, served: Buffer,
-  propensity: number, rows: number, featuresJson: string | undefined, reward: number | undefined): void {
+export function writeDecisionLine(
+  out: Bytes,
+  idBytes: Buffer,
+  idAt: number,
+  idLength: number,
+  createdMs: number,
+  served: Buffer,
+  propensity: number,
+  rows: number,
+  featuresJson: string | undefined,
+  reward: number | undefined,
+): void {
   const f = featuresJson === undefined ? '' : `,"f":${featuresJson}`;
   const w = reward === undefined ? '' : `,"w":${reward}`;
   const buf = out.reserve(LINE_MAX + Math.ceil(idLength / 3) * 4 + served.length + Buffer.byteLength(f) + w.length);
@@ -76,12 +97,13 @@ export function writeDecisionLine(out: Bytes, idBytes: Buffer, idAt: number, idL
   }
   buf.set(TIME, at);
   at += TIME.length;
-  if (createdMs !== last.createdMs) last.createdBytes = Buffer.from(String(last.createdMs = createdMs), 'latin1');
+  if (createdMs !== last.createdMs) last.createdBytes = Buffer.from(String((last.createdMs = createdMs)), 'latin1');
   buf.set(last.createdBytes, at);
   at += last.createdBytes.length;
   buf.set(served, at);
   at += served.length;
-  if (propensity !== last.propensity) last.propensityBytes = Buffer.from(String(last.propensity = propensity), 'latin1');
+  if (propensity !== last.propensity)
+    last.propensityBytes = Buffer.from(String((last.propensity = propensity)), 'latin1');
   buf.set(last.propensityBytes, at);
   at += last.propensityBytes.length;
   buf.set(ROWS, at);
@@ -127,8 +149,20 @@ export class Decision {
   /** The reward credited; undefined while the decision waits for its outcome. */
   reward: number | undefined;
 
-  constructor(id: string, createdMs: number, route: string, arm: string, model: string, version: string, versionKey: string,
-    sha256: string, propensity: number, rows: number, features: unknown, reward?: number) {
+  constructor(
+    id: string,
+    createdMs: number,
+    route: string,
+    arm: string,
+    model: string,
+    version: string,
+    versionKey: string,
+    sha256: string,
+    propensity: number,
+    rows: number,
+    features: unknown,
+    reward?: number,
+  ) {
     this.id = id;
     this.createdMs = createdMs;
     this.route = route;
@@ -154,7 +188,16 @@ export class Decision {
 
   static isLine(x: unknown): x is DecisionLine {
     const l = x as DecisionLine;
-    return typeof l === 'object' && l !== null && typeof l.d === 'string' && typeof l.t === 'number' && typeof l.r === 'string'
-      && typeof l.a === 'string' && typeof l.m === 'string' && typeof l.v === 'string' && typeof l.p === 'number';
+    return (
+      typeof l === 'object'
+      && l !== null
+      && typeof l.d === 'string'
+      && typeof l.t === 'number'
+      && typeof l.r === 'string'
+      && typeof l.a === 'string'
+      && typeof l.m === 'string'
+      && typeof l.v === 'string'
+      && typeof l.p === 'number'
+    );
   }
 }

@@ -45,13 +45,19 @@ export interface OutcomeReceiver {
 const ACCEPTED: Verdict = { result: 'accepted' };
 const DUPLICATE: Verdict = { result: 'duplicate', message: 'an outcome for this decision was already counted' };
 const FORGED: Verdict = {
-  result: 'unknown', code: 'decision_not_found', message: 'no such decision (the id is not one this gateway issued)',
+  result: 'unknown',
+  code: 'decision_not_found',
+  message: 'no such decision (the id is not one this gateway issued)',
 };
 const NOT_HELD: Verdict = {
-  result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or no longer held)',
+  result: 'unknown',
+  code: 'decision_not_found',
+  message: 'no such decision (unknown, or no longer held)',
 };
 const EXPIRED: Verdict = {
-  result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window',
+  result: 'expired',
+  code: 'decision_expired',
+  message: 'the decision is past its feedback window',
 };
 /** Settled, but counted or a duplicate only the commit tells (Redis mode); replaced before the answer. */
 const UNDECIDED: Verdict = { result: 'accepted' };
@@ -109,17 +115,25 @@ export class Feedback implements OutcomeReceiver {
       const verified = this.ids.verifyAll(decisions);
       const lookup = this.log.lookUp(decisions, verified);
       if (!(lookup instanceof Promise)) return this.judgeLookedUp(received, verified.createdMs, lookup, false, nowMs);
-      lookup.then((l) => this.judgeLookedUp(received, verified.createdMs, l, true, nowMs), (e: unknown) => {
-        for (const r of received) r.reply.failed(e);
-      });
+      lookup.then(
+        (l) => this.judgeLookedUp(received, verified.createdMs, l, true, nowMs),
+        (e: unknown) => {
+          for (const r of received) r.reply.failed(e);
+        },
+      );
     } catch (e) {
       for (const r of received) r.reply.failed(e);
     }
   }
 
   /** Judges requests whose decisions were looked up together (`waited`: not at once), then commits. */
-  private judgeLookedUp(received: Received[], createdMs: readonly (number | undefined)[],
-    lookup: DecisionLookup<unknown>, waited: boolean, judgedMs: number): void {
+  private judgeLookedUp(
+    received: Received[],
+    createdMs: readonly (number | undefined)[],
+    lookup: DecisionLookup<unknown>,
+    waited: boolean,
+    judgedMs: number,
+  ): void {
     try {
       const maxMs = maxWindowMs(this.router);
       let next = 0;
@@ -153,8 +167,14 @@ export class Feedback implements OutcomeReceiver {
    * Why a request's events (their ids from the `from`th on) cannot be judged yet, if one of their
    * decisions within every window is not there yet (asked only of a look-up that had to wait).
    */
-  private notYet(events: Received['events'], from: number, createdMs: readonly (number | undefined)[],
-    lookup: DecisionLookup<unknown>, nowMs: number, maxMs: number): CroupierError | undefined {
+  private notYet(
+    events: Received['events'],
+    from: number,
+    createdMs: readonly (number | undefined)[],
+    lookup: DecisionLookup<unknown>,
+    nowMs: number,
+    maxMs: number,
+  ): CroupierError | undefined {
     let i = from;
     for (const e of events) {
       if (isMalformed(e)) continue;
@@ -170,8 +190,14 @@ export class Feedback implements OutcomeReceiver {
    * Judges one outcome, whose decision id was verified as the `i`th (created at `createdMs`;
    * undefined if not genuine). `maxMs`: the longest window of any route.
    */
-  private judge<D>(event: FeedbackEvent, createdMs: number | undefined, lookup: DecisionLookup<D>, i: number,
-    nowMs: number, maxMs: number): Verdict {
+  private judge<D>(
+    event: FeedbackEvent,
+    createdMs: number | undefined,
+    lookup: DecisionLookup<D>,
+    i: number,
+    nowMs: number,
+    maxMs: number,
+  ): Verdict {
     if (createdMs === undefined) return this.count('unknown', '', FORGED);
     const d = lookup.find(i);
     // Not held: past every route's window means expired; otherwise it was evicted or never kept.

@@ -46,9 +46,15 @@ export class LoggedFeatures {
   /** Keeps `features` for the decision in `slot`, if they fit (the slot holds none now). */
   keep(slot: number, features: unknown): void {
     const json = featuresWithin(features, this.limits.maxBytes);
-    if (json === undefined) { this.droppedTooLarge++; return; }
+    if (json === undefined) {
+      this.droppedTooLarge++;
+      return;
+    }
     const size = Buffer.byteLength(json);
-    if (this.bytes + size > this.limits.budgetBytes) { this.droppedOverBudget++; return; }
+    if (this.bytes + size > this.limits.budgetBytes) {
+      this.droppedOverBudget++;
+      return;
+    }
     this.bySlot.set(slot, json);
     this.bytes += size;
   }

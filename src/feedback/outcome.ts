@@ -36,7 +36,13 @@ export class Outcome {
 
   static isLine(x: unknown): x is OutcomeLine {
     const l = x as OutcomeLine;
-    return typeof l === 'object' && l !== null && typeof l.o === 'string' && typeof l.w === 'number' && typeof l.t === 'number';
+    return (
+      typeof l === 'object'
+      && l !== null
+      && typeof l.o === 'string'
+      && typeof l.w === 'number'
+      && typeof l.t === 'number'
+    );
   }
 }
 

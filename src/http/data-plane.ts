@@ -29,7 +29,13 @@ export interface DataPlaneDeps {
 }
 
 /** An exchange for a request; `method` and `url`, when the route knows them, save asking uWS. */
-export type OpenExchange = (res: HttpResponse, req: HttpRequest, form: ErrorForm, method?: string, url?: string) => Exchange;
+export type OpenExchange = (
+  res: HttpResponse,
+  req: HttpRequest,
+  form: ErrorForm,
+  method?: string,
+  url?: string,
+) => Exchange;
 
 const V2_EXTENSIONS: string[] = [BINARY_EXTENSION];
 const formOf = (path: string): ErrorForm => (path.startsWith('/v2') ? 'v2' : 'v1');
@@ -71,71 +77,102 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     ex.readJson(deps.bodyLimit, predictBody);
   };
 
-  const infer = (withVersion: boolean): UwsHandler => (res, req) => {
-    const ex = open(res, req, 'v2');
-    ex.scoring = true;
-    const name = req.getParameter(0) ?? '';
-    const versionName = withVersion ? req.getParameter(1) ?? '' : undefined;
-    if (!isId(name) || (versionName !== undefined && !isId(versionName))) return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
-    const headerLength = req.getHeader('inference-header-content-length');
-    const route = versionName === undefined && !gateway.registry.model(name) ? gateway.router.get(name) : undefined;
-    if (route) {
-      ex.route = route.name;
-      const deadline = admit(ex, gateway.routeRefusal(route));
-      if (deadline !== undefined) ex.readInfer(deps.bodyLimit, headerLength, (body, binary) => gateway.inferRoute(route, body, deadline, ex, binary));
-      return;
-    }
-    let version;
-    try {
-      version = gateway.version(name, versionName);
-    } catch (e) {
-      return ex.fail(e);
-    }
-    ex.route = '';
-    const deadline = admit(ex, gateway.engine.refusal(version));
-    if (deadline !== undefined) ex.readInfer(deps.bodyLimit, headerLength, (body, binary) => gateway.infer(version, body, deadline, ex, binary));
-  };
-  const metadata = (withVersion: boolean, readiness: boolean): UwsHandler => (res, req) => {
-    const ex = open(res, req, 'v2');
-    const name = req.getParameter(0) ?? '';
-    const versionName = withVersion ? req.getParameter(1) ?? '' : undefined;
-    if (!isId(name) || (versionName !== undefined && !isId(versionName))) return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
-    const model = gateway.registry.model(name);
-    if (!model) {
-      const route = versionName === undefined ? gateway.router.get(name) : undefined;
-      if (!route) return ex.fail(new CroupierError('model_not_found', `no model or route named "${name}"`));
-      const first = gateway.registry.resolve(route.arms[0]!.model, route.arms[0]!.version)!;
-      const ready = route.arms.every((a) => { const v = gateway.registry.resolve(a.model, a.version); return v !== undefined && gateway.engine.isLoaded(v.key); });
-      if (readiness) return ex.send(ready ? 200 : 503, JSON.stringify({ name, ready }));
-      return ex.send(200, JSON.stringify(modelMetadata(name, route.arms.map((a) => a.name), first, 'croupier_route')));
-    }
-    let version;
-    try {
-      version = gateway.version(name, versionName);
-    } catch (e) {
-      return ex.fail(e);
-    }
-    if (readiness) {
-      const ready = gateway.engine.isLoaded(version.key);
-      return ex.send(ready ? 200 : 503, JSON.stringify({ name, ...(versionName ? { version: versionName } : {}), ready }));
-    }
-    const versions = [...model.versions.keys()].sort(compareVersions);
-    ex.send(200, JSON.stringify(modelMetadata(name, versionName ? [versionName] : versions, version)));
-  };
+  const infer =
+    (withVersion: boolean): UwsHandler =>
+    (res, req) => {
+      const ex = open(res, req, 'v2');
+      ex.scoring = true;
+      const name = req.getParameter(0) ?? '';
+      const versionName = withVersion ? (req.getParameter(1) ?? '') : undefined;
+      if (!isId(name) || (versionName !== undefined && !isId(versionName)))
+        return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
+      const headerLength = req.getHeader('inference-header-content-length');
+      const route = versionName === undefined && !gateway.registry.model(name) ? gateway.router.get(name) : undefined;
+      if (route) {
+        ex.route = route.name;
+        const deadline = admit(ex, gateway.routeRefusal(route));
+        if (deadline !== undefined)
+          ex.readInfer(deps.bodyLimit, headerLength, (body, binary) =>
+            gateway.inferRoute(route, body, deadline, ex, binary),
+          );
+        return;
+      }
+      let version;
+      try {
+        version = gateway.version(name, versionName);
+      } catch (e) {
+        return ex.fail(e);
+      }
+      ex.route = '';
+      const deadline = admit(ex, gateway.engine.refusal(version));
+      if (deadline !== undefined)
+        ex.readInfer(deps.bodyLimit, headerLength, (body, binary) =>
+          gateway.infer(version, body, deadline, ex, binary),
+        );
+    };
+  const metadata =
+    (withVersion: boolean, readiness: boolean): UwsHandler =>
+    (res, req) => {
+      const ex = open(res, req, 'v2');
+      const name = req.getParameter(0) ?? '';
+      const versionName = withVersion ? (req.getParameter(1) ?? '') : undefined;
+      if (!isId(name) || (versionName !== undefined && !isId(versionName)))
+        return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
+      const model = gateway.registry.model(name);
+      if (!model) {
+        const route = versionName === undefined ? gateway.router.get(name) : undefined;
+        if (!route) return ex.fail(new CroupierError('model_not_found', `no model or route named "${name}"`));
+        const first = gateway.registry.resolve(route.arms[0]!.model, route.arms[0]!.version)!;
+        const ready = route.arms.every((a) => {
+          const v = gateway.registry.resolve(a.model, a.version);
+          return v !== undefined && gateway.engine.isLoaded(v.key);
+        });
+        if (readiness) return ex.send(ready ? 200 : 503, JSON.stringify({ name, ready }));
+        return ex.send(
+          200,
+          JSON.stringify(
+            modelMetadata(
+              name,
+              route.arms.map((a) => a.name),
+              first,
+              'croupier_route',
+            ),
+          ),
+        );
+      }
+      let version;
+      try {
+        version = gateway.version(name, versionName);
+      } catch (e) {
+        return ex.fail(e);
+      }
+      if (readiness) {
+        const ready = gateway.engine.isLoaded(version.key);
+        return ex.send(
+          ready ? 200 : 503,
+          JSON.stringify({ name, ...(versionName ? { version: versionName } : {}), ready }),
+        );
+      }
+      const versions = [...model.versions.keys()].sort(compareVersions);
+      ex.send(200, JSON.stringify(modelMetadata(name, versionName ? [versionName] : versions, version)));
+    };
   const metrics: UwsHandler = (res, req) => {
     const ex = open(res, req, 'v1');
-    deps.metricsText().then(({ contentType, text }) => {
-      if (ex.done) return;
-      ex.done = true;
-      if (ex.aborted) return;
-      res.cork(() => {
-        res.writeStatus('200 OK');
-        res.writeHeader('content-type', contentType);
-        res.writeHeader('x-request-id', ex.requestId);
-        res.end(text);
-      });
-      hooks.finished(ex, 200);
-    }, (e: unknown) => ex.fail(e));
+    deps.metricsText().then(
+      ({ contentType, text }) => {
+        if (ex.done) return;
+        ex.done = true;
+        if (ex.aborted) return;
+        res.cork(() => {
+          res.writeStatus('200 OK');
+          res.writeHeader('content-type', contentType);
+          res.writeHeader('x-request-id', ex.requestId);
+          res.end(text);
+        });
+        hooks.finished(ex, 200);
+      },
+      (e: unknown) => ex.fail(e),
+    );
   };
 
   const serverMetadata = JSON.stringify({ name: 'croupier', version: deps.version, extensions: V2_EXTENSIONS });

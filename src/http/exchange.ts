@@ -59,7 +59,14 @@ export class Exchange implements Responder {
   private bodyStreamAborted: (() => void) | undefined;
 
   /** `method` and `url`, when the route already knows them, save asking uWS (each call into it counts on the hot path). */
-  constructor(res: HttpResponse, req: HttpRequest, form: ErrorForm, hooks: ExchangeHooks, method?: string, url?: string) {
+  constructor(
+    res: HttpResponse,
+    req: HttpRequest,
+    form: ErrorForm,
+    hooks: ExchangeHooks,
+    method?: string,
+    url?: string,
+  ) {
     this.res = res;
     this.form = form;
     this.hooks = hooks;
@@ -86,7 +93,8 @@ export class Exchange implements Responder {
   /** The deadline from x-croupier-timeout-ms as a performance.now() time, 0 when none; throws when malformed. */
   deadline(): number {
     if (this.timeoutMs === '') return 0;
-    if (!/^\d{1,9}$/.test(this.timeoutMs)) throw new CroupierError('invalid_request', 'x-croupier-timeout-ms must be a whole number of milliseconds');
+    if (!/^\d{1,9}$/.test(this.timeoutMs))
+      throw new CroupierError('invalid_request', 'x-croupier-timeout-ms must be a whole number of milliseconds');
     return this.started + Number(this.timeoutMs);
   }
 
@@ -145,9 +153,13 @@ export class Exchange implements Responder {
       highWaterMark: 1024 * 1024,
       read: resume,
       // A body refused half-way is still read (and dropped) by uWS, so the answer reaches the client.
-      destroy: (error, done) => { resume(); done(error); },
+      destroy: (error, done) => {
+        resume();
+        done(error);
+      },
     });
-    this.bodyStreamAborted = () => stream.destroy(new CroupierError('invalid_request', 'the client went away before the body was complete'));
+    this.bodyStreamAborted = () =>
+      stream.destroy(new CroupierError('invalid_request', 'the client went away before the body was complete'));
     res.onData((chunk, isLast) => {
       if (stream.destroyed) return;
       size += chunk.byteLength;
@@ -174,21 +186,35 @@ export class Exchange implements Responder {
   readJson(limit: number, onJson: (value: unknown, exchange: Exchange) => void): void {
     const json = this.isJson();
     if (!json && this.contentLength >= 0 && this.contentLength <= limit) return this.notJson();
-    this.readBody(limit, (body) => {
-      if (!json) return this.notJson();
-      let value: unknown;
-      try {
-        value = JSON.parse(body.toString('utf8'));
-      } catch {
-        this.fail(new CroupierError('invalid_json', body.length === 0 ? 'the request body is empty' : 'request body is not valid JSON'));
-        return;
-      }
-      onJson(value, this);
-    }, true);
+    this.readBody(
+      limit,
+      (body) => {
+        if (!json) return this.notJson();
+        let value: unknown;
+        try {
+          value = JSON.parse(body.toString('utf8'));
+        } catch {
+          this.fail(
+            new CroupierError(
+              'invalid_json',
+              body.length === 0 ? 'the request body is empty' : 'request body is not valid JSON',
+            ),
+          );
+          return;
+        }
+        onJson(value, this);
+      },
+      true,
+    );
   }
 
   private notJson(): void {
-    this.fail(new CroupierError('unsupported_media_type', `content type must be application/json, got "${this.contentType || '(none)'}"`));
+    this.fail(
+      new CroupierError(
+        'unsupported_media_type',
+        `content type must be application/json, got "${this.contentType || '(none)'}"`,
+      ),
+    );
   }
 
   scored(json: string, version: ModelVersion, arm: string): void {
@@ -202,7 +228,10 @@ export class Exchange implements Responder {
     this.model = version.model;
     this.version = version.version;
     this.arm = arm;
-    this.send(200, bytes, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) });
+    this.send(200, bytes, {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(headerLength),
+    });
   }
 
   failed(error: unknown): void {
@@ -213,11 +242,21 @@ export class Exchange implements Responder {
    * Reads an Open Inference Protocol infer body: JSON, or — when `Inference-Header-Content-Length`
    * is given — a JSON header followed by binary tensor data.
    */
-  readInfer(limit: number, inferenceHeaderLength: string, onRequest: (json: unknown, binary: Buffer | undefined) => void): void {
+  readInfer(
+    limit: number,
+    inferenceHeaderLength: string,
+    onRequest: (json: unknown, binary: Buffer | undefined) => void,
+  ): void {
     if (inferenceHeaderLength === '') return this.readJson(limit, (json) => onRequest(json, undefined));
     const ct = this.contentType.toLowerCase();
     const accepted = this.isJson() || ct === 'application/octet-stream' || ct.startsWith('application/octet-stream;');
-    const unsupported = (): void => this.fail(new CroupierError('unsupported_media_type', `binary tensor data must be sent as application/octet-stream, got "${this.contentType || '(none)'}"`));
+    const unsupported = (): void =>
+      this.fail(
+        new CroupierError(
+          'unsupported_media_type',
+          `binary tensor data must be sent as application/octet-stream, got "${this.contentType || '(none)'}"`,
+        ),
+      );
     if (!accepted && this.contentLength >= 0 && this.contentLength <= limit) return unsupported();
     this.readBody(limit, (body) => {
       if (!accepted) return unsupported();
@@ -228,7 +267,9 @@ export class Exchange implements Responder {
         binary = body.subarray(n);
         json = JSON.parse(body.toString('utf8', 0, n));
       } catch (e) {
-        return this.fail(isCroupierError(e) ? e : new CroupierError('invalid_json', 'the inference header is not valid JSON'));
+        return this.fail(
+          isCroupierError(e) ? e : new CroupierError('invalid_json', 'the inference header is not valid JSON'),
+        );
       }
       onRequest(json, binary);
     });
@@ -282,8 +323,19 @@ const APPLICATION_JSON = Buffer.from('application/json');
 const X_REQUEST_ID = Buffer.from('x-request-id');
 
 const STATUS_LINES: Record<number, string> = {
-  200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
-  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 409: '409 Conflict', 410: '410 Gone',
-  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity',
-  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+  200: '200 OK',
+  202: '202 Accepted',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  409: '409 Conflict',
+  410: '410 Gone',
+  413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type',
+  422: '422 Unprocessable Entity',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
 };

@@ -21,23 +21,28 @@ export function feedbackEndpoint(feedback: OutcomeReceiver, bodyLimit: number, i
     }
     feedback.receive(body.events, new FeedbackAnswer(ex, body.batch));
   };
-  return (open: OpenExchange): UwsHandler => (res, req) => {
-    const ex = open(res, req, 'v1', 'POST', '/v1/feedback');
-    if (!isAccepting()) return ex.fail(new CroupierError('draining'));
-    ex.readJson(bodyLimit, onJson);
-  };
+  return (open: OpenExchange): UwsHandler =>
+    (res, req) => {
+      const ex = open(res, req, 'v1', 'POST', '/v1/feedback');
+      if (!isAccepting()) return ex.fail(new CroupierError('draining'));
+      ex.readJson(bodyLimit, onJson);
+    };
 }
 
 /** The answer to one feedback request: a single event's, or a batch's per-event results. */
 class FeedbackAnswer implements OutcomeReply {
-  constructor(private readonly ex: Exchange, private readonly batch: boolean) {}
+  constructor(
+    private readonly ex: Exchange,
+    private readonly batch: boolean,
+  ) {}
 
   verdicts(verdicts: Verdict[]): void {
     const { ex } = this;
     if (!this.batch) {
       const v = verdicts[0]!;
       if (v.result === 'accepted') return ex.send(202, '{"accepted":1}');
-      if (v.result === 'duplicate') return ex.send(200, JSON.stringify({ accepted: 0, result: 'duplicate', message: v.message }));
+      if (v.result === 'duplicate')
+        return ex.send(200, JSON.stringify({ accepted: 0, result: 'duplicate', message: v.message }));
       return ex.fail(new CroupierError(v.code ?? 'invalid_request', v.message));
     }
     let accepted = 0;

@@ -73,7 +73,9 @@ export function allowedMethods(routes: readonly { method: Method; path: string }
  * paths, `notAllowed(path, allow)` for any other method.
  */
 export function registerRoutes(
-  app: TemplatedApp, routes: readonly BoundRoute[], notAllowed: (path: string, allow: string) => UwsHandler,
+  app: TemplatedApp,
+  routes: readonly BoundRoute[],
+  notAllowed: (path: string, allow: string) => UwsHandler,
 ): void {
   for (const r of routes) app[UWS_METHOD[r.method]](r.path, r.handler);
   for (const [path, allow] of allowedMethods(routes)) app.any(path, notAllowed(path, allow));

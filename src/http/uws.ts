@@ -18,5 +18,11 @@ type ListenCallback = (socket: uWS.us_listen_socket | false) => void;
 
 /** Listens on host:port alone (the typings lack the four-argument form the addon takes). */
 export function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, cb: ListenCallback): void {
-  (app.listen as unknown as (h: string, p: number, o: number, c: ListenCallback) => void).call(app, host, port, EXCLUSIVE_PORT, cb);
+  (app.listen as unknown as (h: string, p: number, o: number, c: ListenCallback) => void).call(
+    app,
+    host,
+    port,
+    EXCLUSIVE_PORT,
+    cb,
+  );
 }

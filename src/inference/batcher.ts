@@ -48,7 +48,11 @@ export function loadSpec(version: ModelVersion): LoadSpec {
   return {
     key: version.key,
     file: version.file,
-    inputs: version.manifest.inputs.map((t) => ({ name: t.name, type: DATATYPES[t.datatype].ort as OrtType, rowShape: t.shape.slice(1) })),
+    inputs: version.manifest.inputs.map((t) => ({
+      name: t.name,
+      type: DATATYPES[t.datatype].ort as OrtType,
+      rowShape: t.shape.slice(1),
+    })),
     outputs: version.manifest.outputs.map((t, i) => ({ name: t.name, rowSize: version.outputRowSizes[i]! })),
   };
 }
@@ -79,7 +83,14 @@ export class Batcher {
 
   private readonly saturation: Saturation;
 
-  constructor(version: ModelVersion, spec: LoadSpec, runner: BatchRunner, observer: BatchObserver, defaults: BatchLimits, saturation: Saturation) {
+  constructor(
+    version: ModelVersion,
+    spec: LoadSpec,
+    runner: BatchRunner,
+    observer: BatchObserver,
+    defaults: BatchLimits,
+    saturation: Saturation,
+  ) {
     this.version = version;
     this.saturation = saturation;
     this.spec = spec;
@@ -116,7 +127,10 @@ export class Batcher {
     this.observer.shed(this.version, 'queue_full');
     // One error for every refusal: under a flood they come by the tens of thousands a second, and
     // a new Error each time (its stack captured) cost as much as a prediction.
-    return this.refusal ??= new CroupierError('queue_full', `more than ${this.limits.maxQueuedRows} rows queued for ${this.version.key}; retry later`);
+    return (this.refusal ??= new CroupierError(
+      'queue_full',
+      `more than ${this.limits.maxQueuedRows} rows queued for ${this.version.key}; retry later`,
+    ));
   }
 
   /** Queues a job; throws queue_full (503) when the rows would pass the bound. */
@@ -133,9 +147,16 @@ export class Batcher {
     if (this.timer !== undefined) return;
     const delayUs = this.limits.batchDelayUs;
     // Delay 0: flush after this turn of the event loop, so requests parsed in the same turn coalesce.
-    this.timer = delayUs === 0
-      ? setImmediate(() => { this.timer = undefined; this.flush(); })
-      : setTimeout(() => { this.timer = undefined; this.flush(); }, delayUs / 1000);
+    this.timer =
+      delayUs === 0
+        ? setImmediate(() => {
+            this.timer = undefined;
+            this.flush();
+          })
+        : setTimeout(() => {
+            this.timer = undefined;
+            this.flush();
+          }, delayUs / 1000);
   }
 
   /** Sends as many batches as there are free workers. Returns whether work remains queued. */
@@ -161,7 +182,10 @@ export class Batcher {
       jobs.push(job);
       rows += job.rows;
     }
-    if (this.full && this.queuedRows + Math.min(this.limits.maxBatch, this.limits.maxQueuedRows >> 1) <= this.limits.maxQueuedRows) {
+    if (
+      this.full
+      && this.queuedRows + Math.min(this.limits.maxBatch, this.limits.maxQueuedRows >> 1) <= this.limits.maxQueuedRows
+    ) {
       this.full = false;
       this.saturation.count--;
     }
@@ -206,7 +230,10 @@ export class Batcher {
         this.finished();
       },
       (error: Error) => {
-        const failure = new CroupierError('inference_failed', `inference failed for ${this.version.key}: ${error.message}`);
+        const failure = new CroupierError(
+          'inference_failed',
+          `inference failed for ${this.version.key}: ${error.message}`,
+        );
         for (const job of jobs) job.reject(failure);
         this.finished();
       },

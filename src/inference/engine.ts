@@ -72,10 +72,12 @@ export class InferenceEngine {
     if (existing) return Promise.resolve(existing);
     let loading = this.loading.get(version.key);
     if (!loading) {
-      loading = this.place(version).then((batcher) => {
-        this.batchers.set(version.key, batcher);
-        return batcher;
-      }).finally(() => this.loading.delete(version.key));
+      loading = this.place(version)
+        .then((batcher) => {
+          this.batchers.set(version.key, batcher);
+          return batcher;
+        })
+        .finally(() => this.loading.delete(version.key));
       this.loading.set(version.key, loading);
     }
     return loading;
@@ -93,11 +95,17 @@ export class InferenceEngine {
     const fullBatch = version.manifest.maxBatch ?? this.limits.maxBatch;
     const maxUs = this.limits.inlineMaxUs;
     const timing = await this.pool.load(spec, maxUs > 0 ? fullBatch : 0);
-    const candidate = maxUs > 0 && timing !== undefined && timing.loadMs <= INLINE_LOAD_MAX_MS && (timing.batchUs ?? Infinity) <= maxUs * INLINE_SCREEN;
-    const inline = candidate && await this.inline.adopt(spec, maxUs, fullBatch).catch((e: unknown) => {
-      this.pool.unload(spec.key);
-      throw e;
-    }) !== undefined;
+    const candidate =
+      maxUs > 0
+      && timing !== undefined
+      && timing.loadMs <= INLINE_LOAD_MAX_MS
+      && (timing.batchUs ?? Infinity) <= maxUs * INLINE_SCREEN;
+    const inline =
+      candidate
+      && (await this.inline.adopt(spec, maxUs, fullBatch).catch((e: unknown) => {
+        this.pool.unload(spec.key);
+        throw e;
+      })) !== undefined;
     if (inline) this.pool.unload(spec.key);
     return new Batcher(version, spec, inline ? this.inline : this.pool, this.observer, this.limits, this.saturation);
   }

@@ -54,8 +54,11 @@ interface Turn {
 
 function fastest(a: LoadTiming | undefined, b: LoadTiming): LoadTiming {
   if (!a) return b;
-  const batchUs = a.batchUs === undefined || b.batchUs === undefined ? a.batchUs ?? b.batchUs : Math.min(a.batchUs, b.batchUs);
-  return batchUs === undefined ? { loadMs: Math.min(a.loadMs, b.loadMs) } : { loadMs: Math.min(a.loadMs, b.loadMs), batchUs };
+  const batchUs =
+    a.batchUs === undefined || b.batchUs === undefined ? (a.batchUs ?? b.batchUs) : Math.min(a.batchUs, b.batchUs);
+  return batchUs === undefined
+    ? { loadMs: Math.min(a.loadMs, b.loadMs) }
+    : { loadMs: Math.min(a.loadMs, b.loadMs), batchUs };
 }
 
 export class LoadRollout {
@@ -94,7 +97,17 @@ export class LoadRollout {
     const requestId = this.nextRequestId++;
     return new Promise<LoadTiming | undefined>((resolve, reject) => {
       const timer = setTimeout(() => this.timedOut(requestId), this.timeoutMs);
-      this.loads.set(requestId, { requestId, spec, probeRows, targets: this.host.threadIds(), errors: [], timing: undefined, resolve, reject, timer });
+      this.loads.set(requestId, {
+        requestId,
+        spec,
+        probeRows,
+        targets: this.host.threadIds(),
+        errors: [],
+        timing: undefined,
+        resolve,
+        reject,
+        timer,
+      });
       this.next();
     });
   }

@@ -14,7 +14,9 @@ import type { ChannelMessage, InferResult, InferTask, LoadSpec, LoadTiming, Work
 /** The compiled worker; when the main thread runs from TypeScript sources (tests), the built one in dist/. */
 export function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  const file = here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/inference/worker.js', import.meta.url)) : fileURLToPath(new URL('./worker.js', import.meta.url));
+  const file = here.endsWith('.ts')
+    ? fileURLToPath(new URL('../../dist/inference/worker.js', import.meta.url))
+    : fileURLToPath(new URL('./worker.js', import.meta.url));
   if (!existsSync(file)) throw new Error(`inference worker ${file} is missing: run npm run build`);
   return file;
 }
@@ -51,12 +53,15 @@ export class InferencePool {
     const channelName = `croupier:${randomUUID()}`;
     this.channel = new BroadcastChannel(channelName);
     this.channel.onmessage = (event: unknown) => this.onChannel((event as { data: ChannelMessage }).data);
-    this.rollout = new LoadRollout({
-      threadIds: () => this.piscina.threads.map((t) => t.threadId),
-      post: (msg) => this.channel.postMessage(msg),
-      released: () => this.onCapacity(),
-      abandoned: (key) => this.unload(key),
-    }, options.loadTimeoutMs ?? 120_000);
+    this.rollout = new LoadRollout(
+      {
+        threadIds: () => this.piscina.threads.map((t) => t.threadId),
+        post: (msg) => this.channel.postMessage(msg),
+        released: () => this.onCapacity(),
+        abandoned: (key) => this.unload(key),
+      },
+      options.loadTimeoutMs ?? 120_000,
+    );
     const workerData: WorkerOptions = { channel: channelName, intraOpThreads: options.intraOpThreads };
     this.piscina = new Piscina({
       filename: workerFile(),
@@ -102,10 +107,19 @@ export class InferencePool {
     } else if (msg.op === 'hello') {
       // A new (or replacement) worker: it loads every version we serve before it takes tasks.
       const specs = [...this.specs.values()];
-      const sync: ChannelMessage = { op: 'sync', threadId: msg.threadId, specs, probeRows: specs.map((s) => this.rollout.probeRows(s.key)) };
+      const sync: ChannelMessage = {
+        op: 'sync',
+        threadId: msg.threadId,
+        specs,
+        probeRows: specs.map((s) => this.rollout.probeRows(s.key)),
+      };
       this.channel.postMessage(sync);
     } else if (msg.op === 'loaded') {
-      this.rollout.loaded(msg.requestId, msg.threadId, msg.error !== undefined ? { error: msg.error } : { timing: msg.timing ?? { loadMs: 0 } });
+      this.rollout.loaded(
+        msg.requestId,
+        msg.threadId,
+        msg.error !== undefined ? { error: msg.error } : { timing: msg.timing ?? { loadMs: 0 } },
+      );
     } else if (msg.op === 'synced') {
       this.rollout.synced(msg.threadId, msg.results);
     } else if (msg.op === 'closed' && this.closing) {
@@ -158,9 +172,16 @@ export class InferencePool {
     const waiting = new Set(this.piscina.threads.map((t) => t.threadId));
     if (waiting.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      const closed = new Promise<void>((done) => { this.closing = { waiting, done }; });
+      const closed = new Promise<void>((done) => {
+        this.closing = { waiting, done };
+      });
       this.channel.postMessage({ op: 'close' } satisfies ChannelMessage);
-      await Promise.race([closed, new Promise<void>((done) => { timer = setTimeout(done, timeoutMs); })]);
+      await Promise.race([
+        closed,
+        new Promise<void>((done) => {
+          timer = setTimeout(done, timeoutMs);
+        }),
+      ]);
       clearTimeout(timer);
     }
     this.channel.close();

@@ -8,14 +8,22 @@ import type { InferResult, InferTask, LoadSpec, TensorData } from './messages.js
 
 function zeros(type: string, length: number): ort.Tensor['data'] {
   switch (type) {
-    case 'float32': return new Float32Array(length);
-    case 'float64': return new Float64Array(length);
-    case 'int64': return new BigInt64Array(length);
-    case 'int32': return new Int32Array(length);
-    case 'int16': return new Int16Array(length);
-    case 'int8': return new Int8Array(length);
-    case 'uint16': return new Uint16Array(length);
-    default: return new Uint8Array(length);
+    case 'float32':
+      return new Float32Array(length);
+    case 'float64':
+      return new Float64Array(length);
+    case 'int64':
+      return new BigInt64Array(length);
+    case 'int32':
+      return new Int32Array(length);
+    case 'int16':
+      return new Int16Array(length);
+    case 'int8':
+      return new Int8Array(length);
+    case 'uint16':
+      return new Uint16Array(length);
+    default:
+      return new Uint8Array(length);
   }
 }
 
@@ -26,7 +34,12 @@ export function syntheticTask(spec: LoadSpec, rows: number): InferTask {
     rows,
     inputs: spec.inputs.map((input) => {
       const size = input.rowShape.reduce((a, b) => a * b, 1);
-      return { name: input.name, type: input.type, dims: [rows, ...input.rowShape], data: zeros(input.type, rows * size) as TensorData['data'] };
+      return {
+        name: input.name,
+        type: input.type,
+        dims: [rows, ...input.rowShape],
+        data: zeros(input.type, rows * size) as TensorData['data'],
+      };
     }),
   };
 }
@@ -34,12 +47,15 @@ export function syntheticTask(spec: LoadSpec, rows: number): InferTask {
 /** Runs one batch; the outputs keep ONNX Runtime's buffers (the caller may transfer them). */
 export async function runBatch(session: ort.InferenceSession, spec: LoadSpec, task: InferTask): Promise<InferResult> {
   const feeds: Record<string, ort.Tensor> = {};
-  for (const input of task.inputs) feeds[input.name] = new ort.Tensor(input.type as ort.Tensor.Type, input.data as ort.Tensor['data'], input.dims);
+  for (const input of task.inputs)
+    feeds[input.name] = new ort.Tensor(input.type as ort.Tensor.Type, input.data as ort.Tensor['data'], input.dims);
   // onnxruntime-node runs the session in a setImmediate of its own, so timing the call would count
   // a turn of the event loop (hundreds of µs on a busy main thread) as inference. This immediate,
   // queued first, runs just before it.
   let started = process.hrtime.bigint();
-  setImmediate(() => { started = process.hrtime.bigint(); });
+  setImmediate(() => {
+    started = process.hrtime.bigint();
+  });
   const out = await session.run(feeds);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const outputs = spec.outputs.map(({ name }) => {
@@ -55,7 +71,10 @@ async function warm(session: ort.InferenceSession, spec: LoadSpec): Promise<void
   const { outputs } = await runBatch(session, spec, syntheticTask(spec, rows));
   for (const o of spec.outputs) {
     const t = outputs.find((x) => x.name === o.name)!;
-    if (t.dims[0] !== rows || t.data.length !== rows * o.rowSize) throw new Error(`warm-up: output "${o.name}" has shape [${t.dims.join(', ')}], expected ${o.rowSize} values per row`);
+    if (t.dims[0] !== rows || t.data.length !== rows * o.rowSize)
+      throw new Error(
+        `warm-up: output "${o.name}" has shape [${t.dims.join(', ')}], expected ${o.rowSize} values per row`,
+      );
     if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
       for (const v of t.data) if (!Number.isFinite(v)) throw new Error(`warm-up: output "${o.name}" is not finite`);
     }
@@ -67,9 +86,14 @@ async function warm(session: ort.InferenceSession, spec: LoadSpec): Promise<void
  * long ONNX Runtime held the thread creating it: like session.run, it works in a setImmediate of
  * its own, all at once, and this immediate, queued first, runs just before it.
  */
-export async function createSession(spec: LoadSpec, intraOpThreads: number): Promise<{ session: ort.InferenceSession; createMs: number }> {
+export async function createSession(
+  spec: LoadSpec,
+  intraOpThreads: number,
+): Promise<{ session: ort.InferenceSession; createMs: number }> {
   let started = performance.now();
-  setImmediate(() => { started = performance.now(); });
+  setImmediate(() => {
+    started = performance.now();
+  });
   const session = await ort.InferenceSession.create(spec.file, {
     executionProviders: ['cpu'],
     intraOpNumThreads: intraOpThreads,
@@ -88,9 +112,15 @@ export async function createSession(spec: LoadSpec, intraOpThreads: number): Pro
 }
 
 /** The fastest of up to `runs` batches of `rows` rows, in µs (stops early once a batch is plainly slow). */
-export async function fullBatchUs(session: ort.InferenceSession, spec: LoadSpec, rows: number, runs = 3): Promise<number> {
+export async function fullBatchUs(
+  session: ort.InferenceSession,
+  spec: LoadSpec,
+  rows: number,
+  runs = 3,
+): Promise<number> {
   const task = syntheticTask(spec, rows);
   let best = Infinity;
-  for (let i = 0; i < runs && (i === 0 || best < 10_000); i++) best = Math.min(best, (await runBatch(session, spec, task)).seconds * 1e6);
+  for (let i = 0; i < runs && (i === 0 || best < 10_000); i++)
+    best = Math.min(best, (await runBatch(session, spec, task)).seconds * 1e6);
   return best;
 }

@@ -30,7 +30,9 @@ const working = new Set<Promise<unknown>>();
 
 function tracked<T>(work: Promise<T>): Promise<T> {
   working.add(work);
-  const done = (): void => { working.delete(work); };
+  const done = (): void => {
+    working.delete(work);
+  };
   work.then(done, done);
   return work;
 }
@@ -38,14 +40,19 @@ function tracked<T>(work: Promise<T>): Promise<T> {
 function load(spec: LoadSpec): Promise<ort.InferenceSession> {
   let session = sessions.get(spec.key);
   if (!session) {
-    session = creating.then(() => createSession(spec, options.intraOpThreads)).then((created) => {
-      createMs.set(spec.key, created.createMs);
-      return created.session;
-    });
+    session = creating
+      .then(() => createSession(spec, options.intraOpThreads))
+      .then((created) => {
+        createMs.set(spec.key, created.createMs);
+        return created.session;
+      });
     creating = session.catch(() => undefined);
     sessions.set(spec.key, session);
     specs.set(spec.key, spec);
-    session.catch(() => { sessions.delete(spec.key); specs.delete(spec.key); });
+    session.catch(() => {
+      sessions.delete(spec.key);
+      specs.delete(spec.key);
+    });
   }
   return session;
 }
@@ -64,11 +71,13 @@ function reply(requestId: number, key: string, outcome: { error: string } | { ti
 
 /** Loads a version and times it, so the main thread can tell whether it could hold it inline (see engine.ts). */
 function loadTimed(spec: LoadSpec, probeRows: number): Promise<LoadTiming> {
-  return tracked((async () => {
-    const session = await load(spec);
-    const loadMs = createMs.get(spec.key) ?? 0;
-    return probeRows > 0 ? { loadMs, batchUs: await fullBatchUs(session, spec, probeRows) } : { loadMs };
-  })());
+  return tracked(
+    (async () => {
+      const session = await load(spec);
+      const loadMs = createMs.get(spec.key) ?? 0;
+      return probeRows > 0 ? { loadMs, batchUs: await fullBatchUs(session, spec, probeRows) } : { loadMs };
+    })(),
+  );
 }
 
 let closed: Promise<void> | undefined;
@@ -82,12 +91,17 @@ function close(): Promise<void> {
 }
 
 let synced: (() => void) | undefined;
-const ready = new Promise<void>((resolve) => { synced = resolve; });
+const ready = new Promise<void>((resolve) => {
+  synced = resolve;
+});
 
 channel.onmessage = (event: unknown) => {
   const msg = (event as { data: ChannelMessage }).data;
   if (msg.op === 'load' && msg.threadId === threadId) {
-    loadTimed(msg.spec, msg.probeRows).then((timing) => reply(msg.requestId, msg.spec.key, { timing }), (e: Error) => reply(msg.requestId, msg.spec.key, { error: e.message }));
+    loadTimed(msg.spec, msg.probeRows).then(
+      (timing) => reply(msg.requestId, msg.spec.key, { timing }),
+      (e: Error) => reply(msg.requestId, msg.spec.key, { error: e.message }),
+    );
   } else if (msg.op === 'unload') {
     void unload(msg.key);
   } else if (msg.op === 'close') {
@@ -95,7 +109,10 @@ channel.onmessage = (event: unknown) => {
   } else if (msg.op === 'sync' && msg.threadId === threadId) {
     void Promise.allSettled(msg.specs.map((spec, i) => loadTimed(spec, msg.probeRows[i] ?? 0))).then((settled) => {
       const results: Record<string, { error: string } | { timing: LoadTiming }> = {};
-      settled.forEach((r, i) => { results[msg.specs[i]!.key] = r.status === 'fulfilled' ? { timing: r.value } : { error: String((r.reason as Error).message) }; });
+      settled.forEach((r, i) => {
+        results[msg.specs[i]!.key] =
+          r.status === 'fulfilled' ? { timing: r.value } : { error: String((r.reason as Error).message) };
+      });
       channel.postMessage({ op: 'synced', threadId, results } satisfies ChannelMessage);
       synced?.();
     });
@@ -109,7 +126,10 @@ async function infer(task: InferTask): Promise<InferResult> {
   if (!spec || !session) throw new Error(`${task.key} is not loaded in this worker`);
   const result = await runBatch(session, spec, task);
   // Move the output buffers back instead of cloning them.
-  return move({ [transferableSymbol]: [...new Set(result.outputs.map((o) => o.data.buffer))], [valueSymbol]: result }) as unknown as InferResult;
+  return move({
+    [transferableSymbol]: [...new Set(result.outputs.map((o) => o.data.buffer))],
+    [valueSymbol]: result,
+  }) as unknown as InferResult;
 }
 
 /** piscina awaits this before the worker takes tasks: a replacement worker loads every live version first. */

@@ -44,7 +44,9 @@ abstract class FastMetric<C> {
     let entry = this.children.get(key);
     if (!entry) {
       const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => { labels[n] = values[i] ?? ''; });
+      this.labelNames.forEach((n, i) => {
+        labels[n] = values[i] ?? '';
+      });
       entry = { labels, child: this.create() };
       this.children.set(key, entry);
     }
@@ -109,7 +111,13 @@ export class FastHistogram extends FastMetric<HistogramCell> {
   readonly type = 'histogram';
   private readonly bounds: readonly number[];
 
-  constructor(name: string, help: string, labelNames: readonly string[], bounds: readonly number[], registry: client.Registry) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    bounds: readonly number[],
+    registry: client.Registry,
+  ) {
     super(name, help, labelNames, registry);
     this.bounds = bounds;
   }

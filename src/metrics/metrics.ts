@@ -8,7 +8,10 @@ import type { Registry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/repository.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-metrics.js';
 
-interface RequestChildren { count: CounterCell; duration: HistogramCell }
+interface RequestChildren {
+  count: CounterCell;
+  duration: HistogramCell;
+}
 interface VersionChildren {
   readonly model: string;
   readonly version: string;
@@ -76,36 +79,132 @@ export class Metrics implements BatchObserver {
   constructor() {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
-    this.requests = new FastCounter('croupier_requests_total', 'Scoring requests answered, by route, arm, model, version and HTTP status.', ['route', 'arm', 'model', 'version', 'code'], this.registry);
-    this.requestDuration = new FastHistogram('croupier_request_duration_seconds', 'Time from request to answer, by route.', ['route'], LATENCY_BUCKETS, this.registry);
-    this.inferenceDuration = new FastHistogram('croupier_inference_duration_seconds', 'Time ONNX Runtime spent on one batch.', ['model', 'version'], LATENCY_BUCKETS, this.registry);
-    this.batchSize = new FastHistogram('croupier_batch_size', 'Rows per batch sent to a worker.', ['model', 'version'], BATCH_BUCKETS, this.registry);
-    this.queueDepthGauge = new client.Gauge({ name: 'croupier_queue_depth', help: 'Rows waiting for a worker, per model version.', labelNames: ['model', 'version'], registers, collect: () => {
-      for (const c of this.batchChildren.values()) this.queueDepthGauge.labels(c.model, c.version).set(c.depth);
-    } });
-    this.shedTotal = new client.Counter({ name: 'croupier_shed_total', help: 'Work refused or dropped before inference, by reason.', labelNames: ['model', 'reason'], registers });
-    this.modelInfo = new client.Gauge({ name: 'croupier_model_info', help: 'One per served model version (value 1); live says whether it is the live version.', labelNames: ['model', 'version', 'sha256', 'live'], registers });
-    this.feedbackTotal = new FastCounter('croupier_feedback_total', 'Feedback events, by route, arm and result (accepted, duplicate, unknown, expired, invalid).', ['route', 'arm', 'result'], this.registry);
+    this.requests = new FastCounter(
+      'croupier_requests_total',
+      'Scoring requests answered, by route, arm, model, version and HTTP status.',
+      ['route', 'arm', 'model', 'version', 'code'],
+      this.registry,
+    );
+    this.requestDuration = new FastHistogram(
+      'croupier_request_duration_seconds',
+      'Time from request to answer, by route.',
+      ['route'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.inferenceDuration = new FastHistogram(
+      'croupier_inference_duration_seconds',
+      'Time ONNX Runtime spent on one batch.',
+      ['model', 'version'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.batchSize = new FastHistogram(
+      'croupier_batch_size',
+      'Rows per batch sent to a worker.',
+      ['model', 'version'],
+      BATCH_BUCKETS,
+      this.registry,
+    );
+    this.queueDepthGauge = new client.Gauge({
+      name: 'croupier_queue_depth',
+      help: 'Rows waiting for a worker, per model version.',
+      labelNames: ['model', 'version'],
+      registers,
+      collect: () => {
+        for (const c of this.batchChildren.values()) this.queueDepthGauge.labels(c.model, c.version).set(c.depth);
+      },
+    });
+    this.shedTotal = new client.Counter({
+      name: 'croupier_shed_total',
+      help: 'Work refused or dropped before inference, by reason.',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    this.modelInfo = new client.Gauge({
+      name: 'croupier_model_info',
+      help: 'One per served model version (value 1); live says whether it is the live version.',
+      labelNames: ['model', 'version', 'sha256', 'live'],
+      registers,
+    });
+    this.feedbackTotal = new FastCounter(
+      'croupier_feedback_total',
+      'Feedback events, by route, arm and result (accepted, duplicate, unknown, expired, invalid).',
+      ['route', 'arm', 'result'],
+      this.registry,
+    );
     let evictedSeen = 0;
-    this.decisionsPending = new client.Gauge({ name: 'croupier_decisions_pending', help: 'Decisions held that still wait for their outcome.', registers, collect: () => { this.decisionsPending.set(this.learning?.decisionsPending() ?? 0); } });
-    this.decisionsEvicted = new client.Counter({ name: 'croupier_decisions_evicted_total', help: 'Decisions dropped from the bounded store before their feedback window passed.', registers, collect: () => {
-      const n = this.learning?.decisionsEvicted() ?? 0;
-      if (n > evictedSeen) { this.decisionsEvicted.inc(n - evictedSeen); evictedSeen = n; }
-    } });
-    this.featuresBytes = new client.Gauge({ name: 'croupier_features_bytes', help: 'Bytes of request features kept with decisions (routes with logFeatures), at most CROUPIER_FEATURES_BUDGET.', registers, collect: () => { this.featuresBytes.set(this.learning?.featuresBytes?.() ?? 0); } });
+    this.decisionsPending = new client.Gauge({
+      name: 'croupier_decisions_pending',
+      help: 'Decisions held that still wait for their outcome.',
+      registers,
+      collect: () => {
+        this.decisionsPending.set(this.learning?.decisionsPending() ?? 0);
+      },
+    });
+    this.decisionsEvicted = new client.Counter({
+      name: 'croupier_decisions_evicted_total',
+      help: 'Decisions dropped from the bounded store before their feedback window passed.',
+      registers,
+      collect: () => {
+        const n = this.learning?.decisionsEvicted() ?? 0;
+        if (n > evictedSeen) {
+          this.decisionsEvicted.inc(n - evictedSeen);
+          evictedSeen = n;
+        }
+      },
+    });
+    this.featuresBytes = new client.Gauge({
+      name: 'croupier_features_bytes',
+      help: 'Bytes of request features kept with decisions (routes with logFeatures), at most CROUPIER_FEATURES_BUDGET.',
+      registers,
+      collect: () => {
+        this.featuresBytes.set(this.learning?.featuresBytes?.() ?? 0);
+      },
+    });
     const droppedSeen = { too_large: 0, over_budget: 0 };
-    this.featuresDropped = new client.Counter({ name: 'croupier_features_dropped_total', help: 'Decisions of routes with logFeatures that kept no features: over CROUPIER_FEATURES_MAX (too_large) or with the budget full (over_budget).', labelNames: ['reason'], registers, collect: () => {
-      const d = this.learning?.featuresDropped?.();
-      if (!d) return;
-      const now = { too_large: d.droppedTooLarge, over_budget: d.droppedOverBudget };
-      for (const reason of ['too_large', 'over_budget'] as const) {
-        if (now[reason] > droppedSeen[reason]) { this.featuresDropped.labels(reason).inc(now[reason] - droppedSeen[reason]); droppedSeen[reason] = now[reason]; }
-      }
-    } });
-    this.armPulls = new client.Gauge({ name: 'croupier_arm_pulls', help: 'Times each arm was chosen since its statistics last restarted.', labelNames: ['route', 'arm'], registers, collect: () => this.readArms() });
-    this.armRewards = new client.Gauge({ name: 'croupier_arm_rewards', help: 'Sum of rewards credited to each arm since its statistics last restarted.', labelNames: ['route', 'arm'], registers });
-    this.armSelectionProbability = new client.Gauge({ name: 'croupier_arm_selection_probability', help: 'Probability with which each arm is chosen now (the weights in force).', labelNames: ['route', 'arm'], registers });
-    this.swaps = new client.Counter({ name: 'croupier_model_swaps_total', help: 'Live-version changes, by model and kind (deploy, rollback).', labelNames: ['model', 'kind'], registers });
+    this.featuresDropped = new client.Counter({
+      name: 'croupier_features_dropped_total',
+      help: 'Decisions of routes with logFeatures that kept no features: over CROUPIER_FEATURES_MAX (too_large) or with the budget full (over_budget).',
+      labelNames: ['reason'],
+      registers,
+      collect: () => {
+        const d = this.learning?.featuresDropped?.();
+        if (!d) return;
+        const now = { too_large: d.droppedTooLarge, over_budget: d.droppedOverBudget };
+        for (const reason of ['too_large', 'over_budget'] as const) {
+          if (now[reason] > droppedSeen[reason]) {
+            this.featuresDropped.labels(reason).inc(now[reason] - droppedSeen[reason]);
+            droppedSeen[reason] = now[reason];
+          }
+        }
+      },
+    });
+    this.armPulls = new client.Gauge({
+      name: 'croupier_arm_pulls',
+      help: 'Times each arm was chosen since its statistics last restarted.',
+      labelNames: ['route', 'arm'],
+      registers,
+      collect: () => this.readArms(),
+    });
+    this.armRewards = new client.Gauge({
+      name: 'croupier_arm_rewards',
+      help: 'Sum of rewards credited to each arm since its statistics last restarted.',
+      labelNames: ['route', 'arm'],
+      registers,
+    });
+    this.armSelectionProbability = new client.Gauge({
+      name: 'croupier_arm_selection_probability',
+      help: 'Probability with which each arm is chosen now (the weights in force).',
+      labelNames: ['route', 'arm'],
+      registers,
+    });
+    this.swaps = new client.Counter({
+      name: 'croupier_model_swaps_total',
+      help: 'Live-version changes, by model and kind (deploy, rollback).',
+      labelNames: ['model', 'kind'],
+      registers,
+    });
   }
 
   private readonly batchChildren = new Map<string, VersionChildren>();
@@ -119,7 +218,10 @@ export class Metrics implements BatchObserver {
         size: this.batchSize.labels(version.model, version.version),
         duration: this.inferenceDuration.labels(version.model, version.version),
         depth: 0,
-        shed: { queue_full: this.shedTotal.labels(version.model, 'queue_full'), deadline_exceeded: this.shedTotal.labels(version.model, 'deadline_exceeded') },
+        shed: {
+          queue_full: this.shedTotal.labels(version.model, 'queue_full'),
+          deadline_exceeded: this.shedTotal.labels(version.model, 'deadline_exceeded'),
+        },
       };
       this.batchChildren.set(version.key, children);
     }
@@ -145,7 +247,10 @@ export class Metrics implements BatchObserver {
    * Nested maps keyed by the configured names: those strings are long-lived, so their hashes are
    * cached, where a joined key would be a new string to hash on every request.
    */
-  private readonly requestChildren = new Map<string, Map<string, Map<string, Map<string, Map<number, RequestChildren>>>>>();
+  private readonly requestChildren = new Map<
+    string,
+    Map<string, Map<string, Map<string, Map<number, RequestChildren>>>>
+  >();
 
   request(route: string, arm: string, model: string, version: string, code: number, seconds: number): void {
     const byArm = getOrCreate(this.requestChildren, route);
@@ -154,7 +259,10 @@ export class Metrics implements BatchObserver {
     const byCode = getOrCreate(byVersion, version);
     let children = byCode.get(code);
     if (!children) {
-      children = { count: this.requests.labels(route, arm, model, version, String(code)), duration: this.requestDuration.labels(route) };
+      children = {
+        count: this.requests.labels(route, arm, model, version, String(code)),
+        duration: this.requestDuration.labels(route),
+      };
       byCode.set(code, children);
     }
     children.count.inc();
@@ -163,7 +271,8 @@ export class Metrics implements BatchObserver {
 
   setModels(versions: readonly { version: ModelVersion; live: boolean }[]): void {
     this.modelInfo.reset();
-    for (const { version, live } of versions) this.modelInfo.labels(version.model, version.version, version.sha256, String(live)).set(1);
+    for (const { version, live } of versions)
+      this.modelInfo.labels(version.model, version.version, version.sha256, String(live)).set(1);
   }
 
   /** After a deploy, rollback or pushed version: croupier_model_info follows the registry. */
@@ -178,7 +287,14 @@ export class Metrics implements BatchObserver {
   /** Redis mode: croupier_redis_up, read from the connection's last known state at scrape time. */
   redisUp(read: () => number): void {
     if (this.redisUpGauge) this.registry.removeSingleMetric('croupier_redis_up');
-    const gauge: client.Gauge = new client.Gauge({ name: 'croupier_redis_up', help: 'Whether this replica reaches Redis now (1) or not (0). Redis mode only.', registers: [this.registry], collect: () => { gauge.set(read()); } });
+    const gauge: client.Gauge = new client.Gauge({
+      name: 'croupier_redis_up',
+      help: 'Whether this replica reaches Redis now (1) or not (0). Redis mode only.',
+      registers: [this.registry],
+      collect: () => {
+        gauge.set(read());
+      },
+    });
     this.redisUpGauge = gauge;
   }
 
@@ -187,7 +303,7 @@ export class Metrics implements BatchObserver {
   feedback(route: string, arm: string, result: 'accepted' | 'duplicate' | 'unknown' | 'expired' | 'invalid'): void {
     const byResult = getOrCreate(getOrCreate(this.feedbackChildren, route), arm);
     let cell = byResult.get(result);
-    if (!cell) byResult.set(result, cell = this.feedbackTotal.labels(route, arm, result));
+    if (!cell) byResult.set(result, (cell = this.feedbackTotal.labels(route, arm, result)));
     cell.inc();
   }
 

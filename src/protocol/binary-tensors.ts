@@ -13,16 +13,28 @@ export const BINARY_EXTENSION = 'binary_tensor_data';
 export function headerLength(raw: string, bodyLength: number): number {
   if (!/^\d{1,10}$/.test(raw)) throw invalid('Inference-Header-Content-Length must be a whole number of bytes');
   const n = Number(raw);
-  if (n < 2 || n > bodyLength) throw invalid(`Inference-Header-Content-Length (${n}) does not fit the ${bodyLength}-byte body`);
+  if (n < 2 || n > bodyLength)
+    throw invalid(`Inference-Header-Content-Length (${n}) does not fit the ${bodyLength}-byte body`);
   return n;
 }
 
 /** Copies one tensor's bytes out of the body (aligned, owned) and checks its values. */
-export function tensorFromBytes(binary: Buffer, offset: number, size: unknown, shape: readonly number[], datatype: Datatype, where: string): NumericArray {
+export function tensorFromBytes(
+  binary: Buffer,
+  offset: number,
+  size: unknown,
+  shape: readonly number[],
+  datatype: Datatype,
+  where: string,
+): NumericArray {
   const info = DATATYPES[datatype];
   const count = shape.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(size) || size !== count * info.bytes) throw invalid(`${where}: binary_data_size must be ${count * info.bytes} bytes for ${datatype} of shape [${shape.join(', ')}]`);
-  if (offset + (size as number) > binary.length) throw invalid(`${where}: binary data ends before this tensor's ${size as number} bytes`);
+  if (!Number.isInteger(size) || size !== count * info.bytes)
+    throw invalid(
+      `${where}: binary_data_size must be ${count * info.bytes} bytes for ${datatype} of shape [${shape.join(', ')}]`,
+    );
+  if (offset + (size as number) > binary.length)
+    throw invalid(`${where}: binary data ends before this tensor's ${size as number} bytes`);
   const out = allocateTensor(datatype, count);
   new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(binary.subarray(offset, offset + (size as number)));
   if (out instanceof Float32Array || out instanceof Float64Array) {

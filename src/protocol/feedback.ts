@@ -34,14 +34,27 @@ const EVENT_KEYS = new Set(['decision', 'reward', 'label']);
 
 /** The event, or why it is malformed. */
 function parseEvent(raw: unknown): FeedbackEvent | MalformedEvent {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { malformed: 'an event must be an object with "decision" and "reward"' };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { malformed: 'an event must be an object with "decision" and "reward"' };
   const e = raw as Record<string, unknown>;
-  for (const key in e) if (!EVENT_KEYS.has(key)) return { malformed: `unknown key "${key.slice(0, 64)}" (expected "decision", "reward" and optionally "label")` };
+  for (const key in e)
+    if (!EVENT_KEYS.has(key))
+      return { malformed: `unknown key "${key.slice(0, 64)}" (expected "decision", "reward" and optionally "label")` };
   if (typeof e.decision !== 'string') return { malformed: '"decision" must be the decision id (a string)' };
-  if (typeof e.reward !== 'number' || !Number.isFinite(e.reward)) return { malformed: '"reward" must be a finite number' };
-  if (e.reward > MAX_REWARD || e.reward < -MAX_REWARD) return { malformed: `reward ${e.reward} is beyond ±1e15, the largest the arm statistics take`, code: 'reward_out_of_range' };
+  if (typeof e.reward !== 'number' || !Number.isFinite(e.reward))
+    return { malformed: '"reward" must be a finite number' };
+  if (e.reward > MAX_REWARD || e.reward < -MAX_REWARD)
+    return {
+      malformed: `reward ${e.reward} is beyond ±1e15, the largest the arm statistics take`,
+      code: 'reward_out_of_range',
+    };
   const label = e.label;
-  if (label !== undefined && !(typeof label === 'number' && Number.isFinite(label)) && typeof label !== 'boolean' && !(typeof label === 'string' && label.length <= 256)) {
+  if (
+    label !== undefined
+    && !(typeof label === 'number' && Number.isFinite(label))
+    && typeof label !== 'boolean'
+    && !(typeof label === 'string' && label.length <= 256)
+  ) {
     return { malformed: '"label" must be a finite number, a boolean or a string of at most 256 characters' };
   }
   return { decision: e.decision, reward: e.reward, label: label as FeedbackEvent['label'] };
@@ -53,7 +66,8 @@ export function isMalformed(e: FeedbackEvent | MalformedEvent): e is MalformedEv
 
 /** Throws a 400 for a body that is neither one event nor `{"events": [...]}`, or a bad single event. */
 export function parseFeedbackBody(body: unknown): FeedbackBody {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('the body must be a JSON object: one event, or {"events": [...]}');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalid('the body must be a JSON object: one event, or {"events": [...]}');
   const b = body as Record<string, unknown>;
   if ('events' in b) {
     if (Object.keys(b).length !== 1) throw invalid('a batch is {"events": [...]} and nothing else');
@@ -62,6 +76,7 @@ export function parseFeedbackBody(body: unknown): FeedbackBody {
     return { batch: true, events: b.events.map(parseEvent) };
   }
   const event = parseEvent(b);
-  if (isMalformed(event)) throw event.code === undefined ? invalid(event.malformed) : new CroupierError(event.code, event.malformed);
+  if (isMalformed(event))
+    throw event.code === undefined ? invalid(event.malformed) : new CroupierError(event.code, event.malformed);
   return { batch: false, events: [event] };
 }

@@ -13,11 +13,14 @@ export interface PredictBody {
 const PREDICT_KEYS = new Set(['features', 'unit']);
 
 export function parsePredictBody(body: unknown): PredictBody {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('the body must be a JSON object with "features"');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalid('the body must be a JSON object with "features"');
   const b = body as Record<string, unknown>;
-  for (const key in b) if (!PREDICT_KEYS.has(key)) throw invalid(`unknown key "${key}" (expected "features" and optionally "unit")`);
+  for (const key in b)
+    if (!PREDICT_KEYS.has(key)) throw invalid(`unknown key "${key}" (expected "features" and optionally "unit")`);
   if (b.features === undefined) throw invalid('"features" is required');
-  if (b.unit !== undefined && (typeof b.unit !== 'string' || b.unit.length === 0 || b.unit.length > 256)) throw invalid('"unit" must be a string of 1 to 256 characters');
+  if (b.unit !== undefined && (typeof b.unit !== 'string' || b.unit.length === 0 || b.unit.length > 256))
+    throw invalid('"unit" must be a string of 1 to 256 characters');
   return { features: b.features, unit: b.unit as string | undefined };
 }
 
@@ -29,7 +32,10 @@ export interface Rows {
 /** Builds the input rows for a single-input model from a row, a list of rows, or named features. */
 export function featuresToRows(features: unknown, version: ModelVersion, maxRows: number): Rows {
   const spec = version.manifest.inputs[0]!;
-  if (version.manifest.inputs.length !== 1) throw invalid(`${version.model} takes ${version.manifest.inputs.length} inputs: use /v2/models/${version.model}/infer`);
+  if (version.manifest.inputs.length !== 1)
+    throw invalid(
+      `${version.model} takes ${version.manifest.inputs.length} inputs: use /v2/models/${version.model}/infer`,
+    );
   const rowSize = version.inputRowSizes[0]!;
   const isList = Array.isArray(features);
   const many = isList && features.length > 0 && (Array.isArray(features[0]) || isPlainObject(features[0]));
@@ -104,7 +110,8 @@ export function outputsJson(version: ModelVersion, slice: RowSlice): string {
         json += bool ? String(data[base] !== 0) : num(data[base]!);
       } else {
         json += '[';
-        for (let i = 0; i < rowSize; i++) json += (i > 0 ? ',' : '') + (bool ? String(data[base + i] !== 0) : num(data[base + i]!));
+        for (let i = 0; i < rowSize; i++)
+          json += (i > 0 ? ',' : '') + (bool ? String(data[base + i] !== 0) : num(data[base + i]!));
         json += ']';
       }
     }
@@ -112,4 +119,3 @@ export function outputsJson(version: ModelVersion, slice: RowSlice): string {
   }
   return json + '}';
 }
-

@@ -18,7 +18,14 @@ function place(where: string, key: string | number | undefined): string {
 }
 
 /** Writes one JSON value into `out[at]`, checking it fits the datatype. */
-export function writeValue(out: NumericArray, at: number, value: unknown, datatype: Datatype, where: string, key?: string | number): void {
+export function writeValue(
+  out: NumericArray,
+  at: number,
+  value: unknown,
+  datatype: Datatype,
+  where: string,
+  key?: string | number,
+): void {
   // The common case, a finite float32 number, costs two comparisons (NaN fails both).
   if (datatype === 'FP32' && typeof value === 'number' && value >= -FP32_MAX && value <= FP32_MAX) {
     out[at] = value;
@@ -30,10 +37,12 @@ export function writeValue(out: NumericArray, at: number, value: unknown, dataty
     else throw invalid(`${place(where, key)} must be true or false`);
     return;
   }
-  if (typeof value !== 'number') throw invalid(`${place(where, key)} must be a number, got ${value === null ? 'null' : typeof value}`);
+  if (typeof value !== 'number')
+    throw invalid(`${place(where, key)} must be a number, got ${value === null ? 'null' : typeof value}`);
   const info = DATATYPES[datatype];
   if (!Number.isFinite(value)) throw invalid(`${place(where, key)} must be finite`);
-  if (info.integer && !Number.isInteger(value)) throw invalid(`${place(where, key)} must be an integer for ${datatype}`);
+  if (info.integer && !Number.isInteger(value))
+    throw invalid(`${place(where, key)} must be an integer for ${datatype}`);
   if (value < info.min || value > info.max) throw invalid(`${place(where, key)} is out of range for ${datatype}`);
   if (out instanceof BigInt64Array) out[at] = BigInt(value);
   else out[at] = value;
@@ -53,9 +62,13 @@ export function flattenData(data: unknown, shape: readonly number[], datatype: D
   }
   let at = 0;
   const walk = (node: unknown, depth: number): void => {
-    if (!Array.isArray(node) || node.length !== shape[depth]) throw invalid(`${where}.data does not match shape [${shape.join(', ')}] (${total} values, flat or nested)`);
+    if (!Array.isArray(node) || node.length !== shape[depth])
+      throw invalid(`${where}.data does not match shape [${shape.join(', ')}] (${total} values, flat or nested)`);
     if (depth === shape.length - 1) {
-      for (const v of node) { writeValue(out, at, v, datatype, `${where}.data`, at); at++; }
+      for (const v of node) {
+        writeValue(out, at, v, datatype, `${where}.data`, at);
+        at++;
+      }
     } else {
       for (const child of node) walk(child, depth + 1);
     }

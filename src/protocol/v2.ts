@@ -24,10 +24,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** `binary` is the part of the body after the JSON header, when the request used the binary extension. */
-export function parseInferRequest(body: unknown, version: ModelVersion, maxRows: number, binary?: Buffer): InferRequest {
+export function parseInferRequest(
+  body: unknown,
+  version: ModelVersion,
+  maxRows: number,
+  binary?: Buffer,
+): InferRequest {
   if (!isObject(body)) throw invalid('the body must be a JSON object with "inputs"');
   for (const key in body) if (!REQUEST_KEYS.has(key)) throw invalid(`unknown key "${key}"`);
-  if (body.id !== undefined && (typeof body.id !== 'string' || body.id.length > 256)) throw invalid('"id" must be a string of at most 256 characters');
+  if (body.id !== undefined && (typeof body.id !== 'string' || body.id.length > 256))
+    throw invalid('"id" must be a string of at most 256 characters');
   if (body.parameters !== undefined && !isObject(body.parameters)) throw invalid('"parameters" must be an object');
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw invalid('"inputs" must be a non-empty list');
   const specs = version.manifest.inputs;
@@ -39,32 +45,42 @@ export function parseInferRequest(body: unknown, version: ModelVersion, maxRows:
     if (!isObject(raw)) throw invalid(`${where} must be an object`);
     for (const key in raw) if (!INPUT_KEYS.has(key)) throw invalid(`${where}: unknown key "${key}"`);
     const index = specs.findIndex((s) => s.name === raw.name);
-    if (index < 0) throw invalid(`${where}: ${version.model} has no input named ${JSON.stringify(raw.name)} (inputs: ${specs.map((s) => s.name).join(', ')})`);
+    if (index < 0)
+      throw invalid(
+        `${where}: ${version.model} has no input named ${JSON.stringify(raw.name)} (inputs: ${specs.map((s) => s.name).join(', ')})`,
+      );
     if (inputs[index] !== undefined) throw invalid(`${where}: input "${specs[index]!.name}" is given twice`);
     const spec = specs[index]!;
     if (raw.datatype !== spec.datatype) throw invalid(`${where}: datatype must be ${spec.datatype}`);
     const shape = raw.shape;
     const expected = spec.shape.slice(1);
-    if (!Array.isArray(shape) || shape.length !== spec.shape.length || !shape.every((d) => Number.isInteger(d) && d >= 0)
-      || shape.slice(1).some((d, k) => d !== expected[k])) {
+    if (
+      !Array.isArray(shape)
+      || shape.length !== spec.shape.length
+      || !shape.every((d) => Number.isInteger(d) && d >= 0)
+      || shape.slice(1).some((d, k) => d !== expected[k])
+    ) {
       throw invalid(`${where}: shape must be [n, ${expected.join(', ')}]`);
     }
     const n = shape[0] as number;
     if (n < 1 || n > maxRows) throw invalid(`${where}: the batch dimension must be between 1 and ${maxRows}`);
     if (rows >= 0 && n !== rows) throw invalid(`${where}: every input must have the same batch size`);
     rows = n;
-    if (raw.parameters !== undefined && !isObject(raw.parameters)) throw invalid(`${where}.parameters must be an object`);
+    if (raw.parameters !== undefined && !isObject(raw.parameters))
+      throw invalid(`${where}.parameters must be an object`);
     const binarySize = raw.parameters?.binary_data_size;
     if (binarySize === undefined) {
       inputs[index] = flattenData(raw.data, shape as number[], spec.datatype, where);
       return;
     }
-    if (!binary) throw invalid(`${where}: binary_data_size needs the binary tensor extension (Inference-Header-Content-Length)`);
+    if (!binary)
+      throw invalid(`${where}: binary_data_size needs the binary tensor extension (Inference-Header-Content-Length)`);
     if (raw.data !== undefined) throw invalid(`${where}: give either "data" or binary_data_size, not both`);
     inputs[index] = tensorFromBytes(binary, binaryAt, binarySize, shape as number[], spec.datatype, where);
     binaryAt += binarySize as number;
   });
-  if (binary && binaryAt !== binary.length) throw invalid(`the binary data is ${binary.length} bytes but the inputs declare ${binaryAt}`);
+  if (binary && binaryAt !== binary.length)
+    throw invalid(`the binary data is ${binary.length} bytes but the inputs declare ${binaryAt}`);
   const missing = specs.findIndex((_, k) => inputs[k] === undefined);
   if (missing >= 0) throw invalid(`input "${specs[missing]!.name}" is missing`);
   const allBinary = (body.parameters as Record<string, unknown> | undefined)?.binary_data_output === true;
@@ -75,7 +91,8 @@ export function parseInferRequest(body: unknown, version: ModelVersion, maxRows:
     binaryOutputs = [];
     outputs = body.outputs.map((o: unknown, k: number) => {
       if (!isObject(o) || typeof o.name !== 'string') throw invalid(`outputs[${k}] must be {"name": ...}`);
-      if (o.parameters !== undefined && !isObject(o.parameters)) throw invalid(`outputs[${k}].parameters must be an object`);
+      if (o.parameters !== undefined && !isObject(o.parameters))
+        throw invalid(`outputs[${k}].parameters must be an object`);
       const index = version.manifest.outputs.findIndex((s) => s.name === o.name);
       if (index < 0) throw invalid(`outputs[${k}]: ${version.model} has no output named ${JSON.stringify(o.name)}`);
       binaryOutputs.push(typeof o.parameters?.binary_data === 'boolean' ? o.parameters.binary_data : allBinary);
@@ -85,12 +102,23 @@ export function parseInferRequest(body: unknown, version: ModelVersion, maxRows:
   return { id: body.id as string | undefined, rows, inputs: inputs as NumericArray[], outputs, binaryOutputs };
 }
 
-type OutputJson = { name: string; datatype: Datatype; shape: number[]; data?: (number | boolean)[]; parameters?: { binary_data_size: number } };
+type OutputJson = {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  data?: (number | boolean)[];
+  parameters?: { binary_data_size: number };
+};
 
 /** The answer: a JSON string, or (when any output is asked for as binary) the header length and bytes. */
 export type InferBody = { json: string } | { header: number; bytes: Buffer };
 
-export function inferAnswer(version: ModelVersion, request: InferRequest, slice: RowSlice, parameters?: Record<string, string | number>): InferBody {
+export function inferAnswer(
+  version: ModelVersion,
+  request: InferRequest,
+  slice: RowSlice,
+  parameters?: Record<string, string | number>,
+): InferBody {
   const chunks: Buffer[] = [];
   const outputs = request.outputs.map((index, k): OutputJson => {
     const spec = version.manifest.outputs[index]!;
@@ -102,8 +130,12 @@ export function inferAnswer(version: ModelVersion, request: InferRequest, slice:
       chunks.push(bytes);
       return { name: spec.name, datatype: spec.datatype, shape, parameters: { binary_data_size: bytes.length } };
     }
-    const data = toJsonArray(out.data, spec.datatype, slice.offset * rowSize, (slice.offset + slice.rows) * rowSize)
-      .map((v) => (typeof v === 'number' && !Number.isFinite(v) ? (null as unknown as number) : v));
+    const data = toJsonArray(
+      out.data,
+      spec.datatype,
+      slice.offset * rowSize,
+      (slice.offset + slice.rows) * rowSize,
+    ).map((v) => (typeof v === 'number' && !Number.isFinite(v) ? (null as unknown as number) : v));
     return { name: spec.name, datatype: spec.datatype, shape, data };
   });
   const json = JSON.stringify({
@@ -118,8 +150,17 @@ export function inferAnswer(version: ModelVersion, request: InferRequest, slice:
   return { header: header.length, bytes: Buffer.concat([header, ...chunks]) };
 }
 
-export function modelMetadata(name: string, versions: string[], version: ModelVersion, platform = 'onnxruntime_onnx'): object {
-  const tensor = (t: { name: string; datatype: Datatype; shape: readonly number[] }) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape] });
+export function modelMetadata(
+  name: string,
+  versions: string[],
+  version: ModelVersion,
+  platform = 'onnxruntime_onnx',
+): object {
+  const tensor = (t: { name: string; datatype: Datatype; shape: readonly number[] }) => ({
+    name: t.name,
+    datatype: t.datatype,
+    shape: [...t.shape],
+  });
   return {
     name,
     versions,
@@ -128,4 +169,3 @@ export function modelMetadata(name: string, versions: string[], version: ModelVe
     outputs: version.manifest.outputs.map(tensor),
   };
 }
-

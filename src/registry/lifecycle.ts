@@ -85,7 +85,14 @@ export class ModelLifecycle {
   /** Called after every change of what is served (metrics); `kind` undefined = a version was added. */
   private readonly changed: (model: ServedModel, kind: SwapKind | undefined) => void;
 
-  constructor(registry: Registry, modelsDir: string, loader: VersionLoader, state: LivePointers, changed: (model: ServedModel, kind: SwapKind | undefined) => void, peers?: Peers) {
+  constructor(
+    registry: Registry,
+    modelsDir: string,
+    loader: VersionLoader,
+    state: LivePointers,
+    changed: (model: ServedModel, kind: SwapKind | undefined) => void,
+    peers?: Peers,
+  ) {
     this.registry = registry;
     this.modelsDir = modelsDir;
     this.loader = loader;
@@ -105,7 +112,16 @@ export class ModelLifecycle {
     const m = this.model(modelName);
     const before = m.live;
     if (versionName === before.version) {
-      return { model: m.name, kind: 'deploy', before, after: before, changed: false, history: [...m.history], prepareMs: 0, flipMs: 0 };
+      return {
+        model: m.name,
+        kind: 'deploy',
+        before,
+        after: before,
+        changed: false,
+        history: [...m.history],
+        prepareMs: 0,
+        flipMs: 0,
+      };
     }
     const target = await this.prepare(m, versionName);
     const history = [...m.history, before.version].slice(-HISTORY_LIMIT);
@@ -116,7 +132,8 @@ export class ModelLifecycle {
     const started = performance.now();
     const m = this.model(modelName);
     const previous = m.history.at(-1);
-    if (previous === undefined) throw new CroupierError('conflict', `model "${m.name}" has no earlier live version to roll back to`);
+    if (previous === undefined)
+      throw new CroupierError('conflict', `model "${m.name}" has no earlier live version to roll back to`);
     const target = await this.prepare(m, previous);
     return this.flip(m, target, m.history.slice(0, -1), 'rollback', started, commit);
   }
@@ -124,7 +141,8 @@ export class ModelLifecycle {
   /** Registers a version whose files were just put in the repository (a pushed release). */
   async addVersion(modelName: string, versionName: string): Promise<ModelVersion> {
     const m = this.model(modelName);
-    if (m.versions.has(versionName)) throw new CroupierError('conflict', `model "${m.name}" already has version "${versionName}"`);
+    if (m.versions.has(versionName))
+      throw new CroupierError('conflict', `model "${m.name}" already has version "${versionName}"`);
     return this.prepare(m, versionName);
   }
 
@@ -142,10 +160,15 @@ export class ModelLifecycle {
    */
   async follow(pointer: LivePointer): Promise<boolean> {
     const m = this.model(pointer.model);
-    const sameHistory = m.history.length === pointer.history.length && m.history.every((v, i) => v === pointer.history[i]);
+    const sameHistory =
+      m.history.length === pointer.history.length && m.history.every((v, i) => v === pointer.history[i]);
     if (m.live.version === pointer.live && sameHistory) return false;
     const target = m.live.version === pointer.live ? m.live : await this.prepare(m, pointer.live, false);
-    if (target.sha256 !== pointer.sha256) throw new CroupierError('model_invalid', `${m.name} version ${pointer.live} has sha256 ${target.sha256} here, ${pointer.sha256} where it was deployed`);
+    if (target.sha256 !== pointer.sha256)
+      throw new CroupierError(
+        'model_invalid',
+        `${m.name} version ${pointer.live} has sha256 ${target.sha256} here, ${pointer.sha256} where it was deployed`,
+      );
     const kind = m.history.includes(pointer.live) && pointer.history.length < m.history.length ? 'rollback' : 'deploy';
     const changed = m.live !== target;
     this.registry.point(m, target, pointer.history);
@@ -170,17 +193,32 @@ export class ModelLifecycle {
     }
     // Versions are immutable: the bytes that were checked and loaded are the ones that may go live.
     if (known && fresh.sha256 !== known.sha256) {
-      throw new CroupierError('model_invalid', `${m.name} version ${versionName} changed on disk since it was loaded (sha256 ${known.sha256} -> ${fresh.sha256}); publish a new version instead`);
+      throw new CroupierError(
+        'model_invalid',
+        `${m.name} version ${versionName} changed on disk since it was loaded (sha256 ${known.sha256} -> ${fresh.sha256}); publish a new version instead`,
+      );
     }
     const version = known ?? fresh;
-    const here = this.loader.load(version).then(() => undefined, (e: unknown) => {
-      throw new CroupierError('model_invalid', `${m.name} version ${versionName} failed to load or warm up: ${(e as Error).message}`);
-    });
+    const here = this.loader.load(version).then(
+      () => undefined,
+      (e: unknown) => {
+        throw new CroupierError(
+          'model_invalid',
+          `${m.name} version ${versionName} failed to load or warm up: ${(e as Error).message}`,
+        );
+      },
+    );
     // The other replicas load it at the same time (Redis mode); their refusal names them.
-    const there = everywhere && this.peers ? this.peers.prepare(version).catch((e: unknown) => {
-      if (isCroupierError(e) && e.code !== 'model_invalid') throw e;
-      throw new CroupierError('model_invalid', `${m.name} version ${versionName} cannot go live on every replica, nothing changed: ${(e as Error).message}`);
-    }) : undefined;
+    const there =
+      everywhere && this.peers
+        ? this.peers.prepare(version).catch((e: unknown) => {
+            if (isCroupierError(e) && e.code !== 'model_invalid') throw e;
+            throw new CroupierError(
+              'model_invalid',
+              `${m.name} version ${versionName} cannot go live on every replica, nothing changed: ${(e as Error).message}`,
+            );
+          })
+        : undefined;
     const [local, peers] = await Promise.allSettled([here, there]);
     if (local.status === 'rejected') throw local.reason;
     if (peers.status === 'rejected') throw peers.reason;
@@ -191,14 +229,30 @@ export class ModelLifecycle {
     return version;
   }
 
-  private async flip(m: ServedModel, target: ModelVersion, history: string[], kind: SwapKind, started: number, commit?: Commit): Promise<Swap> {
+  private async flip(
+    m: ServedModel,
+    target: ModelVersion,
+    history: string[],
+    kind: SwapKind,
+    started: number,
+    commit?: Commit,
+  ): Promise<Swap> {
     const before = m.live;
     const flipStarted = performance.now();
     const pointer: LivePointer = { model: m.name, live: target.version, sha256: target.sha256, history };
     let recorded: Promise<unknown> | undefined;
     try {
       if (commit) {
-        const swap: Swap = { model: m.name, kind, before, after: target, changed: true, history, prepareMs: flipStarted - started, flipMs: 0 };
+        const swap: Swap = {
+          model: m.name,
+          kind,
+          before,
+          after: target,
+          changed: true,
+          history,
+          prepareMs: flipStarted - started,
+          flipMs: 0,
+        };
         let saved: void | Promise<void> = undefined;
         recorded = commit(swap, (record) => (saved = this.state.save(this.registry, pointer, record)));
         // Its failure is the admin API's to report (after the answer is built); never unhandled here.
@@ -211,12 +265,24 @@ export class ModelLifecycle {
       crashAt('live-saved');
     } catch (e) {
       if (isCroupierError(e)) throw e;
-      throw new CroupierError('internal', `cannot save the live state, nothing changed: ${(e as Error).message}`, { cause: e });
+      throw new CroupierError('internal', `cannot save the live state, nothing changed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     // The request path resolves `live` when it picks an arm: batches already queued finish on `before`.
     this.registry.point(m, target, history);
     const flipMs = performance.now() - flipStarted;
     this.changed(m, kind);
-    return { model: m.name, kind, before, after: target, changed: true, history, prepareMs: flipStarted - started, flipMs, recorded };
+    return {
+      model: m.name,
+      kind,
+      before,
+      after: target,
+      changed: true,
+      history,
+      prepareMs: flipStarted - started,
+      flipMs,
+      recorded,
+    };
   }
 }

@@ -38,14 +38,24 @@ function tensorSpec(raw: unknown, where: string, needsBatchDim: boolean): Tensor
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${where} must be an object`);
   const t = raw as Record<string, unknown>;
   if (typeof t.name !== 'string' || t.name === '') fail(`${where}.name must be a non-empty string`);
-  if (!isDatatype(t.datatype)) fail(`${where}.datatype must be one of FP32, FP64, INT8, INT16, INT32, INT64, UINT8, UINT16, BOOL`);
+  if (!isDatatype(t.datatype))
+    fail(`${where}.datatype must be one of FP32, FP64, INT8, INT16, INT32, INT64, UINT8, UINT16, BOOL`);
   const shape = t.shape;
-  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 8) fail(`${where}.shape must be a list of 1 to 8 dimensions`);
+  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 8)
+    fail(`${where}.shape must be a list of 1 to 8 dimensions`);
   shape.forEach((d, i) => {
-    const ok = i === 0 && needsBatchDim ? d === -1 : Number.isInteger(d) && (d as number) > 0 || (!needsBatchDim && d === -1);
-    if (!ok) fail(`${where}.shape[${i}] must be ${i === 0 && needsBatchDim ? '-1 (the batch dimension)' : 'a positive integer'}`);
+    const ok =
+      i === 0 && needsBatchDim ? d === -1 : (Number.isInteger(d) && (d as number) > 0) || (!needsBatchDim && d === -1);
+    if (!ok)
+      fail(
+        `${where}.shape[${i}] must be ${i === 0 && needsBatchDim ? '-1 (the batch dimension)' : 'a positive integer'}`,
+      );
   });
-  const spec: { name: string; datatype: Datatype; shape: number[]; featureNames?: string[] } = { name: t.name, datatype: t.datatype, shape: shape as number[] };
+  const spec: { name: string; datatype: Datatype; shape: number[]; featureNames?: string[] } = {
+    name: t.name,
+    datatype: t.datatype,
+    shape: shape as number[],
+  };
   if (t.featureNames !== undefined) {
     const names = t.featureNames;
     const rowSize = (shape as number[]).slice(1).reduce((a, b) => a * b, 1);
@@ -60,7 +70,8 @@ function tensorSpec(raw: unknown, where: string, needsBatchDim: boolean): Tensor
 
 function optionalInt(v: unknown, key: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) fail(`${key} must be an integer in [${min}, ${max}]`);
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max)
+    fail(`${key} must be an integer in [${min}, ${max}]`);
   return v as number;
 }
 
@@ -71,7 +82,8 @@ export function parseManifest(raw: unknown, model: string, version: string): Man
   if (String(m.version) !== version) fail(`version "${String(m.version)}" does not match the folder "${version}"`);
   if ((m.format ?? 'onnx') !== 'onnx') fail('format must be "onnx"');
   const file = m.file ?? 'model.onnx';
-  if (typeof file !== 'string' || !/^[A-Za-z0-9_.-]+\.onnx$/.test(file) || file.startsWith('.')) fail('file must be a plain file name ending in .onnx');
+  if (typeof file !== 'string' || !/^[A-Za-z0-9_.-]+\.onnx$/.test(file) || file.startsWith('.'))
+    fail('file must be a plain file name ending in .onnx');
   if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) fail('sha256 must be 64 lowercase hex digits');
   if (typeof m.created !== 'string' || Number.isNaN(Date.parse(m.created))) fail('created must be an ISO date');
   if (!Array.isArray(m.inputs) || m.inputs.length === 0) fail('inputs must list at least one tensor');
@@ -96,7 +108,9 @@ export function parseManifest(raw: unknown, model: string, version: string): Man
     ...(isObj(m.source) ? { source: m.source } : {}),
     ...(isObj(m.baseline) ? { baseline: m.baseline } : {}),
     ...(m.maxBatch !== undefined ? { maxBatch: optionalInt(m.maxBatch, 'maxBatch', 1, 65536) } : {}),
-    ...(m.batchDelayUs !== undefined ? { batchDelayUs: optionalInt(m.batchDelayUs, 'batchDelayUs', 0, 1_000_000) } : {}),
+    ...(m.batchDelayUs !== undefined
+      ? { batchDelayUs: optionalInt(m.batchDelayUs, 'batchDelayUs', 0, 1_000_000) }
+      : {}),
   };
   return manifest;
 }

@@ -10,7 +10,15 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** Operator domains ONNX Runtime implements itself. */
-const BUILTIN_DOMAINS = new Set(['', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft', 'com.microsoft.nchwc', 'ai.onnx.training', 'ai.onnx.preview.training']);
+const BUILTIN_DOMAINS = new Set([
+  '',
+  'ai.onnx',
+  'ai.onnx.ml',
+  'com.microsoft',
+  'com.microsoft.nchwc',
+  'ai.onnx.training',
+  'ai.onnx.preview.training',
+]);
 
 export interface OnnxSummary {
   inputs: string[];
@@ -59,10 +67,12 @@ export function inspectOnnx(bytes: Uint8Array, versionDir: string): OnnxSummary 
 
   for (const opset of model.opsetImport ?? []) {
     const domain = opset.domain ?? '';
-    if (!BUILTIN_DOMAINS.has(domain)) throw new Error(`the model needs custom operators from domain "${domain}"; custom-op libraries are never loaded`);
+    if (!BUILTIN_DOMAINS.has(domain))
+      throw new Error(`the model needs custom operators from domain "${domain}"; custom-op libraries are never loaded`);
   }
   for (const domain of graphNodeDomains(graph)) {
-    if (!BUILTIN_DOMAINS.has(domain)) throw new Error(`the model needs custom operators from domain "${domain}"; custom-op libraries are never loaded`);
+    if (!BUILTIN_DOMAINS.has(domain))
+      throw new Error(`the model needs custom operators from domain "${domain}"; custom-op libraries are never loaded`);
   }
 
   const realDir = realpathSync(versionDir);
@@ -83,7 +93,8 @@ export function inspectOnnx(bytes: Uint8Array, versionDir: string): OnnxSummary 
     } catch {
       throw new Error(`external data file "${location}" of tensor "${tensor.name}" is missing`);
     }
-    if (!real.startsWith(realDir + sep)) throw new Error(`external data "${location}" resolves outside its version folder`);
+    if (!real.startsWith(realDir + sep))
+      throw new Error(`external data "${location}" resolves outside its version folder`);
   }
 
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));

@@ -50,7 +50,8 @@ export class Registry {
     if (!m) return;
     m.versions.delete(version.version);
     if (m.versions.size === 0) this.models.delete(version.model);
-    else if (m.live === version) this.point(m, m.versions.get([...m.versions.keys()].sort(compareVersions).at(-1)!)!, m.history);
+    else if (m.live === version)
+      this.point(m, m.versions.get([...m.versions.keys()].sort(compareVersions).at(-1)!)!, m.history);
   }
 
   model(name: string): ServedModel | undefined {

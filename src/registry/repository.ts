@@ -45,7 +45,8 @@ export interface RepositoryScan {
 
 /** Numeric versions compare as numbers, others as strings; numbers sort before names. */
 export function compareVersions(a: string, b: string): number {
-  const na = /^\d+$/.test(a), nb = /^\d+$/.test(b);
+  const na = /^\d+$/.test(a),
+    nb = /^\d+$/.test(b);
   if (na && nb) return Number(a) - Number(b) || a.localeCompare(b);
   if (na !== nb) return na ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
@@ -87,11 +88,18 @@ export function loadVersion(modelsDir: string, model: string, version: string): 
   if (realFile !== file || !statSync(file).isFile()) throw new Error(`${manifest.file} is a link or not a file`);
   const bytes = readFileSync(file);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (sha256 !== manifest.sha256) throw new Error(`sha256 mismatch: manifest says ${manifest.sha256}, file is ${sha256}`);
+  if (sha256 !== manifest.sha256)
+    throw new Error(`sha256 mismatch: manifest says ${manifest.sha256}, file is ${sha256}`);
   const graph = inspectOnnx(bytes, dir);
-  for (const t of manifest.inputs) if (!graph.inputs.includes(t.name)) throw new Error(`manifest input "${t.name}" is not a graph input (graph has ${graph.inputs.join(', ')})`);
-  for (const name of graph.inputs) if (!manifest.inputs.some((t) => t.name === name)) throw new Error(`graph input "${name}" is missing from the manifest`);
-  for (const t of manifest.outputs) if (!graph.outputs.includes(t.name)) throw new Error(`manifest output "${t.name}" is not a graph output (graph has ${graph.outputs.join(', ')})`);
+  for (const t of manifest.inputs)
+    if (!graph.inputs.includes(t.name))
+      throw new Error(`manifest input "${t.name}" is not a graph input (graph has ${graph.inputs.join(', ')})`);
+  for (const name of graph.inputs)
+    if (!manifest.inputs.some((t) => t.name === name))
+      throw new Error(`graph input "${name}" is missing from the manifest`);
+  for (const t of manifest.outputs)
+    if (!graph.outputs.includes(t.name))
+      throw new Error(`manifest output "${t.name}" is not a graph output (graph has ${graph.outputs.join(', ')})`);
   return {
     model,
     version,
@@ -141,7 +149,12 @@ export function scanRepository(modelsDir: string): RepositoryScan {
     try {
       const text = readFileSync(join(modelsDir, name, 'LIVE'), 'utf8').trim();
       if (versions.has(text)) liveFile = text;
-      else refused.push({ model: name, version: text, reason: 'LIVE names a version that is missing or refused; serving the highest good version' });
+      else
+        refused.push({
+          model: name,
+          version: text,
+          reason: 'LIVE names a version that is missing or refused; serving the highest good version',
+        });
     } catch {
       // No LIVE file: the highest version goes live.
     }

@@ -13,7 +13,9 @@ import type { ModelVersion } from './repository.js';
 /** The compiled checker; when the main thread runs from TypeScript sources (tests), the built one in dist/. */
 function checkerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  const file = here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/registry/version-check-thread.js', import.meta.url)) : fileURLToPath(new URL('./version-check-thread.js', import.meta.url));
+  const file = here.endsWith('.ts')
+    ? fileURLToPath(new URL('../../dist/registry/version-check-thread.js', import.meta.url))
+    : fileURLToPath(new URL('./version-check-thread.js', import.meta.url));
   if (!existsSync(file)) throw new Error(`version checker ${file} is missing: run npm run build`);
   return file;
 }
@@ -37,7 +39,12 @@ export function checkVersion(modelsDir: string, model: string, version: string):
       if (answer.ok) resolve(answer.version);
       else reject(new Error(answer.reason));
     });
-    thread.once('error', (e) => { answered = true; reject(e); });
-    thread.once('exit', (code) => { if (!answered) reject(new Error(`the version check stopped (exit code ${code})`)); });
+    thread.once('error', (e) => {
+      answered = true;
+      reject(e);
+    });
+    thread.once('exit', (code) => {
+      if (!answered) reject(new Error(`the version check stopped (exit code ${code})`));
+    });
   });
 }

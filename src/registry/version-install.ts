@@ -23,7 +23,12 @@ export interface StagedFiles {
   readonly dir: string;
 }
 
-export async function installVersion(modelsDir: string, model: string, version: string, staged: StagedFiles): Promise<InstalledVersion> {
+export async function installVersion(
+  modelsDir: string,
+  model: string,
+  version: string,
+  staged: StagedFiles,
+): Promise<InstalledVersion> {
   const finalDir = join(modelsDir, model, version);
   if (existsSync(finalDir)) throw new Error(`version folder ${model}/${version} already exists`);
   const staging = join(staged.root, model, version);

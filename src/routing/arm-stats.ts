@@ -67,7 +67,15 @@ export class ArmStats {
   }
 
   toJSON(): ArmStatsRecord {
-    return { version: this.versionKey, pulls: this.pulls, rewards: this.rewardTotal, n: this.n, sum: this.sum, sumSq: this.sumSq, atMs: this.atMs };
+    return {
+      version: this.versionKey,
+      pulls: this.pulls,
+      rewards: this.rewardTotal,
+      n: this.n,
+      sum: this.sum,
+      sumSq: this.sumSq,
+      atMs: this.atMs,
+    };
   }
 
   /**
@@ -89,8 +97,15 @@ export class ArmStats {
 
   /** Whether a saved record's outcome statistics are finite numbers, as credits keep them. */
   static isSound(r: ArmStatsRecord): boolean {
-    return Number.isFinite(r.rewards) && Number.isFinite(r.n) && Number.isFinite(r.sum) && Number.isFinite(r.sumSq)
-      && Number.isFinite(r.atMs) && r.n >= 0 && r.sumSq >= 0;
+    return (
+      Number.isFinite(r.rewards)
+      && Number.isFinite(r.n)
+      && Number.isFinite(r.sum)
+      && Number.isFinite(r.sumSq)
+      && Number.isFinite(r.atMs)
+      && r.n >= 0
+      && r.sumSq >= 0
+    );
   }
 }
 

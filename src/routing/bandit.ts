@@ -72,7 +72,10 @@ export function argmaxShare(scores: Float64Array, out: Float64Array): void {
   let ties = 0;
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i]!;
-    if (s > best) { best = s; ties = 1; } else if (s === best) ties++;
+    if (s > best) {
+      best = s;
+      ties = 1;
+    } else if (s === best) ties++;
   }
   for (let i = 0; i < scores.length; i++) out[i] = scores[i] === best ? 1 / ties : 0;
 }

@@ -29,49 +29,72 @@ export interface RouteSpec {
 /** Answers whether a model (and version, unless "live") exists. */
 export type ModelLookup = (model: string, version: string) => 'ok' | 'no_model' | 'no_version';
 
-const ROUTE_KEYS = new Set(['policy', 'reward', 'arms', 'epsilon', 'prior', 'burnIn', 'floor', 'halfLifeSeconds', 'feedbackWindow', 'logFeatures']);
+const ROUTE_KEYS = new Set([
+  'policy',
+  'reward',
+  'arms',
+  'epsilon',
+  'prior',
+  'burnIn',
+  'floor',
+  'halfLifeSeconds',
+  'feedbackWindow',
+  'logFeatures',
+]);
 const ARM_KEYS = new Set(['name', 'model', 'version', 'weight']);
 
 export class RouteSpecError extends Error {}
 
 function num(v: unknown, where: string, min: number, max: number, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new RouteSpecError(`${where} must be a number in [${min}, ${max}]`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+    throw new RouteSpecError(`${where} must be a number in [${min}, ${max}]`);
   return v;
 }
 
 /** An over-long name is named as such, with the limit (names are never cut). */
-const tooLong = (s: unknown): string | undefined => (typeof s === 'string' && s.length > 64 ? `is longer than 64 characters (${s.length})` : undefined);
+const tooLong = (s: unknown): string | undefined =>
+  typeof s === 'string' && s.length > 64 ? `is longer than 64 characters (${s.length})` : undefined;
 
 export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup): RouteSpec {
   const at = `route "${name}"`;
   if (!isId(name)) throw new RouteSpecError(`${at}: a route name is letters, digits, . _ - (at most 64)`);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RouteSpecError(`${at} must be an object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new RouteSpecError(`${at} must be an object`);
   const r = raw as Record<string, unknown>;
   for (const key of Object.keys(r)) if (!ROUTE_KEYS.has(key)) throw new RouteSpecError(`${at}: unknown key "${key}"`);
-  if (!POLICIES.includes(r.policy as PolicyName)) throw new RouteSpecError(`${at}: policy must be one of ${POLICIES.join(', ')}`);
+  if (!POLICIES.includes(r.policy as PolicyName))
+    throw new RouteSpecError(`${at}: policy must be one of ${POLICIES.join(', ')}`);
   const policy = r.policy as PolicyName;
   const reward = (r.reward ?? 'bernoulli') as RewardKind;
-  if (reward !== 'bernoulli' && reward !== 'gaussian') throw new RouteSpecError(`${at}: reward must be "bernoulli" or "gaussian"`);
-  if (!Array.isArray(r.arms) || r.arms.length === 0 || r.arms.length > 64) throw new RouteSpecError(`${at}: arms must list 1 to 64 arms`);
+  if (reward !== 'bernoulli' && reward !== 'gaussian')
+    throw new RouteSpecError(`${at}: reward must be "bernoulli" or "gaussian"`);
+  if (!Array.isArray(r.arms) || r.arms.length === 0 || r.arms.length > 64)
+    throw new RouteSpecError(`${at}: arms must list 1 to 64 arms`);
   const names = new Set<string>();
   const arms = r.arms.map((a: unknown, i: number): ArmSpec => {
     const where = `${at} arms[${i}]`;
     if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new RouteSpecError(`${where} must be an object`);
     const arm = a as Record<string, unknown>;
-    for (const key of Object.keys(arm)) if (!ARM_KEYS.has(key)) throw new RouteSpecError(`${where}: unknown key "${key}"`);
+    for (const key of Object.keys(arm))
+      if (!ARM_KEYS.has(key)) throw new RouteSpecError(`${where}: unknown key "${key}"`);
     if (!isId(arm.name)) throw new RouteSpecError(`${where}.name ${tooLong(arm.name) ?? 'must be an id'}`);
     if (names.has(arm.name)) throw new RouteSpecError(`${where}: arm name "${arm.name}" appears twice`);
     names.add(arm.name);
     if (!isId(arm.model)) throw new RouteSpecError(`${where}.model ${tooLong(arm.model) ?? 'must be a model name'}`);
-    const version = arm.version === undefined ? 'live' : typeof arm.version === 'number' ? String(arm.version) : arm.version;
-    if (!isId(version)) throw new RouteSpecError(`${where}.version ${tooLong(version) ?? 'must be a version id or "live"'}`);
+    const version =
+      arm.version === undefined ? 'live' : typeof arm.version === 'number' ? String(arm.version) : arm.version;
+    if (!isId(version))
+      throw new RouteSpecError(`${where}.version ${tooLong(version) ?? 'must be a version id or "live"'}`);
     const found = lookup(arm.model, version);
     if (found === 'no_model') throw new RouteSpecError(`${where}: unknown model "${arm.model}"`);
     if (found === 'no_version') throw new RouteSpecError(`${where}: model "${arm.model}" has no version "${version}"`);
-    if (arm.weight !== undefined && policy !== 'fixed') throw new RouteSpecError(`${where}: weight applies to the fixed policy only`);
+    if (arm.weight !== undefined && policy !== 'fixed')
+      throw new RouteSpecError(`${where}: weight applies to the fixed policy only`);
     const weight = arm.weight === undefined ? undefined : num(arm.weight, `${where}.weight`, 0, 1e9, 1);
-    return weight === undefined ? { name: arm.name, model: arm.model, version } : { name: arm.name, model: arm.model, version, weight };
+    return weight === undefined
+      ? { name: arm.name, model: arm.model, version }
+      : { name: arm.name, model: arm.model, version, weight };
   });
   if (policy === 'fixed' && arms.every((a) => a.weight !== undefined) && arms.reduce((s, a) => s + a.weight!, 0) <= 0) {
     throw new RouteSpecError(`${at}: the arms' weights add up to 0`);
@@ -80,12 +103,17 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
   if (r.prior !== undefined) {
     const p = r.prior as Record<string, unknown>;
     if (typeof p !== 'object' || p === null) throw new RouteSpecError(`${at}: prior must be {"alpha": a, "beta": b}`);
-    prior = { alpha: num(p.alpha, `${at} prior.alpha`, 1e-6, 1e9, 1), beta: num(p.beta, `${at} prior.beta`, 1e-6, 1e9, 1) };
+    prior = {
+      alpha: num(p.alpha, `${at} prior.alpha`, 1e-6, 1e9, 1),
+      beta: num(p.beta, `${at} prior.beta`, 1e-6, 1e9, 1),
+    };
   }
-  const halfLife = r.halfLifeSeconds === undefined ? undefined : num(r.halfLifeSeconds, `${at}: halfLifeSeconds`, 1e-3, 1e10, 1);
+  const halfLife =
+    r.halfLifeSeconds === undefined ? undefined : num(r.halfLifeSeconds, `${at}: halfLifeSeconds`, 1e-3, 1e10, 1);
   const floor = num(r.floor, `${at}: floor`, 0, 1, 0.01);
   if (floor * arms.length > 1) throw new RouteSpecError(`${at}: floor × arms must not exceed 1`);
-  if (r.logFeatures !== undefined && typeof r.logFeatures !== 'boolean') throw new RouteSpecError(`${at}: logFeatures must be true or false`);
+  if (r.logFeatures !== undefined && typeof r.logFeatures !== 'boolean')
+    throw new RouteSpecError(`${at}: logFeatures must be true or false`);
   const burnIn = num(r.burnIn, `${at}: burnIn`, 0, 1e9, 0);
   if (!Number.isInteger(burnIn)) throw new RouteSpecError(`${at}: burnIn must be a whole number`);
   return {
@@ -104,11 +132,14 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
 
 /** A whole routes file: `{"routes": {name: route, ...}}`. */
 export function parseRoutesDocument(raw: unknown, lookup: ModelLookup): Map<string, RouteSpec> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RouteSpecError('the routes file must be an object with a "routes" key');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new RouteSpecError('the routes file must be an object with a "routes" key');
   const doc = raw as Record<string, unknown>;
   const routes = doc.routes;
-  if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) throw new RouteSpecError('"routes" must be an object of route name -> route');
+  if (typeof routes !== 'object' || routes === null || Array.isArray(routes))
+    throw new RouteSpecError('"routes" must be an object of route name -> route');
   const out = new Map<string, RouteSpec>();
-  for (const [name, spec] of Object.entries(routes as Record<string, unknown>)) out.set(name, parseRouteSpec(name, spec, lookup));
+  for (const [name, spec] of Object.entries(routes as Record<string, unknown>))
+    out.set(name, parseRouteSpec(name, spec, lookup));
   return out;
 }

@@ -51,13 +51,22 @@ export interface PolicyOptions {
   readonly draws?: number;
 }
 
-export function createPolicy(name: string, spec: RouteSpec, stats: readonly ArmStats[], options: PolicyOptions = {}): Policy {
+export function createPolicy(
+  name: string,
+  spec: RouteSpec,
+  stats: readonly ArmStats[],
+  options: PolicyOptions = {},
+): Policy {
   const rng = options.rng ?? Math.random;
   switch (spec.policy) {
-    case 'fixed': return new FixedPolicy(name, spec, rng);
-    case 'epsilon-greedy': return new EpsilonGreedyPolicy(spec, stats, rng);
-    case 'thompson': return new ThompsonPolicy(spec, stats, rng, options.draws);
-    case 'ucb1': return new Ucb1Policy(spec, stats, rng);
+    case 'fixed':
+      return new FixedPolicy(name, spec, rng);
+    case 'epsilon-greedy':
+      return new EpsilonGreedyPolicy(spec, stats, rng);
+    case 'thompson':
+      return new ThompsonPolicy(spec, stats, rng, options.draws);
+    case 'ucb1':
+      return new Ucb1Policy(spec, stats, rng);
   }
 }
 
@@ -113,7 +122,9 @@ export class Router {
   set(name: string, spec: RouteSpec): Route {
     const old = this.routes.get(name);
     const stats = spec.arms.map((a) => {
-      const i = old ? old.arms.findIndex((o) => o.name === a.name && o.model === a.model && o.version === a.version) : -1;
+      const i = old
+        ? old.arms.findIndex((o) => o.name === a.name && o.model === a.model && o.version === a.version)
+        : -1;
       return i >= 0 ? old!.stats[i]! : new ArmStats();
     });
     const route = new Route(name, spec, createPolicy(name, spec, stats, this.options), stats);
@@ -149,7 +160,8 @@ export class Router {
     const index = route.policy.choose(unit);
     const arm = route.arms[index]!;
     const version = this.registry.resolve(arm.model, arm.version);
-    if (!version) throw new Error(`route ${route.name}: arm ${arm.name} names ${arm.model}@${arm.version}, which is not served`);
+    if (!version)
+      throw new Error(`route ${route.name}: arm ${arm.name} names ${arm.model}@${arm.version}, which is not served`);
     this.pulled(route, index, version.key);
     return { route, arm, version, propensity: route.policy.weights[index]! };
   }

@@ -29,18 +29,28 @@ export class ThompsonPolicy extends BanditPolicy {
   protected allocate(out: Float64Array): void {
     out.fill(0);
     const k = this.stats.length;
-    if (k === 1) { out[0] = 1; return; }
+    if (k === 1) {
+      out[0] = 1;
+      return;
+    }
     const gaussian = this.spec.reward === 'gaussian';
-    if (gaussian) this.gaussianPosteriors(); else this.betaPosteriors();
+    if (gaussian) this.gaussianPosteriors();
+    else this.betaPosteriors();
     const { a, b, rng } = this;
     // Identical posteriors (no outcomes yet, or a reset) give exactly equal shares, without noise.
-    if (a.every((x, i) => x === a[0] && b[i] === b[0])) { out.fill(1 / k); return; }
+    if (a.every((x, i) => x === a[0] && b[i] === b[0])) {
+      out.fill(1 / k);
+      return;
+    }
     for (let d = 0; d < this.draws; d++) {
       let best = 0;
       let top = -Infinity;
       for (let i = 0; i < k; i++) {
         const x = gaussian ? a[i]! + b[i]! * normal(rng) : beta(a[i]!, b[i]!, rng);
-        if (x > top) { top = x; best = i; }
+        if (x > top) {
+          top = x;
+          best = i;
+        }
       }
       out[best]! += 1;
     }
@@ -58,8 +68,12 @@ export class ThompsonPolicy extends BanditPolicy {
 
   /** Fills `a` with posterior means and `b` with posterior standard deviations. */
   private gaussianPosteriors(): void {
-    let n = 0, sum = 0;
-    for (const s of this.stats) { n += s.n; sum += s.sum; }
+    let n = 0,
+      sum = 0;
+    for (const s of this.stats) {
+      n += s.n;
+      sum += s.sum;
+    }
     const mu0 = n > 0 ? sum / n : 0;
     const sd0 = pooledSd(this.stats);
     for (let i = 0; i < this.stats.length; i++) {

@@ -28,7 +28,10 @@ export class Ucb1Policy extends BanditPolicy {
     for (let i = 0; i < this.stats.length; i++) {
       const s = this.stats[i]!;
       const index = s.n <= 0 ? Infinity : s.mean() + scale * Math.sqrt((2 * Math.log(Math.max(total, 1))) / s.n);
-      if (index > bestIndex) { bestIndex = index; best = i; }
+      if (index > bestIndex) {
+        bestIndex = index;
+        best = i;
+      }
     }
     out[best] = 1;
   }
@@ -36,8 +39,14 @@ export class Ucb1Policy extends BanditPolicy {
 
 /** Standard deviation of all outcomes of the route (1 when there are too few to say). */
 export function pooledSd(stats: readonly ArmStats[]): number {
-  let n = 0, sum = 0, sumSq = 0;
-  for (const s of stats) { n += s.n; sum += s.sum; sumSq += s.sumSq; }
+  let n = 0,
+    sum = 0,
+    sumSq = 0;
+  for (const s of stats) {
+    n += s.n;
+    sum += s.sum;
+    sumSq += s.sumSq;
+  }
   if (n < 2) return 1;
   const variance = (sumSq - (sum * sum) / n) / (n - 1);
   return variance > 0 ? Math.sqrt(variance) : 1;

@@ -37,7 +37,11 @@ function answerMiddle(pick: ArmChoice): string {
   const { arm, version, propensity } = pick;
   let m = middles.get(arm);
   if (m === undefined || m.version !== version || m.propensity !== propensity) {
-    m = { version, propensity, text: `","route":"${pick.route.name}","arm":"${arm.name}","model":"${version.model}","version":"${version.version}","propensity":${propensity},"outputs":` };
+    m = {
+      version,
+      propensity,
+      text: `","route":"${pick.route.name}","arm":"${arm.name}","model":"${version.model}","version":"${version.version}","propensity":${propensity},"outputs":`,
+    };
     middles.set(arm, m);
   }
   return m.text;
@@ -66,7 +70,15 @@ abstract class ScoringJob {
 class PredictJob extends ScoringJob implements DecidedJob {
   private json = '';
 
-  constructor(private readonly gateway: Gateway, responder: Responder, private readonly pick: ArmChoice, rows: number, data: NumericArray, deadline: number, private readonly features: unknown) {
+  constructor(
+    private readonly gateway: Gateway,
+    responder: Responder,
+    private readonly pick: ArmChoice,
+    rows: number,
+    data: NumericArray,
+    deadline: number,
+    private readonly features: unknown,
+  ) {
     super(responder, rows, [data], deadline);
   }
 
@@ -85,7 +97,14 @@ class PredictJob extends ScoringJob implements DecidedJob {
 class InferJob extends ScoringJob implements DecidedJob {
   private result: ReturnType<typeof inferAnswer> | undefined;
 
-  constructor(private readonly gateway: Gateway, responder: Responder, private readonly version: ModelVersion, private readonly request: InferRequest, deadline: number, private readonly pick?: ArmChoice) {
+  constructor(
+    private readonly gateway: Gateway,
+    responder: Responder,
+    private readonly version: ModelVersion,
+    private readonly request: InferRequest,
+    deadline: number,
+    private readonly pick?: ArmChoice,
+  ) {
     super(responder, request.rows, request.inputs, deadline);
   }
 
@@ -97,7 +116,12 @@ class InferJob extends ScoringJob implements DecidedJob {
       return;
     }
     const decision = this.gateway.mint();
-    this.result = inferAnswer(this.version, this.request, slice, { decision, route: pick.route.name, arm: pick.arm.name, propensity: pick.propensity });
+    this.result = inferAnswer(this.version, this.request, slice, {
+      decision,
+      route: pick.route.name,
+      arm: pick.arm.name,
+      propensity: pick.propensity,
+    });
     this.gateway.decide(decision, pick, this.rows, undefined, this);
   }
 
@@ -117,7 +141,14 @@ export class Gateway {
   /** Where decisions go (the feedback loop's store); without one, a job is answered at once. */
   private readonly decisions: DecisionSink | undefined;
 
-  constructor(registry: Registry, router: Router, engine: InferenceEngine, ids: DecisionIds, maxRows: number, decisions?: DecisionSink) {
+  constructor(
+    registry: Registry,
+    router: Router,
+    engine: InferenceEngine,
+    ids: DecisionIds,
+    maxRows: number,
+    decisions?: DecisionSink,
+  ) {
     this.registry = registry;
     this.decisions = decisions;
     this.router = router;

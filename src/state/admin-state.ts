@@ -66,10 +66,22 @@ export interface ControlBinding {
 }
 
 /** A live pointer as shared; `intent`: the id of the audit intent of the change that wrote it (none when seeded). */
-export interface SharedPointer extends LivePointer { readonly token: number; readonly intent?: string }
-export interface SharedRoutes { readonly fileHash: string | null; readonly routes: Record<string, unknown>; readonly token: number; readonly intent?: string }
+export interface SharedPointer extends LivePointer {
+  readonly token: number;
+  readonly intent?: string;
+}
+export interface SharedRoutes {
+  readonly fileHash: string | null;
+  readonly routes: Record<string, unknown>;
+  readonly token: number;
+  readonly intent?: string;
+}
 /** The shared store's side of a routes-file takeover: its lock, its audit trail, its routes. */
-export interface SharedWriter { readonly lock: AdminLocking; readonly audit: Required<Pick<AuditTrail, 'appendWith'>>; readonly routes: RouteSaver }
+export interface SharedWriter {
+  readonly lock: AdminLocking;
+  readonly audit: Required<Pick<AuditTrail, 'appendWith'>>;
+  readonly routes: RouteSaver;
+}
 export type PrepareOutcome = { ok: true } | { ok: false; error: string };
 
 /** Applies the shared documents a store hears of to this replica, in arrival order. */

@@ -36,7 +36,11 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj).filter((k) => obj[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+    return `{${Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -47,7 +51,12 @@ export function entryHash(entry: Omit<AuditEntry, 'hash'> & { hash?: string }): 
 }
 
 /** The entry after (`seq` - 1, `prev`) in a chain: the fields, the time (now), and the hash that links it. */
-export function chainEntry(seq: number, prev: string, fields: AuditFields, time = new Date().toISOString()): AuditEntry {
+export function chainEntry(
+  seq: number,
+  prev: string,
+  fields: AuditFields,
+  time = new Date().toISOString(),
+): AuditEntry {
   const body = {
     seq,
     time,
@@ -80,15 +89,22 @@ export function verifyAuditLog(text: string): AuditVerdict {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   for (let i = 0; i < lines.length; i++) {
-    const fail = (reason: string): AuditVerdict => ({ ok: false, entries: seq, head: prev, problem: { line: i + 1, reason } });
+    const fail = (reason: string): AuditVerdict => ({
+      ok: false,
+      entries: seq,
+      head: prev,
+      problem: { line: i + 1, reason },
+    });
     let entry: AuditEntry;
     try {
       entry = JSON.parse(lines[i]!) as AuditEntry;
     } catch {
       return fail('not a JSON line');
     }
-    if (entry.seq !== seq + 1) return fail(`sequence jumps from ${seq} to ${String(entry.seq)} (a line was deleted or moved)`);
-    if (entry.prev !== prev) return fail('prev does not match the hash of the line before (a line was deleted, moved or edited)');
+    if (entry.seq !== seq + 1)
+      return fail(`sequence jumps from ${seq} to ${String(entry.seq)} (a line was deleted or moved)`);
+    if (entry.prev !== prev)
+      return fail('prev does not match the hash of the line before (a line was deleted, moved or edited)');
     if (entryHash(entry) !== entry.hash) return fail('hash does not match the content (the line was edited)');
     prev = entry.hash;
     seq = entry.seq;

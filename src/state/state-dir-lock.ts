@@ -124,7 +124,9 @@ export class StateDirLock {
     } catch {
       /* the owner has not written it yet */
     }
-    return new ConfigError(`CROUPIER_STATE_DIR: ${dir} is in use by ${who}; one process owns a state directory — stop it, or give this one its own directory`);
+    return new ConfigError(
+      `CROUPIER_STATE_DIR: ${dir} is in use by ${who}; one process owns a state directory — stop it, or give this one its own directory`,
+    );
   }
 
   /** Gives the directory up (at the end of shutdown). Idempotent. */

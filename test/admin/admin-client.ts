@@ -8,13 +8,29 @@ export interface Answer {
   body: Record<string, unknown> & { error?: { code: string; message: string } };
 }
 
-export async function admin(t: TestServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, token: string | null = TOKEN): Promise<Answer> {
+export async function admin(
+  t: TestServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  token: string | null = TOKEN,
+): Promise<Answer> {
   const h: Record<string, string> = { ...headers };
   if (token !== null) h.authorization = `Bearer ${token}`;
   if (body !== undefined && !h['content-type']) h['content-type'] = 'application/json';
-  const res = await fetch(`${t.url}${path}`, { method, headers: h, body: body === undefined ? undefined : body instanceof Uint8Array || typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${t.url}${path}`, {
+    method,
+    headers: h,
+    body:
+      body === undefined
+        ? undefined
+        : body instanceof Uint8Array || typeof body === 'string'
+          ? body
+          : JSON.stringify(body),
+  });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) as Answer['body'] : {} };
+  return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : {} };
 }
 
 export async function liveVersion(t: TestServer, model = 'fraud'): Promise<string> {

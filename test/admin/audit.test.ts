@@ -12,11 +12,28 @@ let text: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'croupier-audit-'));
   const log = new AuditLog(dir);
-  for (let i = 0; i < 5; i++) await log.append({ actor: 'alice', action: 'deploy', target: 'fraud', before: String(i), after: String(i + 1), result: 'ok', status: 200, sha256: 'ab'.repeat(32) });
+  for (let i = 0; i < 5; i++)
+    await log.append({
+      actor: 'alice',
+      action: 'deploy',
+      target: 'fraud',
+      before: String(i),
+      after: String(i + 1),
+      result: 'ok',
+      status: 200,
+      sha256: 'ab'.repeat(32),
+    });
   await log.close();
   // Reopened, the chain continues where it stopped.
   const again = new AuditLog(dir);
-  await again.append({ actor: null, action: 'unknown', target: null, result: 'refused', status: 401, error: { code: 'unauthorized', message: 'no token' } });
+  await again.append({
+    actor: null,
+    action: 'unknown',
+    target: null,
+    result: 'refused',
+    status: 401,
+    error: { code: 'unauthorized', message: 'no token' },
+  });
   expect((await again.read(2, undefined)).map((e) => e.seq)).toEqual([5, 6]);
   await again.close();
   text = readFileSync(join(dir, 'audit.log'), 'utf8');

@@ -9,7 +9,12 @@ let t: TestServer;
 let models: string;
 beforeAll(async () => {
   models = copyDemoModels();
-  t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_MODELS_DIR: models, CROUPIER_WORKERS: '2', CROUPIER_INLINE_MAX_US: '0' });
+  t = await startTestServer({
+    CROUPIER_ADMIN_TOKEN: TOKEN,
+    CROUPIER_MODELS_DIR: models,
+    CROUPIER_WORKERS: '2',
+    CROUPIER_INLINE_MAX_US: '0',
+  });
 });
 afterAll(async () => {
   await t.stop();
@@ -23,19 +28,28 @@ describe('deploy and rollback under load', () => {
     const versions = new Set<string>();
     const client = async (kind: 'v1' | 'v2'): Promise<void> => {
       while (running) {
-        const res = kind === 'v1'
-          ? await postJson(`${t.url}/v1/predict/fraud-scoring`, { features: demoRow(3) })
-          : await postJson(`${t.url}/v2/models/fraud/infer`, { inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow(3) }] });
+        const res =
+          kind === 'v1'
+            ? await postJson(`${t.url}/v1/predict/fraud-scoring`, { features: demoRow(3) })
+            : await postJson(`${t.url}/v2/models/fraud/infer`, {
+                inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow(3) }],
+              });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        const body = await res.json() as { model_version?: string; error?: unknown };
+        const body = (await res.json()) as { model_version?: string; error?: unknown };
         if (kind === 'v2' && body.model_version) versions.add(body.model_version);
         if (res.status !== 200) console.error(kind, res.status, body);
       }
     };
-    const clients = [...Array.from({ length: 4 }, () => client('v1')), ...Array.from({ length: 4 }, () => client('v2'))];
+    const clients = [
+      ...Array.from({ length: 4 }, () => client('v1')),
+      ...Array.from({ length: 4 }, () => client('v2')),
+    ];
     const swapMs: number[] = [];
     for (let i = 0; i < 10; i++) {
-      for (const [path, body] of [['/admin/models/fraud/deploy', { version: '2' }], ['/admin/models/fraud/rollback', undefined]] as const) {
+      for (const [path, body] of [
+        ['/admin/models/fraud/deploy', { version: '2' }],
+        ['/admin/models/fraud/rollback', undefined],
+      ] as const) {
         const started = performance.now();
         const res = await admin(t, 'POST', path, body);
         swapMs.push(performance.now() - started);
@@ -48,7 +62,9 @@ describe('deploy and rollback under load', () => {
     await Promise.all(clients);
     const total = [...statuses.values()].reduce((a, b) => a + b, 0);
     swapMs.sort((a, b) => a - b);
-    console.log(`swaps under load: ${swapMs.length}, admin call p50 ${swapMs[10]!.toFixed(1)} ms, max ${swapMs.at(-1)!.toFixed(1)} ms; ${total} scoring requests`);
+    console.log(
+      `swaps under load: ${swapMs.length}, admin call p50 ${swapMs[10]!.toFixed(1)} ms, max ${swapMs.at(-1)!.toFixed(1)} ms; ${total} scoring requests`,
+    );
     expect([...statuses.keys()]).toEqual([200]);
     expect(versions).toEqual(new Set(['1', '2']));
     expect(await liveVersion(t)).toBe('1');
@@ -70,7 +86,9 @@ describe('deploy', () => {
     await admin(t, 'POST', '/admin/models/fraud/deploy', { version: '2' });
     await admin(t, 'POST', '/admin/models/fraud/deploy', { version: '1' });
     await admin(t, 'POST', '/admin/models/fraud/deploy', { version: '2' });
-    expect((await admin(t, 'GET', '/admin/models')).body.models).toContainEqual(expect.objectContaining({ name: 'fraud', live: '2', history: ['1', '2', '1'] }));
+    expect((await admin(t, 'GET', '/admin/models')).body.models).toContainEqual(
+      expect.objectContaining({ name: 'fraud', live: '2', history: ['1', '2', '1'] }),
+    );
     for (const expected of ['1', '2', '1']) {
       const res = await admin(t, 'POST', '/admin/models/fraud/rollback');
       expect(res.body.live).toBe(expected);
@@ -91,7 +109,13 @@ describe('deploy', () => {
   });
 
   it('checks the request: 404 unknown model or version, 415, 400', async () => {
-    const check = async (path: string, body: unknown, status: number, code: string, headers: Record<string, string> = {}): Promise<void> => {
+    const check = async (
+      path: string,
+      body: unknown,
+      status: number,
+      code: string,
+      headers: Record<string, string> = {},
+    ): Promise<void> => {
       const res = await admin(t, 'POST', path, body, headers);
       expect(res.status, JSON.stringify(res.body)).toBe(status);
       expect(res.body.error!.code).toBe(code);
@@ -99,7 +123,9 @@ describe('deploy', () => {
     await check('/admin/models/fraud/deploy', { version: '9' }, 404, 'version_not_found');
     await check('/admin/models/fraud/deploy', { version: '../1' }, 404, 'version_not_found');
     await check('/admin/models/nope/deploy', { version: '1' }, 404, 'model_not_found');
-    await check('/admin/models/fraud/deploy', { version: '2' }, 415, 'unsupported_media_type', { 'content-type': 'text/plain' });
+    await check('/admin/models/fraud/deploy', { version: '2' }, 415, 'unsupported_media_type', {
+      'content-type': 'text/plain',
+    });
     await check('/admin/models/fraud/deploy', { release: '2' }, 400, 'invalid_request');
     await check('/admin/models/fraud/deploy', '{"version":', 400, 'invalid_json');
     expect(await liveVersion(t)).toBe('1');
@@ -113,9 +139,15 @@ describe('failed deploys leave live untouched', () => {
     expect(res.body.error!.code).toBe('model_invalid');
     expect(res.body.error!.message).toMatch(pattern);
     expect(await liveVersion(t)).toBe('1');
-    const ok = await postJson(`${t.url}/v2/models/fraud/infer`, { inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow() }] });
+    const ok = await postJson(`${t.url}/v2/models/fraud/infer`, {
+      inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow() }],
+    });
     expect(((await ok.json()) as { model_version: string }).model_version).toBe('1');
-    const audit = (await admin(t, 'GET', '/admin/audit?limit=1')).body.entries as { action: string; result: string; error: { code: string } }[];
+    const audit = (await admin(t, 'GET', '/admin/audit?limit=1')).body.entries as {
+      action: string;
+      result: string;
+      error: { code: string };
+    }[];
     expect(audit[0]).toMatchObject({ action: 'deploy', result: 'refused', error: { code: 'model_invalid' } });
   };
 
@@ -134,13 +166,21 @@ describe('failed deploys leave live untouched', () => {
   it('a version whose warm-up fails (outputs of the wrong shape)', async () => {
     const dir = join(models, 'fraud', '3');
     cpSync(join(models, 'fraud', '2'), dir, { recursive: true });
-    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { version: string; outputs: { shape: number[] }[] };
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as {
+      version: string;
+      outputs: { shape: number[] }[];
+    };
     manifest.version = '3';
     manifest.outputs[0]!.shape = [-1, 2];
     writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
     try {
       await expectRefused('3', /warm-up/);
-      expect((await admin(t, 'GET', '/admin/models')).body.models).toContainEqual(expect.objectContaining({ name: 'fraud', versions: expect.not.arrayContaining([expect.objectContaining({ version: '3' })]) as unknown }));
+      expect((await admin(t, 'GET', '/admin/models')).body.models).toContainEqual(
+        expect.objectContaining({
+          name: 'fraud',
+          versions: expect.not.arrayContaining([expect.objectContaining({ version: '3' })]) as unknown,
+        }),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

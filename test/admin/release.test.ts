@@ -36,7 +36,8 @@ function versionFolder(version: string): string {
   return dir;
 }
 
-const push = (archive: Uint8Array, model = 'fraud', type = 'application/gzip') => admin(t, 'POST', `/admin/models/${model}/versions`, archive, { 'content-type': type });
+const push = (archive: Uint8Array, model = 'fraud', type = 'application/gzip') =>
+  admin(t, 'POST', `/admin/models/${model}/versions`, archive, { 'content-type': type });
 
 /** The files of a packed release, to rebuild hostile variants of it. */
 function filesOf(archive: Buffer): { name: string; data: Buffer }[] {
@@ -45,8 +46,16 @@ function filesOf(archive: Buffer): { name: string; data: Buffer }[] {
 
 describe('tar', () => {
   it('round-trips files', () => {
-    const entries = readTar(writeTar([{ name: 'a.txt', data: Buffer.from('hello') }, { name: 'b.bin', data: Buffer.alloc(1000, 7) }]));
-    expect(entries.map((e) => [e.name, e.type, e.data.length])).toEqual([['a.txt', '0', 5], ['b.bin', '0', 1000]]);
+    const entries = readTar(
+      writeTar([
+        { name: 'a.txt', data: Buffer.from('hello') },
+        { name: 'b.bin', data: Buffer.alloc(1000, 7) },
+      ]),
+    );
+    expect(entries.map((e) => [e.name, e.type, e.data.length])).toEqual([
+      ['a.txt', '0', 5],
+      ['b.bin', '0', 1000],
+    ]);
   });
 });
 
@@ -61,8 +70,13 @@ describe('pack -> push -> deploy', () => {
     expect(readdirSync(join(models, '.incoming'))).toEqual([]);
     const again = await push(packed.archive);
     expect(again.status).toBe(409);
-    expect((await admin(t, 'POST', '/admin/models/fraud/deploy', { version: '5' })).body).toMatchObject({ live: '5', previous: '1' });
-    const scored = await postJson(`${t.url}/v2/models/fraud/infer`, { inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow() }] });
+    expect((await admin(t, 'POST', '/admin/models/fraud/deploy', { version: '5' })).body).toMatchObject({
+      live: '5',
+      previous: '1',
+    });
+    const scored = await postJson(`${t.url}/v2/models/fraud/infer`, {
+      inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow() }],
+    });
     expect(((await scored.json()) as { model_version: string }).model_version).toBe('5');
     expect((await admin(t, 'POST', '/admin/models/fraud/rollback')).body.live).toBe('1');
   });
@@ -82,13 +96,17 @@ describe('a big release', () => {
     const archive = packRelease(versionFolder('10')).archive;
     const socket = connect(Number(new URL(t.url).port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(`POST /admin/models/fraud/versions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/gzip\r\ncontent-length: ${archive.length + 1_000_000}\r\n\r\n`);
+    socket.write(
+      `POST /admin/models/fraud/versions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/gzip\r\ncontent-length: ${archive.length + 1_000_000}\r\n\r\n`,
+    );
     socket.write(archive.subarray(0, archive.length >> 1));
     // The upload is being unpacked into its staging folder...
-    for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(readdirSync(join(models, '.incoming')).length).toBe(1);
     socket.destroy();
-    for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && readdirSync(join(models, '.incoming')).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(readdirSync(join(models, '.incoming'))).toEqual([]);
     expect(existsSync(join(models, 'fraud', '10'))).toBe(false);
     expect((await push(archive)).status).toBe(201);
@@ -96,7 +114,13 @@ describe('a big release', () => {
 });
 
 describe('push refuses', () => {
-  const expectRefused = async (archive: Uint8Array, status: number, pattern: RegExp, model = 'fraud', type?: string): Promise<void> => {
+  const expectRefused = async (
+    archive: Uint8Array,
+    status: number,
+    pattern: RegExp,
+    model = 'fraud',
+    type?: string,
+  ): Promise<void> => {
     const res = await push(archive, model, type);
     expect(res.status, JSON.stringify(res.body)).toBe(status);
     expect(res.body.error!.message).toMatch(pattern);
@@ -139,7 +163,10 @@ describe('push refuses', () => {
     const many = Array.from({ length: 257 }, (_, i) => ({ name: `f${i}.bin`, data: Buffer.from('x') }));
     const res = await push(gzipSync(writeTar([...files, ...many])));
     expect(res.status, JSON.stringify(res.body)).toBe(413);
-    expect(res.body.error).toMatchObject({ code: 'release_too_large', message: expect.stringMatching(/more than 256 files/) });
+    expect(res.body.error).toMatchObject({
+      code: 'release_too_large',
+      message: expect.stringMatching(/more than 256 files/),
+    });
     // A header that declares a 2 MiB model.json is refused at the header, before any of it inflates.
     const meta = await push(gzipSync(Buffer.concat([tarHeader('model.json', 2 * 1024 * 1024), Buffer.alloc(1024)])));
     expect(meta.status).toBe(413);

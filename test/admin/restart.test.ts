@@ -52,7 +52,10 @@ describe('restart', () => {
     try {
       const routes = (await admin(t, 'GET', '/admin/routes')).body.routes as Record<string, unknown>;
       expect(Object.keys(routes).sort()).toEqual(['ctr', 'extra', 'fraud-ab', 'fraud-scoring']);
-      const entries = (await admin(t, 'GET', '/admin/audit')).body.entries as { action: string; actor: string | null }[];
+      const entries = (await admin(t, 'GET', '/admin/audit')).body.entries as {
+        action: string;
+        actor: string | null;
+      }[];
       expect(entries.at(-1)).toMatchObject({ action: 'routes.apply-file', actor: null });
     } finally {
       await t.stop();
@@ -63,13 +66,18 @@ describe('restart', () => {
   it('PUT /admin/routes validates: unknown model or version is 400, nothing changes', async () => {
     const t = await restart(undefined);
     try {
-      for (const arms of [[{ name: 'a', model: 'nope', version: '1' }], [{ name: 'a', model: 'fraud', version: '9' }]]) {
+      for (const arms of [
+        [{ name: 'a', model: 'nope', version: '1' }],
+        [{ name: 'a', model: 'fraud', version: '9' }],
+      ]) {
         const res = await admin(t, 'PUT', '/admin/routes/fraud-scoring', { policy: 'fixed', arms });
         expect(res.status).toBe(400);
         expect(res.body.error!.code).toBe('invalid_request');
       }
       expect((await admin(t, 'PUT', '/admin/routes/fraud-scoring', { policy: 'nope', arms: [] })).status).toBe(400);
-      expect((await admin(t, 'PUT', '/admin/routes/fraud-scoring', challenger, { 'content-type': 'text/plain' })).status).toBe(415);
+      expect(
+        (await admin(t, 'PUT', '/admin/routes/fraud-scoring', challenger, { 'content-type': 'text/plain' })).status,
+      ).toBe(415);
       expect(Object.keys((await admin(t, 'GET', '/admin/routes')).body.routes as object)).toContain('extra');
       expect((await admin(t, 'POST', '/admin/routes/extra/reset')).body).toEqual({ route: 'extra', reset: true });
       expect((await admin(t, 'POST', '/admin/routes/none/reset')).status).toBe(404);

@@ -21,15 +21,24 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function croupier(args: string[], token: string | undefined = TOKEN, url: string | null = t.url): Promise<Run> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
   if (token) env.CROUPIER_ADMIN_TOKEN = token;
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'croupier.js'), ...args, ...(url ? ['--url', url] : [])], { cwd: work, env }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin', 'croupier.js'), ...args, ...(url ? ['--url', url] : [])],
+      { cwd: work, env },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -39,7 +48,11 @@ describe('croupier admin commands', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^fraud\s+1\s+live\s+(1\/1|inline)\s/m);
     const json = await croupier(['status', '--json']);
-    expect((JSON.parse(json.stdout) as { models: { name: string }[] }).models.map((m) => m.name)).toEqual(['ctr', 'fraud', 'mlp']);
+    expect((JSON.parse(json.stdout) as { models: { name: string }[] }).models.map((m) => m.name)).toEqual([
+      'ctr',
+      'fraud',
+      'mlp',
+    ]);
   });
 
   it('deploy and rollback, with exit 1 and the server error when refused', async () => {
@@ -59,7 +72,10 @@ describe('croupier admin commands', () => {
   it('routes lists, sets and resets', async () => {
     const list = await croupier(['routes']);
     expect(list.stdout).toMatch(/fraud-scoring\s+\S+\s+champion=fraud@live/);
-    writeFileSync(join(work, 'route.json'), JSON.stringify({ policy: 'fixed', arms: [{ name: 'solo', model: 'fraud', version: '2' }] }));
+    writeFileSync(
+      join(work, 'route.json'),
+      JSON.stringify({ policy: 'fixed', arms: [{ name: 'solo', model: 'fraud', version: '2' }] }),
+    );
     expect((await croupier(['routes', 'set', 'solo', 'route.json'])).code).toBe(0);
     expect((await croupier(['routes'])).stdout).toMatch(/solo\s+fixed\s+solo=fraud@2/);
     expect((await croupier(['routes', 'reset', 'solo'])).stdout).toMatch(/statistics reset/);
@@ -76,12 +92,17 @@ describe('croupier admin commands', () => {
     const lines = readFileSync(join(t.stateDir, 'audit.log'), 'utf8').trimEnd().split('\n');
     writeFileSync(join(work, 'good.log'), lines.join('\n') + '\n');
     expect((await croupier(['audit', 'verify', 'good.log'], undefined, null)).code).toBe(0);
-    writeFileSync(join(work, 'edited.log'), lines.map((l, i) => (i === 1 ? l.replace('"admin"', '"mallory"') : l)).join('\n') + '\n');
+    writeFileSync(
+      join(work, 'edited.log'),
+      lines.map((l, i) => (i === 1 ? l.replace('"admin"', '"mallory"') : l)).join('\n') + '\n',
+    );
     const edited = await croupier(['audit', 'verify', 'edited.log'], undefined, null);
     expect(edited.code).toBe(1);
     expect(edited.stderr).toMatch(/broken at line 2/);
     writeFileSync(join(work, 'deleted.log'), lines.filter((_, i) => i !== 1).join('\n') + '\n');
-    expect((await croupier(['audit', 'verify', 'deleted.log'], undefined, null)).stderr).toMatch(/broken at line 2: sequence jumps/);
+    expect((await croupier(['audit', 'verify', 'deleted.log'], undefined, null)).stderr).toMatch(
+      /broken at line 2: sequence jumps/,
+    );
   });
 
   it('pack then push a release; it is loaded, not live', async () => {

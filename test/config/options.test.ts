@@ -28,7 +28,13 @@ const SAMPLES: Record<OptionName, [raw: string, value: unknown]> = {
   routesFile: ['routes.yaml', resolve('routes.yaml')],
   stateDir: ['/tmp/state', '/tmp/state'],
   adminToken: ['a-long-token', 'a-long-token'],
-  adminTokens: [`@${tokenFile}`, [['alice', 'alice-token-1'], ['bob', 'bob-token-22']]],
+  adminTokens: [
+    `@${tokenFile}`,
+    [
+      ['alice', 'alice-token-1'],
+      ['bob', 'bob-token-22'],
+    ],
+  ],
   workers: ['3', 3],
   intraOpThreads: ['2', 2],
   maxBatch: ['128', 128],
@@ -84,10 +90,25 @@ describe('defaults', () => {
   it('are the documented ones', () => {
     const config = loadConfig([], {});
     expect(config).toMatchObject({
-      host: '127.0.0.1', port: 8080, adminPort: undefined, modelsDir: resolve('models'), routesFile: undefined,
-      stateDir: resolve('.croupier'), intraOpThreads: 1, maxBatch: 64, batchDelayUs: 0, inlineMaxUs: 100,
-      maxQueuedRows: 8192, bodyLimit: 1024 ** 2, decisionsMax: 1_000_000, featuresMax: 64 * 1024,
-      featuresBudget: 256 * 1024 ** 2, allowSlowHttp: false, logLevel: 'info', drainTimeoutMs: 30_000, redis: undefined,
+      host: '127.0.0.1',
+      port: 8080,
+      adminPort: undefined,
+      modelsDir: resolve('models'),
+      routesFile: undefined,
+      stateDir: resolve('.croupier'),
+      intraOpThreads: 1,
+      maxBatch: 64,
+      batchDelayUs: 0,
+      inlineMaxUs: 100,
+      maxQueuedRows: 8192,
+      bodyLimit: 1024 ** 2,
+      decisionsMax: 1_000_000,
+      featuresMax: 64 * 1024,
+      featuresBudget: 256 * 1024 ** 2,
+      allowSlowHttp: false,
+      logLevel: 'info',
+      drainTimeoutMs: 30_000,
+      redis: undefined,
     });
     expect(config.adminTokens.size).toBe(0);
     const cores = availableParallelism();
@@ -103,12 +124,20 @@ describe('defaults', () => {
 
   it('come together into the Redis settings and the token map', () => {
     const config = loadConfig(['--redis-sentinels', 's1:26379', '--redis-name', 'm'], {
-      CROUPIER_ADMIN_TOKEN: 'the-admin-token', CROUPIER_ADMIN_TOKENS: 'ci:ci-token-123',
+      CROUPIER_ADMIN_TOKEN: 'the-admin-token',
+      CROUPIER_ADMIN_TOKENS: 'ci:ci-token-123',
     });
     expect(config.redis).toEqual({
-      url: undefined, sentinels: ['s1:26379'], clusterNodes: undefined, name: 'm', waitReplicas: 0,
+      url: undefined,
+      sentinels: ['s1:26379'],
+      clusterNodes: undefined,
+      name: 'm',
+      waitReplicas: 0,
     });
-    expect([...config.adminTokens]).toEqual([['admin', 'the-admin-token'], ['ci', 'ci-token-123']]);
+    expect([...config.adminTokens]).toEqual([
+      ['admin', 'the-admin-token'],
+      ['ci', 'ci-token-123'],
+    ]);
   });
 });
 
@@ -120,23 +149,38 @@ describe('a bad value stops start-up with a line that names the option', () => {
     [['--workers', 'many'], {}, 'CROUPIER_WORKERS must be a whole number, got "many"'],
     [['--body-limit', 'lots'], {}, 'CROUPIER_BODY_LIMIT must be a size such as 1mb or 65536, got "lots"'],
     [['--features-max=10'], {}, 'CROUPIER_FEATURES_MAX must be between 64 bytes and 1gb, got "10"'],
-    [['--log-level', 'loud'], {},
-      'CROUPIER_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    [
+      ['--log-level', 'loud'],
+      {},
+      'CROUPIER_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    ],
     [[], { CROUPIER_ALLOW_SLOW_HTTP: 'maybe' }, 'CROUPIER_ALLOW_SLOW_HTTP must be 1 or 0, got "maybe"'],
     [['--models', '/no/such/dir'], {}, 'CROUPIER_MODELS_DIR: cannot read directory /no/such/dir'],
     [['--models', '/etc/hostname'], {}, 'CROUPIER_MODELS_DIR: /etc/hostname is not a directory'],
     [['--redis-url', 'http://cache'], {}, 'CROUPIER_REDIS_URL must start with redis:// or rediss://'],
     [['--redis-cluster-nodes', 'n1:7000,n2'], {}, 'CROUPIER_REDIS_CLUSTER_NODES: "n2" is not host:port'],
-    [['--redis-sentinels', 's1:26379'], {},
-      'CROUPIER_REDIS_SENTINELS needs CROUPIER_REDIS_NAME (the master group name)'],
+    [
+      ['--redis-sentinels', 's1:26379'],
+      {},
+      'CROUPIER_REDIS_SENTINELS needs CROUPIER_REDIS_NAME (the master group name)',
+    ],
     [['--redis-wait-replicas', 'all'], {}, 'CROUPIER_REDIS_WAIT_REPLICAS must be a whole number, got "all"'],
-    [[], { CROUPIER_ADMIN_TOKENS: 'ci:short' },
-      'CROUPIER_ADMIN_TOKENS: the token named "ci" is shorter than 8 characters'],
-    [[], { CROUPIER_ADMIN_TOKENS: 'no-name-token' },
-      'CROUPIER_ADMIN_TOKENS: each entry must be name:token with a name of letters, digits, . _ -'],
+    [
+      [],
+      { CROUPIER_ADMIN_TOKENS: 'ci:short' },
+      'CROUPIER_ADMIN_TOKENS: the token named "ci" is shorter than 8 characters',
+    ],
+    [
+      [],
+      { CROUPIER_ADMIN_TOKENS: 'no-name-token' },
+      'CROUPIER_ADMIN_TOKENS: each entry must be name:token with a name of letters, digits, . _ -',
+    ],
     [[], { CROUPIER_ADMIN_TOKENS: '@/no/such/file' }, 'CROUPIER_ADMIN_TOKENS: cannot read token file /no/such/file'],
-    [[], { CROUPIER_ADMIN_TOKEN: 'the-admin-token', CROUPIER_ADMIN_TOKENS: 'admin:other-token' },
-      'CROUPIER_ADMIN_TOKENS: the name "admin" appears twice'],
+    [
+      [],
+      { CROUPIER_ADMIN_TOKEN: 'the-admin-token', CROUPIER_ADMIN_TOKENS: 'admin:other-token' },
+      'CROUPIER_ADMIN_TOKENS: the name "admin" appears twice',
+    ],
     [['--bogus'], {}, 'unknown flag --bogus (see croupier --help)'],
     [['--admin-tokens', 'a:b'], {}, 'unknown flag --admin-tokens (see croupier --help)'],
     [['--port'], {}, 'flag --port needs a value'],

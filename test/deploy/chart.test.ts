@@ -39,16 +39,47 @@ describe('Chart.yaml', () => {
 describe('values.yaml', () => {
   it('has the keys people expect', () => {
     const paths = [
-      'replicaCount', 'image.repository', 'image.tag', 'image.pullPolicy', 'resources',
-      'podSecurityContext', 'securityContext', 'service.type', 'service.port', 'admin.port',
-      'admin.service.enabled', 'adminTokens.existingSecret', 'adminTokens.inline', 'routes',
-      'models.source', 'models.existingClaim', 'redis.url', 'redis.existingSecret', 'redis.sentinels',
-      'redis.clusterNodes', 'redis.name', 'redis.waitReplicas', 'env', 'workers', 'batching.maxBatch', 'batching.batchDelayUs',
-      'autoscaling.enabled', 'autoscaling.minReplicas', 'autoscaling.maxReplicas',
-      'autoscaling.targetCPUUtilizationPercentage', 'podDisruptionBudget.enabled',
-      'podDisruptionBudget.minAvailable', 'podDisruptionBudget.maxUnavailable', 'serviceMonitor.enabled',
-      'terminationGracePeriodSeconds', 'preStop.sleepSeconds', 'drainTimeoutMs', 'nodeSelector',
-      'tolerations', 'affinity', 'podAnnotations',
+      'replicaCount',
+      'image.repository',
+      'image.tag',
+      'image.pullPolicy',
+      'resources',
+      'podSecurityContext',
+      'securityContext',
+      'service.type',
+      'service.port',
+      'admin.port',
+      'admin.service.enabled',
+      'adminTokens.existingSecret',
+      'adminTokens.inline',
+      'routes',
+      'models.source',
+      'models.existingClaim',
+      'redis.url',
+      'redis.existingSecret',
+      'redis.sentinels',
+      'redis.clusterNodes',
+      'redis.name',
+      'redis.waitReplicas',
+      'env',
+      'workers',
+      'batching.maxBatch',
+      'batching.batchDelayUs',
+      'autoscaling.enabled',
+      'autoscaling.minReplicas',
+      'autoscaling.maxReplicas',
+      'autoscaling.targetCPUUtilizationPercentage',
+      'podDisruptionBudget.enabled',
+      'podDisruptionBudget.minAvailable',
+      'podDisruptionBudget.maxUnavailable',
+      'serviceMonitor.enabled',
+      'terminationGracePeriodSeconds',
+      'preStop.sleepSeconds',
+      'drainTimeoutMs',
+      'nodeSelector',
+      'tolerations',
+      'affinity',
+      'podAnnotations',
     ];
     for (const path of paths) {
       expect(valueAt(path), path).not.toBeUndefined();
@@ -60,14 +91,20 @@ describe('values.yaml', () => {
     expect(values.replicaCount).toBe(1);
     expect(values.redis.url).toBe('');
     expect(values.securityContext).toMatchObject({
-      runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(values.podSecurityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
   });
 
   it('gives the drain time to finish: grace period > preStop pause + drain timeout', () => {
-    expect(values.terminationGracePeriodSeconds).toBeGreaterThan(values.preStop.sleepSeconds + values.drainTimeoutMs / 1000);
+    expect(values.terminationGracePeriodSeconds).toBeGreaterThan(
+      values.preStop.sleepSeconds + values.drainTimeoutMs / 1000,
+    );
   });
 });
 
@@ -98,7 +135,8 @@ describe('templates', () => {
   it('uses only helpers that _helpers.tpl defines', () => {
     const defined = new Set([...template('_helpers.tpl').matchAll(/define "([\w.]+)"/g)].map((m) => m[1]));
     for (const file of readdirSync(join(chart, 'templates'))) {
-      for (const m of template(file).matchAll(/include "([\w.]+)"/g)) expect(defined.has(m[1]), `${file}: ${m[1]}`).toBe(true);
+      for (const m of template(file).matchAll(/include "([\w.]+)"/g))
+        expect(defined.has(m[1]), `${file}: ${m[1]}`).toBe(true);
     }
   });
 
@@ -140,7 +178,9 @@ describe('templates', () => {
       expect(text).toContain('value: /etc/croupier/routes.json');
       expect(text).toMatch(/name: CROUPIER_REDIS_URL\s+valueFrom:\s+secretKeyRef:/);
       // Only when set: 0 (the default) is what the gateway does without it.
-      expect(text).toMatch(/\{\{- with \.Values\.redis\.waitReplicas \}\}\s+- name: CROUPIER_REDIS_WAIT_REPLICAS\s+value: \{\{ int64 \. \| quote \}\}/);
+      expect(text).toMatch(
+        /\{\{- with \.Values\.redis\.waitReplicas \}\}\s+- name: CROUPIER_REDIS_WAIT_REPLICAS\s+value: \{\{ int64 \. \| quote \}\}/,
+      );
       expect(values.redis.waitReplicas).toBe(0);
       expect(template('configmap.yaml')).toMatch(/routes\.json: \|/);
       expect(template('secret.yaml')).toMatch(/tokens: \|/);
@@ -148,7 +188,8 @@ describe('templates', () => {
 
     it('listens on all interfaces and never allows the slow HTTP fallback', () => {
       expect(text).toMatch(/name: CROUPIER_HOST\s+value: "0\.0\.0\.0"/);
-      for (const file of readdirSync(join(chart, 'templates'))) expect(template(file), file).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
+      for (const file of readdirSync(join(chart, 'templates')))
+        expect(template(file), file).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
       expect(read(join(chart, 'values.yaml'))).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
     });
   });
@@ -182,7 +223,7 @@ describe('environment variables: the options table (src/config/options.ts) says 
     expect(deployment).toContain(`.Values.${o.chart}`);
   });
 
-  it('defaults what it sets to the gateway\'s own defaults (but the state dir: the volume)', () => {
+  it("defaults what it sets to the gateway's own defaults (but the state dir: the volume)", () => {
     for (const o of OPTION_LIST) {
       const ownValue = o.chart !== undefined && o.chart !== 'template' && o.env !== 'CROUPIER_STATE_DIR';
       if (!ownValue || o.default === undefined) continue;
@@ -203,7 +244,8 @@ describe('Dockerfile', () => {
   it('is multi-stage on Debian 13 (trixie) with a supported Node', () => {
     expect(instructions.filter((i) => i.startsWith('FROM ')).length).toBeGreaterThanOrEqual(2);
     expect(text).toMatch(/^ARG NODE_IMAGE=node:(22|24)-trixie-slim$/m);
-    for (const from of instructions.filter((i) => i.startsWith('FROM '))) expect(from).toMatch(/^FROM \$\{NODE_IMAGE\}/);
+    for (const from of instructions.filter((i) => i.startsWith('FROM ')))
+      expect(from).toMatch(/^FROM \$\{NODE_IMAGE\}/);
   });
 
   it('compiles in the build stage and installs production dependencies only for the runtime', () => {
@@ -235,8 +277,11 @@ describe('Dockerfile', () => {
   });
 
   it('keeps the build context small but ships the smoke script it runs', () => {
-    const ignore = read(join(root, '.dockerignore')).split('\n').map((l) => l.trim());
-    for (const entry of ['node_modules', 'dist', '.croupier', '.git', 'coverage', 'test', '!test/deploy/smoke.mjs']) expect(ignore).toContain(entry);
+    const ignore = read(join(root, '.dockerignore'))
+      .split('\n')
+      .map((l) => l.trim());
+    for (const entry of ['node_modules', 'dist', '.croupier', '.git', 'coverage', 'test', '!test/deploy/smoke.mjs'])
+      expect(ignore).toContain(entry);
     expect(existsSync(join(root, 'test', 'deploy', 'smoke.mjs'))).toBe(true);
   });
 });

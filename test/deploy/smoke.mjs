@@ -34,7 +34,9 @@ async function waitReady(deadline) {
     try {
       const res = await fetch(`${base}/v2/health/ready`, { signal: AbortSignal.timeout(1000) });
       if (res.status === 200) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
   }
   fail('not ready within 90 s');
 }

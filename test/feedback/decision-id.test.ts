@@ -26,7 +26,17 @@ describe('DecisionIds', () => {
       expect(ids.verify(altered)).toBeUndefined();
     }
     expect(new DecisionIds(randomBytes(32)).verify(id)).toBeUndefined();
-    for (const bad of ['', 'x', id + 'A', id.slice(1), 42, null, undefined, '../../../../etc/passwd/aaaaaaaaaaa', '+'.repeat(32)]) {
+    for (const bad of [
+      '',
+      'x',
+      id + 'A',
+      id.slice(1),
+      42,
+      null,
+      undefined,
+      '../../../../etc/passwd/aaaaaaaaaaa',
+      '+'.repeat(32),
+    ]) {
       expect(ids.verify(bad)).toBeUndefined();
     }
   });
@@ -39,7 +49,8 @@ describe('DecisionIds', () => {
     expect(createdMs).toEqual(batch.map((id) => ids.verify(id)));
     expect(createdMs).toEqual([1_000_000, undefined, undefined, 1_000_001, undefined, 1_000_004, undefined, 1_000_003]);
     // The ids' bytes, for the decision store's lookup: each genuine id's own.
-    for (const [i, id] of batch.entries()) if (createdMs[i] !== undefined) expect(bytes.toString('base64url', i * 24, i * 24 + 24)).toBe(id);
+    for (const [i, id] of batch.entries())
+      if (createdMs[i] !== undefined) expect(bytes.toString('base64url', i * 24, i * 24 + 24)).toBe(id);
     expect(ids.verifyAll([]).createdMs).toEqual([]);
   });
 });

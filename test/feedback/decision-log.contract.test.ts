@@ -43,7 +43,9 @@ const embedded = (): Implementation => {
   let dir = '';
   return {
     name: 'embedded',
-    setUp: async () => { dir = mkdtempSync(join(tmpdir(), 'croupier-log-')); },
+    setUp: async () => {
+      dir = mkdtempSync(join(tmpdir(), 'croupier-log-'));
+    },
     open: (router, ids) => EmbeddedDecisionLog.open({ stateDir: dir, decisionsMax: 1000, router, ids, log }),
     tearDown: async () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -103,7 +105,9 @@ function harness(impl: Implementation) {
     await impl.setUp();
     await open();
   });
-  afterEach(() => { counted.length = 0; });
+  afterEach(() => {
+    counted.length = 0;
+  });
   afterAll(async () => {
     await store?.close(0);
     await impl.tearDown();
@@ -153,7 +157,8 @@ describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
     const malformed = { malformed: '"reward" must be a finite number' };
     expect(await judge([outcome(forged, 1), outcome(unknown, 1), outcome(expired, 1), malformed])).toEqual([
       {
-        result: 'unknown', code: 'decision_not_found',
+        result: 'unknown',
+        code: 'decision_not_found',
         message: 'no such decision (the id is not one this gateway issued)',
       },
       { result: 'unknown', code: 'decision_not_found', message: 'no such decision (unknown, or no longer held)' },
@@ -163,7 +168,7 @@ describe.each(implementations)('the DecisionLog contract: $name', (impl) => {
     expect(counted).toEqual(['unknown//unknown', 'unknown//unknown', 'unknown//expired', 'unknown//invalid']);
   });
 
-  it('judges a decision past its route\'s window expired, and a bad reward invalid, leaving it waiting', async () => {
+  it("judges a decision past its route's window expired, and a bad reward invalid, leaving it waiting", async () => {
     const id = await decide();
     expect(await judge([outcome(id, 1)], Date.now() + (WINDOW_S + 1) * 1000)).toEqual([
       { result: 'expired', code: 'decision_expired', message: 'the decision is past its feedback window' },

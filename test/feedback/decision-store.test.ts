@@ -41,7 +41,16 @@ describe('DecisionStore', () => {
     expect(store.servedAt(slot)).toMatchObject({ route: 'r', arm: 'a', versionKey: 'm@1' });
     expect(store.settledAt(slot)).toBe(false);
     const d = store.get(made[249]!)!;
-    expect(d).toMatchObject({ route: 'r', arm: 'a', model: 'm', version: '1', versionKey: 'm@1', propensity: 0.25, rows: 1, reward: undefined });
+    expect(d).toMatchObject({
+      route: 'r',
+      arm: 'a',
+      model: 'm',
+      version: '1',
+      versionKey: 'm@1',
+      propensity: 0.25,
+      rows: 1,
+      reward: undefined,
+    });
     store.settle(d, 1);
     expect(store.get(made[249]!)!.reward).toBe(1);
     expect(store.pending).toBe(99);
@@ -84,7 +93,11 @@ describe('DecisionStore', () => {
     const fresh = decide(store, ids, 4000);
     const snapshot = store.snapshotLines(Date.now(), () => 60_000);
     expect(store.pending).toBe(7000);
-    const lines = Buffer.concat([...snapshot]).toString().split('\n').slice(0, -1).map((l) => JSON.parse(l) as { d: string });
+    const lines = Buffer.concat([...snapshot])
+      .toString()
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as { d: string });
     expect(lines.map((l) => l.d)).toEqual(fresh);
     expect(store.pending).toBe(4000);
     expect(store.size).toBe(4000);
@@ -101,7 +114,10 @@ describe('DecisionStore', () => {
     // The snapshot is the state when it was asked for, though it is read later.
     decide(store, ids, 5);
     store.settle(store.get(made[6]!)!, 1);
-    const lines = Buffer.concat([...snapshot]).toString().split('\n').slice(0, -1);
+    const lines = Buffer.concat([...snapshot])
+      .toString()
+      .split('\n')
+      .slice(0, -1);
     expect(lines).toHaveLength(40);
     expect(JSON.parse(lines[6]!).w).toBeUndefined();
     expect(JSON.parse(lines[0]!).d).toBe(made[0]);
@@ -123,17 +139,36 @@ describe('DecisionStore', () => {
     const store = new DecisionStore(8, ids);
     const out = new Bytes(16);
     // A journal that only takes lines: what a write round would put in the file.
-    const journal = { attachSource: () => undefined, pullSource: () => store.drainInto(out), poke: () => undefined } as unknown as Journal;
+    const journal = {
+      attachSource: () => undefined,
+      pullSource: () => store.drainInto(out),
+      poke: () => undefined,
+    } as unknown as Journal;
     store.attach(journal);
     const expected: string[] = [];
     // Arms belong to one route: the store tells what served by the arm object.
-    const logging = { ...pick, route: { name: 'logs-features', spec: { logFeatures: true } }, arm: { name: 'a', index: 0 }, propensity: 1 / 3 } as unknown as ArmChoice;
+    const logging = {
+      ...pick,
+      route: { name: 'logs-features', spec: { logFeatures: true } },
+      arm: { name: 'a', index: 0 },
+      propensity: 1 / 3,
+    } as unknown as ArmChoice;
     for (let i = 0; i < 30; i++) {
       const p = i % 3 === 0 ? logging : pick;
       const features = i % 3 === 0 ? { amount: i * 1.5, note: 'café "quoted"' } : undefined;
       const id = ids.mint(1_700_000_000_000 + i * (i % 2) * 60);
       store.decided(id, ids.mintedAtMs, p, 1 + (i % 4), features, answered);
-      expected.push(decisionLine(id, ids.mintedAtMs, { route: p.route.name, arm: 'a', model: 'm', version: '1', sha256: 'f'.repeat(64) }, p.propensity, 1 + (i % 4), features, undefined));
+      expected.push(
+        decisionLine(
+          id,
+          ids.mintedAtMs,
+          { route: p.route.name, arm: 'a', model: 'm', version: '1', sha256: 'f'.repeat(64) },
+          p.propensity,
+          1 + (i % 4),
+          features,
+          undefined,
+        ),
+      );
     }
     store.drainInto(out);
     expect(out.view().toString('utf8')).toBe(expected.map((l) => l + '\n').join(''));

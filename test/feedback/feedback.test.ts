@@ -25,7 +25,9 @@ beforeAll(async () => {
   t = await startTestServer({ CROUPIER_ROUTES: routesFile });
   ids = DecisionIds.fromFile(join(t.stateDir, 'decision-secret'));
 });
-afterAll(async () => { await t.stop(); });
+afterAll(async () => {
+  await t.stop();
+});
 
 async function decide(route = 'fraud-scoring', features: unknown = demoRow()): Promise<string> {
   const res = await postJson(`${t.url}/v1/predict/${route}`, { features });
@@ -48,15 +50,29 @@ describe('POST /v1/feedback', () => {
     expect(await repeat.json()).toMatchObject({ accepted: 0, result: 'duplicate' });
     expect(route.stats.reduce((s, a) => s + a.rewardTotal, 0)).toBe(rewards);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    expect(metrics).toMatch(/croupier_feedback_total\{route="fraud-scoring",arm="(champion|challenger)",result="accepted"\} 1/);
-    expect(metrics).toMatch(/croupier_feedback_total\{route="fraud-scoring",arm="(champion|challenger)",result="duplicate"\} 1/);
+    expect(metrics).toMatch(
+      /croupier_feedback_total\{route="fraud-scoring",arm="(champion|challenger)",result="accepted"\} 1/,
+    );
+    expect(metrics).toMatch(
+      /croupier_feedback_total\{route="fraud-scoring",arm="(champion|challenger)",result="duplicate"\} 1/,
+    );
     expect(metrics).toMatch(/croupier_arm_selection_probability\{route="fraud-scoring",arm="champion"\} 0\.\d+/);
   });
 
   it('judges outcomes sent at once each on its own: forged ids among genuine ones, a repeat in the same burst', async () => {
     const decided = await Promise.all(Array.from({ length: 6 }, () => decide()));
     const forged = decided[0]!.slice(0, 20) + (decided[0]![20] === 'A' ? 'B' : 'A') + decided[0]!.slice(21);
-    const burst = [decided[0], forged, decided[1], 'nonsense', decided[2], decided[2], decided[3], decided[4], decided[5]];
+    const burst = [
+      decided[0],
+      forged,
+      decided[1],
+      'nonsense',
+      decided[2],
+      decided[2],
+      decided[3],
+      decided[4],
+      decided[5],
+    ];
     const answers = await Promise.all(burst.map((decision) => feedback({ decision, reward: 1 })));
     const statuses = answers.map((r) => r.status);
     expect(statuses.filter((s) => s === 202)).toHaveLength(6);
@@ -82,7 +98,11 @@ describe('POST /v1/feedback', () => {
     // A held decision on a route with a 60 s window, judged 61 s later.
     const id = await decide('short');
     const [verdict] = await new Promise<Verdict[]>((resolve, reject) => {
-      t.server.feedbackLoop.feedback.receive([{ decision: id, reward: 1, label: undefined }], { verdicts: resolve, failed: reject }, Date.now() + 61_000);
+      t.server.feedbackLoop.feedback.receive(
+        [{ decision: id, reward: 1, label: undefined }],
+        { verdicts: resolve, failed: reject },
+        Date.now() + 61_000,
+      );
     });
     expect(verdict).toMatchObject({ result: 'expired', code: 'decision_expired' });
   });
@@ -92,7 +112,13 @@ describe('POST /v1/feedback', () => {
     const out = await feedback({ decision: id, reward: 1.5 });
     expect(out.status).toBe(400);
     expect(await errorCode(out)).toBe('reward_out_of_range');
-    for (const body of [{ decision: id, reward: 'yes' }, { decision: id }, { decision: id, reward: 1, extra: 1 }, [1], { decision: 5, reward: 1 }]) {
+    for (const body of [
+      { decision: id, reward: 'yes' },
+      { decision: id },
+      { decision: id, reward: 1, extra: 1 },
+      [1],
+      { decision: 5, reward: 1 },
+    ]) {
       const res = await feedback(body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(await errorCode(res)).toBe('invalid_request');
@@ -107,18 +133,37 @@ describe('POST /v1/feedback', () => {
   it('judges each event of a batch and lists those not accepted', async () => {
     const [a, b, c] = [await decide(), await decide(), await decide()];
     await feedback({ decision: c, reward: 1 });
-    const res = await feedback({ events: [{ decision: a, reward: 1 }, { decision: b, reward: 7 }, { decision: 'forged', reward: 1 }, { reward: 1 }, { decision: c, reward: 1 }, { decision: b, reward: 0 }] });
+    const res = await feedback({
+      events: [
+        { decision: a, reward: 1 },
+        { decision: b, reward: 7 },
+        { decision: 'forged', reward: 1 },
+        { reward: 1 },
+        { decision: c, reward: 1 },
+        { decision: b, reward: 0 },
+      ],
+    });
     expect(res.status).toBe(202);
-    const body = await res.json() as { accepted: number; results: { index: number; result: string; message: string }[] };
+    const body = (await res.json()) as {
+      accepted: number;
+      results: { index: number; result: string; message: string }[];
+    };
     expect(body.accepted).toBe(2);
-    expect(body.results.map((r) => [r.index, r.result])).toEqual([[1, 'invalid'], [2, 'unknown'], [3, 'invalid'], [4, 'duplicate']]);
+    expect(body.results.map((r) => [r.index, r.result])).toEqual([
+      [1, 'invalid'],
+      [2, 'unknown'],
+      [3, 'invalid'],
+      [4, 'duplicate'],
+    ]);
     expect(body.results.every((r) => typeof r.message === 'string')).toBe(true);
     const none = await feedback({ events: [{ decision: a, reward: 1 }] });
     expect(none.status).toBe(200);
     expect(await none.json()).toMatchObject({ accepted: 0, results: [{ index: 0, result: 'duplicate' }] });
     expect((await feedback({ events: [] })).status).toBe(200);
     expect((await feedback({ events: { decision: a, reward: 1 } })).status).toBe(400);
-    expect((await feedback({ events: Array.from({ length: 10_001 }, () => ({ decision: a, reward: 1 })) })).status).toBe(400);
+    expect(
+      (await feedback({ events: Array.from({ length: 10_001 }, () => ({ decision: a, reward: 1 })) })).status,
+    ).toBe(400);
   });
 
   it('journals decisions behind the answer, with features only where the route logs them', async () => {
@@ -129,10 +174,17 @@ describe('POST /v1/feedback', () => {
     expect(store.get(logged)!.features).toEqual(row);
     expect(store.get(plain)!.features).toBeUndefined();
     expect(store.get(plain)!.sha256).toMatch(/^[0-9a-f]{64}$/);
-    const journal = () => readdirSync(t.stateDir).filter((f) => f.startsWith('journal-')).map((f) => readFileSync(join(t.stateDir, f), 'utf8')).join('');
+    const journal = () =>
+      readdirSync(t.stateDir)
+        .filter((f) => f.startsWith('journal-'))
+        .map((f) => readFileSync(join(t.stateDir, f), 'utf8'))
+        .join('');
     const deadline = Date.now() + 1000;
     while (!journal().includes(plain) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const lines = journal().split('\n').filter((l) => l.includes(logged) || l.includes(plain)).map((l) => JSON.parse(l) as { f?: unknown });
+    const lines = journal()
+      .split('\n')
+      .filter((l) => l.includes(logged) || l.includes(plain))
+      .map((l) => JSON.parse(l) as { f?: unknown });
     expect(lines).toHaveLength(2);
     expect(lines.filter((l) => l.f !== undefined)).toHaveLength(1);
   });

@@ -7,17 +7,27 @@ import { demoRow, postJson, startTestServer, type TestServer, embeddedLog } from
 
 const stateDir = mkdtempSync(join(tmpdir(), 'croupier-restart-'));
 let t: TestServer | undefined;
-afterAll(async () => { await t?.stop(); rmSync(stateDir, { recursive: true, force: true }); });
+afterAll(async () => {
+  await t?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
 
-const decide = async (url: string) => ((await (await postJson(`${url}/v1/predict/fraud-scoring`, { features: demoRow() })).json()) as { decision: string }).decision;
-const statsOf = (s: TestServer) => s.server.gateway.router.get('fraud-scoring')!.stats.map((a) => ({ pulls: a.pulls, n: a.n, sum: a.sum, version: a.versionKey }));
+const decide = async (url: string) =>
+  ((await (await postJson(`${url}/v1/predict/fraud-scoring`, { features: demoRow() })).json()) as { decision: string })
+    .decision;
+const statsOf = (s: TestServer) =>
+  s.server.gateway.router
+    .get('fraud-scoring')!
+    .stats.map((a) => ({ pulls: a.pulls, n: a.n, sum: a.sum, version: a.versionKey }));
 
 describe('restart', () => {
   it('restores statistics and pending decisions, before and after compaction', async () => {
     t = await startTestServer({ CROUPIER_STATE_DIR: stateDir });
     const decisions: string[] = [];
     for (let i = 0; i < 30; i++) decisions.push(await decide(t.url));
-    const res = await postJson(`${t.url}/v1/feedback`, { events: decisions.slice(0, 10).map((decision, i) => ({ decision, reward: i % 2 })) });
+    const res = await postJson(`${t.url}/v1/feedback`, {
+      events: decisions.slice(0, 10).map((decision, i) => ({ decision, reward: i % 2 })),
+    });
     expect(res.status).toBe(202);
     await embeddedLog(t.server).state.compact();
     for (let i = 0; i < 10; i++) decisions.push(await decide(t.url));

@@ -72,7 +72,11 @@ async function freeClusterPort(taken: Set<number>): Promise<number> {
   }
 }
 
-interface SlotRange { from: number; to: number; port: number }
+interface SlotRange {
+  from: number;
+  to: number;
+  port: number;
+}
 
 export async function startCluster(): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'croupier-cluster-'));
@@ -87,16 +91,35 @@ export async function startCluster(): Promise<TestCluster> {
     const port = await freeClusterPort(taken);
     const d = join(dir, String(port));
     mkdirSync(d);
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'yes',
-      '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-      '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      d,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-node-timeout',
+      String(NODE_TIMEOUT_MS),
       // A replica that lost its master a while ago may still be promoted (the test's lagging replica).
-      '--cluster-replica-validity-factor', '0'];
+      '--cluster-replica-validity-factor',
+      '0',
+    ];
     run(port, args);
     const node: ClusterNode = {
       port,
       id: '',
-      signal: (sig) => { const p = procs.get(port)!; if (alive(p)) p.kill(sig); },
+      signal: (sig) => {
+        const p = procs.get(port)!;
+        if (alive(p)) p.kill(sig);
+      },
       async restart() {
         const p = procs.get(port)!;
         if (alive(p)) await new Promise((r) => p.once('exit', r));
@@ -108,8 +131,13 @@ export async function startCluster(): Promise<TestCluster> {
 
   const client = (node: ClusterNode): Redis => {
     const c = new Redis({
-      host: '127.0.0.1', port: node.port, maxRetriesPerRequest: 0, retryStrategy: () => 100,
-      connectTimeout: 1_000, commandTimeout: 2_000, lazyConnect: true,
+      host: '127.0.0.1',
+      port: node.port,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 100,
+      connectTimeout: 1_000,
+      commandTimeout: 2_000,
+      lazyConnect: true,
     });
     c.on('error', () => undefined);
     clients.push(c);
@@ -124,8 +152,11 @@ export async function startCluster(): Promise<TestCluster> {
   const byPort = (port: number): ClusterNode => all.find((n) => n.port === port)!;
   const live = (): ClusterNode[] => all.filter((n) => alive(procs.get(n.port)!));
   const slots = async (node: ClusterNode): Promise<SlotRange[]> =>
-    ((await on(node).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][])
-      .map(([from, to, [, port]]) => ({ from, to, port }));
+    ((await on(node).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]).map(([from, to, [, port]]) => ({
+      from,
+      to,
+      port,
+    }));
   const servedBy = async (node: ClusterNode, slot: number): Promise<number | undefined> =>
     (await slots(node)).find((r) => r.from <= slot && slot <= r.to)?.port;
   const ok = async (node: ClusterNode): Promise<boolean> =>
@@ -148,43 +179,51 @@ export async function startCluster(): Promise<TestCluster> {
       return live().filter((_, i) => roles[i] === 'master');
     },
     async replicaOf(master) {
-      const lines = ((await on(master).call('CLUSTER', 'REPLICAS', master.id)) as string[]);
+      const lines = (await on(master).call('CLUSTER', 'REPLICAS', master.id)) as string[];
       const port = Number(/127\.0\.0\.1:(\d+)@/.exec(lines[0] ?? '')?.[1]);
       if (!port) throw new Error(`master ${master.port} has no replica`);
       return byPort(port);
     },
     async waitForNewMaster(slot, port, timeoutMs) {
       let master: ClusterNode | undefined;
-      await until(`slot ${slot} to move off ${port}`, async () => {
-        try {
-          const ports = await Promise.all(live().map((n) => servedBy(n, slot)));
-          const p = ports[0];
-          if (p === undefined || p === port || ports.some((q) => q !== p)) return false;
-          if (!(await Promise.all(live().map(ok))).every(Boolean)) return false;
-          master = byPort(p);
-          return true;
-        } catch {
-          return false;
-        }
-      }, timeoutMs);
+      await until(
+        `slot ${slot} to move off ${port}`,
+        async () => {
+          try {
+            const ports = await Promise.all(live().map((n) => servedBy(n, slot)));
+            const p = ports[0];
+            if (p === undefined || p === port || ports.some((q) => q !== p)) return false;
+            if (!(await Promise.all(live().map(ok))).every(Boolean)) return false;
+            master = byPort(p);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        timeoutMs,
+      );
       return master!;
     },
     async waitForSyncedReplica(master, timeoutMs) {
-      await until(`master ${master.port} to have a replica in sync`, async () => {
-        try {
-          // A key in one of the master's own slots (any other answers MOVED).
-          const mine = await slots(master);
-          let key = '';
-          for (let i = 0; !key; i++) {
-            const s = await cluster.slot(`{sync-${i}}`);
-            if (mine.some((r) => r.port === master.port && r.from <= s && s <= r.to)) key = `{sync-${i}}`;
+      await until(
+        `master ${master.port} to have a replica in sync`,
+        async () => {
+          try {
+            // A key in one of the master's own slots (any other answers MOVED).
+            const mine = await slots(master);
+            let key = '';
+            for (let i = 0; !key; i++) {
+              const s = await cluster.slot(`{sync-${i}}`);
+              if (mine.some((r) => r.port === master.port && r.from <= s && s <= r.to)) key = `{sync-${i}}`;
+            }
+            await on(master).set(key, String(Date.now()));
+            return (await on(master).wait(1, 200)) >= 1;
+          } catch {
+            return false;
           }
-          await on(master).set(key, String(Date.now()));
-          return (await on(master).wait(1, 200)) >= 1;
-        } catch {
-          return false;
-        }
-      }, timeoutMs);
+        },
+        timeoutMs,
+      );
     },
     async move(moving, to) {
       for (const slot of moving) {
@@ -232,24 +271,42 @@ export async function startCluster(): Promise<TestCluster> {
 
   try {
     const answers = async (): Promise<boolean> =>
-      (await Promise.all(all.map((n) => on(n).ping().then(() => true, () => false)))).every(Boolean);
+      (
+        await Promise.all(
+          all.map((n) =>
+            on(n)
+              .ping()
+              .then(
+                () => true,
+                () => false,
+              ),
+          ),
+        )
+      ).every(Boolean);
     await until('the nodes to answer', answers, 15_000);
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...all.map((n) => `127.0.0.1:${n.port}`),
-      '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...all.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     for (const n of all) n.id = (await on(n).call('CLUSTER', 'MYID')) as string;
-    await until('every node to see the cluster ok, with three masters and three replicas', async () => {
-      for (const n of all) {
-        const info = (await on(n).call('CLUSTER', 'INFO')) as string;
-        if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:6/.test(info)) return false;
-        const nodes = ((await on(n).call('CLUSTER', 'NODES')) as string).trim().split('\n');
-        const flags = nodes.map((l) => l.split(' ')[2]!);
-        if (flags.filter((f) => f.includes('slave')).length !== 3) return false;
-        if (flags.some((f) => /fail|handshake/.test(f))) return false;
-      }
-      for (const m of await cluster.masters()) await cluster.waitForSyncedReplica(m, 15_000);
-      return true;
-    }, 30_000);
+    await until(
+      'every node to see the cluster ok, with three masters and three replicas',
+      async () => {
+        for (const n of all) {
+          const info = (await on(n).call('CLUSTER', 'INFO')) as string;
+          if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:6/.test(info)) return false;
+          const nodes = ((await on(n).call('CLUSTER', 'NODES')) as string).trim().split('\n');
+          const flags = nodes.map((l) => l.split(' ')[2]!);
+          if (flags.filter((f) => f.includes('slave')).length !== 3) return false;
+          if (flags.some((f) => /fail|handshake/.test(f))) return false;
+        }
+        for (const m of await cluster.masters()) await cluster.waitForSyncedReplica(m, 15_000);
+        return true;
+      },
+      30_000,
+    );
   } catch (err) {
     await cluster.stop();
     throw err;

@@ -35,8 +35,15 @@ async function feedback(to: TestServer, decision: string): Promise<number> {
 
 export async function underTraffic(a: TestServer, b: TestServer, fault: () => Promise<void>): Promise<FailoverRun> {
   const run: FailoverRun = {
-    predictions: 0, failedPredictions: [], worstPredictMs: 0, acknowledged: new Set(), refused: [], refusedWindowMs: 0,
-    notFound: [], other: [], redisUpDipped: false,
+    predictions: 0,
+    failedPredictions: [],
+    worstPredictMs: 0,
+    acknowledged: new Set(),
+    refused: [],
+    refusedWindowMs: 0,
+    notFound: [],
+    other: [],
+    redisUpDipped: false,
   };
   let running = true;
   let seed = 0;
@@ -54,7 +61,11 @@ export async function underTraffic(a: TestServer, b: TestServer, fault: () => Pr
       const started = performance.now();
       const p = await postJson(`${from.url}/v1/predict/${ROUTE}`, { features: demoRow(seed++) });
       run.predictions++;
-      if (p.status !== 200) { run.failedPredictions.push(p.status); await p.text(); continue; }
+      if (p.status !== 200) {
+        run.failedPredictions.push(p.status);
+        await p.text();
+        continue;
+      }
       const { decision } = (await p.json()) as { decision: string };
       run.worstPredictMs = Math.max(run.worstPredictMs, performance.now() - started);
       const status = await feedback(to, decision);
@@ -112,10 +123,12 @@ export function countedIn(entries: [string, string[]][]): Set<string> {
 
 export function expectNothingLost(name: string, run: FailoverRun, counted: Set<string>): void {
   const lost = [...run.acknowledged].filter((d) => !counted.has(d));
-  console.log(`${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, worst `
-    + `${Math.round(run.worstPredictMs)} ms), ${run.acknowledged.size} outcomes acknowledged, ${run.refused.length} `
-    + `refused with 503 over ${run.refusedWindowMs} ms and retried, ${lost.length} lost, ${run.notFound.length} `
-    + `answered 404, croupier_redis_up dipped: ${run.redisUpDipped}`);
+  console.log(
+    `${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, worst `
+      + `${Math.round(run.worstPredictMs)} ms), ${run.acknowledged.size} outcomes acknowledged, ${run.refused.length} `
+      + `refused with 503 over ${run.refusedWindowMs} ms and retried, ${lost.length} lost, ${run.notFound.length} `
+      + `answered 404, croupier_redis_up dipped: ${run.redisUpDipped}`,
+  );
   expect(run.failedPredictions).toEqual([]);
   expect(run.other).toEqual([]);
   expect(run.notFound).toEqual([]);

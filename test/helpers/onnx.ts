@@ -18,16 +18,29 @@ export interface TinyOptions {
 /** y = x + bias over FP32 [N, 4]: input "x", output "y". */
 export function tinyModel(options: TinyOptions = {}): Uint8Array {
   const bias = new Float32Array(4).fill(options.bias ?? 1);
-  const biasTensor: onnxProto.onnx.ITensorProto = { name: 'bias', dims: [4], dataType: onnx.TensorProto.DataType.FLOAT };
+  const biasTensor: onnxProto.onnx.ITensorProto = {
+    name: 'bias',
+    dims: [4],
+    dataType: onnx.TensorProto.DataType.FLOAT,
+  };
   if (options.externalLocation !== undefined) {
     biasTensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
-    biasTensor.externalData = [{ key: 'location', value: options.externalLocation }, { key: 'offset', value: '0' }, { key: 'length', value: '16' }];
+    biasTensor.externalData = [
+      { key: 'location', value: options.externalLocation },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: '16' },
+    ];
   } else {
     biasTensor.rawData = new Uint8Array(bias.buffer);
   }
   const valueInfo = (name: string): onnxProto.onnx.IValueInfoProto => ({
     name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }] } } },
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }] },
+      },
+    },
   });
   const domain = options.domain ?? '';
   const model: onnxProto.onnx.IModelProto = {
@@ -45,7 +58,12 @@ export function tinyModel(options: TinyOptions = {}): Uint8Array {
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }
 
-export function tinyManifest(model: string, version: string, bytes: Uint8Array, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function tinyManifest(
+  model: string,
+  version: string,
+  bytes: Uint8Array,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     name: model,
     version,
@@ -60,7 +78,13 @@ export function tinyManifest(model: string, version: string, bytes: Uint8Array, 
 }
 
 /** Writes `<root>/<model>/<version>/{model.onnx,model.json}`. */
-export function writeVersion(root: string, model: string, version: string, bytes: Uint8Array, manifest = tinyManifest(model, version, bytes)): string {
+export function writeVersion(
+  root: string,
+  model: string,
+  version: string,
+  bytes: Uint8Array,
+  manifest = tinyManifest(model, version, bytes),
+): string {
   const dir = join(root, model, version);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'model.onnx'), bytes);
@@ -81,8 +105,28 @@ export function embeddingModel(rows: number, table = new Uint8Array(rows * 16)):
       name: 'embedding',
       node: [{ opType: 'Gather', input: ['table', 'ids'], output: ['y'] }],
       initializer: [{ name: 'table', dims: [rows, 4], dataType: onnx.TensorProto.DataType.FLOAT, rawData: table }],
-      input: [{ name: 'ids', type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 1 }] } } } }],
-      output: [{ name: 'y', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 1 }, { dimValue: 4 }] } } } }],
+      input: [
+        {
+          name: 'ids',
+          type: {
+            tensorType: {
+              elemType: onnx.TensorProto.DataType.INT64,
+              shape: { dim: [{ dimParam: 'batch' }, { dimValue: 1 }] },
+            },
+          },
+        },
+      ],
+      output: [
+        {
+          name: 'y',
+          type: {
+            tensorType: {
+              elemType: onnx.TensorProto.DataType.FLOAT,
+              shape: { dim: [{ dimParam: 'batch' }, { dimValue: 1 }, { dimValue: 4 }] },
+            },
+          },
+        },
+      ],
     },
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();

@@ -24,9 +24,12 @@ export function spawnCroupier(args: string[], env: Record<string, string> = {}):
   const stderr: string[] = [];
   let resolveReady: (port: number) => void = () => {};
   let rejectReady: (e: Error) => void = () => {};
-  const ready = new Promise<number>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
+  const ready = new Promise<number>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
   ready.catch(() => undefined);
-  let buffer = "";
+  let buffer = '';
   proc.stdout.on('data', (chunk: Buffer) => {
     buffer += chunk.toString('utf8');
     let nl: number;
@@ -37,13 +40,17 @@ export function spawnCroupier(args: string[], env: Record<string, string> = {}):
       try {
         const entry = JSON.parse(line) as { msg?: string; port?: number };
         if (entry.msg === 'croupier ready' && entry.port) resolveReady(entry.port);
-      } catch { /* not JSON */ }
+      } catch {
+        /* not JSON */
+      }
     }
   });
   proc.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
-    rejectReady(new Error(`croupier exited (${code}) before ready: ${stderr.join('')}`));
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.on('exit', (code) => {
+      rejectReady(new Error(`croupier exited (${code}) before ready: ${stderr.join('')}`));
+      resolve(code);
+    }),
+  );
   return { proc, stdout, stderr, exited, ready };
 }

@@ -47,11 +47,12 @@ export function describeRedis(name: string, fn: () => void): void {
   const plan = redisPlan(redisAvailable(), process.env.CI === 'true');
   if (plan === 'run') describe(name, fn);
   else if (plan === 'skip') describe.skip(`${name} — skipped: ${MISSING}`, fn);
-  else describe(name, () => {
-    it('needs redis-server (CI=true: Redis tests fail instead of skipping)', () => {
-      throw new Error(`${MISSING}; under CI=true Redis tests must run`);
+  else
+    describe(name, () => {
+      it('needs redis-server (CI=true: Redis tests fail instead of skipping)', () => {
+        throw new Error(`${MISSING}; under CI=true Redis tests must run`);
+      });
     });
-  });
 }
 
 export function freePort(): Promise<number> {
@@ -72,9 +73,18 @@ async function waitForPong(port: number, timeoutMs: number): Promise<void> {
     const ok = await new Promise<boolean>((resolve) => {
       const sock = net.connect({ host: '127.0.0.1', port });
       let data = '';
-      sock.setTimeout(500, () => { sock.destroy(); resolve(false); });
+      sock.setTimeout(500, () => {
+        sock.destroy();
+        resolve(false);
+      });
       sock.once('connect', () => sock.write('PING\r\n'));
-      sock.on('data', (d) => { data += d.toString(); if (data.includes('\r\n')) { sock.destroy(); resolve(data.startsWith('+PONG')); } });
+      sock.on('data', (d) => {
+        data += d.toString();
+        if (data.includes('\r\n')) {
+          sock.destroy();
+          resolve(data.startsWith('+PONG'));
+        }
+      });
       sock.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -90,7 +100,24 @@ export async function startRedis(): Promise<TestRedis> {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const launch = async (): Promise<void> => {
-    const proc = spawn(BINARY, ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], { stdio: 'ignore' });
+    const proc = spawn(
+      BINARY,
+      [
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    );
     child = proc;
     exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     await waitForPong(port, 10_000);

@@ -43,7 +43,15 @@ export interface TestSentinelSet {
 }
 
 function client(port: number): Redis {
-  const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, retryStrategy: () => 100, connectTimeout: 1_000, commandTimeout: 1_000, lazyConnect: true });
+  const c = new Redis({
+    host: '127.0.0.1',
+    port,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => 100,
+    connectTimeout: 1_000,
+    commandTimeout: 1_000,
+    lazyConnect: true,
+  });
   c.on('error', () => undefined);
   return c;
 }
@@ -54,7 +62,9 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
     try {
       const v = await check();
       if (v !== undefined) return v;
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     await sleep(50);
   }
   throw new Error(`sentinel set: timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -73,11 +83,25 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
     const port = await freePort();
     const d = join(dir, name);
     mkdirSync(d);
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'yes', ...extra];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      d,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      ...extra,
+    ];
     const n: TestNode = {
       port,
       proc: run(args),
-      signal: (sig) => { if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill(sig); },
+      signal: (sig) => {
+        if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill(sig);
+      },
       async restart() {
         if (n.proc.exitCode === null && n.proc.signalCode === null) await new Promise((r) => n.proc.once('exit', r));
         n.proc = run(args);
@@ -93,13 +117,18 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
     const port = await freePort();
     sentinelPorts.push(port);
     const conf = join(dir, `sentinel-${i}.conf`);
-    writeFileSync(conf, [
-      `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
-      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${master.port} 2`,
-      `sentinel down-after-milliseconds ${MASTER_NAME} ${DOWN_AFTER_MS}`,
-      `sentinel failover-timeout ${MASTER_NAME} 5000`,
-      `sentinel parallel-syncs ${MASTER_NAME} 1`,
-    ].join('\n') + '\n');
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${master.port} 2`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} ${DOWN_AFTER_MS}`,
+        `sentinel failover-timeout ${MASTER_NAME} 5000`,
+        `sentinel parallel-syncs ${MASTER_NAME} 1`,
+      ].join('\n') + '\n',
+    );
     run([conf, '--sentinel']);
   }
   const sentinel = (i: number): Redis => {
@@ -110,7 +139,12 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
   const sentinels = sentinelPorts.map((_, i) => sentinel(i));
 
   const byPort = (port: number): TestNode => nodes.find((n) => n.port === port)!;
-  const named = async (): Promise<number[]> => Promise.all(sentinels.map(async (s) => Number(((await s.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1])));
+  const named = async (): Promise<number[]> =>
+    Promise.all(
+      sentinels.map(async (s) =>
+        Number(((await s.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1]),
+      ),
+    );
   const role = async (port: number): Promise<string> => {
     const c = client(port);
     try {
@@ -136,33 +170,45 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
       await sentinels[0]!.call('SENTINEL', 'FAILOVER', MASTER_NAME);
     },
     async waitForNewMaster(port, timeoutMs) {
-      return until('a new master', async () => {
-        const ports = await named();
-        if (ports.some((p) => p === port || p !== ports[0])) return undefined;
-        return (await role(ports[0]!)) === 'master' ? byPort(ports[0]!) : undefined;
-      }, timeoutMs);
+      return until(
+        'a new master',
+        async () => {
+          const ports = await named();
+          if (ports.some((p) => p === port || p !== ports[0])) return undefined;
+          return (await role(ports[0]!)) === 'master' ? byPort(ports[0]!) : undefined;
+        },
+        timeoutMs,
+      );
     },
     async waitForSyncedReplica(timeoutMs) {
-      await until('the master to have a replica in sync', async () => {
-        const c = client((await set.master()).port);
-        try {
-          await c.set('croupier-test:sync', String(Date.now()));
-          return (await c.wait(1, 200)) >= 1 ? true : undefined;
-        } finally {
-          c.disconnect();
-        }
-      }, timeoutMs);
+      await until(
+        'the master to have a replica in sync',
+        async () => {
+          const c = client((await set.master()).port);
+          try {
+            await c.set('croupier-test:sync', String(Date.now()));
+            return (await c.wait(1, 200)) >= 1 ? true : undefined;
+          } finally {
+            c.disconnect();
+          }
+        },
+        timeoutMs,
+      );
     },
     async waitForReplica(port, timeoutMs) {
-      await until(`node ${port} to replicate in sync`, async () => {
-        const c = client(port);
-        try {
-          const info = await c.info('replication');
-          return /role:slave/.test(info) && /master_link_status:up/.test(info) ? true : undefined;
-        } finally {
-          c.disconnect();
-        }
-      }, timeoutMs);
+      await until(
+        `node ${port} to replicate in sync`,
+        async () => {
+          const c = client(port);
+          try {
+            const info = await c.info('replication');
+            return /role:slave/.test(info) && /master_link_status:up/.test(info) ? true : undefined;
+          } finally {
+            c.disconnect();
+          }
+        },
+        timeoutMs,
+      );
     },
     async stop() {
       for (const c of clients) c.disconnect();
@@ -172,7 +218,11 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
           p.kill('SIGKILL');
         }
       }
-      await Promise.all(procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r)))));
+      await Promise.all(
+        procs.map((p) =>
+          p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r)),
+        ),
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -180,14 +230,18 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
     // Ready: the replica in sync, every sentinel naming the master and knowing the replica and the
     // two other sentinels (a failover needs a quorum and a replica to promote).
     for (const r of nodes.slice(1)) await set.waitForReplica(r.port, 15_000);
-    await until('the sentinels to know each other and the replica', async () => {
-      for (const s of sentinels) {
-        const m = (await s.call('SENTINEL', 'master', MASTER_NAME)) as string[];
-        const f = (k: string): string => m[m.indexOf(k) + 1]!;
-        if (f('num-other-sentinels') !== '2' || f('num-slaves') !== String(replicas)) return undefined;
-      }
-      return true;
-    }, 20_000);
+    await until(
+      'the sentinels to know each other and the replica',
+      async () => {
+        for (const s of sentinels) {
+          const m = (await s.call('SENTINEL', 'master', MASTER_NAME)) as string[];
+          const f = (k: string): string => m[m.indexOf(k) + 1]!;
+          if (f('num-other-sentinels') !== '2' || f('num-slaves') !== String(replicas)) return undefined;
+        }
+        return true;
+      },
+      20_000,
+    );
   } catch (err) {
     await set.stop();
     throw err;

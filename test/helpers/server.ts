@@ -32,11 +32,18 @@ export function copyDemoModels(): string {
 
 export async function startTestServer(env: Record<string, string> = {}, args: string[] = []): Promise<TestServer> {
   const stateDir = env.CROUPIER_STATE_DIR ?? mkdtempSync(join(tmpdir(), 'croupier-state-'));
-  const config = loadConfig(['--port', '0', ...args], { CROUPIER_MODELS_DIR: DEMO_MODELS, CROUPIER_WORKERS: '1', CROUPIER_LOG_LEVEL: 'debug', ...env, CROUPIER_STATE_DIR: stateDir });
+  const config = loadConfig(['--port', '0', ...args], {
+    CROUPIER_MODELS_DIR: DEMO_MODELS,
+    CROUPIER_WORKERS: '1',
+    CROUPIER_LOG_LEVEL: 'debug',
+    ...env,
+    CROUPIER_STATE_DIR: stateDir,
+  });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -54,7 +61,11 @@ export async function startTestServer(env: Record<string, string> = {}, args: st
 }
 
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 
 /** A row of 32 features near the demo baseline. */

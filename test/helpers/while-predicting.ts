@@ -12,7 +12,11 @@ export interface WhilePredicting {
   stallMs: number;
 }
 
-export async function whilePredicting(url: string, body: unknown, work: () => Promise<unknown>): Promise<WhilePredicting> {
+export async function whilePredicting(
+  url: string,
+  body: unknown,
+  work: () => Promise<unknown>,
+): Promise<WhilePredicting> {
   let running = true;
   let worstMs = 0;
   let answers = 0;

@@ -14,7 +14,11 @@ const concrete = (path: string): string =>
 
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-interface Answer { status: number; allow: string | null; body: unknown }
+interface Answer {
+  status: number;
+  allow: string | null;
+  body: unknown;
+}
 
 async function call(base: string, method: string, path: string): Promise<Answer> {
   // A body that is never acted on: {} is refused as invalid by every route that reads one.
@@ -33,8 +37,12 @@ const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'];
 
 describe('one listener', () => {
   let t: TestServer;
-  beforeAll(async () => { t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN }); });
-  afterAll(async () => { await t.stop(); });
+  beforeAll(async () => {
+    t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN });
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   const declared = ROUTES.map((r) => [`${r.method} ${r.path}`, r.method, r.path] as const);
   it.each(declared)('%s is registered', async (_name, method, path) => {
@@ -57,7 +65,7 @@ describe('one listener', () => {
     }
   });
 
-  it('an unknown path is a 404 in its family\'s JSON error form', async () => {
+  it("an unknown path is a 404 in its family's JSON error form", async () => {
     const v1 = await call(t.url, 'GET', '/v1/nope');
     expect(v1.status).toBe(404);
     expect(v1.body).toEqual(v1Error('not_found', 'no such path: GET /v1/nope'));
@@ -77,7 +85,10 @@ describe('one listener', () => {
     const { body } = await call(t.url, 'GET', '/admin/audit?limit=1');
     expect((body as { entries: unknown[] }).entries).toEqual([
       expect.objectContaining({
-        actor: 'admin', action: 'unknown', result: 'refused', status: 405,
+        actor: 'admin',
+        action: 'unknown',
+        result: 'refused',
+        status: 405,
         error: { code: 'method_not_allowed', message: 'use GET on this path' },
       }),
     ]);
@@ -91,7 +102,9 @@ describe('the admin API on its own listener', () => {
     t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_ADMIN_PORT: '0' });
     adminUrl = `http://127.0.0.1:${t.server.adminPort}`;
   });
-  afterAll(async () => { await t.stop(); });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   it('serves every admin route there, and none of the data plane', async () => {
     for (const r of ROUTES) {

@@ -99,12 +99,19 @@ function batcher(limits: Partial<BatchLimits> = {}): Batcher {
     queueDepth: () => {},
     shed: (_: ModelVersion, reason: string) => observed.push(`shed ${reason}`),
   };
-  return new Batcher(version, loadSpec(version), runner, observer, {
-    maxBatch: 4,
-    batchDelayUs: 2000,
-    maxQueuedRows: 8,
-    ...limits,
-  }, saturation);
+  return new Batcher(
+    version,
+    loadSpec(version),
+    runner,
+    observer,
+    {
+      maxBatch: 4,
+      batchDelayUs: 2000,
+      maxQueuedRows: 8,
+      ...limits,
+    },
+    saturation,
+  );
 }
 
 beforeEach(() => {

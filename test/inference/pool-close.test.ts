@@ -12,5 +12,9 @@ it('a pool closed while a version loads in its workers ends cleanly, every time'
   const script = fileURLToPath(new URL('../helpers/close-during-load.ts', import.meta.url));
   const run = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
   expect(run.stderr).not.toContain('Napi::Error');
-  expect({ status: run.status, signal: run.signal, stdout: run.stdout.trim() }).toEqual({ status: 0, signal: null, stdout: 'closed 3' });
+  expect({ status: run.status, signal: run.signal, stdout: run.stdout.trim() }).toEqual({
+    status: 0,
+    signal: null,
+    stdout: 'closed 3',
+  });
 });

@@ -40,7 +40,13 @@ function spec(key: string, rowSize = 4): LoadSpec {
 
 /** `count` batches at once: with two workers and two slots each, every worker gets some. */
 function score(p: InferencePool, key: string, count: number): Promise<InferResult>[] {
-  return Array.from({ length: count }, (_, i) => p.run({ key, rows: 1, inputs: [{ name: 'ids', type: 'int64', dims: [1, 1], data: new BigInt64Array([BigInt(i)]) }] }));
+  return Array.from({ length: count }, (_, i) =>
+    p.run({
+      key,
+      rows: 1,
+      inputs: [{ name: 'ids', type: 'int64', dims: [1, 1], data: new BigInt64Array([BigInt(i)]) }],
+    }),
+  );
 }
 
 /** With three batches in flight there is still a free slot: no worker is kept from batches. */
@@ -51,7 +57,7 @@ async function expectBothWorkersTakeBatches(p: InferencePool, key: string): Prom
 }
 
 describe('InferencePool with two workers', () => {
-  it('loads a version into every worker, with the fastest one\'s timing, and serves it from both', async () => {
+  it("loads a version into every worker, with the fastest one's timing, and serves it from both", async () => {
     const p = pool();
     const timing = await p.load(spec('embed:1'), 8);
     expect(timing!.loadMs).toBeGreaterThanOrEqual(0);

@@ -8,7 +8,13 @@ it('FastCounter and FastHistogram expose the same text as prom-client Counter an
   const ours = new client.Registry();
   const buckets = [0.001, 0.01, 0.1, 1];
   const c1 = new client.Counter({ name: 'x_total', help: 'h', labelNames: ['route', 'code'], registers: [theirs] });
-  const h1 = new client.Histogram({ name: 'x_seconds', help: 'h', labelNames: ['route'], buckets, registers: [theirs] });
+  const h1 = new client.Histogram({
+    name: 'x_seconds',
+    help: 'h',
+    labelNames: ['route'],
+    buckets,
+    registers: [theirs],
+  });
   const c2 = new FastCounter('x_total', 'h', ['route', 'code'], ours);
   const h2 = new FastHistogram('x_seconds', 'h', ['route'], buckets, ours);
   const values = [0, 0.0005, 0.001, 0.002, 0.01, 0.5, 1, 3, 1e9];

@@ -16,9 +16,17 @@ const MODELS = [
   { dir: 'mlp/1', output: 'probability', width: 256 },
 ] as const;
 
-interface FeatureStats { mean: number; std: number; min: number; max: number }
+interface FeatureStats {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+}
 interface Manifest {
-  name: string; version: string; file: string; sha256: string;
+  name: string;
+  version: string;
+  file: string;
+  sha256: string;
   inputs: { name: string; shape: number[]; featureNames: string[] }[];
   outputs: { name: string; shape: number[] }[];
   baseline: { features: Record<string, FeatureStats> };
@@ -80,8 +88,9 @@ describe('committed demo models run in onnxruntime-node', () => {
   /** Three baseline-like rows per model: the mean, mean - 0.5 std, mean + 0.5 std (clipped to [min, max]). */
   function rows(manifest: Manifest): Float32Array {
     const stats = (manifest.inputs[0]?.featureNames ?? []).map((n) => manifest.baseline.features[n]);
-    return Float32Array.from([0, -0.5, 0.5].flatMap((k) =>
-      stats.map((s) => (s ? Math.min(s.max, Math.max(s.min, s.mean + k * s.std)) : NaN))));
+    return Float32Array.from(
+      [0, -0.5, 0.5].flatMap((k) => stats.map((s) => (s ? Math.min(s.max, Math.max(s.min, s.mean + k * s.std)) : NaN))),
+    );
   }
 
   /** Score 3 rows built from the baseline in `rowsFrom`'s manifest (default: the model's own). */
@@ -92,7 +101,9 @@ describe('committed demo models run in onnxruntime-node', () => {
       expect(session.inputNames).toEqual(['features']);
       expect(session.outputNames).toEqual([output]);
       expect(manifest.outputs.map((o) => o.name)).toEqual([output]);
-      const result = await session.run({ features: new ort.Tensor('float32', rows(readManifest(rowsFrom)), [3, width]) });
+      const result = await session.run({
+        features: new ort.Tensor('float32', rows(readManifest(rowsFrom)), [3, width]),
+      });
       const tensor = result[output];
       expect(tensor?.dims).toEqual([3, 1]);
       return Array.from(tensor?.data as Float32Array);

@@ -28,7 +28,16 @@ describeRedis('Redis admin lock and audit chain', () => {
   });
 
   const write = (token: number, value: string): Promise<unknown> =>
-    client.eval(FENCED_WRITE, 2, modelKey('m', 'live'), modelKey('m', 'fence'), token, value, controlKey('events'), '{}');
+    client.eval(
+      FENCED_WRITE,
+      2,
+      modelKey('m', 'live'),
+      modelKey('m', 'fence'),
+      token,
+      value,
+      controlKey('events'),
+      '{}',
+    );
 
   it('refuses a write from a holder whose lease ran out once a newer holder wrote', async () => {
     const first = new RedisAdminLock(client, 'replica-a');
@@ -52,13 +61,17 @@ describeRedis('Redis admin lock and audit chain', () => {
     let inside = 0;
     let most = 0;
     const tokens: number[] = [];
-    await Promise.all(Array.from({ length: 20 }, (_, i) => locks[i % 2]!.run(async () => {
-      inside++;
-      most = Math.max(most, inside);
-      tokens.push(locks[i % 2]!.fence());
-      await new Promise((r) => setTimeout(r, 5));
-      inside--;
-    })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        locks[i % 2]!.run(async () => {
+          inside++;
+          most = Math.max(most, inside);
+          tokens.push(locks[i % 2]!.fence());
+          await new Promise((r) => setTimeout(r, 5));
+          inside--;
+        }),
+      ),
+    );
     expect(most).toBe(1);
     expect(tokens).toEqual([...tokens].sort((x, y) => x - y));
     // Released: nothing left holding it.
@@ -67,7 +80,18 @@ describeRedis('Redis admin lock and audit chain', () => {
 
   it('appends racing from two replicas make one chain that verifies', async () => {
     const logs = [new RedisAuditLog(client), new RedisAuditLog(client)];
-    await Promise.all(Array.from({ length: 60 }, (_, i) => logs[i % 2]!.append({ actor: `r${i % 2}`, action: 'deploy', target: 'm', result: 'ok', status: 200, after: String(i) })));
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        logs[i % 2]!.append({
+          actor: `r${i % 2}`,
+          action: 'deploy',
+          target: 'm',
+          result: 'ok',
+          status: 200,
+          after: String(i),
+        }),
+      ),
+    );
     const texts = await client.lrange(controlKey('audit'), 0, -1);
     expect(texts).toHaveLength(60);
     const verdict = verifyAuditLog(texts.join('\n'));
@@ -81,9 +105,22 @@ describeRedis('Redis admin lock and audit chain', () => {
     await client.del(controlKey('audit'), controlKey('audit-head'), INTENTS_KEY);
     const logs = [new RedisAuditLog(client), new RedisAuditLog(client)];
     const settlers = logs.map((l) => new ChangeIntents(client, l, createLogger('silent')));
-    const intent = (id: string, target: string): ChangeIntent => ({ id, time: new Date(1_000).toISOString(), fields: { actor: 'admin', action: 'deploy', target, before: '1', after: '2', result: 'ok', status: 200 } });
+    const intent = (id: string, target: string): ChangeIntent => ({
+      id,
+      time: new Date(1_000).toISOString(),
+      fields: { actor: 'admin', action: 'deploy', target, before: '1', after: '2', result: 'ok', status: 200 },
+    });
     const pointer = (model: string, token: number, id: string): Promise<unknown> =>
-      client.eval(FENCED_WRITE, 2, modelKey(model, 'live'), modelKey(model, 'fence'), token, JSON.stringify({ live: '2', token, intent: id }), controlKey('events'), '{}');
+      client.eval(
+        FENCED_WRITE,
+        2,
+        modelKey(model, 'live'),
+        modelKey(model, 'fence'),
+        token,
+        JSON.stringify({ live: '2', token, intent: id }),
+        controlKey('events'),
+        '{}',
+      );
 
     // Made: the intent, then the pointer naming it; the writer died before its entry.
     await settlers[0]!.save(intent('made', 'm2'), 'model:m2', 5);
@@ -94,17 +131,30 @@ describeRedis('Redis admin lock and audit chain', () => {
     await settlers[1]!.settle(false);
     expect(await client.hexists(INTENTS_KEY, 'lost'), 'not voided before VOID_AFTER_MS without the lock').toBe(1);
     await settlers[1]!.settle(true);
-    expect(await pointer('m3', 7, 'lost'), 'the stalled writer\'s late write is refused').toBe(8);
+    expect(await pointer('m3', 7, 'lost'), "the stalled writer's late write is refused").toBe(8);
 
-    const chain = (await client.lrange(controlKey('audit'), 0, -1)).map((t) => JSON.parse(t) as { target: string; result: string; time: string });
-    expect(chain.map((e) => [e.target, e.result])).toEqual([['m2', 'ok'], ['m3', 'failed']]);
+    const chain = (await client.lrange(controlKey('audit'), 0, -1)).map(
+      (t) => JSON.parse(t) as { target: string; result: string; time: string },
+    );
+    expect(chain.map((e) => [e.target, e.result])).toEqual([
+      ['m2', 'ok'],
+      ['m3', 'failed'],
+    ]);
     expect(chain[0]!.time).toBe(new Date(1_000).toISOString());
-    expect(verifyAuditLog((await client.lrange(controlKey('audit'), 0, -1)).join('\n'))).toMatchObject({ ok: true, entries: 2 });
+    expect(verifyAuditLog((await client.lrange(controlKey('audit'), 0, -1)).join('\n'))).toMatchObject({
+      ok: true,
+      entries: 2,
+    });
     expect(await client.hlen(INTENTS_KEY)).toBe(0);
   });
 
   it('answers state_unavailable (503, retry) at once when Redis is gone, never hangs an admin change', async () => {
-    const link = new Redis(redis.url, { enableOfflineQueue: false, commandTimeout: 250, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+    const link = new Redis(redis.url, {
+      enableOfflineQueue: false,
+      commandTimeout: 250,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 100,
+    });
     link.on('error', () => undefined);
     await new Promise((r) => link.once('ready', r));
     redis.kill();
@@ -112,7 +162,9 @@ describeRedis('Redis admin lock and audit chain', () => {
     const started = performance.now();
     const lock = new RedisAdminLock(link, 'replica-a');
     await expect(lock.run(async () => 'changed')).rejects.toMatchObject({ code: 'state_unavailable', status: 503 });
-    await expect(new RedisAuditLog(link).append({ actor: null, action: 'deploy', target: 'm', result: 'ok', status: 200 })).rejects.toMatchObject({ code: 'state_unavailable' });
+    await expect(
+      new RedisAuditLog(link).append({ actor: null, action: 'deploy', target: 'm', result: 'ok', status: 200 }),
+    ).rejects.toMatchObject({ code: 'state_unavailable' });
     expect(performance.now() - started).toBeLessThan(1000);
     link.disconnect();
     await redis.restart();

@@ -35,12 +35,21 @@ interface Answer {
 async function call(r: Replica, method: string, path: string, body?: unknown, token = TOKEN): Promise<Answer> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${r.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${r.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) as Answer['body'] : {} };
+  return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : {} };
 }
 
-interface ModelView { name: string; live: string; replicas?: { replica: string; live: string | null }[]; versions: { version: string; replicas?: { replica: string; loaded: number; of: number }[] }[] }
+interface ModelView {
+  name: string;
+  live: string;
+  replicas?: { replica: string; live: string | null }[];
+  versions: { version: string; replicas?: { replica: string; loaded: number; of: number }[] }[];
+}
 
 async function fraud(r: Replica): Promise<ModelView> {
   const { body } = await call(r, 'GET', '/admin/models');
@@ -63,7 +72,13 @@ let modelsB: string;
 const replicas: Replica[] = [];
 
 async function startReplica(models: string): Promise<Replica> {
-  const child = spawnCroupier(['serve', '--port', '0'], { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_ADMIN_TOKENS: `ops:${OPS_TOKEN}`, CROUPIER_MODELS_DIR: models, CROUPIER_LOG_LEVEL: 'info' });
+  const child = spawnCroupier(['serve', '--port', '0'], {
+    CROUPIER_REDIS_URL: redis.url,
+    CROUPIER_ADMIN_TOKEN: TOKEN,
+    CROUPIER_ADMIN_TOKENS: `ops:${OPS_TOKEN}`,
+    CROUPIER_MODELS_DIR: models,
+    CROUPIER_LOG_LEVEL: 'info',
+  });
   const port = await child.ready;
   const r = { child, url: `http://127.0.0.1:${port}`, id: `${hostname()}-${child.proc.pid}` };
   replicas.push(r);
@@ -73,9 +88,14 @@ async function startReplica(models: string): Promise<Replica> {
 /** The real `croupier` CLI against a replica. */
 function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'croupier.js'), ...args], { env: { PATH: process.env.PATH ?? '', CROUPIER_ADMIN_TOKEN: TOKEN } }, (error, stdout) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout });
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin', 'croupier.js'), ...args],
+      { env: { PATH: process.env.PATH ?? '', CROUPIER_ADMIN_TOKEN: TOKEN } },
+      (error, stdout) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout });
+      },
+    );
   });
 }
 
@@ -116,23 +136,46 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     expect(deployed.status, JSON.stringify(deployed.body)).toBe(200);
     const deployMs = await within(1000, async () => (await fraud(b)).live === '2');
     // What a client of B sees: the unversioned V2 endpoint answers from version 2.
-    const infer = await fetch(`${b.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow(1) }] }) });
-    expect((await infer.json() as { model_version: string }).model_version).toBe('2');
+    const infer = await fetch(`${b.url}/v2/models/fraud/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow(1) }] }),
+    });
+    expect(((await infer.json()) as { model_version: string }).model_version).toBe('2');
 
     const rolled = await call(a, 'POST', '/admin/models/fraud/rollback');
     expect(rolled.status, JSON.stringify(rolled.body)).toBe(200);
     const rollbackMs = await within(1000, async () => (await fraud(b)).live === '1');
     expect((await fraud(b)).live).toBe('1');
-    console.log(`deploy call on A (two-phase, 2 replicas) ${callMs.toFixed(0)} ms; live on B ${deployMs.toFixed(0)} ms after its answer, rollback ${rollbackMs.toFixed(0)} ms after`);
+    console.log(
+      `deploy call on A (two-phase, 2 replicas) ${callMs.toFixed(0)} ms; live on B ${deployMs.toFixed(0)} ms after its answer, rollback ${rollbackMs.toFixed(0)} ms after`,
+    );
 
     // GET /admin/models shows each live replica's load state.
     // (as of the last heartbeat A read: B, started with it, may take a second to appear there)
-    await within(1500, async () => (await fraud(a)).replicas!.map((r) => r.replica).sort().join() === [a.id, b.id].sort().join());
-    expect((await fraud(a)).versions.find((v) => v.version === '2')!.replicas).toContainEqual({ replica: b.id, loaded: 1, of: 1 });
+    await within(
+      1500,
+      async () =>
+        (await fraud(a))
+          .replicas!.map((r) => r.replica)
+          .sort()
+          .join() === [a.id, b.id].sort().join(),
+    );
+    expect((await fraud(a)).versions.find((v) => v.version === '2')!.replicas).toContainEqual({
+      replica: b.id,
+      loaded: 1,
+      of: 1,
+    });
   });
 
   it('a route change on A applies on B within 1 s', async () => {
-    const spec = { policy: 'fixed', arms: [{ name: 'a', model: 'fraud', version: '1', weight: 0.3 }, { name: 'b', model: 'fraud', version: '2', weight: 0.7 }] };
+    const spec = {
+      policy: 'fixed',
+      arms: [
+        { name: 'a', model: 'fraud', version: '1', weight: 0.3 },
+        { name: 'b', model: 'fraud', version: '2', weight: 0.7 },
+      ],
+    };
     const put = await call(a, 'PUT', '/admin/routes/fraud-ab', spec);
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     const ms = await within(1000, async () => {
@@ -178,7 +221,7 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     expect(status.stdout).toMatch(/fraud\s+2\s+live\s+(1\/1|inline)\s+3\/3/);
   });
 
-  it('the audit chain read from either replica is one, verifies, and holds both replicas\' entries', async () => {
+  it("the audit chain read from either replica is one, verifies, and holds both replicas' entries", async () => {
     const fromA = (await call(a, 'GET', '/admin/audit')).body.entries as AuditEntry[];
     const fromB = (await call(b, 'GET', '/admin/audit')).body.entries as AuditEntry[];
     expect(fromB).toEqual(fromA);
@@ -188,7 +231,12 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     expect(actions.slice(0, 4)).toEqual(['deploy:ok', 'rollback:ok', 'routes.put:ok', 'deploy:refused']);
     expect(actions.slice(4).sort()).toEqual(['deploy:noop', 'deploy:ok']);
     // The last two were appended by A (token "admin") and by B (token "ops"), in one chain.
-    expect(fromA.slice(4).map((e) => e.actor).sort()).toEqual(['admin', 'ops']);
+    expect(
+      fromA
+        .slice(4)
+        .map((e) => e.actor)
+        .sort(),
+    ).toEqual(['admin', 'ops']);
     const verified = await cli('audit', 'verify', '--url', b.url);
     expect(verified.stdout).toContain(`audit log intact: ${fromA.length} entries`);
     expect(verified.code).toBe(0);
@@ -204,8 +252,12 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     const { archive } = packRelease(dir);
     rmSync(work, { recursive: true, force: true });
     const push = async (): Promise<Answer> => {
-      const res = await fetch(`${a.url}/admin/models/fraud/versions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/gzip' }, body: archive });
-      return { status: res.status, body: await res.json() as Answer['body'] };
+      const res = await fetch(`${a.url}/admin/models/fraud/versions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/gzip' },
+        body: archive,
+      });
+      return { status: res.status, body: (await res.json()) as Answer['body'] };
     };
 
     // B has its own model directory: it cannot see the pushed files, so the push is undone.
@@ -230,7 +282,14 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
     expect(deployed.status, JSON.stringify(deployed.body)).toBe(200);
     await within(1000, async () => (await fraud(c)).live === '4');
     // A's view of the others is as of its last heartbeat (every second): B leaves it soon after.
-    await within(2000, async () => (await fraud(a)).replicas!.map((r) => r.replica).sort().join() === [a.id, c.id].sort().join());
+    await within(
+      2000,
+      async () =>
+        (await fraud(a))
+          .replicas!.map((r) => r.replica)
+          .sort()
+          .join() === [a.id, c.id].sort().join(),
+    );
     console.log(`push with a dead replica still in the set answered after ${pushMs.toFixed(0)} ms`);
   });
 
@@ -240,7 +299,10 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
       // Written the way a deploy writes it, but never published: as if every replica missed the message.
       const fence = Number(await redisClient.get('croupier:{model:fraud}:fence'));
       const v2 = (await fraud(a)).versions.find((v) => v.version === '2') as unknown as { sha256: string };
-      await redisClient.set('croupier:{model:fraud}:live', JSON.stringify({ model: 'fraud', live: '2', sha256: v2.sha256, history: ['1'], token: fence + 1 }));
+      await redisClient.set(
+        'croupier:{model:fraud}:live',
+        JSON.stringify({ model: 'fraud', live: '2', sha256: v2.sha256, history: ['1'], token: fence + 1 }),
+      );
       const ms = await within(2000, async () => (await fraud(a)).live === '2' && (await fraud(c)).live === '2');
       console.log(`unpublished change picked up by the re-read after ${ms.toFixed(0)} ms`);
       expect((await fraud(c)).live).toBe('2');
@@ -251,11 +313,19 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
 
   it('a replica started with a changed routes file replaces the shared routes, audited', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'croupier-routes-'));
-    const routes = JSON.parse(readFileSync(join(modelsA, 'routes.json'), 'utf8')) as { routes: Record<string, { arms: { weight?: number }[] }> };
+    const routes = JSON.parse(readFileSync(join(modelsA, 'routes.json'), 'utf8')) as {
+      routes: Record<string, { arms: { weight?: number }[] }>;
+    };
     routes.routes['fraud-ab']!.arms[0]!.weight = 0.5;
     routes.routes['fraud-ab']!.arms[1]!.weight = 0.5;
     writeFileSync(join(dir, 'routes.json'), JSON.stringify(routes));
-    const child = spawnCroupier(['serve', '--port', '0'], { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_ADMIN_TOKENS: `ops:${OPS_TOKEN}`, CROUPIER_MODELS_DIR: modelsA, CROUPIER_ROUTES: join(dir, 'routes.json') });
+    const child = spawnCroupier(['serve', '--port', '0'], {
+      CROUPIER_REDIS_URL: redis.url,
+      CROUPIER_ADMIN_TOKEN: TOKEN,
+      CROUPIER_ADMIN_TOKENS: `ops:${OPS_TOKEN}`,
+      CROUPIER_MODELS_DIR: modelsA,
+      CROUPIER_ROUTES: join(dir, 'routes.json'),
+    });
     const d: Replica = { child, url: `http://127.0.0.1:${await child.ready}`, id: `${hostname()}-${child.proc.pid}` };
     replicas.push(d);
     try {
@@ -275,7 +345,11 @@ describeRedis('Redis mode: live versions, routes, deploys and audit shared by re
   it('an arm behind `live` restarting after a deploy is audited once, not once per replica', async () => {
     const predictOn = async (r: Replica): Promise<void> => {
       for (let i = 0; i < 20; i++) {
-        const res = await fetch(`${r.url}/v1/predict/fraud-scoring`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: demoRow(i) }) });
+        const res = await fetch(`${r.url}/v1/predict/fraud-scoring`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ features: demoRow(i) }),
+        });
         expect(res.status).toBe(200);
         await res.arrayBuffer();
       }

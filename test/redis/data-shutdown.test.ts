@@ -19,7 +19,12 @@ describeRedis('Redis mode: a replica stopped during an outage keeps the decision
   const stateDir = mkdtempSync(join(tmpdir(), 'croupier-held-'));
   const servers: TestServer[] = [];
   const start = async (dir?: string): Promise<TestServer> => {
-    const s = await startTestServer({ CROUPIER_REDIS_URL: redis.url, CROUPIER_LOG_LEVEL: 'info', CROUPIER_DRAIN_TIMEOUT_MS: '1000', ...(dir ? { CROUPIER_STATE_DIR: dir } : {}) });
+    const s = await startTestServer({
+      CROUPIER_REDIS_URL: redis.url,
+      CROUPIER_LOG_LEVEL: 'info',
+      CROUPIER_DRAIN_TIMEOUT_MS: '1000',
+      ...(dir ? { CROUPIER_STATE_DIR: dir } : {}),
+    });
     servers.push(s);
     return s;
   };
@@ -53,7 +58,7 @@ describeRedis('Redis mode: a replica stopped during an outage keeps the decision
     const b = await start();
     for (const decision of made) {
       let status = 503;
-      for (const end = Date.now() + 15_000; status === 503 && Date.now() < end;) {
+      for (const end = Date.now() + 15_000; status === 503 && Date.now() < end; ) {
         const res = await postJson(`${b.url}/v1/feedback`, { decision, reward: 1 });
         await res.text();
         status = res.status;

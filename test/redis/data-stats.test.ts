@@ -21,14 +21,46 @@ describeRedis('the credit script', () => {
     await redis?.stop();
   });
 
-  const credit = (route: string, id: string, arm: string, version: string, reward: number, atMs: number, halfLifeMs: number, minId = '0-0') =>
-    scripts(client).croupierCredit(statsKey(route), settledKey(route, id), outcomesKey(route),
-      id, arm, version, reward, atMs, halfLifeMs, 60_000, minId, 'fraud', '1', 0.5, atMs - 10, '');
+  const credit = (
+    route: string,
+    id: string,
+    arm: string,
+    version: string,
+    reward: number,
+    atMs: number,
+    halfLifeMs: number,
+    minId = '0-0',
+  ) =>
+    scripts(client).croupierCredit(
+      statsKey(route),
+      settledKey(route, id),
+      outcomesKey(route),
+      id,
+      arm,
+      version,
+      reward,
+      atMs,
+      halfLifeMs,
+      60_000,
+      minId,
+      'fraud',
+      '1',
+      0.5,
+      atMs - 10,
+      '',
+    );
 
   it('matches ArmStats.credit, in and out of order, with a half-life', async () => {
     const local = new ArmStats('fraud@1');
     const halfLife = 10_000;
-    const events: [number, number][] = [[1, 1_000], [0, 6_000], [1, 20_000], [1, 12_000], [0.5, 30_000], [0, 29_000]];
+    const events: [number, number][] = [
+      [1, 1_000],
+      [0, 6_000],
+      [1, 20_000],
+      [1, 12_000],
+      [0.5, 30_000],
+      [0, 29_000],
+    ];
     let i = 0;
     for (const [reward, at] of events) {
       local.credit(reward, at, halfLife);

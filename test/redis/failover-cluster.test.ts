@@ -26,7 +26,9 @@ describeRedis('Redis Cluster failover and resharding: no acknowledged outcome lo
   beforeAll(async () => {
     cluster = await startCluster();
     const env = {
-      CROUPIER_REDIS_CLUSTER_NODES: cluster.nodes, CROUPIER_REDIS_WAIT_REPLICAS: '1', CROUPIER_LOG_LEVEL: 'warn',
+      CROUPIER_REDIS_CLUSTER_NODES: cluster.nodes,
+      CROUPIER_REDIS_WAIT_REPLICAS: '1',
+      CROUPIER_LOG_LEVEL: 'warn',
     };
     [a, b] = await Promise.all([startTestServer(env), startTestServer(env)]);
     reader = new Cluster(cluster.nodes.split(',').map((hp) => ({ host: '127.0.0.1', port: Number(hp.split(':')[1]) })));
@@ -44,7 +46,7 @@ describeRedis('Redis Cluster failover and resharding: no acknowledged outcome lo
   const check = async (name: string, run: FailoverRun): Promise<void> =>
     expectNothingLost(name, run, countedIn(await reader.xrange(STREAM, '-', '+')));
 
-  it('a planned failover of the route\'s shard (CLUSTER FAILOVER) loses no acknowledged outcome', async () => {
+  it("a planned failover of the route's shard (CLUSTER FAILOVER) loses no acknowledged outcome", async () => {
     const old = await cluster.masterOf(routeSlot);
     const replica = await cluster.replicaOf(old);
     const run = await underTraffic(a, b, async () => {
@@ -54,7 +56,7 @@ describeRedis('Redis Cluster failover and resharding: no acknowledged outcome lo
     await check('cluster failover', run);
   }, 90_000);
 
-  it('the route\'s master killed (kill -9) while its replica lags loses no acknowledged outcome', async () => {
+  it("the route's master killed (kill -9) while its replica lags loses no acknowledged outcome", async () => {
     const old = await cluster.masterOf(routeSlot);
     const replica = await cluster.replicaOf(old);
     await cluster.waitForSyncedReplica(old, 15_000);

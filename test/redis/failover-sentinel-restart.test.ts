@@ -29,13 +29,20 @@ describeRedis('Redis Sentinel failover: a replica restarted during it loses no a
   let port: number;
   const stateDir = mkdtempSync(join(tmpdir(), 'croupier-restarted-'));
   const startB = (): Child =>
-    spawnCroupier(['serve', '--port', String(port)], { ...env, CROUPIER_LOG_LEVEL: 'info', CROUPIER_STATE_DIR: stateDir });
+    spawnCroupier(['serve', '--port', String(port)], {
+      ...env,
+      CROUPIER_LOG_LEVEL: 'info',
+      CROUPIER_STATE_DIR: stateDir,
+    });
 
   beforeAll(async () => {
     set = await startSentinelSet();
     env = {
-      CROUPIER_REDIS_SENTINELS: set.sentinels, CROUPIER_REDIS_NAME: set.name, CROUPIER_REDIS_WAIT_REPLICAS: '1',
-      CROUPIER_LOG_LEVEL: 'warn', CROUPIER_DRAIN_TIMEOUT_MS: '1000',
+      CROUPIER_REDIS_SENTINELS: set.sentinels,
+      CROUPIER_REDIS_NAME: set.name,
+      CROUPIER_REDIS_WAIT_REPLICAS: '1',
+      CROUPIER_LOG_LEVEL: 'warn',
+      CROUPIER_DRAIN_TIMEOUT_MS: '1000',
     };
     port = await freePort();
     b = startB();
@@ -59,7 +66,9 @@ describeRedis('Redis Sentinel failover: a replica restarted during it loses no a
       b.proc.kill('SIGTERM');
       await b.exited;
       const journaled = b.stdout.some((l) => l.includes('journaled'));
-      console.log(`the stopped replica ${journaled ? 'journaled held decisions' : 'wrote every held decision before it exited'}`);
+      console.log(
+        `the stopped replica ${journaled ? 'journaled held decisions' : 'wrote every held decision before it exited'}`,
+      );
       b = startB();
       await set.waitForNewMaster(old.port, 15_000);
       // The old master comes back (from its AOF) as the new master's replica, which WAIT 1 needs.

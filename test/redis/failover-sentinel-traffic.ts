@@ -64,7 +64,13 @@ async function upOrAway(r: Replica): Promise<number | undefined> {
  */
 async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<void>): Promise<Run> {
   const run: Run = {
-    predictions: 0, failedPredictions: [], turnedAway: 0, acknowledged: new Set(), refused: [], notFound: [], other: [],
+    predictions: 0,
+    failedPredictions: [],
+    turnedAway: 0,
+    acknowledged: new Set(),
+    refused: [],
+    notFound: [],
+    other: [],
     redisUpDipped: false,
   };
   let running = true;
@@ -81,7 +87,11 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
     while (running) {
       const p = await send(from, `/v1/predict/${ROUTE}`, { features: demoRow(seed++) });
       run.predictions++;
-      if (p.status !== 200) { run.failedPredictions.push(p.status); await sleep(5); continue; }
+      if (p.status !== 200) {
+        run.failedPredictions.push(p.status);
+        await sleep(5);
+        continue;
+      }
       const { decision } = p.json as { decision: string };
       const { status } = await send(to, '/v1/feedback', { decision, reward: 1 });
       if (status === 202 || status === 200) run.acknowledged.add(decision);
@@ -127,8 +137,10 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
 async function counted(master: Redis): Promise<Counted> {
   const entries = await master.xrange(STREAM, '-', '+');
   const stats = await master.hgetall(STATS);
-  const total = (field: string): number => Object.entries(stats)
-    .filter(([k]) => k.endsWith(`:${field}`)).reduce((s, [, v]) => s + Number(v), 0);
+  const total = (field: string): number =>
+    Object.entries(stats)
+      .filter(([k]) => k.endsWith(`:${field}`))
+      .reduce((s, [, v]) => s + Number(v), 0);
   const decisions = new Set(entries.map(([, f]) => f[f.indexOf('decision') + 1]!));
   return { decisions, pulls: total('pulls'), rewards: total('rewards') };
 }
@@ -143,13 +155,15 @@ function check(name: string, run: Run, before: Counted, after: Counted): void {
   const rewards = after.rewards - before.rewards;
   const pulls = after.pulls - before.pulls;
   const answered = run.predictions - run.failedPredictions.length;
-  console.log([
-    `${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, ${pulls} pulls counted for ${answered} answered)`,
-    `${run.turnedAway} requests turned away by a restarting replica and sent to the other`,
-    `${run.acknowledged.size} outcomes acknowledged, ${rewards} counted in the arm statistics`,
-    `${run.refused.length} refused with 503 and retried, ${lost.length} lost, ${run.notFound.length} answered 404`,
-    `croupier_redis_up dipped: ${run.redisUpDipped}`,
-  ].join(', '));
+  console.log(
+    [
+      `${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, ${pulls} pulls counted for ${answered} answered)`,
+      `${run.turnedAway} requests turned away by a restarting replica and sent to the other`,
+      `${run.acknowledged.size} outcomes acknowledged, ${rewards} counted in the arm statistics`,
+      `${run.refused.length} refused with 503 and retried, ${lost.length} lost, ${run.notFound.length} answered 404`,
+      `croupier_redis_up dipped: ${run.redisUpDipped}`,
+    ].join(', '),
+  );
   expect(run.failedPredictions).toEqual([]);
   expect(run.other).toEqual([]);
   expect(run.notFound).toEqual([]);
@@ -162,7 +176,10 @@ function check(name: string, run: Run, before: Counted, after: Counted): void {
 
 /** Runs `fault` under traffic (see underTraffic) and checks what Redis counted against what was acknowledged. */
 export async function underFault(
-  set: TestSentinelSet, name: string, replicas: [Replica, Replica], fault: () => Promise<void>,
+  set: TestSentinelSet,
+  name: string,
+  replicas: [Replica, Replica],
+  fault: () => Promise<void>,
 ): Promise<Run> {
   const before = await counted(await set.masterClient());
   const run = await underTraffic(replicas, fault);

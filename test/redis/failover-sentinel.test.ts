@@ -23,7 +23,12 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
 
   beforeAll(async () => {
     set = await startSentinelSet();
-    const env = { CROUPIER_REDIS_SENTINELS: set.sentinels, CROUPIER_REDIS_NAME: set.name, CROUPIER_REDIS_WAIT_REPLICAS: '1', CROUPIER_LOG_LEVEL: 'warn' };
+    const env = {
+      CROUPIER_REDIS_SENTINELS: set.sentinels,
+      CROUPIER_REDIS_NAME: set.name,
+      CROUPIER_REDIS_WAIT_REPLICAS: '1',
+      CROUPIER_LOG_LEVEL: 'warn',
+    };
     [a, b] = await Promise.all([startTestServer(env), startTestServer(env)]);
   }, 60_000);
 

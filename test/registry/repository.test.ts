@@ -20,12 +20,23 @@ beforeAll(() => {
   writeVersion(root, 'tiny', '3', three, tinyManifest('tiny', '3', tinyModel({ bias: 30 })));
   // 4: external data that leaves the version folder (onnx CVE-2024-5187 class).
   writeFileSync(join(outside, 'secret.bin'), Buffer.alloc(16));
-  writeVersion(root, 'tiny', '4', tinyModel({ externalLocation: '../../../' + outside.split('/').pop() + '/secret.bin' }));
+  writeVersion(
+    root,
+    'tiny',
+    '4',
+    tinyModel({ externalLocation: '../../../' + outside.split('/').pop() + '/secret.bin' }),
+  );
   // 5: an operator from a custom domain (would need a custom-op library).
   writeVersion(root, 'tiny', '5', tinyModel({ domain: 'com.evil.ops' }));
   // 6: a manifest that names an input the graph does not have.
   const six = tinyModel();
-  writeVersion(root, 'tiny', '6', six, tinyManifest('tiny', '6', six, { inputs: [{ name: 'nope', datatype: 'FP32', shape: [-1, 4] }] }));
+  writeVersion(
+    root,
+    'tiny',
+    '6',
+    six,
+    tinyManifest('tiny', '6', six, { inputs: [{ name: 'nope', datatype: 'FP32', shape: [-1, 4] }] }),
+  );
   // 7: a symlinked version folder pointing outside the repository.
   writeVersion(outside, 'elsewhere', '1', tinyModel());
   symlinkSync(join(outside, 'elsewhere', '1'), join(root, 'tiny', '7'));
@@ -64,16 +75,26 @@ describe('repository scan', () => {
 
 describe('serving from a repository with bad versions', () => {
   let t: TestServer;
-  beforeAll(async () => { t = await startTestServer({ CROUPIER_MODELS_DIR: root, CROUPIER_LOG_LEVEL: 'info' }); });
-  afterAll(async () => { await t.stop(); });
+  beforeAll(async () => {
+    t = await startTestServer({ CROUPIER_MODELS_DIR: root, CROUPIER_LOG_LEVEL: 'info' });
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
 
   it('serves the good versions, logs each refusal, and the live version is the LIVE file', async () => {
-    const refusals = t.logs.filter((l) => l.msg === 'model version refused').map((l) => `${String(l.model)}@${String(l.version)}`);
+    const refusals = t.logs
+      .filter((l) => l.msg === 'model version refused')
+      .map((l) => `${String(l.model)}@${String(l.version)}`);
     expect(refusals).toEqual(expect.arrayContaining(['tiny@3', 'tiny@4', 'tiny@5', 'tiny@6', 'tiny@7']));
-    const res = await postJson(`${t.url}/v2/models/tiny/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [0, 1, 2, 3] }] });
+    const res = await postJson(`${t.url}/v2/models/tiny/infer`, {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [0, 1, 2, 3] }],
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ model_version: '2', outputs: [{ name: 'y', data: [2, 3, 4, 5] }] });
-    const eight = await postJson(`${t.url}/v2/models/tiny/versions/8/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [0, 0, 0, 0] }] });
+    const eight = await postJson(`${t.url}/v2/models/tiny/versions/8/infer`, {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [0, 0, 0, 0] }],
+    });
     expect(await eight.json()).toMatchObject({ outputs: [{ data: [8, 8, 8, 8] }] });
     expect((await postJson(`${t.url}/v2/models/tiny/versions/3/infer`, { inputs: [] })).status).toBe(404);
   });

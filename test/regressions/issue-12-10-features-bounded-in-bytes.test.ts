@@ -13,9 +13,12 @@ import { postJson, startTestServer, type TestServer, embeddedLog } from '../help
 const MAX = 8 * 1024;
 const BUDGET = 64 * 1024;
 const routesFile = join(mkdtempSync(join(tmpdir(), 'croupier-routes-')), 'routes.json');
-writeFileSync(routesFile, JSON.stringify({
-  routes: { logged: { policy: 'fixed', logFeatures: true, arms: [{ name: 'a', model: 'fraud', version: '1' }] } },
-}));
+writeFileSync(
+  routesFile,
+  JSON.stringify({
+    routes: { logged: { policy: 'fixed', logFeatures: true, arms: [{ name: 'a', model: 'fraud', version: '1' }] } },
+  }),
+);
 const stateDir = mkdtempSync(join(tmpdir(), 'croupier-12-10-'));
 let t: TestServer | undefined;
 afterAll(async () => {
@@ -23,10 +26,15 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-const start = () => startTestServer({
-  CROUPIER_ROUTES: routesFile, CROUPIER_STATE_DIR: stateDir, CROUPIER_FEATURES_MAX: String(MAX), CROUPIER_FEATURES_BUDGET: String(BUDGET),
-});
-const row = (seed: number) => Array.from({ length: 32 }, (_, i) => Number(((i * 7 + seed * 13) % 1000 / 1000 + 0.000123456).toFixed(9)));
+const start = () =>
+  startTestServer({
+    CROUPIER_ROUTES: routesFile,
+    CROUPIER_STATE_DIR: stateDir,
+    CROUPIER_FEATURES_MAX: String(MAX),
+    CROUPIER_FEATURES_BUDGET: String(BUDGET),
+  });
+const row = (seed: number) =>
+  Array.from({ length: 32 }, (_, i) => Number((((i * 7 + seed * 13) % 1000) / 1000 + 0.000123456).toFixed(9)));
 async function predict(s: TestServer, rows: number, seed: number): Promise<string> {
   const features = rows === 1 ? row(seed) : Array.from({ length: rows }, (_, r) => row(seed + r));
   const res = await postJson(`${s.url}/v1/predict/logged`, { features });
@@ -49,7 +57,10 @@ function persisted(): { bytes: number; ids: Set<string> } {
 }
 const metric = async (s: TestServer, name: string) => {
   const text = await (await fetch(`${s.url}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
 };
 
 describe('issue 12-10: features kept with decisions are bounded in bytes', () => {
@@ -60,7 +71,7 @@ describe('issue 12-10: features kept with decisions are bounded in bytes', () =>
     for (let i = 0; i < 10; i++) big.push(await predict(t, 2600, i));
     // Then small ones (about 400 bytes each) until well past the budget.
     const small: string[] = [];
-    for (let i = 0; i < 2 * BUDGET / 400; i++) small.push(await predict(t, 1, i));
+    for (let i = 0; i < (2 * BUDGET) / 400; i++) small.push(await predict(t, 1, i));
     await embeddedLog(t.server).state.compact();
 
     const store = embeddedLog(t.server).decisions;

@@ -19,9 +19,12 @@ import { postJson, startTestServer, type TestServer } from '../helpers/server.js
 const MAX = 8 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'croupier-12-10-redis-'));
 const routesFile = join(dir, 'routes.json');
-writeFileSync(routesFile, JSON.stringify({
-  routes: { logged: { policy: 'fixed', logFeatures: true, arms: [{ name: 'a', model: 'fraud', version: '1' }] } },
-}));
+writeFileSync(
+  routesFile,
+  JSON.stringify({
+    routes: { logged: { policy: 'fixed', logFeatures: true, arms: [{ name: 'a', model: 'fraud', version: '1' }] } },
+  }),
+);
 let redis: TestRedis | undefined;
 let t: TestServer | undefined;
 let client: Redis | undefined;
@@ -32,7 +35,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const row = (seed: number) => Array.from({ length: 32 }, (_, i) => Number(((i * 7 + seed * 13) % 1000 / 1000 + 0.000123456).toFixed(9)));
+const row = (seed: number) =>
+  Array.from({ length: 32 }, (_, i) => Number((((i * 7 + seed * 13) % 1000) / 1000 + 0.000123456).toFixed(9)));
 async function predict(s: TestServer, rows: number, seed: number): Promise<string> {
   const features = rows === 1 ? row(seed) : Array.from({ length: rows }, (_, r) => row(seed + r));
   const res = await postJson(`${s.url}/v1/predict/logged`, { features });
@@ -48,7 +52,12 @@ describeRedis('issue 12-10 (Redis mode): features kept with decisions are bounde
   it('a decision over CROUPIER_FEATURES_MAX keeps no features in Redis, counted; smaller ones keep theirs; every prediction is answered', async () => {
     redis = await startRedis();
     client = new Redis(redis.url);
-    t = await startTestServer({ CROUPIER_REDIS_URL: redis.url, CROUPIER_ROUTES: routesFile, CROUPIER_FEATURES_MAX: String(MAX), CROUPIER_STATE_DIR: dir });
+    t = await startTestServer({
+      CROUPIER_REDIS_URL: redis.url,
+      CROUPIER_ROUTES: routesFile,
+      CROUPIER_FEATURES_MAX: String(MAX),
+      CROUPIER_STATE_DIR: dir,
+    });
     // Five requests of about 1 MB each: far over the cap.
     const big: string[] = [];
     for (let i = 0; i < 5; i++) big.push(await predict(t, 2600, i));

@@ -17,9 +17,14 @@ import { postJson, startTestServer, type TestServer, embeddedLog } from '../help
 
 const WINDOW_S = 2;
 const routesFile = join(mkdtempSync(join(tmpdir(), 'croupier-routes-')), 'routes.json');
-writeFileSync(routesFile, JSON.stringify({
-  routes: { short: { policy: 'fixed', feedbackWindow: WINDOW_S, arms: [{ name: 'a', model: 'fraud', version: '1' }] } },
-}));
+writeFileSync(
+  routesFile,
+  JSON.stringify({
+    routes: {
+      short: { policy: 'fixed', feedbackWindow: WINDOW_S, arms: [{ name: 'a', model: 'fraud', version: '1' }] },
+    },
+  }),
+);
 const dirs: string[] = [];
 let t: TestServer | undefined;
 afterAll(async () => {
@@ -28,7 +33,12 @@ afterAll(async () => {
 });
 
 const start = (stateDir: string) => startTestServer({ CROUPIER_ROUTES: routesFile, CROUPIER_STATE_DIR: stateDir });
-const decide = async (s: TestServer) => ((await (await postJson(`${s.url}/v1/predict/short`, { features: new Array(32).fill(0.5) })).json()) as { decision: string }).decision;
+const decide = async (s: TestServer) =>
+  (
+    (await (await postJson(`${s.url}/v1/predict/short`, { features: new Array(32).fill(0.5) })).json()) as {
+      decision: string;
+    }
+  ).decision;
 const gauge = async (s: TestServer, name: string) => {
   const text = await (await fetch(`${s.url}/metrics`)).text();
   return Number(new RegExp(`^${name}\\{route="short",arm="a"\\} (\\S+)$`, 'm').exec(text)?.[1]);
@@ -41,7 +51,7 @@ async function outlive(stateDir: string, decision: string): Promise<void> {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
-describe('issue 12-2: an accepted outcome survives a restart after its decision\'s window', () => {
+describe("issue 12-2: an accepted outcome survives a restart after its decision's window", () => {
   it('from the journal (decision and outcome in the same generation)', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'croupier-12-2-'));
     dirs.push(stateDir);
@@ -86,14 +96,21 @@ describe('issue 12-2: an accepted outcome survives a restart after its decision\
  * rides on the new generation; its decision must be durable by then too, or a crash before the
  * snapshot is durable (kill -9, power loss) replays the outcome without its decision.
  */
-describe('issue 12-2: across a journal rotation, an acknowledged outcome\'s decision is durable with it', () => {
+describe("issue 12-2: across a journal rotation, an acknowledged outcome's decision is durable with it", () => {
   const dir = mkdtempSync(join(tmpdir(), 'croupier-12-2-journal-'));
   dirs.push(dir);
   const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
   /** A source that hands the journal one decision line the next time it is asked. */
   const oneDecision = (id: string) => {
     let given = false;
-    return { drainInto(out: Bytes) { if (!given) { out.writeString(`{"d":"${id}"}\n`); given = true; } } };
+    return {
+      drainInto(out: Bytes) {
+        if (!given) {
+          out.writeString(`{"d":"${id}"}\n`);
+          given = true;
+        }
+      },
+    };
   };
 
   it('keeps the decisions not yet written when it rotates (dropping only what replay cannot repeat)', async () => {
@@ -121,11 +138,18 @@ describe('issue 12-2: across a journal rotation, an acknowledged outcome\'s deci
     const datasync = old.datasync.bind(old);
     let releaseOld: () => void = () => undefined;
     let oldSyncs = 0;
-    old.datasync = () => { oldSyncs++; return new Promise<void>((r) => { releaseOld = r; }).then(datasync); };
+    old.datasync = () => {
+      oldSyncs++;
+      return new Promise<void>((r) => {
+        releaseOld = r;
+      }).then(datasync);
+    };
     const rotated = journal.rotate(await open(join(dir, 'b2.jsonl'), 'a'));
     journal.append(new Outcome('D2', 1, undefined, 2));
     let acknowledged = false;
-    const committed = journal.commit().then(() => { acknowledged = true; });
+    const committed = journal.commit().then(() => {
+      acknowledged = true;
+    });
     await new Promise((r) => setTimeout(r, 200));
     expect(oldSyncs).toBe(1);
     expect(acknowledged).toBe(false);

@@ -26,7 +26,10 @@ function serve(env: Record<string, string>, port = 0): Child {
 
 async function rewards(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return text.split('\n').filter((l) => l.startsWith('croupier_arm_rewards{route="fraud-scoring"')).reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('croupier_arm_rewards{route="fraud-scoring"'))
+    .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
 }
 
 describe('issue 12.3: one process owns a state dir and a port', () => {
@@ -36,7 +39,9 @@ describe('issue 12.3: one process owns a state dir and a port', () => {
     const url = `http://127.0.0.1:${port}`;
     const decisions: string[] = [];
     for (let i = 0; i < 100; i++) {
-      const r = (await (await postJson(`${url}/v1/predict/fraud-scoring`, { features: demoRow(i) })).json()) as { decision: string };
+      const r = (await (await postJson(`${url}/v1/predict/fraud-scoring`, { features: demoRow(i) })).json()) as {
+        decision: string;
+      };
       decisions.push(r.decision);
     }
     const fb = await postJson(`${url}/v1/feedback`, { events: decisions.map((decision) => ({ decision, reward: 1 })) });

@@ -17,9 +17,12 @@ import { postJson, startTestServer, type TestServer } from '../helpers/server.js
 const dir = mkdtempSync(join(tmpdir(), 'croupier-12-4-redis-'));
 const routesFile = join(dir, 'routes.json');
 const fraud = (name: string, version: string) => ({ name, model: 'fraud', version });
-writeFileSync(routesFile, JSON.stringify({
-  routes: { revenue: { policy: 'thompson', reward: 'gaussian', arms: [fraud('a', '1'), fraud('b', '2')] } },
-}));
+writeFileSync(
+  routesFile,
+  JSON.stringify({
+    routes: { revenue: { policy: 'thompson', reward: 'gaussian', arms: [fraud('a', '1'), fraud('b', '2')] } },
+  }),
+);
 let redis: TestRedis | undefined;
 let t: TestServer | undefined;
 let client: Redis | undefined;
@@ -46,13 +49,44 @@ describeRedis('issue 12-4 (Redis mode): inf or nan statistics written by an olde
     client = new Redis(redis.url);
     const key = statsKey('revenue');
     // What an older version left after a reward of 1e308 (and its square), for both arms.
-    await client.hset(key, 'a:version', 'fraud@1', 'a:pulls', 7, 'a:rewards', 'inf', 'a:n', '2', 'a:sum', 'inf', 'a:sumSq', 'inf', 'a:atMs', '1000',
-      'b:version', 'fraud@2', 'b:pulls', 3, 'b:rewards', '-nan', 'b:n', 'nan', 'b:sum', 'nan', 'b:sumSq', 'nan', 'b:atMs', '1000');
+    await client.hset(
+      key,
+      'a:version',
+      'fraud@1',
+      'a:pulls',
+      7,
+      'a:rewards',
+      'inf',
+      'a:n',
+      '2',
+      'a:sum',
+      'inf',
+      'a:sumSq',
+      'inf',
+      'a:atMs',
+      '1000',
+      'b:version',
+      'fraud@2',
+      'b:pulls',
+      3,
+      'b:rewards',
+      '-nan',
+      'b:n',
+      'nan',
+      'b:sum',
+      'nan',
+      'b:sumSq',
+      'nan',
+      'b:atMs',
+      '1000',
+    );
     t = await startTestServer({ CROUPIER_REDIS_URL: redis.url, CROUPIER_ROUTES: routesFile, CROUPIER_STATE_DIR: dir });
 
     const metrics = await fetch(`${t.url}/metrics`);
     expect(metrics.status).toBe(200);
-    const gauges = [...(await metrics.text()).matchAll(/^croupier_arm_\w+\{route="revenue",arm="\w+"\} (\S+)$/gm)].map((m) => Number(m[1]));
+    const gauges = [...(await metrics.text()).matchAll(/^croupier_arm_\w+\{route="revenue",arm="\w+"\} (\S+)$/gm)].map(
+      (m) => Number(m[1]),
+    );
     expect(gauges.length).toBeGreaterThanOrEqual(6);
     for (const g of gauges) expect(Number.isFinite(g), `arm gauge ${g}`).toBe(true);
 
@@ -60,20 +94,32 @@ describeRedis('issue 12-4 (Redis mode): inf or nan statistics written by an olde
     for (const s of route.stats) expect([s.n, s.sum, s.sumSq, s.rewardTotal].every(Number.isFinite)).toBe(true);
     expect(route.stats.map((s) => s.pulls)).toEqual([7, 3]);
     expect(route.policy.weights.every(Number.isFinite)).toBe(true);
-    expect(t.logs.some((l) => l.level === 40 && String(l.msg).includes('not finite')), 'a warning says so').toBe(true);
+    expect(
+      t.logs.some((l) => l.level === 40 && String(l.msg).includes('not finite')),
+      'a warning says so',
+    ).toBe(true);
 
     // Repaired in Redis: outcomes credited from now on count again.
     const repaired = await eventually(async () => {
       const h = await client!.hgetall(key);
-      return ['a', 'b'].every((arm) => ['rewards', 'n', 'sum', 'sumSq'].every((f) => Number.isFinite(Number(h[`${arm}:${f}`]))));
+      return ['a', 'b'].every((arm) =>
+        ['rewards', 'n', 'sum', 'sumSq'].every((f) => Number.isFinite(Number(h[`${arm}:${f}`]))),
+      );
     });
     expect(repaired, 'the hash holds finite statistics again').toBe(true);
     const h = await client.hgetall(key);
     expect([h['a:pulls'], h['b:pulls']]).toEqual(['7', '3']);
 
     const decisions: { decision: string; arm: string }[] = [];
-    for (let i = 0; i < 6; i++) decisions.push(await (await postJson(`${t.url}/v1/predict/revenue`, { features: new Array(32).fill(0.5) })).json() as { decision: string; arm: string });
-    for (const d of decisions) expect((await postJson(`${t.url}/v1/feedback`, { decision: d.decision, reward: 2 })).status).toBe(202);
+    for (let i = 0; i < 6; i++)
+      decisions.push(
+        (await (await postJson(`${t.url}/v1/predict/revenue`, { features: new Array(32).fill(0.5) })).json()) as {
+          decision: string;
+          arm: string;
+        },
+      );
+    for (const d of decisions)
+      expect((await postJson(`${t.url}/v1/feedback`, { decision: d.decision, reward: 2 })).status).toBe(202);
     const learned = await eventually(async () => route.stats.reduce((n, s) => n + s.n, 0) === 6);
     expect(learned, 'the arms learn from new outcomes').toBe(true);
     for (const s of route.stats) if (s.n > 0) expect(s.sum / s.n).toBeCloseTo(2, 9);

@@ -13,12 +13,15 @@ import { postJson, startTestServer, type TestServer, embeddedLog } from '../help
 
 const fraud = (name: string, version: string) => ({ name, model: 'fraud', version });
 const routesFile = join(mkdtempSync(join(tmpdir(), 'croupier-routes-')), 'routes.json');
-writeFileSync(routesFile, JSON.stringify({
-  routes: {
-    revenue: { policy: 'thompson', reward: 'gaussian', arms: [fraud('a', '1'), fraud('b', '2')] },
-    fading: { policy: 'ucb1', reward: 'gaussian', halfLifeSeconds: 60, arms: [fraud('a', '1'), fraud('b', '2')] },
-  },
-}));
+writeFileSync(
+  routesFile,
+  JSON.stringify({
+    routes: {
+      revenue: { policy: 'thompson', reward: 'gaussian', arms: [fraud('a', '1'), fraud('b', '2')] },
+      fading: { policy: 'ucb1', reward: 'gaussian', halfLifeSeconds: 60, arms: [fraud('a', '1'), fraud('b', '2')] },
+    },
+  }),
+);
 const dirs: string[] = [];
 let t: TestServer | undefined;
 afterAll(async () => {
@@ -28,8 +31,16 @@ afterAll(async () => {
 
 let stateDir = '';
 const start = () => startTestServer({ CROUPIER_ROUTES: routesFile, CROUPIER_STATE_DIR: stateDir });
-const freshState = () => { stateDir = mkdtempSync(join(tmpdir(), 'croupier-12-4-')); dirs.push(stateDir); };
-const decide = async (s: TestServer, route: string) => ((await (await postJson(`${s.url}/v1/predict/${route}`, { features: new Array(32).fill(0.5) })).json()) as { decision: string }).decision;
+const freshState = () => {
+  stateDir = mkdtempSync(join(tmpdir(), 'croupier-12-4-'));
+  dirs.push(stateDir);
+};
+const decide = async (s: TestServer, route: string) =>
+  (
+    (await (await postJson(`${s.url}/v1/predict/${route}`, { features: new Array(32).fill(0.5) })).json()) as {
+      decision: string;
+    }
+  ).decision;
 const feedback = (s: TestServer, body: unknown) => postJson(`${s.url}/v1/feedback`, body);
 
 /** Every value of the arm gauges (pulls, rewards, selection probability); /metrics must answer 200. */
@@ -37,7 +48,9 @@ async function armGauges(s: TestServer): Promise<number[]> {
   const res = await fetch(`${s.url}/metrics`);
   expect(res.status).toBe(200);
   const text = await res.text();
-  return [...text.matchAll(/^croupier_arm_\w+\{route="(?:revenue|fading)",arm="\w+"\} (\S+)$/gm)].map((m) => Number(m[1]));
+  return [...text.matchAll(/^croupier_arm_\w+\{route="(?:revenue|fading)",arm="\w+"\} (\S+)$/gm)].map((m) =>
+    Number(m[1]),
+  );
 }
 const allFinite = (xs: number[]) => xs.length > 0 && xs.every((x) => Number.isFinite(x));
 
@@ -63,7 +76,10 @@ describe('issue 12-4: a reward the statistics cannot hold', () => {
     expect(allFinite(await armGauges(t))).toBe(true);
     // The largest reward allowed is held without overflow, also through discounting.
     for (const route of ['revenue', 'fading']) {
-      for (let i = 0; i < 20; i++) expect((await feedback(t, { decision: await decide(t, route), reward: i % 2 ? 1e15 : -1e15 })).status).toBe(202);
+      for (let i = 0; i < 20; i++)
+        expect((await feedback(t, { decision: await decide(t, route), reward: i % 2 ? 1e15 : -1e15 })).status).toBe(
+          202,
+        );
     }
     t.server.gateway.router.recomputeAll();
     expect(allFinite(await armGauges(t))).toBe(true);
@@ -100,7 +116,8 @@ describe('issue 12-4: a reward the statistics cannot hold', () => {
     t = await start();
     expect(allFinite(await armGauges(t))).toBe(true);
     const route = t.server.gateway.router.get('revenue')!;
-    for (const s of route.stats) for (const x of [s.pulls, s.n, s.sum, s.sumSq, s.rewardTotal]) expect(Number.isFinite(x)).toBe(true);
+    for (const s of route.stats)
+      for (const x of [s.pulls, s.n, s.sum, s.sumSq, s.rewardTotal]) expect(Number.isFinite(x)).toBe(true);
     expect(t.logs.some((l) => l.level === 40 && String(l.msg).includes('statistics'))).toBe(true);
     // And the route goes on learning.
     expect((await feedback(t, { decision: await decide(t, 'revenue'), reward: 3 })).status).toBe(202);

@@ -15,16 +15,34 @@ import { SOURCES_MAX } from '../../src/admin/refusals.js';
 import { admin, TOKEN } from '../admin/admin-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-interface Sent { status: number }
+interface Sent {
+  status: number;
+}
 
 /** One admin call from a given local (loopback) address, on a connection of its own. */
-function callFrom(t: TestServer, localAddress: string, headers: Record<string, string>, path = '/admin/models/fraud/deploy'): Promise<Sent> {
+function callFrom(
+  t: TestServer,
+  localAddress: string,
+  headers: Record<string, string>,
+  path = '/admin/models/fraud/deploy',
+): Promise<Sent> {
   const port = Number(new URL(t.url).port);
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, localAddress, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        localAddress,
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
     req.on('error', reject);
     req.end('{"version":"2"}');
   });
@@ -34,42 +52,64 @@ function callFrom(t: TestServer, localAddress: string, headers: Record<string, s
 async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
   const out: T[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      out[i] = await jobs[i]!();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await jobs[i]!();
+      }
+    }),
+  );
   return out;
 }
 
-const refusedIn = (entries: AuditEntry[]): AuditEntry[] => entries.filter((e) => e.actor === null && e.result === 'refused');
+const refusedIn = (entries: AuditEntry[]): AuditEntry[] =>
+  entries.filter((e) => e.actor === null && e.result === 'refused');
 /** How many refused calls the entries account for: 1 for a call audited at once, `refused` for a count. */
-const accounted = (entries: AuditEntry[]): number => refusedIn(entries).reduce((n, e) => n + (e.action === 'refused' ? (e.after as { refused: number }).refused : 1), 0);
+const accounted = (entries: AuditEntry[]): number =>
+  refusedIn(entries).reduce((n, e) => n + (e.action === 'refused' ? (e.after as { refused: number }).refused : 1), 0);
 
 describe('issue 12-6: refused admin calls cannot fill the disk', () => {
   let t: TestServer;
   const stateDir = mkdtempSync(join(tmpdir(), 'croupier-12-6-'));
-  beforeAll(async () => { t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_STATE_DIR: stateDir, CROUPIER_LOG_LEVEL: 'warn' }); }, 60_000);
+  beforeAll(async () => {
+    t = await startTestServer({
+      CROUPIER_ADMIN_TOKEN: TOKEN,
+      CROUPIER_STATE_DIR: stateDir,
+      CROUPIER_LOG_LEVEL: 'warn',
+    });
+  }, 60_000);
   afterAll(async () => {
     await t?.stop().catch(() => undefined);
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  const kinds: Record<string, string>[] = [{ authorization: 'Bearer wrong-token-123456' }, {}, { 'sec-fetch-site': 'cross-site' }];
+  const kinds: Record<string, string>[] = [
+    { authorization: 'Bearer wrong-token-123456' },
+    {},
+    { 'sec-fetch-site': 'cross-site' },
+  ];
   const PER_KIND = 400;
   let total = 0;
 
   it('a flood from one source: every call refused and counted by reason, the log grows by one entry', async () => {
     const before = statSync(join(stateDir, 'audit.log')).size;
-    const answers = await pool(kinds.flatMap((h) => Array.from({ length: PER_KIND }, () => () => callFrom(t, '127.0.0.1', h))), 32);
+    const answers = await pool(
+      kinds.flatMap((h) => Array.from({ length: PER_KIND }, () => () => callFrom(t, '127.0.0.1', h))),
+      32,
+    );
     total += answers.length;
     expect(answers.filter((a) => a.status === 401)).toHaveLength(2 * PER_KIND);
     expect(answers.filter((a) => a.status === 403)).toHaveLength(PER_KIND);
     const entries = (await admin(t, 'GET', '/admin/audit?limit=10000')).body.entries as AuditEntry[];
     // The first refusal is written at once, with where it came from; the rest wait for their minute.
     expect(refusedIn(entries)).toHaveLength(1);
-    expect(refusedIn(entries)[0]).toMatchObject({ action: 'deploy', target: 'fraud', status: 401, after: { source: '127.0.0.1', reason: 'wrong_token' } });
+    expect(refusedIn(entries)[0]).toMatchObject({
+      action: 'deploy',
+      target: 'fraud',
+      status: 401,
+      after: { source: '127.0.0.1', reason: 'wrong_token' },
+    });
     expect(statSync(join(stateDir, 'audit.log')).size - before).toBeLessThan(2048);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     for (const reason of ['wrong_token', 'missing_token', 'cross_site']) {
@@ -78,8 +118,13 @@ describe('issue 12-6: refused admin calls cannot fill the disk', () => {
   }, 120_000);
 
   it('many sources: one entry each at most, and past the bound they share one row', async () => {
-    const sources = Array.from({ length: SOURCES_MAX + 44 }, (_, i) => `127.0.${1 + (i >> 8)}.${i & 255}`).filter((a) => !a.endsWith('.0'));
-    const answers = await pool(sources.flatMap((s) => [() => callFrom(t, s, {}), () => callFrom(t, s, {})]), 16);
+    const sources = Array.from({ length: SOURCES_MAX + 44 }, (_, i) => `127.0.${1 + (i >> 8)}.${i & 255}`).filter(
+      (a) => !a.endsWith('.0'),
+    );
+    const answers = await pool(
+      sources.flatMap((s) => [() => callFrom(t, s, {}), () => callFrom(t, s, {})]),
+      16,
+    );
     total += answers.length;
     expect(answers.every((a) => a.status === 401)).toBe(true);
     const entries = refusedIn((await admin(t, 'GET', '/admin/audit?limit=10000')).body.entries as AuditEntry[]);
@@ -91,7 +136,10 @@ describe('issue 12-6: refused admin calls cannot fill the disk', () => {
   it('nothing is lost: at shutdown the counts still open are written, and they add up to every refusal', async () => {
     await t.stop();
     const text = readFileSync(join(stateDir, 'audit.log'), 'utf8');
-    const entries = text.trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    const entries = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntry);
     expect(accounted(entries)).toBe(total);
     expect(entries.filter((e) => e.action === 'refused').length).toBeLessThanOrEqual(SOURCES_MAX + 1);
   }, 60_000);
@@ -110,13 +158,25 @@ describe('issue 12-6: reading the audit log costs its tail, not the file', () =>
     let prev = GENESIS;
     const lines: string[] = [];
     for (let seq = 1; seq <= ENTRIES; seq++) {
-      const e = chainEntry(seq, prev, { actor: 'alice', action: 'deploy', target: 'fraud', before: '1', after: '2', result: 'ok', status: 200 });
+      const e = chainEntry(seq, prev, {
+        actor: 'alice',
+        action: 'deploy',
+        target: 'fraud',
+        before: '1',
+        after: '2',
+        result: 'ok',
+        status: 200,
+      });
       prev = e.hash;
       lines.push(JSON.stringify(e) + '\n');
     }
     writeSync(fd, lines.join(''), position);
     closeSync(fd);
-    t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_STATE_DIR: stateDir, CROUPIER_LOG_LEVEL: 'warn' });
+    t = await startTestServer({
+      CROUPIER_ADMIN_TOKEN: TOKEN,
+      CROUPIER_STATE_DIR: stateDir,
+      CROUPIER_LOG_LEVEL: 'warn',
+    });
   }, 60_000);
   afterAll(async () => {
     await t?.stop().catch(() => undefined);

@@ -35,9 +35,13 @@ afterAll(async () => {
  */
 function tarBomb(): Buffer {
   const zeros = gzipSync(Buffer.alloc(64 * MiB), { level: 9 });
-  return Buffer.concat([gzipSync(tarHeader('model.onnx', 1023 * MiB)), ...Array<Buffer>(15).fill(zeros), gzipSync(Buffer.alloc(63 * MiB), { level: 9 }), gzipSync(Buffer.alloc(1024))]);
+  return Buffer.concat([
+    gzipSync(tarHeader('model.onnx', 1023 * MiB)),
+    ...Array<Buffer>(15).fill(zeros),
+    gzipSync(Buffer.alloc(63 * MiB), { level: 9 }),
+    gzipSync(Buffer.alloc(1024)),
+  ]);
 }
-
 
 describe('issue 12-7: admin work does not hold the whole server', () => {
   it('refuses a 1 MB tar bomb as it inflates: no long stall, no gigabyte of memory', async () => {
@@ -49,7 +53,9 @@ describe('issue 12-7: admin work does not hold the whole server', () => {
       answer = await admin(t, 'POST', '/admin/models/fraud/versions', bomb, { 'content-type': 'application/gzip' });
     });
     const peakGrowth = process.resourceUsage().maxRSS * 1024 - peakBefore;
-    console.log(`tar bomb: answered ${answer!.status} ${answer!.body.error?.code}; event-loop stall ${seen.stallMs.toFixed(0)} ms, worst predict ${seen.worstMs.toFixed(0)} ms over ${seen.answers} answers, peak RSS +${(peakGrowth / MiB).toFixed(0)} MiB`);
+    console.log(
+      `tar bomb: answered ${answer!.status} ${answer!.body.error?.code}; event-loop stall ${seen.stallMs.toFixed(0)} ms, worst predict ${seen.worstMs.toFixed(0)} ms over ${seen.answers} answers, peak RSS +${(peakGrowth / MiB).toFixed(0)} MiB`,
+    );
     expect(answer!.status, JSON.stringify(answer!.body)).toBe(413);
     expect(answer!.body.error!.code).toBe('release_too_large');
     expect(answer!.body.error!.message).toMatch(/compression ratio/);
@@ -59,23 +65,33 @@ describe('issue 12-7: admin work does not hold the whole server', () => {
 
   it('deploys a 200 MB model while other routes keep answering', async () => {
     try {
-      const big = embeddingModel(200 * MiB / 16);
+      const big = embeddingModel((200 * MiB) / 16);
       writeVersion(models, 'embed', '2', big, embeddingManifest('embed', '2', big));
       let deployed: Awaited<ReturnType<typeof admin>> | undefined;
       const seen = await whilePredicting(`${t.url}/v1/predict/fraud-scoring`, { features: demoRow(4) }, async () => {
         deployed = await admin(t, 'POST', '/admin/models/embed/deploy', { version: '2' });
       });
-      console.log(`200 MB deploy: answered ${deployed!.status}; worst predict on fraud-scoring ${seen.worstMs.toFixed(0)} ms over ${seen.answers} answers, event-loop stall ${seen.stallMs.toFixed(0)} ms`);
+      console.log(
+        `200 MB deploy: answered ${deployed!.status}; worst predict on fraud-scoring ${seen.worstMs.toFixed(0)} ms over ${seen.answers} answers, event-loop stall ${seen.stallMs.toFixed(0)} ms`,
+      );
       expect(deployed!.status, JSON.stringify(deployed!.body)).toBe(200);
       expect(deployed!.body).toMatchObject({ live: '2', previous: '1' });
       expect(seen.worstMs).toBeLessThan(500);
       // The version loads in the worker (too big to create on the main thread); fraud stays inline.
-      const listed = (await admin(t, 'GET', '/admin/models')).body.models as { name: string; versions: { version: string; runs: string }[] }[];
+      const listed = (await admin(t, 'GET', '/admin/models')).body.models as {
+        name: string;
+        versions: { version: string; runs: string }[];
+      }[];
       expect(listed.find((m) => m.name === 'embed')!.versions.find((v) => v.version === '2')!.runs).toBe('workers');
       expect(listed.find((m) => m.name === 'fraud')!.versions.map((v) => v.runs)).toEqual(['inline', 'inline']);
-      const scored = await postJson(`${t.url}/v2/models/embed/infer`, { inputs: [{ name: 'ids', shape: [2, 1], datatype: 'INT64', data: [0, 7] }] });
+      const scored = await postJson(`${t.url}/v2/models/embed/infer`, {
+        inputs: [{ name: 'ids', shape: [2, 1], datatype: 'INT64', data: [0, 7] }],
+      });
       expect(scored.status).toBe(200);
-      expect(await scored.json()).toMatchObject({ model_version: '2', outputs: [{ name: 'y', shape: [2, 1, 4], data: [0, 0, 0, 0, 0, 0, 0, 0] }] });
+      expect(await scored.json()).toMatchObject({
+        model_version: '2',
+        outputs: [{ name: 'y', shape: [2, 1, 4], data: [0, 0, 0, 0, 0, 0, 0, 0] }],
+      });
     } finally {
       rmSync(join(models, 'embed', '2'), { recursive: true, force: true });
     }

@@ -30,13 +30,27 @@ async function start(crash: false | 'live-saved' | 'routes-saved'): Promise<{ ch
   return { child, url: `http://127.0.0.1:${await child.ready}` };
 }
 
-async function call(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: await res.json() as Record<string, unknown> };
+async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 /** The change is made on a server that dies the moment the new pointer is saved. */
-async function changeAndDie(path: string, body?: unknown, at: 'live-saved' | 'routes-saved' = 'live-saved', method = 'POST'): Promise<void> {
+async function changeAndDie(
+  path: string,
+  body?: unknown,
+  at: 'live-saved' | 'routes-saved' = 'live-saved',
+  method = 'POST',
+): Promise<void> {
   const { child } = await start(at);
   await expect(call(`http://127.0.0.1:${await child.ready}`, method, path, body)).rejects.toThrow();
   await child.exited;
@@ -56,25 +70,50 @@ describe('issue 12-8: a live change and its audit entry survive kill -9 together
       const models = (await call(url, 'GET', '/admin/models')).body.models as { name: string; live: string }[];
       expect(models.find((m) => m.name === 'fraud')!.live, `${action} ${from} -> ${to}`).toBe(to);
       const entries = (await call(url, 'GET', '/admin/audit')).body.entries as AuditEntry[];
-      expect(entries.at(-1), `${action} ${from} -> ${to}`).toMatchObject({ actor: 'admin', action, target: 'fraud', before: from, after: to, result: 'ok', status: 200 });
+      expect(entries.at(-1), `${action} ${from} -> ${to}`).toMatchObject({
+        actor: 'admin',
+        action,
+        target: 'fraud',
+        before: from,
+        after: to,
+        result: 'ok',
+        status: 200,
+      });
       child.proc.kill('SIGTERM');
       await child.exited;
     }
     const text = readFileSync(join(stateDir, 'audit.log'), 'utf8');
     expect(verifyAuditLog(text)).toMatchObject({ ok: true });
-    const changes = text.trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEntry).filter((e) => e.action === 'deploy' || e.action === 'rollback');
+    const changes = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntry)
+      .filter((e) => e.action === 'deploy' || e.action === 'rollback');
     // One entry per change: completing at start-up does not add it twice.
-    expect(changes.map((e) => `${e.action} ${String(e.before)}->${String(e.after)}`)).toEqual(['deploy 1->2', 'rollback 2->1', 'deploy 1->2']);
+    expect(changes.map((e) => `${e.action} ${String(e.before)}->${String(e.after)}`)).toEqual([
+      'deploy 1->2',
+      'rollback 2->1',
+      'deploy 1->2',
+    ]);
   }, 180_000);
 
   it('a route edit killed right after it is saved is kept and audited too', async () => {
     const spec = { policy: 'fixed', arms: [{ name: 'only', model: 'fraud', version: '2' }] };
     await changeAndDie('/admin/routes/fraud-scoring', spec, 'routes-saved', 'PUT');
     const { child, url } = await start(false);
-    const routes = (await call(url, 'GET', '/admin/routes')).body.routes as Record<string, { arms: { name: string }[] }>;
+    const routes = (await call(url, 'GET', '/admin/routes')).body.routes as Record<
+      string,
+      { arms: { name: string }[] }
+    >;
     expect(routes['fraud-scoring']!.arms.map((a) => a.name)).toEqual(['only']);
     const entries = (await call(url, 'GET', '/admin/audit')).body.entries as AuditEntry[];
-    expect(entries.at(-1)).toMatchObject({ actor: 'admin', action: 'routes.put', target: 'fraud-scoring', result: 'ok', status: 200 });
+    expect(entries.at(-1)).toMatchObject({
+      actor: 'admin',
+      action: 'routes.put',
+      target: 'fraud-scoring',
+      result: 'ok',
+      status: 200,
+    });
     child.proc.kill('SIGTERM');
     await child.exited;
     // Started again, nothing is completed twice.

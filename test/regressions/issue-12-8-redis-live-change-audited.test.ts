@@ -29,20 +29,39 @@ afterAll(async () => {
 type CrashPoint = 'live-saved' | 'routes-saved' | 'intent-saved';
 
 async function replica(redis: TestRedis, crash?: CrashPoint): Promise<{ child: Child; url: string }> {
-  const env: Record<string, string> = { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_MODELS_DIR: models };
+  const env: Record<string, string> = {
+    CROUPIER_REDIS_URL: redis.url,
+    CROUPIER_ADMIN_TOKEN: TOKEN,
+    CROUPIER_MODELS_DIR: models,
+  };
   if (crash) env.CROUPIER_TEST_CRASH_AT = crash;
   const child = spawnCroupier(['serve', '--port', '0'], env);
   children.push(child);
   return { child, url: `http://127.0.0.1:${await child.ready}` };
 }
 
-async function call(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: await res.json() as Record<string, unknown> };
+async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 /** The change is sent to a replica that dies at `at`: no answer, SIGKILL. */
-async function changeAndDie(redis: TestRedis, at: CrashPoint, method: string, path: string, body?: unknown): Promise<void> {
+async function changeAndDie(
+  redis: TestRedis,
+  at: CrashPoint,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<void> {
   const { child, url } = await replica(redis, at);
   await expect(call(url, method, path, body)).rejects.toThrow();
   await child.exited;
@@ -80,7 +99,9 @@ async function freshRedis(): Promise<TestRedis> {
 }
 
 const live = async (url: string): Promise<string> =>
-  ((await call(url, 'GET', '/admin/models')).body.models as { name: string; live: string }[]).find((m) => m.name === 'fraud')!.live;
+  ((await call(url, 'GET', '/admin/models')).body.models as { name: string; live: string }[]).find(
+    (m) => m.name === 'fraud',
+  )!.live;
 
 describeRedis('issue 12-8 (Redis mode): a live change and its audit entry survive kill -9 together', () => {
   it('a deploy killed right after the pointer is written is served and audited, once', async () => {
@@ -88,7 +109,14 @@ describeRedis('issue 12-8 (Redis mode): a live change and its audit entry surviv
     await changeAndDie(redis, 'live-saved', 'POST', '/admin/models/fraud/deploy', { version: '2' });
     const { url } = await replica(redis);
     expect(await live(url)).toBe('2');
-    expect(await lastEntry(url, 'deploy', 10_000), 'the deploy has an audit entry').toMatchObject({ actor: 'admin', target: 'fraud', before: '1', after: '2', result: 'ok', status: 200 });
+    expect(await lastEntry(url, 'deploy', 10_000), 'the deploy has an audit entry').toMatchObject({
+      actor: 'admin',
+      target: 'fraud',
+      before: '1',
+      after: '2',
+      result: 'ok',
+      status: 200,
+    });
     const chain = await settled(redis);
     expect(chain.filter((e) => e.action === 'deploy')).toHaveLength(1);
   }, 60_000);
@@ -98,9 +126,17 @@ describeRedis('issue 12-8 (Redis mode): a live change and its audit entry surviv
     const { url } = await replica(redis);
     const spec = { policy: 'fixed', arms: [{ name: 'only', model: 'fraud', version: '2' }] };
     await changeAndDie(redis, 'routes-saved', 'PUT', '/admin/routes/fraud-scoring', spec);
-    const routes = (await call(url, 'GET', '/admin/routes')).body.routes as Record<string, { arms: { name: string }[] }>;
+    const routes = (await call(url, 'GET', '/admin/routes')).body.routes as Record<
+      string,
+      { arms: { name: string }[] }
+    >;
     expect(routes['fraud-scoring']!.arms.map((a) => a.name)).toEqual(['only']);
-    expect(await lastEntry(url, 'routes.put', 10_000), 'the route edit has an audit entry').toMatchObject({ actor: 'admin', target: 'fraud-scoring', result: 'ok', status: 200 });
+    expect(await lastEntry(url, 'routes.put', 10_000), 'the route edit has an audit entry').toMatchObject({
+      actor: 'admin',
+      target: 'fraud-scoring',
+      result: 'ok',
+      status: 200,
+    });
     const chain = await settled(redis);
     expect(chain.filter((e) => e.action === 'routes.put')).toHaveLength(1);
   }, 60_000);
@@ -110,7 +146,13 @@ describeRedis('issue 12-8 (Redis mode): a live change and its audit entry surviv
     await changeAndDie(redis, 'intent-saved', 'POST', '/admin/models/fraud/deploy', { version: '2' });
     const { url } = await replica(redis);
     expect(await live(url)).toBe('1');
-    expect(await lastEntry(url, 'deploy', 20_000), 'the interrupted deploy is audited').toMatchObject({ actor: 'admin', target: 'fraud', after: '2', result: 'failed', status: null });
+    expect(await lastEntry(url, 'deploy', 20_000), 'the interrupted deploy is audited').toMatchObject({
+      actor: 'admin',
+      target: 'fraud',
+      after: '2',
+      result: 'failed',
+      status: null,
+    });
     await settled(redis);
     expect(await live(url)).toBe('1');
   }, 60_000);

@@ -10,12 +10,19 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const TOKEN = 'test-admin-token-1234';
 const long = (c: string): string => c.repeat(70);
-const spec = (arm: Record<string, string>) => ({ policy: 'fixed', arms: [{ name: 'a', model: 'fraud', version: '1', ...arm }] });
+const spec = (arm: Record<string, string>) => ({
+  policy: 'fixed',
+  arms: [{ name: 'a', model: 'fraud', version: '1', ...arm }],
+});
 
 describe('issue 12-9: names over 64 characters are refused, never cut', () => {
   let t: TestServer;
-  beforeAll(async () => { t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN }); }, 60_000);
-  afterAll(async () => { await t.stop(); });
+  beforeAll(async () => {
+    t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN });
+  }, 60_000);
+  afterAll(async () => {
+    await t.stop();
+  });
 
   it('a route name in the path: 400 naming it and the limit, and no route is created', async () => {
     const res = await admin(t, 'PUT', `/admin/routes/${long('r')}`, spec({}));
@@ -41,7 +48,11 @@ describe('issue 12-9: names over 64 characters are refused, never cut', () => {
   });
 
   it('arm, model and version names in a route: 400 naming the field and the limit', async () => {
-    for (const [field, arm] of [['name', { name: long('a') }], ['model', { model: long('m') }], ['version', { version: long('v') }]] as const) {
+    for (const [field, arm] of [
+      ['name', { name: long('a') }],
+      ['model', { model: long('m') }],
+      ['version', { version: long('v') }],
+    ] as const) {
       const res = await admin(t, 'PUT', '/admin/routes/fraud-scoring', spec(arm));
       expect(res.status, field).toBe(400);
       expect(res.body.error!.message).toMatch(new RegExp(`arms\\[0\\]\\.${field} is longer than 64 characters`));
@@ -49,7 +60,11 @@ describe('issue 12-9: names over 64 characters are refused, never cut', () => {
   });
 
   it('the refusals are audited with the name visibly cut, not as another name', async () => {
-    const entries = (await admin(t, 'GET', '/admin/audit')).body.entries as { action: string; target: string; status: number }[];
+    const entries = (await admin(t, 'GET', '/admin/audit')).body.entries as {
+      action: string;
+      target: string;
+      status: number;
+    }[];
     const put = entries.find((e) => e.action === 'routes.put' && e.status === 400);
     expect(put?.target).toBe(`${'r'.repeat(64)}…`);
   });
@@ -57,7 +72,9 @@ describe('issue 12-9: names over 64 characters are refused, never cut', () => {
 
 describe('issue 12-9: a token name over 64 characters stops start-up', () => {
   it('exit 2 with one line naming the limit', async () => {
-    const child = spawnCroupier(['serve', '--port', '0'], { CROUPIER_ADMIN_TOKENS: `${'n'.repeat(65)}:a-long-enough-token` });
+    const child = spawnCroupier(['serve', '--port', '0'], {
+      CROUPIER_ADMIN_TOKENS: `${'n'.repeat(65)}:a-long-enough-token`,
+    });
     expect(await child.exited).toBe(2);
     const err = child.stderr.join('').trim();
     expect(err.split('\n')).toHaveLength(1);

@@ -9,7 +9,9 @@ import { seededRng } from '../../src/routing/sampling.js';
 function fakeRegistry() {
   const live = { current: '1' };
   const version = (v: string) => ({ model: 'm', version: v, key: `m@${v}` }) as ModelVersion;
-  const registry = { resolve: (_m: string, v: string) => version(v === 'live' ? live.current : v) } as unknown as Registry;
+  const registry = {
+    resolve: (_m: string, v: string) => version(v === 'live' ? live.current : v),
+  } as unknown as Registry;
   return { registry, live };
 }
 const spec = (raw: Record<string, unknown>) => parseRouteSpec('r', raw, () => 'ok');
@@ -17,7 +19,11 @@ const spec = (raw: Record<string, unknown>) => parseRouteSpec('r', raw, () => 'o
 describe('Router', () => {
   it('restarts an arm when its resolved version changes, and tells observers', () => {
     const { registry, live } = fakeRegistry();
-    const router = new Router(registry, new Map([['r', spec({ policy: 'thompson', arms: [{ name: 'a', model: 'm', version: 'live' }] })]]), { rng: seededRng(1) });
+    const router = new Router(
+      registry,
+      new Map([['r', spec({ policy: 'thompson', arms: [{ name: 'a', model: 'm', version: 'live' }] })]]),
+      { rng: seededRng(1) },
+    );
     const route = router.get('r')!;
     const restarts: string[] = [];
     router.observers.push({ armRestarted: (r, a, from, to) => restarts.push(`${r}/${a}: ${from} -> ${to}`) });
@@ -36,11 +42,23 @@ describe('Router', () => {
 
   it('set keeps the statistics of unchanged arms; reset forgets them all', () => {
     const { registry } = fakeRegistry();
-    const arms = [{ name: 'a', model: 'm', version: '1' }, { name: 'b', model: 'm', version: '1' }];
+    const arms = [
+      { name: 'a', model: 'm', version: '1' },
+      { name: 'b', model: 'm', version: '1' },
+    ];
     const router = new Router(registry, new Map([['r', spec({ policy: 'thompson', arms })]]));
     let route = router.get('r')!;
-    for (const i of [0, 1]) { router.pulled(route, i, 'm@1'); router.credit(route, i, 'm@1', 1, 0); }
-    route = router.set('r', spec({ policy: 'epsilon-greedy', arms: [arms[0]!, { name: 'b', model: 'm', version: '2' }, { name: 'c', model: 'm', version: '1' }] }));
+    for (const i of [0, 1]) {
+      router.pulled(route, i, 'm@1');
+      router.credit(route, i, 'm@1', 1, 0);
+    }
+    route = router.set(
+      'r',
+      spec({
+        policy: 'epsilon-greedy',
+        arms: [arms[0]!, { name: 'b', model: 'm', version: '2' }, { name: 'c', model: 'm', version: '1' }],
+      }),
+    );
     expect(route.stats.map((s) => s.n)).toEqual([1, 0, 0]);
     const resets: string[] = [];
     router.observers.push({ routeReset: (r) => resets.push(r) });
@@ -105,19 +123,31 @@ describe('Router', () => {
   it('recomputes on its timer only the routes whose weights drift: discounting or burn-in', () => {
     vi.useFakeTimers();
     const { registry } = fakeRegistry();
-    const arms = [{ name: 'a', model: 'm', version: '1' }, { name: 'b', model: 'm', version: '1' }];
-    const router = new Router(registry, new Map([
-      ['settled', spec({ policy: 'thompson', arms })],
-      ['discounted', spec({ policy: 'thompson', arms, halfLifeSeconds: 60 })],
-      ['burning', spec({ policy: 'thompson', arms, burnIn: 1000 })],
-      ['fixed', spec({ policy: 'fixed', arms })],
-    ]));
+    const arms = [
+      { name: 'a', model: 'm', version: '1' },
+      { name: 'b', model: 'm', version: '1' },
+    ];
+    const router = new Router(
+      registry,
+      new Map([
+        ['settled', spec({ policy: 'thompson', arms })],
+        ['discounted', spec({ policy: 'thompson', arms, halfLifeSeconds: 60 })],
+        ['burning', spec({ policy: 'thompson', arms, burnIn: 1000 })],
+        ['fixed', spec({ policy: 'fixed', arms })],
+      ]),
+    );
     const counts = new Map<string, number>();
     for (const route of router.routes.values()) {
       // Outcomes on both arms, so that a recompute would have work to do.
-      for (const i of [0, 1]) { router.pulled(route, i, 'm@1'); router.credit(route, i, 'm@1', i, Date.now()); }
+      for (const i of [0, 1]) {
+        router.pulled(route, i, 'm@1');
+        router.credit(route, i, 'm@1', i, Date.now());
+      }
       const recompute = route.policy.recompute.bind(route.policy);
-      route.policy.recompute = (now: number) => { counts.set(route.name, (counts.get(route.name) ?? 0) + 1); recompute(now); };
+      route.policy.recompute = (now: number) => {
+        counts.set(route.name, (counts.get(route.name) ?? 0) + 1);
+        recompute(now);
+      };
     }
     vi.advanceTimersByTime(50); // the recompute the outcomes asked for
     counts.clear();

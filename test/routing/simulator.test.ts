@@ -12,7 +12,14 @@ describe('simulator', () => {
 
   it("keeps Thompson's regret within a small multiple of the bound and far below uniform", () => {
     const bound = laiRobbinsSlope(arms) * Math.log(T);
-    const thompson = simulate({ probabilities: arms, horizon: T, policy: 'thompson', floor: 0, seed: 42, checkpoints: [5_000] });
+    const thompson = simulate({
+      probabilities: arms,
+      horizon: T,
+      policy: 'thompson',
+      floor: 0,
+      seed: 42,
+      checkpoints: [5_000],
+    });
     const uniform = simulate({ probabilities: arms, horizon: T, policy: 'uniform', seed: 42 }).at(-1)!.regret;
     const regret = thompson.at(-1)!.regret;
     expect(regret).toBeLessThan(2 * bound);

@@ -166,13 +166,17 @@ describe('Gateway.predict', () => {
   it('answers once the decision sink lets it, and keeps features only for a route that logs them', async () => {
     const sink = new HeldDecisions();
     const held = new Gateway(registry, router, engine, ids, 8, sink);
-    const logged = predict('logged', {
-      features: [
-        [1, 2, 3, 4],
-        [5, 6, 7, 8],
-      ],
-      unit: 'u1',
-    }, held);
+    const logged = predict(
+      'logged',
+      {
+        features: [
+          [1, 2, 3, 4],
+          [5, 6, 7, 8],
+        ],
+        unit: 'u1',
+      },
+      held,
+    );
     const plain = predict('live', { features: [1, 2, 3, 4] }, held);
     await sink.arrived(2);
     expect(logged.settled || plain.settled).toBe(false);

@@ -9,7 +9,10 @@ describe('start-up', () => {
     [['serve', '--port', 'eighty'], /CROUPIER_PORT must be a whole number/],
     [['serve', '--models', '/no/such/dir'], /CROUPIER_MODELS_DIR: cannot read directory/],
     [['serve', '--body-limit', 'lots'], /CROUPIER_BODY_LIMIT must be a size/],
-    [['serve', '--redis-url', 'redis://127.0.0.1:1', '--redis-wait-replicas', 'all'], /CROUPIER_REDIS_WAIT_REPLICAS must be a whole number/],
+    [
+      ['serve', '--redis-url', 'redis://127.0.0.1:1', '--redis-wait-replicas', 'all'],
+      /CROUPIER_REDIS_WAIT_REPLICAS must be a whole number/,
+    ],
     [['launch'], /unknown command "launch"/],
   ])('%j stops with one clear line and a non-zero exit', async (args, message) => {
     const child = spawnCroupier(args);
@@ -38,10 +41,15 @@ describe('shutdown', () => {
     const child = spawnCroupier(['serve', '--port', '0', '--batch-delay-us', '300000', '--max-batch', '1000']);
     const port = await child.ready;
     const url = `http://127.0.0.1:${port}`;
-    const inFlight = Array.from({ length: 50 }, () => postJson(`${url}/v1/predict/fraud-scoring`, { features: demoRow() }));
+    const inFlight = Array.from({ length: 50 }, () =>
+      postJson(`${url}/v1/predict/fraud-scoring`, { features: demoRow() }),
+    );
     for (;;) {
       const metrics = await (await fetch(`${url}/metrics`)).text();
-      const queued = [...metrics.matchAll(/^croupier_queue_depth\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
+      const queued = [...metrics.matchAll(/^croupier_queue_depth\{[^}]*\} (\d+)/gm)].reduce(
+        (s, m) => s + Number(m[1]),
+        0,
+      );
       if (queued >= 50) break;
     }
     child.proc.kill('SIGTERM');

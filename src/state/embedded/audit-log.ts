@@ -44,9 +44,12 @@ export class AuditLog implements AuditTrail {
     this.seq = entry.seq;
     this.head = entry.hash;
     const line = Buffer.from(JSON.stringify(entry) + '\n');
-    const written = this.writes.then(() => new Promise<void>((resolve, reject) => {
-      write(this.fd, line, (err) => (err ? reject(err) : fdatasync(this.fd, (e) => (e ? reject(e) : resolve()))));
-    }));
+    const written = this.writes.then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          write(this.fd, line, (err) => (err ? reject(err) : fdatasync(this.fd, (e) => (e ? reject(e) : resolve()))));
+        }),
+    );
     this.writes = written.catch(() => undefined);
     return written.then(() => entry);
   }
@@ -60,7 +63,10 @@ export class AuditLog implements AuditTrail {
   complete(saved: AuditEntry): AuditEntry | undefined {
     if (saved.seq <= this.seq) return undefined;
     const { seq: _s, time, prev, hash: _h, ...fields } = saved;
-    const entry = saved.seq === this.seq + 1 && prev === this.head && entryHash(saved) === saved.hash ? saved : chainEntry(this.seq + 1, this.head, fields, time);
+    const entry =
+      saved.seq === this.seq + 1 && prev === this.head && entryHash(saved) === saved.hash
+        ? saved
+        : chainEntry(this.seq + 1, this.head, fields, time);
     writeSync(this.fd, JSON.stringify(entry) + '\n');
     fdatasyncSync(this.fd);
     this.seq = entry.seq;

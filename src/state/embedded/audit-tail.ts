@@ -13,7 +13,9 @@ const LINE_MAX = 1024 * 1024;
 const NL = 0x0a;
 const EMPTY = Buffer.alloc(0);
 
-interface Sequenced { readonly seq: number }
+interface Sequenced {
+  readonly seq: number;
+}
 
 function parse<T extends Sequenced>(line: string): T | undefined {
   if (line === '') return undefined;
@@ -35,7 +37,11 @@ class BackwardLines {
   feed(chunk: Buffer): string[] {
     const lines: string[] = [];
     let end = chunk.length;
-    for (let nl = chunk.lastIndexOf(NL, end - 1); end > 0 && nl >= 0; nl = end > 0 ? chunk.lastIndexOf(NL, end - 1) : -1) {
+    for (
+      let nl = chunk.lastIndexOf(NL, end - 1);
+      end > 0 && nl >= 0;
+      nl = end > 0 ? chunk.lastIndexOf(NL, end - 1) : -1
+    ) {
       this.complete(chunk.subarray(nl + 1, end), lines);
       end = nl;
     }
@@ -57,7 +63,8 @@ class BackwardLines {
   }
 
   private complete(head: Buffer, lines: string[]): void {
-    if (!this.skipping) lines.push(this.carry.length === 0 ? head.toString('utf8') : Buffer.concat([head, this.carry]).toString('utf8'));
+    if (!this.skipping)
+      lines.push(this.carry.length === 0 ? head.toString('utf8') : Buffer.concat([head, this.carry]).toString('utf8'));
     this.carry = EMPTY;
     this.skipping = false;
   }
@@ -95,7 +102,11 @@ async function boundary(fh: FileHandle, size: number, before: number, buf: Buffe
 }
 
 /** The newest `limit` entries with seq < `before` (any, when undefined), oldest first. */
-export async function readTail<T extends Sequenced>(file: string, limit: number, before: number | undefined): Promise<T[]> {
+export async function readTail<T extends Sequenced>(
+  file: string,
+  limit: number,
+  before: number | undefined,
+): Promise<T[]> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(CHUNK);

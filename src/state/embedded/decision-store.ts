@@ -102,8 +102,18 @@ export class DecisionStore implements DecisionSink, JournalSource {
     for (let seq = from; seq <= this.maxSeq; seq++) {
       const slot = seq % this.capacity;
       if (this.seqs[slot] !== seq) continue;
-      writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedAt(slot).bytes,
-        this.propensity[slot]!, this.rows[slot]!, logging ? this.features.get(slot) : undefined, undefined);
+      writeDecisionLine(
+        out,
+        this.ids,
+        slot * ID_BYTES,
+        ID_BYTES,
+        this.created[slot]!,
+        this.servedAt(slot).bytes,
+        this.propensity[slot]!,
+        this.rows[slot]!,
+        logging ? this.features.get(slot) : undefined,
+        undefined,
+      );
     }
     this.journaledSeq = this.maxSeq;
   }
@@ -111,12 +121,17 @@ export class DecisionStore implements DecisionSink, JournalSource {
   decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
     const { route, arm, version } = pick;
     let byVersion = this.servedByArm.get(arm);
-    if (!byVersion) this.servedByArm.set(arm, byVersion = new WeakMap());
+    if (!byVersion) this.servedByArm.set(arm, (byVersion = new WeakMap()));
     let served = byVersion.get(version);
-    if (served === undefined) byVersion.set(version, served = this.servedOf(route.name, arm.name, version.model, version.version, version.sha256));
+    if (served === undefined)
+      byVersion.set(
+        version,
+        (served = this.servedOf(route.name, arm.name, version.model, version.version, version.sha256)),
+      );
     const m = this.minter;
     // The id just minted (always, on the request path): its bytes and sequence number are at hand.
-    if (m !== undefined && id === m.lastId) this.putBytes(m.idBytes, m.lastAt, m.lastSeq, createdMs, served, pick.propensity, rows, features, NaN);
+    if (m !== undefined && id === m.lastId)
+      this.putBytes(m.idBytes, m.lastAt, m.lastSeq, createdMs, served, pick.propensity, rows, features, NaN);
     else this.put(id, createdMs, served, pick.propensity, rows, features, NaN);
     this.journal?.poke();
     job.answer();
@@ -129,8 +144,20 @@ export class DecisionStore implements DecisionSink, JournalSource {
     const s = this.servedAt(slot);
     const reward = this.reward[slot]!;
     const features = this.features.get(slot);
-    return new Decision(id, this.created[slot]!, s.route, s.arm, s.model, s.version, s.versionKey, s.sha256,
-      this.propensity[slot]!, this.rows[slot]!, features === undefined ? undefined : JSON.parse(features), Number.isNaN(reward) ? undefined : reward);
+    return new Decision(
+      id,
+      this.created[slot]!,
+      s.route,
+      s.arm,
+      s.model,
+      s.version,
+      s.versionKey,
+      s.sha256,
+      this.propensity[slot]!,
+      this.rows[slot]!,
+      features === undefined ? undefined : JSON.parse(features),
+      Number.isNaN(reward) ? undefined : reward,
+    );
   }
 
   /**
@@ -189,8 +216,12 @@ export class DecisionStore implements DecisionSink, JournalSource {
    */
   snapshotLines(nowMs: number, windowMs: (route: string) => number): Iterable<Buffer> {
     this.journal?.pullSource();
-    const capture: Capture = this.capture = { upTo: this.maxSeq, before: new Map() };
-    return this.linesOf(capture, nowMs, this.servedTable.map((s) => windowMs(s.route)));
+    const capture: Capture = (this.capture = { upTo: this.maxSeq, before: new Map() });
+    return this.linesOf(
+      capture,
+      nowMs,
+      this.servedTable.map((s) => windowMs(s.route)),
+    );
   }
 
   private *linesOf(capture: Capture, nowMs: number, windows: readonly number[]): Generator<Buffer> {
@@ -211,9 +242,19 @@ export class DecisionStore implements DecisionSink, JournalSource {
           this.clear(slot);
           continue;
         }
-        const reward = before.size > 0 ? before.get(slot) ?? this.reward[slot]! : this.reward[slot]!;
-        writeDecisionLine(out, this.ids, slot * ID_BYTES, ID_BYTES, this.created[slot]!, this.servedAt(slot).bytes,
-          this.propensity[slot]!, this.rows[slot]!, this.features.get(slot), Number.isNaN(reward) ? undefined : reward);
+        const reward = before.size > 0 ? (before.get(slot) ?? this.reward[slot]!) : this.reward[slot]!;
+        writeDecisionLine(
+          out,
+          this.ids,
+          slot * ID_BYTES,
+          ID_BYTES,
+          this.created[slot]!,
+          this.servedAt(slot).bytes,
+          this.propensity[slot]!,
+          this.rows[slot]!,
+          this.features.get(slot),
+          Number.isNaN(reward) ? undefined : reward,
+        );
         if (++lines % SNAPSHOT_SLICE === 0) {
           yield Buffer.from(out.view());
           out.clear();
@@ -225,17 +266,48 @@ export class DecisionStore implements DecisionSink, JournalSource {
     }
   }
 
-  private put(id: string, createdMs: number, served: number, propensity: number, rows: number, features: unknown, reward: number): boolean {
+  private put(
+    id: string,
+    createdMs: number,
+    served: number,
+    propensity: number,
+    rows: number,
+    features: unknown,
+    reward: number,
+  ): boolean {
     if (this.scratch.write(id, 'base64url') !== ID_BYTES) return false;
-    return this.putBytes(this.scratch, 0, sequenceOf(this.scratch), createdMs, served, propensity, rows, features, reward);
+    return this.putBytes(
+      this.scratch,
+      0,
+      sequenceOf(this.scratch),
+      createdMs,
+      served,
+      propensity,
+      rows,
+      features,
+      reward,
+    );
   }
 
   /** Puts the decision whose id is `ID_BYTES` bytes of `idBytes` at `idAt`, with sequence number `seq`. */
-  private putBytes(idBytes: Buffer, idAt: number, seq: number, createdMs: number, served: number, propensity: number, rows: number, features: unknown, reward: number): boolean {
+  private putBytes(
+    idBytes: Buffer,
+    idAt: number,
+    seq: number,
+    createdMs: number,
+    served: number,
+    propensity: number,
+    rows: number,
+    features: unknown,
+    reward: number,
+  ): boolean {
     const slot = seq % this.capacity;
     const held = this.seqs[slot]!;
     if (held !== EMPTY) {
-      if (held > seq) { if (Number.isNaN(reward)) this.evicted++; return false; }
+      if (held > seq) {
+        if (Number.isNaN(reward)) this.evicted++;
+        return false;
+      }
       // A ring smaller than one write's worth of decisions: hand this one to the journal first.
       if (held > this.journaledSeq) this.journal?.pullSource();
       if (!this.settledAt(slot)) this.evicted++;

@@ -9,7 +9,14 @@ import type { FeedbackEvent } from '../../protocol/feedback.js';
 import type { Route, Router } from '../../routing/router.js';
 import { EmbeddedState } from './embedded-state.js';
 import { ID_BYTES } from '../../feedback/decision-id.js';
-import type { Committed, DecisionLogDeps, DecisionLookup, FeedbackStore, Served, VerifiedIds } from '../../feedback/decision-log.js';
+import type {
+  Committed,
+  DecisionLogDeps,
+  DecisionLookup,
+  FeedbackStore,
+  Served,
+  VerifiedIds,
+} from '../../feedback/decision-log.js';
 import { DecisionStore } from './decision-store.js';
 import { Outcome, RouteReset } from '../../feedback/outcome.js';
 import { FeedbackState } from './recovery.js';
@@ -40,8 +47,10 @@ export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLooku
 
   refusal(): CroupierError | undefined {
     if (!this.state.journal.failed) return undefined;
-    return new CroupierError('state_unavailable',
-      'the outcome journal cannot be written; outcomes are refused until the server is restarted');
+    return new CroupierError(
+      'state_unavailable',
+      'the outcome journal cannot be written; outcomes are refused until the server is restarted',
+    );
   }
 
   lookUp(_ids: readonly string[], verified: VerifiedIds): DecisionLookup<number> {
@@ -77,9 +86,12 @@ export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLooku
   }
 
   commit(then: Committed): void {
-    this.state.journal.commit().then(() => then.committed(), (e: unknown) => {
-      then.failed(new CroupierError('state_unavailable', 'the outcome journal cannot be written', { cause: e }));
-    });
+    this.state.journal.commit().then(
+      () => then.committed(),
+      (e: unknown) => {
+        then.failed(new CroupierError('state_unavailable', 'the outcome journal cannot be written', { cause: e }));
+      },
+    );
   }
 
   get pending(): number {

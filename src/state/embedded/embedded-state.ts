@@ -9,7 +9,16 @@
 import { open } from 'node:fs/promises';
 import type { Logger } from '../../log.js';
 import { Journal } from './journal.js';
-import { journalFile, journalGenerations, readJsonLines, removeJournalsBefore, SNAPSHOT_FILE, withFirst, writeSnapshot, type SnapshotPart } from './snapshot.js';
+import {
+  journalFile,
+  journalGenerations,
+  readJsonLines,
+  removeJournalsBefore,
+  SNAPSHOT_FILE,
+  withFirst,
+  writeSnapshot,
+  type SnapshotPart,
+} from './snapshot.js';
 import { join } from 'node:path';
 
 /** What is kept in the state directory, seen from the state layer. */
@@ -48,7 +57,14 @@ export class EmbeddedState {
   private compacting: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
 
-  private constructor(dir: string, journal: Journal, generation: number, content: StateContent, log: Logger, options: EmbeddedStateOptions) {
+  private constructor(
+    dir: string,
+    journal: Journal,
+    generation: number,
+    content: StateContent,
+    log: Logger,
+    options: EmbeddedStateOptions,
+  ) {
     this.dir = dir;
     this.journal = journal;
     this.generation = generation;
@@ -59,7 +75,12 @@ export class EmbeddedState {
   }
 
   /** Replays what the directory holds into `content`, then starts a fresh generation. */
-  static async open(dir: string, content: StateContent, log: Logger, options: EmbeddedStateOptions = {}): Promise<EmbeddedState> {
+  static async open(
+    dir: string,
+    content: StateContent,
+    log: Logger,
+    options: EmbeddedStateOptions = {},
+  ): Promise<EmbeddedState> {
     const bad = (file: string) => (line: number) => log.warn({ file, line }, 'state: skipped an unreadable line');
     const snapshotFile = join(dir, SNAPSHOT_FILE);
     const [header, ...records] = readJsonLines(snapshotFile, bad(snapshotFile));
@@ -70,9 +91,13 @@ export class EmbeddedState {
     for (const g of generations) {
       if (g < from) continue;
       const file = journalFile(dir, g);
-      for (const r of readJsonLines(file, bad(file))) { content.replay(r, false); replayed++; }
+      for (const r of readJsonLines(file, bad(file))) {
+        content.replay(r, false);
+        replayed++;
+      }
     }
-    if (records.length + replayed > 0) log.info({ snapshotRecords: records.length, journalRecords: replayed }, 'state restored');
+    if (records.length + replayed > 0)
+      log.info({ snapshotRecords: records.length, journalRecords: replayed }, 'state restored');
     const generation = Math.max(from, generations.at(-1) ?? 0) + 1;
     const journal = await Journal.open(journalFile(dir, generation));
     const state = new EmbeddedState(dir, journal, generation, content, log, options);
@@ -108,7 +133,11 @@ export class EmbeddedState {
 
   private maybeCompact(): void {
     if (this.journal.bytes === 0 || this.compacting) return;
-    if (this.journal.bytes < Math.max(this.compactBytes, 2 * this.snapshotBytes) && Date.now() - this.lastCompactMs < this.content.horizonMs()) return;
+    if (
+      this.journal.bytes < Math.max(this.compactBytes, 2 * this.snapshotBytes)
+      && Date.now() - this.lastCompactMs < this.content.horizonMs()
+    )
+      return;
     this.compact().catch((e: unknown) => this.log.error({ err: e }, 'state: compaction failed'));
   }
 
@@ -119,4 +148,3 @@ export class EmbeddedState {
     await this.journal.close();
   }
 }
-

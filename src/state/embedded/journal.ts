@@ -103,7 +103,8 @@ export class Journal {
 
   /** Has what is buffered (or the source has) written within `lingerMs`. */
   poke(): void {
-    if (this.timer === undefined && this.writing === undefined) this.timer = setTimeout(this.writeInBackground, this.lingerMs).unref();
+    if (this.timer === undefined && this.writing === undefined)
+      this.timer = setTimeout(this.writeInBackground, this.lingerMs).unref();
   }
 
   /**
@@ -122,9 +123,17 @@ export class Journal {
     const round = this.next;
     if (round === undefined || this.syncs >= SYNCS_IN_FLIGHT || this.writing !== undefined) return;
     this.next = undefined;
-    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     const fh = this.fh;
-    const synced = this.writeBuffered(fh).then(() => fh.datasync()).then(() => undefined, (e: unknown) => e as Error);
+    const synced = this.writeBuffered(fh)
+      .then(() => fh.datasync())
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
     this.syncs++;
     this.acknowledged = this.acknowledge(round, synced, this.acknowledged);
   };
@@ -147,7 +156,7 @@ export class Journal {
     this.dropOnRotate.length = 0;
     const data = this.pending.view();
     try {
-      for (let at = 0; at < data.length;) at += writeSync(fh.fd, data, at);
+      for (let at = 0; at < data.length; ) at += writeSync(fh.fd, data, at);
     } catch (e) {
       this.failed ??= e as Error;
       throw e;
@@ -162,13 +171,25 @@ export class Journal {
     this.timer = undefined;
     this.pullSource();
     // After a disk error nothing more is written: drop what comes in rather than hold it.
-    if (this.failed) { this.pending.clear(); this.dropOnRotate.length = 0; }
+    if (this.failed) {
+      this.pending.clear();
+      this.dropOnRotate.length = 0;
+    }
     if (this.writing !== undefined || this.next !== undefined || this.pending.length === 0) return;
     const data = this.pending;
     this.pending = this.spare ?? new Bytes();
     this.spare = undefined;
     this.dropOnRotate.length = 0;
-    this.writing = this.fh.write(data.view()).then(({ bytesWritten }) => { this.bytes += bytesWritten; }, (e: unknown) => { this.failed ??= e as Error; })
+    this.writing = this.fh
+      .write(data.view())
+      .then(
+        ({ bytesWritten }) => {
+          this.bytes += bytesWritten;
+        },
+        (e: unknown) => {
+          this.failed ??= e as Error;
+        },
+      )
       .finally(() => {
         data.clear();
         this.spare = data;
@@ -194,7 +215,14 @@ export class Journal {
     // acknowledged from the new file would outlive it if the machine failed before the snapshot is
     // durable. So later rounds are acknowledged only once the old file is synced (a disk error
     // there fails the journal, like any sync's).
-    const oldSynced = Promise.resolve(writing).then(() => old.datasync()).then(() => undefined, (e: unknown) => { this.failed ??= e as Error; });
+    const oldSynced = Promise.resolve(writing)
+      .then(() => old.datasync())
+      .then(
+        () => undefined,
+        (e: unknown) => {
+          this.failed ??= e as Error;
+        },
+      );
     this.acknowledged = Promise.all([this.acknowledged, oldSynced]).then(() => undefined);
     // Writes and syncs in flight may still be on the old file; later ones take the new one.
     await this.settled();

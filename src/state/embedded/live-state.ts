@@ -8,7 +8,6 @@ import type { Logger } from '../../log.js';
 import { writeFileAtomic } from '../../registry/atomic-file.js';
 import { HISTORY_LIMIT, type Registry } from '../../registry/registry.js';
 
-
 interface LiveRecord {
   live: string;
   sha256: string;
@@ -39,7 +38,8 @@ export class LiveState {
       return undefined;
     }
     const doc = JSON.parse(text) as LiveDocument;
-    if (typeof doc !== 'object' || doc === null || typeof doc.models !== 'object' || doc.models === null) throw new Error(`${this.file} is not a live-state document`);
+    if (typeof doc !== 'object' || doc === null || typeof doc.models !== 'object' || doc.models === null)
+      throw new Error(`${this.file} is not a live-state document`);
     return doc;
   }
 
@@ -52,7 +52,10 @@ export class LiveState {
     try {
       doc = this.read();
     } catch (e) {
-      log.error({ file: this.file, err: (e as Error).message }, 'live state unreadable; using the repository LIVE files');
+      log.error(
+        { file: this.file, err: (e as Error).message },
+        'live state unreadable; using the repository LIVE files',
+      );
       return { audit: undefined };
     }
     if (!doc) return { audit: undefined };
@@ -61,11 +64,22 @@ export class LiveState {
       if (!model) continue;
       const live = model.versions.get(String(record.live));
       if (!live) {
-        log.warn({ model: name, version: record.live }, 'saved live version is no longer served; keeping the repository choice');
+        log.warn(
+          { model: name, version: record.live },
+          'saved live version is no longer served; keeping the repository choice',
+        );
         continue;
       }
-      if (live.sha256 !== record.sha256) log.warn({ model: name, version: record.live, saved: record.sha256, now: live.sha256 }, 'live version changed on disk since it was deployed');
-      registry.point(model, live, Array.isArray(record.history) ? record.history.map(String).slice(-HISTORY_LIMIT) : []);
+      if (live.sha256 !== record.sha256)
+        log.warn(
+          { model: name, version: record.live, saved: record.sha256, now: live.sha256 },
+          'live version changed on disk since it was deployed',
+        );
+      registry.point(
+        model,
+        live,
+        Array.isArray(record.history) ? record.history.map(String).slice(-HISTORY_LIMIT) : [],
+      );
     }
     return { audit: doc.audit };
   }
@@ -74,11 +88,17 @@ export class LiveState {
    * Saves every model's pointer, with `audit` (the change's audit entry) when given; throws when the
    * state cannot be written (the caller keeps the old live).
    */
-  save(registry: Registry, override?: { model: string; live: string; sha256: string; history: readonly string[] }, audit?: unknown): void {
+  save(
+    registry: Registry,
+    override?: { model: string; live: string; sha256: string; history: readonly string[] },
+    audit?: unknown,
+  ): void {
     const doc: LiveDocument = { models: {} };
     if (audit !== undefined) doc.audit = audit;
-    for (const m of registry.models.values()) doc.models[m.name] = { live: m.live.version, sha256: m.live.sha256, history: [...m.history] };
-    if (override) doc.models[override.model] = { live: override.live, sha256: override.sha256, history: [...override.history] };
+    for (const m of registry.models.values())
+      doc.models[m.name] = { live: m.live.version, sha256: m.live.sha256, history: [...m.history] };
+    if (override)
+      doc.models[override.model] = { live: override.live, sha256: override.sha256, history: [...override.history] };
     writeFileAtomic(this.file, JSON.stringify(doc, null, 2) + '\n');
   }
 }

@@ -39,7 +39,9 @@ export class FeedbackState implements StateContent {
     const stats: StatsLine['stats'] = {};
     for (const route of this.router.routes.values()) {
       const arms: Record<string, ArmStatsRecord> = {};
-      route.arms.forEach((a, i) => { arms[a.name] = route.stats[i]!.toJSON(); });
+      route.arms.forEach((a, i) => {
+        arms[a.name] = route.stats[i]!.toJSON();
+      });
       stats[route.name] = arms;
     }
     const decisions = this.store.snapshotLines(nowMs, (route) => windowMs(this.router.get(route)));
@@ -51,7 +53,10 @@ export class FeedbackState implements StateContent {
     if (Decision.isLine(record)) return this.replayDecision(Decision.fromLine(record), fromSnapshot);
     if (Outcome.isLine(record)) return this.replayOutcome(record.o, record.w, record.t);
     const r = record as Partial<StatsLine> & { reset?: unknown };
-    if (typeof r.reset === 'string') { this.router.reset(r.reset); return; }
+    if (typeof r.reset === 'string') {
+      this.router.reset(r.reset);
+      return;
+    }
     if (r.stats && typeof r.stats === 'object') this.replayStats(r.stats);
   }
 
@@ -62,7 +67,11 @@ export class FeedbackState implements StateContent {
       route.arms.forEach((a, i) => {
         const saved = arms[a.name];
         if (!saved || typeof saved !== 'object') return;
-        if (!ArmStats.isSound(saved)) this.log?.warn({ route: name, arm: a.name }, 'state: saved arm statistics are not finite numbers (an overflow); the arm\'s outcome statistics restart from the prior');
+        if (!ArmStats.isSound(saved))
+          this.log?.warn(
+            { route: name, arm: a.name },
+            "state: saved arm statistics are not finite numbers (an overflow); the arm's outcome statistics restart from the prior",
+          );
         Object.assign(route.stats[i]!, ArmStats.from(saved));
       });
       route.policy.recompute(Date.now());
@@ -88,7 +97,10 @@ export class FeedbackState implements StateContent {
     this.store.settle(d, reward);
     // Accepted by a version that took any finite reward: counting it would overflow the statistics.
     if (!(Math.abs(reward) <= MAX_REWARD)) {
-      this.log?.warn({ route: d.route, arm: d.arm }, 'state: a journaled reward is beyond what the arm statistics take; not credited');
+      this.log?.warn(
+        { route: d.route, arm: d.arm },
+        'state: a journaled reward is beyond what the arm statistics take; not credited',
+      );
       return;
     }
     const route = this.router.get(d.route);

@@ -41,7 +41,9 @@ export class RouteStore implements RouteSaver {
   private read(): RoutesStateDocument | undefined {
     try {
       const doc = JSON.parse(readFileSync(this.file, 'utf8')) as RoutesStateDocument;
-      return typeof doc === 'object' && doc !== null && typeof doc.routes === 'object' && doc.routes !== null ? doc : undefined;
+      return typeof doc === 'object' && doc !== null && typeof doc.routes === 'object' && doc.routes !== null
+        ? doc
+        : undefined;
     } catch {
       return undefined;
     }

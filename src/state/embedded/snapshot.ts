@@ -16,7 +16,12 @@ export function journalFile(dir: string, generation: number): string {
 
 /** Generations of journal files present, oldest first. */
 export function journalGenerations(dir: string): number[] {
-  return readdirSync(dir).flatMap((f) => { const m = JOURNAL.exec(f); return m ? [Number(m[1])] : []; }).sort((a, b) => a - b);
+  return readdirSync(dir)
+    .flatMap((f) => {
+      const m = JOURNAL.exec(f);
+      return m ? [Number(m[1])] : [];
+    })
+    .sort((a, b) => a - b);
 }
 
 /** Through the thread pool: unlinking a journal of 100 MB held the event loop for 7 ms here. */
@@ -80,7 +85,11 @@ export async function writeSnapshot(dir: string, lines: Iterable<SnapshotPart>):
   }
   await rename(temp, target);
   const d = await open(dir, 'r');
-  try { await d.sync(); } finally { await d.close(); }
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
   return bytes;
 }
 

@@ -92,7 +92,18 @@ export class RedisAuditLog implements AuditTrail {
       const next = `${entry.seq} ${entry.hash}`;
       let answer: unknown;
       try {
-        answer = await this.client.eval(APPEND, 3, this.list, this.headKey, INTENTS_KEY, this.head, JSON.stringify(entry), next, START, intent?.id ?? '');
+        answer = await this.client.eval(
+          APPEND,
+          3,
+          this.list,
+          this.headKey,
+          INTENTS_KEY,
+          this.head,
+          JSON.stringify(entry),
+          next,
+          START,
+          intent?.id ?? '',
+        );
       } catch (e) {
         throw unavailable(e, 'append to the audit chain');
       }
@@ -102,7 +113,11 @@ export class RedisAuditLog implements AuditTrail {
       }
       if (answer === 0) return undefined;
       this.head = String(answer);
-      if (Date.now() > deadline) throw unavailable(new Error(`the head moved ${attempts} times in a row, for ${GIVE_UP_MS / 1000} s`), 'append to the audit chain');
+      if (Date.now() > deadline)
+        throw unavailable(
+          new Error(`the head moved ${attempts} times in a row, for ${GIVE_UP_MS / 1000} s`),
+          'append to the audit chain',
+        );
     }
   }
 

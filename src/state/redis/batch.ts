@@ -7,10 +7,15 @@ import type { RedisClient } from './connection.js';
  * commands. `client` carries the scripts the commands call (stats.ts `scripts`): a pipeline has the
  * commands its client had defined when it was made. Each command's failure is its result.
  */
-export async function batch<C extends RedisClient, T>(client: C, commands: ((c: C) => Promise<T>)[]):
-  Promise<(T | Error)[]> {
+export async function batch<C extends RedisClient, T>(
+  client: C,
+  commands: ((c: C) => Promise<T>)[],
+): Promise<(T | Error)[]> {
   const settle = (p: Promise<T>): Promise<T | Error> =>
-    p.then((v) => v, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    p.then(
+      (v) => v,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    );
   if (client instanceof Cluster) return Promise.all(commands.map((f) => settle(f(client))));
   const pipeline = client.pipeline() as unknown as C;
   // On a pipeline each command queues and returns the pipeline, not a promise; exec() answers all.

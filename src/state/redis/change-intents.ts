@@ -40,7 +40,10 @@ local floor = tonumber(ARGV[2]) + 1
 if tonumber(redis.call('GET', KEYS[2]) or '0') < floor then redis.call('SET', KEYS[2], floor) end
 return 1`;
 
-const VOIDED = { code: 'internal', message: 'the replica making this change stopped before the change was saved; nothing changed' };
+const VOIDED = {
+  code: 'internal',
+  message: 'the replica making this change stopped before the change was saved; nothing changed',
+};
 
 export function targetKeys(target: ChangeTarget): { doc: string; fence: string } {
   if (target === 'routes') return { doc: controlKey('routes'), fence: controlKey('routes-fence') };
@@ -114,10 +117,23 @@ export class ChangeIntents {
     const { action, target } = intent.fields;
     if (made) {
       const entry = await this.audit.complete(intent);
-      if (entry) this.log.warn({ seq: entry.seq, action, target }, 'audit entry of a change was missing (the replica making it stopped before writing it); written now');
+      if (entry)
+        this.log.warn(
+          { seq: entry.seq, action, target },
+          'audit entry of a change was missing (the replica making it stopped before writing it); written now',
+        );
     } else {
-      const entry = await this.audit.complete(intent, { ...intent.fields, result: 'failed', status: null, error: VOIDED });
-      if (entry) this.log.warn({ seq: entry.seq, action, target }, 'a change was interrupted before it was saved (the replica making it stopped); nothing changed, audited as failed');
+      const entry = await this.audit.complete(intent, {
+        ...intent.fields,
+        result: 'failed',
+        status: null,
+        error: VOIDED,
+      });
+      if (entry)
+        this.log.warn(
+          { seq: entry.seq, action, target },
+          'a change was interrupted before it was saved (the replica making it stopped); nothing changed, audited as failed',
+        );
     }
   }
 }

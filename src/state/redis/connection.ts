@@ -70,14 +70,16 @@ export function controlKey(suffix: string): string {
  * Whether every key's node had `replicas` replicas acknowledge.
  */
 export async function waitOnKeyNodes(client: Cluster, keys: Iterable<string>, replicas: number): Promise<boolean> {
-  const acked = await Promise.all([...new Set(keys)].map(async (key) => {
-    try {
-      const r = await client.pipeline().exists(key).wait(replicas, WAIT_TIMEOUT_MS).exec();
-      return r !== null && r[0]![0] === null && r[1]![0] === null && (r[1]![1] as number) >= replicas;
-    } catch {
-      return false;
-    }
-  }));
+  const acked = await Promise.all(
+    [...new Set(keys)].map(async (key) => {
+      try {
+        const r = await client.pipeline().exists(key).wait(replicas, WAIT_TIMEOUT_MS).exec();
+        return r !== null && r[0]![0] === null && r[1]![0] === null && (r[1]![1] as number) >= replicas;
+      } catch {
+        return false;
+      }
+    }),
+  );
   return !acked.includes(false);
 }
 
@@ -112,7 +114,12 @@ function createClient(config: RedisConfig): RedisClient {
       enableOfflineQueue: false,
       clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
       lazyConnect: true,
-      redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1, connectTimeout: 2_000, reconnectOnError: COMMON.reconnectOnError },
+      redisOptions: {
+        commandTimeout: COMMAND_TIMEOUT_MS,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2_000,
+        reconnectOnError: COMMON.reconnectOnError,
+      },
     };
     return new Cluster(config.clusterNodes.map(hostPort), options);
   }
@@ -120,7 +127,12 @@ function createClient(config: RedisConfig): RedisClient {
     // failoverDetector: Sentinel's +switch-master drops the connection at once, even when the old
     // master is alive and keeps answering (a switchover, a stall); without it writes go on to the
     // old master until Sentinel demotes it, and are discarded at its resync.
-    return new Redis({ ...COMMON, sentinels: config.sentinels.map(hostPort), name: config.name, failoverDetector: true });
+    return new Redis({
+      ...COMMON,
+      sentinels: config.sentinels.map(hostPort),
+      name: config.name,
+      failoverDetector: true,
+    });
   }
   return new Redis(config.url!, COMMON);
 }
@@ -136,7 +148,12 @@ class Link implements RedisLink {
   private sub: RedisClient | undefined;
   private closed = false;
 
-  constructor(readonly client: RedisClient, private readonly config: RedisConfig, private readonly log: Logger, metrics: Metrics) {
+  constructor(
+    readonly client: RedisClient,
+    private readonly config: RedisConfig,
+    private readonly log: Logger,
+    metrics: Metrics,
+  ) {
     this.waitReplicas = config.waitReplicas ?? 0;
     metrics.redisUp(() => (this.up ? 1 : 0));
     client.on('ready', () => this.connection(true));
@@ -173,7 +190,8 @@ class Link implements RedisLink {
     }
     if (this.failingSinceMs === 0) {
       this.failingSinceMs = Date.now();
-      if (this.connected) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis writes failing');
+      if (this.connected)
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis writes failing');
     }
     this.update();
   }
@@ -203,9 +221,10 @@ class Link implements RedisLink {
       await this.client.set(key, String(Date.now()), 'PX', 60_000);
       const n = this.waitReplicas;
       if (n > 0) {
-        const acked = this.client instanceof Cluster
-          ? await waitOnKeyNodes(this.client, [key], n)
-          : (await this.client.wait(n, WAIT_TIMEOUT_MS)) >= n;
+        const acked =
+          this.client instanceof Cluster
+            ? await waitOnKeyNodes(this.client, [key], n)
+            : (await this.client.wait(n, WAIT_TIMEOUT_MS)) >= n;
         if (!acked) throw new Error(`WAIT: fewer than ${n} replicas acknowledged`);
       }
       this.wrote();
@@ -219,7 +238,11 @@ class Link implements RedisLink {
     this.up = up;
     if (!this.closed) {
       if (up) this.log.info({ redis: describe(this.config) }, 'redis connected');
-      else this.log.warn({ redis: describe(this.config) }, 'redis down (connection lost or writes failing); retrying in the background');
+      else
+        this.log.warn(
+          { redis: describe(this.config) },
+          'redis down (connection lost or writes failing); retrying in the background',
+        );
     }
     for (const fn of this.listeners) {
       try {
@@ -246,9 +269,10 @@ class Link implements RedisLink {
     if (!this.sub) {
       // Subscriptions are re-sent by ioredis on reconnect; the offline queue is allowed here so a
       // SUBSCRIBE issued while Redis is down waits for the connection instead of failing.
-      const sub: RedisClient = this.client instanceof Cluster
-        ? this.client.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false })
-        : this.client.duplicate({ enableOfflineQueue: true, lazyConnect: false, commandTimeout: undefined });
+      const sub: RedisClient =
+        this.client instanceof Cluster
+          ? this.client.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false })
+          : this.client.duplicate({ enableOfflineQueue: true, lazyConnect: false, commandTimeout: undefined });
       sub.on('error', () => undefined);
       this.sub = sub;
       return sub;
@@ -281,7 +305,9 @@ export async function connectRedis(config: RedisConfig, log: Logger, metrics: Me
   const link = new Link(client, config, log, metrics);
   let timer: NodeJS.Timeout | undefined;
   let lastError = '';
-  const onError = (err: Error): void => { lastError = err.message; };
+  const onError = (err: Error): void => {
+    lastError = err.message;
+  };
   client.on('error', onError);
   try {
     await Promise.race([
@@ -292,9 +318,15 @@ export async function connectRedis(config: RedisConfig, log: Logger, metrics: Me
         await client.ping();
       })(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ConfigError(
-          `Redis did not answer within ${CONNECT_TIMEOUT_MS / 1000} s at ${describe(config)}${lastError ? ` (${lastError})` : ''}; check CROUPIER_REDIS_URL / CROUPIER_REDIS_SENTINELS / CROUPIER_REDIS_CLUSTER_NODES`,
-        )), CONNECT_TIMEOUT_MS);
+        timer = setTimeout(
+          () =>
+            reject(
+              new ConfigError(
+                `Redis did not answer within ${CONNECT_TIMEOUT_MS / 1000} s at ${describe(config)}${lastError ? ` (${lastError})` : ''}; check CROUPIER_REDIS_URL / CROUPIER_REDIS_SENTINELS / CROUPIER_REDIS_CLUSTER_NODES`,
+              ),
+            ),
+          CONNECT_TIMEOUT_MS,
+        );
         timer.unref();
       }),
     ]);

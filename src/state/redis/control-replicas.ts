@@ -100,7 +100,14 @@ export class ReplicaSet implements Peers {
     try {
       waiting = (await this.alive()).filter((r) => r !== this.self);
       if (waiting.length === 0) return;
-      const request: PrepareRequest = { t: 'prepare', id, from: this.self, model: version.model, version: version.version, sha256: version.sha256 };
+      const request: PrepareRequest = {
+        t: 'prepare',
+        id,
+        from: this.self,
+        model: version.model,
+        version: version.version,
+        sha256: version.sha256,
+      };
       await this.client.publish(this.channel, JSON.stringify(request));
     } catch (e) {
       throw unavailable(e, 'ask the other replicas to load the version');
@@ -116,20 +123,27 @@ export class ReplicaSet implements Peers {
           nextAliveCheck = Date.now() + 500;
           const alive = new Set(await this.alive());
           const gone = waiting.filter((r) => !alive.has(r) && !(r in answers));
-          if (gone.length) this.log.warn({ replicas: gone, model: version.model, version: version.version }, 'replicas stopped beating during a deploy; not waiting for them');
+          if (gone.length)
+            this.log.warn(
+              { replicas: gone, model: version.model, version: version.version },
+              'replicas stopped beating during a deploy; not waiting for them',
+            );
           waiting = waiting.filter((r) => alive.has(r) || r in answers);
         }
       } catch (e) {
-        throw unavailable(e, 'collect the other replicas\' answers');
+        throw unavailable(e, "collect the other replicas' answers");
       }
       const failed = waiting.flatMap((r) => {
-        const answer = answers[r] ? JSON.parse(answers[r]) as { ok: boolean; error?: string } : undefined;
+        const answer = answers[r] ? (JSON.parse(answers[r]) as { ok: boolean; error?: string }) : undefined;
         return answer && !answer.ok ? [`replica ${r} cannot load it: ${answer.error ?? 'unknown error'}`] : [];
       });
       if (failed.length) throw new Error(failed.join('; '));
       const missing = waiting.filter((r) => !(r in answers));
       if (missing.length === 0) return;
-      if (Date.now() >= deadline) throw new Error(`replica ${missing.join(', ')} did not confirm it loaded the version within ${PREPARE_TIMEOUT_MS / 1000} s`);
+      if (Date.now() >= deadline)
+        throw new Error(
+          `replica ${missing.join(', ')} did not confirm it loaded the version within ${PREPARE_TIMEOUT_MS / 1000} s`,
+        );
     }
   }
 
@@ -144,6 +158,8 @@ export class ReplicaSet implements Peers {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     // Leaving at once, so a deploy started now does not wait for this replica.
-    await Promise.all([this.client.zrem(this.zset, this.self), this.client.del(this.recordKey(this.self))]).catch(() => undefined);
+    await Promise.all([this.client.zrem(this.zset, this.self), this.client.del(this.recordKey(this.self))]).catch(
+      () => undefined,
+    );
   }
 }

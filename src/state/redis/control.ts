@@ -22,7 +22,14 @@ import type { Logger } from '../../log.js';
 import { crashAt, type LivePointer } from '../../registry/lifecycle.js';
 import type { Registry } from '../../registry/registry.js';
 import type { RouteSpec } from '../../routing/route-spec.js';
-import type { ControlBinding, ReplicaLoad, SharedControl, SharedFollowing, SharedPointer, SharedRoutes } from '../admin-state.js';
+import type {
+  ControlBinding,
+  ReplicaLoad,
+  SharedControl,
+  SharedFollowing,
+  SharedPointer,
+  SharedRoutes,
+} from '../admin-state.js';
 import { RedisAuditLog, type ChangeIntent } from './audit.js';
 import { ChangeIntents, type ChangeTarget } from './change-intents.js';
 import { controlKey, modelKey, type RedisLink } from './connection.js';
@@ -41,7 +48,10 @@ redis.call('SET', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return -1`;
 
-type ControlEvent = PrepareRequest | { t: 'live'; from: string; pointer: SharedPointer } | { t: 'routes'; from: string; doc: SharedRoutes };
+type ControlEvent =
+  | PrepareRequest
+  | { t: 'live'; from: string; pointer: SharedPointer }
+  | { t: 'routes'; from: string; doc: SharedRoutes };
 
 export class RedisControl implements SharedControl {
   readonly lock: RedisAdminLock;
@@ -75,7 +85,10 @@ export class RedisControl implements SharedControl {
   /** A day-long marker per event; if Redis cannot say, report it (a duplicate beats a gap). */
   async firstToReport(event: string): Promise<boolean> {
     const key = controlKey(`reported:${createHash('sha256').update(event).digest('hex').slice(0, 32)}`);
-    return this.link.client.set(key, this.peers.self, 'EX', 86_400, 'NX').then((ok) => ok === 'OK', () => true);
+    return this.link.client.set(key, this.peers.self, 'EX', 86_400, 'NX').then(
+      (ok) => ok === 'OK',
+      () => true,
+    );
   }
 
   /** `record`: the change's audit intent (RedisAuditLog.appendWith), saved first and named by the pointer. */
@@ -83,8 +96,24 @@ export class RedisControl implements SharedControl {
     save: async (registry: Registry, pointer: LivePointer, record?: unknown): Promise<void> => {
       const token = this.lock.fence();
       const intent = record as ChangeIntent | undefined;
-      const shared: SharedPointer = { model: pointer.model, live: pointer.live, sha256: pointer.sha256, history: [...pointer.history], token, intent: intent?.id };
-      await this.writeAhead(intent, `model:${pointer.model}`, token, () => this.fencedWrite(modelKey(pointer.model, 'live'), modelKey(pointer.model, 'fence'), token, JSON.stringify(shared), { t: 'live', from: this.peers.self, pointer: shared }, `model ${pointer.model}'s live version`));
+      const shared: SharedPointer = {
+        model: pointer.model,
+        live: pointer.live,
+        sha256: pointer.sha256,
+        history: [...pointer.history],
+        token,
+        intent: intent?.id,
+      };
+      await this.writeAhead(intent, `model:${pointer.model}`, token, () =>
+        this.fencedWrite(
+          modelKey(pointer.model, 'live'),
+          modelKey(pointer.model, 'fence'),
+          token,
+          JSON.stringify(shared),
+          { t: 'live', from: this.peers.self, pointer: shared },
+          `model ${pointer.model}'s live version`,
+        ),
+      );
       this.follower?.wrotePointer(pointer, token);
     },
   };
@@ -94,7 +123,16 @@ export class RedisControl implements SharedControl {
       const token = this.lock.fence();
       const intent = record as ChangeIntent | undefined;
       const doc = this.follower!.routesDoc(routes, token, intent?.id);
-      await this.writeAhead(intent, 'routes', token, () => this.fencedWrite(this.routesKey, controlKey('routes-fence'), token, JSON.stringify(doc), { t: 'routes', from: this.peers.self, doc }, 'the routes'));
+      await this.writeAhead(intent, 'routes', token, () =>
+        this.fencedWrite(
+          this.routesKey,
+          controlKey('routes-fence'),
+          token,
+          JSON.stringify(doc),
+          { t: 'routes', from: this.peers.self, doc },
+          'the routes',
+        ),
+      );
       this.follower!.wroteRoutes(routes, token);
     },
   };
@@ -103,7 +141,12 @@ export class RedisControl implements SharedControl {
    * The intent, then the change. A change refused by its fence drops its intent (the refusal is
    * audited on its own); one whose fate is unknown (Redis failed) leaves it to be settled.
    */
-  private async writeAhead(intent: ChangeIntent | undefined, target: ChangeTarget, token: number, write: () => Promise<void>): Promise<void> {
+  private async writeAhead(
+    intent: ChangeIntent | undefined,
+    target: ChangeTarget,
+    token: number,
+    write: () => Promise<void>,
+  ): Promise<void> {
     if (intent) {
       await this.intents.save(intent, target, token);
       crashAt('intent-saved');
@@ -116,15 +159,34 @@ export class RedisControl implements SharedControl {
     }
   }
 
-  private async fencedWrite(key: string, fenceKey: string, token: number, value: string, event: ControlEvent, what: string): Promise<void> {
+  private async fencedWrite(
+    key: string,
+    fenceKey: string,
+    token: number,
+    value: string,
+    event: ControlEvent,
+    what: string,
+  ): Promise<void> {
     let seen: unknown;
     try {
-      seen = await this.link.client.eval(FENCED_WRITE, 2, key, fenceKey, token, value, this.channel, JSON.stringify(event));
+      seen = await this.link.client.eval(
+        FENCED_WRITE,
+        2,
+        key,
+        fenceKey,
+        token,
+        value,
+        this.channel,
+        JSON.stringify(event),
+      );
     } catch (e) {
       throw unavailable(e, `save ${what}`);
     }
     if (seen !== -1) {
-      throw new CroupierError('conflict', `this change's admin lock expired and another replica changed ${what} since (fencing token ${token} < ${String(seen)}); nothing changed here, try again`);
+      throw new CroupierError(
+        'conflict',
+        `this change's admin lock expired and another replica changed ${what} since (fencing token ${token} < ${String(seen)}); nothing changed here, try again`,
+      );
     }
   }
 
@@ -148,7 +210,10 @@ export class RedisControl implements SharedControl {
       throw unavailable(e, 'read the shared state at start');
     }
     this.timer = setInterval(() => {
-      if (this.link.isUp()) void this.resync().catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'shared state re-read failed'));
+      if (this.link.isUp())
+        void this.resync().catch((e: unknown) =>
+          this.log.debug({ err: (e as Error).message }, 'shared state re-read failed'),
+        );
     }, RESYNC_MS);
     this.timer.unref();
     this.link.onChange((up) => {
@@ -191,15 +256,24 @@ export class RedisControl implements SharedControl {
 
   private async prepareHere(request: PrepareRequest, follower: SharedFollowing): Promise<void> {
     const outcome = await follower.prepare(request.model, request.version, request.sha256);
-    if (!outcome.ok) this.log.error({ model: request.model, version: request.version, from: request.from, err: outcome.error }, 'cannot load a version another replica is deploying');
-    await this.peers.answer(request, outcome).catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'cannot answer a prepare request'));
+    if (!outcome.ok)
+      this.log.error(
+        { model: request.model, version: request.version, from: request.from, err: outcome.error },
+        'cannot load a version another replica is deploying',
+      );
+    await this.peers
+      .answer(request, outcome)
+      .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'cannot answer a prepare request'));
   }
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.peers.close();
-    await this.link.subscriber().unsubscribe(this.channel).catch(() => undefined);
+    await this.link
+      .subscriber()
+      .unsubscribe(this.channel)
+      .catch(() => undefined);
     await this.follower?.drain();
   }
 }

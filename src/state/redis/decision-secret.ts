@@ -36,7 +36,11 @@ class SecretKeeper {
   /** Whether the secret in Redis was compared with ours since the last (re)connect. */
   private compared = false;
 
-  constructor(private readonly link: RedisLink, private readonly log: Logger, private readonly hex: string) {}
+  constructor(
+    private readonly link: RedisLink,
+    private readonly log: Logger,
+    private readonly hex: string,
+  ) {}
 
   start(): void {
     // Only while connected: after close() the link is down for good and the timer stays cleared.
@@ -61,7 +65,7 @@ class SecretKeeper {
   private async restore(): Promise<void> {
     const key = secretKey();
     try {
-      if (await this.link.client.set(key, this.hex, 'NX') === 'OK') {
+      if ((await this.link.client.set(key, this.hex, 'NX')) === 'OK') {
         this.log.warn({ key }, 'redis: the decision-id secret was missing (Redis came back empty?); written back');
         this.compared = true;
         return;
@@ -70,7 +74,10 @@ class SecretKeeper {
       const there = await this.link.client.get(key);
       this.compared = true;
       if (there !== null && there !== this.hex) {
-        this.log.error({ key }, 'redis: the decision-id secret in Redis is not the one this replica signs with; feedback between this replica and replicas started since will answer 404 — restart this replica');
+        this.log.error(
+          { key },
+          'redis: the decision-id secret in Redis is not the one this replica signs with; feedback between this replica and replicas started since will answer 404 — restart this replica',
+        );
       }
     } catch {
       // Redis failing: the next tick, or the next reconnect, tries again.

@@ -45,7 +45,9 @@ class Turn {
     for (const job of this.jobs) {
       try {
         job.answer();
-      } catch { /* that exchange is broken; the rest still get their answers */ }
+      } catch {
+        /* that exchange is broken; the rest still get their answers */
+      }
     }
   }
 }
@@ -68,10 +70,18 @@ export class RedisDecisions implements DecisionSink {
   /** The most bytes of features one decision keeps (CROUPIER_FEATURES_MAX). */
   private readonly featuresMax: number;
 
-  constructor(private readonly link: RedisLink, private readonly log: Logger, private readonly max: number, windowMs: (route: string) => number, featuresMax: number) {
+  constructor(
+    private readonly link: RedisLink,
+    private readonly log: Logger,
+    private readonly max: number,
+    windowMs: (route: string) => number,
+    featuresMax: number,
+  ) {
     this.windowMs = windowMs;
     this.featuresMax = featuresMax;
-    link.onChange((up) => { if (up) void this.catchUp(); });
+    link.onChange((up) => {
+      if (up) void this.catchUp();
+    });
   }
 
   decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
@@ -80,9 +90,35 @@ export class RedisDecisions implements DecisionSink {
     // `features` is undefined unless the route logs them: nothing more to do then.
     const json = features === undefined ? undefined : featuresWithin(features, this.featuresMax);
     if (features !== undefined && json === undefined) this.featuresTooLarge++;
-    turn.decisions.push(json === undefined
-      ? new Decision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key, version.sha256, pick.propensity, rows, undefined)
-      : new LoggedDecision(id, createdMs, route.name, pick.arm.name, version.model, version.version, version.key, version.sha256, pick.propensity, rows, json));
+    turn.decisions.push(
+      json === undefined
+        ? new Decision(
+            id,
+            createdMs,
+            route.name,
+            pick.arm.name,
+            version.model,
+            version.version,
+            version.key,
+            version.sha256,
+            pick.propensity,
+            rows,
+            undefined,
+          )
+        : new LoggedDecision(
+            id,
+            createdMs,
+            route.name,
+            pick.arm.name,
+            version.model,
+            version.version,
+            version.key,
+            version.sha256,
+            pick.propensity,
+            rows,
+            json,
+          ),
+    );
     turn.jobs.push(job);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -111,14 +147,17 @@ export class RedisDecisions implements DecisionSink {
       return;
     }
     const timer = setTimeout(() => this.late(turn), WRITE_TIMEOUT_MS);
-    this.write(turn.decisions).then(() => {
-      clearTimeout(timer);
-      if (turn.answered) for (const d of turn.decisions) this.held.delete(d.id);
-      turn.answer();
-    }, () => {
-      clearTimeout(timer);
-      turn.answer();
-    });
+    this.write(turn.decisions).then(
+      () => {
+        clearTimeout(timer);
+        if (turn.answered) for (const d of turn.decisions) this.held.delete(d.id);
+        turn.answer();
+      },
+      () => {
+        clearTimeout(timer);
+        turn.answer();
+      },
+    );
   };
 
   /**
@@ -157,11 +196,15 @@ export class RedisDecisions implements DecisionSink {
         // One script call writes the whole turn and counts its pulls (far cheaper for the client
         // than a command each), then WAIT when configured: one round trip.
         const args = decideArgs(live, ttls);
-        const results = await batch(scripts(this.link.client), wait > 0
-          ? [(c) => c.croupierDecide(...args), (c) => c.wait(wait, WAIT_TIMEOUT_MS)]
-          : [(c) => c.croupierDecide(...args)]);
+        const results = await batch(
+          scripts(this.link.client),
+          wait > 0
+            ? [(c) => c.croupierDecide(...args), (c) => c.wait(wait, WAIT_TIMEOUT_MS)]
+            : [(c) => c.croupierDecide(...args)],
+        );
         error = results.find((r) => r instanceof Error);
-        if (error === undefined && wait > 0 && (results[1] as number) < wait) error = new Error(`WAIT: ${results[1] as number} of ${wait} replicas acknowledged the decisions`);
+        if (error === undefined && wait > 0 && (results[1] as number) < wait)
+          error = new Error(`WAIT: ${results[1] as number} of ${wait} replicas acknowledged the decisions`);
         if (error !== undefined) failed = live;
       }
     } catch (err) {
@@ -185,9 +228,13 @@ export class RedisDecisions implements DecisionSink {
    * Returns the decisions not written (or not acknowledged) and the first error.
    */
   private async writeEach(
-    live: readonly Decision[], ttls: readonly number[],
+    live: readonly Decision[],
+    ttls: readonly number[],
   ): Promise<{ failed: Decision[]; error: unknown }> {
-    const results = await batch(scripts(this.link.client), live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')));
+    const results = await batch(
+      scripts(this.link.client),
+      live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')),
+    );
     const pulls = new Map<string, { route: string; arm: string; versionKey: string; n: number }>();
     live.forEach((d, i) => {
       if (results[i] !== 'OK') return;
@@ -201,11 +248,14 @@ export class RedisDecisions implements DecisionSink {
     // A WAIT on each written key's node, beside the pull counts; a turn that one fails is retried whole.
     const [acked] = await Promise.all([
       wait === 0 || written.length === 0 || waitOnKeyNodes(this.link.client as Cluster, written, wait),
-      pulls.size === 0 || batch(scripts(this.link.client), [...pulls.values()].map((p) => (c) =>
-        c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n))).then((counted) => {
-        const lost = counted.find((r) => r instanceof Error);
-        if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
-      }),
+      pulls.size === 0
+        || batch(
+          scripts(this.link.client),
+          [...pulls.values()].map((p) => (c) => c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n)),
+        ).then((counted) => {
+          const lost = counted.find((r) => r instanceof Error);
+          if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
+        }),
     ]);
     const error = acked
       ? results.find((r) => r instanceof Error)
@@ -233,7 +283,9 @@ export class RedisDecisions implements DecisionSink {
   async close(deadlineMs: number, journal?: string): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.held.size > 0 && Date.now() < deadlineMs) {
-      const pause = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, Math.min(100, deadlineMs - Date.now()))).unref());
+      const pause = new Promise<void>((resolve) =>
+        setTimeout(resolve, Math.max(0, Math.min(100, deadlineMs - Date.now()))).unref(),
+      );
       await Promise.race([this.catchUp(), pause]);
       await pause;
     }
@@ -242,13 +294,19 @@ export class RedisDecisions implements DecisionSink {
     if (journal) {
       try {
         saveHeld(journal, [...this.held.values()]);
-        this.log.warn({ decisions: this.held.size, journal }, 'redis: decisions not written before shutdown journaled; the next start on this state directory writes them');
+        this.log.warn(
+          { decisions: this.held.size, journal },
+          'redis: decisions not written before shutdown journaled; the next start on this state directory writes them',
+        );
         return;
       } catch (err) {
         this.log.error({ err: (err as Error).message, journal }, 'redis: held decisions could not be journaled');
       }
     }
-    this.log.warn({ decisions: this.held.size }, 'redis: decisions made during the outage were never written (their feedback will be refused)');
+    this.log.warn(
+      { decisions: this.held.size },
+      'redis: decisions made during the outage were never written (their feedback will be refused)',
+    );
   }
 
   /** Decisions a previous run journaled: held, and written by catch-up as soon as Redis takes them. */
@@ -285,7 +343,10 @@ export class RedisDecisions implements DecisionSink {
         await this.write(chunk);
         written += chunk.length;
       } catch (err) {
-        this.log.warn({ err: (err as Error).message, held: this.held.size }, 'redis: decisions held during the outage not written yet; will retry');
+        this.log.warn(
+          { err: (err as Error).message, held: this.held.size },
+          'redis: decisions held during the outage not written yet; will retry',
+        );
         await new Promise((r) => setTimeout(r, 200));
       }
     }

@@ -31,7 +31,9 @@ export function takeHeld(file: string): Decision[] {
     try {
       const l: unknown = JSON.parse(line);
       if (Decision.isLine(l)) decisions.push(Decision.fromLine(l));
-    } catch { /* a torn line: skipped */ }
+    } catch {
+      /* a torn line: skipped */
+    }
   }
   rmSync(file, { force: true });
   return decisions;

@@ -30,7 +30,11 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 /** Redis errors on the admin path become a coded 503 (retry), never an "internal". */
 export function unavailable(e: unknown, what: string): CroupierError {
   if (isCroupierError(e)) return e;
-  return new CroupierError('state_unavailable', `shared state (Redis) cannot be reached to ${what}: ${(e as Error).message}`, { cause: e });
+  return new CroupierError(
+    'state_unavailable',
+    `shared state (Redis) cannot be reached to ${what}: ${(e as Error).message}`,
+    { cause: e },
+  );
 }
 
 export class RedisAdminLock implements AdminLocking {
@@ -87,7 +91,10 @@ export class RedisAdminLock implements AdminLocking {
       }
       holder = typeof answer === 'string' ? answer.split(' ')[0]! : holder;
       if (Date.now() >= deadline) {
-        throw new CroupierError('conflict', `another admin change is running on replica ${holder || '(unknown)'} for more than ${LOCK_WAIT_MS / 1000} s; try again`);
+        throw new CroupierError(
+          'conflict',
+          `another admin change is running on replica ${holder || '(unknown)'} for more than ${LOCK_WAIT_MS / 1000} s; try again`,
+        );
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }

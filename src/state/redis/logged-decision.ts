@@ -12,8 +12,19 @@ import { Decision, decisionLine } from '../../feedback/decision.js';
 export class LoggedDecision extends Decision {
   private readonly featuresJson: string;
 
-  constructor(id: string, createdMs: number, route: string, arm: string, model: string, version: string, versionKey: string,
-    sha256: string, propensity: number, rows: number, featuresJson: string) {
+  constructor(
+    id: string,
+    createdMs: number,
+    route: string,
+    arm: string,
+    model: string,
+    version: string,
+    versionKey: string,
+    sha256: string,
+    propensity: number,
+    rows: number,
+    featuresJson: string,
+  ) {
     super(id, createdMs, route, arm, model, version, versionKey, sha256, propensity, rows, undefined);
     this.featuresJson = featuresJson;
   }

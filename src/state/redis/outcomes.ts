@@ -10,7 +10,12 @@
 import { CroupierError } from '../../errors.js';
 import { Decision } from '../../feedback/decision.js';
 import type {
-  Committed, DecisionLogDeps, DecisionLookup, FeedbackStore, Served, VerifiedIds,
+  Committed,
+  DecisionLogDeps,
+  DecisionLookup,
+  FeedbackStore,
+  Served,
+  VerifiedIds,
 } from '../../feedback/decision-log.js';
 import { DEFAULT_FEATURE_LIMITS } from '../../feedback/logged-features.js';
 import { windowMs } from '../../feedback/windows.js';
@@ -77,8 +82,13 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   /** Takes up the decisions a previous run journaled, and reads the shared statistics once. */
   static async open(deps: RedisLogDeps): Promise<RedisDecisionLog> {
     const { link, router, log } = deps;
-    const decisions = new RedisDecisions(link, log, deps.decisionsMax, (route) => windowMs(router.get(route)),
-      (deps.features ?? DEFAULT_FEATURE_LIMITS).maxBytes);
+    const decisions = new RedisDecisions(
+      link,
+      log,
+      deps.decisionsMax,
+      (route) => windowMs(router.get(route)),
+      (deps.features ?? DEFAULT_FEATURE_LIMITS).maxBytes,
+    );
     const journal = heldJournal(deps.stateDir);
     decisions.restore(takeHeld(journal));
     const stats = new SharedStats(link, router, deps.registry, log);
@@ -110,8 +120,12 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
     // Redis failing right now (as this replica last saw it): anything made since may be held.
     if (this.downSinceMs > 0 && createdMs >= this.downSinceMs - OUTAGE_MARGIN_MS) return true;
     const o = this.outage;
-    return o !== undefined && nowMs - o.toMs < CATCH_UP_GRACE_MS
-      && createdMs >= o.fromMs - OUTAGE_MARGIN_MS && createdMs <= o.toMs + OUTAGE_MARGIN_MS;
+    return (
+      o !== undefined
+      && nowMs - o.toMs < CATCH_UP_GRACE_MS
+      && createdMs >= o.fromMs - OUTAGE_MARGIN_MS
+      && createdMs <= o.toMs + OUTAGE_MARGIN_MS
+    );
   }
 
   refusal(): CroupierError | undefined {
@@ -140,7 +154,10 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   private async read(ids: readonly string[]): Promise<(string | null)[]> {
     let results: (string | null | Error)[];
     try {
-      results = await batch(this.link.client, ids.map((id) => (c) => c.get(decisionKey(id))));
+      results = await batch(
+        this.link.client,
+        ids.map((id) => (c) => c.get(decisionKey(id))),
+      );
     } catch (err) {
       this.link.failed(err);
       throw unavailable('Redis did not answer the decision look-up; retry', err);
@@ -160,9 +177,22 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
     const markerTtl = Math.max(1000, d.createdMs + window - nowMs);
     const minId = `${Math.max(0, nowMs - Math.max(window, OUTCOME_RETENTION_MS))}-0`;
     this.credits.push([
-      statsKey(d.route), settledKey(d.route, d.id), outcomesKey(d.route),
-      d.id, d.arm, d.versionKey, event.reward, nowMs, halfLife === undefined ? 0 : halfLife * 1000, markerTtl, minId,
-      d.model, d.version, d.propensity, d.createdMs, event.label === undefined ? '' : JSON.stringify(event.label),
+      statsKey(d.route),
+      settledKey(d.route, d.id),
+      outcomesKey(d.route),
+      d.id,
+      d.arm,
+      d.versionKey,
+      event.reward,
+      nowMs,
+      halfLife === undefined ? 0 : halfLife * 1000,
+      markerTtl,
+      minId,
+      d.model,
+      d.version,
+      d.propensity,
+      d.createdMs,
+      event.label === undefined ? '' : JSON.stringify(event.label),
     ]);
     return undefined;
   }
@@ -170,7 +200,10 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   commit(then: Committed): void {
     const credits = this.credits;
     this.credits = [];
-    this.credit(credits).then((counted) => then.committed(counted), (e: unknown) => then.failed(e));
+    this.credit(credits).then(
+      (counted) => then.committed(counted),
+      (e: unknown) => then.failed(e),
+    );
   }
 
   private async credit(credits: readonly (string | number)[][]): Promise<boolean[]> {
@@ -194,9 +227,15 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
       throw unavailable(`Redis did not take every outcome; ${retry}`, failed);
     }
     // Cluster: a WAIT on the node of each credited route (its keys share one slot).
-    const acked = client instanceof Cluster
-      ? wait === 0 || await waitOnKeyNodes(client, credits.map((args) => String(args[0])), wait)
-      : commands.length === credits.length || (results.at(-1) as number) >= wait;
+    const acked =
+      client instanceof Cluster
+        ? wait === 0
+          || (await waitOnKeyNodes(
+            client,
+            credits.map((args) => String(args[0])),
+            wait,
+          ))
+        : commands.length === credits.length || (results.at(-1) as number) >= wait;
     if (!acked) {
       const err = new Error(`WAIT: fewer than ${wait} replicas acknowledged the outcomes`);
       this.link.failed(err);
@@ -263,12 +302,14 @@ class RedisLookup implements DecisionLookup<Decision> {
 
   notYet(i: number, createdMs: number, nowMs: number): CroupierError | undefined {
     if (this.held.includes(i)) {
-      return unavailable('a decision of this batch is not in Redis yet (it was made while Redis was unreachable); '
-        + 'retry shortly');
+      return unavailable(
+        'a decision of this batch is not in Redis yet (it was made while Redis was unreachable); ' + 'retry shortly',
+      );
     }
     if (!this.lines[i] && this.log.mayBeCatchingUp(createdMs, nowMs)) {
-      return unavailable('a decision of this batch was made while Redis was unreachable and may not be written yet; '
-        + 'retry shortly');
+      return unavailable(
+        'a decision of this batch was made while Redis was unreachable and may not be written yet; ' + 'retry shortly',
+      );
     }
     return undefined;
   }

@@ -151,15 +151,32 @@ export function scripts(client: RedisClient): ScriptClient {
  * `changed`: the outcome statistics the weights come from changed (pulls change with every
  * prediction; they matter only to burn-in, which the router's timer follows).
  */
-function applyArm(stats: ArmStats, fields: Record<string, string>, arm: string, serving: string | undefined): { changed: boolean; corrupt: boolean } {
+function applyArm(
+  stats: ArmStats,
+  fields: Record<string, string>,
+  arm: string,
+  serving: string | undefined,
+): { changed: boolean; corrupt: boolean } {
   const version = fields[`${arm}:version`];
   if (version === undefined || version !== serving) return { changed: false, corrupt: false };
   const pulls = Number(fields[`${arm}:pulls`] ?? 0);
-  const read = { version, pulls: Number.isFinite(pulls) && pulls >= 0 ? pulls : 0, rewards: Number(fields[`${arm}:rewards`] ?? 0),
-    n: Number(fields[`${arm}:n`] ?? 0), sum: Number(fields[`${arm}:sum`] ?? 0), sumSq: Number(fields[`${arm}:sumSq`] ?? 0), atMs: Number(fields[`${arm}:atMs`] ?? 0) };
+  const read = {
+    version,
+    pulls: Number.isFinite(pulls) && pulls >= 0 ? pulls : 0,
+    rewards: Number(fields[`${arm}:rewards`] ?? 0),
+    n: Number(fields[`${arm}:n`] ?? 0),
+    sum: Number(fields[`${arm}:sum`] ?? 0),
+    sumSq: Number(fields[`${arm}:sumSq`] ?? 0),
+    atMs: Number(fields[`${arm}:atMs`] ?? 0),
+  };
   const corrupt = !ArmStats.isSound(read);
   const r = corrupt ? { ...read, rewards: 0, n: 0, sum: 0, sumSq: 0, atMs: 0 } : read;
-  const changed = stats.versionKey !== version || stats.n !== r.n || stats.sum !== r.sum || stats.sumSq !== r.sumSq || stats.atMs !== r.atMs;
+  const changed =
+    stats.versionKey !== version
+    || stats.n !== r.n
+    || stats.sum !== r.sum
+    || stats.sumSq !== r.sumSq
+    || stats.atMs !== r.atMs;
   stats.versionKey = version;
   stats.pulls = r.pulls;
   stats.rewardTotal = r.rewards;
@@ -182,7 +199,12 @@ export class SharedStats {
   /** Told whether each refresh reached Redis, and when it started (the feedback side's outage view). */
   onHealth: ((ok: boolean, sinceMs: number) => void) | undefined;
 
-  constructor(private readonly link: RedisLink, private readonly router: Router, private readonly registry: Registry, private readonly log: Logger) {}
+  constructor(
+    private readonly link: RedisLink,
+    private readonly router: Router,
+    private readonly registry: Registry,
+    private readonly log: Logger,
+  ) {}
 
   start(intervalMs = STATS_REFRESH_MS): void {
     this.timer ??= setInterval(() => void this.refresh(), intervalMs);
@@ -202,7 +224,10 @@ export class SharedStats {
     let ok = false;
     try {
       const routes: Route[] = [...this.router.routes.values()];
-      const results = await batch(this.link.client, routes.map((r) => (c) => c.hgetall(statsKey(r.name))));
+      const results = await batch(
+        this.link.client,
+        routes.map((r) => (c) => c.hgetall(statsKey(r.name))),
+      );
       for (let i = 0; i < routes.length; i++) {
         const route = routes[i]!;
         const fields = results[i];
@@ -240,9 +265,16 @@ export class SharedStats {
     const what = `${route}\n${arm}`;
     if (!this.corrupt.has(what)) {
       this.corrupt.add(what);
-      this.log.warn({ route, arm }, 'redis: arm statistics are not finite numbers (written before rewards were bounded); restarting them from the prior');
+      this.log.warn(
+        { route, arm },
+        'redis: arm statistics are not finite numbers (written before rewards were bounded); restarting them from the prior',
+      );
     }
-    scripts(this.link.client).croupierRepair(statsKey(route), arm).catch((err: unknown) => this.log.debug({ route, arm, err: (err as Error).message }, 'redis: arm statistics repair not written'));
+    scripts(this.link.client)
+      .croupierRepair(statsKey(route), arm)
+      .catch((err: unknown) =>
+        this.log.debug({ route, arm, err: (err as Error).message }, 'redis: arm statistics repair not written'),
+      );
   }
 
   /** Forgets a route's shared statistics (the admin reset, on the replica that ran it). */
