@@ -29,7 +29,7 @@ function argValue(name: string): string | undefined {
 }
 
 const modelPath = argValue('--model') ?? 'models/fraud/1/model.onnx';
-const threadsEnv = process.env['PEER_INTRA_OP_THREADS'];
+const threadsEnv = process.env.PEER_INTRA_OP_THREADS;
 const options: ort.InferenceSession.SessionOptions =
   threadsEnv === undefined ? {} : { intraOpNumThreads: Number(threadsEnv) };
 

@@ -4,7 +4,7 @@ import net from 'node:net';
 /** `--port N` from argv, else $PORT, else the fallback. */
 export function portFromArgs(argv: readonly string[], fallback: number): number {
   const i = argv.indexOf('--port');
-  const raw = i >= 0 ? argv[i + 1] : process.env['PORT'];
+  const raw = i >= 0 ? argv[i + 1] : process.env.PORT;
   const port = raw === undefined ? fallback : Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port: ${String(raw)}`);
   return port;

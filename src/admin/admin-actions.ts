@@ -201,6 +201,7 @@ export class AdminActions {
     const audit: Outcome['audit'] = { result: 'ok', before, after: spec };
     let recorded: Promise<unknown> | undefined;
     if (seal) {
+      // biome-ignore lint/complexity/noUselessUndefinedInitialization: TypeScript wants it assigned; the callback sets it
       let saved: void | Promise<void> = undefined;
       recorded = seal({ ...audit, status: 200 }, (record) => (saved = this.deps.routes.save(next, record)));
       recorded.catch(() => undefined);

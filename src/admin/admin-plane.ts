@@ -9,13 +9,7 @@ import type { Config } from '../config/config.js';
 import { CroupierError } from '../errors.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
-import {
-  ModelLifecycle,
-  type LivePointers,
-  type Peers,
-  type SwapKind,
-  type VersionLoader,
-} from '../registry/lifecycle.js';
+import { ModelLifecycle, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
 import { LiveState } from '../state/embedded/live-state.js';
 import type { Registry, ServedModel } from '../registry/registry.js';
 import type { RouteSpec } from '../routing/route-spec.js';
@@ -28,13 +22,7 @@ import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
 import { RouteStore } from '../state/embedded/route-store.js';
 import { SharedFollower } from './shared-follower.js';
-import {
-  AdminLock,
-  type AdminLocking,
-  type ReplicaLoad,
-  type RouteSaver,
-  type SharedControl,
-} from '../state/admin-state.js';
+import { AdminLock, type SharedControl } from '../state/admin-state.js';
 
 /** What the admin plane needs to see of the inference engine and the metrics. */
 export interface AdminEngine extends VersionLoader {

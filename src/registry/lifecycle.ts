@@ -253,6 +253,7 @@ export class ModelLifecycle {
           prepareMs: flipStarted - started,
           flipMs: 0,
         };
+        // biome-ignore lint/complexity/noUselessUndefinedInitialization: TypeScript wants it assigned; the callback sets it
         let saved: void | Promise<void> = undefined;
         recorded = commit(swap, (record) => (saved = this.state.save(this.registry, pointer, record)));
         // Its failure is the admin API's to report (after the answer is built); never unhandled here.

@@ -39,7 +39,7 @@ export class ArmStats {
         this.decay(atMs, halfLifeMs);
       } else {
         // An outcome older than the newest one counted (replay, late batch) enters already faded.
-        const w = Math.pow(0.5, (this.atMs - atMs) / halfLifeMs);
+        const w = 0.5 ** ((this.atMs - atMs) / halfLifeMs);
         this.n += w;
         this.sum += w * reward;
         this.sumSq += w * reward * reward;
@@ -55,7 +55,7 @@ export class ArmStats {
   /** Fades the sums to `nowMs`. */
   decay(nowMs: number, halfLifeMs: number): void {
     if (halfLifeMs <= 0 || nowMs <= this.atMs) return;
-    const f = Math.pow(0.5, (nowMs - this.atMs) / halfLifeMs);
+    const f = 0.5 ** ((nowMs - this.atMs) / halfLifeMs);
     this.n *= f;
     this.sum *= f;
     this.sumSq *= f;

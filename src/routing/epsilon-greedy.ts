@@ -2,7 +2,7 @@
 import { argmaxShare, BanditPolicy } from './bandit.js';
 import type { ArmStats } from './arm-stats.js';
 import type { RouteSpec } from './route-spec.js';
-import { type Rng } from './sampling.js';
+import type { Rng } from './sampling.js';
 
 export class EpsilonGreedyPolicy extends BanditPolicy {
   private readonly scores: Float64Array;

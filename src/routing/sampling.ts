@@ -30,7 +30,7 @@ export function gamma(shape: number, rng: Rng): number {
   if (shape < 1) {
     let u = rng();
     while (u === 0) u = rng();
-    return gamma(shape + 1, rng) * Math.pow(u, 1 / shape);
+    return gamma(shape + 1, rng) * u ** (1 / shape);
   }
   const d = shape - 1 / 3;
   const c = 1 / Math.sqrt(9 * d);

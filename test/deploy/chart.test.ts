@@ -15,9 +15,11 @@ const chart = join(root, 'helm', 'croupier');
 const read = (path: string): string => readFileSync(path, 'utf8');
 const template = (name: string): string => read(join(chart, 'templates', name));
 const pkg = JSON.parse(read(join(root, 'package.json'))) as { version: string };
+// biome-ignore lint/suspicious/noExplicitAny: values.yaml is untyped YAML, read by dotted paths
 const values = parse(read(join(chart, 'values.yaml'))) as Record<string, any>;
 /** The value at a dotted path of values.yaml (`batching.maxBatch`). */
 const valueAt = (path: string): unknown =>
+  // biome-ignore lint/suspicious/noExplicitAny: walks untyped YAML
   path.split('.').reduce<any>((node, key) => (node === undefined ? undefined : node[key]), values);
 
 describe('Chart.yaml', () => {

@@ -27,7 +27,7 @@ async function predict(r: Replica, seed = 1): Promise<{ status: number; body?: P
   const res = await postJson(`${r.url}/v1/predict/${ROUTE}`, { features: demoRow(seed) });
   return {
     status: res.status,
-    body: res.status === 200 ? ((await res.json()) as Predicted) : (await res.text(), undefined),
+    body: res.status === 200 ? ((await res.json()) as Predicted) : await res.text().then(() => undefined),
   };
 }
 

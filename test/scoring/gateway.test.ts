@@ -213,10 +213,8 @@ describe('Gateway.predict', () => {
   ])('fails %s with a 400, before any decision', async (_, body, code) => {
     const sink = new HeldDecisions();
     const held = new Gateway(registry, router, engine, ids, 8, sink);
-    {
-      expect(await predict('live', body).told).toMatchObject({ failed: { code, status: 400 } });
-      expect(sink.decisions).toEqual([]);
-    }
+    expect(await predict('live', body, held).told).toMatchObject({ failed: { code, status: 400 } });
+    expect(sink.decisions).toEqual([]);
   });
 });
 

@@ -106,7 +106,7 @@ export class ChangeIntents {
     const keys = targetKeys(intent.target);
     const named = `"intent":"${id}"`;
     const doc = await this.client.get(keys.doc);
-    let made = doc !== null && doc.includes(named);
+    let made = doc?.includes(named);
     if (!made) {
       const seen = this.firstSeen.get(id) ?? Date.now();
       this.firstSeen.set(id, seen);

@@ -93,7 +93,7 @@ export class RedisControl implements SharedControl {
 
   /** `record`: the change's audit intent (RedisAuditLog.appendWith), saved first and named by the pointer. */
   readonly pointers = {
-    save: async (registry: Registry, pointer: LivePointer, record?: unknown): Promise<void> => {
+    save: async (_registry: Registry, pointer: LivePointer, record?: unknown): Promise<void> => {
       const token = this.lock.fence();
       const intent = record as ChangeIntent | undefined;
       const shared: SharedPointer = {
