@@ -1,43 +1,85 @@
 /**
- * Issue 13's failover drill, whatever the Redis topology: four clients predict on one of two Croupier
- * replicas and post each outcome (reward 1) to the other, both ways, while `fault` runs and until both
- * replicas see Redis up again; then every outcome refused with 503 is posted again, as Retry-After
- * says, until it is taken. `expectNothingLost` checks a run against the outcomes Redis counted.
+ * Issue 13's failover drill, whatever the Redis topology (Sentinel or Cluster): four clients predict on
+ * one of two Croupier replicas and post each outcome (reward 1) to the other, both ways, while `fault`
+ * runs and until both replicas see Redis up again; then every outcome refused with 503 is posted again,
+ * as Retry-After says, until it is taken. `underFault` holds what Redis counted (the outcome stream, the
+ * arms' rewards and pulls) against what the replicas answered.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { redisUp, until } from './redis.js';
-import { demoRow, postJson, type TestServer } from './server.js';
+import { demoRow, postJson } from './server.js';
 
-export const ROUTE = 'fraud-scoring';
+const ROUTE = 'fraud-scoring';
 /** The route's outcome stream: one entry per counted outcome. */
 export const STREAM = `croupier:{route:${ROUTE}}:outcomes`;
+const STATS = `croupier:{route:${ROUTE}}:stats`;
+
+/** A Croupier replica as the client sees it; a `restarting` one may be away (the client goes to the other). */
+export interface Replica {
+  url: string;
+  restarting?: boolean;
+  /** Printed when the drill fails waiting for Redis. */
+  logs?: unknown[];
+}
 
 export interface FailoverRun {
   predictions: number;
-  failedPredictions: number[];
+  /** Predictions answered other than 200 (or not at all) by a replica that stayed up. */
+  failedPredictions: (number | string)[];
   worstPredictMs: number;
+  /** Requests a restarting replica turned away (refused connection or 503), sent to the other replica. */
+  turnedAway: number;
   acknowledged: Set<string>;
-  /** Outcomes answered 503 during the fault (each then retried). */
+  /** Outcomes refused (503, or no answer) during the fault, each then retried. */
   refused: string[];
   /** From the first 503 to the last, retries included (ms): how long feedback was refused. */
   refusedWindowMs: number;
   notFound: string[];
-  other: number[];
+  other: (number | string)[];
   redisUpDipped: boolean;
 }
 
-async function feedback(to: TestServer, decision: string): Promise<number> {
-  const res = await postJson(`${to.url}/v1/feedback`, { decision, reward: 1 });
-  await res.text();
-  return res.status;
+/** Where Redis's counts are read: a Sentinel set's master, or a Cluster client. */
+export type CountReader = Pick<Redis, 'xrange' | 'hgetall'>;
+
+/** What Redis holds: outcomes in the route's stream, and the arms' pulls and rewards. */
+interface Counted {
+  decisions: Set<string>;
+  pulls: number;
+  rewards: number;
 }
 
-export async function underTraffic(a: TestServer, b: TestServer, fault: () => Promise<void>): Promise<FailoverRun> {
+/** A status, or the reason a request got no answer (a replica down refuses connections). */
+async function post(url: string, body: unknown): Promise<{ status: number | string; json?: unknown }> {
+  try {
+    const res = await postJson(url, body);
+    return { status: res.status, json: res.status === 200 ? await res.json() : await res.text() };
+  } catch (err) {
+    return { status: ((err as Error).cause as { code?: string } | undefined)?.code ?? (err as Error).message };
+  }
+}
+
+async function upOrAway(r: Replica): Promise<number | undefined> {
+  try {
+    return await redisUp(r.url);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Traffic both ways between `replicas[0]` (which stays up) and `replicas[1]` while `fault` runs, then
+ * until both report Redis up again (30 s at most, or the test fails); then every refused outcome is
+ * retried on `replicas[0]`.
+ */
+async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<void>): Promise<FailoverRun> {
   const run: FailoverRun = {
     predictions: 0,
     failedPredictions: [],
     worstPredictMs: 0,
+    turnedAway: 0,
     acknowledged: new Set(),
     refused: [],
     refusedWindowMs: 0,
@@ -48,36 +90,48 @@ export async function underTraffic(a: TestServer, b: TestServer, fault: () => Pr
   let running = true;
   let seed = 0;
   let firstRefusedMs = 0;
-  const judged = (decision: string, status: number): void => {
-    if (status === 503) {
-      firstRefusedMs ||= Date.now();
-      run.refusedWindowMs = Date.now() - firstRefusedMs;
-    } else if (status === 202 || status === 200) run.acknowledged.add(decision);
+  const refusedNow = (): void => {
+    firstRefusedMs ||= Date.now();
+    run.refusedWindowMs = Date.now() - firstRefusedMs;
+  };
+  const judged = (decision: string, status: number | string): void => {
+    if (status === 202 || status === 200) run.acknowledged.add(decision);
     else if (status === 404) run.notFound.push(decision);
     else run.other.push(status);
   };
-  const worker = async (from: TestServer, to: TestServer): Promise<void> => {
+  /** Sends to `first`, or to the other replica when a restarting `first` turns the request away. */
+  const send = async (first: Replica, path: string, body: unknown): ReturnType<typeof post> => {
+    const answer = await post(`${first.url}${path}`, body);
+    if (!first.restarting || answer.status === 200 || answer.status === 202) return answer;
+    if (answer.status !== 503 && typeof answer.status !== 'string') return answer;
+    run.turnedAway++;
+    return post(`${replicas.find((r) => r !== first)!.url}${path}`, body);
+  };
+  const worker = async (from: Replica, to: Replica): Promise<void> => {
     while (running) {
       const started = performance.now();
-      const p = await postJson(`${from.url}/v1/predict/${ROUTE}`, { features: demoRow(seed++) });
+      const p = await send(from, `/v1/predict/${ROUTE}`, { features: demoRow(seed++) });
       run.predictions++;
       if (p.status !== 200) {
         run.failedPredictions.push(p.status);
-        await p.text();
+        await sleep(5);
         continue;
       }
-      const { decision } = (await p.json()) as { decision: string };
       run.worstPredictMs = Math.max(run.worstPredictMs, performance.now() - started);
-      const status = await feedback(to, decision);
-      judged(decision, status);
-      if (status === 503) run.refused.push(decision);
+      const { decision } = p.json as { decision: string };
+      const { status } = await send(to, '/v1/feedback', { decision, reward: 1 });
+      if (status === 503 || typeof status === 'string') {
+        refusedNow();
+        run.refused.push(decision);
+      } else judged(decision, status);
       await sleep(5);
     }
   };
-  const bothUp = async (): Promise<boolean> => (await redisUp(a.url)) === 1 && (await redisUp(b.url)) === 1;
+  const [a, b] = replicas;
+  const bothUp = async (): Promise<boolean> => (await upOrAway(a)) === 1 && (await upOrAway(b)) === 1;
   const watch = (async () => {
     while (running) {
-      if (!(await bothUp())) run.redisUpDipped = true;
+      if ((await upOrAway(a)) === 0 || (await upOrAway(b)) === 0) run.redisUpDipped = true;
       await sleep(50);
     }
   })();
@@ -89,49 +143,98 @@ export async function underTraffic(a: TestServer, b: TestServer, fault: () => Pr
     await until('both replicas to see Redis up', bothUp, 30_000);
     await sleep(1_000);
   } catch (err) {
-    for (const s of [a, b]) console.log(JSON.stringify(s.logs.slice(-15)));
+    for (const r of replicas) if (r.logs) console.log(JSON.stringify(r.logs.slice(-15)));
     throw err;
   } finally {
     running = false;
     await traffic;
   }
 
-  // A client honouring Retry-After: every refused outcome is posted again until it is taken (eight
-  // at a time: thousands at once would stall the servers on this machine).
+  // A client honouring Retry-After: every refused outcome is posted again until it is taken (eight at
+  // a time: thousands at once would stall the servers on this machine); one still refused after 20 s
+  // counts as `other`.
   const queue = [...run.refused];
+  const feedback = async (decision: string) => (await post(`${a.url}/v1/feedback`, { decision, reward: 1 })).status;
   const retrier = async (): Promise<void> => {
     for (let decision = queue.shift(); decision !== undefined; decision = queue.shift()) {
       const end = Date.now() + 20_000;
-      let status = await feedback(a, decision);
+      let status = await feedback(decision);
       while (status === 503 && Date.now() < end) {
-        judged(decision, status);
+        refusedNow();
         await sleep(200);
-        status = await feedback(a, decision);
+        status = await feedback(decision);
       }
-      if (status === 503) run.other.push(status);
-      else judged(decision, status);
+      judged(decision, status);
     }
   };
   await Promise.all(Array.from({ length: 8 }, retrier));
   return run;
 }
 
-/** The decisions of the route's outcome stream entries (XRANGE). */
-export function countedIn(entries: [string, string[]][]): Set<string> {
-  return new Set(entries.map(([, f]) => f[f.indexOf('decision') + 1]!));
+async function counted(redis: CountReader): Promise<Counted> {
+  const entries = await redis.xrange(STREAM, '-', '+');
+  const stats = await redis.hgetall(STATS);
+  const total = (field: string): number =>
+    Object.entries(stats)
+      .filter(([k]) => k.endsWith(`:${field}`))
+      .reduce((s, [, v]) => s + Number(v), 0);
+  const decisions = new Set(entries.map(([, f]) => f[f.indexOf('decision') + 1]!));
+  return { decisions, pulls: total('pulls'), rewards: total('rewards') };
 }
 
-export function expectNothingLost(name: string, run: FailoverRun, counted: Set<string>): void {
-  const lost = [...run.acknowledged].filter((d) => !counted.has(d));
+/**
+ * How often an answered prediction's pull is counted: once (Sentinel: the decision's own script
+ * counts it), or at most once (Cluster: a second step, not retried when it fails; docs/deploy.md).
+ */
+export type Pulls = 'exactly once' | 'at most once';
+
+/**
+ * No prediction failed on a replica that stayed up, every acknowledged outcome is in Redis (in the
+ * stream, and in the arms' rewards: one per outcome, every reward is 1), each answered prediction's
+ * pull counted as `pulls` says, and no genuine decision answered 404. `before` is what Redis counted
+ * before the run.
+ */
+function check(name: string, run: FailoverRun, before: Counted, after: Counted, pullsCounted: Pulls): void {
+  const lost = [...run.acknowledged].filter((d) => !after.decisions.has(d));
+  const rewards = after.rewards - before.rewards;
+  const pulls = after.pulls - before.pulls;
+  const answered = run.predictions - run.failedPredictions.length;
   console.log(
-    `${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, worst `
-      + `${Math.round(run.worstPredictMs)} ms), ${run.acknowledged.size} outcomes acknowledged, ${run.refused.length} `
-      + `refused with 503 over ${run.refusedWindowMs} ms and retried, ${lost.length} lost, ${run.notFound.length} `
-      + `answered 404, croupier_redis_up dipped: ${run.redisUpDipped}`,
+    [
+      `${name}: ${run.predictions} predictions (${run.failedPredictions.length} failed, worst `
+        + `${Math.round(run.worstPredictMs)} ms, ${pulls} pulls counted for ${answered} answered)`,
+      `${run.turnedAway} requests turned away by a restarting replica and sent to the other`,
+      `${run.acknowledged.size} outcomes acknowledged, ${rewards} counted in the arm statistics`,
+      `${run.refused.length} refused with 503 over ${run.refusedWindowMs} ms and retried, ${lost.length} lost, `
+        + `${run.notFound.length} answered 404`,
+      `croupier_redis_up dipped: ${run.redisUpDipped}`,
+    ].join(', '),
   );
   expect(run.failedPredictions).toEqual([]);
   expect(run.other).toEqual([]);
   expect(run.notFound).toEqual([]);
   expect(lost).toEqual([]);
+  expect(rewards).toBe(run.acknowledged.size);
+  // None counted twice by a retried write; once, none lost with a decision either.
+  if (pullsCounted === 'exactly once') expect(pulls).toBe(answered);
+  else expect(pulls).toBeLessThanOrEqual(answered);
   expect(run.acknowledged.size).toBeGreaterThan(50);
+}
+
+/**
+ * Runs `fault` under traffic (see underTraffic) and checks what Redis counted against what was
+ * acknowledged; `redis` gives where to read the counts (asked again after the run: the master may
+ * have changed).
+ */
+export async function underFault(
+  redis: () => Promise<CountReader>,
+  name: string,
+  replicas: [Replica, Replica],
+  fault: () => Promise<void>,
+  pulls: Pulls = 'exactly once',
+): Promise<FailoverRun> {
+  const before = await counted(await redis());
+  const run = await underTraffic(replicas, fault);
+  check(name, run, before, await counted(await redis()), pulls);
+  return run;
 }

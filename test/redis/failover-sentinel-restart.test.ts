@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, it } from 'vitest';
+import { type Replica, underFault } from '../helpers/failover-traffic.js';
 import { spawnCroupier, type Child } from '../helpers/process.js';
 import { describeRedis, freePort } from '../helpers/redis.js';
 import { startSentinelSet, type TestSentinelSet } from '../helpers/sentinel.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { underFault, type Replica } from './failover-sentinel-traffic.js';
 
 describeRedis('Redis Sentinel failover: a replica restarted during it loses no acknowledged outcome', () => {
   let set: TestSentinelSet;
@@ -49,6 +49,8 @@ describeRedis('Redis Sentinel failover: a replica restarted during it loses no a
     [a] = await Promise.all([startTestServer(env), b.ready]);
   }, 60_000);
 
+  const master = () => set.masterClient();
+
   afterAll(async () => {
     b?.proc.kill('SIGTERM');
     await b?.exited;
@@ -60,7 +62,7 @@ describeRedis('Redis Sentinel failover: a replica restarted during it loses no a
   it('a Croupier replica restarted (SIGTERM, same state directory) while a killed master fails over', async () => {
     const old = await set.master();
     const restarting: Replica = { url: `http://127.0.0.1:${port}`, restarting: true };
-    await underFault(set, 'croupier restarted', [a, restarting], async () => {
+    await underFault(master, 'croupier restarted', [a, restarting], async () => {
       old.signal('SIGKILL');
       await sleep(300);
       b.proc.kill('SIGTERM');
@@ -80,7 +82,7 @@ describeRedis('Redis Sentinel failover: a replica restarted during it loses no a
   it('the Redis replica killed and restarted while a switchover reconfigures it', async () => {
     await set.waitForSyncedReplica(30_000);
     const old = await set.master();
-    await underFault(set, 'redis replica restarted', [a, { url: `http://127.0.0.1:${port}` }], async () => {
+    await underFault(master, 'redis replica restarted', [a, { url: `http://127.0.0.1:${port}` }], async () => {
       await set.switchover();
       await set.waitForNewMaster(old.port, 15_000);
       old.signal('SIGKILL');

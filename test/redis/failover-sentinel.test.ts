@@ -7,14 +7,14 @@
  * and the arms' rewards count exactly the acknowledged ones, the pulls exactly the answered
  * predictions), and no genuine decision answers 404 — feedback answers 503 meanwhile, and a client
  * that retries as Retry-After says gets every outcome counted. The traffic and the counting are in
- * failover-sentinel-traffic.ts; failover-sentinel-restart.test.ts restarts a replica during a failover.
+ * ../helpers/failover-traffic.ts; failover-sentinel-restart.test.ts restarts a replica during a failover.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { underFault } from '../helpers/failover-traffic.js';
 import { describeRedis } from '../helpers/redis.js';
 import { startSentinelSet, type TestSentinelSet } from '../helpers/sentinel.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { underFault } from './failover-sentinel-traffic.js';
 
 describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
   let set: TestSentinelSet;
@@ -32,6 +32,8 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
     [a, b] = await Promise.all([startTestServer(env), startTestServer(env)]);
   }, 60_000);
 
+  const master = () => set.masterClient();
+
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
@@ -40,7 +42,7 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
 
   it('a planned switchover (SENTINEL FAILOVER) loses no acknowledged outcome', async () => {
     const old = await set.master();
-    await underFault(set, 'switchover', [a, b], async () => {
+    await underFault(master, 'switchover', [a, b], async () => {
       await set.switchover();
       await set.waitForNewMaster(old.port, 15_000);
     });
@@ -49,7 +51,7 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
   it('a master stalled past its failover (SIGSTOP; its replica promoted) loses no acknowledged outcome, and health dips', async () => {
     await set.waitForSyncedReplica(30_000);
     const old = await set.master();
-    const run = await underFault(set, 'stall', [a, b], async () => {
+    const run = await underFault(master, 'stall', [a, b], async () => {
       old.signal('SIGSTOP');
       try {
         await set.waitForNewMaster(old.port, 15_000);
@@ -65,7 +67,7 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
     await set.waitForSyncedReplica(30_000);
     const old = await set.master();
     const replica = set.nodes.find((n) => n !== old)!;
-    await underFault(set, 'kill', [a, b], async () => {
+    await underFault(master, 'kill', [a, b], async () => {
       // The replica falls behind (stopped 300 ms), then the master dies with what it did not send.
       replica.signal('SIGSTOP');
       await sleep(300);
