@@ -183,18 +183,12 @@ async function counted(redis: CountReader): Promise<Counted> {
 }
 
 /**
- * How often an answered prediction's pull is counted: once (Sentinel: the decision's own script
- * counts it), or at most once (Cluster: a second step, not retried when it fails; docs/deploy.md).
- */
-export type Pulls = 'exactly once' | 'at most once';
-
-/**
  * No prediction failed on a replica that stayed up, every acknowledged outcome is in Redis (in the
  * stream, and in the arms' rewards: one per outcome, every reward is 1), each answered prediction's
- * pull counted as `pulls` says, and no genuine decision answered 404. `before` is what Redis counted
+ * pull counted exactly once, and no genuine decision answered 404. `before` is what Redis counted
  * before the run.
  */
-function check(name: string, run: FailoverRun, before: Counted, after: Counted, pullsCounted: Pulls): void {
+function check(name: string, run: FailoverRun, before: Counted, after: Counted): void {
   const lost = [...run.acknowledged].filter((d) => !after.decisions.has(d));
   const rewards = after.rewards - before.rewards;
   const pulls = after.pulls - before.pulls;
@@ -216,8 +210,7 @@ function check(name: string, run: FailoverRun, before: Counted, after: Counted, 
   expect(lost).toEqual([]);
   expect(rewards).toBe(run.acknowledged.size);
   // None counted twice by a retried write; once, none lost with a decision either.
-  if (pullsCounted === 'exactly once') expect(pulls).toBe(answered);
-  else expect(pulls).toBeLessThanOrEqual(answered);
+  expect(pulls).toBe(answered);
   expect(run.acknowledged.size).toBeGreaterThan(50);
 }
 
@@ -231,10 +224,9 @@ export async function underFault(
   name: string,
   replicas: [Replica, Replica],
   fault: () => Promise<void>,
-  pulls: Pulls = 'exactly once',
 ): Promise<FailoverRun> {
   const before = await counted(await redis());
   const run = await underTraffic(replicas, fault);
-  check(name, run, before, await counted(await redis()), pulls);
+  check(name, run, before, await counted(await redis()));
   return run;
 }

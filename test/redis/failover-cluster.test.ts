@@ -5,9 +5,9 @@
  * master killed while its replica lags (the replica promoted by the cluster), and a resharding that
  * moves the slots of every Croupier key with a hash tag (route, models, control) and a hundred more
  * to other masters under traffic (ASK, then MOVED): no prediction fails, no acknowledged (2xx)
- * outcome is lost (the outcome stream and the arms' rewards count exactly the acknowledged ones; the
- * pulls at most the answered predictions: on Cluster a failed pull count is not retried, see
- * docs/deploy.md), and no genuine decision answers 404 — feedback answers 503 meanwhile, and a client
+ * outcome is lost (the outcome stream and the arms' rewards count exactly the acknowledged ones, the
+ * pulls exactly the answered predictions: a pull count is sent again until its node's replica has
+ * it, under an id that makes it count once), and no genuine decision answers 404 — feedback answers 503 meanwhile, and a client
  * that retries as Retry-After says gets every outcome counted. The traffic and the counting are in
  * ../helpers/failover-traffic.ts.
  */
@@ -48,7 +48,7 @@ describeRedis('Redis Cluster failover and resharding: no acknowledged outcome lo
 
   /** Runs `fault` under traffic, counts read through the Cluster client (see failover-traffic.ts). */
   const underClusterFault = (name: string, fault: () => Promise<void>): Promise<unknown> =>
-    underFault(async () => reader, name, [a, b], fault, 'at most once');
+    underFault(async () => reader, name, [a, b], fault);
 
   it("a planned failover of the route's shard (CLUSTER FAILOVER) loses no acknowledged outcome", async () => {
     const old = await cluster.masterOf(routeSlot);

@@ -9,10 +9,11 @@
  *
  * A pull is counted by the script that writes its decision (`SET NX`), and only when that decision
  * was new: a write that timed out on the client but ran on Redis, then is sent again by catch-up,
- * counts nothing twice (issue 13, cause 5). With `waitReplicas` the write ends with `WAIT`: a
+ * counts nothing twice (issue 13, cause 5); on Cluster, see writeEach. With `waitReplicas` the write ends with `WAIT`: a
  * write the replicas did not acknowledge in time counts as failed, its decisions stay held (and
  * their feedback answers 503) until a retry is acknowledged.
  */
+import { randomBytes } from 'node:crypto';
 import { Decision } from '../../feedback/decision.js';
 import type { DecidedJob, DecisionSink } from '../../feedback/decision-log.js';
 import type { Logger } from '../../log.js';
@@ -23,7 +24,7 @@ import { featuresWithin } from '../../feedback/logged-features.js';
 import { batch } from './batch.js';
 import { decideArgs } from './decide-script.js';
 import { saveHeld } from './held-journal.js';
-import { decisionKey, statsKey } from './keys.js';
+import { decisionKey, pulledKey, statsKey } from './keys.js';
 import { LoggedDecision } from './logged-decision.js';
 import { scripts } from './stats.js';
 
@@ -52,9 +53,33 @@ class Turn {
   }
 }
 
+/** Cluster: pulls of one arm and version counted in one call, under an id that makes it count once. */
+interface PullCount {
+  readonly route: string;
+  readonly arm: string;
+  readonly versionKey: string;
+  n: number;
+  readonly id: string;
+}
+
+/** How long a pull count's marker stays: a count sent again later than this could count twice. */
+const PULL_MARKER_MS = 10 * 60_000;
+/** Pull counts kept for a retry at most (the oldest go, logged, past it). */
+const MAX_PENDING_PULLS = 10_000;
+
 export class RedisDecisions implements DecisionSink {
   /** Decisions Redis has not confirmed yet (outage), oldest first; bounded. */
   private readonly held = new Map<string, Decision>();
+  /** Cluster: pull counts Redis has not confirmed, sent again with the next write. */
+  private pendingPulls: PullCount[] = [];
+  private pullIds = 0;
+  /**
+   * Cluster: decisions whose pull is in a count already. A decision is in Redis once its SET NX
+   * answered, new (OK) or not (null: a write whose answer was lost did it), and its pull is counted
+   * from then on, once; one whose SET failed is counted when it is written.
+   */
+  private readonly pullCounted = new WeakSet<Decision>();
+  private readonly pullTag = randomBytes(6).toString('hex');
   /** Decisions dropped from `held` to keep it bounded. */
   evicted = 0;
   /** Decisions that kept no features because theirs were over the cap (logged-decision.ts). */
@@ -186,7 +211,7 @@ export class RedisDecisions implements DecisionSink {
       live.push(d);
       ttls.push(ttl);
     }
-    if (live.length === 0) return;
+    if (live.length === 0 && this.pendingPulls.length === 0) return;
     const wait = this.link.waitReplicas;
     let failed: readonly Decision[] = [];
     let error: unknown;
@@ -223,8 +248,9 @@ export class RedisDecisions implements DecisionSink {
 
   /**
    * Cluster: the keys of one call must share a slot, so one `SET NX` per decision, then the pulls
-   * of the decisions that were new (counted at most once: a failed pull count is not retried, nor a
-   * pull counted again when a write is retried). With `waitReplicas`, a `WAIT` on each key's node.
+   * of the decisions that were new, one count per arm and version under an id that makes it count
+   * once (a count that failed, or that its replicas did not acknowledge, is sent again with the next
+   * write). With `waitReplicas`, a `WAIT` on the node of each decision and of each route's statistics.
    * Returns the decisions not written (or not acknowledged) and the first error.
    */
   private async writeEach(
@@ -235,33 +261,51 @@ export class RedisDecisions implements DecisionSink {
       scripts(this.link.client),
       live.map((d, i) => (c) => c.set(decisionKey(d.id), d.line(), 'PX', ttls[i]!, 'NX')),
     );
-    const pulls = new Map<string, { route: string; arm: string; versionKey: string; n: number }>();
+    const pulls = new Map<string, PullCount>();
     live.forEach((d, i) => {
-      if (results[i] !== 'OK') return;
+      if (results[i] instanceof Error || this.pullCounted.has(d)) return;
+      this.pullCounted.add(d);
       const key = `${d.route}\n${d.arm}\n${d.versionKey}`;
       const p = pulls.get(key);
       if (p) p.n++;
-      else pulls.set(key, { route: d.route, arm: d.arm, versionKey: d.versionKey, n: 1 });
+      else pulls.set(key, { route: d.route, arm: d.arm, versionKey: d.versionKey, n: 1, id: this.pullId() });
     });
+    const counts = [...this.pendingPulls, ...pulls.values()];
+    this.pendingPulls = [];
+    const counted = await batch(
+      scripts(this.link.client),
+      counts.map(
+        (p) => (c) =>
+          c.croupierPull(statsKey(p.route), pulledKey(p.route, p.id), p.arm, p.versionKey, p.n, PULL_MARKER_MS),
+      ),
+    );
     const wait = this.link.waitReplicas;
     const written = live.filter((_, i) => !(results[i] instanceof Error)).map((d) => decisionKey(d.id));
-    // A WAIT on each written key's node, beside the pull counts; a turn that one fails is retried whole.
-    const [acked] = await Promise.all([
-      wait === 0 || written.length === 0 || waitOnKeyNodes(this.link.client as Cluster, written, wait),
-      pulls.size === 0
-        || batch(
-          scripts(this.link.client),
-          [...pulls.values()].map((p) => (c) => c.croupierPull(statsKey(p.route), p.arm, p.versionKey, p.n)),
-        ).then((counted) => {
-          const lost = counted.find((r) => r instanceof Error);
-          if (lost) this.log.debug({ err: (lost as Error).message }, 'redis: pull counts not written');
-        }),
-    ]);
+    const keys = [...written, ...counts.filter((_, i) => !(counted[i] instanceof Error)).map((p) => statsKey(p.route))];
+    // A WAIT on each written key's node; a turn that one fails is retried whole, its pull counts too.
+    const acked = wait === 0 || keys.length === 0 || (await waitOnKeyNodes(this.link.client as Cluster, keys, wait));
+    this.retryPulls(acked ? counts.filter((_, i) => counted[i] instanceof Error) : counts);
     const error = acked
       ? results.find((r) => r instanceof Error)
       : new Error(`WAIT: fewer than ${wait} replicas acknowledged the decisions`);
     const failed = acked ? live.filter((_, i) => results[i] instanceof Error) : [...live];
     return { failed, error };
+  }
+
+  private pullId(): string {
+    return `${this.pullTag}-${(this.pullIds++).toString(36)}`;
+  }
+
+  /** Keeps pull counts for the next write (bounded: the oldest go first, logged). */
+  private retryPulls(counts: readonly PullCount[]): void {
+    if (counts.length === 0) return;
+    this.pendingPulls.push(...counts);
+    const over = this.pendingPulls.length - MAX_PENDING_PULLS;
+    if (over > 0) {
+      const dropped = this.pendingPulls.splice(0, over).reduce((n, p) => n + p.n, 0);
+      this.log.warn({ pulls: dropped }, 'redis: pull counts dropped after failing for too long');
+    }
+    if (this.link.isConnected()) void this.catchUp();
   }
 
   private hold(decisions: readonly Decision[]): void {
@@ -282,7 +326,7 @@ export class RedisDecisions implements DecisionSink {
    */
   async close(deadlineMs: number, journal?: string): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
-    while (this.held.size > 0 && Date.now() < deadlineMs) {
+    while ((this.held.size > 0 || this.pendingPulls.length > 0) && Date.now() < deadlineMs) {
       const pause = new Promise<void>((resolve) =>
         setTimeout(resolve, Math.max(0, Math.min(100, deadlineMs - Date.now()))).unref(),
       );
@@ -351,5 +395,8 @@ export class RedisDecisions implements DecisionSink {
       }
     }
     if (written > 0) this.log.info({ decisions: written }, 'redis: decisions held during the outage written');
+    // Cluster: pull counts that failed with a write that has no decisions left to retry.
+    if (this.pendingPulls.length > 0 && this.link.isConnected() && !this.closed)
+      await this.write([]).catch(() => undefined);
   }
 }

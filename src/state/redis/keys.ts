@@ -11,6 +11,11 @@ export function statsKey(route: string): string {
   return routeKey(route, 'stats');
 }
 
+/** The marker that pull count `id` was added to a route's statistics (Cluster: stats.ts PULL). */
+export function pulledKey(route: string, id: string): string {
+  return routeKey(route, `pulled:${id}`);
+}
+
 /** A route's outcome stream. */
 export function outcomesKey(route: string): string {
   return routeKey(route, 'outcomes');

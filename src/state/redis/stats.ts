@@ -19,10 +19,13 @@ export const STATS_REFRESH_MS = 200;
 export const OUTCOME_RETENTION_MS = 7 * 86_400_000;
 
 /**
- * Counts `ARGV[3]` pulls of arm ARGV[1] serving version ARGV[2]. An arm that starts serving another
- * version starts again from the prior (statistics belong to an arm and its version).
+ * Counts `ARGV[3]` pulls of arm ARGV[1] serving version ARGV[2], once: KEYS[2] marks the count done
+ * (for ARGV[4] ms), so sending it again after a timeout or a failover counts nothing twice (-1). An
+ * arm that starts serving another version starts again from the prior (statistics belong to an arm
+ * and its version). Cluster only: elsewhere DECIDE counts pulls with the decisions.
  */
 const PULL = `
+if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[4], 'NX') then return -1 end
 local arm = ARGV[1]
 local v = redis.call('HGET', KEYS[1], arm .. ':version')
 if v ~= ARGV[2] then
@@ -123,7 +126,14 @@ return 1
 `;
 
 type ScriptClient = RedisClient & {
-  croupierPull(key: string, arm: string, versionKey: string, count: number): Promise<number>;
+  croupierPull(
+    key: string,
+    marker: string,
+    arm: string,
+    versionKey: string,
+    count: number,
+    markerMs: number,
+  ): Promise<number>;
   croupierCredit(...args: (string | number)[]): Promise<number>;
   croupierReset(key: string): Promise<number>;
   croupierDecide(...args: (string | number)[]): Promise<number>;
@@ -134,7 +144,7 @@ type ScriptClient = RedisClient & {
 export function scripts(client: RedisClient): ScriptClient {
   const c = client as ScriptClient;
   if (typeof c.croupierPull !== 'function') {
-    client.defineCommand('croupierPull', { numberOfKeys: 1, lua: PULL });
+    client.defineCommand('croupierPull', { numberOfKeys: 2, lua: PULL });
     client.defineCommand('croupierCredit', { numberOfKeys: 3, lua: CREDIT });
     client.defineCommand('croupierReset', { numberOfKeys: 1, lua: RESET });
     client.defineCommand('croupierDecide', { lua: DECIDE });
