@@ -129,7 +129,8 @@ export class RedisAuditLog implements AuditTrail {
       if (before === undefined) {
         texts = await this.client.lrange(this.list, -limit, -1);
       } else {
-        const end = before - 2;
+        // Entries past the newest do not exist: `before` beyond them reads the newest, as a file does.
+        const end = Math.min(before - 2, (await this.client.llen(this.list)) - 1);
         if (end < 0) return [];
         texts = await this.client.lrange(this.list, Math.max(0, end - limit + 1), end);
       }
