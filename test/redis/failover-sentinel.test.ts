@@ -68,8 +68,12 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
     const old = await set.master();
     const replica = set.nodes.find((n) => n !== old)!;
     await underFault(master, 'kill', [a, b], async () => {
-      // The replica falls behind (stopped 300 ms), then the master dies with what it did not send.
+      // The replica falls behind for 300 ms, then the master dies with what it did not send. Stopped
+      // alone, the replica would still find in its socket what the master sent meanwhile: its link
+      // is cut too, so those writes never reach it.
+      const client = await set.masterClient();
       replica.signal('SIGSTOP');
+      await client.call('CLIENT', 'KILL', 'TYPE', 'replica');
       await sleep(300);
       old.signal('SIGKILL');
       replica.signal('SIGCONT');
