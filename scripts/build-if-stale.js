@@ -2,7 +2,7 @@
 // Also vitest's globalSetup: tests load the compiled worker (and run the built CLI), so `npx vitest`
 // after an edit to src/ must rebuild first, not only `npm test`.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +34,8 @@ export function buildIfStale() {
   if (!isStale()) return;
   process.stderr.write('croupier: building dist/ (sources changed)\n');
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  // From scratch: a module moved or removed in src/ must not linger in dist/ (nor ship in the package).
+  rmSync(join(root, 'dist'), { recursive: true, force: true });
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   writeFileSync(stamp, new Date().toISOString() + '\n');
 }
