@@ -2,8 +2,9 @@
 // Throughput of POST /v1/predict/fraud-scoring (Thompson) with Redis on (every decision written to
 // Redis before its answer, pulls counted there) against embedded mode, in the same run: both
 // servers started once, warmed up, then interleaved wrk rounds; medians. Target (issue 5): Redis
-// mode >= 0.7x embedded. Redis has a replica (`--replicaof`), and the cost of WAIT is measured on
-// POST /v1/feedback (issue 13): Redis mode with CROUPIER_REDIS_WAIT_REPLICAS=0 against =1, each
+// mode >= 0.7x embedded, on a Redis of its own (no replica: on two cores a replica's CPU would be
+// taken from the server, which a real replica on its own machine does not). The cost of WAIT is
+// measured on a second Redis with a replica (`--replicaof`), on POST /v1/feedback (issue 13): Redis mode with CROUPIER_REDIS_WAIT_REPLICAS=0 against =1, each
 // outcome for a different decision minted first, throughput (wrk) and latency at a fixed rate
 // (autocannon), in the same interleaved rounds. Appends a section to bench/RESULTS.md.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -57,7 +58,7 @@ interface Run {
   machineBusy: number | null;
 }
 interface Target {
-  name: 'embedded' | 'redis' | 'redis-wait1';
+  name: 'embedded' | 'redis';
   server: Server;
   runs: Run[];
 }
@@ -121,7 +122,7 @@ async function startRedis(dir: string, replicaOf?: number): Promise<{ port: numb
   throw new Error(`redis-server${replicaOf === undefined ? '' : ' (replica)'} did not start`);
 }
 
-function croupier(name: Target['name'], port: number, stateDir: string, redisUrl?: string, waitReplicas = 0): Server {
+function croupier(name: string, port: number, stateDir: string, redisUrl?: string, waitReplicas = 0): Server {
   return spawnServer({
     name,
     command: process.execPath,
@@ -154,30 +155,35 @@ async function main(): Promise<void> {
     .join(' / ');
   const dir = mkdtempSync(join(os.tmpdir(), 'croupier-bench-redis-'));
   const idsFile = join(dir, 'decision-ids.txt');
+  const solo = await startRedis(join(dir, 'solo'));
   const redis = await startRedis(join(dir, 'master'));
   const replica = await startRedis(join(dir, 'replica'), redis.port).catch(async (e: unknown) => {
     redis.child.kill('SIGTERM');
+    solo.child.kill('SIGTERM');
     throw e;
   });
+  const soloUrl = `redis://127.0.0.1:${solo.port}`;
   const url = `redis://127.0.0.1:${redis.port}`;
   const targets: Target[] = [
     { name: 'embedded', server: croupier('embedded', await freePort(), join(dir, 'embedded')), runs: [] },
-    { name: 'redis', server: croupier('redis', await freePort(), join(dir, 'redis'), url), runs: [] },
+    { name: 'redis', server: croupier('redis', await freePort(), join(dir, 'redis'), soloUrl), runs: [] },
   ];
+  const wait0 = croupier('redis-wait0', await freePort(), join(dir, 'redis-wait0'), url, 0);
   const wait1 = croupier('redis-wait1', await freePort(), join(dir, 'redis-wait1'), url, 1);
   const feedbackTargets: FeedbackTarget[] = [
-    { wait: 0, server: targets[1]!.server, runs: [] },
+    { wait: 0, server: wait0, runs: [] },
     { wait: 1, server: wait1, runs: [] },
   ];
   const stopAll = async (): Promise<void> => {
-    await Promise.all([...targets.map((t) => t.server), wait1].map((s) => stopServer(s)));
+    await Promise.all([...targets.map((t) => t.server), wait0, wait1].map((s) => stopServer(s)));
     redis.child.kill('SIGTERM');
+    solo.child.kill('SIGTERM');
     replica.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
   installSignalCleanup(stopAll);
   try {
-    for (const s of [...targets.map((t) => t.server), wait1]) {
+    for (const s of [...targets.map((t) => t.server), wait0, wait1]) {
       const probe = await waitUntilReady(s, REQUEST_BODY, 30_000);
       log(`${s.name}: ready, answers ${probe.body.slice(0, 80)}…`);
     }
@@ -201,14 +207,7 @@ async function main(): Promise<void> {
     let reused = 0;
     const mint = async (count: number): Promise<void> => {
       if (have - from >= count) return;
-      have = await makeDecisions(
-        targets[1]!.server.url,
-        idsFile,
-        from + count,
-        CONNECTIONS,
-        (m) => log(`minting: ${m}`),
-        have > 0,
-      );
+      have = await makeDecisions(wait0.url, idsFile, from + count, CONNECTIONS, (m) => log(`minting: ${m}`), have > 0);
       ids = readFileSync(idsFile, 'utf8').split('\n');
     };
     const feedbackUrl = (t: FeedbackTarget): string => `http://127.0.0.1:${t.server.port}/v1/feedback`;
@@ -240,7 +239,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
         const before = cpuSnapshot(t.server.child.pid);
-        const redisBefore = cpuSnapshot(redis.child.pid);
+        const redisBefore = cpuSnapshot(solo.child.pid);
         const wrk = await runWrk({
           url: t.server.url,
           body: REQUEST_BODY,
@@ -249,7 +248,7 @@ async function main(): Promise<void> {
           threads: 1,
         });
         const cpu = cpuSince(before, t.server.child.pid);
-        const redisCpu = cpuSince(redisBefore, redis.child.pid);
+        const redisCpu = cpuSince(redisBefore, solo.child.pid);
         t.runs.push({
           rps: wrk.requestsPerSec,
           p99: wrk.p99Ms,
@@ -293,8 +292,8 @@ async function main(): Promise<void> {
         );
       }
     }
-    // What Redis holds: one decision key per answer of the Redis targets, and its pulls.
-    const c = new Redis(url);
+    // What the predict target's Redis holds: one decision key per answer, and its pulls.
+    const c = new Redis(soloUrl);
     const stats = await c.hgetall(`croupier:{route:${ROUTE}}:stats`);
     const total = (field: string): number =>
       Object.entries(stats)
@@ -350,10 +349,10 @@ async function main(): Promise<void> {
       '',
       `- date: ${new Date().toISOString()}`,
       '- command: `npm run bench:redis`',
-      `- machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim() ?? '?'}), node ${process.version}; wrk, the servers and both redis-servers share those cores; load average before the run ${loadBefore}`,
+      `- machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim() ?? '?'}), node ${process.version}; wrk, the servers and the three redis-servers share those cores; load average before the run ${loadBefore}`,
       `- throughput: \`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s --latency -s bench/post.lua\` on \`POST /v1/predict/${ROUTE}\` (Thompson), ${ROUNDS} interleaved rounds after a ${WARMUP_S} s warm-up each; medians over rounds`,
-      `- redis: a local \`redis-server\` (7), AOF on, \`appendfsync everysec\`, with one replica (\`--replicaof\`, same settings); in Redis mode every decision is written to Redis (SET with the feedback window as TTL, pulls counted by a Lua script) before its answer, one pipeline per event-loop turn`,
-      `- afterwards Redis held ${keys.toLocaleString('en-US')} keys and counted ${total('pulls').toLocaleString('en-US')} pulls and ${total('rewards').toLocaleString('en-US')} rewards on the route (pulls: every answer of the Redis targets — rounds, warm-ups, probes and the decisions minted for feedback)`,
+      `- redis: a local \`redis-server\` (7) of its own, AOF on, \`appendfsync everysec\`, no replica (the WAIT servers below use another, with one); in Redis mode every decision is written to Redis (SET with the feedback window as TTL, pulls counted by a Lua script) before its answer, one pipeline per event-loop turn`,
+      `- afterwards Redis held ${keys.toLocaleString('en-US')} keys and counted ${total('pulls').toLocaleString('en-US')} pulls on the route (every answer of the Redis target: rounds, warm-up and probe)`,
       '',
       '| mode | median req/s | runs req/s | wrk p99 (median) | non-2xx | socket errors | server cores | server CPU per request | redis-server cores | machine busy |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
