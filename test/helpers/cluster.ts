@@ -4,23 +4,19 @@
  * free loopback port whose cluster bus port (+10000) is free too, in one temp directory removed at
  * the end. Node timeout 1 s, so a dead master's replica is promoted within a few seconds.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { until } from './redis.js';
+import { redisNode, until, type RedisNode } from './redis.js';
 
 export const NODE_TIMEOUT_MS = 1_000;
 
-export interface ClusterNode {
-  port: number;
+export interface ClusterNode extends RedisNode {
   /** This node's cluster id. */
   id: string;
-  signal(sig: NodeJS.Signals): void;
-  /** Starts the node again (same port, directory and nodes.conf) after it was killed. */
-  restart(): Promise<void>;
 }
 
 export interface TestCluster {
@@ -46,10 +42,6 @@ export interface TestCluster {
   /** Every slot that holds a key matching `pattern` on some master. */
   slotsOf(pattern: string): Promise<number[]>;
   stop(): Promise<void>;
-}
-
-function alive(p: ChildProcess): boolean {
-  return p.exitCode === null && p.signalCode === null;
 }
 
 function listens(port: number): Promise<boolean> {
@@ -80,52 +72,25 @@ interface SlotRange {
 
 export async function startCluster(): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'croupier-cluster-'));
-  const procs = new Map<number, ChildProcess>();
   const clients: Redis[] = [];
   const taken = new Set<number>();
   const all: ClusterNode[] = [];
-  const run = (port: number, args: string[]): void => {
-    procs.set(port, spawn('redis-server', args, { stdio: 'ignore' }));
-  };
   for (let i = 0; i < 6; i++) {
     const port = await freeClusterPort(taken);
-    const d = join(dir, String(port));
-    mkdirSync(d);
-    const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      d,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--cluster-enabled',
-      'yes',
-      '--cluster-config-file',
-      'nodes.conf',
-      '--cluster-node-timeout',
-      String(NODE_TIMEOUT_MS),
-      // A replica that lost its master a while ago may still be promoted (the test's lagging replica).
-      '--cluster-replica-validity-factor',
-      '0',
-    ];
-    run(port, args);
-    const node: ClusterNode = {
-      port,
-      id: '',
-      signal: (sig) => {
-        const p = procs.get(port)!;
-        if (alive(p)) p.kill(sig);
-      },
-      async restart() {
-        const p = procs.get(port)!;
-        if (alive(p)) await new Promise((r) => p.once('exit', r));
-        run(port, args);
-      },
-    };
+    const node: ClusterNode = Object.assign(
+      redisNode(join(dir, String(port)), port, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        String(NODE_TIMEOUT_MS),
+        // A replica that lost its master a while ago may still be promoted (the test's lagging replica).
+        '--cluster-replica-validity-factor',
+        '0',
+      ]),
+      { id: '' },
+    );
     all.push(node);
   }
 
@@ -150,7 +115,7 @@ export async function startCluster(): Promise<TestCluster> {
     return c;
   };
   const byPort = (port: number): ClusterNode => all.find((n) => n.port === port)!;
-  const live = (): ClusterNode[] => all.filter((n) => alive(procs.get(n.port)!));
+  const live = (): ClusterNode[] => all.filter((n) => n.alive());
   const slots = async (node: ClusterNode): Promise<SlotRange[]> =>
     ((await on(node).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]).map(([from, to, [, port]]) => ({
       from,
@@ -258,13 +223,7 @@ export async function startCluster(): Promise<TestCluster> {
     },
     async stop() {
       for (const c of clients) c.disconnect();
-      for (const p of procs.values()) {
-        if (alive(p)) {
-          p.kill('SIGCONT');
-          p.kill('SIGKILL');
-        }
-      }
-      await Promise.all([...procs.values()].map((p) => (alive(p) ? new Promise((r) => p.once('exit', r)) : undefined)));
+      await Promise.all(all.map((n) => n.kill()));
       rmSync(dir, { recursive: true, force: true });
     },
   };

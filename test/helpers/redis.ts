@@ -163,3 +163,55 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/**
+ * One redis-server of a set a test breaks on purpose (Sentinel, Cluster): on `port`, in `dir`, AOF
+ * on, with `extra` arguments; it can be signalled, killed, and started again as it was.
+ */
+export interface RedisNode {
+  readonly port: number;
+  alive(): boolean;
+  signal(sig: NodeJS.Signals): void;
+  /** Starts the node again (same port, directory and arguments) once it has exited. */
+  restart(): Promise<void>;
+  /** Kills it (woken first, if it was stopped) and waits for it to exit. */
+  kill(): Promise<void>;
+}
+
+export function redisNode(dir: string, port: number, extra: string[]): RedisNode {
+  mkdirSync(dir, { recursive: true });
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    ...extra,
+  ];
+  let proc = spawn('redis-server', args, { stdio: 'ignore' });
+  const exited = (): Promise<unknown> => new Promise((r) => proc.once('exit', r));
+  const node: RedisNode = {
+    port,
+    alive: () => proc.exitCode === null && proc.signalCode === null,
+    signal(sig) {
+      if (node.alive()) proc.kill(sig);
+    },
+    async restart() {
+      if (node.alive()) await exited();
+      proc = spawn('redis-server', args, { stdio: 'ignore' });
+    },
+    async kill() {
+      if (!node.alive()) return;
+      const gone = exited();
+      proc.kill('SIGCONT');
+      proc.kill('SIGKILL');
+      await gone;
+    },
+  };
+  return node;
+}

@@ -4,23 +4,17 @@
  * the end. Down-after is 1 s, so a stalled or dead master is replaced within a few seconds.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort } from './redis.js';
+import { freePort, redisNode, type RedisNode } from './redis.js';
 
 export const MASTER_NAME = 'croupier';
 export const DOWN_AFTER_MS = 1_000;
 
-export interface TestNode {
-  port: number;
-  proc: ChildProcess;
-  signal(sig: NodeJS.Signals): void;
-  /** Starts the node again (same port, directory and arguments) after it was killed. */
-  restart(): Promise<void>;
-}
+export type TestNode = RedisNode;
 
 export interface TestSentinelSet {
   /** `127.0.0.1:port,…` for CROUPIER_REDIS_SENTINELS. */
@@ -72,6 +66,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
 
 export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
   const dir = mkdtempSync(join(tmpdir(), 'croupier-sentinel-'));
+  /** The sentinels. */
   const procs: ChildProcess[] = [];
   const clients: Redis[] = [];
   const run = (args: string[]): ChildProcess => {
@@ -79,36 +74,8 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
     procs.push(p);
     return p;
   };
-  const node = async (name: string, extra: string[]): Promise<TestNode> => {
-    const port = await freePort();
-    const d = join(dir, name);
-    mkdirSync(d);
-    const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      d,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      ...extra,
-    ];
-    const n: TestNode = {
-      port,
-      proc: run(args),
-      signal: (sig) => {
-        if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill(sig);
-      },
-      async restart() {
-        if (n.proc.exitCode === null && n.proc.signalCode === null) await new Promise((r) => n.proc.once('exit', r));
-        n.proc = run(args);
-      },
-    };
-    return n;
-  };
+  const node = async (name: string, extra: string[]): Promise<TestNode> =>
+    redisNode(join(dir, name), await freePort(), extra);
   const master = await node('m', []);
   const nodes = [master];
   for (let i = 0; i < replicas; i++) nodes.push(await node(`r${i}`, ['--replicaof', '127.0.0.1', String(master.port)]));
@@ -212,17 +179,13 @@ export async function startSentinelSet(replicas = 1): Promise<TestSentinelSet> {
     },
     async stop() {
       for (const c of clients) c.disconnect();
-      for (const p of procs) {
-        if (p.exitCode === null && p.signalCode === null) {
-          p.kill('SIGCONT');
-          p.kill('SIGKILL');
-        }
-      }
-      await Promise.all(
-        procs.map((p) =>
+      for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      await Promise.all([
+        ...nodes.map((n) => n.kill()),
+        ...procs.map((p) =>
           p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once('exit', r)),
         ),
-      );
+      ]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
