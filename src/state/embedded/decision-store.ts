@@ -102,20 +102,25 @@ export class DecisionStore implements DecisionSink, JournalSource {
     for (let seq = from; seq <= this.maxSeq; seq++) {
       const slot = seq % this.capacity;
       if (this.seqs[slot] !== seq) continue;
-      writeDecisionLine(
-        out,
-        this.ids,
-        slot * ID_BYTES,
-        ID_BYTES,
-        this.created[slot]!,
-        this.servedAt(slot).bytes,
-        this.propensity[slot]!,
-        this.rows[slot]!,
-        logging ? this.features.get(slot) : undefined,
-        undefined,
-      );
+      this.writeLine(out, slot, logging ? this.features.get(slot) : undefined, undefined);
     }
     this.journaledSeq = this.maxSeq;
+  }
+
+  /** Slot `slot`'s decision as one journal or snapshot line. */
+  private writeLine(out: Bytes, slot: number, features: string | undefined, reward: number | undefined): void {
+    writeDecisionLine(
+      out,
+      this.ids,
+      slot * ID_BYTES,
+      ID_BYTES,
+      this.created[slot]!,
+      this.servedAt(slot).bytes,
+      this.propensity[slot]!,
+      this.rows[slot]!,
+      features,
+      reward,
+    );
   }
 
   decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
@@ -243,18 +248,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
           continue;
         }
         const reward = before.size > 0 ? (before.get(slot) ?? this.reward[slot]!) : this.reward[slot]!;
-        writeDecisionLine(
-          out,
-          this.ids,
-          slot * ID_BYTES,
-          ID_BYTES,
-          this.created[slot]!,
-          this.servedAt(slot).bytes,
-          this.propensity[slot]!,
-          this.rows[slot]!,
-          this.features.get(slot),
-          Number.isNaN(reward) ? undefined : reward,
-        );
+        this.writeLine(out, slot, this.features.get(slot), Number.isNaN(reward) ? undefined : reward);
         if (++lines % SNAPSHOT_SLICE === 0) {
           yield Buffer.from(out.view());
           out.clear();
