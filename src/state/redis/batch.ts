@@ -4,7 +4,7 @@ import type { RedisClient } from './connection.js';
 
 /**
  * A pipeline on a single Redis; on Cluster, where keys of a pipeline must share a slot, plain
- * commands. `client` carries the scripts the commands call (stats.ts `scripts`): a pipeline has the
+ * commands (and a single command alone). `client` carries the scripts the commands call (stats.ts `scripts`): a pipeline has the
  * commands its client had defined when it was made. Each command's failure is its result.
  */
 export async function batch<C extends RedisClient, T>(
@@ -16,7 +16,10 @@ export async function batch<C extends RedisClient, T>(
       (v) => v,
       (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
     );
-  if (client instanceof Cluster) return Promise.all(commands.map((f) => settle(f(client))));
+  // One command goes alone: a pipeline costs the client about 20 µs to build (ioredis copies the
+  // client's scripts and commands into each), more than the command itself (the predict path sends
+  // one per turn in Redis mode).
+  if (client instanceof Cluster || commands.length === 1) return Promise.all(commands.map((f) => settle(f(client))));
   const pipeline = client.pipeline() as unknown as C;
   // On a pipeline each command queues and returns the pipeline, not a promise; exec() answers all.
   for (const f of commands) void f(pipeline);
