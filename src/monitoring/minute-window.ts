@@ -1,70 +1,71 @@
 /**
  * Rolling windows kept as one-minute buckets (the contract's `1h` and `24h`): a bucket is a vector
  * of sums (label counts, drift bin counts, pulls and propensities), a window is the sum of the
- * buckets of its last minutes. This is the embedded store's form; Redis keeps the same buckets as
- * hashes with a TTL, so the arithmetic above them is one.
+ * buckets of its last minutes. The embedded store keeps these; Redis keeps the same buckets as
+ * hashes, so the arithmetic above them is one.
  */
 
 export const MINUTE_MS = 60_000;
 export const WINDOWS = { '1h': 60, '24h': 1_440 } as const;
 export type WindowName = keyof typeof WINDOWS;
 export const WINDOW_NAMES = Object.keys(WINDOWS) as WindowName[];
-/** How many minutes a bucket must be kept: the longest window. */
+/** How many minutes a bucket is kept: the longest window. */
 export const RETAINED_MINUTES = WINDOWS['24h'];
 
 export function minuteOf(ms: number): number {
   return Math.floor(ms / MINUTE_MS);
 }
 
-/** Buckets of `length`-long vectors for the last RETAINED_MINUTES minutes; minutes without data hold none. */
+/** Adds `b` into `a`, growing past `a`'s length into a new vector when `b` is longer. */
+export function addInto(a: Float64Array, b: ArrayLike<number>): Float64Array {
+  let out = a;
+  if (b.length > a.length) {
+    out = new Float64Array(b.length);
+    out.set(a);
+  }
+  for (let i = 0; i < b.length; i++) out[i]! += b[i]!;
+  return out;
+}
+
+/** One series' buckets for the last RETAINED_MINUTES minutes; minutes without data hold none. */
 export class MinuteWindow {
   private readonly buckets = new Map<number, Float64Array>();
+  private newest = -Infinity;
 
-  constructor(readonly length: number) {}
-
-  /** The bucket of the minute of `ms`, made when first written; old buckets go as new ones come. */
-  bucket(ms: number): Float64Array {
-    const minute = minuteOf(ms);
-    let b = this.buckets.get(minute);
-    if (!b) {
-      b = new Float64Array(this.length);
-      this.buckets.set(minute, b);
-      this.prune(minute);
+  /** Adds `amounts` to the bucket of `minute`; buckets older than a day behind the newest go. */
+  add(minute: number, amounts: ArrayLike<number>): void {
+    if (minute <= this.newest - RETAINED_MINUTES) return;
+    const b = this.buckets.get(minute);
+    this.buckets.set(minute, addInto(b ?? new Float64Array(amounts.length), amounts));
+    if (minute > this.newest) {
+      this.newest = minute;
+      for (const m of this.buckets.keys()) if (m <= minute - RETAINED_MINUTES) this.buckets.delete(m);
     }
-    return b;
   }
 
-  /** Adds `amount` at `index` of the bucket of `ms`. */
-  add(ms: number, index: number, amount: number): void {
-    this.bucket(ms)[index]! += amount;
-  }
-
-  /** The sum of the buckets of the `minutes` minutes up to and including the minute of `nowMs`. */
-  sum(nowMs: number, minutes: number): Float64Array {
-    const out = new Float64Array(this.length);
-    const last = minuteOf(nowMs);
+  /** The sum (`length` long at least) of the buckets of the `minutes` minutes ending with `lastMinute`. */
+  sum(lastMinute: number, minutes: number, length: number): Float64Array {
+    let out: Float64Array = new Float64Array(length);
     for (const [minute, b] of this.buckets) {
-      if (minute > last || minute <= last - minutes) continue;
-      for (let i = 0; i < b.length; i++) out[i]! += b[i]!;
+      if (minute <= lastMinute && minute > lastMinute - minutes) out = addInto(out, b);
     }
     return out;
   }
 
-  /** Each minute's bucket from `fromMs` to `toMs`, oldest first (the series endpoint). */
-  *minutes(fromMs: number, toMs: number): Generator<[minute: number, bucket: Float64Array]> {
-    const from = minuteOf(fromMs);
-    const to = minuteOf(toMs);
-    for (const minute of [...this.buckets.keys()].sort((a, b) => a - b)) {
-      if (minute >= from && minute <= to) yield [minute, this.buckets.get(minute)!];
-    }
+  /** The buckets from `first` to `last` minute, oldest first. */
+  range(first: number, last: number): [number, Float64Array][] {
+    return [...this.buckets]
+      .filter(([m]) => m >= first && m <= last)
+      .sort((a, b) => a[0] - b[0])
+      .map(([m, b]) => [m, b.slice()]);
   }
 
-  /** Whether any bucket holds data. */
+  /** Every bucket, for a snapshot. */
+  entries(): IterableIterator<[number, Float64Array]> {
+    return this.buckets.entries();
+  }
+
   get empty(): boolean {
     return this.buckets.size === 0;
-  }
-
-  private prune(newest: number): void {
-    for (const minute of this.buckets.keys()) if (minute <= newest - RETAINED_MINUTES) this.buckets.delete(minute);
   }
 }

@@ -1,7 +1,7 @@
 /** Drift: histogram bins as the contract defines them, PSI by its formula. */
 import { describe, expect, it } from 'vitest';
 import { histogramBin, isHistogram, psi } from '../../src/monitoring/drift.js';
-import { MinuteWindow, MINUTE_MS } from '../../src/monitoring/minute-window.js';
+import { MinuteWindow } from '../../src/monitoring/minute-window.js';
 
 describe('histogram bins', () => {
   it('bin 0 is below the first edge, the last at or above the last edge, an edge opens its bin', () => {
@@ -62,17 +62,25 @@ describe('PSI', () => {
 
 describe('minute windows', () => {
   it('a window sums the buckets of its last minutes and forgets those past 24 h', () => {
-    const w = new MinuteWindow(2);
-    const t0 = 1_000 * MINUTE_MS;
-    w.add(t0, 0, 1);
-    w.add(t0 + 30 * MINUTE_MS, 0, 2);
-    w.add(t0 + 59 * MINUTE_MS + 59_999, 1, 5);
-    const now = t0 + 60 * MINUTE_MS;
-    expect([...w.sum(now, 60)]).toEqual([2, 5]); // the bucket of t0 is 61 minutes back
-    expect([...w.sum(now, 1_440)]).toEqual([3, 5]);
-    expect([...w.minutes(t0, now)].map(([m]) => m)).toEqual([1_000, 1_030, 1_059]);
-    w.add(t0 + 1_440 * MINUTE_MS, 0, 1); // a day later: the first bucket goes
-    expect([...w.sum(t0 + 1_440 * MINUTE_MS, 1_440)]).toEqual([3, 5]);
-    expect([...w.minutes(0, t0 + 2_000 * MINUTE_MS)].map(([m]) => m)).toEqual([1_030, 1_059, 2_440]);
+    const w = new MinuteWindow();
+    w.add(1_000, [1, 0]);
+    w.add(1_030, [2, 0]);
+    w.add(1_059, [0, 5]);
+    expect([...w.sum(1_060, 60, 2)]).toEqual([2, 5]); // minute 1,000 is 61 minutes back
+    expect([...w.sum(1_060, 1_440, 2)]).toEqual([3, 5]);
+    expect([...w.sum(1_030, 1, 2)]).toEqual([2, 0]);
+    expect(w.range(1_000, 1_060).map(([m]) => m)).toEqual([1_000, 1_030, 1_059]);
+    w.add(2_440, [1, 0]); // a day after minute 1,000: it goes
+    expect([...w.sum(2_440, 1_440, 2)]).toEqual([3, 5]);
+    expect(w.range(0, 3_000).map(([m]) => m)).toEqual([1_030, 1_059, 2_440]);
+    w.add(1_000, [9, 9]); // too old to keep
+    expect(w.range(0, 1_029)).toEqual([]);
+  });
+
+  it('a longer vector grows the sum instead of being cut', () => {
+    const w = new MinuteWindow();
+    w.add(5, [1]);
+    w.add(5, [1, 2, 3]);
+    expect([...w.sum(5, 60, 1)]).toEqual([2, 2, 3]);
   });
 });
