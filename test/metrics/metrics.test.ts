@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LATENCY_BUCKETS } from '../../src/metrics/metrics.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { copyDemoModels, demoRow, postJson, ROOT, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -126,6 +127,14 @@ describe('GET /metrics', () => {
     expect(text).toMatch(
       /croupier_requests_total\{route="fraud-ab",arm="[ab]",model="fraud",version="[12]",code="200"\} 1/,
     );
+  });
+
+  it('documents every croupier_ series it exports, and the latency buckets as they are', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
+    const exported = [...text.matchAll(/^# TYPE (croupier_\w+) /gm)].map((m) => m[1]!);
+    expect(exported.length).toBeGreaterThan(15);
+    expect(exported.filter((name) => !doc.includes(`\`${name}`))).toEqual([]);
+    expect(doc).toContain(`\n${LATENCY_BUCKETS.join(' ')} +Inf\n`);
   });
 
   it('has latency buckets from 50 µs to 10 s', () => {
