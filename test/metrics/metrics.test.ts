@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import onnxProto from 'onnx-proto';
 import { LATENCY_BUCKETS } from '../../src/metrics/metrics.js';
+import { tinyModel, writeVersion } from '../helpers/onnx.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { copyDemoModels, demoRow, postJson, ROOT, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -11,6 +13,7 @@ const promtool = spawnSync('promtool', ['--version']).status === 0;
 if (!promtool && process.env.CI === 'true')
   throw new Error('promtool is required under CI=true (apt-get install prometheus); .ci/run installs it');
 
+const { onnx } = onnxProto;
 const TOKEN = 'metrics-test-token';
 const { version: VERSION } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const fp32 = (seed = 1) => ({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 32], data: demoRow(seed) }] });
@@ -65,6 +68,11 @@ describe('GET /metrics', () => {
     models = copyDemoModels();
     mkdirSync(join(models, 'fraud', '9'));
     writeFileSync(join(models, 'fraud', '9', 'model.json'), '{"name": "fraud", "version": "9"');
+    // One that passes the checks but not ONNX Runtime (an operator it does not have), beside a good one.
+    writeVersion(models, 'tiny', '1', tinyModel());
+    const unknownOp = onnx.ModelProto.decode(tinyModel());
+    unknownOp.graph!.node![0]!.opType = 'NoSuchOperator';
+    writeVersion(models, 'tiny', '2', onnx.ModelProto.encode(unknownOp).finish());
     t = await startTestServer({ CROUPIER_MODELS_DIR: models, CROUPIER_ADMIN_TOKEN: TOKEN });
     await traffic(t.url);
     const refused = await postJson(
@@ -73,6 +81,12 @@ describe('GET /metrics', () => {
       { authorization: `Bearer ${TOKEN}` },
     );
     expect(refused.status).toBeGreaterThanOrEqual(400);
+    const failed = await postJson(
+      `${t.url}/admin/models/tiny/deploy`,
+      { version: '2' },
+      { authorization: `Bearer ${TOKEN}` },
+    );
+    expect(failed.status).toBeGreaterThanOrEqual(400);
     const res = await fetch(`${t.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -156,9 +170,11 @@ describe('GET /metrics', () => {
     expect(value(text, 'croupier_requests_in_flight')).toBe(1);
     // Refused by the checks at start, then again when deployed.
     expect(value(text, 'croupier_model_load_failures_total{model="fraud",reason="invalid"}')).toBe(2);
+    // Refused by ONNX Runtime at start, then again when deployed.
+    expect(value(text, 'croupier_model_load_failures_total{model="tiny",reason="runtime"}')).toBe(2);
     expect(value(text, 'croupier_admin_actions_total{action="models.list",result="ok"}')).toBe(1);
     expect(value(text, 'croupier_admin_actions_total{action="deploy",result="noop"}')).toBe(1);
-    expect(value(text, 'croupier_admin_actions_total{action="deploy",result="refused"}')).toBe(2);
+    expect(value(text, 'croupier_admin_actions_total{action="deploy",result="refused"}')).toBe(3);
     expect(value(text, 'croupier_admin_refused_total{reason="wrong_token"}')).toBe(1);
   });
 
