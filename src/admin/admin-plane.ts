@@ -9,7 +9,7 @@ import type { Config } from '../config/config.js';
 import { CroupierError } from '../errors.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
-import { ModelLifecycle, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
+import { ModelLifecycle, type LoadFailure, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
 import { LiveState } from '../state/embedded/live-state.js';
 import type { Registry, ServedModel } from '../registry/registry.js';
 import type { RouteSpec } from '../routing/route-spec.js';
@@ -35,7 +35,7 @@ export interface SwapMetrics extends AdminMetrics {
   readonly registry: client.Registry;
   modelsChanged(registry: Registry): void;
   swap(model: string, kind: SwapKind): void;
-  loadFailed(model: string, reason: 'invalid' | 'runtime' | 'replica'): void;
+  loadFailed(model: string, reason: LoadFailure): void;
 }
 
 const isEntry = (v: unknown): v is AuditEntry =>

@@ -4,8 +4,10 @@
  */
 import client from 'prom-client';
 import type { BatchObserver } from '../inference/batcher.js';
+import type { LoadFailure } from '../registry/lifecycle.js';
 import type { Registry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/repository.js';
+import type { AuditResult } from '../state/audit-chain.js';
 import { buildInfo } from './build-info.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-metrics.js';
 
@@ -50,11 +52,6 @@ const DEFAULT_GAUGES_DROPPED = [
   'nodejs_active_requests_total',
   'nodejs_active_resources_total',
 ];
-
-/** Why a model version did not load: refused by the checks, by ONNX Runtime, or by another replica. */
-export type LoadFailure = 'invalid' | 'runtime' | 'replica';
-/** An admin call by a valid token, as its audit entry ends. */
-export type AdminResult = 'ok' | 'noop' | 'refused' | 'failed';
 
 /** One arm of one route, as the arm gauges show it. */
 export interface ArmReading {
@@ -365,7 +362,7 @@ export class Metrics implements BatchObserver {
     this.loadFailures.labels(model, reason).inc();
   }
 
-  adminAction(action: string, result: AdminResult): void {
+  adminAction(action: string, result: AuditResult): void {
     this.adminActions.labels(action, result).inc();
   }
 

@@ -15,6 +15,8 @@ import type { ModelVersion } from './repository.js';
 import { checkVersion } from './version-check.js';
 
 export type SwapKind = 'deploy' | 'rollback';
+/** Why a version did not load: refused by the checks, by ONNX Runtime, or by another replica. */
+export type LoadFailure = 'invalid' | 'runtime' | 'replica';
 
 /** Loads and warms a version in every worker (the inference engine). */
 export interface VersionLoader {
@@ -85,7 +87,7 @@ export class ModelLifecycle {
   /** Called after every change of what is served (metrics); `kind` undefined = a version was added. */
   private readonly changed: (model: ServedModel, kind: SwapKind | undefined) => void;
   /** Called when a version fails to load here or on another replica (metrics). */
-  private readonly loadFailed: ((model: string, reason: 'invalid' | 'runtime' | 'replica') => void) | undefined;
+  private readonly loadFailed: ((model: string, reason: LoadFailure) => void) | undefined;
 
   constructor(
     registry: Registry,
@@ -94,7 +96,7 @@ export class ModelLifecycle {
     state: LivePointers,
     changed: (model: ServedModel, kind: SwapKind | undefined) => void,
     peers?: Peers,
-    loadFailed?: (model: string, reason: 'invalid' | 'runtime' | 'replica') => void,
+    loadFailed?: (model: string, reason: LoadFailure) => void,
   ) {
     this.registry = registry;
     this.modelsDir = modelsDir;
