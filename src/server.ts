@@ -21,6 +21,7 @@ import { InlineRunner } from './inference/inline.js';
 import { InferencePool } from './inference/pool.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
+import { isId } from './registry/manifest.js';
 import { Registry } from './registry/registry.js';
 import { scanRepository } from './registry/repository.js';
 import { sweepStaging } from './registry/version-install.js';
@@ -98,6 +99,7 @@ export class Server {
     this.log = log;
     this.metrics = metrics;
     this.gateway = gateway;
+    metrics.countInFlight(() => this.inFlight);
   }
 
   isReady(): boolean {
@@ -245,10 +247,13 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   const scan = scanRepository(config.modelsDir);
   const registry = new Registry(scan);
   const admin = new AdminPlane(config, registry, log);
-  for (const r of registry.refused)
-    log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
-
   const metrics = new Metrics();
+  for (const r of registry.refused) {
+    log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
+    // Label values stay bounded: a folder whose name is not an id counts under model="". A LIVE
+    // file naming a bad version is no load failure of its own (that version was counted).
+    if (!r.reason.startsWith('LIVE names')) metrics.loadFailed(isId(r.model) ? r.model : '', 'invalid');
+  }
   const pool = new InferencePool({ workers: config.workers, intraOpThreads: config.intraOpThreads });
   const engine = new InferenceEngine(pool, new InlineRunner(), metrics, config);
   // Every good version is loaded and warmed in every worker before we listen; a version that fails
@@ -264,6 +269,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       } catch (e) {
         const reason = `failed to load: ${(e as Error).message}`;
         registry.refuse(version, reason);
+        metrics.loadFailed(version.model, 'runtime');
         log.error({ model: version.model, version: version.version, reason }, 'model version refused');
       }
     }),

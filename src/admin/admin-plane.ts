@@ -9,13 +9,13 @@ import type { Config } from '../config/config.js';
 import { CroupierError } from '../errors.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
-import { ModelLifecycle, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
+import { ModelLifecycle, type LoadFailure, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
 import { LiveState } from '../state/embedded/live-state.js';
 import type { Registry, ServedModel } from '../registry/registry.js';
 import type { RouteSpec } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
 import { AdminActions } from './admin-actions.js';
-import { AdminRoutes } from './admin-routes.js';
+import { AdminRoutes, type AdminMetrics } from './admin-routes.js';
 import { AuditLog } from '../state/embedded/audit-log.js';
 import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminAuth } from './auth.js';
@@ -30,11 +30,12 @@ export interface AdminEngine extends VersionLoader {
   isLoaded(key: string): boolean;
   isInline(key: string): boolean;
 }
-export interface SwapMetrics {
+export interface SwapMetrics extends AdminMetrics {
   /** Where the admin plane registers its own series (croupier_admin_refused_total). */
   readonly registry: client.Registry;
   modelsChanged(registry: Registry): void;
   swap(model: string, kind: SwapKind): void;
+  loadFailed(model: string, reason: LoadFailure): void;
 }
 
 const isEntry = (v: unknown): v is AuditEntry =>
@@ -162,6 +163,7 @@ export class AdminPlane {
       shared?.pointers ?? this.liveState,
       changed,
       shared?.peers,
+      (model, reason) => metrics.loadFailed(model, reason),
     );
     const actions = new AdminActions({
       registry: this.registry,
@@ -180,6 +182,7 @@ export class AdminPlane {
       this.config.bodyLimit,
       shared?.lock ?? new AdminLock(),
       this.refusals!,
+      metrics,
     );
     return lifecycle;
   }

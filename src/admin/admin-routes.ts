@@ -13,7 +13,7 @@ import { ADMIN_ROUTES, registerRoutes, type AdminAction, type BoundRoute } from 
 import type { Logger } from '../log.js';
 import type { AdminActions, Outcome, Seal } from './admin-actions.js';
 import type { AdminLocking } from '../state/admin-state.js';
-import type { AuditTrail } from '../state/audit-chain.js';
+import type { AuditResult, AuditTrail } from '../state/audit-chain.js';
 import { adminHeaders, AuthRefusal, type AdminAuth } from './auth.js';
 import { nameTooLong, shownName } from './names.js';
 import type { RefusalThrottle } from './refusals.js';
@@ -22,6 +22,11 @@ import { RELEASE_LIMIT } from './release.js';
 export const AUDIT_LIMIT_DEFAULT = 1000;
 export const AUDIT_LIMIT_MAX = 10_000;
 const RELEASE_TYPES = new Set(['application/gzip', 'application/x-gzip', 'application/octet-stream']);
+
+/** croupier_admin_actions_total: every call by a valid token, as its audit entry ends. */
+export interface AdminMetrics {
+  adminAction(action: string, result: AuditResult): void;
+}
 
 interface Call {
   readonly ex: Exchange;
@@ -38,6 +43,7 @@ export class AdminRoutes {
   private readonly bodyLimit: number;
   private readonly lock: AdminLocking;
   private readonly refusals: RefusalThrottle;
+  private readonly metrics: AdminMetrics;
 
   constructor(
     actions: AdminActions,
@@ -47,6 +53,7 @@ export class AdminRoutes {
     bodyLimit: number,
     lock: AdminLocking,
     refusals: RefusalThrottle,
+    metrics: AdminMetrics,
   ) {
     this.actions = actions;
     this.auth = auth;
@@ -55,6 +62,7 @@ export class AdminRoutes {
     this.bodyLimit = bodyLimit;
     this.lock = lock;
     this.refusals = refusals;
+    this.metrics = metrics;
   }
 
   private record(
@@ -74,8 +82,10 @@ export class AdminRoutes {
         { action: call.action, target: call.target, err: (error as Error).message },
         'admin action failed',
       );
+    const result = e.status >= 500 ? 'failed' : 'refused';
+    this.metrics.adminAction(call.action, result);
     void this.record(call, {
-      result: e.status >= 500 ? 'failed' : 'refused',
+      result,
       status: e.status,
       error: { code: e.code, message: e.message },
     }).then(() => call.ex.fail(e, false, headers));
@@ -137,6 +147,7 @@ export class AdminRoutes {
       .run(() => work(seal))
       .then(
         (outcome) => {
+          this.metrics.adminAction(call.action, outcome.audit.result);
           const recorded = outcome.recorded?.then(
             () => undefined,
             (e: unknown) =>
@@ -148,6 +159,12 @@ export class AdminRoutes {
         },
         (e: unknown) => this.refuse(call, e),
       );
+  }
+
+  /** A read (not audited), counted like the changes. */
+  private answerRead(call: Call, body: unknown): void {
+    this.metrics.adminAction(call.action, 'ok');
+    call.ex.send(200, JSON.stringify(body));
   }
 
   private readJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {
@@ -175,12 +192,12 @@ export class AdminRoutes {
   register(app: TemplatedApp, open: OpenExchange): void {
     const a = this.actions;
     const actions: Record<AdminAction, (call: Call, req: HttpRequest) => void> = {
-      'models.list': (call) => call.ex.send(200, JSON.stringify(a.models())),
+      'models.list': (call) => this.answerRead(call, a.models()),
       deploy: (call) => this.readJson(call, (body, seal) => a.deploy(call.target!, body, seal)),
       // Any body is ignored: rollback takes no arguments.
       rollback: (call) => this.change(call, (seal) => a.rollback(call.target!, seal)),
       push: (call) => this.push(call),
-      'routes.list': (call) => call.ex.send(200, JSON.stringify(a.routes())),
+      'routes.list': (call) => this.answerRead(call, a.routes()),
       'routes.put': (call) => this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal)),
       'routes.reset': (call) => this.change(call, () => a.resetRoute(call.target!)),
       'audit.read': (call, req) => this.readAudit(call, new URLSearchParams(req.getQuery() ?? '')),
@@ -255,7 +272,7 @@ export class AdminRoutes {
         new CroupierError('invalid_request', 'before must be an entry sequence number (1 or more)'),
       );
     this.audit.read(limit, before).then(
-      (entries) => call.ex.send(200, JSON.stringify({ entries })),
+      (entries) => this.answerRead(call, { entries }),
       (e: unknown) => this.refuse(call, e),
     );
   }

@@ -97,13 +97,18 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
           );
         return;
       }
+      // A direct call has no route (route=""); its model and version label it, errors included.
+      ex.route = '';
       let version;
       try {
         version = gateway.version(name, versionName);
       } catch (e) {
+        if (gateway.registry.model(name)) ex.model = name;
+        else ex.route = 'unknown';
         return ex.fail(e);
       }
-      ex.route = '';
+      ex.model = version.model;
+      ex.version = version.version;
       const deadline = admit(ex, gateway.engine.refusal(version));
       if (deadline !== undefined)
         ex.readInfer(deps.bodyLimit, headerLength, (body, binary) =>

@@ -36,6 +36,8 @@ export interface BatchObserver {
   batch(version: ModelVersion, rows: number, seconds: number): void;
   queueDepth(version: ModelVersion, rows: number): void;
   shed(version: ModelVersion, reason: 'queue_full' | 'deadline_exceeded'): void;
+  /** The version was unloaded, its last batch done: its series can go. */
+  unloaded?(version: ModelVersion): void;
 }
 
 export interface BatchLimits {

@@ -118,6 +118,8 @@ export class InferenceEngine {
     await batcher.idle();
     if (batcher.runner === this.inline) this.inline.unload(key);
     else this.pool.unload(key);
+    // Loaded again meanwhile (a new batcher): its series stay.
+    if (!this.batchers.has(key)) this.observer.unloaded?.(batcher.version);
   }
 
   /** The refusal for work on `version` while its queue is saturated (see Batcher.saturated), counted as shed; else undefined. */

@@ -57,6 +57,17 @@ abstract class FastMetric<C> {
     this.children = new Map();
   }
 
+  /**
+   * Removes the children whose labels include every pair of `match` (a retired model version), so
+   * the page stops showing them instead of freezing them at their last value. Callers drop the
+   * cells they cached: a removed cell counts on, unseen.
+   */
+  removeMatching(match: Readonly<Record<string, string>>): void {
+    const pairs = Object.entries(match);
+    for (const [key, { labels }] of this.children)
+      if (pairs.every(([name, value]) => labels[name] === value)) this.children.delete(key);
+  }
+
   protected abstract values(labels: Record<string, string>, child: C): MetricValue[];
 
   get(): MetricData {

@@ -4,8 +4,11 @@
  */
 import client from 'prom-client';
 import type { BatchObserver } from '../inference/batcher.js';
+import type { LoadFailure } from '../registry/lifecycle.js';
 import type { Registry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/repository.js';
+import type { AuditResult } from '../state/audit-chain.js';
+import { buildInfo } from './build-info.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-metrics.js';
 
 interface RequestChildren {
@@ -31,8 +34,24 @@ function getOrCreate<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K)
   return value;
 }
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/**
+ * Request and inference durations, in seconds: from 50 µs (an inline model answers in tens of µs)
+ * to 10 s (a deadline or a stuck worker), about 2.5x apart so quantiles stay within one step.
+ */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/**
+ * prom-client's default gauges that promtool refuses (a gauge must not end in _total). Each is the
+ * sum of its labelled twin (nodejs_active_handles{type} and so on), which stays.
+ */
+const DEFAULT_GAUGES_DROPPED = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /** One arm of one route, as the arm gauges show it. */
 export interface ArmReading {
@@ -75,10 +94,45 @@ export class Metrics implements BatchObserver {
   readonly swaps: client.Counter<'model' | 'kind'>;
   /** Redis mode only: registered by redisUp(), so embedded mode exposes no such series. */
   redisUpGauge: client.Gauge | undefined;
+  readonly buildInfo: client.Gauge<'version' | 'node' | 'revision'>;
+  readonly requestsInFlight: client.Gauge;
+  readonly loadFailures: client.Counter<'model' | 'reason'>;
+  readonly adminActions: client.Counter<'action' | 'result'>;
+  /** Where croupier_requests_in_flight is read at scrape time (the server's own count). */
+  private inFlightSource: (() => number) | undefined;
 
   constructor() {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
+    for (const name of DEFAULT_GAUGES_DROPPED) this.registry.removeSingleMetric(name);
+    const build = buildInfo();
+    this.buildInfo = new client.Gauge({
+      name: 'croupier_build_info',
+      help: 'The running build (value 1): package version, Node.js version, git revision ("" when not known).',
+      labelNames: ['version', 'node', 'revision'],
+      registers,
+    });
+    this.buildInfo.labels(build.version, build.node, build.revision).set(1);
+    this.requestsInFlight = new client.Gauge({
+      name: 'croupier_requests_in_flight',
+      help: 'Requests received and not yet answered (every listener and path, the scrape itself included).',
+      registers,
+      collect: () => {
+        this.requestsInFlight.set(this.inFlightSource?.() ?? 0);
+      },
+    });
+    this.loadFailures = new client.Counter({
+      name: 'croupier_model_load_failures_total',
+      help: 'Model versions that failed to load, by model and reason (invalid: refused by the checks; runtime: ONNX Runtime could not load or warm it; replica: another replica could not).',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    this.adminActions = new client.Counter({
+      name: 'croupier_admin_actions_total',
+      help: 'Admin API calls by a valid token, by action and result (ok, noop, refused, failed); calls without one are croupier_admin_refused_total.',
+      labelNames: ['action', 'result'],
+      registers,
+    });
     this.requests = new FastCounter(
       'croupier_requests_total',
       'Scoring requests answered, by route, arm, model, version and HTTP status.',
@@ -112,6 +166,7 @@ export class Metrics implements BatchObserver {
       labelNames: ['model', 'version'],
       registers,
       collect: () => {
+        this.queueDepthGauge.reset();
         for (const c of this.batchChildren.values()) this.queueDepthGauge.labels(c.model, c.version).set(c.depth);
       },
     });
@@ -273,6 +328,42 @@ export class Metrics implements BatchObserver {
     this.modelInfo.reset();
     for (const { version, live } of versions)
       this.modelInfo.labels(version.model, version.version, version.sha256, String(live)).set(1);
+    // A version gone from the repository takes its series with it.
+    const served = new Set(versions.map((v) => v.version.key));
+    for (const [key, c] of this.batchChildren) if (!served.has(key)) this.retire(c.model, c.version);
+  }
+
+  /**
+   * A version no longer served nor loaded (unloaded by the engine, or gone from the repository):
+   * its labelled series leave the page rather than stay at their last value. The children cached
+   * for the request path go too, so a later request under the same labels counts from zero.
+   */
+  retire(model: string, version: string): void {
+    for (const [key, c] of this.batchChildren)
+      if (c.model === model && c.version === version) this.batchChildren.delete(key);
+    this.batchSize.removeMatching({ model, version });
+    this.inferenceDuration.removeMatching({ model, version });
+    this.requests.removeMatching({ model, version });
+    for (const byArm of this.requestChildren.values())
+      for (const byModel of byArm.values()) byModel.get(model)?.delete(version);
+  }
+
+  /** The engine unloaded a version (BatchObserver). */
+  unloaded(version: ModelVersion): void {
+    this.retire(version.model, version.version);
+  }
+
+  /** croupier_requests_in_flight reads `read` at scrape time (nothing on the request path). */
+  countInFlight(read: () => number): void {
+    this.inFlightSource = read;
+  }
+
+  loadFailed(model: string, reason: LoadFailure): void {
+    this.loadFailures.labels(model, reason).inc();
+  }
+
+  adminAction(action: string, result: AuditResult): void {
+    this.adminActions.labels(action, result).inc();
   }
 
   /** After a deploy, rollback or pushed version: croupier_model_info follows the registry. */

@@ -15,6 +15,8 @@ import type { ModelVersion } from './repository.js';
 import { checkVersion } from './version-check.js';
 
 export type SwapKind = 'deploy' | 'rollback';
+/** Why a version did not load: refused by the checks, by ONNX Runtime, or by another replica. */
+export type LoadFailure = 'invalid' | 'runtime' | 'replica';
 
 /** Loads and warms a version in every worker (the inference engine). */
 export interface VersionLoader {
@@ -84,6 +86,8 @@ export class ModelLifecycle {
   private readonly peers: Peers | undefined;
   /** Called after every change of what is served (metrics); `kind` undefined = a version was added. */
   private readonly changed: (model: ServedModel, kind: SwapKind | undefined) => void;
+  /** Called when a version fails to load here or on another replica (metrics). */
+  private readonly loadFailed: ((model: string, reason: LoadFailure) => void) | undefined;
 
   constructor(
     registry: Registry,
@@ -92,6 +96,7 @@ export class ModelLifecycle {
     state: LivePointers,
     changed: (model: ServedModel, kind: SwapKind | undefined) => void,
     peers?: Peers,
+    loadFailed?: (model: string, reason: LoadFailure) => void,
   ) {
     this.registry = registry;
     this.modelsDir = modelsDir;
@@ -99,6 +104,7 @@ export class ModelLifecycle {
     this.state = state;
     this.changed = changed;
     this.peers = peers;
+    this.loadFailed = loadFailed;
   }
 
   model(name: string): ServedModel {
@@ -189,10 +195,12 @@ export class ModelLifecycle {
     try {
       fresh = await checkVersion(this.modelsDir, m.name, versionName);
     } catch (e) {
+      this.loadFailed?.(m.name, 'invalid');
       throw new CroupierError('model_invalid', `${m.name} version ${versionName} is refused: ${(e as Error).message}`);
     }
     // Versions are immutable: the bytes that were checked and loaded are the ones that may go live.
     if (known && fresh.sha256 !== known.sha256) {
+      this.loadFailed?.(m.name, 'invalid');
       throw new CroupierError(
         'model_invalid',
         `${m.name} version ${versionName} changed on disk since it was loaded (sha256 ${known.sha256} -> ${fresh.sha256}); publish a new version instead`,
@@ -220,8 +228,14 @@ export class ModelLifecycle {
           })
         : undefined;
     const [local, peers] = await Promise.allSettled([here, there]);
-    if (local.status === 'rejected') throw local.reason;
-    if (peers.status === 'rejected') throw peers.reason;
+    if (local.status === 'rejected') {
+      this.loadFailed?.(m.name, 'runtime');
+      throw local.reason;
+    }
+    if (peers.status === 'rejected') {
+      if (isCroupierError(peers.reason) && peers.reason.code === 'model_invalid') this.loadFailed?.(m.name, 'replica');
+      throw peers.reason;
+    }
     if (!known) {
       m.versions.set(version.version, version);
       this.changed(m, undefined);
