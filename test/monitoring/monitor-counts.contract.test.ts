@@ -90,8 +90,10 @@ function traffic(seed: number, now: number, n: number) {
   }
   const expected = (key: SeriesKey, last: number, minutes: number) => {
     const out = [0, 0, 0, 0];
-    for (const [m, v] of byMinute.get(key.series) ?? [])
-      if (m <= last && m > last - minutes) v.forEach((x, j) => (out[j]! += x));
+    for (const [m, v] of byMinute.get(key.series) ?? []) {
+      if (m > last || m <= last - minutes) continue;
+      for (const [j, x] of v.entries()) out[j]! += x;
+    }
     return out;
   };
   const minutesOf = (key: SeriesKey, first: number, last: number) =>
@@ -117,10 +119,10 @@ for (const impl of implementations) {
         const minutes = [1, 59, 60, 61, 119, 180, 1_000, 1_440][i % 8]!;
         const keys = [arm, drift];
         const sums = await store.sums(keys, last, Math.min(minutes, 1_440 - (now - last)), 4);
-        keys.forEach((k, j) => {
+        for (const [j, k] of keys.entries()) {
           const want = world.expected(k, last, Math.min(minutes, 1_440 - (now - last)));
-          [...sums[j]!].forEach((x, n) => expect(x, `${k.series} ${last} ${minutes}`).toBeCloseTo(want[n]!, 6));
-        });
+          for (const [n, x] of sums[j]!.entries()) expect(x, `${k.series} ${last} ${minutes}`).toBeCloseTo(want[n]!, 6);
+        }
       }
       await store.close();
     });
@@ -130,7 +132,8 @@ for (const impl of implementations) {
       const got = await store.minutes(arm, now - 90, now, 4);
       const want = world.minutesOf(arm, now - 90, now);
       expect(got.map(([m]) => m)).toEqual(want.map(([m]) => m));
-      got.forEach(([, v], i) => [...v].forEach((x, n) => expect(x).toBeCloseTo(want[i]![1][n]!, 6)));
+      for (const [i, [, v]] of got.entries())
+        for (const [n, x] of v.entries()) expect(x).toBeCloseTo(want[i]![1][n]!, 6);
       await store.close();
     });
 
@@ -146,7 +149,7 @@ for (const impl of implementations) {
       const store = await impl.open();
       const [day] = await store.sums([drift], now, 1_440, 4);
       const want = world.expected(drift, now, 1_440);
-      [...day!].forEach((x, n) => expect(x).toBeCloseTo(want[n]!, 6));
+      for (const [n, x] of day!.entries()) expect(x).toBeCloseTo(want[n]!, 6);
       await store.close();
     });
   });
