@@ -66,40 +66,45 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** PING over a raw socket until +PONG, so the helper needs no client library. */
-async function waitForPong(port: number, timeoutMs: number): Promise<void> {
+/**
+ * `INFO server` over a raw socket until the server on `port` answers as process `pid`, so the helper
+ * needs no client library, and a port taken meanwhile by another test's redis-server (the port was
+ * free when chosen, not when bound) is never mistaken for ours. False once `exited`.
+ */
+async function waitForOwnRedis(port: number, pid: number, exited: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
+  while (Date.now() < deadline && !exited()) {
+    const answered = await new Promise<number | undefined>((resolve) => {
       const sock = net.connect({ host: '127.0.0.1', port });
       let data = '';
       sock.setTimeout(500, () => {
         sock.destroy();
-        resolve(false);
+        resolve(undefined);
       });
-      sock.once('connect', () => sock.write('PING\r\n'));
+      sock.once('connect', () => sock.write('INFO server\r\n'));
       sock.on('data', (d) => {
         data += d.toString();
-        if (data.includes('\r\n')) {
+        const m = /process_id:(\d+)/.exec(data);
+        if (m) {
           sock.destroy();
-          resolve(data.startsWith('+PONG'));
+          resolve(Number(m[1]));
         }
       });
-      sock.once('error', () => resolve(false));
+      sock.once('error', () => resolve(undefined));
     });
-    if (ok) return;
+    if (answered === pid) return true;
     await sleep(25);
   }
-  throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
+  return false;
 }
 
 export async function startRedis(): Promise<TestRedis> {
   if (!redisAvailable()) throw new Error(MISSING);
   const dir = mkdtempSync(join(tmpdir(), 'croupier-redis-'));
-  const port = await freePort();
+  let port = 0;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
-  const launch = async (): Promise<void> => {
+  const launch = async (): Promise<boolean> => {
     const proc = spawn(
       BINARY,
       [
@@ -119,10 +124,23 @@ export async function startRedis(): Promise<TestRedis> {
       { stdio: 'ignore' },
     );
     child = proc;
-    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-    await waitForPong(port, 10_000);
+    let gone = false;
+    exited = new Promise((resolve) =>
+      proc.once('exit', () => {
+        gone = true;
+        resolve();
+      }),
+    );
+    return waitForOwnRedis(port, proc.pid!, () => gone, 10_000);
   };
-  await launch();
+  // A port another process bound first makes our redis-server exit: try another.
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
+    if (await launch()) break;
+    child?.kill('SIGKILL');
+    await exited;
+    if (attempt === 4) throw new Error(`redis-server did not start on a free port (last tried ${port})`);
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -138,7 +156,7 @@ export async function startRedis(): Promise<TestRedis> {
         rmSync(dir, { recursive: true, force: true });
         mkdirSync(dir);
       }
-      await launch();
+      if (!(await launch())) throw new Error(`redis-server did not restart on port ${port}`);
     },
     async stop() {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
