@@ -4,6 +4,7 @@
  * onAborted at once, reads what it needs synchronously, and checks `aborted` before writing.
  */
 import { Readable } from 'node:stream';
+import { gunzip, inflate, inflateRaw } from 'node:zlib';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Responder } from '../scoring/gateway.js';
@@ -240,39 +241,104 @@ export class Exchange implements Responder {
 
   /**
    * Reads an Open Inference Protocol infer body: JSON, or — when `Inference-Header-Content-Length`
-   * is given — a JSON header followed by binary tensor data.
+   * is given — a JSON header followed by binary tensor data; either may come gzip- or
+   * deflate-encoded. No content type at all is the protocol's own (Triton's clients send none); 415
+   * only for a type or an encoding that is neither, in the same order as readJson.
    */
   readInfer(
     limit: number,
     inferenceHeaderLength: string,
+    contentEncoding: string,
     onRequest: (json: unknown, binary: Buffer | undefined) => void,
   ): void {
-    if (inferenceHeaderLength === '') return this.readJson(limit, (json) => onRequest(json, undefined));
-    const ct = this.contentType.toLowerCase();
-    const accepted = this.isJson() || ct === 'application/octet-stream' || ct.startsWith('application/octet-stream;');
-    const unsupported = (): void =>
+    const binary = inferenceHeaderLength !== '';
+    const ct = this.contentType;
+    const typeOk = ct === '' || this.isJson() || (binary && isOctetStream(ct));
+    // The common case (no Content-Encoding) is this one compare.
+    const encoding = contentEncoding === '' ? '' : encodingOf(contentEncoding);
+    const accepted = typeOk && encoding !== undefined;
+    if (!accepted && this.contentLength >= 0 && this.contentLength <= limit)
+      return this.unsupportedInfer(typeOk, binary, contentEncoding);
+    this.readBody(
+      limit,
+      (body) => {
+        if (!accepted) return this.unsupportedInfer(typeOk, binary, contentEncoding);
+        if (encoding === '') return this.parseInfer(body, inferenceHeaderLength, onRequest);
+        this.inflateBody(body, encoding!, limit, inferenceHeaderLength, onRequest);
+      },
+      // A JSON body is parsed during the callback; binary tensors and inflated bodies outlive it.
+      !binary && encoding === '',
+    );
+  }
+
+  /**
+   * Inflates a request body on libuv's thread pool (never on the loop), stopping as soon as the
+   * output passes `limit`: a gzip bomb costs at most `limit` bytes and answers 413.
+   */
+  private inflateBody(
+    body: Buffer,
+    encoding: 'gzip' | 'deflate',
+    limit: number,
+    inferenceHeaderLength: string,
+    onRequest: (json: unknown, binary: Buffer | undefined) => void,
+  ): void {
+    const inflated = (error: NodeJS.ErrnoException | null, plain: Buffer): void => {
+      if (this.done) return;
+      if (error === null) return this.parseInfer(plain, inferenceHeaderLength, onRequest);
       this.fail(
-        new CroupierError(
-          'unsupported_media_type',
-          `binary tensor data must be sent as application/octet-stream, got "${this.contentType || '(none)'}"`,
-        ),
+        error.code === 'ERR_BUFFER_TOO_LARGE'
+          ? new CroupierError('body_too_large', `request body inflates past ${limit} bytes`)
+          : new CroupierError('invalid_request', `the request body is not valid ${encoding} data (${error.message})`),
       );
-    if (!accepted && this.contentLength >= 0 && this.contentLength <= limit) return unsupported();
-    this.readBody(limit, (body) => {
-      if (!accepted) return unsupported();
-      let json: unknown;
-      let binary: Buffer;
+    };
+    const options = { maxOutputLength: limit };
+    if (encoding === 'gzip') gunzip(body, options, inflated);
+    // "deflate" is the zlib format (RFC 9110; Triton's client sends zlib.compress); some clients send raw deflate.
+    else if (hasZlibHeader(body)) inflate(body, options, inflated);
+    else inflateRaw(body, options, inflated);
+  }
+
+  private parseInfer(
+    body: Buffer,
+    inferenceHeaderLength: string,
+    onRequest: (json: unknown, binary: Buffer | undefined) => void,
+  ): void {
+    let json: unknown;
+    if (inferenceHeaderLength === '') {
       try {
-        const n = headerLength(inferenceHeaderLength, body.length);
-        binary = body.subarray(n);
-        json = JSON.parse(body.toString('utf8', 0, n));
-      } catch (e) {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
         return this.fail(
-          isCroupierError(e) ? e : new CroupierError('invalid_json', 'the inference header is not valid JSON'),
+          new CroupierError(
+            'invalid_json',
+            body.length === 0 ? 'the request body is empty' : 'request body is not valid JSON',
+          ),
         );
       }
-      onRequest(json, binary);
-    });
+      return onRequest(json, undefined);
+    }
+    let binary: Buffer;
+    try {
+      const n = headerLength(inferenceHeaderLength, body.length);
+      binary = body.subarray(n);
+      json = JSON.parse(body.toString('utf8', 0, n));
+    } catch (e) {
+      return this.fail(
+        isCroupierError(e) ? e : new CroupierError('invalid_json', 'the inference header is not valid JSON'),
+      );
+    }
+    onRequest(json, binary);
+  }
+
+  private unsupportedInfer(typeOk: boolean, binary: boolean, contentEncoding: string): void {
+    const got = (s: string): string => JSON.stringify(s.slice(0, 100));
+    let message: string;
+    if (!typeOk)
+      message = binary
+        ? `binary tensor data must be sent as application/octet-stream (or with no content type), got ${got(this.contentType)}`
+        : `content type must be application/json (or none), got ${got(this.contentType)}`;
+    else message = `content encoding must be gzip, deflate or identity, got ${got(contentEncoding)}`;
+    this.fail(new CroupierError('unsupported_media_type', message));
   }
 
   send(status: number, body: string | Buffer, headers?: Record<string, string>): void {
@@ -286,7 +352,12 @@ export class Exchange implements Responder {
       if (headers?.['content-type'] === undefined) this.res.writeHeader(CONTENT_TYPE, APPLICATION_JSON);
       this.res.writeHeader(X_REQUEST_ID, this.requestId);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
-      this.res.end(body);
+      if (this.method === 'HEAD') {
+        // HEAD (health paths): the GET answer's status and headers, no body. Not endWithoutBody(n):
+        // this uWS then waits for n body bytes and never answers the connection's next request.
+        this.res.writeHeader(CONTENT_LENGTH, String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+        this.res.endWithoutBody();
+      } else this.res.end(body);
     });
     this.hooks.finished(this, status);
   }
@@ -306,6 +377,31 @@ export class Exchange implements Responder {
   error: CroupierError | undefined;
 }
 
+function isOctetStream(contentType: string): boolean {
+  const ct = contentType.toLowerCase();
+  return ct === 'application/octet-stream' || ct.startsWith('application/octet-stream;');
+}
+
+/** A request Content-Encoding node:zlib can undo ('' for identity), or undefined (415). */
+function encodingOf(header: string): '' | 'gzip' | 'deflate' | undefined {
+  switch (header.trim().toLowerCase()) {
+    case 'identity':
+      return '';
+    case 'gzip':
+    case 'x-gzip':
+      return 'gzip';
+    case 'deflate':
+      return 'deflate';
+    default:
+      return undefined;
+  }
+}
+
+/** Whether a deflate body starts with a zlib header (RFC 1950: method 8, check bits). */
+function hasZlibHeader(body: Buffer): boolean {
+  return body.length >= 2 && (body[0]! & 0x0f) === 8 && ((body[0]! << 8) | body[1]!) % 31 === 0;
+}
+
 /** A Content-Length of 1 to 15 digits, else -2 (malformed). */
 function declaredLength(s: string): number {
   if (s.length > 15) return -2;
@@ -321,6 +417,7 @@ function declaredLength(s: string): number {
 const CONTENT_TYPE = Buffer.from('content-type');
 const APPLICATION_JSON = Buffer.from('application/json');
 const X_REQUEST_ID = Buffer.from('x-request-id');
+const CONTENT_LENGTH = Buffer.from('content-length');
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK',
