@@ -218,6 +218,15 @@ describe("Triton's tritonclient.http", () => {
 });
 
 describe("KServe's InferenceRESTClient", () => {
+  it('is_server_live and is_server_ready read "live" and "ready"; is_model_ready reads the status', async () => {
+    const json = async (path: string) => JSON.parse((await rawHttp(port, wire.kserveGet(path))).body.toString());
+    expect((await json('/v2/health/live')).live).toBe(true);
+    expect((await json('/v2/health/ready')).ready).toBe(true);
+    for (const model of ['fraud', 'fraud-scoring'])
+      expect((await rawHttp(port, wire.kserveGet(`/v2/models/${model}/ready`))).status).toBe(200);
+    expect((await rawHttp(port, wire.kserveGet('/v2/models/nope/ready'))).status).toBe(404);
+  });
+
   it('InferRequest with model_name in the body: 200, read by InferResponse.from_bytes', async () => {
     const a = await rawHttp(port, wire.kserveInferJson());
     expect(a.headers.get('content-type')).toBe('application/json');
