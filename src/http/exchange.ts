@@ -4,13 +4,13 @@
  * onAborted at once, reads what it needs synchronously, and checks `aborted` before writing.
  */
 import { Readable } from 'node:stream';
-import { gunzip, inflate, inflateRaw } from 'node:zlib';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
 import type { Responder } from '../scoring/gateway.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Route } from '../routing/router.js';
 import { headerLength } from '../protocol/binary-tensors.js';
+import { contentEncoding, inflateBody } from './content-encoding.js';
 
 export type ErrorForm = 'v1' | 'v2';
 
@@ -248,54 +248,31 @@ export class Exchange implements Responder {
   readInfer(
     limit: number,
     inferenceHeaderLength: string,
-    contentEncoding: string,
+    encodingHeader: string,
     onRequest: (json: unknown, binary: Buffer | undefined) => void,
   ): void {
     const binary = inferenceHeaderLength !== '';
     const ct = this.contentType;
     const typeOk = ct === '' || this.isJson() || (binary && isOctetStream(ct));
     // The common case (no Content-Encoding) is this one compare.
-    const encoding = contentEncoding === '' ? '' : encodingOf(contentEncoding);
+    const encoding = encodingHeader === '' ? '' : contentEncoding(encodingHeader);
     const accepted = typeOk && encoding !== undefined;
     if (!accepted && this.contentLength >= 0 && this.contentLength <= limit)
-      return this.unsupportedInfer(typeOk, binary, contentEncoding);
+      return this.unsupportedInfer(typeOk, binary, encodingHeader);
     this.readBody(
       limit,
       (body) => {
-        if (!accepted) return this.unsupportedInfer(typeOk, binary, contentEncoding);
+        if (!accepted) return this.unsupportedInfer(typeOk, binary, encodingHeader);
         if (encoding === '') return this.parseInfer(body, inferenceHeaderLength, onRequest);
-        this.inflateBody(body, encoding!, limit, inferenceHeaderLength, onRequest);
+        inflateBody(body, encoding!, limit, (error, plain) => {
+          if (this.done) return; // the client went away meanwhile
+          if (error) return this.fail(error);
+          this.parseInfer(plain, inferenceHeaderLength, onRequest);
+        });
       },
       // A JSON body is parsed during the callback; binary tensors and inflated bodies outlive it.
       !binary && encoding === '',
     );
-  }
-
-  /**
-   * Inflates a request body on libuv's thread pool (never on the loop), stopping as soon as the
-   * output passes `limit`: a gzip bomb costs at most `limit` bytes and answers 413.
-   */
-  private inflateBody(
-    body: Buffer,
-    encoding: 'gzip' | 'deflate',
-    limit: number,
-    inferenceHeaderLength: string,
-    onRequest: (json: unknown, binary: Buffer | undefined) => void,
-  ): void {
-    const inflated = (error: NodeJS.ErrnoException | null, plain: Buffer): void => {
-      if (this.done) return;
-      if (error === null) return this.parseInfer(plain, inferenceHeaderLength, onRequest);
-      this.fail(
-        error.code === 'ERR_BUFFER_TOO_LARGE'
-          ? new CroupierError('body_too_large', `request body inflates past ${limit} bytes`)
-          : new CroupierError('invalid_request', `the request body is not valid ${encoding} data (${error.message})`),
-      );
-    };
-    const options = { maxOutputLength: limit };
-    if (encoding === 'gzip') gunzip(body, options, inflated);
-    // "deflate" is the zlib format (RFC 9110; Triton's client sends zlib.compress); some clients send raw deflate.
-    else if (hasZlibHeader(body)) inflate(body, options, inflated);
-    else inflateRaw(body, options, inflated);
   }
 
   private parseInfer(
@@ -330,14 +307,14 @@ export class Exchange implements Responder {
     onRequest(json, binary);
   }
 
-  private unsupportedInfer(typeOk: boolean, binary: boolean, contentEncoding: string): void {
+  private unsupportedInfer(typeOk: boolean, binary: boolean, encodingHeader: string): void {
     const got = (s: string): string => JSON.stringify(s.slice(0, 100));
     let message: string;
     if (!typeOk)
       message = binary
         ? `binary tensor data must be sent as application/octet-stream (or with no content type), got ${got(this.contentType)}`
         : `content type must be application/json (or none), got ${got(this.contentType)}`;
-    else message = `content encoding must be gzip, deflate or identity, got ${got(contentEncoding)}`;
+    else message = `content encoding must be gzip, deflate or identity, got ${got(encodingHeader)}`;
     this.fail(new CroupierError('unsupported_media_type', message));
   }
 
@@ -380,26 +357,6 @@ export class Exchange implements Responder {
 function isOctetStream(contentType: string): boolean {
   const ct = contentType.toLowerCase();
   return ct === 'application/octet-stream' || ct.startsWith('application/octet-stream;');
-}
-
-/** A request Content-Encoding node:zlib can undo ('' for identity), or undefined (415). */
-function encodingOf(header: string): '' | 'gzip' | 'deflate' | undefined {
-  switch (header.trim().toLowerCase()) {
-    case 'identity':
-      return '';
-    case 'gzip':
-    case 'x-gzip':
-      return 'gzip';
-    case 'deflate':
-      return 'deflate';
-    default:
-      return undefined;
-  }
-}
-
-/** Whether a deflate body starts with a zlib header (RFC 1950: method 8, check bits). */
-function hasZlibHeader(body: Buffer): boolean {
-  return body.length >= 2 && (body[0]! & 0x0f) === 8 && ((body[0]! << 8) | body[1]!) % 31 === 0;
 }
 
 /** A Content-Length of 1 to 15 digits, else -2 (malformed). */
