@@ -136,7 +136,7 @@ describe('the fixtures', () => {
     ['kserveInferDict', wire.kserveInferDict('1')],
     ['kserveInferBinary', wire.kserveInferBinary()],
   ];
-  it.each(requests)('%s declares its own length, and Triton sends no Content-Type', (name, bytes) => {
+  it.each(requests)('%s: Content-Length matches the body (and tritonclient sends no Content-Type)', (name, bytes) => {
     const end = bytes.indexOf('\r\n\r\n');
     const head = bytes.toString('latin1', 0, end);
     const length = /\r\nContent-Length: (\d+)/.exec(head);
