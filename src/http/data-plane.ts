@@ -8,8 +8,9 @@ import { CroupierError } from '../errors.js';
 import type { Gateway } from '../scoring/gateway.js';
 import { isId } from '../registry/manifest.js';
 import { BINARY_EXTENSION } from '../protocol/binary-tensors.js';
-import { modelMetadata } from '../protocol/v2.js';
-import { compareVersions } from '../registry/repository.js';
+import { checkInferTarget, modelMetadata, timeoutMicros } from '../protocol/v2.js';
+import { compareVersions, type ModelVersion } from '../registry/repository.js';
+import type { Route } from '../routing/router.js';
 import { Exchange, type ErrorForm, type ExchangeHooks } from './exchange.js';
 import { DATA_ROUTES, registerRoutes, type BoundRoute, type DataHandlerName, type UwsHandler } from './routes.js';
 
@@ -38,6 +39,9 @@ export type OpenExchange = (
 ) => Exchange;
 
 const V2_EXTENSIONS: string[] = [BINARY_EXTENSION];
+// Header names as bytes: uWS reads a Buffer in place, where a string is converted on every call.
+const H_INFERENCE_HEADER_LENGTH = Buffer.from('inference-header-content-length');
+const H_CONTENT_ENCODING = Buffer.from('content-encoding');
 const formOf = (path: string): ErrorForm => (path.startsWith('/v2') ? 'v2' : 'v1');
 
 export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void {
@@ -77,6 +81,31 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     ex.readJson(deps.bodyLimit, predictBody);
   };
 
+  /**
+   * What an infer body adds to the request before the model sees it: its `model_name` /
+   * `model_version` must match the URL, and `parameters.timeout` (microseconds, Triton's unit) is
+   * a deadline like x-croupier-timeout-ms, the earlier of the two winning. Undefined when refused.
+   */
+  const inferDeadline = (
+    ex: Exchange,
+    body: unknown,
+    name: string,
+    versionName: string | undefined,
+    live: string | undefined,
+    deadline: number,
+  ): number | undefined => {
+    let micros: number;
+    try {
+      checkInferTarget(body, name, versionName, live);
+      micros = timeoutMicros(body);
+    } catch (e) {
+      return void ex.fail(e);
+    }
+    if (micros === 0) return deadline;
+    const at = ex.started + micros / 1000;
+    return deadline === 0 || at < deadline ? at : deadline;
+  };
+
   const infer =
     (withVersion: boolean): UwsHandler =>
     (res, req) => {
@@ -86,35 +115,63 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
       const versionName = withVersion ? (req.getParameter(1) ?? '') : undefined;
       if (!isId(name) || (versionName !== undefined && !isId(versionName)))
         return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
-      const headerLength = req.getHeader('inference-header-content-length');
-      const route = versionName === undefined && !gateway.registry.model(name) ? gateway.router.get(name) : undefined;
-      if (route) {
+      const headerLength = req.getHeader(H_INFERENCE_HEADER_LENGTH);
+      const encoding = req.getHeader(H_CONTENT_ENCODING);
+      const route = gateway.registry.model(name) ? undefined : gateway.router.get(name);
+      if (route && versionName === undefined) {
         ex.route = route.name;
         const deadline = admit(ex, gateway.routeRefusal(route));
         if (deadline !== undefined)
-          ex.readInfer(deps.bodyLimit, headerLength, (body, binary) =>
-            gateway.inferRoute(route, body, deadline, ex, binary),
-          );
+          ex.readInfer(deps.bodyLimit, headerLength, encoding, (body, binary) => {
+            const at = inferDeadline(ex, body, name, undefined, undefined, deadline);
+            if (at !== undefined) gateway.inferRoute(route, body, at, ex, binary);
+          });
         return;
       }
       // A direct call has no route (route=""); its model and version label it, errors included.
       ex.route = '';
       let version;
       try {
-        version = gateway.version(name, versionName);
+        // A route's `versions` are its arms: /versions/{arm} pins one (see armVersion).
+        version = route ? armVersion(route, versionName!) : gateway.version(name, versionName);
       } catch (e) {
-        if (gateway.registry.model(name)) ex.model = name;
+        if (route) ex.route = route.name;
+        else if (gateway.registry.model(name)) ex.model = name;
         else ex.route = 'unknown';
         return ex.fail(e);
       }
+      ex.route = route ? route.name : '';
       ex.model = version.model;
       ex.version = version.version;
       const deadline = admit(ex, gateway.engine.refusal(version));
       if (deadline !== undefined)
-        ex.readInfer(deps.bodyLimit, headerLength, (body, binary) =>
-          gateway.infer(version, body, deadline, ex, binary),
-        );
+        ex.readInfer(deps.bodyLimit, headerLength, encoding, (body, binary) => {
+          const live = versionName === undefined ? version.version : undefined;
+          const at = inferDeadline(ex, body, name, versionName, live, deadline);
+          if (at !== undefined) gateway.infer(version, body, at, ex, binary);
+        });
     };
+
+  /**
+   * The version behind a route's arm, for /v2/models/{route}/versions/{arm}: route metadata lists
+   * arm names as `versions`, so a Triton or KServe client that picks one from there can use it.
+   * Pinning an arm bypasses the policy: it is served like the model itself, with no decision (a
+   * choice the policy did not make would skew what it learns and its propensities).
+   */
+  const armVersion = (route: Route, armName: string): ModelVersion => {
+    const index = route.armIndex(armName);
+    if (index < 0)
+      throw new CroupierError(
+        'version_not_found',
+        `route "${route.name}" has no arm "${armName}" (arms: ${route.arms.map((a) => a.name).join(', ')})`,
+      );
+    const arm = route.arms[index]!;
+    const version = gateway.registry.resolve(arm.model, arm.version);
+    if (!version)
+      throw new CroupierError('not_ready', `arm "${armName}" serves ${arm.model} ${arm.version}, which is not loaded`);
+    return version;
+  };
+
   const metadata =
     (withVersion: boolean, readiness: boolean): UwsHandler =>
     (res, req) => {
@@ -125,8 +182,21 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
         return ex.fail(new CroupierError('model_not_found', 'no such model or version'));
       const model = gateway.registry.model(name);
       if (!model) {
-        const route = versionName === undefined ? gateway.router.get(name) : undefined;
+        const route = gateway.router.get(name);
         if (!route) return ex.fail(new CroupierError('model_not_found', `no model or route named "${name}"`));
+        if (versionName !== undefined) {
+          let version;
+          try {
+            version = armVersion(route, versionName);
+          } catch (e) {
+            return ex.fail(e);
+          }
+          if (readiness) {
+            const ready = gateway.engine.isLoaded(version.key);
+            return ex.send(ready ? 200 : 503, JSON.stringify({ name, version: versionName, ready }));
+          }
+          return ex.send(200, JSON.stringify(modelMetadata(name, [versionName], version, 'croupier_route')));
+        }
         const first = gateway.registry.resolve(route.arms[0]!.model, route.arms[0]!.version)!;
         const ready = route.arms.every((a) => {
           const v = gateway.registry.resolve(a.model, a.version);

@@ -10,6 +10,7 @@ import type { Responder } from '../scoring/gateway.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Route } from '../routing/router.js';
 import { headerLength } from '../protocol/binary-tensors.js';
+import { contentEncoding, inflateBody } from './content-encoding.js';
 
 export type ErrorForm = 'v1' | 'v2';
 
@@ -240,39 +241,81 @@ export class Exchange implements Responder {
 
   /**
    * Reads an Open Inference Protocol infer body: JSON, or — when `Inference-Header-Content-Length`
-   * is given — a JSON header followed by binary tensor data.
+   * is given — a JSON header followed by binary tensor data; either may come gzip- or
+   * deflate-encoded. No content type at all is the protocol's own (Triton's clients send none); 415
+   * only for a type or an encoding that is neither, in the same order as readJson.
    */
   readInfer(
     limit: number,
     inferenceHeaderLength: string,
+    encodingHeader: string,
     onRequest: (json: unknown, binary: Buffer | undefined) => void,
   ): void {
-    if (inferenceHeaderLength === '') return this.readJson(limit, (json) => onRequest(json, undefined));
-    const ct = this.contentType.toLowerCase();
-    const accepted = this.isJson() || ct === 'application/octet-stream' || ct.startsWith('application/octet-stream;');
-    const unsupported = (): void =>
-      this.fail(
-        new CroupierError(
-          'unsupported_media_type',
-          `binary tensor data must be sent as application/octet-stream, got "${this.contentType || '(none)'}"`,
-        ),
-      );
-    if (!accepted && this.contentLength >= 0 && this.contentLength <= limit) return unsupported();
-    this.readBody(limit, (body) => {
-      if (!accepted) return unsupported();
-      let json: unknown;
-      let binary: Buffer;
+    const binary = inferenceHeaderLength !== '';
+    const ct = this.contentType;
+    const typeOk = ct === '' || this.isJson() || (binary && isOctetStream(ct));
+    // The common case (no Content-Encoding) is this one compare.
+    const encoding = encodingHeader === '' ? '' : contentEncoding(encodingHeader);
+    const accepted = typeOk && encoding !== undefined;
+    if (!accepted && this.contentLength >= 0 && this.contentLength <= limit)
+      return this.unsupportedInfer(typeOk, binary, encodingHeader);
+    this.readBody(
+      limit,
+      (body) => {
+        if (!accepted) return this.unsupportedInfer(typeOk, binary, encodingHeader);
+        if (encoding === '') return this.parseInfer(body, inferenceHeaderLength, onRequest);
+        inflateBody(body, encoding!, limit, (error, plain) => {
+          if (this.done) return; // the client went away meanwhile
+          if (error) return this.fail(error);
+          this.parseInfer(plain, inferenceHeaderLength, onRequest);
+        });
+      },
+      // A JSON body is parsed during the callback; binary tensors and inflated bodies outlive it.
+      !binary && encoding === '',
+    );
+  }
+
+  private parseInfer(
+    body: Buffer,
+    inferenceHeaderLength: string,
+    onRequest: (json: unknown, binary: Buffer | undefined) => void,
+  ): void {
+    let json: unknown;
+    if (inferenceHeaderLength === '') {
       try {
-        const n = headerLength(inferenceHeaderLength, body.length);
-        binary = body.subarray(n);
-        json = JSON.parse(body.toString('utf8', 0, n));
-      } catch (e) {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
         return this.fail(
-          isCroupierError(e) ? e : new CroupierError('invalid_json', 'the inference header is not valid JSON'),
+          new CroupierError(
+            'invalid_json',
+            body.length === 0 ? 'the request body is empty' : 'request body is not valid JSON',
+          ),
         );
       }
-      onRequest(json, binary);
-    });
+      return onRequest(json, undefined);
+    }
+    let binary: Buffer;
+    try {
+      const n = headerLength(inferenceHeaderLength, body.length);
+      binary = body.subarray(n);
+      json = JSON.parse(body.toString('utf8', 0, n));
+    } catch (e) {
+      return this.fail(
+        isCroupierError(e) ? e : new CroupierError('invalid_json', 'the inference header is not valid JSON'),
+      );
+    }
+    onRequest(json, binary);
+  }
+
+  private unsupportedInfer(typeOk: boolean, binary: boolean, encodingHeader: string): void {
+    const got = (s: string): string => JSON.stringify(s.slice(0, 100));
+    let message: string;
+    if (!typeOk)
+      message = binary
+        ? `binary tensor data must be sent as application/octet-stream (or with no content type), got ${got(this.contentType)}`
+        : `content type must be application/json (or none), got ${got(this.contentType)}`;
+    else message = `content encoding must be gzip, deflate or identity, got ${got(encodingHeader)}`;
+    this.fail(new CroupierError('unsupported_media_type', message));
   }
 
   send(status: number, body: string | Buffer, headers?: Record<string, string>): void {
@@ -286,7 +329,12 @@ export class Exchange implements Responder {
       if (headers?.['content-type'] === undefined) this.res.writeHeader(CONTENT_TYPE, APPLICATION_JSON);
       this.res.writeHeader(X_REQUEST_ID, this.requestId);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
-      this.res.end(body);
+      if (this.method === 'HEAD') {
+        // HEAD (health paths): the GET answer's status and headers, no body. Not endWithoutBody(n):
+        // this uWS then waits for n body bytes and never answers the connection's next request.
+        this.res.writeHeader(CONTENT_LENGTH, String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+        this.res.endWithoutBody();
+      } else this.res.end(body);
     });
     this.hooks.finished(this, status);
   }
@@ -306,6 +354,11 @@ export class Exchange implements Responder {
   error: CroupierError | undefined;
 }
 
+function isOctetStream(contentType: string): boolean {
+  const ct = contentType.toLowerCase();
+  return ct === 'application/octet-stream' || ct.startsWith('application/octet-stream;');
+}
+
 /** A Content-Length of 1 to 15 digits, else -2 (malformed). */
 function declaredLength(s: string): number {
   if (s.length > 15) return -2;
@@ -321,6 +374,7 @@ function declaredLength(s: string): number {
 const CONTENT_TYPE = Buffer.from('content-type');
 const APPLICATION_JSON = Buffer.from('application/json');
 const X_REQUEST_ID = Buffer.from('x-request-id');
+const CONTENT_LENGTH = Buffer.from('content-length');
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK',

@@ -6,7 +6,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 
-export type Method = 'GET' | 'POST' | 'PUT';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
 export type UwsHandler = (res: HttpResponse, req: HttpRequest) => void;
 
 interface Declaration {
@@ -26,11 +26,15 @@ export const ROUTES = [
   { method: 'GET', path: '/metrics', data: 'metrics' },
   { method: 'GET', path: '/v2', data: 'server' },
   { method: 'GET', path: '/v2/health/live', data: 'live' },
+  { method: 'HEAD', path: '/v2/health/live', data: 'live' },
   { method: 'GET', path: '/v2/health/ready', data: 'ready' },
+  { method: 'HEAD', path: '/v2/health/ready', data: 'ready' },
   { method: 'GET', path: '/v2/models/:name', data: 'modelMetadata' },
   { method: 'GET', path: '/v2/models/:name/versions/:version', data: 'versionMetadata' },
   { method: 'GET', path: '/v2/models/:name/ready', data: 'modelReady' },
+  { method: 'HEAD', path: '/v2/models/:name/ready', data: 'modelReady' },
   { method: 'GET', path: '/v2/models/:name/versions/:version/ready', data: 'versionReady' },
+  { method: 'HEAD', path: '/v2/models/:name/versions/:version/ready', data: 'versionReady' },
   { method: 'POST', path: '/v2/models/:name/infer', data: 'modelInfer' },
   { method: 'POST', path: '/v2/models/:name/versions/:version/infer', data: 'versionInfer' },
   { method: 'GET', path: '/admin/models', admin: 'models.list' },
@@ -59,7 +63,7 @@ export interface BoundRoute {
   readonly handler: UwsHandler;
 }
 
-const UWS_METHOD = { GET: 'get', POST: 'post', PUT: 'put' } as const;
+const UWS_METHOD = { GET: 'get', HEAD: 'head', POST: 'post', PUT: 'put' } as const;
 
 /** Each path with the methods it takes, as an Allow header says them (`GET, POST`). */
 export function allowedMethods(routes: readonly { method: Method; path: string }[]): Map<string, string> {

@@ -16,11 +16,64 @@ export interface InferRequest {
   readonly binaryOutputs: boolean[];
 }
 
-const REQUEST_KEYS = new Set(['id', 'parameters', 'inputs', 'outputs']);
+// model_name / model_version: KServe's InferenceRESTClient sends them; checkInferTarget holds them to the URL.
+const REQUEST_KEYS = new Set(['id', 'model_name', 'model_version', 'parameters', 'inputs', 'outputs']);
 const INPUT_KEYS = new Set(['name', 'shape', 'datatype', 'data', 'parameters']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Holds `model_name` / `model_version` in an infer body to the URL it came to: `name` is the URL's
+ * model (or route), `version` its version (or arm) segment, undefined when it has none; `live` is
+ * the version a model URL without one serves. A body that names another target is refused rather
+ * than silently served by the URL's. An empty `model_version` is Triton's and KServe's "let the
+ * server choose".
+ */
+export function checkInferTarget(
+  body: unknown,
+  name: string,
+  version: string | undefined,
+  live: string | undefined,
+): void {
+  if (!isObject(body)) return; // parseInferRequest says what is wrong with it
+  const { model_name: bodyName, model_version: bodyVersion } = body;
+  if (bodyName !== undefined) {
+    if (typeof bodyName !== 'string') throw invalid('"model_name" must be a string');
+    if (bodyName !== name) throw invalid(`"model_name" is ${quote(bodyName)} but the URL names ${quote(name)}`);
+  }
+  if (bodyVersion === undefined) return;
+  if (typeof bodyVersion !== 'string') throw invalid('"model_version" must be a string');
+  if (version !== undefined) {
+    if (bodyVersion !== version)
+      throw invalid(`"model_version" is ${quote(bodyVersion)} but the URL names version ${quote(version)}`);
+    return;
+  }
+  if (bodyVersion === '' || bodyVersion === live) return;
+  const pinned = `/v2/models/${name}/versions/${encodeURIComponent(bodyVersion.slice(0, 64))}/infer`;
+  throw invalid(
+    live === undefined
+      ? `"model_version" is ${quote(bodyVersion)} but a route's policy picks the version; send it to ${pinned} to pin an arm`
+      : `"model_version" is ${quote(bodyVersion)} but the URL serves the live version ${quote(live)}; send it to ${pinned}`,
+  );
+}
+
+/**
+ * The infer request's `parameters.timeout`, in microseconds as Triton's clients send it
+ * (tritonclient `infer(timeout=...)`), or 0 when absent; 0 is also Triton's "no timeout".
+ */
+export function timeoutMicros(body: unknown): number {
+  if (!isObject(body) || !isObject(body.parameters)) return 0;
+  const timeout = body.parameters.timeout;
+  if (timeout === undefined) return 0;
+  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout < 0)
+    throw invalid('"parameters.timeout" must be a whole number of microseconds (0 for none)');
+  return timeout;
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
 }
 
 /** `binary` is the part of the body after the JSON header, when the request used the binary extension. */

@@ -1,7 +1,7 @@
 /** Open Inference Protocol requests (JSON and binary tensors) and answers, without a server. */
 import { describe, expect, it } from 'vitest';
 import { headerLength } from '../../src/protocol/binary-tensors.js';
-import { inferAnswer, parseInferRequest } from '../../src/protocol/v2.js';
+import { checkInferTarget, inferAnswer, parseInferRequest, timeoutMicros } from '../../src/protocol/v2.js';
 import { invalid, modelVersion, slice, thrown } from './versions.js';
 
 /** Inputs x FP32 [-1, 2] and ids INT64 [-1, 1]; outputs y FP32 [-1, 1] and z FP32 [-1, 2]. */
@@ -264,5 +264,57 @@ describe('inferAnswer', () => {
     expect([...new Float32Array(tail.buffer.slice(tail.byteOffset, tail.byteOffset + tail.length))]).toEqual([
       3, 4, 5, 6,
     ]);
+  });
+});
+
+describe('checkInferTarget (model_name / model_version against the URL)', () => {
+  const check = (body: unknown, version?: string, live?: string) => () =>
+    checkInferTarget(body, 'fraud', version, live);
+
+  it('passes a body that names nothing, the URL, or the server’s choice', () => {
+    for (const body of [{}, { model_name: 'fraud' }, { model_name: 'fraud', model_version: '' }, [], null, 'x'])
+      expect(check(body, undefined, '1')).not.toThrow();
+    expect(check({ model_version: '1' }, undefined, '1')).not.toThrow();
+    expect(check({ model_version: '3' }, '3', '1')).not.toThrow();
+  });
+
+  it('refuses another target, and names that are not strings, as invalid_request', () => {
+    const cases: [unknown, string | undefined, string | undefined, string][] = [
+      [{ model_name: 'other' }, undefined, '1', '"model_name" is "other" but the URL names "fraud"'],
+      [{ model_name: 7 }, undefined, '1', '"model_name" must be a string'],
+      [{ model_version: 2 }, '2', '1', '"model_version" must be a string'],
+      [{ model_version: '1' }, '2', '1', '"model_version" is "1" but the URL names version "2"'],
+      [
+        { model_version: '2' },
+        undefined,
+        '1',
+        '"model_version" is "2" but the URL serves the live version "1"; send it to /v2/models/fraud/versions/2/infer',
+      ],
+      [
+        { model_version: 'a' },
+        undefined,
+        undefined,
+        '"model_version" is "a" but a route\'s policy picks the version; send it to /v2/models/fraud/versions/a/infer to pin an arm',
+      ],
+    ];
+    for (const [body, version, live, message] of cases)
+      expect(thrown(check(body, version, live))).toMatchObject(invalid(message));
+  });
+});
+
+describe('timeoutMicros (Triton’s parameters.timeout)', () => {
+  it('is the whole number of microseconds given, or 0 when there is none', () => {
+    expect(timeoutMicros({ parameters: { timeout: 1500 } })).toBe(1500);
+    expect(timeoutMicros({ parameters: { timeout: 0 } })).toBe(0);
+    expect(timeoutMicros({ parameters: {} })).toBe(0);
+    expect(timeoutMicros({})).toBe(0);
+    expect(timeoutMicros({ parameters: 'x' })).toBe(0); // parseInferRequest refuses that parameters
+  });
+
+  it('refuses anything else', () => {
+    for (const timeout of [-1, 0.5, '10', null, Number.NaN, 2 ** 53, [1]])
+      expect(thrown(() => timeoutMicros({ parameters: { timeout } }))).toMatchObject(
+        invalid('"parameters.timeout" must be a whole number of microseconds (0 for none)'),
+      );
   });
 });
