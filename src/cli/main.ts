@@ -91,8 +91,8 @@ function topLevel(first: string | undefined, rest: readonly string[]): boolean {
   if (first === 'help') {
     const topic = rest[0]!;
     const command = ADMIN_COMMANDS.find((c) => c.name === topic);
-    if (topic === 'serve') print(serveHelp());
-    else if (command && rest.length === 1) print(commandHelp(command));
+    if (rest.length === 1 && topic === 'serve') print(serveHelp());
+    else if (rest.length === 1 && command) print(commandHelp(command));
     else throw new UsageError(`no help for "${rest.join(' ')}" (see croupier --help)`);
     return true;
   }

@@ -117,6 +117,7 @@ describe('usage errors: one line on stderr, exit 2, nothing on stdout', () => {
     [['--version', 'extra'], 'croupier: --version takes nothing more'],
     [['launch'], 'croupier: unknown command "launch" (see croupier --help)'],
     [['help', 'launch'], 'croupier: no help for "launch" (see croupier --help)'],
+    [['help', 'serve', 'now'], 'croupier: no help for "serve now" (see croupier --help)'],
     [['serve', '--bogus'], 'croupier: unknown flag --bogus (see croupier serve --help)'],
     [['serve', '-p', '9000'], 'croupier: unknown flag -p (see croupier serve --help)'],
     [['serve', '--port', '--host', 'x'], 'croupier: flag --port needs a value'],
