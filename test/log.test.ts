@@ -2,9 +2,12 @@
  * Log lines as operators and log pipelines read them: ISO-8601 times and level names; admin changes
  * logged (not only audited) without the token; request ids that two replicas never share.
  */
-import { rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packRelease } from '../src/admin/release.js';
 import { createLogger } from '../src/log.js';
 import { spawnCroupier, type Child } from './helpers/process.js';
 import { copyDemoModels } from './helpers/server.js';
@@ -92,7 +95,7 @@ describe('two replicas (the real binary)', () => {
     expect(new Set(fromA.map(prefix)).size).toBe(1);
   });
 
-  it('a deploy, a rollback and a route edit are logged at info with actor, target and versions, not the token', async () => {
+  it('a deploy, a rollback, a route edit and a push are logged at info with actor, target and versions, not the token', async () => {
     const admin = (method: string, path: string, body?: unknown): Promise<Response> =>
       fetch(urlA + path, {
         method,
@@ -129,6 +132,26 @@ describe('two replicas (the real binary)', () => {
     expect((await logged('deploy')).sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(await logged('rollback')).toMatchObject({ level: 'info', target: 'fraud', before: '2', after: '1' });
     expect(await logged('routes.put')).toMatchObject({ level: 'info', target: 'solo', after: route });
+    // A pushed release: version 2's files as version 3.
+    const dir = join(mkdtempSync(join(tmpdir(), 'croupier-log-release-')), 'fraud', '3');
+    models.push(dirname(dirname(dir)));
+    cpSync(join(models[0]!, 'fraud', '2'), dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...manifest, version: '3' }));
+    const { archive, sha256 } = packRelease(dir);
+    const pushed = await fetch(`${urlA}/admin/models/fraud/versions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/gzip' },
+      body: archive,
+    });
+    expect(pushed.status).toBe(201);
+    expect(await logged('push')).toMatchObject({
+      level: 'info',
+      msg: 'admin push',
+      target: 'fraud',
+      after: '3',
+      sha256,
+    });
     // Only changes that were made are logged at info (the refusal is audited).
     expect(a.stdout.filter((l) => l.includes('"msg":"admin deploy"'))).toHaveLength(1);
     expect(a.stdout.join('\n')).not.toContain(TOKEN);
