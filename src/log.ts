@@ -1,4 +1,8 @@
-/** JSON-lines logs (pino). Secrets and feature values are redacted wherever they appear. */
+/**
+ * JSON-lines logs (pino). Secrets and feature values are redacted wherever they appear. Times are
+ * ISO-8601 (UTC) and levels are names (`"level":"info"`), so a person or a log pipeline reads them
+ * without knowing pino's numbers.
+ */
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -8,6 +12,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     {
       level,
       base: { service: 'croupier' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
       redact: {
         paths: [
           'authorization',

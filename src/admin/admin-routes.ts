@@ -153,9 +153,10 @@ export class AdminRoutes {
             (e: unknown) =>
               this.log.error({ err: (e as Error).message, action: call.action }, 'audit log write failed'),
           );
-          return (recorded ?? this.record(call, { ...outcome.audit, status: outcome.status })).then(() =>
-            call.ex.send(outcome.status, JSON.stringify(outcome.body)),
-          );
+          return (recorded ?? this.record(call, { ...outcome.audit, status: outcome.status })).then(() => {
+            this.logDone(call, outcome);
+            call.ex.send(outcome.status, JSON.stringify(outcome.body));
+          });
         },
         (e: unknown) => this.refuse(call, e),
       );
@@ -165,6 +166,27 @@ export class AdminRoutes {
   private answerRead(call: Call, body: unknown): void {
     this.metrics.adminAction(call.action, 'ok');
     call.ex.send(200, JSON.stringify(body));
+  }
+
+  /**
+   * A change done is logged as well as audited: the log is where an operator looks first. The same
+   * fields as its audit entry (actor, target, versions or route spec, sha256), never a token.
+   */
+  private logDone(call: Call, outcome: Outcome): void {
+    const { result, before, after, sha256 } = outcome.audit;
+    this.log.info(
+      {
+        action: call.action,
+        actor: call.actor,
+        target: call.target,
+        result,
+        before,
+        after,
+        sha256,
+        requestId: call.ex.requestId,
+      },
+      `admin ${call.action}`,
+    );
   }
 
   private readJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {

@@ -68,6 +68,17 @@ function checksums(files: ReadonlyMap<string, Buffer>): string {
 
 /** Packs a version folder (`models/fraud/2`); refuses one whose model file does not match its manifest. */
 export function packRelease(versionDir: string): { archive: Buffer; model: string; version: string; sha256: string } {
+  const { entries, ...release } = releaseEntries(versionDir);
+  return { archive: gzipSync(writeTar(entries)), ...release };
+}
+
+/** The checked files of a version folder, in archive order (SHA256SUMS last), for packing; `croupier pack` gzips them as a stream. */
+export function releaseEntries(versionDir: string): {
+  entries: { name: string; data: Buffer }[];
+  model: string;
+  version: string;
+  sha256: string;
+} {
   const dir = resolve(versionDir);
   const model = basename(dirname(dir));
   const version = basename(dir);
@@ -91,7 +102,7 @@ export function packRelease(versionDir: string): { archive: Buffer; model: strin
     );
   const entries = [...files].map(([name, data]) => ({ name, data }));
   entries.push({ name: CHECKSUMS, data: Buffer.from(checksums(files)) });
-  return { archive: gzipSync(writeTar(entries)), model, version, sha256: digest };
+  return { entries, model, version, sha256: digest };
 }
 
 export const malformed = (message: string): CroupierError =>

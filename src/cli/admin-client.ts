@@ -1,7 +1,9 @@
 /**
  * Talks to a gateway's admin API for the CLI. Exit codes: the server refused (its error is shown)
- * = 1; the server could not be reached = 2.
+ * = 1; the server could not be reached = 2; out of time (deadline.ts) = 124.
  */
+import type { Deadline } from './deadline.js';
+
 export class CliFailure extends Error {
   readonly exitCode: number;
 
@@ -11,33 +13,42 @@ export class CliFailure extends Error {
   }
 }
 
+/** A body sent as it is read (a release archive), with its length so the server can refuse it early. */
+export interface Upload {
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly length: number;
+  readonly type: string;
+}
+
 export class AdminClient {
   readonly url: string;
   private readonly token: string | undefined;
+  private readonly deadline: Deadline;
 
-  constructor(url: string, token: string | undefined) {
+  constructor(url: string, token: string | undefined, deadline: Deadline) {
     this.url = url.replace(/\/+$/, '');
     this.token = token;
+    this.deadline = deadline;
   }
 
-  async request<T>(
-    method: string,
-    path: string,
-    body?: { json: unknown } | { bytes: Uint8Array; type: string },
-  ): Promise<T> {
+  /** `doing`: what a timeout message says the command was doing (default: waiting for this answer). */
+  async request<T>(method: string, path: string, body?: { json: unknown } | Upload, doing?: string): Promise<T> {
+    this.deadline.doing = doing ?? `waiting for ${this.url} to answer ${method} ${path}`;
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    let payload: string | Uint8Array | undefined;
+    const init: RequestInit & { duplex?: 'half' } = { method, headers };
     if (body && 'json' in body) {
       headers['content-type'] = 'application/json';
-      payload = JSON.stringify(body.json);
+      init.body = JSON.stringify(body.json);
     } else if (body) {
       headers['content-type'] = body.type;
-      payload = body.bytes;
+      headers['content-length'] = String(body.length);
+      init.body = body.stream;
+      init.duplex = 'half';
     }
     let res: Response;
     try {
-      res = await fetch(this.url + path, { method, headers, body: payload });
+      res = await fetch(this.url + path, init);
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new CliFailure(2, `cannot reach ${this.url} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
@@ -52,7 +63,7 @@ export class AdminClient {
     if (!res.ok) {
       const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
       let message = err ? `${err.message} (${res.status} ${err.code})` : `HTTP ${res.status}: ${text.slice(0, 200)}`;
-      if (res.status === 401 && !this.token) message += '; set CROUPIER_ADMIN_TOKEN';
+      if (res.status === 401 && !this.token) message += '; set CROUPIER_ADMIN_TOKEN or pass --token-file';
       throw new CliFailure(1, message);
     }
     return parsed as T;

@@ -2,26 +2,29 @@
 import { readFileSync } from 'node:fs';
 import { verifyAuditLog, type AuditEntry, type AuditVerdict } from '../state/audit-chain.js';
 import { CliFailure, type AdminClient } from './admin-client.js';
-import { UsageError, type Parsed } from './args.js';
-import type { Output } from './model-commands.js';
+import { UsageError } from './args.js';
+import type { Context, Output } from './command.js';
 
 const show = (v: unknown): string =>
   v === null || v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v);
 
-export async function audit(client: AdminClient, out: Output, parsed: Parsed): Promise<void> {
-  const [sub, file, ...extra] = parsed.positional;
+export async function audit(ctx: Context, args: readonly string[]): Promise<void> {
+  const { out, line } = ctx;
+  const [sub, file, ...extra] = args;
   if (sub === 'verify') {
     if (extra.length) throw new UsageError('usage: croupier audit verify [audit.log]');
-    return verify(client, out, file);
+    return verify(ctx, out, file);
   }
   if (sub !== undefined)
     throw new UsageError('usage: croupier audit [--limit N] [--before SEQ] | croupier audit verify [audit.log]');
   const query = new URLSearchParams();
-  for (const key of ['limit', 'before']) if (parsed.options.has(key)) query.set(key, parsed.options.get(key)!);
-  const { entries } = await client.request<{ entries: AuditEntry[] }>(
-    'GET',
-    `/admin/audit${query.size ? `?${query}` : ''}`,
-  );
+  for (const key of ['limit', 'before']) {
+    const value = line.values.get(key);
+    if (typeof value === 'string') query.set(key, value);
+  }
+  const { entries } = await ctx
+    .client()
+    .request<{ entries: AuditEntry[] }>('GET', `/admin/audit${query.size ? `?${query}` : ''}`);
   if (out.json) return out.print(JSON.stringify({ entries }, null, 2) + '\n');
   const lines = entries.map((e) => {
     const counted = e.action === 'refused' ? (e.after as { refused?: number; from?: string } | null) : null;
@@ -51,7 +54,7 @@ async function allEntries(client: AdminClient): Promise<AuditEntry[]> {
   }
 }
 
-async function verify(client: AdminClient, out: Output, file: string | undefined): Promise<void> {
+async function verify(ctx: Context, out: Output, file: string | undefined): Promise<void> {
   let verdict: AuditVerdict;
   if (file) {
     let text: string;
@@ -62,7 +65,7 @@ async function verify(client: AdminClient, out: Output, file: string | undefined
     }
     verdict = verifyAuditLog(text);
   } else {
-    verdict = verifyAuditLog((await allEntries(client)).map((e) => JSON.stringify(e)).join('\n'));
+    verdict = verifyAuditLog((await allEntries(ctx.client())).map((e) => JSON.stringify(e)).join('\n'));
   }
   if (out.json) out.print(JSON.stringify(verdict, null, 2) + '\n');
   else if (verdict.ok) out.print(`audit log intact: ${verdict.entries} entries, head ${verdict.head}\n`);

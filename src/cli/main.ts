@@ -1,65 +1,61 @@
 /** `croupier <command>`: serve here; the admin commands speak to a running gateway. */
 import { loadConfig } from '../config/config.js';
-import { serveFlagsHelp } from '../config/options-docs.js';
 import { ConfigError } from '../errors.js';
 import { AdminClient, CliFailure } from './admin-client.js';
-import { parseArgs, UsageError } from './args.js';
-import { audit } from './audit-commands.js';
-import { deploy, rollback, routes, status, type Output } from './model-commands.js';
-import { pack, push } from './release-commands.js';
+import { asksForHelp, parseCommandLine, UsageError } from './args.js';
+import { DEFAULT_URL, type Command, type Context } from './command.js';
+import { ADMIN_COMMANDS } from './commands.js';
+import { Deadline, TIMED_OUT, timeoutSeconds } from './deadline.js';
+import { commandHelp, mainHelp, packageVersion, serveHelp } from './help.js';
+import { clearLine, stderrTerminal } from './progress.js';
+import { adminToken } from './token.js';
 
-const HELP = `croupier — real-time model-serving gateway
+const print = (text: string): void => {
+  process.stdout.write(text);
+};
 
-usage:
-  croupier serve [flags]                serve the models (flags below)
-  croupier status                       models, versions, which is live, load state
-  croupier deploy <model> <version>     load and warm in every worker, then put live
-  croupier rollback <model>             back to the version live before
-  croupier routes [set <route> <file.json> | reset <route>]
-  croupier audit [--limit N] [--before SEQ]
-  croupier audit verify [audit.log]     check the hash chain (a file, or the server's log)
-  croupier pack <models/m/v> [-o m-v.tgz]   make a release archive
-  croupier push <m-v.tgz>               upload a release (loaded, not deployed)
-Admin commands take --url (default http://127.0.0.1:8080) and --json; the token comes from
-CROUPIER_ADMIN_TOKEN. Exit codes: 0 done, 1 refused by the server, 2 usage or connection error.
+function gatewayUrl(raw: string | true | undefined): string {
+  if (raw === undefined) return DEFAULT_URL;
+  let url: URL | undefined;
+  try {
+    url = new URL(String(raw));
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:')
+    throw new UsageError(`--url takes an http:// or https:// address, got "${String(raw)}"`);
+  return String(raw);
+}
 
-serve flags (each mirrors an environment variable; the flag wins):
-${serveFlagsHelp()}`;
-
-const ADMIN_COMMANDS = new Set(['status', 'deploy', 'rollback', 'routes', 'audit', 'pack', 'push']);
-
-async function adminCommand(command: string, args: string[]): Promise<void> {
-  const parsed = parseArgs(args, ['url', 'output', 'limit', 'before'], ['json']);
-  const out: Output = {
-    json: parsed.switches.has('json'),
-    print: (text) => {
-      process.stdout.write(text);
-    },
+async function runCommand(command: Command, args: readonly string[]): Promise<void> {
+  if (asksForHelp(args)) return print(commandHelp(command));
+  const line = parseCommandLine(args, command.flags, `croupier ${command.name} --help`);
+  const seconds = timeoutSeconds(line.values.get('timeout'), command.timeoutS);
+  const url = gatewayUrl(line.values.get('url'));
+  const tokenFile = line.values.get('token-file');
+  const deadline = new Deadline(seconds, `running croupier ${command.name}`);
+  let client: AdminClient | undefined;
+  const ctx: Context = {
+    out: { json: line.values.get('json') === true, print },
+    line,
+    deadline,
+    term: stderrTerminal,
+    client: () =>
+      (client ??= new AdminClient(
+        url,
+        adminToken(typeof tokenFile === 'string' ? tokenFile : undefined, process.env.CROUPIER_ADMIN_TOKEN),
+        deadline,
+      )),
   };
-  const client = new AdminClient(
-    parsed.options.get('url') ?? 'http://127.0.0.1:8080',
-    process.env.CROUPIER_ADMIN_TOKEN || undefined,
-  );
-  const rest = parsed.positional;
-  switch (command) {
-    case 'status':
-      return status(client, out);
-    case 'deploy':
-      return deploy(client, out, rest);
-    case 'rollback':
-      return rollback(client, out, rest);
-    case 'routes':
-      return routes(client, out, rest);
-    case 'audit':
-      return audit(client, out, parsed);
-    case 'pack':
-      return pack(out, parsed);
-    default:
-      return push(client, out, parsed);
+  try {
+    await Promise.race([(async () => command.run(ctx, line.positionals))(), deadline.expired]);
+  } finally {
+    deadline.clear();
   }
 }
 
 async function serve(args: string[]): Promise<void> {
+  if (asksForHelp(args)) return print(serveHelp());
   const config = loadConfig(args);
   // Imported here so the admin commands start fast (no ONNX Runtime, no uWS).
   const { startServer } = await import('../server.js');
@@ -81,36 +77,58 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** `croupier`, `croupier --help`, `croupier help [command]`, `croupier --version`. */
+function topLevel(first: string | undefined, rest: readonly string[]): boolean {
+  if (first === undefined) {
+    process.stderr.write(mainHelp(ADMIN_COMMANDS));
+    process.exitCode = 2;
+    return true;
+  }
+  if (first === '--help' || first === '-h' || (first === 'help' && rest.length === 0)) {
+    print(mainHelp(ADMIN_COMMANDS));
+    return true;
+  }
+  if (first === 'help') {
+    const topic = rest[0]!;
+    const command = ADMIN_COMMANDS.find((c) => c.name === topic);
+    if (rest.length === 1 && topic === 'serve') print(serveHelp());
+    else if (rest.length === 1 && command) print(commandHelp(command));
+    else throw new UsageError(`no help for "${rest.join(' ')}" (see croupier --help)`);
+    return true;
+  }
+  if (first === '--version') {
+    if (rest.length) throw new UsageError('--version takes nothing more');
+    print(`${packageVersion()}\n`);
+    return true;
+  }
+  if (first.startsWith('-')) throw new UsageError(`unknown option ${first} (see croupier --help)`);
+  return false;
+}
+
 export async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  if (command !== undefined && ADMIN_COMMANDS.has(command)) {
+  const [first, ...rest] = argv;
+  const command = ADMIN_COMMANDS.find((c) => c.name === first);
+  if (command) {
     try {
-      await adminCommand(command, rest);
+      await runCommand(command, rest);
     } catch (e) {
       const code = e instanceof CliFailure ? e.exitCode : 2;
       const message =
         e instanceof CliFailure || e instanceof UsageError ? e.message : ((e as Error).stack ?? String(e));
-      process.stderr.write(`croupier ${command}: ${message}\n`);
+      clearLine(stderrTerminal);
+      process.stderr.write(`croupier ${command.name}: ${message}\n`);
+      // A timed-out request may still hold a connection open: end here rather than wait for it.
+      if (code === TIMED_OUT) process.exit(code);
       process.exitCode = code;
     }
     return;
   }
   try {
-    switch (command) {
-      case 'serve':
-        await serve(rest);
-        return;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(HELP);
-        return;
-      default:
-        throw new ConfigError(`unknown command "${command}" (try croupier --help)`);
-    }
+    if (topLevel(first, rest)) return;
+    if (first === 'serve') return await serve(rest);
+    throw new UsageError(`unknown command "${first}" (see croupier --help)`);
   } catch (e) {
-    const message = e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e));
+    const message = e instanceof ConfigError || e instanceof UsageError ? e.message : ((e as Error).stack ?? String(e));
     process.stderr.write(`croupier: ${message}\n`);
     process.exit(2);
   }

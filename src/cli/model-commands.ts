@@ -1,12 +1,7 @@
 /** `croupier status | deploy | rollback | routes`: what is served, and changing it. */
 import { readFileSync } from 'node:fs';
-import type { AdminClient } from './admin-client.js';
 import { UsageError } from './args.js';
-
-export interface Output {
-  readonly json: boolean;
-  print(text: string): void;
-}
+import { MAY_STILL_FINISH, showingWait, type Context, type Output } from './command.js';
 
 interface ModelsAnswer {
   models: {
@@ -53,8 +48,10 @@ function table(rows: string[][]): string {
   );
 }
 
-export async function status(client: AdminClient, out: Output): Promise<void> {
-  const answer = await client.request<ModelsAnswer>('GET', '/admin/models');
+export async function status(ctx: Context, args: readonly string[]): Promise<void> {
+  if (args.length) throw new UsageError('usage: croupier status');
+  const { out } = ctx;
+  const answer = await ctx.client().request<ModelsAnswer>('GET', '/admin/models');
   if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
   // Redis mode adds a column: on how many live replicas every worker has the version loaded.
   const shared = answer.models.some((m) => m.replicas);
@@ -95,31 +92,48 @@ function printSwap(out: Output, answer: SwapAnswer, verb: string): void {
   out.print(`${answer.model}: ${verb} ${answer.previous} -> ${answer.live} (sha256 ${answer.sha256.slice(0, 12)})\n`);
 }
 
-export async function deploy(client: AdminClient, out: Output, args: string[]): Promise<void> {
+export async function deploy(ctx: Context, args: readonly string[]): Promise<void> {
   const [model, version] = args;
   if (!model || !version || args.length > 2) throw new UsageError('usage: croupier deploy <model> <version>');
+  const answer = ctx
+    .client()
+    .request<SwapAnswer>(
+      'POST',
+      `/admin/models/${encodeURIComponent(model)}/deploy`,
+      { json: { version } },
+      `waiting for the gateway to load and warm ${model} ${version} in every worker and put it live${MAY_STILL_FINISH}`,
+    );
   printSwap(
-    out,
-    await client.request<SwapAnswer>('POST', `/admin/models/${encodeURIComponent(model)}/deploy`, {
-      json: { version },
-    }),
+    ctx.out,
+    await showingWait(ctx, `loading and warming ${model} ${version} in every worker`, answer),
     'deployed',
   );
 }
 
-export async function rollback(client: AdminClient, out: Output, args: string[]): Promise<void> {
+export async function rollback(ctx: Context, args: readonly string[]): Promise<void> {
   const [model] = args;
   if (!model || args.length > 1) throw new UsageError('usage: croupier rollback <model>');
+  const answer = ctx
+    .client()
+    .request<SwapAnswer>(
+      'POST',
+      `/admin/models/${encodeURIComponent(model)}/rollback`,
+      undefined,
+      `waiting for the gateway to load and warm the earlier version of ${model} and put it live${MAY_STILL_FINISH}`,
+    );
   printSwap(
-    out,
-    await client.request<SwapAnswer>('POST', `/admin/models/${encodeURIComponent(model)}/rollback`),
+    ctx.out,
+    await showingWait(ctx, `loading and warming the earlier version of ${model} in every worker`, answer),
     'rolled back',
   );
 }
 
 /** `croupier routes` lists; `routes set <name> <file.json|->` replaces one; `routes reset <name>` forgets its statistics. */
-export async function routes(client: AdminClient, out: Output, args: string[]): Promise<void> {
-  const [sub, name, file] = args;
+export async function routes(ctx: Context, args: readonly string[]): Promise<void> {
+  const { out } = ctx;
+  const client = ctx.client();
+  const [sub, name, file, ...extra] = args;
+  if (extra.length) throw new UsageError('usage: croupier routes [set <route> <file> | reset <route>]');
   if (sub === 'set') {
     if (!name || !file) throw new UsageError('usage: croupier routes set <route> <route.json | ->');
     let spec: unknown;
@@ -132,7 +146,7 @@ export async function routes(client: AdminClient, out: Output, args: string[]): 
     return out.print(out.json ? JSON.stringify(answer, null, 2) + '\n' : `route ${name} replaced\n`);
   }
   if (sub === 'reset') {
-    if (!name) throw new UsageError('usage: croupier routes reset <route>');
+    if (!name || file !== undefined) throw new UsageError('usage: croupier routes reset <route>');
     const answer = await client.request<unknown>('POST', `/admin/routes/${encodeURIComponent(name)}/reset`);
     return out.print(out.json ? JSON.stringify(answer, null, 2) + '\n' : `route ${name}: statistics reset\n`);
   }

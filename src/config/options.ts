@@ -3,6 +3,7 @@
  * parser, default, description and place in the Helm chart. Config loading, flag parsing, --help,
  * the README's configuration table and the chart test are all made from it.
  */
+import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import * as p from './parsers.js';
 
@@ -278,24 +279,34 @@ export type OptionValues = { [K in OptionName]: ReturnType<(typeof OPTIONS)[K]['
 export const OPTION_LIST: readonly Option<unknown>[] = Object.values(OPTIONS);
 const BY_FLAG = new Map(OPTION_LIST.filter((o) => o.flag !== undefined).map((o) => [o.flag!, o]));
 
-/** Applies `--flag value` / `--flag=value` over the environment; unknown flags are an error. */
+/** The table's flags for node's util.parseArgs: a switch (boolean parser) may stand alone or take `=0`/`=1`. */
+const PARSE_OPTIONS = Object.fromEntries(
+  [...BY_FLAG].map(([flag, o]) => [
+    flag,
+    { type: o.parser === p.boolean ? ('boolean' as const) : ('string' as const) },
+  ]),
+);
+
+/** Applies `--flag value` / `--flag=value` over the environment (util.parseArgs); unknown flags are an error. */
 export function applyFlags(args: readonly string[], env: Env): Env {
   const out: Env = { ...env };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const option = BY_FLAG.get(name);
-    if (option === undefined) throw new ConfigError(`unknown flag --${name} (see croupier --help)`);
-    let value: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
-    if (value === undefined) {
-      if (option.parser === p.boolean) value = '1';
-      else {
-        value = args[++i];
-        if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
-      }
-    }
+  // Non-strict, so each refusal below is one line that names the flag (see croupier serve --help).
+  const { tokens } = parseArgs({
+    args: [...args],
+    options: PARSE_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    if (token.kind === 'positional') throw new ConfigError(`unexpected argument "${token.value}"`);
+    if (token.kind !== 'option') continue;
+    const option = token.rawName.startsWith('--') ? BY_FLAG.get(token.name) : undefined;
+    if (option === undefined) throw new ConfigError(`unknown flag ${token.rawName} (see croupier serve --help)`);
+    let value = token.value;
+    if (option.parser === p.boolean) value ??= '1';
+    else if (value === undefined || (!token.inlineValue && value.startsWith('-')))
+      throw new ConfigError(`flag --${token.name} needs a value`);
     out[option.env] = value;
   }
   return out;

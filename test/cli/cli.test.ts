@@ -1,6 +1,6 @@
 /** The admin commands of `croupier` (the real binary, dist/) against a real server. */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,5 +129,57 @@ describe('croupier admin commands', () => {
     const anonymous = await croupier(['status'], '');
     expect(anonymous.code).toBe(1);
     expect(anonymous.stderr).toMatch(/CROUPIER_ADMIN_TOKEN/);
+  });
+});
+
+describe('--token-file', () => {
+  const tokenFile = (name: string, content: string, mode: number): string => {
+    const file = join(work, name);
+    writeFileSync(file, content);
+    chmodSync(file, mode);
+    return file;
+  };
+
+  it('reads the token from a file, trimmed, and wins over CROUPIER_ADMIN_TOKEN', async () => {
+    const file = tokenFile('token', `  ${TOKEN}\n\n`, 0o600);
+    const r = await croupier(['status', '--token-file', file], 'not-the-token');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^fraud\s+1\s/m);
+    // A group-readable file is fine (a shared operators group); only "every user" is refused.
+    expect((await croupier(['status', '--token-file', tokenFile('group', TOKEN, 0o640)], undefined)).code).toBe(0);
+  });
+
+  it('a wrong token from the file is refused by the server (exit 1), and never echoed', async () => {
+    const wrong = 'wrong-token-from-file-0001';
+    const r = await croupier(['deploy', 'fraud', '2', '--token-file', tokenFile('wrong', wrong, 0o600)], undefined);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\(401 unauthorized\)/);
+    expect(r.stderr + r.stdout).not.toContain(wrong);
+  });
+
+  it.each([
+    ['every user can read it', 'open', `${TOKEN}\n`, 0o644, /can be read by every user \(mode 0644\); chmod 600 /],
+    ['it is empty', 'empty', ' \n', 0o600, /the token file .*empty is empty/],
+    ['it holds two tokens', 'two', `${TOKEN}\nsecond-token-value\n`, 0o600, /must hold one token/],
+    ['it has a space inside', 'space', 'secret token-value', 0o600, /must hold one token/],
+  ])('is refused with exit 2 when %s, without showing what is in it', async (_why, name, content, mode, message) => {
+    const r = await croupier(['status', '--token-file', tokenFile(name, content, mode)], undefined);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toContain('second-token-value');
+    expect(r.stderr).not.toContain('token-value');
+    if (content.trim() === TOKEN) expect(r.stderr).not.toContain(TOKEN);
+  });
+
+  it('a missing file is refused with exit 2 and its path', async () => {
+    const r = await croupier(['status', '--token-file', join(work, 'nope')], undefined);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot read the token file .*nope \(ENOENT\)/);
+  });
+
+  it('the 401 hint names both ways to give a token', async () => {
+    const r = await croupier(['status'], '');
+    expect(r.stderr).toMatch(/set CROUPIER_ADMIN_TOKEN or pass --token-file/);
   });
 });

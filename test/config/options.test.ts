@@ -181,8 +181,8 @@ describe('a bad value stops start-up with a line that names the option', () => {
       { CROUPIER_ADMIN_TOKEN: 'the-admin-token', CROUPIER_ADMIN_TOKENS: 'admin:other-token' },
       'CROUPIER_ADMIN_TOKENS: the name "admin" appears twice',
     ],
-    [['--bogus'], {}, 'unknown flag --bogus (see croupier --help)'],
-    [['--admin-tokens', 'a:b'], {}, 'unknown flag --admin-tokens (see croupier --help)'],
+    [['--bogus'], {}, 'unknown flag --bogus (see croupier serve --help)'],
+    [['--admin-tokens', 'a:b'], {}, 'unknown flag --admin-tokens (see croupier serve --help)'],
     [['--port'], {}, 'flag --port needs a value'],
     [['9000'], {}, 'unexpected argument "9000"'],
   ] as [string[], Record<string, string>, string][])('%j %j', (args, env, message) => {
@@ -217,8 +217,10 @@ describe('a bad value stops start-up with a line that names the option', () => {
 });
 
 describe('the documentation', () => {
-  it('croupier --help lists every flag the table has, and no other', () => {
-    const help = execFileSync(process.execPath, [join(ROOT, 'bin', 'croupier.js'), '--help'], { encoding: 'utf8' });
+  it('croupier serve --help lists every flag the table has, and no other', () => {
+    const help = execFileSync(process.execPath, [join(ROOT, 'bin', 'croupier.js'), 'serve', '--help'], {
+      encoding: 'utf8',
+    });
     const serveSection = help.slice(help.indexOf('serve flags'));
     const listed = [...serveSection.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
     expect(listed).toEqual(OPTION_LIST.flatMap((o) => (o.flag ? [o.flag] : [])));

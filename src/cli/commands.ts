@@ -1,0 +1,99 @@
+/** The commands of `croupier`, each declared once: usage, help, flags, default timeout, what it runs. */
+import { audit } from './audit-commands.js';
+import { adminFlags, HELP_FLAG, type Command } from './command.js';
+import { deploy, rollback, routes, status } from './model-commands.js';
+import { pack, push } from './release-commands.js';
+
+/** Quick reads; changes that load and warm a version (in every worker, maybe on every replica) get longer. */
+const READ_TIMEOUT_S = 30;
+const LOAD_TIMEOUT_S = 600;
+
+export const ADMIN_COMMANDS: readonly Command[] = [
+  {
+    name: 'status',
+    usage: [''],
+    summary: 'models, versions, which is live, load state',
+    about: 'Lists every model version the gateway has, which one is live, and whether every worker has it loaded.',
+    flags: adminFlags(READ_TIMEOUT_S),
+    timeoutS: READ_TIMEOUT_S,
+    run: status,
+  },
+  {
+    name: 'deploy',
+    usage: ['<model> <version>'],
+    summary: 'load and warm a version in every worker, then put it live',
+    about:
+      'Loads and warms <version> of <model> in every worker (and on every replica), then puts it live.\n'
+      + 'Shows how long it has waited; on a timeout the gateway may still finish (see croupier status).',
+    flags: adminFlags(LOAD_TIMEOUT_S),
+    timeoutS: LOAD_TIMEOUT_S,
+    run: deploy,
+  },
+  {
+    name: 'rollback',
+    usage: ['<model>'],
+    summary: 'back to the version live before',
+    about: 'Puts the version that was live before the last deploy of <model> live again (loaded and warmed first).',
+    flags: adminFlags(LOAD_TIMEOUT_S),
+    timeoutS: LOAD_TIMEOUT_S,
+    run: rollback,
+  },
+  {
+    name: 'routes',
+    usage: ['', 'set <route> <route.json | ->', 'reset <route>'],
+    summary: 'list routes, replace one, or reset its statistics',
+    about:
+      'Without arguments, lists the routes and their arms. `set` replaces a route with the JSON in a file\n'
+      + '(`-`: standard input); `reset` forgets the statistics its policy learned.',
+    flags: adminFlags(READ_TIMEOUT_S),
+    timeoutS: READ_TIMEOUT_S,
+    run: routes,
+  },
+  {
+    name: 'audit',
+    usage: ['[--limit N] [--before SEQ]', 'verify [audit.log]'],
+    summary: 'read the audit log, or check its hash chain',
+    about:
+      "Lists the gateway's audit entries, newest last. `verify` checks the hash chain of a file, or of the\n"
+      + "gateway's log when no file is given.",
+    flags: {
+      limit: { type: 'string', value: 'N', help: 'at most N entries (default 1000)' },
+      before: { type: 'string', value: 'SEQ', help: 'entries before sequence number SEQ' },
+      ...adminFlags(READ_TIMEOUT_S),
+    },
+    timeoutS: READ_TIMEOUT_S,
+    run: audit,
+  },
+  {
+    name: 'pack',
+    usage: ['<models/model/version> [-o model-version.tgz]'],
+    summary: 'make a release archive of a version folder',
+    about:
+      'Checks a version folder (manifest, model sha256, plain files only) and packs it with a SHA256SUMS\n'
+      + 'into a gzipped tar, showing the bytes compressed as it goes (on stderr).',
+    flags: {
+      output: {
+        type: 'string',
+        short: 'o',
+        value: 'FILE',
+        help: 'the archive to write (default <model>-<version>.tgz)',
+      },
+      timeout: { type: 'string', value: 'SECONDS', help: `give up after this long (default ${LOAD_TIMEOUT_S})` },
+      json: { type: 'boolean', help: 'print what was packed as JSON' },
+      ...HELP_FLAG,
+    },
+    timeoutS: LOAD_TIMEOUT_S,
+    run: pack,
+  },
+  {
+    name: 'push',
+    usage: ['<model-version.tgz>'],
+    summary: 'upload a release; the gateway loads it (not live)',
+    about:
+      'Checks a release archive, uploads it (bytes sent / total on stderr) and waits while the gateway\n'
+      + 'loads and warms it in every worker. The version is not put live: `croupier deploy` does that.',
+    flags: adminFlags(LOAD_TIMEOUT_S),
+    timeoutS: LOAD_TIMEOUT_S,
+    run: push,
+  },
+];
