@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { DATATYPES, datatypeFromOrt } from '../protocol/datatypes.js';
+import { isHalfNonFinite } from '../protocol/float16.js';
 import type { InferResult, InferTask, LoadSpec, OrtType, TensorData } from './messages.js';
 
 /** Zeros (or empty strings) of ONNX Runtime type `type`. */
@@ -62,6 +63,9 @@ async function warm(session: ort.InferenceSession, spec: LoadSpec): Promise<void
       );
     if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
       for (const v of t.data) if (!Number.isFinite(v)) throw new Error(`warm-up: output "${o.name}" is not finite`);
+    } else if (t.type === 'float16') {
+      for (const v of t.data as Uint16Array)
+        if (isHalfNonFinite(v)) throw new Error(`warm-up: output "${o.name}" is not finite`);
     }
   }
 }

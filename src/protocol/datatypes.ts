@@ -64,6 +64,7 @@ interface DatatypeInfo {
    */
   view: (buffer: ArrayBuffer, byteOffset: number, length: number) => TensorValues;
   integer: boolean;
+  /** The range of a JSON number (INT64 and UINT64 are checked as BigInts, BOOL and BYTES by kind: see tensor-values.ts). */
   min: number;
   max: number;
 }

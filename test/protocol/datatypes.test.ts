@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import type { RowSlice } from '../../src/inference/batcher.js';
 import { outputBytes } from '../../src/protocol/binary-tensors.js';
-import { DATATYPES, type Datatype, type TensorValues } from '../../src/protocol/datatypes.js';
+import {
+  DATATYPE_NAMES,
+  DATATYPES,
+  datatypeFromOnnx,
+  datatypeFromOrt,
+  type Datatype,
+  type TensorValues,
+} from '../../src/protocol/datatypes.js';
 import { inferAnswer, parseInferRequest } from '../../src/protocol/v2.js';
 import { invalid, modelVersion, thrown } from './versions.js';
 
@@ -38,6 +45,17 @@ function roundTrip(datatype: Datatype, data: unknown[]): { tensor: TensorValues;
 
 /** The `data` text of the (only) output in an answer, as sent: JSON.parse would round 64-bit integers. */
 const dataText = (json: string): string => /"data":(\[.*?\])\}\]\}$/.exec(json)![1]!;
+
+describe('the datatype table', () => {
+  it('lists every datatype once, each with its own ONNX Runtime and ONNX type', () => {
+    expect([...DATATYPE_NAMES].sort()).toEqual(Object.keys(DATATYPES).sort());
+    for (const name of DATATYPE_NAMES) {
+      expect(datatypeFromOrt(DATATYPES[name].ort)).toBe(name);
+      expect(datatypeFromOnnx(DATATYPES[name].onnx)).toBe(name);
+    }
+    expect(datatypeFromOnnx(16)).toBeUndefined(); // bfloat16
+  });
+});
 
 describe('JSON tensors, in and out, per datatype', () => {
   it.each<[Datatype, unknown[], string, ArrayLike<unknown>]>([
