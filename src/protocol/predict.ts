@@ -136,24 +136,23 @@ function featuresToInputs(features: unknown, version: ModelVersion, maxRows: num
   const list: unknown[] = many ? (features as unknown[]) : [features];
   if (list.length === 0) throw invalid('"features" must not be empty');
   if (list.length > maxRows) throw invalid(`at most ${maxRows} rows per request`);
-  const inputs = specs.map((spec, k) => allocateTensor(spec.datatype, list.length * version.inputRowSizes[k]!));
-  const put = (r: number, j: number, value: unknown, where: string, key: string | number): void => {
-    const k = layout.input[j]!;
-    writeValue(inputs[k]!, r * version.inputRowSizes[k]! + layout.offset[j]!, value, specs[k]!.datatype, where, key);
-  };
+  const inputs: TensorValues[] = new Array(specs.length);
+  for (let k = 0; k < specs.length; k++)
+    inputs[k] = allocateTensor(specs[k]!.datatype, list.length * version.inputRowSizes[k]!);
   for (let r = 0; r < list.length; r++) {
     const row = list[r];
     const where = many ? `features[${r}]` : 'features';
     if (Array.isArray(row)) {
       if (row.length !== rowSize) throw invalid(`${where} must have ${rowSize} values, got ${row.length}`);
-      for (let j = 0; j < rowSize; j++) put(r, j, row[j], where, j);
+      for (let j = 0; j < rowSize; j++) putFeature(inputs, version, layout, r, j, row[j], where, j);
     } else if (isPlainObject(row)) {
       const names = layout.names;
       if (!names) throw invalid(`${version.model} has no feature names: send a list of ${rowSize} values`);
       for (let j = 0; j < names.length; j++) {
-        const value = row[names[j]!];
+        // Own keys only: a feature named like an Object.prototype member must not read it.
+        const value = Object.hasOwn(row, names[j]!) ? row[names[j]!] : undefined;
         if (value === undefined) throw invalid(`${where}: feature "${names[j]}" is missing`);
-        put(r, j, value, where, names[j]!);
+        putFeature(inputs, version, layout, r, j, value, where, names[j]!);
       }
       for (const key in row)
         if (!layout.byName.has(key)) throw invalid(`${where}: unknown feature ${JSON.stringify(key)}`);
@@ -162,6 +161,22 @@ function featuresToInputs(features: unknown, version: ModelVersion, maxRows: num
     }
   }
   return { rows: list.length, inputs };
+}
+
+/** Writes feature `j` of row `r` into its input. */
+function putFeature(
+  inputs: TensorValues[],
+  version: ModelVersion,
+  layout: FeatureLayout,
+  r: number,
+  j: number,
+  value: unknown,
+  where: string,
+  key: string | number,
+): void {
+  const k = layout.input[j]!;
+  const at = r * version.inputRowSizes[k]! + layout.offset[j]!;
+  writeValue(inputs[k]!, at, value, version.manifest.inputs[k]!.datatype, where, key);
 }
 
 const FP32_MAX = 3.4028234663852886e38;

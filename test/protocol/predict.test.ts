@@ -213,6 +213,20 @@ describe('featuresToRows, string features and several inputs', () => {
     expect(thrown(() => featuresToRows(features, checkout, 64))).toMatchObject(invalid(message));
   });
 
+  it('reads only the features sent, not Object.prototype members of the same name', () => {
+    const odd = modelVersion(
+      [
+        { name: 'a', datatype: 'BYTES', shape: [-1, 1], featureNames: ['constructor'] },
+        { name: 'b', datatype: 'FP32', shape: [-1, 1], featureNames: ['toString'] },
+      ],
+      [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }],
+    );
+    expect(thrown(() => featuresToRows({ toString: 1 }, odd, 64))).toMatchObject(
+      invalid('features: feature "constructor" is missing'),
+    );
+    expect(featuresToRows({ constructor: 'c', toString: 1 }, odd, 64).inputs).toEqual([['c'], new Float32Array([1])]);
+  });
+
   it('writes string and FP16 outputs by their datatype', () => {
     const labels = modelVersion(
       [{ name: 'x', datatype: 'FP32', shape: [-1, 1] }],
