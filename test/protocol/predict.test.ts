@@ -227,6 +227,29 @@ describe('featuresToRows, string features and several inputs', () => {
     expect(featuresToRows({ constructor: 'c', toString: 1 }, odd, 64).inputs).toEqual([['c'], new Float32Array([1])]);
   });
 
+  it('writes 64-bit integer outputs with their exact digits on the fast path too', () => {
+    const counts = modelVersion(
+      [{ name: 'x', datatype: 'FP32', shape: [-1, 1] }],
+      [
+        { name: 'id', datatype: 'INT64', shape: [-1, 1] },
+        { name: 'n', datatype: 'UINT64', shape: [-1, 1] },
+      ],
+    );
+    expect(counts.fastPredict).toBe(true);
+    const json = outputsJson(counts, {
+      result: {
+        outputs: [
+          { name: 'id', type: 'int64', dims: [1, 1], data: BigInt64Array.of(-(2n ** 63n)) },
+          { name: 'n', type: 'uint64', dims: [1, 1], data: BigUint64Array.of(2n ** 64n - 1n) },
+        ],
+        seconds: 0,
+      },
+      offset: 0,
+      rows: 1,
+    });
+    expect(json).toBe('{"id":[-9223372036854775808],"n":[18446744073709551615]}');
+  });
+
   it('writes string and FP16 outputs by their datatype', () => {
     const labels = modelVersion(
       [{ name: 'x', datatype: 'FP32', shape: [-1, 1] }],
