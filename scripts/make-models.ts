@@ -223,6 +223,7 @@ const ROUTES = {
       ],
     },
     ctr: { policy: 'fixed', arms: [{ name: 'default', model: 'ctr', version: 'live' }] },
+    checkout: { policy: 'fixed', arms: [{ name: 'default', model: 'checkout', version: 'live' }] },
   },
 };
 
@@ -354,6 +355,123 @@ function encodeModel(spec: ModelSpec, layers: Layer[]): Uint8Array {
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }
 
+// ---------- categorical demo: string features through ONNX-ML LabelEncoder ----------
+/**
+ * `checkout` v1: the risk of a checkout from its country and sales channel (strings) and amount.
+ * Each string input goes through an ai.onnx.ml LabelEncoder that maps a category to its logit
+ * weight (a one-hot encoding and a linear layer, folded into one table; unknown categories get the
+ * default weight), then logit = w_country + w_channel + W_AMOUNT * amount + BIAS, and a Sigmoid.
+ * Weights are set by hand, not drawn: the model is there to show categorical inputs, not to score.
+ */
+const CHECKOUT_SEED = 5005;
+const COUNTRY_WEIGHTS: readonly (readonly [string, number])[] = [
+  ['DE', -0.4],
+  ['FR', -0.3],
+  ['GB', -0.2],
+  ['US', 0],
+  ['BR', 0.6],
+  ['NG', 1.1],
+];
+const CHANNEL_WEIGHTS: readonly (readonly [string, number])[] = [
+  ['web', 0],
+  ['app', -0.5],
+  ['phone', 0.7],
+];
+const UNKNOWN_WEIGHT = 0.8;
+const W_AMOUNT = 0.004;
+const BIAS = -2;
+const CHECKOUT_METHOD =
+  'Hand-set weights, not trained: LabelEncoder (ai.onnx.ml) tables map country and channel to logit weights (unknown categories: 0.8), plus 0.004 * amount - 2, through a Sigmoid. Baseline amounts: 10,000 draws of the fraud demo amount distribution with mulberry32(seed); category frequencies uniform.';
+
+const STRING = onnx.TensorProto.DataType.STRING;
+const encodeText = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function labelEncoder(input: string, output: string, table: readonly (readonly [string, number])[]): Onnx.INodeProto {
+  const A = onnx.AttributeProto.AttributeType;
+  return {
+    name: `${input}_encoder`,
+    opType: 'LabelEncoder',
+    domain: 'ai.onnx.ml',
+    input: [input],
+    output: [output],
+    attribute: [
+      { name: 'keys_strings', type: A.STRINGS, strings: table.map(([k]) => encodeText(k)) },
+      { name: 'values_floats', type: A.FLOATS, floats: table.map(([, w]) => w) },
+      { name: 'default_float', type: A.FLOAT, f: UNKNOWN_WEIGHT },
+    ],
+  };
+}
+
+const tensorInfo = (name: string, elemType: number): Onnx.IValueInfoProto => ({
+  name,
+  type: { tensorType: { elemType, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 1 }] } } },
+});
+
+function encodeCheckoutModel(): Uint8Array {
+  const model: Onnx.IModelProto = {
+    irVersion: 8,
+    opsetImport: [
+      { domain: '', version: OPSET },
+      { domain: 'ai.onnx.ml', version: 2 },
+    ],
+    producerName: 'croupier/make-models',
+    producerVersion: '1',
+    modelVersion: 1,
+    docString: 'Synthetic categorical demo model checkout v1 (hand-set weights); not trained on real data.',
+    graph: {
+      name: 'checkout_v1',
+      node: [
+        labelEncoder('country', 'country_w', COUNTRY_WEIGHTS),
+        labelEncoder('channel', 'channel_w', CHANNEL_WEIGHTS),
+        { name: 'amount_mul', opType: 'Mul', input: ['amount', 'w_amount'], output: ['amount_w'] },
+        { name: 'sum_categories', opType: 'Add', input: ['country_w', 'channel_w'], output: ['categories_w'] },
+        { name: 'sum_amount', opType: 'Add', input: ['categories_w', 'amount_w'], output: ['weights'] },
+        { name: 'add_bias', opType: 'Add', input: ['weights', 'bias'], output: ['logit'] },
+        { name: 'sigmoid', opType: 'Sigmoid', input: ['logit'], output: ['probability'] },
+      ],
+      initializer: [tensor('w_amount', [1], Float64Array.of(W_AMOUNT)), tensor('bias', [1], Float64Array.of(BIAS))],
+      input: [tensorInfo('country', STRING), tensorInfo('channel', STRING), tensorInfo('amount', FLOAT)],
+      output: [tensorInfo('probability', FLOAT)],
+    },
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+function writeCheckout(outDir: string): void {
+  const rng = mulberry32(CHECKOUT_SEED);
+  const amounts = Array.from({ length: SAMPLES }, () => Float64Array.of(money(3.8, 1.1)(rng)));
+  const frequencies = (table: readonly (readonly [string, number])[]) =>
+    Object.fromEntries(table.map(([k]) => [k, sig6(1 / table.length)]));
+  const bytes = encodeCheckoutModel();
+  write(outDir, 'checkout/1/model.onnx', bytes);
+  write(
+    outDir,
+    'checkout/1/model.json',
+    json({
+      name: 'checkout',
+      version: '1',
+      format: 'onnx',
+      file: 'model.onnx',
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      created: CREATED,
+      source: { generator: 'scripts/make-models.ts', seed: CHECKOUT_SEED, method: CHECKOUT_METHOD },
+      inputs: [
+        { name: 'country', datatype: 'BYTES', shape: [-1, 1], featureNames: ['country'] },
+        { name: 'channel', datatype: 'BYTES', shape: [-1, 1], featureNames: ['channel'] },
+        { name: 'amount', datatype: 'FP32', shape: [-1, 1], featureNames: ['amount'] },
+      ],
+      outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }],
+      baseline: {
+        features: {
+          country: { frequencies: frequencies(COUNTRY_WEIGHTS) },
+          channel: { frequencies: frequencies(CHANNEL_WEIGHTS) },
+          amount: columnStats(amounts, 0),
+        },
+      },
+    }),
+  );
+}
+
 // ---------- main ----------
 function parseOut(argv: readonly string[]): string {
   if (argv.length === 0) return 'models';
@@ -400,9 +518,11 @@ function main(): void {
       }),
     );
   }
+  writeCheckout(outDir);
   write(outDir, 'fraud/LIVE', '1\n');
   write(outDir, 'ctr/LIVE', '1\n');
   write(outDir, 'mlp/LIVE', '1\n');
+  write(outDir, 'checkout/LIVE', '1\n');
   write(outDir, 'routes.json', json(ROUTES));
 }
 

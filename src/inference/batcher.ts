@@ -4,7 +4,7 @@
  * The queue is bounded in rows; past the bound, or past a request's deadline, work is shed.
  */
 import { CroupierError } from '../errors.js';
-import { DATATYPES, type NumericArray } from '../protocol/datatypes.js';
+import { DATATYPES, type TensorValues } from '../protocol/datatypes.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { InferResult, InferTask, LoadSpec, OrtType, TensorData } from './messages.js';
 
@@ -25,7 +25,7 @@ export interface RowSlice {
 export interface Job {
   readonly rows: number;
   /** One array per model input, `rows * rowSize` values each, in manifest order. */
-  readonly inputs: readonly NumericArray[];
+  readonly inputs: readonly TensorValues[];
   /** performance.now() after which the job is dropped if not started; 0 = none. */
   readonly deadline: number;
   resolve(slice: RowSlice): void;
@@ -213,9 +213,18 @@ export class Batcher {
       const rowSize = this.version.inputRowSizes[i]!;
       const data = DATATYPES[this.version.manifest.inputs[i]!.datatype].create(rows * rowSize);
       let at = 0;
-      for (const job of jobs) {
-        (data as Float32Array).set(job.inputs[i] as Float32Array, at);
-        at += job.rows * rowSize;
+      if (Array.isArray(data)) {
+        // BYTES: strings are copied one by one (a list has no set()).
+        for (const job of jobs) {
+          const strings = job.inputs[i] as string[];
+          for (let k = 0; k < strings.length; k++) data[at + k] = strings[k]!;
+          at += job.rows * rowSize;
+        }
+      } else {
+        for (const job of jobs) {
+          (data as Float32Array).set(job.inputs[i] as Float32Array, at);
+          at += job.rows * rowSize;
+        }
       }
       return { name: input.name, type: input.type, dims: [rows, ...input.rowShape], data };
     });

@@ -1,7 +1,7 @@
 /** The typed protocol between the main thread and inference workers. */
-import type { NumericArray } from '../protocol/datatypes.js';
+import type { OrtType, TensorValues } from '../protocol/datatypes.js';
 
-export type OrtType = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'bool';
+export type { OrtType };
 
 /** What a worker needs to load, warm and check one model version. */
 export interface LoadSpec {
@@ -20,7 +20,7 @@ export interface TensorData {
   name: string;
   type: OrtType;
   dims: number[];
-  data: NumericArray;
+  data: TensorValues;
 }
 
 /** Only what changes per batch crosses the thread boundary: the worker knows the version by key. */

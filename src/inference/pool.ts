@@ -152,7 +152,9 @@ export class InferencePool {
 
   run(task: InferTask): Promise<InferResult> {
     this.inFlight++;
-    const transferList = task.inputs.map((t) => t.data.buffer as ArrayBuffer);
+    // String (BYTES) tensors are lists, cloned; only typed arrays have a buffer to move.
+    const transferList: ArrayBuffer[] = [];
+    for (const t of task.inputs) if (!Array.isArray(t.data)) transferList.push(t.data.buffer as ArrayBuffer);
     const done = (): void => {
       this.inFlight--;
       this.rollout.batchDone();

@@ -4,27 +4,13 @@
  * a synthetic batch and checks what comes out, so a version that cannot serve never goes live.
  */
 import * as ort from 'onnxruntime-node';
-import type { InferResult, InferTask, LoadSpec, TensorData } from './messages.js';
+import { DATATYPES, datatypeFromOrt } from '../protocol/datatypes.js';
+import { isHalfNonFinite } from '../protocol/float16.js';
+import type { InferResult, InferTask, LoadSpec, OrtType, TensorData } from './messages.js';
 
-function zeros(type: string, length: number): ort.Tensor['data'] {
-  switch (type) {
-    case 'float32':
-      return new Float32Array(length);
-    case 'float64':
-      return new Float64Array(length);
-    case 'int64':
-      return new BigInt64Array(length);
-    case 'int32':
-      return new Int32Array(length);
-    case 'int16':
-      return new Int16Array(length);
-    case 'int8':
-      return new Int8Array(length);
-    case 'uint16':
-      return new Uint16Array(length);
-    default:
-      return new Uint8Array(length);
-  }
+/** Zeros (or empty strings) of ONNX Runtime type `type`. */
+function zeros(type: OrtType, length: number): TensorData['data'] {
+  return DATATYPES[datatypeFromOrt(type)!].create(length);
 }
 
 /** A batch of `rows` rows of zeros for every input. */
@@ -38,7 +24,7 @@ export function syntheticTask(spec: LoadSpec, rows: number): InferTask {
         name: input.name,
         type: input.type,
         dims: [rows, ...input.rowShape],
-        data: zeros(input.type, rows * size) as TensorData['data'],
+        data: zeros(input.type, rows * size),
       };
     }),
   };
@@ -77,6 +63,9 @@ async function warm(session: ort.InferenceSession, spec: LoadSpec): Promise<void
       );
     if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
       for (const v of t.data) if (!Number.isFinite(v)) throw new Error(`warm-up: output "${o.name}" is not finite`);
+    } else if (t.type === 'float16') {
+      for (const v of t.data as Uint16Array)
+        if (isHalfNonFinite(v)) throw new Error(`warm-up: output "${o.name}" is not finite`);
     }
   }
 }

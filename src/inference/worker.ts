@@ -127,7 +127,7 @@ async function infer(task: InferTask): Promise<InferResult> {
   const result = await runBatch(session, spec, task);
   // Move the output buffers back instead of cloning them.
   return move({
-    [transferableSymbol]: [...new Set(result.outputs.map((o) => o.data.buffer))],
+    [transferableSymbol]: [...new Set(result.outputs.flatMap((o) => (Array.isArray(o.data) ? [] : [o.data.buffer])))],
     [valueSymbol]: result,
   }) as unknown as InferResult;
 }

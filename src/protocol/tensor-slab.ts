@@ -5,7 +5,7 @@
  * stay valid and start zeroed. Views are never transferred to a worker (that would detach the
  * whole slab): the batcher copies them into the batch tensor it sends.
  */
-import { DATATYPES, type Datatype, type NumericArray } from './datatypes.js';
+import { DATATYPES, type Datatype, type TensorValues } from './datatypes.js';
 
 const SLAB_BYTES = 1 << 20;
 /** Larger tensors get their own buffer; a slab would hold too few of them to be worth it. */
@@ -14,7 +14,7 @@ const LARGEST_VIEW = SLAB_BYTES / 8;
 let slab = new ArrayBuffer(SLAB_BYTES);
 let used = 0;
 
-export function allocateTensor(datatype: Datatype, length: number): NumericArray {
+export function allocateTensor(datatype: Datatype, length: number): TensorValues {
   const info = DATATYPES[datatype];
   const bytes = (length * info.bytes + 7) & ~7;
   if (bytes > LARGEST_VIEW) return info.create(length);

@@ -1,6 +1,6 @@
 /** Open Inference Protocol (KServe V2 / Triton): infer requests, answers, metadata; JSON or binary tensors. */
 import { outputBytes, tensorFromBytes } from './binary-tensors.js';
-import { toJsonArray, type Datatype, type NumericArray } from './datatypes.js';
+import { jsonArray, type Datatype, type TensorValues } from './datatypes.js';
 import { flattenData, invalid } from './tensor-values.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { RowSlice } from '../inference/batcher.js';
@@ -9,7 +9,7 @@ export interface InferRequest {
   readonly id: string | undefined;
   readonly rows: number;
   /** One array per model input, in manifest order. */
-  readonly inputs: NumericArray[];
+  readonly inputs: TensorValues[];
   /** Output indices to return, in manifest order. */
   readonly outputs: number[];
   /** Per returned output: answer it as binary tensor data. */
@@ -90,7 +90,7 @@ export function parseInferRequest(
   if (body.parameters !== undefined && !isObject(body.parameters)) throw invalid('"parameters" must be an object');
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw invalid('"inputs" must be a non-empty list');
   const specs = version.manifest.inputs;
-  const inputs: (NumericArray | undefined)[] = new Array(specs.length);
+  const inputs: (TensorValues | undefined)[] = new Array(specs.length);
   let rows = -1;
   let binaryAt = 0;
   body.inputs.forEach((raw: unknown, i: number) => {
@@ -152,20 +152,16 @@ export function parseInferRequest(
       return index;
     });
   }
-  return { id: body.id as string | undefined, rows, inputs: inputs as NumericArray[], outputs, binaryOutputs };
+  return { id: body.id as string | undefined, rows, inputs: inputs as TensorValues[], outputs, binaryOutputs };
 }
-
-type OutputJson = {
-  name: string;
-  datatype: Datatype;
-  shape: number[];
-  data?: (number | boolean)[];
-  parameters?: { binary_data_size: number };
-};
 
 /** The answer: a JSON string, or (when any output is asked for as binary) the header length and bytes. */
 export type InferBody = { json: string } | { header: number; bytes: Buffer };
 
+/**
+ * Written as text rather than through JSON.stringify: 64-bit integers are BigInts, whose exact
+ * digits JSON.stringify will not write, and halves are bits to convert (see datatypes.jsonArray).
+ */
 export function inferAnswer(
   version: ModelVersion,
   request: InferRequest,
@@ -173,31 +169,28 @@ export function inferAnswer(
   parameters?: Record<string, string | number>,
 ): InferBody {
   const chunks: Buffer[] = [];
-  const outputs = request.outputs.map((index, k): OutputJson => {
+  let outputs = '';
+  for (let k = 0; k < request.outputs.length; k++) {
+    const index = request.outputs[k]!;
     const spec = version.manifest.outputs[index]!;
     const out = slice.result.outputs[index]!;
     const rowSize = version.outputRowSizes[index]!;
-    const shape = [slice.rows, ...spec.shape.slice(1)];
+    const shape = `[${slice.rows}${spec.shape.length > 1 ? `,${spec.shape.slice(1).join(',')}` : ''}]`;
+    const head = `${k > 0 ? ',' : ''}{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype}","shape":${shape},`;
     if (request.binaryOutputs[k]) {
       const bytes = outputBytes(out.data, rowSize, slice.offset, slice.rows);
       chunks.push(bytes);
-      return { name: spec.name, datatype: spec.datatype, shape, parameters: { binary_data_size: bytes.length } };
+      outputs += `${head}"parameters":{"binary_data_size":${bytes.length}}}`;
+    } else {
+      const start = slice.offset * rowSize;
+      outputs += `${head}"data":${jsonArray(out.data, spec.datatype, start, start + slice.rows * rowSize)}}`;
     }
-    const data = toJsonArray(
-      out.data,
-      spec.datatype,
-      slice.offset * rowSize,
-      (slice.offset + slice.rows) * rowSize,
-    ).map((v) => (typeof v === 'number' && !Number.isFinite(v) ? (null as unknown as number) : v));
-    return { name: spec.name, datatype: spec.datatype, shape, data };
-  });
-  const json = JSON.stringify({
-    model_name: version.model,
-    model_version: version.version,
-    ...(request.id !== undefined ? { id: request.id } : {}),
-    ...(parameters ? { parameters } : {}),
-    outputs,
-  });
+  }
+  const json =
+    `{"model_name":${JSON.stringify(version.model)},"model_version":${JSON.stringify(version.version)}`
+    + (request.id !== undefined ? `,"id":${JSON.stringify(request.id)}` : '')
+    + (parameters ? `,"parameters":${JSON.stringify(parameters)}` : '')
+    + `,"outputs":[${outputs}]}`;
   if (chunks.length === 0) return { json };
   const header = Buffer.from(json, 'utf8');
   return { header: header.length, bytes: Buffer.concat([header, ...chunks]) };

@@ -1,5 +1,5 @@
 /** The model manifest (`<model>/<version>/model.json`): validated once, when a version is scanned. */
-import { isDatatype, type Datatype } from '../protocol/datatypes.js';
+import { DATATYPE_NAMES, UNSUPPORTED_DATATYPES, isDatatype, type Datatype } from '../protocol/datatypes.js';
 
 export interface TensorSpec {
   readonly name: string;
@@ -38,8 +38,9 @@ function tensorSpec(raw: unknown, where: string, needsBatchDim: boolean): Tensor
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${where} must be an object`);
   const t = raw as Record<string, unknown>;
   if (typeof t.name !== 'string' || t.name === '') fail(`${where}.name must be a non-empty string`);
-  if (!isDatatype(t.datatype))
-    fail(`${where}.datatype must be one of FP32, FP64, INT8, INT16, INT32, INT64, UINT8, UINT16, BOOL`);
+  if (typeof t.datatype === 'string' && Object.hasOwn(UNSUPPORTED_DATATYPES, t.datatype))
+    fail(`${where}.datatype: ${UNSUPPORTED_DATATYPES[t.datatype]}`);
+  if (!isDatatype(t.datatype)) fail(`${where}.datatype must be one of ${DATATYPE_NAMES.join(', ')}`);
   const shape = t.shape;
   if (!Array.isArray(shape) || shape.length < 1 || shape.length > 8)
     fail(`${where}.shape must be a list of 1 to 8 dimensions`);

@@ -23,7 +23,22 @@ const BUILTIN_DOMAINS = new Set([
 export interface OnnxSummary {
   inputs: string[];
   outputs: string[];
+  /** The ONNX element type (TensorProto.DataType) of each graph input and output that declares one. */
+  elemTypes: Map<string, number>;
 }
+
+/** ONNX element types that onnxruntime-node cannot hold, with what to say. */
+const UNHELD_ELEM_TYPES: Record<number, string> = {
+  16: 'BF16 (bfloat16), which onnxruntime-node cannot hold',
+  14: 'COMPLEX64, which onnxruntime-node cannot hold',
+  15: 'COMPLEX128, which onnxruntime-node cannot hold',
+  17: 'FLOAT8E4M3FN, which onnxruntime-node cannot hold',
+  18: 'FLOAT8E4M3FNUZ, which onnxruntime-node cannot hold',
+  19: 'FLOAT8E5M2, which onnxruntime-node cannot hold',
+  20: 'FLOAT8E5M2FNUZ, which onnxruntime-node cannot hold',
+  21: 'UINT4, which the Open Inference Protocol has no datatype for',
+  22: 'INT4, which the Open Inference Protocol has no datatype for',
+};
 
 type Graph = onnxProto.onnx.IGraphProto;
 type Tensor = onnxProto.onnx.ITensorProto;
@@ -98,8 +113,20 @@ export function inspectOnnx(bytes: Uint8Array, versionDir: string): OnnxSummary 
   }
 
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  return {
-    inputs: (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !initializers.has(n)),
-    outputs: (graph.output ?? []).map((v) => v.name ?? ''),
-  };
+  const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ''));
+  const outputs = graph.output ?? [];
+  const elemTypes = new Map<string, number>();
+  for (const [kind, list] of [
+    ['input', inputs],
+    ['output', outputs],
+  ] as const) {
+    for (const v of list) {
+      const elemType = v.type?.tensorType?.elemType;
+      if (!elemType) continue;
+      const unheld = UNHELD_ELEM_TYPES[elemType];
+      if (unheld) throw new Error(`graph ${kind} "${v.name}" is of type ${unheld}`);
+      elemTypes.set(v.name ?? '', elemType);
+    }
+  }
+  return { inputs: inputs.map((v) => v.name ?? ''), outputs: outputs.map((v) => v.name ?? ''), elemTypes };
 }

@@ -8,6 +8,8 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { inspectOnnx } from './onnx-inspect.js';
 import { isId, parseManifest, type Manifest } from './manifest.js';
+import { DATATYPES, datatypeFromOnnx } from '../protocol/datatypes.js';
+import { isFastPredict } from '../protocol/predict.js';
 
 export interface ModelVersion {
   readonly model: string;
@@ -23,6 +25,8 @@ export interface ModelVersion {
   readonly outputRowSizes: readonly number[];
   /** Each output's `"name":[` as answers write it (made once, not per answer). */
   readonly outputKeys: readonly string[];
+  /** Whether /v1/predict takes its fast path for this version (see protocol/predict.ts isFastPredict). */
+  readonly fastPredict: boolean;
 }
 
 export interface RefusedVersion {
@@ -100,6 +104,13 @@ export function loadVersion(modelsDir: string, model: string, version: string): 
   for (const t of manifest.outputs)
     if (!graph.outputs.includes(t.name))
       throw new Error(`manifest output "${t.name}" is not a graph output (graph has ${graph.outputs.join(', ')})`);
+  for (const t of [...manifest.inputs, ...manifest.outputs]) {
+    const elemType = graph.elemTypes.get(t.name);
+    if (elemType !== undefined && elemType !== DATATYPES[t.datatype].onnx)
+      throw new Error(
+        `manifest says "${t.name}" is ${t.datatype} but the graph's is ${datatypeFromOnnx(elemType) ?? `ONNX type ${elemType}`}`,
+      );
+  }
   return {
     model,
     version,
@@ -111,6 +122,7 @@ export function loadVersion(modelsDir: string, model: string, version: string): 
     inputRowSizes: manifest.inputs.map((t) => rowSize(t.shape)),
     outputRowSizes: manifest.outputs.map((t) => rowSize(t.shape)),
     outputKeys: manifest.outputs.map((t) => `${JSON.stringify(t.name)}:[`),
+    fastPredict: isFastPredict(manifest),
   };
 }
 

@@ -8,7 +8,7 @@ import type { DecisionIds } from '../feedback/decision-id.js';
 import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
 import type { RowSlice } from '../inference/batcher.js';
 import type { InferenceEngine } from '../inference/engine.js';
-import type { NumericArray } from '../protocol/datatypes.js';
+import type { TensorValues } from '../protocol/datatypes.js';
 import { featuresToRows, outputsJson, parsePredictBody } from '../protocol/predict.js';
 import { inferAnswer, parseInferRequest, type InferRequest } from '../protocol/v2.js';
 import type { Registry } from '../registry/registry.js';
@@ -49,11 +49,11 @@ function answerMiddle(pick: ArmChoice): string {
 
 abstract class ScoringJob {
   readonly rows: number;
-  readonly inputs: NumericArray[];
+  readonly inputs: TensorValues[];
   readonly deadline: number;
   protected readonly responder: Responder;
 
-  constructor(responder: Responder, rows: number, inputs: NumericArray[], deadline: number) {
+  constructor(responder: Responder, rows: number, inputs: TensorValues[], deadline: number) {
     this.responder = responder;
     this.rows = rows;
     this.inputs = inputs;
@@ -75,11 +75,11 @@ class PredictJob extends ScoringJob implements DecidedJob {
     responder: Responder,
     private readonly pick: ArmChoice,
     rows: number,
-    data: NumericArray,
+    inputs: TensorValues[],
     deadline: number,
     private readonly features: unknown,
   ) {
-    super(responder, rows, [data], deadline);
+    super(responder, rows, inputs, deadline);
   }
 
   resolve(slice: RowSlice): void {
@@ -174,11 +174,11 @@ export class Gateway {
     try {
       const request = parsePredictBody(body);
       const pick = this.router.pick(route, request.unit);
-      const { rows, data } = featuresToRows(request.features, pick.version, this.maxRows);
+      const { rows, inputs } = featuresToRows(request.features, pick.version, this.maxRows);
       // The parsed features are kept (until the decision) only for a route that logs them: a queued
       // job holding a 64-row body's arrays would carry them through every garbage collection.
       const logged = route.spec.logFeatures ? request.features : undefined;
-      this.engine.submit(pick.version, new PredictJob(this, responder, pick, rows, data, deadline, logged));
+      this.engine.submit(pick.version, new PredictJob(this, responder, pick, rows, inputs, deadline, logged));
     } catch (e) {
       responder.failed(e);
     }

@@ -49,6 +49,7 @@ describe('croupier admin commands', () => {
     expect(r.stdout).toMatch(/^fraud\s+1\s+live\s+(1\/1|inline)\s/m);
     const json = await croupier(['status', '--json']);
     expect((JSON.parse(json.stdout) as { models: { name: string }[] }).models.map((m) => m.name)).toEqual([
+      'checkout',
       'ctr',
       'fraud',
       'mlp',

@@ -138,3 +138,36 @@ export function embeddingManifest(model: string, version: string, bytes: Uint8Ar
     outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1, 4] }],
   });
 }
+
+/** y = Identity(x) over [N, width] of ONNX element type `elemType` (TensorProto.DataType): one model per datatype. */
+export function identityModel(elemType: number, width: number): Uint8Array {
+  const info = (name: string): onnxProto.onnx.IValueInfoProto => ({
+    name,
+    type: { tensorType: { elemType, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } },
+  });
+  const model: onnxProto.onnx.IModelProto = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'croupier-test',
+    graph: {
+      name: 'identity',
+      node: [{ opType: 'Identity', input: ['x'], output: ['y'] }],
+      input: [info('x')],
+      output: [info('y')],
+    },
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/** The manifest of identityModel: x and y of protocol datatype `datatype`, shape [-1, width]. */
+export function identityManifest(
+  model: string,
+  bytes: Uint8Array,
+  datatype: string,
+  width: number,
+): Record<string, unknown> {
+  return tinyManifest(model, '1', bytes, {
+    inputs: [{ name: 'x', datatype, shape: [-1, width] }],
+    outputs: [{ name: 'y', datatype, shape: [-1, width] }],
+  });
+}

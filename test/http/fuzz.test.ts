@@ -110,6 +110,14 @@ function serialise(value: unknown): string {
 }
 
 const infer = { inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow() }] };
+/** The categorical demo: string (BYTES) and number inputs. */
+const checkout = {
+  inputs: [
+    { name: 'country', shape: [2, 1], datatype: 'BYTES', data: ['FR', 'NG'] },
+    { name: 'channel', shape: [2, 1], datatype: 'BYTES', data: ['app', 'web'] },
+    { name: 'amount', shape: [2, 1], datatype: 'FP32', data: [10, 500] },
+  ],
+};
 
 async function expectJsonAnswer(res: Response, what: string): Promise<void> {
   expect(res.status, what).not.toBe(500);
@@ -136,6 +144,8 @@ describe('fuzz every endpoint', () => {
       ['/v2/models/fraud/infer', infer],
       ['/v2/models/fraud/versions/1/infer', infer],
       ['/v2/models/fraud-scoring/infer', infer],
+      ['/v1/predict/checkout', { features: [{ country: 'FR', channel: 'app', amount: 10 }, ['NG', 'web', 1]] }],
+      ['/v2/models/checkout/infer', checkout],
       ['/v1/feedback', { decision, reward: 1 }],
       ['/v1/feedback', { events: [{ decision, reward: 0.5, label: 'click' }] }],
     ];

@@ -87,7 +87,7 @@ function job(first: number, rows = 1, deadline = 0): Job & { slice?: RowSlice; e
 /** The request's answers: y for each of its rows. */
 const answers = (j: { slice?: RowSlice }): number[] => {
   const { result, offset, rows } = j.slice!;
-  return [...result.outputs[0]!.data.subarray(offset, offset + rows)].map(Number);
+  return [...(result.outputs[0]!.data as Float32Array).subarray(offset, offset + rows)].map(Number);
 };
 
 let runner: ScriptedRunner;

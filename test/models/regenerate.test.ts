@@ -5,7 +5,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
+
+const { onnx } = onnxProto;
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const MODELS_DIR = join(ROOT, 'models');
@@ -81,6 +84,41 @@ describe('demo model generator', () => {
     expect(readFileSync(join(MODELS_DIR, 'fraud/LIVE'), 'utf8')).toBe('1\n');
     expect(readFileSync(join(MODELS_DIR, 'ctr/LIVE'), 'utf8')).toBe('1\n');
     expect(readFileSync(join(MODELS_DIR, 'mlp/LIVE'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(MODELS_DIR, 'checkout/LIVE'), 'utf8')).toBe('1\n');
+  });
+});
+
+describe('the categorical demo model (checkout)', () => {
+  it('uses only standard operators: LabelEncoder from ai.onnx.ml, the rest from the default domain', () => {
+    const model = onnx.ModelProto.decode(readFileSync(join(MODELS_DIR, 'checkout/1/model.onnx')));
+    const ops = model.graph!.node!.map((n) => `${n.domain || 'ai.onnx'}:${n.opType}`);
+    expect(new Set(ops)).toEqual(new Set(['ai.onnx.ml:LabelEncoder', 'ai.onnx:Mul', 'ai.onnx:Add', 'ai.onnx:Sigmoid']));
+    expect(model.opsetImport!.map((o) => o.domain ?? '').sort()).toEqual(['', 'ai.onnx.ml']);
+    const manifest = JSON.parse(readFileSync(join(MODELS_DIR, 'checkout/1/model.json'), 'utf8')) as {
+      inputs: { name: string; datatype: string; featureNames: string[] }[];
+    };
+    expect(manifest.inputs.map((i) => [i.name, i.datatype, i.featureNames])).toEqual([
+      ['country', 'BYTES', ['country']],
+      ['channel', 'BYTES', ['channel']],
+      ['amount', 'FP32', ['amount']],
+    ]);
+  });
+
+  it('maps each known category to its weight and an unknown one to the default, in onnxruntime-node', async () => {
+    const session = await ort.InferenceSession.create(join(MODELS_DIR, 'checkout/1/model.onnx'));
+    try {
+      const result = await session.run({
+        country: new ort.Tensor('string', ['FR', 'NG', 'ZZ'], [3, 1]),
+        channel: new ort.Tensor('string', ['app', 'phone', '??'], [3, 1]),
+        amount: new ort.Tensor('float32', Float32Array.of(10, 500, 0), [3, 1]),
+      });
+      const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+      const expected = [-0.3 - 0.5 + 0.04 - 2, 1.1 + 0.7 + 2 - 2, 0.8 + 0.8 - 2].map(sigmoid);
+      const got = Array.from(result.probability!.data as Float32Array);
+      for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i]!, 6);
+    } finally {
+      await session.release();
+    }
   });
 });
 

@@ -123,9 +123,9 @@ describe('parseInferRequest (JSON tensors)', () => {
     ['an infinite value', { inputs: [x([1, 2, 3, JSON.parse('-1e400')]), ids()] }, 'inputs[0].data[3] must be finite'],
     ['a value past float32', { inputs: [x([1, 2, 3, 4e38]), ids()] }, 'inputs[0].data[3] is out of range for FP32'],
     [
-      'an int64 past 2^53',
+      'an int64 past 2^53 as a JSON number (JSON.parse has rounded it)',
       { inputs: [x([1, 2, 3, 4]), ids([1, 2 ** 53])] },
-      'inputs[1].data[1] is out of range for INT64',
+      'inputs[1].data[1] is beyond ±(2^53 - 1), where JSON numbers are not exact: send it as a string of decimal digits',
     ],
     [
       'a fractional int64',

@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import type { InferResult, TensorData } from '../../src/inference/messages.js';
 import type { RowSlice } from '../../src/inference/batcher.js';
 import { DATATYPES, type Datatype, type NumericArray } from '../../src/protocol/datatypes.js';
+import { isFastPredict } from '../../src/protocol/predict.js';
 import type { TensorSpec } from '../../src/registry/manifest.js';
 import type { ModelVersion } from '../../src/registry/repository.js';
 
@@ -29,6 +30,7 @@ export function modelVersion(inputs: TensorSpec[], outputs: TensorSpec[], model 
     inputRowSizes: inputs.map((t) => rowSize(t.shape)),
     outputRowSizes: outputs.map((t) => rowSize(t.shape)),
     outputKeys: outputs.map((t) => `${JSON.stringify(t.name)}:[`),
+    fastPredict: isFastPredict({ inputs, outputs }),
   };
 }
 
@@ -47,7 +49,7 @@ export function slice(
 ): RowSlice {
   const outputs: TensorData[] = version.manifest.outputs.map((spec, o) => {
     const info = DATATYPES[spec.datatype as Datatype];
-    const data: NumericArray = info.create(values[o]!.length);
+    const data = info.create(values[o]!.length) as NumericArray;
     values[o]!.forEach((v, i) => {
       if (data instanceof BigInt64Array) data[i] = BigInt(v);
       else data[i] = v;
