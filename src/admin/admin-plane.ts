@@ -29,6 +29,8 @@ export interface AdminEngine extends VersionLoader {
   readonly workers: number;
   isLoaded(key: string): boolean;
   isInline(key: string): boolean;
+  /** Takes a version out of every worker once its batches are done (Triton's unload). */
+  unload(key: string): Promise<void>;
 }
 export interface SwapMetrics {
   /** Where the admin plane registers its own series (croupier_admin_refused_total). */

@@ -11,6 +11,7 @@ import { BINARY_EXTENSION } from '../protocol/binary-tensors.js';
 import { modelMetadata } from '../protocol/v2.js';
 import { compareVersions } from '../registry/repository.js';
 import { Exchange, type ErrorForm, type ExchangeHooks } from './exchange.js';
+import { tritonHandlers } from './triton.js';
 import { DATA_ROUTES, registerRoutes, type BoundRoute, type DataHandlerName, type UwsHandler } from './routes.js';
 
 export interface DataPlaneDeps {
@@ -192,6 +193,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     versionReady: metadata(true, true),
     modelInfer: infer(false),
     versionInfer: infer(true),
+    ...tritonHandlers(open, deps),
   };
   const routes: BoundRoute[] = [];
   for (const { method, path, data } of DATA_ROUTES) {
