@@ -286,6 +286,15 @@ export class AdminActions {
       if (e instanceof RouteSpecError) throw new CroupierError('invalid_request', e.message);
       throw e;
     }
+    // A model taken out of service (Triton's unload) would answer every request of the route 503.
+    for (const arm of spec.arms) {
+      const v = registry.resolve(arm.model, arm.version);
+      if (v && !this.deps.engine.isLoaded(v.key))
+        throw new CroupierError(
+          'conflict',
+          `model "${arm.model}" version ${v.version} is unloaded; load it (POST /v2/repository/models/${arm.model}/load) before routing to it`,
+        );
+    }
     const before = router.get(name)?.spec ?? null;
     const next = new Map([...router.routes].map(([n, r]) => [n, r.spec]));
     next.set(name, spec);

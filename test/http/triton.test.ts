@@ -338,6 +338,10 @@ describe('POST /v2/repository/models/{m}/load and /unload', () => {
     const index = (await (await postJson(`${t.url}/v2/repository/index`, {})).json()) as IndexEntry[];
     expect(index.find((e) => e.name === 'mlp')).toMatchObject({ version: '1', state: 'UNAVAILABLE' });
     expect(await statsOf('/v2/models/mlp/stats')).toEqual([]);
+    // No route may be pointed at it meanwhile: each of its requests would be a 503.
+    const route = { policy: 'fixed', arms: [{ name: 'a', model: 'mlp', version: 'live', weight: 1 }] };
+    const routed = await admin(t, 'PUT', '/admin/routes/mlp-only', route);
+    expect([routed.status, routed.body.error?.code]).toEqual([409, 'conflict']);
 
     // load_model with neither config nor files: json.dumps({}).
     const loaded = await send('/v2/repository/models/mlp/load', '{}');
