@@ -3,7 +3,7 @@
  * infer request built from it alone), statistics counted where batches run, the repository index,
  * and load/unload as admin actions — with the requests tritonclient sends, byte for byte.
  */
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, liveVersion, TOKEN } from '../admin/admin-client.js';
@@ -26,6 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t.stop();
+  rmSync(models, { recursive: true, force: true });
 });
 
 const get = async <T = unknown>(path: string): Promise<{ status: number; body: T }> => {
