@@ -83,13 +83,20 @@ describe('GET /v2/models/{m}/config', () => {
       version_policy: { all: {} },
       parameters: { version: { string_value: '1' } },
     });
-    // The same tensors as the protocol's metadata, without the batch dimension.
-    const metadata = (await get('/v2/models/fraud')).body as {
-      inputs: { name: string; datatype: string; shape: number[] }[];
-    };
+    // perf_analyzer (src/model_parser.cc, ModelParser::InitTriton) takes each tensor's shape from the
+    // metadata, dropping the first dimension when max_batch_size > 0, and fails with "no metadata
+    // found for input tensor" when a config input or output has no metadata tensor of its name.
+    type Tensor = { name: string; datatype: string; shape: number[] };
+    const metadata = (await get('/v2/models/fraud')).body as { inputs: Tensor[]; outputs: Tensor[] };
     expect(config.input.map((i) => [i.name, i.data_type, i.dims])).toEqual(
       metadata.inputs.map((i) => [i.name, `TYPE_${i.datatype}`, i.shape.slice(1)]),
     );
+    expect(config.output.map((o) => [o.name, o.data_type, o.dims])).toEqual(
+      metadata.outputs.map((o) => [o.name, `TYPE_${o.datatype}`, o.shape.slice(1)]),
+    );
+    // No key that would make it take the model for another kind (sequence, ensemble, decoupled, cached).
+    for (const key of ['sequence_batching', 'ensemble_scheduling', 'model_transaction_policy', 'response_cache'])
+      expect(config, key).not.toHaveProperty(key);
   });
 
   it('is enough to build an infer request that the model takes, at every batch size up to max_batch_size', async () => {
@@ -194,6 +201,12 @@ describe('GET /v2/models[/{m}[/versions/{v}]]/stats', () => {
       after!.inference_count,
     );
     expect(after!.batch_stats.every((x) => x.compute_infer.ns > 0 && x.batch_size <= 16)).toBe(true);
+    // perf_analyzer reads every count and ns with rapidjson's GetUint64 (ParseStatistics in
+    // src/client_backend/triton/triton_client_backend.cc): whole, non-negative numbers only.
+    for (const d of Object.values(s)) {
+      expect(Number.isSafeInteger(d.count) && d.count >= 0).toBe(true);
+      expect(Number.isSafeInteger(d.ns) && d.ns >= 0).toBe(true);
+    }
   });
 
   it('counts a request dropped past its deadline as failed', async () => {
