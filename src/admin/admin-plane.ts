@@ -215,7 +215,12 @@ export class AdminPlane {
   registerStandalone(app: TemplatedApp, open: OpenExchange): void {
     this.register(app, open);
     app.any('/*', (res, req) =>
-      open(res, req, 'v1').fail(new CroupierError('not_found', 'this listener serves only /admin')),
+      open(res, req, 'v1').fail(
+        new CroupierError(
+          'not_found',
+          'this listener serves only the admin API (/admin, /v2/repository/models/{model}/load and unload)',
+        ),
+      ),
     );
   }
 

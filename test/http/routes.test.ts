@@ -119,7 +119,12 @@ describe('the admin API on its own listener', () => {
           r.path.startsWith('/v2') ? { error: missing } : v1Error('not_found', missing),
         );
       } else {
-        expect(there.body, r.path).toEqual(v1Error('not_found', 'this listener serves only /admin'));
+        expect(there.body, r.path).toEqual(
+          v1Error(
+            'not_found',
+            'this listener serves only the admin API (/admin, /v2/repository/models/{model}/load and unload)',
+          ),
+        );
       }
     }
     const wrong = await call(adminUrl, 'DELETE', '/admin/routes');
