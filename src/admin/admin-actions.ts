@@ -226,17 +226,21 @@ export class AdminActions {
     };
   }
 
-  /** The highest version folder of a model on disk (it may not be loaded yet: a load checks it). */
+  /**
+   * The highest numbered version folder of a model on disk (it may not be loaded yet: a load checks
+   * it); Triton looks at numbered folders only. A model whose versions all have names: the last.
+   */
   private newestOnDisk(model: string): string | undefined {
+    let names: string[];
     try {
-      return readdirSync(join(this.deps.modelsDir, model), { withFileTypes: true })
+      names = readdirSync(join(this.deps.modelsDir, model), { withFileTypes: true })
         .filter((e) => e.isDirectory() && isId(e.name))
-        .map((e) => e.name)
-        .sort(compareVersions)
-        .at(-1);
+        .map((e) => e.name);
     } catch {
       return undefined;
     }
+    const numbered = names.filter((n) => /^\d+$/.test(n));
+    return (numbered.length > 0 ? numbered : names).sort(compareVersions).at(-1);
   }
 
   /**

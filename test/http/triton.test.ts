@@ -398,7 +398,9 @@ describe('POST /v2/repository/models/{m}/load and /unload', () => {
     expect(broken.body.error).toMatch(/^fraud version 3 is refused/);
     expect(await liveVersion(t)).toBe('2');
 
-    // As with Triton: copy a new version into the repository, then load the model.
+    // As with Triton: copy a new version into the repository, then load the model. A folder
+    // without a number is not a version Triton would pick, and is not picked here either.
+    mkdirSync(join(models, 'fraud', 'drafts'));
     cpSync(join(models, 'fraud', '2'), join(models, 'fraud', '4'), { recursive: true });
     const manifest = JSON.parse(readFileSync(join(models, 'fraud', '4', 'model.json'), 'utf8')) as { version: string };
     manifest.version = '4';
