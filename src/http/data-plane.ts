@@ -12,6 +12,7 @@ import { modelMetadata } from '../protocol/v2.js';
 import { compareVersions } from '../registry/repository.js';
 import { Exchange, type ErrorForm, type ExchangeHooks } from './exchange.js';
 import { tritonHandlers } from './triton.js';
+import { TRITON_EXTENSIONS } from '../protocol/triton.js';
 import { DATA_ROUTES, registerRoutes, type BoundRoute, type DataHandlerName, type UwsHandler } from './routes.js';
 
 export interface DataPlaneDeps {
@@ -38,7 +39,7 @@ export type OpenExchange = (
   url?: string,
 ) => Exchange;
 
-const V2_EXTENSIONS: string[] = [BINARY_EXTENSION];
+const V2_EXTENSIONS: string[] = [BINARY_EXTENSION, ...TRITON_EXTENSIONS];
 const formOf = (path: string): ErrorForm => (path.startsWith('/v2') ? 'v2' : 'v1');
 
 export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void {

@@ -12,6 +12,8 @@ import type { ModelVersion } from '../registry/repository.js';
 import type { Datatype } from './datatypes.js';
 
 export const TRITON_PLATFORM = 'onnxruntime_onnx';
+/** Their names in `GET /v2`'s `extensions`, as Triton lists them. */
+export const TRITON_EXTENSIONS = ['model_configuration', 'statistics', 'model_repository'];
 export const TRITON_BACKEND = 'onnxruntime';
 
 /** model_config.proto's DataType name for a V2 datatype (`BYTES` is Triton's `TYPE_STRING`). */

@@ -67,6 +67,11 @@ function requestFromConfig(config: TritonConfig, rows: number): unknown {
   };
 }
 
+it('lists the extensions in the server metadata, by the names Triton gives them', async () => {
+  const { extensions } = (await get<{ extensions: string[] }>('/v2')).body;
+  expect(extensions).toEqual(expect.arrayContaining(['model_configuration', 'statistics', 'model_repository']));
+});
+
 describe('GET /v2/models/{m}/config', () => {
   it("answers Triton's model configuration with the field names perf_analyzer reads", async () => {
     const { status, body } = await get('/v2/models/fraud/config');
