@@ -2,13 +2,15 @@
  * What each admin call does, without HTTP: every action answers an Outcome (status, body, and
  * what the audit log records about it). Errors are CroupierErrors; admin-routes audits those too.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CroupierError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import { crashAt, type Commit, type ModelLifecycle, type Swap } from '../registry/lifecycle.js';
+import { isId } from '../registry/manifest.js';
 import { compareVersions } from '../registry/repository.js';
+import { parseLoadRequest, parseUnloadRequest } from '../protocol/triton.js';
 import { installVersion } from '../registry/version-install.js';
 import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
@@ -36,7 +38,12 @@ export type Seal = (
 
 export interface AdminDeps {
   readonly registry: Registry;
-  readonly engine: { readonly workers: number; isLoaded(key: string): boolean; isInline(key: string): boolean };
+  readonly engine: {
+    readonly workers: number;
+    isLoaded(key: string): boolean;
+    isInline(key: string): boolean;
+    unload(key: string): Promise<void>;
+  };
   readonly lifecycle: ModelLifecycle;
   readonly router: Router;
   readonly routes: RouteSaver;
@@ -180,6 +187,96 @@ export class AdminActions {
     return { status: 201, body, audit: { result: 'ok', after: release.version, sha256: release.sha256 } };
   }
 
+  /**
+   * Triton's `POST /v2/repository/models/{m}/load`: a deploy of `parameters.version`, else of the
+   * newest version in the model's folder (as Triton serves its highest version), then the model's
+   * other versions that an unload took out are loaded again. A live version that was unloaded is
+   * loaded (re-checked on disk) before anything else.
+   */
+  async load(model: string, body: unknown, seal?: Seal): Promise<Outcome> {
+    const { lifecycle, engine } = this.deps;
+    const m = lifecycle.model(model);
+    const version = parseLoadRequest(body).version ?? this.newestOnDisk(m.name) ?? m.live.version;
+    const tooLong = nameTooLong('version', version);
+    if (tooLong) throw tooLong;
+    const reloaded: string[] = [];
+    if (version === m.live.version && !engine.isLoaded(m.live.key)) {
+      await lifecycle.prepareHere(m.name, version);
+      reloaded.push(version);
+    }
+    const swap = await lifecycle.deploy(m.name, version, sealSwap(seal));
+    const failed: { version: string; reason: string }[] = [];
+    for (const v of [...m.versions.values()].sort((a, b) => compareVersions(a.version, b.version))) {
+      if (engine.isLoaded(v.key)) continue;
+      try {
+        await lifecycle.prepareHere(m.name, v.version);
+        reloaded.push(v.version);
+      } catch (e) {
+        failed.push({ version: v.version, reason: (e as Error).message });
+      }
+    }
+    const outcome = swapOutcome(swap);
+    return {
+      ...outcome,
+      body: { ...(outcome.body as object), loaded: reloaded, ...(failed.length > 0 ? { failed } : {}) },
+      audit:
+        reloaded.length > 0 && !swap.changed
+          ? { ...outcome.audit, result: 'ok', before: 'unloaded', after: version }
+          : outcome.audit,
+    };
+  }
+
+  /**
+   * The highest numbered version folder of a model on disk (it may not be loaded yet: a load checks
+   * it); Triton looks at numbered folders only. A model whose versions all have names: the last.
+   */
+  private newestOnDisk(model: string): string | undefined {
+    let names: string[];
+    try {
+      names = readdirSync(join(this.deps.modelsDir, model), { withFileTypes: true })
+        .filter((e) => e.isDirectory() && isId(e.name))
+        .map((e) => e.name);
+    } catch {
+      return undefined;
+    }
+    const numbered = names.filter((n) => /^\d+$/.test(n));
+    return (numbered.length > 0 ? numbered : names).sort(compareVersions).at(-1);
+  }
+
+  /**
+   * Triton's `POST /v2/repository/models/{m}/unload`: every version of the model leaves the
+   * workers once its batches are done; its requests then answer 503 not_ready until a load. Refused
+   * (409) while a route serves the model, and in Redis mode, where every replica serves the same.
+   */
+  async unload(model: string, body: unknown): Promise<Outcome> {
+    parseUnloadRequest(body);
+    const { lifecycle, engine, router } = this.deps;
+    const m = lifecycle.model(model);
+    if (this.deps.replicas)
+      throw new CroupierError(
+        'conflict',
+        'unload takes a model out of one replica only; in Redis mode every replica serves the same models, so it is refused',
+      );
+    const serving = [...router.routes.values()]
+      .filter((r) => r.arms.some((a) => a.model === m.name))
+      .map((r) => r.name);
+    if (serving.length > 0)
+      throw new CroupierError(
+        'conflict',
+        `model "${m.name}" serves route${serving.length > 1 ? 's' : ''} ${serving.join(', ')}; change ${serving.length > 1 ? 'them' : 'it'} (PUT /admin/routes/{route}) before unloading`,
+      );
+    const loaded = [...m.versions.values()]
+      .filter((v) => engine.isLoaded(v.key))
+      .sort((a, b) => compareVersions(a.version, b.version));
+    await Promise.all(loaded.map((v) => engine.unload(v.key)));
+    const unloaded = loaded.map((v) => v.version);
+    return {
+      status: 200,
+      body: { model: m.name, unloaded },
+      audit: { result: unloaded.length > 0 ? 'ok' : 'noop', before: unloaded, after: [] },
+    };
+  }
+
   routes(): unknown {
     return { routes: Object.fromEntries([...this.deps.router.routes].map(([name, route]) => [name, route.spec])) };
   }
@@ -192,6 +289,15 @@ export class AdminActions {
     } catch (e) {
       if (e instanceof RouteSpecError) throw new CroupierError('invalid_request', e.message);
       throw e;
+    }
+    // A model taken out of service (Triton's unload) would answer every request of the route 503.
+    for (const arm of spec.arms) {
+      const v = registry.resolve(arm.model, arm.version);
+      if (v && !this.deps.engine.isLoaded(v.key))
+        throw new CroupierError(
+          'conflict',
+          `model "${arm.model}" version ${v.version} is unloaded; load it (POST /v2/repository/models/${arm.model}/load) before routing to it`,
+        );
     }
     const before = router.get(name)?.spec ?? null;
     const next = new Map([...router.routes].map(([n, r]) => [n, r.spec]));

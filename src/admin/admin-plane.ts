@@ -29,6 +29,8 @@ export interface AdminEngine extends VersionLoader {
   readonly workers: number;
   isLoaded(key: string): boolean;
   isInline(key: string): boolean;
+  /** Takes a version out of every worker once its batches are done (Triton's unload). */
+  unload(key: string): Promise<void>;
 }
 export interface SwapMetrics extends AdminMetrics {
   /** Where the admin plane registers its own series (croupier_admin_refused_total). */
@@ -216,7 +218,12 @@ export class AdminPlane {
   registerStandalone(app: TemplatedApp, open: OpenExchange): void {
     this.register(app, open);
     app.any('/*', (res, req) =>
-      open(res, req, 'v1').fail(new CroupierError('not_found', 'this listener serves only /admin')),
+      open(res, req, 'v1').fail(
+        new CroupierError(
+          'not_found',
+          'this listener serves only the admin API (/admin, /v2/repository/models/{model}/load and unload)',
+        ),
+      ),
     );
   }
 

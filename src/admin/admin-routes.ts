@@ -7,9 +7,10 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { CroupierError, isCroupierError } from '../errors.js';
-import type { Exchange } from '../http/exchange.js';
+import type { ErrorForm, Exchange } from '../http/exchange.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import { ADMIN_ROUTES, registerRoutes, type AdminAction, type BoundRoute } from '../http/routes.js';
+import { optionalJsonObject } from '../protocol/triton.js';
 import type { Logger } from '../log.js';
 import type { AdminActions, Outcome, Seal } from './admin-actions.js';
 import type { AdminLocking } from '../state/admin-state.js';
@@ -106,7 +107,7 @@ export class AdminRoutes {
 
   /**
    * Cross-site and token checks, then the name in the path (`field`: what it names); answers (and
-   * audits) the refusal itself.
+   * audits) the refusal itself, in `form` (Triton's load and unload live under /v2).
    */
   private open(
     open: OpenExchange,
@@ -114,8 +115,9 @@ export class AdminRoutes {
     req: HttpRequest,
     action: string,
     field?: 'model' | 'route',
+    form: ErrorForm = 'v1',
   ): Call | undefined {
-    const ex = open(res, req, 'v1');
+    const ex = open(res, req, form);
     const raw = field === undefined ? null : (req.getParameter(0) ?? '');
     const call: Call = { ex, action, target: raw === null ? null : shownName(raw), actor: null };
     const headers = adminHeaders(req);
@@ -208,6 +210,33 @@ export class AdminRoutes {
   }
 
   /**
+   * A body as Triton's clients send it: maybe empty, maybe without a Content-Type (read as JSON);
+   * refusals audited like readJson's.
+   */
+  private readOptionalJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {
+    const { ex } = call;
+    if (ex.contentLength > this.bodyLimit)
+      return this.refuse(
+        call,
+        new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`),
+      );
+    if (ex.contentType !== '' && !ex.isJson())
+      return this.refuse(
+        call,
+        new CroupierError('unsupported_media_type', `content type must be application/json, got "${ex.contentType}"`),
+      );
+    ex.readBody(this.bodyLimit, (bytes) => {
+      let body: unknown;
+      try {
+        body = optionalJsonObject(bytes);
+      } catch (e) {
+        return this.refuse(call, e);
+      }
+      this.change(call, (seal) => then(body, seal));
+    });
+  }
+
+  /**
    * The admin routes of the route table (http/routes.ts), each checked and audited by `open`, then
    * answered by its action; the 405s, and unknown admin paths, are checked and audited the same way.
    */
@@ -223,20 +252,24 @@ export class AdminRoutes {
       'routes.put': (call) => this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal)),
       'routes.reset': (call) => this.change(call, () => a.resetRoute(call.target!)),
       'audit.read': (call, req) => this.readAudit(call, new URLSearchParams(req.getQuery() ?? '')),
+      'repository.load': (call) => this.readOptionalJson(call, (body, seal) => a.load(call.target!, body, seal)),
+      'repository.unload': (call) => this.readOptionalJson(call, (body) => a.unload(call.target!, body)),
     };
+    const formOf = (path: string): ErrorForm => (path.startsWith('/v2') ? 'v2' : 'v1');
     const routes = ADMIN_ROUTES.map(({ method, path, admin, names }): BoundRoute => {
       const answer = actions[admin];
+      const form = formOf(path);
       return {
         method,
         path,
         handler: (res, req) => {
-          const call = this.open(open, res, req, admin, names);
+          const call = this.open(open, res, req, admin, names, form);
           if (call) answer(call, req);
         },
       };
     });
-    registerRoutes(app, routes, (_path, allow) => (res, req) => {
-      const call = this.open(open, res, req, 'unknown');
+    registerRoutes(app, routes, (path, allow) => (res, req) => {
+      const call = this.open(open, res, req, 'unknown', undefined, formOf(path));
       if (call) this.refuse(call, new CroupierError('method_not_allowed', `use ${allow} on this path`), { allow });
     });
     // Unknown admin paths are checked like the others, so probing them without a token says nothing.

@@ -12,6 +12,8 @@ import { checkInferTarget, modelMetadata, timeoutMicros } from '../protocol/v2.j
 import { compareVersions, type ModelVersion } from '../registry/repository.js';
 import type { Route } from '../routing/router.js';
 import { Exchange, type ErrorForm, type ExchangeHooks } from './exchange.js';
+import { tritonHandlers } from './triton.js';
+import { TRITON_EXTENSIONS } from '../protocol/triton.js';
 import { DATA_ROUTES, registerRoutes, type BoundRoute, type DataHandlerName, type UwsHandler } from './routes.js';
 
 export interface DataPlaneDeps {
@@ -38,7 +40,7 @@ export type OpenExchange = (
   url?: string,
 ) => Exchange;
 
-const V2_EXTENSIONS: string[] = [BINARY_EXTENSION];
+const V2_EXTENSIONS: string[] = [BINARY_EXTENSION, ...TRITON_EXTENSIONS];
 // Header names as bytes: uWS reads a Buffer in place, where a string is converted on every call.
 const H_INFERENCE_HEADER_LENGTH = Buffer.from('inference-header-content-length');
 const H_CONTENT_ENCODING = Buffer.from('content-encoding');
@@ -267,6 +269,7 @@ export function registerDataPlane(app: TemplatedApp, deps: DataPlaneDeps): void 
     versionReady: metadata(true, true),
     modelInfer: infer(false),
     versionInfer: infer(true),
+    ...tritonHandlers(open, deps),
   };
   const routes: BoundRoute[] = [];
   for (const { method, path, data } of DATA_ROUTES) {

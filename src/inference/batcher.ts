@@ -7,6 +7,7 @@ import { CroupierError } from '../errors.js';
 import { DATATYPES, type TensorValues } from '../protocol/datatypes.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { InferResult, InferTask, LoadSpec, OrtType, TensorData } from './messages.js';
+import { VersionStats } from './version-stats.js';
 
 /** Where a batcher's batches run: the worker pool, or the main thread (inline.ts). */
 export interface BatchRunner {
@@ -28,6 +29,8 @@ export interface Job {
   readonly inputs: readonly TensorValues[];
   /** performance.now() after which the job is dropped if not started; 0 = none. */
   readonly deadline: number;
+  /** performance.now() when the request arrived (for the statistics: version-stats.ts). */
+  readonly started: number;
   resolve(slice: RowSlice): void;
   reject(error: Error): void;
 }
@@ -59,6 +62,15 @@ export function loadSpec(version: ModelVersion): LoadSpec {
   };
 }
 
+/** The batching a version runs with: its manifest's own, else the server's. */
+export function versionLimits(version: ModelVersion, defaults: BatchLimits): BatchLimits {
+  return {
+    maxBatch: version.manifest.maxBatch ?? defaults.maxBatch,
+    batchDelayUs: version.manifest.batchDelayUs ?? defaults.batchDelayUs,
+    maxQueuedRows: defaults.maxQueuedRows,
+  };
+}
+
 /** How many of an engine's batchers are saturated now: when none is, no request needs to ask its own. */
 export class Saturation {
   count = 0;
@@ -72,6 +84,8 @@ export class Batcher {
   readonly version: ModelVersion;
   readonly spec: LoadSpec;
   readonly runner: BatchRunner;
+  /** Counted once per batch (Triton's statistics extension). */
+  readonly stats = new VersionStats();
   private readonly observer: BatchObserver;
   private readonly limits: BatchLimits;
   private queue: Job[] = [];
@@ -98,11 +112,7 @@ export class Batcher {
     this.spec = spec;
     this.runner = runner;
     this.observer = observer;
-    this.limits = {
-      maxBatch: version.manifest.maxBatch ?? defaults.maxBatch,
-      batchDelayUs: version.manifest.batchDelayUs ?? defaults.batchDelayUs,
-      maxQueuedRows: defaults.maxQueuedRows,
-    };
+    this.limits = versionLimits(version, defaults);
   }
 
   get pendingRows(): number {
@@ -167,8 +177,7 @@ export class Batcher {
     return this.queuedRows > 0;
   }
 
-  private takeBatch(): Job[] {
-    const now = performance.now();
+  private takeBatch(now: number): Job[] {
     const jobs: Job[] = [];
     let rows = 0;
     while (this.head < this.queue.length) {
@@ -178,6 +187,7 @@ export class Batcher {
       this.queuedRows -= job.rows;
       if (job.deadline !== 0 && now > job.deadline) {
         this.observer.shed(this.version, 'deadline_exceeded');
+        this.stats.failed(1, job.started, now);
         job.reject(new CroupierError('deadline_exceeded'));
         continue;
       }
@@ -203,10 +213,15 @@ export class Batcher {
   }
 
   private dispatch(): void {
-    const jobs = this.takeBatch();
+    const startedAt = performance.now();
+    const jobs = this.takeBatch(startedAt);
     if (jobs.length === 0) return;
     let rows = 0;
-    for (const job of jobs) rows += job.rows;
+    let arrivals = 0;
+    for (const job of jobs) {
+      rows += job.rows;
+      arrivals += job.started;
+    }
     // One owned tensor per input per batch: request tensors are views on shared slabs and must
     // not be transferred (see protocol/tensor-slab.ts).
     const inputs: TensorData[] = this.spec.inputs.map((input, i) => {
@@ -230,14 +245,19 @@ export class Batcher {
     });
     const task: InferTask = { key: this.spec.key, rows, inputs };
     this.inFlight++;
+    const inputMs = performance.now() - startedAt;
+    this.stats.dispatched(jobs.length, arrivals, startedAt, inputMs);
     this.runner.run(task).then(
       (result) => {
         this.observer.batch(this.version, rows, result.seconds);
+        const outputAt = performance.now();
         let offset = 0;
         for (const job of jobs) {
           job.resolve({ result, offset, rows: job.rows });
           offset += job.rows;
         }
+        const doneAt = performance.now();
+        this.stats.succeeded(jobs.length, rows, arrivals, doneAt, inputMs, result.seconds * 1000, doneAt - outputAt);
         this.finished();
       },
       (error: Error) => {
@@ -246,6 +266,7 @@ export class Batcher {
           `inference failed for ${this.version.key}: ${error.message}`,
         );
         for (const job of jobs) job.reject(failure);
+        this.stats.failed(jobs.length, arrivals, performance.now());
         this.finished();
       },
     );

@@ -5,9 +5,18 @@
  */
 import { CroupierError } from '../errors.js';
 import type { ModelVersion } from '../registry/repository.js';
-import { Batcher, Saturation, loadSpec, type BatchLimits, type BatchObserver, type Job } from './batcher.js';
+import {
+  Batcher,
+  Saturation,
+  loadSpec,
+  versionLimits,
+  type BatchLimits,
+  type BatchObserver,
+  type Job,
+} from './batcher.js';
 import type { InlineRunner } from './inline.js';
 import type { InferencePool } from './pool.js';
+import type { VersionStats } from './version-stats.js';
 
 /**
  * A version whose session held a worker longer than this while ONNX Runtime created it is never
@@ -60,6 +69,16 @@ export class InferenceEngine {
   /** Whether a loaded version runs on the main thread rather than in the workers. */
   isInline(key: string): boolean {
     return this.batchers.get(key)?.runner === this.inline;
+  }
+
+  /** A loaded version's statistics since it was loaded; undefined when it is not loaded. */
+  stats(key: string): VersionStats | undefined {
+    return this.batchers.get(key)?.stats;
+  }
+
+  /** The batching `version` runs (or would run) with. */
+  batchLimits(version: ModelVersion): BatchLimits {
+    return versionLimits(version, this.limits);
   }
 
   loadedKeys(): string[] {

@@ -22,6 +22,8 @@ export interface Responder {
   /** A binary-tensor answer: a JSON header of `headerLength` bytes, then the tensors. */
   scoredBinary(bytes: Buffer, headerLength: number, version: ModelVersion, arm: string): void;
   failed(error: unknown): void;
+  /** performance.now() when the request arrived. */
+  readonly started: number;
 }
 
 /** What an arm's answers hold between the decision id and the outputs, while its version and propensity stay. */
@@ -58,6 +60,11 @@ abstract class ScoringJob {
     this.rows = rows;
     this.inputs = inputs;
     this.deadline = deadline;
+  }
+
+  /** When the request arrived (the batcher's statistics): the responder's, not a copy per job. */
+  get started(): number {
+    return this.responder.started;
   }
 
   abstract resolve(slice: RowSlice): void;

@@ -74,6 +74,7 @@ function job(first: number, rows = 1, deadline = 0): Job & { slice?: RowSlice; e
     rows,
     inputs: [data],
     deadline,
+    started: performance.now(),
     resolve: (slice) => {
       j.slice = slice;
     },
@@ -230,5 +231,37 @@ describe('Batcher', () => {
         status: 500,
         message: 'inference failed for m@1: out of memory',
       });
+  });
+
+  it("counts Triton's statistics once per batch: rows, executions, queue, compute, success and fail per request", async () => {
+    const b = batcher({ batchDelayUs: 2000 });
+    const early = job(1, 2);
+    vi.advanceTimersByTime(1);
+    const later = job(3);
+    for (const j of [early, later]) b.submit(j);
+    vi.advanceTimersByTime(2);
+    expect(runner.rows()).toEqual([3]);
+    vi.advanceTimersByTime(4);
+    runner.answer(0);
+    await b.idle();
+    const s = b.stats;
+    expect([s.inferenceCount, s.executionCount]).toEqual([3, 1]);
+    // Arrived at 0 and 1 ms, batch started at 3 ms: 3 + 2 ms queued; answered at 7 ms: 7 + 6 ms.
+    expect(s.queue).toEqual({ count: 2, ms: 5 });
+    expect(s.success).toEqual({ count: 2, ms: 13 });
+    expect(s.computeInfer).toEqual({ count: 2, ms: 4 });
+    expect(s.fail).toEqual({ count: 0, ms: 0 });
+    expect(s.batchSizes()).toEqual([{ rows: 3, runs: 1, inputMs: 0, inferMs: 2, outputMs: 0 }]);
+    expect(s.lastInferenceMs).toBe(Date.now());
+
+    const late = job(5, 1, performance.now() + 1);
+    b.submit(late);
+    b.submit(job(6));
+    vi.advanceTimersByTime(2);
+    runner.fail(1, new Error('out of memory'));
+    await b.idle();
+    // The late job failed when its batch formed (2 ms), the other with the batch (still 2 ms).
+    expect(s.fail).toEqual({ count: 2, ms: 4 });
+    expect([s.inferenceCount, s.executionCount]).toEqual([3, 1]);
   });
 });

@@ -29,6 +29,7 @@ function responder(): Responder & { told: Promise<Told>; settled: boolean } {
   let tell!: (t: Told) => void;
   const r = {
     settled: false,
+    started: performance.now(),
     told: new Promise<Told>((resolve) => {
       tell = (t) => {
         r.settled = true;
