@@ -1,12 +1,13 @@
 /**
- * The Helm chart and the Dockerfile, checked without helm or docker (neither exists on the dev
- * machines or CI). Chart.yaml and values.yaml are parsed; templates are Go templates, not YAML, so
- * their text is checked for the objects and fields the deployment depends on; the CROUPIER_*
- * variables they set are the ones the options table (src/config/options.ts) says the chart sets.
+ * The Helm chart, checked without helm (it does not exist on the dev machines or CI; the image is
+ * checked in image.test.ts, the values schema in values-schema.test.ts). Chart.yaml and values.yaml
+ * are parsed; templates are Go templates, not YAML, so their text is checked for the objects and
+ * fields the deployment depends on; the CROUPIER_* variables they set are the ones the options
+ * table (src/config/options.ts) says the chart sets.
  */
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { OPTION_LIST } from '../../src/config/options.js';
 
@@ -14,6 +15,12 @@ const root = join(import.meta.dirname, '..', '..');
 const chart = join(root, 'helm', 'croupier');
 const read = (path: string): string => readFileSync(path, 'utf8');
 const template = (name: string): string => read(join(chart, 'templates', name));
+/** Every file under templates/, as paths relative to it (`tests/test-connection.yaml`). */
+const templateFiles = (
+  readdirSync(join(chart, 'templates'), { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[]
+)
+  .filter((e) => e.isFile())
+  .map((e) => relative(join(chart, 'templates'), join(e.parentPath, e.name)));
 const pkg = JSON.parse(read(join(root, 'package.json'))) as { version: string };
 // biome-ignore lint/suspicious/noExplicitAny: values.yaml is untyped YAML, read by dotted paths
 const values = parse(read(join(chart, 'values.yaml'))) as Record<string, any>;
@@ -63,7 +70,19 @@ describe('values.yaml', () => {
       'redis.clusterNodes',
       'redis.name',
       'redis.waitReplicas',
-      'env',
+      'extraEnv',
+      'envFrom',
+      'extraVolumes',
+      'extraVolumeMounts',
+      'image.digest',
+      'strategy.type',
+      'ingress.enabled',
+      'httpRoute.enabled',
+      'networkPolicy.enabled',
+      'networkPolicy.adminFrom',
+      'podMonitor.enabled',
+      'autoscaling.queueDepth.enabled',
+      'tests.enabled',
       'workers',
       'batching.maxBatch',
       'batching.batchDelayUs',
@@ -89,9 +108,15 @@ describe('values.yaml', () => {
     expect(values.podAnnotations['prometheus.io/scrape']).toBe('true');
   });
 
-  it('defaults to a hardened, single-replica, embedded gateway', () => {
+  it('defaults to a hardened, single-replica, embedded gateway with the admin API on its own port', () => {
     expect(values.replicaCount).toBe(1);
     expect(values.redis.url).toBe('');
+    expect(values.admin.port).toBeTypeOf('number');
+    expect(values.admin.port).not.toBe(values.containerPort);
+    expect(values.networkPolicy.enabled).toBe(true);
+    expect(values.networkPolicy.adminFrom).toEqual([]);
+    // Chosen by the chart: Recreate in embedded mode, RollingUpdate with Redis.
+    expect(values.strategy.type).toBe('');
     expect(values.securityContext).toMatchObject({
       runAsNonRoot: true,
       runAsUser: 10001,
@@ -120,6 +145,11 @@ describe('templates', () => {
     'configmap.yaml': ['v1', 'ConfigMap'],
     'secret.yaml': ['v1', 'Secret'],
     'serviceaccount.yaml': ['v1', 'ServiceAccount'],
+    'podmonitor.yaml': ['monitoring.coreos.com/v1', 'PodMonitor'],
+    'ingress.yaml': ['networking.k8s.io/v1', 'Ingress'],
+    'httproute.yaml': ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
+    'networkpolicy.yaml': ['networking.k8s.io/v1', 'NetworkPolicy'],
+    'tests/test-connection.yaml': ['v1', 'Pod'],
   };
 
   it.each(Object.entries(kinds))('%s declares its kind and apiVersion', (file, [apiVersion, kind]) => {
@@ -136,14 +166,14 @@ describe('templates', () => {
 
   it('uses only helpers that _helpers.tpl defines', () => {
     const defined = new Set([...template('_helpers.tpl').matchAll(/define "([\w.]+)"/g)].map((m) => m[1]));
-    for (const file of readdirSync(join(chart, 'templates'))) {
+    for (const file of templateFiles) {
       for (const m of template(file).matchAll(/include "([\w.]+)"/g))
         expect(defined.has(m[1]), `${file}: ${m[1]}`).toBe(true);
     }
   });
 
   it('balances its template actions (every if/with/range/define has an end)', () => {
-    for (const file of readdirSync(join(chart, 'templates'))) {
+    for (const file of templateFiles) {
       const actions = [...template(file).matchAll(/\{\{-?\s*(if|with|range|define|end)\b/g)].map((m) => m[1]);
       const opened = actions.filter((a) => a !== 'end').length;
       expect(actions.filter((a) => a === 'end').length, file).toBe(opened);
@@ -190,8 +220,7 @@ describe('templates', () => {
 
     it('listens on all interfaces and never allows the slow HTTP fallback', () => {
       expect(text).toMatch(/name: CROUPIER_HOST\s+value: "0\.0\.0\.0"/);
-      for (const file of readdirSync(join(chart, 'templates')))
-        expect(template(file), file).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
+      for (const file of templateFiles) expect(template(file), file).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
       expect(read(join(chart, 'values.yaml'))).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
     });
   });
@@ -204,7 +233,7 @@ describe('templates', () => {
 describe('environment variables: the options table (src/config/options.ts) says which the chart sets', () => {
   const known = new Set(OPTION_LIST.map((o) => o.env));
   const sources = [
-    ...readdirSync(join(chart, 'templates')).map((f) => join(chart, 'templates', f)),
+    ...templateFiles.map((f) => join(chart, 'templates', f)),
     join(chart, 'values.yaml'),
     join(root, 'Dockerfile'),
   ];
@@ -234,56 +263,162 @@ describe('environment variables: the options table (src/config/options.ts) says 
   });
 });
 
-describe('Dockerfile', () => {
-  const text = read(join(root, 'Dockerfile'));
-  const instructions = text
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'));
-  const runtime = instructions.slice(instructions.findLastIndex((i) => i.startsWith('FROM ')));
+describe('the operator surface (issue 15, part 6)', () => {
+  const helpers = template('_helpers.tpl');
+  const deployment = template('deployment.yaml');
+  /** The text of one `define` in _helpers.tpl. */
+  const define = (name: string): string => {
+    const start = helpers.indexOf(`{{- define "${name}" -}}`);
+    expect(start, name).toBeGreaterThanOrEqual(0);
+    return helpers.slice(start, helpers.indexOf('{{- end }}\n', helpers.indexOf('\n', start)) + 10);
+  };
 
-  it('is multi-stage on Debian 13 (trixie) with a supported Node', () => {
-    expect(instructions.filter((i) => i.startsWith('FROM ')).length).toBeGreaterThanOrEqual(2);
-    expect(text).toMatch(/^ARG NODE_IMAGE=node:(22|24)-trixie-slim$/m);
-    for (const from of instructions.filter((i) => i.startsWith('FROM ')))
-      expect(from).toMatch(/^FROM \$\{NODE_IMAGE\}/);
+  it('pulls repository@digest when image.digest is set, the tag otherwise', () => {
+    const image = define('croupier.image');
+    expect(image).toMatch(
+      /if \.Values\.image\.digest \}\}\s+\{\{- printf "%s@%s" \.Values\.image\.repository \.Values\.image\.digest/,
+    );
+    expect(image).toMatch(
+      /printf "%s:%s" \.Values\.image\.repository \(default \.Chart\.AppVersion \.Values\.image\.tag\)/,
+    );
+    // Every pod of the chart runs the image through the helper, the test Pod included.
+    for (const file of ['deployment.yaml', 'tests/test-connection.yaml'])
+      expect(template(file), file).toContain('image: {{ include "croupier.image" . }}');
+    expect(values.image.digest).toBe('');
   });
 
-  it('compiles in the build stage and installs production dependencies only for the runtime', () => {
-    expect(text).toMatch(/RUN npm ci --no-audit --no-fund/);
-    expect(text).toMatch(/RUN npm run build/);
-    expect(text).toMatch(/npm ci --omit=dev/);
-    expect(text).toMatch(/uWebSockets\.js@npm:\$\{UWS_PACKAGE\}/);
-    expect(text).toMatch(/^ARG UWS_PACKAGE=@btc-vision\/uwebsockets\.js@20\.5\d\.\d+$/m);
+  it('recreates the pod in embedded mode and refuses a rolling update without Redis', () => {
+    expect(define('croupier.strategyType')).toMatch(
+      /if \.Values\.strategy\.type \}\}\{\{ \.Values\.strategy\.type \}\}\{\{ else if include "croupier\.redisEnabled" \. \}\}RollingUpdate\{\{ else \}\}Recreate\{\{ end \}\}/,
+    );
+    expect(deployment).toMatch(/\$strategy := include "croupier\.strategyType" \. \}\}\s+type: \{\{ \$strategy \}\}/);
+    // rollingUpdate only under RollingUpdate: the API server refuses it with Recreate.
+    expect(deployment).toMatch(/if eq \$strategy "RollingUpdate" \}\}\s+rollingUpdate:/);
+    expect(deployment).not.toContain('toYaml .Values.strategy |');
+    expect(helpers).toMatch(
+      /if and \(eq \(include "croupier\.strategyType" \.\) "RollingUpdate"\) \(not \(include "croupier\.redisEnabled" \.\)\) \}\}\s+\{\{- fail "croupier: strategy\.type=RollingUpdate needs Redis/,
+    );
+    // And more than one replica without Redis stays refused.
+    expect(helpers).toMatch(
+      /gt \(int \.Values\.replicaCount\) 1\) \.Values\.autoscaling\.enabled\) \(not \(include "croupier\.redisEnabled" \.\)\)/,
+    );
+    expect(template('deployment.yaml').startsWith('{{- include "croupier.validate" . }}')).toBe(true);
   });
 
-  it('runs as a numeric non-root user with a health check, state volume and the serve command', () => {
-    const user = runtime.filter((i) => i.startsWith('USER '));
-    expect(user).toEqual(['USER 10001:10001']);
-    expect(runtime.some((i) => /^HEALTHCHECK .*CMD \["node", "-e", ".*\/v2\/health\/live/.test(i))).toBe(true);
-    expect(runtime).toContain('EXPOSE 8080');
-    expect(runtime).toContain('STOPSIGNAL SIGTERM');
-    expect(runtime).toContain('VOLUME ["/var/lib/croupier"]');
-    expect(runtime).toContain('ENTRYPOINT ["node", "bin/croupier.js"]');
-    expect(runtime).toContain('CMD ["serve"]');
-    const env = runtime.filter((i) => i.startsWith('ENV ')).join(' ');
-    expect(env).toMatch(/CROUPIER_HOST=0\.0\.0\.0/);
-    expect(env).toMatch(/CROUPIER_MODELS_DIR=\/app\/models/);
-    expect(env).toMatch(/CROUPIER_STATE_DIR=\/var\/lib\/croupier/);
+  it('renders the PDB only over several pods, with maxUnavailable: 1 by default', () => {
+    const pdb = template('pdb.yaml');
+    expect(pdb).toMatch(
+      /^\{\{- if and \.Values\.podDisruptionBudget\.enabled \(include "croupier\.severalPods" \.\) \}\}$/m,
+    );
+    expect(define('croupier.severalPods')).toMatch(/gt \(int \.Values\.autoscaling\.minReplicas\) 1/);
+    expect(define('croupier.severalPods')).toMatch(/gt \(int \.Values\.replicaCount\) 1/);
+    expect(values.podDisruptionBudget).toMatchObject({ minAvailable: '', maxUnavailable: 1 });
+    expect(pdb).toMatch(/minAvailable: \{\{ \$min \}\}\s+\{\{- else \}\}\s+maxUnavailable:/);
   });
 
-  it('never sets CROUPIER_ALLOW_SLOW_HTTP', () => {
-    const env = instructions.filter((i) => i.startsWith('ENV ') || i.startsWith('ARG ')).join(' ');
-    expect(env).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
+  it('lets the HPA scale on queue depth (a Pods metric) as well as CPU', () => {
+    const hpa = template('hpa.yaml');
+    expect(hpa).toMatch(
+      /if \.Values\.autoscaling\.queueDepth\.enabled \}\}[\s\S]*- type: Pods\s+pods:\s+metric:\s+name: \{\{ \.Values\.autoscaling\.queueDepth\.metricName \}\}\s+target:\s+type: AverageValue/,
+    );
+    expect(hpa).toMatch(/with \.Values\.autoscaling\.targetCPUUtilizationPercentage \}\}\s+- type: Resource/);
+    // The metric the adapter serves by default is one the gateway exports.
+    expect(values.autoscaling.queueDepth.metricName).toBe('croupier_queue_depth');
+    expect(read(join(root, 'src', 'metrics', 'metrics.ts'))).toContain(
+      `name: '${values.autoscaling.queueDepth.metricName}'`,
+    );
+    expect(helpers).toContain('fail "croupier: autoscaling needs a metric');
   });
 
-  it('keeps the build context small but ships the smoke script it runs', () => {
-    const ignore = read(join(root, '.dockerignore'))
-      .split('\n')
-      .map((l) => l.trim());
-    for (const entry of ['node_modules', 'dist', '.croupier', '.git', 'coverage', 'test', '!test/deploy/smoke.mjs'])
-      expect(ignore).toContain(entry);
-    expect(existsSync(join(root, 'test', 'deploy', 'smoke.mjs'))).toBe(true);
+  it('routes an Ingress or HTTPRoute to the data plane only, and only when the admin API has its own port', () => {
+    expect(template('ingress.yaml')).toMatch(/service:\s+name: \{\{ \$service \}\}\s+port:\s+name: http\n/);
+    expect(template('httproute.yaml')).toMatch(
+      /backendRefs:\s+- name: \{\{ include "croupier\.fullname" \. \}\}\s+port: \{\{ \.Values\.service\.port \}\}\n/,
+    );
+    for (const file of ['ingress.yaml', 'httproute.yaml']) {
+      expect(template(file), file).not.toContain('.Values.admin');
+      expect(template(file), file).not.toMatch(/name: admin|-admin\b/);
+    }
+    expect(helpers).toMatch(
+      /if and \(or \.Values\.ingress\.enabled \.Values\.httpRoute\.enabled\) \(not \.Values\.admin\.port\) \}\}\s+\{\{- fail/,
+    );
+    expect(values.ingress.enabled).toBe(false);
+    expect(values.httpRoute.enabled).toBe(false);
+  });
+
+  it('has a NetworkPolicy that opens the data plane and the admin port only to adminFrom', () => {
+    const policy = template('networkpolicy.yaml');
+    expect(policy).toMatch(/policyTypes:\s+- Ingress\n/);
+    expect(policy).toMatch(/- ports:\s+- port: http\s+protocol: TCP/);
+    expect(policy).toMatch(
+      /if and \.Values\.admin\.port \.Values\.networkPolicy\.adminFrom \}\}[\s\S]*- port: admin\s+protocol: TCP\s+from:\s+\{\{- toYaml \.Values\.networkPolicy\.adminFrom/,
+    );
+    // With the data plane restricted, the chart's own test Pod still gets in.
+    expect(policy).toMatch(/with \.Values\.networkPolicy\.dataPlaneFrom \}\}[\s\S]*include "croupier\.testLabels" \$/);
+    // The admin port is a named container port, so the policy's `port: admin` resolves.
+    expect(deployment).toMatch(
+      /if \.Values\.admin\.port \}\}\s+- name: admin\s+containerPort: \{\{ \.Values\.admin\.port \}\}/,
+    );
+  });
+
+  it('offers a PodMonitor as well as a ServiceMonitor, never both', () => {
+    expect(template('podmonitor.yaml')).toMatch(/podMetricsEndpoints:[\s\S]*- port: http\s+path: \/metrics/);
+    expect(helpers).toMatch(/if and \.Values\.serviceMonitor\.enabled \.Values\.podMonitor\.enabled \}\}\s+\{\{- fail/);
+  });
+
+  it('passes extraEnv, extraVolumes and extraVolumeMounts through', () => {
+    expect(deployment).toMatch(/with \.Values\.extraEnv \}\}\s+\{\{- toYaml \. \| nindent 12 \}\}/);
+    expect(deployment).toMatch(/with \.Values\.extraVolumeMounts \}\}\s+\{\{- toYaml \. \| nindent 12 \}\}/);
+    expect(deployment).toMatch(/with \.Values\.extraVolumes \}\}\s+\{\{- toYaml \. \| nindent 8 \}\}/);
+    expect(deployment).not.toContain('.Values.env ');
+  });
+
+  describe('the helm test hook', () => {
+    const pod = template('tests/test-connection.yaml');
+
+    it('is a test hook Pod that asks the data-plane Service for /v2/health/ready', () => {
+      expect(pod).toMatch(/annotations:\s+helm\.sh\/hook: test\n/);
+      expect(pod).toContain('restartPolicy: Never');
+      expect(pod).toContain(
+        '$url := printf "http://%s:%v/v2/health/ready" (include "croupier.fullname" .) .Values.service.port',
+      );
+      expect(pod).toMatch(/command: \["curl", "--fail",[^\n]*\{\{ \$url \| quote \}\}\]/);
+      expect(pod).toMatch(
+        /command: \["node", "-e", "[^\n]*r\.status === 200\) process\.exit\(0\)[^\n]*process\.exit\(1\)[^\n]*", \{\{ \$url \| quote \}\}\]/,
+      );
+      expect(pod).toMatch(/securityContext:\s+\{\{- toYaml \.Values\.securityContext/);
+    });
+
+    it('does not carry the selector labels (the Deployment would adopt it, the Service route to it)', () => {
+      expect(pod).not.toContain('croupier.selectorLabels');
+      expect(pod).not.toContain('"croupier.labels"');
+      const labels = define('croupier.testLabels');
+      expect(labels).toMatch(/app\.kubernetes\.io\/name: \{\{ include "croupier\.name" \. \}\}-test/);
+    });
+
+    it('exits 0 on a 200 and 1 otherwise (its script, run against a real server)', async () => {
+      const script = /command: \["node", "-e", ("[^\n]*?"), \{\{ \$url/.exec(pod)?.[1];
+      expect(script).toBeDefined();
+      const { createServer } = await import('node:http');
+      const { execFile } = await import('node:child_process');
+      const run = (status: number) =>
+        new Promise<number>((resolve) => {
+          const server = createServer((req, res) => {
+            res.statusCode = req.url === '/v2/health/ready' ? status : 404;
+            res.end();
+          }).listen(0, '127.0.0.1', () => {
+            const { port } = server.address() as import('node:net').AddressInfo;
+            // The YAML double-quoted string is a JSON string here (no escapes but \" would differ).
+            const code = JSON.parse(script!) as string;
+            const fast = code.replace('i < 10', 'i < 2').replace('setTimeout(ok, 3000)', 'setTimeout(ok, 50)');
+            execFile(process.execPath, ['-e', fast, `http://127.0.0.1:${port}/v2/health/ready`], (err) => {
+              server.close();
+              resolve(err ? ((err as { code?: number }).code ?? -1) : 0);
+            });
+          });
+        });
+      expect(await run(200)).toBe(0);
+      expect(await run(503)).toBe(1);
+    });
   });
 });
