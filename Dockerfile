@@ -55,11 +55,12 @@ RUN --mount=type=bind,source=scripts/prune-platforms.mjs,target=/tmp/prune-platf
 
 # ---------------------------------------------------------------------------------------------
 # base: the Node image without npm, npx, corepack and yarn (a serving container installs nothing,
-# and a package manager brings its own vulnerabilities to patch), with the app user: a fixed
-# numeric uid/gid, so Kubernetes can check runAsNonRoot without a passwd lookup.
+# and a package manager brings its own vulnerabilities to patch) nor Node's C headers (nothing is
+# compiled here), with the app user: a fixed numeric uid/gid, so Kubernetes can check runAsNonRoot
+# without a passwd lookup.
 FROM ${NODE_IMAGE} AS base
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
-      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* /root/.npm \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* /root/.npm /usr/local/include/node \
  && if command -v npm || command -v npx || command -v corepack || command -v yarn; then echo 'a package manager is left' >&2; exit 1; fi \
  && groupadd --gid 10001 croupier \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin croupier \
