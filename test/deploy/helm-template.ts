@@ -569,6 +569,8 @@ const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true 
 
 /** `helm template <release> helm/croupier -f <overrides>`, in namespace `default`. */
 export const renderChart = (overrides: Value = {}, release = 'croupier'): Rendered => {
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53)
+    throw new RenderError(`release name "${release}": Helm wants a DNS label of at most 53 characters`);
   const values = merge(defaults, structuredClone(overrides));
   if (!validate(values)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'}: ${e.message}`);

@@ -145,6 +145,78 @@ describe('the chart as installed with its defaults', () => {
   });
 });
 
+describe('with every option on', () => {
+  const everything = {
+    ...redis,
+    replicaCount: 3,
+    image: { digest: `sha256:${'ab'.repeat(32)}` },
+    admin: { service: { enabled: true } },
+    adminTokens: { existingSecret: 'croupier-admin' },
+    routes: { r: { policy: 'fixed', arms: [{ name: 'a', model: 'fraud', version: 'live' }] } },
+    models: { source: 'existingClaim', existingClaim: 'croupier-models' },
+    state: { existingClaim: 'croupier-state' },
+    autoscaling: { enabled: true, queueDepth: { enabled: true } },
+    podDisruptionBudget: { enabled: true },
+    serviceMonitor: { enabled: true },
+    ingress: { enabled: true },
+    httpRoute: { enabled: true },
+    networkPolicy: { adminFrom: [{ podSelector: { matchLabels: { role: 'ci' } } }] },
+  };
+
+  it.each([
+    ['croupier', 'croupier'],
+    // The longest release name Helm accepts (53): "<release>-croupier" is then 62 characters.
+    [`release-${'x'.repeat(45)}`, 'release-'],
+  ])('renders a well-formed, labelled object of each kind (release %s)', (release, prefix) => {
+    const rendered = renderChart(everything, release);
+    expect(rendered.manifests.map((m) => m.kind).sort()).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'HTTPRoute',
+      'HorizontalPodAutoscaler',
+      'Ingress',
+      'NetworkPolicy',
+      'Pod',
+      'PodDisruptionBudget',
+      'Secret',
+      'Service',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
+    const names = new Set<string>();
+    for (const m of rendered.manifests) {
+      expect(typeof m.apiVersion, m.kind).toBe('string');
+      expect(m.metadata.name, m.kind).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      // A Service's name is a DNS label (63); the others are DNS subdomains (253). Label values: 63.
+      expect(m.metadata.name.length, m.metadata.name).toBeLessThanOrEqual(m.kind === 'Service' ? 63 : 253);
+      for (const [key, value] of Object.entries(m.metadata.labels ?? {}))
+        expect(String(value).length, `${m.kind} label ${key}`).toBeLessThanOrEqual(63);
+      expect(m.metadata.name.startsWith(prefix), m.metadata.name).toBe(true);
+      expect(m.metadata.labels['app.kubernetes.io/instance'], m.kind).toBe(release);
+      expect(names.has(`${m.kind}/${m.metadata.name}`), m.metadata.name).toBe(false);
+      names.add(`${m.kind}/${m.metadata.name}`);
+    }
+    // Everything that selects pods selects the Deployment's, and the Deployment's selector its template.
+    const d = one(rendered.kind('Deployment'), 'Deployment');
+    const podLabels = d.spec.template.metadata.labels;
+    expect(selects(d.spec.selector.matchLabels, podLabels)).toBe(true);
+    for (const s of rendered.kind('Service')) expect(selects(s.spec.selector, podLabels), s.metadata.name).toBe(true);
+    for (const m of [...rendered.kind('PodDisruptionBudget'), ...rendered.kind('ServiceMonitor')])
+      expect(selects(m.spec.selector.matchLabels, podLabels), m.kind).toBe(true);
+    // Every named port a Service, probe or policy refers to is a port of the container.
+    const ports = new Set(container(d).ports.map((p: Manifest) => p.name));
+    for (const s of rendered.kind('Service'))
+      for (const p of s.spec.ports) expect(ports.has(p.targetPort), p.targetPort).toBe(true);
+    for (const rule of one(rendered.kind('NetworkPolicy'), 'NetworkPolicy').spec.ingress)
+      for (const p of rule.ports) expect(ports.has(p.port), p.port).toBe(true);
+    // Every volume mounted is a volume of the pod.
+    const volumes = new Set(d.spec.template.spec.volumes.map((v: Manifest) => v.name));
+    for (const c of [...d.spec.template.spec.containers, ...d.spec.template.spec.initContainers])
+      for (const m of c.volumeMounts) expect(volumes.has(m.name), `${c.name}: ${m.name}`).toBe(true);
+  });
+});
+
 describe('what the chart refuses, with the reason', () => {
   it.each([
     ['two replicas without Redis', { replicaCount: 2 }, /several replicas .* need shared state/],

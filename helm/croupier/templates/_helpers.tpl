@@ -72,6 +72,11 @@ app.kubernetes.io/component: test
 {{- if or .Values.redis.url .Values.redis.existingSecret .Values.redis.sentinels .Values.redis.clusterNodes }}true{{ end }}
 {{- end }}
 
+{{/* The admin Service: a Service name is a DNS label (63 characters), so the suffix is kept and the rest cut. */}}
+{{- define "croupier.adminServiceName" -}}
+{{- printf "%s-admin" (include "croupier.fullname" . | trunc 57 | trimSuffix "-") }}
+{{- end }}
+
 {{/* The chart's own Secret: inline admin tokens and/or an inline Redis URL. */}}
 {{- define "croupier.secretName" -}}
 {{- printf "%s-secrets" (include "croupier.fullname" .) | trunc 63 | trimSuffix "-" }}
