@@ -357,7 +357,22 @@ class Renderer {
       return this.run(body, data, { vars: [new Map()], root: data });
     },
     toYaml,
-    toPrettyJson: (v: Value) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x), 2),
+    // encoding/json: map keys sorted.
+    toPrettyJson: (v: Value) =>
+      JSON.stringify(
+        v,
+        (_k, x) =>
+          typeof x === 'bigint'
+            ? Number(x)
+            : isMap(x)
+              ? Object.fromEntries(
+                  Object.keys(x)
+                    .sort()
+                    .map((key) => [key, x[key]]),
+                )
+              : x,
+        2,
+      ),
     nindent: (n: Value, s: Value) => {
       const pad = ' '.repeat(Number(toInt(n)));
       return `\n${pad}${show(s).replaceAll('\n', `\n${pad}`)}`;
@@ -567,11 +582,17 @@ const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true 
   JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')),
 );
 
+/** values.yaml with the overrides coalesced onto it, as Helm does before validating and rendering. */
+export const chartValues = (overrides: Value = {}): Value => merge(defaults, structuredClone(overrides));
+
+/** Chart.yaml's fields as templates see them (`.Chart.Name`...). */
+export const chartFields = { Name: chartMeta.name, Version: chartMeta.version, AppVersion: chartMeta.appVersion };
+
 /** `helm template <release> helm/croupier -f <overrides>`, in namespace `default`. */
 export const renderChart = (overrides: Value = {}, release = 'croupier'): Rendered => {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53)
     throw new RenderError(`release name "${release}": Helm wants a DNS label of at most 53 characters`);
-  const values = merge(defaults, structuredClone(overrides));
+  const values = chartValues(overrides);
   if (!validate(values)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'}: ${e.message}`);
     throw new RenderError(`values don't meet the specifications of the schema(s): ${problems.join('; ')}`);
@@ -596,7 +617,7 @@ export const renderChart = (overrides: Value = {}, release = 'croupier'): Render
     const full = `${chartMeta.name}/templates/${name}`;
     const data = {
       Values: values,
-      Chart: { Name: chartMeta.name, Version: chartMeta.version, AppVersion: chartMeta.appVersion },
+      Chart: chartFields,
       Release: { Name: release, Namespace: 'default', Service: 'Helm', IsInstall: true, IsUpgrade: false },
       Template: { Name: full, BasePath: `${chartMeta.name}/templates` },
       Capabilities: {},
