@@ -4,8 +4,12 @@
  * branch of the chart on and off and on each value the chart refuses. The two must render the same
  * bytes, and refuse with the same message.
  *
- * It needs Go and two Debian packages (there is no helm binary and no Go module download here):
- *   apt-get install golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev
+ * The values are checked against values.schema.json first, by gojsonschema (Helm 3's validator
+ * before 3.18) and by Ajv in the renderer: both accept the same sets and refuse the same mistakes.
+ *
+ * It needs Go and three Debian packages (there is no helm binary and no Go module download here):
+ *   apt-get install golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev \
+ *     golang-github-xeipuuv-gojsonschema-dev
  * Without them it is skipped, and says so.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -18,10 +22,12 @@ import { chartFields, chartValues, renderChart } from './helm-template.js';
 const gopath = '/usr/share/gocode';
 const haveGo =
   spawnSync('go', ['version']).status === 0
-  && ['github.com/Masterminds/sprig', 'github.com/ghodss/yaml'].every((p) => existsSync(join(gopath, 'src', p)));
+  && ['github.com/Masterminds/sprig', 'github.com/ghodss/yaml', 'github.com/xeipuuv/gojsonschema'].every((p) =>
+    existsSync(join(gopath, 'src', p)),
+  );
 if (!haveGo)
   console.warn(
-    'helm-template-go.test.ts skipped: needs go, golang-github-masterminds-sprig-dev, golang-github-ghodss-yaml-dev',
+    'helm-template-go.test.ts skipped: needs go and golang-github-{masterminds-sprig,ghodss-yaml,xeipuuv-gojsonschema}-dev',
   );
 
 const chartDir = join(import.meta.dirname, '..', '..', 'helm', 'croupier');
@@ -94,6 +100,20 @@ const renders: [string, object][] = [
   ['autoscaling without a metric', { ...redis, autoscaling: { enabled: true, targetCPUUtilizationPercentage: null } }],
   ['a grace period shorter than the drain', { terminationGracePeriodSeconds: 30 }],
   ['Sentinel without a name', { replicaCount: 2, redis: { sentinels: ['sentinel-0:26379'] } }],
+  // Refused by the schema, before any template runs.
+  ['the old env key', { env: [{ name: 'X', value: '1' }] }],
+  ['a tag as digest', { image: { digest: 'latest' } }],
+  ['a port out of range', { admin: { port: 70000 } }],
+  ['a string replica count', { replicaCount: '2' }],
+  ['no workers', { workers: 0 }],
+  ['a count as a string in a PDB', { podDisruptionBudget: { maxUnavailable: '50' } }],
+  ['a size in words', { bodyLimit: '1 megabyte' }],
+  [
+    'a relative Ingress path',
+    { ingress: { hosts: [{ host: 'a.example', paths: [{ path: 'api', pathType: 'Prefix' }] }] } },
+  ],
+  ['a short inline token', { adminTokens: { inline: { ci: 'short' } } }],
+  ['a Sentinel without a port', { redis: { sentinels: ['sentinel-0'] } }],
 ];
 
 describe.skipIf(!haveGo)('the renderer and Go text/template + Sprig render the chart alike', () => {
@@ -120,7 +140,12 @@ describe.skipIf(!haveGo)('the renderer and Go text/template + Sprig render the c
         }),
         encoding: 'utf8',
       }),
-    ) as { files?: Record<string, string>; error?: string };
+    ) as { files?: Record<string, string>; schema?: string; error?: string };
+    if (go.schema) {
+      expect(() => renderChart(overrides), go.schema).toThrow(/don't meet the specifications of the schema/);
+      return;
+    }
+    expect(() => renderChart(overrides)).not.toThrow(/schema/);
     if (go.error) {
       const message = /error calling fail: (.*?)\s*$/.exec(go.error)?.[1];
       expect(message, go.error).toBeDefined();

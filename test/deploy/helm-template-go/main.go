@@ -1,9 +1,11 @@
 // The reference for test/deploy/helm-template.ts: the chart rendered by Go's text/template with
 // Sprig and Helm's include/toYaml/fail, as Helm's engine sets them up (missingkey=zero, "<no
-// value>" removed). It reads {values, release, chart, dir} as JSON on stdin and prints
-// {"files": {path: text}} or {"error": message}. Built and run by helm-template-go.test.ts where Go
-// and the Debian packages golang-github-masterminds-sprig-dev and golang-github-ghodss-yaml-dev
-// are installed (GOPATH mode, GOPATH=/usr/share/gocode).
+// value>" removed), after checking the values against values.schema.json with gojsonschema (as
+// Helm 3 before 3.18 does). It reads {values, release, chart, dir} as JSON on stdin and prints
+// {"files": {path: text}}, {"schema": problems} or {"error": message}. Built and run by
+// helm-template-go.test.ts where Go and the Debian packages golang-github-masterminds-sprig-dev,
+// golang-github-ghodss-yaml-dev and golang-github-xeipuuv-gojsonschema-dev are installed (GOPATH
+// mode, GOPATH=/usr/share/gocode).
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 
 	sprig "github.com/Masterminds/sprig"
 	"github.com/ghodss/yaml"
+	"github.com/xeipuuv/gojsonschema"
 )
 
 type input struct {
@@ -33,6 +36,22 @@ func main() {
 	data, _ := ioutil.ReadAll(os.Stdin)
 	if err := json.Unmarshal(data, &in); err != nil {
 		panic(err)
+	}
+	// Helm 3 (before 3.18) checks the values with gojsonschema before rendering.
+	if schema, err := ioutil.ReadFile(filepath.Join(in.Dir, "values.schema.json")); err == nil {
+		result, err := gojsonschema.Validate(gojsonschema.NewBytesLoader(schema), gojsonschema.NewGoLoader(in.Values))
+		if err != nil {
+			fmt.Println(`{"error":` + quote("schema: "+err.Error()) + `}`)
+			return
+		}
+		if !result.Valid() {
+			var problems []string
+			for _, e := range result.Errors() {
+				problems = append(problems, e.Field()+": "+e.Description())
+			}
+			fmt.Println(`{"schema":` + quote(strings.Join(problems, "; ")) + `}`)
+			return
+		}
 	}
 	t := template.New("gotpl").Option("missingkey=zero")
 	funcs := sprig.TxtFuncMap()
