@@ -13,8 +13,13 @@
 #   docker build -t croupier .
 #   docker run --rm -p 8080:8080 croupier
 #   docker run --rm -p 8080:8080 -v "$PWD/models:/app/models:ro" croupier
+#
+# The base is pinned to an exact Node release, so a rebuild of the same commit gets the same Node.
+# A release pipeline pins the digest as well (docs/deploy.md, "Pinning the base"):
+#   --build-arg NODE_IMAGE=node:24.11.1-trixie-slim@sha256:<digest>
+# and stamps the OCI labels with --build-arg VERSION=… REVISION=$(git rev-parse HEAD) CREATED=….
 
-ARG NODE_IMAGE=node:24-trixie-slim
+ARG NODE_IMAGE=node:24.11.1-trixie-slim
 
 # ---------------------------------------------------------------------------------------------
 # build: full dependency tree, official uWS swapped in, TypeScript compiled against its types.
@@ -36,38 +41,67 @@ COPY src ./src
 RUN npm run build
 
 # ---------------------------------------------------------------------------------------------
-# deps: production dependencies only, from the lock file the build stage wrote.
+# deps: production dependencies only, from the lock file the build stage wrote, without the native
+# binaries of other platforms (scripts/prune-platforms.mjs: ONNX Runtime for darwin, win32 and the
+# other CPU, uWS addons for other systems, CPUs and Node ABIs), then proven to load.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json /src/.npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN --mount=type=bind,source=scripts/prune-platforms.mjs,target=/tmp/prune-platforms.mjs \
+    npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force \
+ && node /tmp/prune-platforms.mjs node_modules \
  && node --input-type=module -e "import uWS from 'uWebSockets.js'; import ort from 'onnxruntime-node'; const native = /\[native code\]/.test(Function.prototype.toString.call(uWS.App)); for (const f of ['App', 'us_listen_socket_close', 'us_socket_local_port']) if (typeof uWS[f] !== 'function') throw new Error('uWebSockets.js lacks ' + f); if (!native) throw new Error('uWebSockets.js did not load its native build'); if (typeof ort.InferenceSession?.create !== 'function') throw new Error('onnxruntime-node did not load'); console.log('native uWS + onnxruntime-node load on node', process.version)"
 
 # ---------------------------------------------------------------------------------------------
-# runtime
-FROM ${NODE_IMAGE} AS runtime
-LABEL org.opencontainers.image.title="croupier" \
-      org.opencontainers.image.description="Real-time ONNX model-serving gateway: versioned models, bandit routing, feedback, Prometheus metrics" \
-      org.opencontainers.image.licenses="Apache-2.0"
-
-# A fixed numeric uid/gid, so Kubernetes can check runAsNonRoot without a passwd lookup.
-RUN groupadd --gid 10001 croupier \
+# base: the Node image without npm, npx, corepack and yarn (a serving container installs nothing,
+# and a package manager brings its own vulnerabilities to patch) nor Node's C headers (nothing is
+# compiled here), with the app user: a fixed numeric uid/gid, so Kubernetes can check runAsNonRoot
+# without a passwd lookup.
+FROM ${NODE_IMAGE} AS base
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* /root/.npm /usr/local/include/node \
+ && if command -v npm || command -v npx || command -v corepack || command -v yarn; then echo 'a package manager is left' >&2; exit 1; fi \
+ && groupadd --gid 10001 croupier \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin croupier \
  && mkdir -p /var/lib/croupier \
  && chown 10001:10001 /var/lib/croupier
+
+# ---------------------------------------------------------------------------------------------
+# runtime: that file system as one layer, so the removed package managers are in no layer either.
+FROM scratch AS runtime
+COPY --from=base / /
+# OCI annotations (github.com/opencontainers/image-spec, annotations.md). VERSION follows
+# package.json; the release pipeline passes REVISION (the commit), CREATED (RFC 3339) and SOURCE
+# (the repository URL), which a local build leaves empty rather than guessing.
+ARG NODE_IMAGE
+ARG VERSION=0.1.0
+ARG REVISION=""
+ARG CREATED=""
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="croupier" \
+      org.opencontainers.image.description="Real-time ONNX model-serving gateway: versioned models, bandit routing, feedback, Prometheus metrics" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}"
 
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
+COPY LICENSE ./LICENSE
 # The demo models, baked in; mount a volume at /app/models to serve your own. Owned by the app
 # user so that a named volume Docker seeds from here is writable (`croupier push` writes into the
 # models folder); in Kubernetes the root filesystem is read-only and releases go to a volume.
 COPY --chown=10001:10001 models ./models
 
-ENV NODE_ENV=production \
+# FROM scratch starts without the base image's environment.
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    NODE_ENV=production \
     CROUPIER_HOST=0.0.0.0 \
     CROUPIER_PORT=8080 \
     CROUPIER_MODELS_DIR=/app/models \

@@ -1,12 +1,13 @@
 /**
- * The Helm chart and the Dockerfile, checked without helm or docker (neither exists on the dev
- * machines or CI). Chart.yaml and values.yaml are parsed; templates are Go templates, not YAML, so
- * their text is checked for the objects and fields the deployment depends on; the CROUPIER_*
- * variables they set are the ones the options table (src/config/options.ts) says the chart sets.
+ * The Helm chart, checked without helm (it does not exist on the dev machines or CI; the image is
+ * checked in image.test.ts, the values schema in values-schema.test.ts). Chart.yaml and values.yaml
+ * are parsed; templates are Go templates, not YAML, so their text is checked for the objects and
+ * fields the deployment depends on; the CROUPIER_* variables they set are the ones the options
+ * table (src/config/options.ts) says the chart sets.
  */
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { OPTION_LIST } from '../../src/config/options.js';
 
@@ -14,6 +15,12 @@ const root = join(import.meta.dirname, '..', '..');
 const chart = join(root, 'helm', 'croupier');
 const read = (path: string): string => readFileSync(path, 'utf8');
 const template = (name: string): string => read(join(chart, 'templates', name));
+/** Every file under templates/, as paths relative to it (`tests/test-connection.yaml`). */
+const templateFiles = (
+  readdirSync(join(chart, 'templates'), { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[]
+)
+  .filter((e) => e.isFile())
+  .map((e) => relative(join(chart, 'templates'), join(e.parentPath, e.name)));
 const pkg = JSON.parse(read(join(root, 'package.json'))) as { version: string };
 // biome-ignore lint/suspicious/noExplicitAny: values.yaml is untyped YAML, read by dotted paths
 const values = parse(read(join(chart, 'values.yaml'))) as Record<string, any>;
@@ -63,7 +70,19 @@ describe('values.yaml', () => {
       'redis.clusterNodes',
       'redis.name',
       'redis.waitReplicas',
-      'env',
+      'extraEnv',
+      'envFrom',
+      'extraVolumes',
+      'extraVolumeMounts',
+      'image.digest',
+      'strategy.type',
+      'ingress.enabled',
+      'httpRoute.enabled',
+      'networkPolicy.enabled',
+      'networkPolicy.adminFrom',
+      'podMonitor.enabled',
+      'autoscaling.queueDepth.enabled',
+      'tests.enabled',
       'workers',
       'batching.maxBatch',
       'batching.batchDelayUs',
@@ -89,9 +108,15 @@ describe('values.yaml', () => {
     expect(values.podAnnotations['prometheus.io/scrape']).toBe('true');
   });
 
-  it('defaults to a hardened, single-replica, embedded gateway', () => {
+  it('defaults to a hardened, single-replica, embedded gateway with the admin API on its own port', () => {
     expect(values.replicaCount).toBe(1);
     expect(values.redis.url).toBe('');
+    expect(values.admin.port).toBeTypeOf('number');
+    expect(values.admin.port).not.toBe(values.containerPort);
+    expect(values.networkPolicy.enabled).toBe(true);
+    expect(values.networkPolicy.adminFrom).toEqual([]);
+    // Chosen by the chart: Recreate in embedded mode, RollingUpdate with Redis.
+    expect(values.strategy.type).toBe('');
     expect(values.securityContext).toMatchObject({
       runAsNonRoot: true,
       runAsUser: 10001,
@@ -120,6 +145,11 @@ describe('templates', () => {
     'configmap.yaml': ['v1', 'ConfigMap'],
     'secret.yaml': ['v1', 'Secret'],
     'serviceaccount.yaml': ['v1', 'ServiceAccount'],
+    'podmonitor.yaml': ['monitoring.coreos.com/v1', 'PodMonitor'],
+    'ingress.yaml': ['networking.k8s.io/v1', 'Ingress'],
+    'httproute.yaml': ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
+    'networkpolicy.yaml': ['networking.k8s.io/v1', 'NetworkPolicy'],
+    'tests/test-connection.yaml': ['v1', 'Pod'],
   };
 
   it.each(Object.entries(kinds))('%s declares its kind and apiVersion', (file, [apiVersion, kind]) => {
@@ -136,14 +166,14 @@ describe('templates', () => {
 
   it('uses only helpers that _helpers.tpl defines', () => {
     const defined = new Set([...template('_helpers.tpl').matchAll(/define "([\w.]+)"/g)].map((m) => m[1]));
-    for (const file of readdirSync(join(chart, 'templates'))) {
+    for (const file of templateFiles) {
       for (const m of template(file).matchAll(/include "([\w.]+)"/g))
         expect(defined.has(m[1]), `${file}: ${m[1]}`).toBe(true);
     }
   });
 
   it('balances its template actions (every if/with/range/define has an end)', () => {
-    for (const file of readdirSync(join(chart, 'templates'))) {
+    for (const file of templateFiles) {
       const actions = [...template(file).matchAll(/\{\{-?\s*(if|with|range|define|end)\b/g)].map((m) => m[1]);
       const opened = actions.filter((a) => a !== 'end').length;
       expect(actions.filter((a) => a === 'end').length, file).toBe(opened);
@@ -190,8 +220,7 @@ describe('templates', () => {
 
     it('listens on all interfaces and never allows the slow HTTP fallback', () => {
       expect(text).toMatch(/name: CROUPIER_HOST\s+value: "0\.0\.0\.0"/);
-      for (const file of readdirSync(join(chart, 'templates')))
-        expect(template(file), file).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
+      for (const file of templateFiles) expect(template(file), file).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
       expect(read(join(chart, 'values.yaml'))).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
     });
   });
@@ -204,7 +233,7 @@ describe('templates', () => {
 describe('environment variables: the options table (src/config/options.ts) says which the chart sets', () => {
   const known = new Set(OPTION_LIST.map((o) => o.env));
   const sources = [
-    ...readdirSync(join(chart, 'templates')).map((f) => join(chart, 'templates', f)),
+    ...templateFiles.map((f) => join(chart, 'templates', f)),
     join(chart, 'values.yaml'),
     join(root, 'Dockerfile'),
   ];
@@ -231,59 +260,5 @@ describe('environment variables: the options table (src/config/options.ts) says 
       if (!ownValue || o.default === undefined) continue;
       expect(o.value(String(valueAt(o.chart))), o.env).toEqual(o.value(undefined));
     }
-  });
-});
-
-describe('Dockerfile', () => {
-  const text = read(join(root, 'Dockerfile'));
-  const instructions = text
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'));
-  const runtime = instructions.slice(instructions.findLastIndex((i) => i.startsWith('FROM ')));
-
-  it('is multi-stage on Debian 13 (trixie) with a supported Node', () => {
-    expect(instructions.filter((i) => i.startsWith('FROM ')).length).toBeGreaterThanOrEqual(2);
-    expect(text).toMatch(/^ARG NODE_IMAGE=node:(22|24)-trixie-slim$/m);
-    for (const from of instructions.filter((i) => i.startsWith('FROM ')))
-      expect(from).toMatch(/^FROM \$\{NODE_IMAGE\}/);
-  });
-
-  it('compiles in the build stage and installs production dependencies only for the runtime', () => {
-    expect(text).toMatch(/RUN npm ci --no-audit --no-fund/);
-    expect(text).toMatch(/RUN npm run build/);
-    expect(text).toMatch(/npm ci --omit=dev/);
-    expect(text).toMatch(/uWebSockets\.js@npm:\$\{UWS_PACKAGE\}/);
-    expect(text).toMatch(/^ARG UWS_PACKAGE=@btc-vision\/uwebsockets\.js@20\.5\d\.\d+$/m);
-  });
-
-  it('runs as a numeric non-root user with a health check, state volume and the serve command', () => {
-    const user = runtime.filter((i) => i.startsWith('USER '));
-    expect(user).toEqual(['USER 10001:10001']);
-    expect(runtime.some((i) => /^HEALTHCHECK .*CMD \["node", "-e", ".*\/v2\/health\/live/.test(i))).toBe(true);
-    expect(runtime).toContain('EXPOSE 8080');
-    expect(runtime).toContain('STOPSIGNAL SIGTERM');
-    expect(runtime).toContain('VOLUME ["/var/lib/croupier"]');
-    expect(runtime).toContain('ENTRYPOINT ["node", "bin/croupier.js"]');
-    expect(runtime).toContain('CMD ["serve"]');
-    const env = runtime.filter((i) => i.startsWith('ENV ')).join(' ');
-    expect(env).toMatch(/CROUPIER_HOST=0\.0\.0\.0/);
-    expect(env).toMatch(/CROUPIER_MODELS_DIR=\/app\/models/);
-    expect(env).toMatch(/CROUPIER_STATE_DIR=\/var\/lib\/croupier/);
-  });
-
-  it('never sets CROUPIER_ALLOW_SLOW_HTTP', () => {
-    const env = instructions.filter((i) => i.startsWith('ENV ') || i.startsWith('ARG ')).join(' ');
-    expect(env).not.toContain('CROUPIER_ALLOW_SLOW_HTTP');
-  });
-
-  it('keeps the build context small but ships the smoke script it runs', () => {
-    const ignore = read(join(root, '.dockerignore'))
-      .split('\n')
-      .map((l) => l.trim());
-    for (const entry of ['node_modules', 'dist', '.croupier', '.git', 'coverage', 'test', '!test/deploy/smoke.mjs'])
-      expect(ignore).toContain(entry);
-    expect(existsSync(join(root, 'test', 'deploy', 'smoke.mjs'))).toBe(true);
   });
 });

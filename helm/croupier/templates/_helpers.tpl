@@ -33,6 +33,13 @@ app.kubernetes.io/name: {{ include "croupier.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The `helm test` Pod's labels: deliberately not matching croupier.selectorLabels. */}}
+{{- define "croupier.testLabels" -}}
+app.kubernetes.io/name: {{ include "croupier.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+{{- end }}
+
 {{- define "croupier.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "croupier.fullname" .) .Values.serviceAccount.name }}
@@ -41,13 +48,33 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* repository:tag, or repository@sha256:... when image.digest is set (the digest is what is pulled). */}}
 {{- define "croupier.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Recreate in embedded mode (one pod owns the state and the decision-id secret), else the value or RollingUpdate. */}}
+{{- define "croupier.strategyType" -}}
+{{- if .Values.strategy.type }}{{ .Values.strategy.type }}{{ else if include "croupier.redisEnabled" . }}RollingUpdate{{ else }}Recreate{{ end }}
+{{- end }}
+
+{{/* "true" when more than one pod can run at once in steady state (a PDB then makes sense). */}}
+{{- define "croupier.severalPods" -}}
+{{- if .Values.autoscaling.enabled }}{{ if gt (int .Values.autoscaling.minReplicas) 1 }}true{{ end }}{{ else if gt (int .Values.replicaCount) 1 }}true{{ end }}
 {{- end }}
 
 {{/* "true" when any Redis setting is given (shared state), else "" (embedded). */}}
 {{- define "croupier.redisEnabled" -}}
 {{- if or .Values.redis.url .Values.redis.existingSecret .Values.redis.sentinels .Values.redis.clusterNodes }}true{{ end }}
+{{- end }}
+
+{{/* The admin Service: a Service name is a DNS label (63 characters), so the suffix is kept and the rest cut. */}}
+{{- define "croupier.adminServiceName" -}}
+{{- printf "%s-admin" (include "croupier.fullname" . | trunc 57 | trimSuffix "-") }}
 {{- end }}
 
 {{/* The chart's own Secret: inline admin tokens and/or an inline Redis URL. */}}
@@ -75,6 +102,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- if and .Values.admin.service.enabled (not .Values.admin.port) }}
 {{- fail "croupier: admin.service.enabled needs admin.port (the admin API's own listener)" }}
+{{- end }}
+{{- if and .Values.admin.port (eq (int .Values.admin.port) (int .Values.containerPort)) }}
+{{- fail "croupier: admin.port must differ from containerPort (the data-plane port)" }}
+{{- end }}
+{{- if and (or .Values.ingress.enabled .Values.httpRoute.enabled) (not .Values.admin.port) }}
+{{- fail "croupier: ingress.enabled / httpRoute.enabled need admin.port: with the admin API on the data-plane port they would publish /admin" }}
+{{- end }}
+{{- if and (eq (include "croupier.strategyType" .) "RollingUpdate") (not (include "croupier.redisEnabled" .)) }}
+{{- fail "croupier: strategy.type=RollingUpdate needs Redis: in embedded mode the old and the new pod would both need the state volume (a ReadWriteOnce claim never attaches twice) and would sign decisions with different secrets; leave strategy.type empty (Recreate)" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled .Values.podMonitor.enabled }}
+{{- fail "croupier: enable serviceMonitor or podMonitor, not both (every sample would be scraped twice)" }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (not .Values.autoscaling.targetCPUUtilizationPercentage) (not .Values.autoscaling.queueDepth.enabled) }}
+{{- fail "croupier: autoscaling needs a metric: autoscaling.targetCPUUtilizationPercentage and/or autoscaling.queueDepth.enabled" }}
 {{- end }}
 {{- $floor := add (int .Values.preStop.sleepSeconds) (div (int .Values.drainTimeoutMs) 1000) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $floor) }}
