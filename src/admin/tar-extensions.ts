@@ -9,8 +9,11 @@
 import type { TarHeader } from './tar.js';
 
 export const isExtension = (type: string): boolean => type === 'x' || type === 'g' || type === 'L' || type === 'K';
-/** Largest extension entry read: a long name, or pax records with a few extended attributes. */
-export const EXTENSION_BYTES = 1024 * 1024;
+/**
+ * Largest extension entry read: a long name, or pax records with a few extended attributes (macOS
+ * writes tens of bytes each). Parsed in one step of the event loop, so kept small.
+ */
+export const EXTENSION_BYTES = 64 * 1024;
 
 /** A GNU long name: the entry's data up to its NUL. */
 function cString(data: Buffer): string {
@@ -43,25 +46,32 @@ function parsePax(data: Buffer, into: Overrides): void {
   let at = 0;
   while (at < data.length) {
     if (data[at] === 0 && data.subarray(at).every((b) => b === 0)) return;
-    const space = data.indexOf(0x20, at);
-    const digits = space < 0 ? '' : data.toString('latin1', at, space);
-    const length = /^[1-9][0-9]{0,8}$/.test(digits) ? Number(digits) : 0;
+    // Bytes, not strings and patterns, until a key matters: 64 KiB of tiny records stays cheap.
+    let length = 0;
+    let space = at;
+    for (; space < data.length && space - at < 9 && data[space]! >= 0x30 && data[space]! <= 0x39; space++)
+      length = length * 10 + data[space]! - 0x30;
     const end = at + length;
-    if (length === 0 || end > data.length || end <= space + 1 || data[end - 1] !== 0x0a)
+    if (data[at] === 0x30 || data[space] !== 0x20 || end > data.length || end <= space + 1 || data[end - 1] !== 0x0a)
       throw new Error('tar: malformed pax record (its length does not match)');
-    const record = data.toString('utf8', space + 1, end - 1);
-    const eq = record.indexOf('=');
-    if (eq <= 0) throw new Error('tar: malformed pax record (no key=value)');
-    const key = record.slice(0, eq);
-    const value = record.slice(eq + 1);
-    if (key === 'path') into.path = value || undefined;
-    else if (key === 'linkpath') into.linkpath = value || undefined;
-    else if (key === 'size') {
-      if (value !== '' && !/^[0-9]{1,15}$/.test(value)) throw new Error(`tar: bad pax size "${value.slice(0, 40)}"`);
-      into.size = value === '' ? undefined : Number(value);
-    } else if (key.startsWith('GNU.sparse.')) throw new Error('tar: sparse files are refused');
+    const eq = data.indexOf(0x3d, space + 1);
+    if (eq <= space + 1 || eq >= end) throw new Error('tar: malformed pax record (no key=value)');
+    // The keys that change an entry are short (path, size, linkpath), or GNU.sparse.*.
+    const keyLength = eq - space - 1;
+    if (keyLength <= 8 || data[space + 1] === 0x47)
+      take(data.toString('latin1', space + 1, eq), data, eq + 1, end - 1, into);
     at = end;
   }
+}
+
+function take(key: string, data: Buffer, from: number, to: number, into: Overrides): void {
+  if (key === 'path') into.path = data.toString('utf8', from, to) || undefined;
+  else if (key === 'linkpath') into.linkpath = data.toString('utf8', from, to) || undefined;
+  else if (key === 'size') {
+    const value = data.toString('latin1', from, to);
+    if (value !== '' && !/^[0-9]{1,15}$/.test(value)) throw new Error(`tar: bad pax size "${value.slice(0, 40)}"`);
+    into.size = value === '' ? undefined : Number(value);
+  } else if (key.startsWith('GNU.sparse.')) throw new Error('tar: sparse files are refused');
 }
 
 /** Folds extension entries into the entry they describe. */

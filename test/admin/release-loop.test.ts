@@ -14,11 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRelease } from '../../src/admin/release.js';
+import { EXTENSION_BYTES, paxRecord, writeTar } from '../../src/admin/tar.js';
 import { embeddingManifest, embeddingModel } from '../helpers/onnx.js';
 import { copyDemoModels, demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { TOKEN } from './admin-client.js';
+import { admin, type Answer, TOKEN } from './admin-client.js';
 
 const run = promisify(execFile);
 /** Longest the loop may be held: no step of a push comes near it; the in-memory way takes seconds. */
@@ -144,6 +146,28 @@ describe('pushing a 200 MB release', () => {
     // Waiting for a core on a busy machine stretches the wall-clock delay; still far from seconds.
     expect(stall.wall).toBeLessThan(10 * BOUND_MS);
   }, 120_000);
+
+  it('a flood of tiny pax records is read in short steps', async () => {
+    // Extension entries are parsed whole, in one step each: as large as allowed, as many records
+    // as fit, one before each of 60 files (within the entry limit and the first 4 MiB inflated).
+    const record = paxRecord('a', 'b');
+    const records = Buffer.concat(Array(Math.floor(EXTENSION_BYTES / record.length)).fill(record));
+    const flood = Array.from({ length: 60 }, (_, i) => [
+      { name: `PaxHeader/f${i}`, type: 'x', data: records },
+      { name: `f${i}.bin`, data: Buffer.from('x') },
+    ]).flat();
+    const body = gzipSync(writeTar(flood));
+    let res: Answer | undefined;
+    // The client's first fetch loads and compiles undici: the client's cost, before measuring.
+    await admin(t, 'GET', '/admin/models');
+    const stall = await longestStall(async () => {
+      res = await admin(t, 'POST', '/admin/models/fraud/versions', body, { 'content-type': 'application/gzip' });
+    });
+    console.log(`pax flood: longest stall ${stall.cpu.toFixed(1)} ms on a core, ${stall.wall.toFixed(1)} ms wall`);
+    // Read through, then refused for what the files are (no SHA256SUMS), not for their headers.
+    expect(res?.status, JSON.stringify(res?.body)).toBe(422);
+    expect(stall.cpu).toBeLessThan(BOUND_MS);
+  });
 
   it('the measure catches a stall: the in-memory reader (how a push ran before 12-7) takes longer', async () => {
     const bytes = readFileSync(archive);
