@@ -159,7 +159,7 @@ describe('pax and GNU headers cannot smuggle what a ustar header may not', () =>
     expect(readdirSync(join(models, '.incoming'))).toEqual([]);
   };
 
-  it('a pax path or GNU long name that escapes, is absolute, or names a sub-folder', async () => {
+  it('a pax path or GNU long name that escapes, is absolute, names a sub-folder, a link or a device', async () => {
     for (const [extra, pattern] of [
       [[pax(['path', '../evil.onnx']), { name: 'harmless.bin', data: Buffer.from('x') }], /"\.\.\/evil\.onnx" escapes/],
       [[pax(['path', '/tmp/evil.onnx']), { name: 'harmless.bin', data: Buffer.from('x') }], /escapes its folder/],
@@ -170,6 +170,11 @@ describe('pax and GNU headers cannot smuggle what a ustar header may not', () =>
       ],
       [[pax(['linkpath', '/etc/passwd']), { name: 'model2.onnx', type: '2' }], /is a link/],
       [[{ name: './._evil', type: '2', linkTarget: '/etc/passwd' }], /is a link/],
+      // Devices, fifos and GNU sparse files, whatever a pax header names them.
+      [[pax(['path', 'null']), { name: 'x', type: '3' }], /"null" is not a plain file \(type 3\)/],
+      [[pax(['path', 'pipe']), { name: 'x', type: '6' }], /not a plain file \(type 6\)/],
+      [[{ name: 'sparse.bin', type: 'S' }], /not a plain file \(type S\)/],
+      [[pax(['path', 'model.onnx\0/../../evil.onnx']), { name: 'x' }], /escapes its folder/],
     ] as const) {
       await expectRefused(gzipSync(writeTar([...files, ...extra])), 400, pattern);
     }
