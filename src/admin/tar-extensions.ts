@@ -59,12 +59,13 @@ function parsePax(data: Buffer, into: Overrides): void {
     // The keys that change an entry are short (path, size, linkpath), or GNU.sparse.*.
     const keyLength = eq - space - 1;
     if (keyLength <= 8 || data[space + 1] === 0x47)
-      take(data.toString('latin1', space + 1, eq), data, eq + 1, end - 1, into);
+      applyRecord(data.toString('latin1', space + 1, eq), data, eq + 1, end - 1, into);
     at = end;
   }
 }
 
-function take(key: string, data: Buffer, from: number, to: number, into: Overrides): void {
+/** One record whose key may change the entry. */
+function applyRecord(key: string, data: Buffer, from: number, to: number, into: Overrides): void {
   if (key === 'path') into.path = data.toString('utf8', from, to) || undefined;
   else if (key === 'linkpath') into.linkpath = data.toString('utf8', from, to) || undefined;
   else if (key === 'size') {
