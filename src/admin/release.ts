@@ -115,18 +115,27 @@ export const tooLarge = (message: string): CroupierError =>
 export const isMetadata = (name: string): boolean => name === 'model.json' || name === CHECKSUMS;
 
 /**
- * The file name an entry may be written as, or undefined for the archive's own root folder (skipped);
- * throws 400 for anything else: paths that escape, links, devices, sub-folders, odd names.
+ * What macOS puts in archives made there: an AppleDouble `._name` beside each file that has
+ * extended attributes (unless COPYFILE_DISABLE=1), and Finder's `.DS_Store`. They describe the
+ * packer's disk, not the release (`croupier pack` skips dot files too), so they are skipped.
+ */
+const MAC_METADATA = /^(\._.|\.DS_Store$)/;
+
+/**
+ * The file name an entry may be written as, or undefined for the archive's own root folder and
+ * macOS metadata files (skipped); throws 400 for anything else: paths that escape, links, devices,
+ * sub-folders, odd names. The name is the entry's final one (a pax `path` or GNU long name).
  */
 export function entryFileName(entry: Pick<TarHeader, 'name' | 'type'>): string | undefined {
   const name = entry.name.replace(/^(\.\/)+/, '');
-  if (entry.type === '5' && (name === '' || name === '.')) return undefined;
+  if (entry.type === '5' && (name === '' || name === '.' || name === './')) return undefined;
   if (entry.name.startsWith('/') || entry.name.includes('\\') || entry.name.split('/').includes('..'))
     throw malformed(`entry "${entry.name}" escapes its folder`);
   if (entry.type === '1' || entry.type === '2') throw malformed(`entry "${entry.name}" is a link; links are refused`);
   if (entry.type !== '0') throw malformed(`entry "${entry.name}" is not a plain file (type ${entry.type})`);
   if (name.includes('/'))
     throw malformed(`entry "${entry.name}" is in a sub-folder; a release holds files at its root`);
+  if (MAC_METADATA.test(name)) return undefined;
   if (!FILE_NAME.test(name)) throw malformed(`entry "${entry.name}": names are letters, digits, . _ -`);
   return name;
 }
