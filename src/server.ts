@@ -11,6 +11,9 @@ import { AdminPlane } from './admin/admin-plane.js';
 import { ConfigError } from './errors.js';
 import { DecisionIds } from './feedback/decision-id.js';
 import { EmbeddedDecisionLog } from './state/embedded/embedded-log.js';
+import { AuditLog } from './state/embedded/audit-log.js';
+import { LiveState } from './state/embedded/live-state.js';
+import { RouteStore } from './state/embedded/route-store.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './scoring/gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
@@ -244,7 +247,12 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   if (swept.length > 0) log.warn({ folders: swept }, 'removed staging folders left by an interrupted upload');
   const scan = scanRepository(config.modelsDir);
   const registry = new Registry(scan);
-  const admin = new AdminPlane(config, registry, log);
+  // The admin plane's own state, in the state dir (in Redis mode the seed of an empty shared store).
+  const admin = await AdminPlane.open(config, registry, log, {
+    pointers: new LiveState(config.stateDir),
+    routes: new RouteStore(config.stateDir),
+    audit: new AuditLog(config.stateDir),
+  });
   for (const r of registry.refused)
     log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
 
