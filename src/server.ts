@@ -316,6 +316,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
     feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting }, store);
+    metrics.observeLearning(feedback.learning);
     server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis);
     await server.listen();
   } catch (e) {
