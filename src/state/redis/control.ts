@@ -66,10 +66,10 @@ export class RedisControl implements SharedControl {
   private follower: SharedFollowing | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(link: RedisLink, log: Logger) {
+  /** `self`: how this replica names itself to the others (one per process; tests run two in one). */
+  constructor(link: RedisLink, log: Logger, self = `${hostname()}-${process.pid}`) {
     this.link = link;
     this.log = log;
-    const self = `${hostname()}-${process.pid}`;
     // The lock holder catches up with the shared state, and settles what a dead holder left half-done,
     // before it changes anything.
     this.lock = new RedisAdminLock(link.client, self, () => this.resync(false, true));
