@@ -247,16 +247,26 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   if (swept.length > 0) log.warn({ folders: swept }, 'removed staging folders left by an interrupted upload');
   const scan = scanRepository(config.modelsDir);
   const registry = new Registry(scan);
-  // The admin plane's own state, in the state dir (in Redis mode the seed of an empty shared store).
-  const admin = await AdminPlane.open(config, registry, log, {
-    pointers: new LiveState(config.stateDir),
-    routes: new RouteStore(config.stateDir),
-    audit: new AuditLog(config.stateDir),
-  });
+  const metrics = new Metrics();
+  // Redis mode: one connection for both halves. Control half: live versions, history, routes, the
+  // admin lock, two-phase deploys and the audit chain are shared by every replica (src/state/redis/control.ts).
+  const redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;
+  let admin: AdminPlane;
+  try {
+    // The admin plane's own state is in the state dir (in Redis mode the seed of an empty shared store).
+    const local = {
+      pointers: new LiveState(config.stateDir),
+      routes: new RouteStore(config.stateDir),
+      audit: new AuditLog(config.stateDir),
+    };
+    admin = await AdminPlane.open(config, registry, log, local, redis ? new RedisControl(redis, log) : undefined);
+  } catch (e) {
+    await redis?.close();
+    throw e;
+  }
   for (const r of registry.refused)
     log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
 
-  const metrics = new Metrics();
   const pool = new InferencePool({ workers: config.workers, intraOpThreads: config.intraOpThreads });
   const engine = new InferenceEngine(pool, new InlineRunner(), metrics, config);
   // Every good version is loaded and warmed in every worker before we listen; a version that fails
@@ -283,16 +293,13 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   } catch (e) {
     await engine.close();
     await admin.close();
+    await redis?.close();
     throw e;
   }
   const router = new Router(registry, await admin.routesAtStart(routes.file, routes.specs));
-  admin.attach(engine, router, metrics);
-  // Redis mode: one connection for both halves. Control half: live versions, history, routes, the
-  // admin lock, two-phase deploys and the audit chain are shared by every replica (src/state/redis/control.ts).
-  let redis: RedisLink | undefined;
   try {
-    redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;
-    if (redis) await admin.share(new RedisControl(redis, log));
+    // Redis mode: this replica takes up the shared admin state here, before it listens.
+    await admin.attach(engine, router, metrics);
   } catch (e) {
     await engine.close();
     await admin.close();

@@ -1,8 +1,8 @@
 /**
  * The admin room as the server sees it: restores live pointers and route edits at start, builds the
  * admin API once the engine and router exist, and registers it on a listener. It knows its state
- * only through ports (src/state/admin-state.ts): server.ts builds the stores. In Redis mode `share`
- * swaps the local pieces (lock, audit trail, live pointers, routes) for shared ones.
+ * only through ports (src/state/admin-state.ts): server.ts builds the stores. In Redis mode, from
+ * `attach` on, the shared ones (lock, audit trail, live pointers, routes) replace the local pieces.
  */
 import type client from 'prom-client';
 import type { TemplatedApp } from 'uWebSockets.js';
@@ -54,23 +54,39 @@ export class AdminPlane {
   private routesFileHash: string | null = null;
   private routes: AdminRoutes | undefined;
   private attached: { engine: AdminEngine; router: Router; metrics: SwapMetrics } | undefined;
-  private shared: SharedControl | undefined;
+  /** Redis mode: the admin state every replica shares. */
+  private readonly shared: SharedControl | undefined;
+  /** Whether this replica has started following the shared state (it then closes it too). */
+  private following = false;
   private refusals: RefusalThrottle | undefined;
 
-  private constructor(config: Config, registry: Registry, log: Logger, local: LocalAdminState) {
+  private constructor(
+    config: Config,
+    registry: Registry,
+    log: Logger,
+    local: LocalAdminState,
+    shared: SharedControl | undefined,
+  ) {
     this.config = config;
     this.registry = registry;
     this.log = log;
     this.local = local;
+    this.shared = shared;
     this.audit = local.audit;
   }
 
   /**
-   * Opens the admin plane on this process's stores. Call right after the repository scan, before
-   * versions are loaded: saved live pointers win.
+   * Opens the admin plane on this process's stores (and, in Redis mode, the shared ones). Call right
+   * after the repository scan, before versions are loaded: saved live pointers win.
    */
-  static async open(config: Config, registry: Registry, log: Logger, local: LocalAdminState): Promise<AdminPlane> {
-    const plane = new AdminPlane(config, registry, log, local);
+  static async open(
+    config: Config,
+    registry: Registry,
+    log: Logger,
+    local: LocalAdminState,
+    shared?: SharedControl,
+  ): Promise<AdminPlane> {
+    const plane = new AdminPlane(config, registry, log, local, shared);
     try {
       await plane.restore();
     } catch (e) {
@@ -137,9 +153,14 @@ export class AdminPlane {
     return start.specs;
   }
 
-  attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): void {
+  /**
+   * Builds the admin API once the engine and router exist. Redis mode (before listening): live
+   * pointers, routes, the admin lock and the audit chain become the shared ones, and this replica
+   * takes up the current shared state.
+   */
+  async attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): Promise<void> {
     this.attached = { engine, router, metrics };
-    // One table for the process, whichever audit trail is current (the local file, or Redis after `share`).
+    // One table for the process, whichever audit trail is current (the local file, or Redis once shared).
     this.refusals = new RefusalThrottle(
       (fields) =>
         this.audit
@@ -149,7 +170,6 @@ export class AdminPlane {
           ),
       metrics.registry,
     );
-    this.build();
     // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that
     // too, once (in Redis mode every replica notices; the first to report it writes the entry).
     router.observers.push({
@@ -174,6 +194,20 @@ export class AdminPlane {
           .catch((e: unknown) => this.log.error({ err: (e as Error).message, route, arm }, 'audit log write failed'));
       },
     });
+    if (!this.shared) {
+      this.build();
+      return;
+    }
+    await this.audit.close();
+    this.audit = this.shared.audit;
+    const lifecycle = this.build();
+    const follower = new SharedFollower(
+      { registry: this.registry, lifecycle, router, routesFileHash: this.routesFileHash },
+      this.local,
+      this.log,
+    );
+    this.following = true;
+    await this.shared.start({ registry: this.registry, engine, follower });
   }
 
   private build(): ModelLifecycle {
@@ -212,25 +246,6 @@ export class AdminPlane {
     return lifecycle;
   }
 
-  /**
-   * Redis mode (after `attach`, before listening): live pointers, routes, the admin lock and the
-   * audit chain become the shared ones, and this replica takes up the current shared state.
-   */
-  async share(control: SharedControl): Promise<void> {
-    if (!this.attached) throw new Error('AdminPlane.attach must come before share');
-    this.shared = control;
-    await this.audit.close();
-    this.audit = control.audit;
-    const lifecycle = this.build();
-    const { engine, router } = this.attached;
-    const follower = new SharedFollower(
-      { registry: this.registry, lifecycle, router, routesFileHash: this.routesFileHash },
-      this.local,
-      this.log,
-    );
-    await control.start({ registry: this.registry, engine, follower });
-  }
-
   /** Admin routes on the data-plane listener (registered before its catch-all). */
   readonly register = (app: TemplatedApp, open: OpenExchange): void => {
     if (!this.routes) throw new Error('AdminPlane.attach was not called');
@@ -247,7 +262,7 @@ export class AdminPlane {
 
   async close(): Promise<void> {
     await this.refusals?.close();
-    await this.shared?.close();
+    if (this.following) await this.shared?.close();
     await this.audit.close();
   }
 }
