@@ -103,8 +103,6 @@ export interface AdminStateImplementation {
    * `file` as its routes file; `id` names it to the other replicas (Redis).
    */
   start(modelsDir: string, file?: RoutesFile, id?: string): Promise<AdminReplica>;
-  /** Whether two replicas can run on one state at once. */
-  readonly replicas: boolean;
   tearDown(): Promise<void>;
 }
 
@@ -133,7 +131,6 @@ export const embedded = (): AdminStateImplementation => {
   let dir = '';
   return {
     name: 'embedded',
-    replicas: false,
     setUp: async () => undefined,
     fresh: async () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
@@ -165,7 +162,6 @@ export const redis = (): AdminStateImplementation => {
   const open: { link: RedisLink; control: RedisControl; local: string }[] = [];
   return {
     name: 'redis',
-    replicas: true,
     setUp: async () => {
       server = await startRedis();
     },

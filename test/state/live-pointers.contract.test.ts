@@ -7,10 +7,12 @@
  * history; a saved version no longer in the repository gives way to its LIVE file; changes made at
  * once under the admin lock each build on the one before, also from two replicas (Redis).
  */
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LivePointer } from '../../src/registry/lifecycle.js';
+import { LiveState } from '../../src/state/embedded/live-state.js';
 import {
   type AdminReplica,
   type AdminStateImplementation,
@@ -191,5 +193,23 @@ describeRedis('the LivePointerStore contract: redis, two replicas', () => {
         [a, b].every((r) => served(r, 'm').live === pointer.live && served(r, 'm').history.join() === '1,' + firstLive),
       5_000,
     );
+  });
+});
+
+// Differs by design: only the embedded store is a file a disk or an operator can break (the admin
+// plane then logs it and serves the repository's LIVE files); Redis mode's pointers are re-read.
+describe('the LivePointerStore contract: embedded, an unreadable live.json', () => {
+  it('reads nothing saved when there is no file, and rejects naming the file when it is broken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'croupier-state-'));
+    try {
+      const store = new LiveState(dir);
+      expect(await store.read(['m'])).toEqual({ pointers: [] });
+      writeFileSync(join(dir, 'live.json'), '{"models": ');
+      await expect(store.read(['m'])).rejects.toThrow(/live\.json/);
+      writeFileSync(join(dir, 'live.json'), '[]');
+      await expect(store.read(['m'])).rejects.toThrow(/not a live-state document/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
