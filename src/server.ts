@@ -33,6 +33,7 @@ import { connectRedis, type RedisLink } from './state/redis/connection.js';
 import { RedisControl } from './state/redis/control.js';
 import { sharedDecisionIds } from './state/redis/decision-secret.js';
 import { RedisDecisionLog } from './state/redis/outcomes.js';
+import { AdminLock } from './state/admin-state.js';
 import { StateDirLock } from './state/state-dir-lock.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -255,6 +256,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   try {
     // The admin plane's own state is in the state dir (in Redis mode the seed of an empty shared store).
     const local = {
+      lock: new AdminLock(),
       pointers: new LiveState(config.stateDir),
       routes: new RouteStore(config.stateDir),
       audit: new AuditLog(config.stateDir),

@@ -15,7 +15,7 @@ import type { Registry, ServedModel } from '../registry/registry.js';
 import { restorePointers } from '../registry/saved-pointers.js';
 import type { RouteSpec } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
-import { AdminLock, type LocalAdminState, type SharedControl } from '../state/admin-state.js';
+import type { LocalAdminState, SharedControl } from '../state/admin-state.js';
 import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminActions } from './admin-actions.js';
 import { AdminRoutes } from './admin-routes.js';
@@ -240,7 +240,7 @@ export class AdminPlane {
       this.audit,
       this.log,
       this.config.bodyLimit,
-      shared?.lock ?? new AdminLock(),
+      shared?.lock ?? this.local.lock,
       this.refusals!,
     );
     return lifecycle;

@@ -41,6 +41,8 @@ export interface RouteSaver {
  * mode what it started from and the copy it keeps of the shared state (the seed of an empty store).
  */
 export interface LocalAdminState {
+  /** This process's admin operations, one at a time (Redis mode: the shared lock replaces it). */
+  readonly lock: AdminLocking;
   readonly pointers: LocalPointerStore;
   readonly routes: LocalRouteStore;
   readonly audit: LocalAuditTrail;
