@@ -11,6 +11,9 @@ import { AdminPlane } from './admin/admin-plane.js';
 import { ConfigError } from './errors.js';
 import { DecisionIds } from './feedback/decision-id.js';
 import { EmbeddedDecisionLog } from './state/embedded/embedded-log.js';
+import { AuditLog } from './state/embedded/audit-log.js';
+import { LiveState } from './state/embedded/live-state.js';
+import { RouteStore } from './state/embedded/route-store.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './scoring/gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
@@ -31,6 +34,7 @@ import { connectRedis, type RedisLink } from './state/redis/connection.js';
 import { RedisControl } from './state/redis/control.js';
 import { sharedDecisionIds } from './state/redis/decision-secret.js';
 import { RedisDecisionLog } from './state/redis/outcomes.js';
+import { AdminLock } from './state/admin-state.js';
 import { StateDirLock } from './state/state-dir-lock.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -246,14 +250,31 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   if (swept.length > 0) log.warn({ folders: swept }, 'removed staging folders left by an interrupted upload');
   const scan = scanRepository(config.modelsDir);
   const registry = new Registry(scan);
-  const admin = new AdminPlane(config, registry, log);
   const metrics = new Metrics();
+  // Redis mode: one connection for both halves. Control half: live versions, history, routes, the
+  // admin lock, two-phase deploys and the audit chain are shared by every replica (src/state/redis/control.ts).
+  const redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;
+  let admin: AdminPlane;
+  try {
+    // The admin plane's own state is in the state dir (in Redis mode the seed of an empty shared store).
+    const local = {
+      lock: new AdminLock(),
+      pointers: new LiveState(config.stateDir),
+      routes: new RouteStore(config.stateDir),
+      audit: new AuditLog(config.stateDir),
+    };
+    admin = await AdminPlane.open(config, registry, log, local, redis ? new RedisControl(redis, log) : undefined);
+  } catch (e) {
+    await redis?.close();
+    throw e;
+  }
   for (const r of registry.refused) {
     log.error({ model: r.model, version: r.version, reason: r.reason }, 'model version refused');
     // Label values stay bounded: a folder whose name is not an id counts under model="". A LIVE
     // file naming a bad version is no load failure of its own (that version was counted).
     if (!r.reason.startsWith('LIVE names')) metrics.loadFailed(isId(r.model) ? r.model : '', 'invalid');
   }
+
   const pool = new InferencePool({ workers: config.workers, intraOpThreads: config.intraOpThreads });
   const engine = new InferenceEngine(pool, new InlineRunner(), metrics, config);
   // Every good version is loaded and warmed in every worker before we listen; a version that fails
@@ -281,16 +302,13 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   } catch (e) {
     await engine.close();
     await admin.close();
+    await redis?.close();
     throw e;
   }
   const router = new Router(registry, await admin.routesAtStart(routes.file, routes.specs));
-  admin.attach(engine, router, metrics);
-  // Redis mode: one connection for both halves. Control half: live versions, history, routes, the
-  // admin lock, two-phase deploys and the audit chain are shared by every replica (src/state/redis/control.ts).
-  let redis: RedisLink | undefined;
   try {
-    redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;
-    if (redis) await admin.share(new RedisControl(redis, log));
+    // Redis mode: this replica takes up the shared admin state here, before it listens.
+    await admin.attach(engine, router, metrics);
   } catch (e) {
     await engine.close();
     await admin.close();
@@ -314,6 +332,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
     feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting }, store);
+    metrics.observeLearning(feedback.learning);
     server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis);
     await server.listen();
   } catch (e) {

@@ -1,7 +1,8 @@
 /**
  * The admin room as the server sees it: restores live pointers and route edits at start, builds the
- * admin API once the engine and router exist, and registers it on a listener. In Redis mode
- * `share` swaps the local pieces (lock, audit file, live.json, routes-state.json) for shared ones.
+ * admin API once the engine and router exist, and registers it on a listener. It knows its state
+ * only through ports (src/state/admin-state.ts): server.ts builds the stores. In Redis mode, from
+ * `attach` on, the shared ones (lock, audit trail, live pointers, routes) replace the local pieces.
  */
 import type client from 'prom-client';
 import type { TemplatedApp } from 'uWebSockets.js';
@@ -10,19 +11,18 @@ import { CroupierError } from '../errors.js';
 import type { OpenExchange } from '../http/data-plane.js';
 import type { Logger } from '../log.js';
 import { ModelLifecycle, type LoadFailure, type SwapKind, type VersionLoader } from '../registry/lifecycle.js';
-import { LiveState } from '../state/embedded/live-state.js';
 import type { Registry, ServedModel } from '../registry/registry.js';
+import { restorePointers } from '../registry/saved-pointers.js';
 import type { RouteSpec } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
+import type { LocalAdminState, SharedControl } from '../state/admin-state.js';
+import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminActions } from './admin-actions.js';
 import { AdminRoutes, type AdminMetrics } from './admin-routes.js';
-import { AuditLog } from '../state/embedded/audit-log.js';
-import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
-import { RouteStore } from '../state/embedded/route-store.js';
+import { chooseRoutesAtStart, routesFileHash } from './routes-at-start.js';
 import { SharedFollower } from './shared-follower.js';
-import { AdminLock, type SharedControl } from '../state/admin-state.js';
 
 /** What the admin plane needs to see of the inference engine and the metrics. */
 export interface AdminEngine extends VersionLoader {
@@ -49,35 +49,75 @@ const isEntry = (v: unknown): v is AuditEntry =>
 
 export class AdminPlane {
   audit: AuditTrail;
-  readonly liveState: LiveState;
-  readonly routeStore: RouteStore;
+  private readonly local: LocalAdminState;
   private readonly config: Config;
   private readonly registry: Registry;
   private readonly log: Logger;
+  /** The sha256 of the routes file this process started from (null without one). */
+  private routesFileHash: string | null = null;
   private routes: AdminRoutes | undefined;
   private attached: { engine: AdminEngine; router: Router; metrics: SwapMetrics } | undefined;
-  private shared: SharedControl | undefined;
+  /** Redis mode: the admin state every replica shares. */
+  private readonly shared: SharedControl | undefined;
+  /** Whether this replica has started following the shared state (it then closes it too). */
+  private following = false;
   private refusals: RefusalThrottle | undefined;
 
-  /** Call right after the repository scan, before versions are loaded: saved live pointers win. */
-  constructor(config: Config, registry: Registry, log: Logger) {
+  private constructor(
+    config: Config,
+    registry: Registry,
+    log: Logger,
+    local: LocalAdminState,
+    shared: SharedControl | undefined,
+  ) {
     this.config = config;
     this.registry = registry;
     this.log = log;
-    this.liveState = new LiveState(config.stateDir);
-    const saved = this.liveState.restore(registry, log);
-    const audit = new AuditLog(config.stateDir);
-    this.audit = audit;
-    this.routeStore = new RouteStore(config.stateDir);
+    this.local = local;
+    this.shared = shared;
+    this.audit = local.audit;
+  }
+
+  /**
+   * Opens the admin plane on this process's stores (and, in Redis mode, the shared ones). Call right
+   * after the repository scan, before versions are loaded: saved live pointers win.
+   */
+  static async open(
+    config: Config,
+    registry: Registry,
+    log: Logger,
+    local: LocalAdminState,
+    shared?: SharedControl,
+  ): Promise<AdminPlane> {
+    const plane = new AdminPlane(config, registry, log, local, shared);
+    try {
+      await plane.restore();
+    } catch (e) {
+      await local.audit.close();
+      throw e;
+    }
+    return plane;
+  }
+
+  private async restore(): Promise<void> {
+    const { registry, log, local } = this;
+    let record: unknown;
+    try {
+      const saved = await local.pointers.read([...registry.models.keys()]);
+      restorePointers(registry, saved.pointers, log);
+      record = saved.record;
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'live state unreadable; using the repository LIVE files');
+    }
     // The last live change and the last route edit were each saved with its audit entry; a crash may
     // have stopped the append. Completed in chain order; a copy chained anew replaces the saved one,
     // so the next start does not add it again.
     const pending: [AuditEntry, (entry: AuditEntry) => void][] = [];
-    if (isEntry(saved.audit)) pending.push([saved.audit, (entry) => this.liveState.save(registry, undefined, entry)]);
-    const routesRecord = this.routeStore.savedRecord();
-    if (isEntry(routesRecord)) pending.push([routesRecord, (entry) => this.routeStore.replaceRecord(entry)]);
+    if (isEntry(record)) pending.push([record, (entry) => local.pointers.save(registry, undefined, entry)]);
+    const routesRecord = (await local.routes.read())?.record;
+    if (isEntry(routesRecord)) pending.push([routesRecord, (entry) => local.routes.replaceRecord(entry)]);
     for (const [entry, replace] of pending.sort((a, b) => a[0].seq - b[0].seq)) {
-      const written = audit.complete(entry);
+      const written = local.audit.complete(entry);
       if (written)
         log.warn(
           { seq: written.seq, action: written.action, target: written.target },
@@ -92,7 +132,11 @@ export class AdminPlane {
     routesFile: string | undefined,
     fromFile: Map<string, RouteSpec>,
   ): Promise<Map<string, RouteSpec>> {
-    const start = this.routeStore.restore(routesFile, fromFile, (m, v) => this.registry.lookup(m, v));
+    this.routesFileHash = routesFileHash(routesFile);
+    const start = chooseRoutesAtStart(await this.local.routes.read(), this.routesFileHash, fromFile, (m, v) =>
+      this.registry.lookup(m, v),
+    );
+    if (start.fromFile) this.local.routes.saveFromFile(this.routesFileHash, start.specs);
     if (start.appliedFile) {
       this.log.warn(
         { reason: start.appliedFile.reason, file: routesFile },
@@ -112,9 +156,14 @@ export class AdminPlane {
     return start.specs;
   }
 
-  attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): void {
+  /**
+   * Builds the admin API once the engine and router exist. Redis mode (before listening): live
+   * pointers, routes, the admin lock and the audit chain become the shared ones, and this replica
+   * takes up the current shared state.
+   */
+  async attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): Promise<void> {
     this.attached = { engine, router, metrics };
-    // One table for the process, whichever audit trail is current (the local file, or Redis after `share`).
+    // One table for the process, whichever audit trail is current (the local file, or Redis once shared).
     this.refusals = new RefusalThrottle(
       (fields) =>
         this.audit
@@ -124,7 +173,6 @@ export class AdminPlane {
           ),
       metrics.registry,
     );
-    this.build();
     // A deploy behind `live` restarts the statistics of the arms that follow it: the auditor sees that
     // too, once (in Redis mode every replica notices; the first to report it writes the entry).
     router.observers.push({
@@ -149,6 +197,20 @@ export class AdminPlane {
           .catch((e: unknown) => this.log.error({ err: (e as Error).message, route, arm }, 'audit log write failed'));
       },
     });
+    if (!this.shared) {
+      this.build();
+      return;
+    }
+    await this.audit.close();
+    this.audit = this.shared.audit;
+    const lifecycle = this.build();
+    const follower = new SharedFollower(
+      { registry: this.registry, lifecycle, router, routesFileHash: this.routesFileHash },
+      this.local,
+      this.log,
+    );
+    this.following = true;
+    await this.shared.start({ registry: this.registry, engine, follower });
   }
 
   private build(): ModelLifecycle {
@@ -162,7 +224,7 @@ export class AdminPlane {
       this.registry,
       this.config.modelsDir,
       engine,
-      shared?.pointers ?? this.liveState,
+      shared?.pointers ?? this.local.pointers,
       changed,
       shared?.peers,
       (model, reason) => metrics.loadFailed(model, reason),
@@ -172,7 +234,7 @@ export class AdminPlane {
       engine,
       lifecycle,
       router,
-      routes: shared?.routes ?? this.routeStore,
+      routes: shared?.routes ?? this.local.routes,
       modelsDir: this.config.modelsDir,
       replicas: shared ? () => shared.replicas() : undefined,
     });
@@ -182,30 +244,11 @@ export class AdminPlane {
       this.audit,
       this.log,
       this.config.bodyLimit,
-      shared?.lock ?? new AdminLock(),
+      shared?.lock ?? this.local.lock,
       this.refusals!,
       metrics,
     );
     return lifecycle;
-  }
-
-  /**
-   * Redis mode (after `attach`, before listening): live pointers, routes, the admin lock and the
-   * audit chain become the shared ones, and this replica takes up the current shared state.
-   */
-  async share(control: SharedControl): Promise<void> {
-    if (!this.attached) throw new Error('AdminPlane.attach must come before share');
-    this.shared = control;
-    await this.audit.close();
-    this.audit = control.audit;
-    const lifecycle = this.build();
-    const { engine, router } = this.attached;
-    const follower = new SharedFollower(
-      { registry: this.registry, lifecycle, router, routesFileHash: this.routeStore.appliedFileHash },
-      this,
-      this.log,
-    );
-    await control.start({ registry: this.registry, engine, follower });
   }
 
   /** Admin routes on the data-plane listener (registered before its catch-all). */
@@ -229,7 +272,7 @@ export class AdminPlane {
 
   async close(): Promise<void> {
     await this.refusals?.close();
-    await this.shared?.close();
+    if (this.following) await this.shared?.close();
     await this.audit.close();
   }
 }

@@ -30,10 +30,10 @@ export interface FollowerBinding {
   readonly routesFileHash: string | null;
 }
 
-/** This replica's own copy of the shared state (live.json, routes-state.json), kept best effort. */
+/** This replica's own copy of the shared state (embedded: live.json, routes-state.json), kept best effort. */
 export interface LocalCopy {
-  readonly liveState: { save(registry: Registry, override?: LivePointer): void };
-  readonly routeStore: RouteSaver;
+  readonly pointers: { save(registry: Registry, override?: LivePointer): void };
+  readonly routes: RouteSaver;
 }
 
 export class SharedFollower implements SharedFollowing {
@@ -84,12 +84,12 @@ export class SharedFollower implements SharedFollowing {
   /** A pointer or the routes this replica wrote itself: applied already, kept locally. */
   wrotePointer(pointer: LivePointer, token: number): void {
     this.applied.set(`model:${pointer.model}`, token);
-    this.saveLocally(() => this.local.liveState.save(this.bound.registry, pointer));
+    this.saveLocally(() => this.local.pointers.save(this.bound.registry, pointer));
   }
 
   wroteRoutes(routes: ReadonlyMap<string, RouteSpec>, token: number): void {
     this.applied.set('routes', token);
-    this.saveLocally(() => this.local.routeStore.save(routes));
+    this.saveLocally(() => this.local.routes.save(routes));
   }
 
   pointer(pointer: SharedPointer): Promise<void> {
@@ -147,7 +147,7 @@ export class SharedFollower implements SharedFollowing {
           { model: pointer.model, live: pointer.live, token: pointer.token },
           'live version changed by another replica',
         );
-        this.saveLocally(() => this.local.liveState.save(registry));
+        this.saveLocally(() => this.local.pointers.save(registry));
       }
       this.applied.set(key, pointer.token);
       this.reported.delete(key);
@@ -188,7 +188,7 @@ export class SharedFollower implements SharedFollowing {
     this.applied.set('routes', doc.token);
     if (this.setRoutes(specs)) {
       this.log.info({ token: doc.token }, 'routes changed by another replica');
-      this.saveLocally(() => this.local.routeStore.save(specs));
+      this.saveLocally(() => this.local.routes.save(specs));
     }
   }
 

@@ -2,20 +2,22 @@
  * The feedback loop, in either mode: the store (embedded-log.ts, or Redis mode's) restored what it
  * holds (the gateway records decisions in it: server.ts hands it the store's sink); this judges
  * outcomes against it (feedback.ts), recomputes weights on a timer, and exposes the feedback
- * endpoint and the learning gauges. server.ts opens the store and starts this; it owns no socket.
+ * endpoint and what the learning gauges read. server.ts opens the store, starts this and subscribes
+ * the metrics to it; it owns no socket.
  */
 import { feedbackEndpoint } from '../http/feedback-endpoint.js';
-import type { ArmReading, Metrics } from '../metrics/metrics.js';
+import type { ArmReading, LearningSource } from '../metrics/metrics.js';
 import type { Router } from '../routing/router.js';
 import type { DecisionIds } from './decision-id.js';
 import type { FeedbackStore } from './decision-log.js';
-import { Feedback } from './feedback.js';
+import { Feedback, type FeedbackObserver } from './feedback.js';
 
 export interface FeedbackLoopDeps {
   readonly bodyLimit: number;
   readonly router: Router;
   readonly ids: DecisionIds;
-  readonly metrics: Metrics;
+  /** Counts each verdict (croupier_feedback_total). */
+  readonly metrics: FeedbackObserver;
   isAccepting(): boolean;
 }
 
@@ -24,6 +26,8 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
   readonly feedback: Feedback;
   /** The POST /v1/feedback handler the route table registers (http/routes.ts). */
   readonly endpoint: ReturnType<typeof feedbackEndpoint>;
+  /** What the learning gauges read at scrape time (server.ts subscribes the metrics to it). */
+  readonly learning: LearningSource;
   private readonly router: Router;
 
   private constructor(store: S, feedback: Feedback, router: Router, endpoint: ReturnType<typeof feedbackEndpoint>) {
@@ -31,6 +35,13 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
     this.feedback = feedback;
     this.router = router;
     this.endpoint = endpoint;
+    this.learning = {
+      decisionsPending: () => store.pending,
+      decisionsEvicted: () => store.evicted,
+      featuresBytes: () => store.featuresBytes,
+      featuresDropped: () => store.featuresDropped(),
+      arms: () => armReadings(router),
+    };
   }
 
   /** Runs the loop on `store` (opened: what it restored is in the router's statistics). */
@@ -38,13 +49,6 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
     const { router, metrics } = deps;
     router.observers.push({ routeReset: (route) => store.routeReset(route) });
     const feedback = new Feedback(deps.ids, store, router, metrics);
-    metrics.learning = {
-      decisionsPending: () => store.pending,
-      decisionsEvicted: () => store.evicted,
-      featuresBytes: () => store.featuresBytes,
-      featuresDropped: () => store.featuresDropped(),
-      arms: () => armReadings(router),
-    };
     router.recomputeAll();
     router.start();
     store.start();

@@ -89,8 +89,8 @@ export class Metrics implements BatchObserver {
   readonly armPulls: client.Gauge<'route' | 'arm'>;
   readonly armRewards: client.Gauge<'route' | 'arm'>;
   readonly armSelectionProbability: client.Gauge<'route' | 'arm'>;
-  /** Set by the feedback loop at start. */
-  learning: LearningSource | undefined;
+  /** Where the learning gauges read from: the feedback loop, registered once by server.ts (observeLearning). */
+  private learning: LearningSource | undefined;
   readonly swaps: client.Counter<'model' | 'kind'>;
   /** Redis mode only: registered by redisUp(), so embedded mode exposes no such series. */
   redisUpGauge: client.Gauge | undefined;
@@ -387,6 +387,12 @@ export class Metrics implements BatchObserver {
       },
     });
     this.redisUpGauge = gauge;
+  }
+
+  /** Subscribes the learning gauges to the feedback loop's readings (once; they read 0 until then). */
+  observeLearning(source: LearningSource): void {
+    if (this.learning) throw new Error('Metrics: a learning source is observed already');
+    this.learning = source;
   }
 
   private readonly feedbackChildren = new Map<string, Map<string, Map<string, CounterCell>>>();

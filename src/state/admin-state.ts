@@ -2,12 +2,14 @@
  * The admin plane's state as a store keeps it: the ports the admin room owns and the stores fill
  * in — embedded (files in the state dir: src/state/embedded/audit-log.ts, src/state/embedded/route-store.ts,
  * src/state/embedded/live-state.ts) or shared by every replica (Redis: src/state/redis/control.ts). Neutral:
- * it imports no store and no HTTP.
+ * it imports no store and no HTTP. server.ts builds the stores and hands them to the admin plane.
  */
-import type { LivePointer, LivePointers, Peers } from '../registry/lifecycle.js';
+import type { LivePointer, Peers } from '../registry/lifecycle.js';
 import type { Registry } from '../registry/registry.js';
 import type { RouteSpec } from '../routing/route-spec.js';
-import type { AuditTrail } from './audit-chain.js';
+import type { AuditTrail, LocalAuditTrail } from './audit-chain.js';
+import type { LivePointerStore, LocalPointerStore } from './live-pointers.js';
+import type { LocalRouteStore, RouteTableStore } from './route-table-store.js';
 
 /**
  * Serialises admin operations: two deploys never race (Triton's server#7018 loaded a model twice
@@ -34,6 +36,18 @@ export interface RouteSaver {
   save(routes: ReadonlyMap<string, RouteSpec>, record?: unknown): void | Promise<void>;
 }
 
+/**
+ * The admin plane's state in this process's state directory: everything in embedded mode; in Redis
+ * mode what it started from and the copy it keeps of the shared state (the seed of an empty store).
+ */
+export interface LocalAdminState {
+  /** This process's admin operations, one at a time (Redis mode: the shared lock replaces it). */
+  readonly lock: AdminLocking;
+  readonly pointers: LocalPointerStore;
+  readonly routes: LocalRouteStore;
+  readonly audit: LocalAuditTrail;
+}
+
 /** One replica's load state as it last reported it (Redis mode). */
 export interface ReplicaLoad {
   readonly replica: string;
@@ -46,8 +60,8 @@ export interface ReplicaLoad {
 export interface SharedControl {
   readonly lock: AdminLocking;
   readonly audit: AuditTrail;
-  readonly pointers: LivePointers;
-  readonly routes: RouteSaver;
+  readonly pointers: LivePointerStore;
+  readonly routes: RouteTableStore;
   readonly peers: Peers;
   replicas(): readonly ReplicaLoad[];
   /** True for the first replica to report `event` (events every replica sees, audited once). */

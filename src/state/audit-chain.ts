@@ -128,3 +128,13 @@ export interface AuditTrail {
   read(limit: number, before: number | undefined): Promise<AuditEntry[]>;
   close(): Promise<void>;
 }
+
+/** The trail in this process's state directory (embedded mode), which start-up can complete. */
+export interface LocalAuditTrail extends AuditTrail {
+  /**
+   * At start-up, before any append: writes `saved` (the entry a change was saved with) if the
+   * process stopped before it reached the trail. Answers the entry written, or undefined when the
+   * trail had it.
+   */
+  complete(saved: AuditEntry): AuditEntry | undefined;
+}

@@ -6,10 +6,17 @@
  */
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, readSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainEntry, entryHash, GENESIS, type AuditEntry, type AuditFields, type AuditTrail } from '../audit-chain.js';
+import {
+  chainEntry,
+  entryHash,
+  GENESIS,
+  type AuditEntry,
+  type AuditFields,
+  type LocalAuditTrail,
+} from '../audit-chain.js';
 import { lastEntrySync, readTail } from './audit-tail.js';
 
-export class AuditLog implements AuditTrail {
+export class AuditLog implements LocalAuditTrail {
   readonly file: string;
   private readonly fd: number;
   private seq = 0;

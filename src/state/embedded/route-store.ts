@@ -1,15 +1,13 @@
 /**
  * Keeps route edits made through the admin API across restarts, in `<stateDir>/routes-state.json`,
- * together with the sha256 of the routes file they started from. At start the routes file wins
- * when it changed since it was last applied (an operator edited it on purpose); otherwise the
- * admin edits stand.
+ * together with the sha256 of the routes file they started from (which start-up compares with the
+ * routes file it reads: src/admin/routes-at-start.ts).
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../registry/atomic-file.js';
-import { parseRouteSpec, type ModelLookup, type RouteSpec } from '../../routing/route-spec.js';
-import type { RouteSaver } from '../admin-state.js';
+import type { RouteSpec } from '../../routing/route-spec.js';
+import type { LocalRouteStore, SavedRouteTable } from '../route-table-store.js';
 
 interface RoutesStateDocument {
   fileHash: string | null;
@@ -18,27 +16,17 @@ interface RoutesStateDocument {
   audit?: unknown;
 }
 
-export interface RoutesAtStart {
-  readonly specs: Map<string, RouteSpec>;
-  /** Why the routes file was applied over saved edits, when it was (for the audit log). */
-  readonly appliedFile: { reason: string; fileHash: string | null } | undefined;
-}
-
-export function fileHash(file: string | undefined): string | null {
-  if (!file) return null;
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
 /** Where route edits are saved before they apply: this file, or the shared state (Redis mode). */
-export class RouteStore implements RouteSaver {
+export class RouteStore implements LocalRouteStore {
   readonly file: string;
-  private routesFileHash: string | null = null;
+  /** The routes file hash the saved table started from, once read or saved. */
+  private fileHash: string | null | undefined;
 
   constructor(stateDir: string) {
     this.file = join(stateDir, 'routes-state.json');
   }
 
-  private read(): RoutesStateDocument | undefined {
+  private document(): RoutesStateDocument | undefined {
     try {
       const doc = JSON.parse(readFileSync(this.file, 'utf8')) as RoutesStateDocument;
       return typeof doc === 'object' && doc !== null && typeof doc.routes === 'object' && doc.routes !== null
@@ -49,45 +37,32 @@ export class RouteStore implements RouteSaver {
     }
   }
 
-  /** Chooses the routes to start with: saved edits, or the routes file (and saves that choice). */
-  restore(routesFile: string | undefined, fromFile: Map<string, RouteSpec>, lookup: ModelLookup): RoutesAtStart {
-    this.routesFileHash = fileHash(routesFile);
-    const saved = this.read();
-    let reason: string | undefined;
-    if (!saved) reason = undefined;
-    else if (saved.fileHash !== this.routesFileHash) reason = 'the routes file changed since it was last applied';
-    else {
-      try {
-        const specs = new Map<string, RouteSpec>();
-        for (const [name, raw] of Object.entries(saved.routes)) specs.set(name, parseRouteSpec(name, raw, lookup));
-        return { specs, appliedFile: undefined };
-      } catch (e) {
-        reason = `saved route edits are no longer valid (${(e as Error).message})`;
-      }
-    }
-    this.save(fromFile);
-    return { specs: fromFile, appliedFile: saved ? { reason: reason!, fileHash: this.routesFileHash } : undefined };
+  async read(): Promise<SavedRouteTable | undefined> {
+    const doc = this.document();
+    if (!doc) return undefined;
+    const fileHash = typeof doc.fileHash === 'string' ? doc.fileHash : null;
+    this.fileHash = fileHash;
+    return { fileHash, routes: doc.routes, record: doc.audit };
   }
 
-  /** The sha256 of the routes file applied at start (null without one). */
-  get appliedFileHash(): string | null {
-    return this.routesFileHash;
+  saveFromFile(fileHash: string | null, routes: ReadonlyMap<string, RouteSpec>): void {
+    this.write({ fileHash, routes: Object.fromEntries(routes) });
+    this.fileHash = fileHash;
   }
 
   save(routes: ReadonlyMap<string, RouteSpec>, record?: unknown): void {
-    const doc: RoutesStateDocument = { fileHash: this.routesFileHash, routes: Object.fromEntries(routes) };
+    this.fileHash ??= this.document()?.fileHash ?? null;
+    const doc: RoutesStateDocument = { fileHash: this.fileHash, routes: Object.fromEntries(routes) };
     if (record !== undefined) doc.audit = record;
-    writeFileAtomic(this.file, JSON.stringify(doc, null, 2) + '\n');
+    this.write(doc);
   }
 
-  /** The audit entry saved with the last edit (start-up completes the audit log with it). */
-  savedRecord(): unknown {
-    return this.read()?.audit;
-  }
-
-  /** Replaces the saved entry by the one the audit log got, so it is not completed twice. */
   replaceRecord(record: unknown): void {
-    const doc = this.read();
-    if (doc) writeFileAtomic(this.file, JSON.stringify({ ...doc, audit: record }, null, 2) + '\n');
+    const doc = this.document();
+    if (doc) this.write({ ...doc, audit: record });
+  }
+
+  private write(doc: RoutesStateDocument): void {
+    writeFileAtomic(this.file, JSON.stringify(doc, null, 2) + '\n');
   }
 }

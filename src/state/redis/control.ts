@@ -66,10 +66,10 @@ export class RedisControl implements SharedControl {
   private follower: SharedFollowing | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(link: RedisLink, log: Logger) {
+  /** `self`: how this replica names itself to the others (one per process; tests run two in one). */
+  constructor(link: RedisLink, log: Logger, self = `${hostname()}-${process.pid}`) {
     this.link = link;
     this.log = log;
-    const self = `${hostname()}-${process.pid}`;
     // The lock holder catches up with the shared state, and settles what a dead holder left half-done,
     // before it changes anything.
     this.lock = new RedisAdminLock(link.client, self, () => this.resync(false, true));
@@ -116,6 +116,13 @@ export class RedisControl implements SharedControl {
       );
       this.follower?.wrotePointer(pointer, token);
     },
+    /** The shared pointers of `models` (one key each). */
+    read: async (models: readonly string[]): Promise<{ pointers: SharedPointer[] }> => {
+      const texts = await Promise.all(models.map((n) => this.link.client.get(modelKey(n, 'live'))));
+      const pointers: SharedPointer[] = [];
+      for (const text of texts) if (text) pointers.push(JSON.parse(text) as SharedPointer);
+      return { pointers };
+    },
   };
 
   readonly routes = {
@@ -134,6 +141,10 @@ export class RedisControl implements SharedControl {
         ),
       );
       this.follower!.wroteRoutes(routes, token);
+    },
+    read: async (): Promise<SharedRoutes | undefined> => {
+      const text = await this.link.client.get(this.routesKey);
+      return text ? (JSON.parse(text) as SharedRoutes) : undefined;
     },
   };
 
@@ -227,14 +238,9 @@ export class RedisControl implements SharedControl {
    */
   async resync(atStart = false, holdingLock = false): Promise<void> {
     const follower = this.follower!;
-    const { client } = this.link;
-    const names = follower.models();
-    const [pointers, routes] = await Promise.all([
-      Promise.all(names.map((n) => client.get(modelKey(n, 'live')))),
-      client.get(this.routesKey),
-    ]);
-    const work = pointers.map((text) => (text ? follower.pointer(JSON.parse(text) as SharedPointer) : undefined));
-    if (routes) work.push(follower.routes(JSON.parse(routes) as SharedRoutes, atStart, this));
+    const [saved, routes] = await Promise.all([this.pointers.read(follower.models()), this.routes.read()]);
+    const work = saved.pointers.map((p) => follower.pointer(p));
+    if (routes) work.push(follower.routes(routes, atStart, this));
     await Promise.all(work);
     await this.intents.settle(holdingLock);
   }

@@ -67,16 +67,19 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   /** Features kept here: none (they are in Redis). */
   readonly featuresBytes = 0;
 
+  /** Re-reads the shared statistics, and tells this store whether each re-read reached Redis. */
+  readonly stats: SharedStats;
+
   private constructor(
     private readonly link: RedisLink,
     readonly decisions: RedisDecisions,
-    readonly stats: SharedStats,
+    deps: RedisLogDeps,
     /** Where decisions still held at shutdown are journaled (held-journal.ts). */
     private readonly journal: string,
     private readonly log: Logger,
   ) {
     link.onChange((up) => this.health(up, Date.now()));
-    stats.onHealth = (ok, sinceMs) => this.health(ok, sinceMs);
+    this.stats = new SharedStats(link, deps.router, deps.registry, log, this);
   }
 
   /** Takes up the decisions a previous run journaled, and reads the shared statistics once. */
@@ -91,8 +94,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
     );
     const journal = heldJournal(deps.stateDir);
     decisions.restore(takeHeld(journal));
-    const stats = new SharedStats(link, router, deps.registry, log);
-    const store = new RedisDecisionLog(link, decisions, stats, journal, log);
+    const store = new RedisDecisionLog(link, decisions, deps, journal, log);
     await store.stats.refresh();
     return store;
   }

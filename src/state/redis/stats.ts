@@ -197,6 +197,11 @@ function applyArm(
   return { changed, corrupt };
 }
 
+/** Hears whether each statistics re-read reached Redis (`sinceMs`: when it started). */
+export interface HealthObserver {
+  health(ok: boolean, sinceMs: number): void;
+}
+
 /**
  * Re-reads every route's shared statistics on a timer and recomputes the weights from them. While
  * Redis is down the last statistics read stay in force (predictions go on from the last known state).
@@ -206,14 +211,14 @@ export class SharedStats {
   private running = false;
   /** Arms (`route\narm`) whose shared statistics were found corrupt, warned about once. */
   private readonly corrupt = new Set<string>();
-  /** Told whether each refresh reached Redis, and when it started (the feedback side's outage view). */
-  onHealth: ((ok: boolean, sinceMs: number) => void) | undefined;
 
   constructor(
     private readonly link: RedisLink,
     private readonly router: Router,
     private readonly registry: Registry,
     private readonly log: Logger,
+    /** Told whether each refresh reached Redis, and when it started (the feedback side's outage view). */
+    private readonly observer?: HealthObserver,
   ) {}
 
   start(intervalMs = STATS_REFRESH_MS): void {
@@ -263,7 +268,7 @@ export class SharedStats {
       this.log.debug({ err: (err as Error).message }, 'redis: statistics refresh failed');
     } finally {
       this.running = false;
-      this.onHealth?.(ok, startedMs);
+      this.observer?.health(ok, startedMs);
     }
   }
 
