@@ -228,7 +228,7 @@ describe('GET /v2/models[/{m}[/versions/{v}]]/stats', () => {
 
   it('lists every loaded version, of one model or of all', async () => {
     const all = await statsOf('/v2/models/stats');
-    expect(all.map((s) => `${s.name}@${s.version}`)).toEqual(['ctr@1', 'fraud@1', 'fraud@2', 'mlp@1']);
+    expect(all.map((s) => `${s.name}@${s.version}`)).toEqual(['checkout@1', 'ctr@1', 'fraud@1', 'fraud@2', 'mlp@1']);
     const fraud = await statsOf('/v2/models/fraud/stats');
     expect(fraud.map((s) => s.version)).toEqual(['1', '2']);
   });
@@ -264,6 +264,7 @@ describe('POST /v2/repository/index', () => {
     expect(answer.status, answer.body).toBe(200);
     const index = JSON.parse(answer.body) as IndexEntry[];
     expect(index.filter((e) => e.state === 'READY').map((e) => `${e.name}@${e.version}`)).toEqual([
+      'checkout@1',
       'ctr@1',
       'fraud@1',
       'fraud@2',
@@ -279,7 +280,7 @@ describe('POST /v2/repository/index', () => {
     expect(res.status).toBe(200);
     const index = (await res.json()) as IndexEntry[];
     expect(index.every((e) => e.state === 'READY' && e.reason === '')).toBe(true);
-    expect(index).toHaveLength(4);
+    expect(index).toHaveLength(5);
   });
 
   it('refuses a bad body in the protocol form: 400, 413, 415', async () => {
