@@ -595,7 +595,7 @@ export const chartFields = { Name: chartMeta.name, Version: chartMeta.version, A
  * Helm's `.Files`: the chart's files outside templates/ and the chart's own metadata, read as text;
  * a name it does not hold gives "" (as Helm's Files.Get does).
  */
-const chartFiles = {
+export const chartFiles = {
   Get: (name: Value): string => {
     const path = show(name);
     const special =

@@ -82,6 +82,24 @@ describe('deploy/prometheus/croupier-rules.yml', () => {
     expect(bySeries('croupier_alerts_firing')).toEqual(['CroupierAlertFiring']);
   });
 
+  it("reads only series Croupier exports (docs/metrics.md, or the contract's monitoring series)", () => {
+    const documented = readFileSync(join(root, 'docs', 'metrics.md'), 'utf8');
+    // "Monitoring and protection" in the contract; docs/metrics.md lists them once they are exported.
+    const monitoring = [
+      'croupier_drift_psi',
+      'croupier_route_srm_p_value',
+      'croupier_outcome_labels_total',
+      'croupier_arm_disabled',
+      'croupier_alerts_firing',
+    ];
+    const used = new Set(alerts.flatMap((r) => [...r.expr.matchAll(/\bcroupier_\w+/g)].map((m) => m[0])));
+    expect(used.size).toBeGreaterThanOrEqual(12);
+    for (const name of used) {
+      const series = name.replace(/_bucket$/, '');
+      expect(documented.includes(`\`${series}`) || monitoring.includes(series), name).toBe(true);
+    }
+  });
+
   it('has a unit test where each alert fires and one where it stays quiet', () => {
     expect(unitTests.rule_files).toEqual(['croupier-rules.yml']);
     for (const { alert } of alerts) {
