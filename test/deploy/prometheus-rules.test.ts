@@ -40,11 +40,12 @@ interface AlertTest {
 }
 interface TestFile {
   rule_files: string[];
-  tests: { alert_rule_test?: AlertTest[] }[];
+  tests: { alert_rule_test?: AlertTest[]; promql_expr_test?: { expr: string }[] }[];
 }
 
 const rules = parse(readFileSync(rulesPath, 'utf8')) as RuleFile;
 const alerts = rules.groups.flatMap((g) => g.rules).filter((r): r is Rule & { alert: string } => !!r.alert);
+const records = rules.groups.flatMap((g) => g.rules).filter((r): r is Rule & { record: string } => !!r.record);
 const unitTests = parse(readFileSync(testsPath, 'utf8')) as TestFile;
 const alertTests = unitTests.tests.flatMap((t) => t.alert_rule_test ?? []);
 
@@ -92,7 +93,9 @@ describe('deploy/prometheus/croupier-rules.yml', () => {
       'croupier_arm_disabled',
       'croupier_alerts_firing',
     ];
-    const used = new Set(alerts.flatMap((r) => [...r.expr.matchAll(/\bcroupier_\w+/g)].map((m) => m[0])));
+    const used = new Set(
+      rules.groups.flatMap((g) => g.rules).flatMap((r) => [...r.expr.matchAll(/\bcroupier_\w+/g)].map((m) => m[0])),
+    );
     expect(used.size).toBeGreaterThanOrEqual(12);
     for (const name of used) {
       const series = name.replace(/_bucket$/, '');
@@ -115,6 +118,20 @@ describe('deploy/prometheus/croupier-rules.yml', () => {
     }
     const known = new Set(alerts.map((r) => r.alert));
     for (const t of alertTests) expect(known.has(t.alertname), t.alertname).toBe(true);
+  });
+
+  it('has a unit test for the value of each recorded series', () => {
+    expect(records.map((r) => r.record)).toEqual([
+      'croupier:route_error_ratio:rate5m',
+      'croupier:route_request_duration_seconds:p99_5m',
+      'croupier:route_mean_reward:24h',
+    ]);
+    const exprs = unitTests.tests.flatMap((t) => t.promql_expr_test ?? []).map((t) => t.expr);
+    for (const { record } of records)
+      expect(
+        exprs.some((e) => e.includes(record)),
+        record,
+      ).toBe(true);
   });
 
   it('is copied, byte for byte, into the chart (helm/croupier/files/croupier-rules.yml)', () => {
