@@ -202,6 +202,8 @@ describe("the chart's PrometheusRule", () => {
       'app.kubernetes.io/instance': 'croupier',
     });
     expect(rule.spec).toEqual(rules);
+    expect(rendered.files.get('templates/NOTES.txt')).toContain('Alerts: PrometheusRule croupier holds');
+    expect(renderChart().files.get('templates/NOTES.txt')).not.toContain('PrometheusRule');
     // The annotations keep Prometheus's own templates: the chart does not render them.
     expect(rule.spec.groups[0].rules[0].annotations.summary).toContain('{{ $labels.feature }}');
   });
