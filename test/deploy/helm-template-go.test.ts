@@ -1,8 +1,8 @@
 /**
  * test/deploy/helm-template.ts against the real thing: Go's text/template with Sprig and Helm's
- * include/toYaml/fail (test/deploy/helm-template-go/main.go), on value sets that switch every
- * branch of the chart on and off and on each value the chart refuses. The two must render the same
- * bytes, and refuse with the same message.
+ * include/toYaml/fail and .Files.Get (test/deploy/helm-template-go/main.go), on value sets that
+ * switch every branch of the chart on and off and on each value the chart refuses. The two must
+ * render the same bytes, and refuse with the same message.
  *
  * The values are checked against values.schema.json first, by gojsonschema (Helm 3's validator
  * before 3.18) and by Ajv in the renderer: both accept the same sets and refuse the same mistakes.
@@ -49,6 +49,7 @@ const renders: [string, object][] = [
       autoscaling: { enabled: true, queueDepth: { enabled: true } },
       podDisruptionBudget: { enabled: true },
       serviceMonitor: { enabled: true, labels: { release: 'prom' } },
+      prometheusRule: { enabled: true, labels: { release: 'prom', team: 'ml' } },
       ingress: { enabled: true, className: 'nginx', tls: [{ secretName: 'tls', hosts: ['croupier.example.com'] }] },
       httpRoute: { enabled: true, hostnames: ['croupier.example.com'] },
       networkPolicy: {

@@ -517,8 +517,11 @@ class Renderer {
       if (!fn) throw new RenderError(`function "${name}" not defined`);
       return fn(...rest.map((a) => this.operand(a, dot, scope)), ...piped);
     }
+    const value = this.operand(head!, dot, scope);
+    // A method at the end of a field chain (`.Files.Get "path"`) is called with the arguments.
+    if (typeof value === 'function') return value(...rest.map((a) => this.operand(a, dot, scope)), ...piped);
     if (rest.length > 0 || piped.length > 0) throw new RenderError(`can't give arguments to a non-function`);
-    return this.operand(head!, dot, scope);
+    return value;
   }
 
   private operand(op: Operand, dot: Value, scope: Scope): Value {
@@ -588,6 +591,24 @@ export const chartValues = (overrides: Value = {}): Value => merge(defaults, str
 /** Chart.yaml's fields as templates see them (`.Chart.Name`...). */
 export const chartFields = { Name: chartMeta.name, Version: chartMeta.version, AppVersion: chartMeta.appVersion };
 
+/**
+ * Helm's `.Files`: the chart's files outside templates/ and the chart's own metadata, read as text;
+ * a name it does not hold gives "" (as Helm's Files.Get does).
+ */
+export const chartFiles = {
+  Get: (name: Value): string => {
+    const path = show(name);
+    const special =
+      /^(templates|charts)\//.test(path) || ['Chart.yaml', 'values.yaml', 'values.schema.json'].includes(path);
+    if (special || path.split('/').includes('..') || path.startsWith('/')) return '';
+    try {
+      return readFileSync(join(chartDir, path), 'utf8');
+    } catch {
+      return '';
+    }
+  },
+};
+
 /** `helm template <release> helm/croupier -f <overrides>`, in namespace `default`. */
 export const renderChart = (overrides: Value = {}, release = 'croupier'): Rendered => {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53)
@@ -621,6 +642,7 @@ export const renderChart = (overrides: Value = {}, release = 'croupier'): Render
       Release: { Name: release, Namespace: 'default', Service: 'Helm', IsInstall: true, IsUpgrade: false },
       Template: { Name: full, BasePath: `${chartMeta.name}/templates` },
       Capabilities: {},
+      Files: chartFiles,
     };
     const text = renderer.run(bodies.get(name)!, data, { vars: [new Map()], root: data });
     files.set(`templates/${name}`, text);

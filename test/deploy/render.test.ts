@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OPTION_LIST } from '../../src/config/options.js';
-import { RenderError, renderChart, renderString } from './helm-template.js';
+import { chartFiles, RenderError, renderChart, renderString } from './helm-template.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are untyped YAML
 type Manifest = any;
@@ -56,6 +56,14 @@ describe('the renderer follows Go templates where charts get bitten', () => {
         },
       ),
     ).toBe('a=1<Z>;b=2<Z>;');
+  });
+
+  it("calls a method at the end of a field chain (.Files.Get), which reads only the chart's own files", () => {
+    const data = { Files: chartFiles };
+    expect(renderString('{{ .Files.Get "files/croupier-rules.yml" }}', data)).toContain('groups:');
+    for (const name of ['files/missing.yml', '../../package.json', '/etc/passwd', 'values.yaml', 'templates/NOTES.txt'])
+      expect(renderString(`[{{ .Files.Get "${name}" }}]`, data), name).toBe('[]');
+    expect(() => renderString('{{ .Values.x "arg" }}', { Values: { x: 1 } })).toThrow(/non-function/);
   });
 });
 

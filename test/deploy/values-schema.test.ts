@@ -106,6 +106,8 @@ describe('values.schema.json', () => {
     ['state.mountPath', 'var/lib/croupier', '/state/mountPath'],
     ['podDisruptionBudget.maxUnavailable', '50', '/podDisruptionBudget/maxUnavailable'],
     ['serviceMonitor.interval', '15', '/serviceMonitor/interval'],
+    ['prometheusRule.enabled', 'yes', '/prometheusRule/enabled'],
+    ['prometheusRule.labels', { release: 1 }, '/prometheusRule/labels/release'],
     ['autoscaling.queueDepth.averageValue', 'lots', '/autoscaling/queueDepth/averageValue'],
     [
       'ingress.hosts',

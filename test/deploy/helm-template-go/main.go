@@ -1,5 +1,5 @@
 // The reference for test/deploy/helm-template.ts: the chart rendered by Go's text/template with
-// Sprig and Helm's include/toYaml/fail, as Helm's engine sets them up (missingkey=zero, "<no
+// Sprig and Helm's include/toYaml/fail and .Files.Get, as Helm's engine sets them up (missingkey=zero, "<no
 // value>" removed), after checking the values against values.schema.json with gojsonschema (as
 // Helm 3 before 3.18 does). It reads {values, release, chart, dir} as JSON on stdin and prints
 // {"files": {path: text}}, {"schema": problems} or {"error": message}. Built and run by
@@ -88,6 +88,7 @@ func main() {
 			return
 		}
 	}
+	files := loadFiles(in.Dir)
 	out := map[string]string{}
 	for _, n := range names {
 		if strings.HasPrefix(n, "_") {
@@ -100,6 +101,7 @@ func main() {
 			"Release":      map[string]interface{}{"Name": in.Release, "Namespace": "default", "Service": "Helm", "IsInstall": true, "IsUpgrade": false},
 			"Template":     map[string]interface{}{"Name": full, "BasePath": "croupier/templates"},
 			"Capabilities": map[string]interface{}{},
+			"Files":        files,
 		}
 		var buf strings.Builder
 		if err := t.ExecuteTemplate(&buf, full, d); err != nil {
@@ -110,6 +112,31 @@ func main() {
 	}
 	b, _ := json.Marshal(map[string]interface{}{"files": out})
 	fmt.Println(string(b))
+}
+
+// chartFiles is Helm's .Files: the chart's files outside templates/ and its metadata; Get of a name
+// it does not hold is "".
+type chartFiles map[string][]byte
+
+func (f chartFiles) Get(name string) string { return string(f[name]) }
+
+func loadFiles(dir string) chartFiles {
+	files := chartFiles{}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if strings.HasPrefix(rel, "templates/") || strings.HasPrefix(rel, "charts/") ||
+			rel == "Chart.yaml" || rel == "values.yaml" || rel == "values.schema.json" {
+			return nil
+		}
+		b, _ := ioutil.ReadFile(p)
+		files[rel] = b
+		return nil
+	})
+	return files
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
