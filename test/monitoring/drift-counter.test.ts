@@ -89,6 +89,23 @@ describe('DriftCounter', () => {
     expect(driftLayout({ ...categorical, manifest })).toBeUndefined();
   });
 
+  it('bins only numeric features of a mixed model: checkout counts its FP32 amount among string inputs', () => {
+    const checkout = scanRepository(join(ROOT, 'models')).models.get('checkout')!.versions.get('1')!;
+    const layout = driftLayout(checkout)!;
+    expect(layout.features).toEqual(['amount']);
+    expect(layout.groups.map((g) => g.input)).toEqual([2]);
+    const counter = new DriftCounter(layout);
+    const inputs: TensorData[] = [
+      { name: 'country', type: 'string', dims: [2, 1], data: ['FR', 'NG'] },
+      { name: 'channel', type: 'string', dims: [2, 1], data: ['app', 'web'] },
+      { name: 'amount', type: 'float32', dims: [2, 1], data: Float32Array.of(1, 5000) },
+    ];
+    counter.countScores([], 2, counter.count(inputs, 2, 0));
+    const v = counter.take()!;
+    const bins = checkout.manifest.baseline!.features.amount!.histogram!.counts.length;
+    expect(Array.from(v.subarray(2, 2 + bins))).toEqual([1, ...new Array<number>(bins - 2).fill(0), 1]);
+  });
+
   it('counts, batch by batch, exactly the histogram of every row, feature and score (NaN has no bin)', () => {
     const version = small();
     const layout = driftLayout(version)!;
