@@ -28,12 +28,25 @@ const HEAD = 2;
 /** Input datatypes whose values a histogram can bin (typed arrays of plain numbers). */
 const BINNABLE = new Set(['FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'UINT8', 'UINT16', 'UINT32']);
 
+/** A feature with at most this many edges is binned by the branch-free search (FAST_SLOTS per feature). */
+const FAST_EDGES = 15;
+const FAST_SLOTS = 16;
+
 /** Where one input's histogram features sit: columns of its rows, their edges and bins. */
 interface InputGroup {
   readonly input: number;
   readonly rowSize: number;
   /** Column in the input's row, per feature of this group. */
   readonly columns: Int32Array;
+  /**
+   * When every feature has at most FAST_EDGES edges: FAST_SLOTS slots per feature, its edges then
+   * +Infinity, for a search of four steps without branches (a binary search over random values
+   * mispredicts about every other step; this was 2-3x faster on the demo fraud rows).
+   */
+  readonly table: Float64Array | undefined;
+  /** Per feature: its number of edges, and the vector index of its bin 0. */
+  readonly edgeCount: Int32Array;
+  readonly binBase: Int32Array;
   /** Per feature: first and end index of its edges in `edges`. */
   readonly edgeStart: Int32Array;
   readonly edgeEnd: Int32Array;
@@ -85,6 +98,8 @@ export function driftLayout(version: ModelVersion): DriftLayout | undefined {
     const edgeStart: number[] = [];
     const edgeEnd: number[] = [];
     const binShift: number[] = [];
+    const binBase: number[] = [];
+    const histograms: Histogram[] = [];
     input.featureNames.forEach((name, column) => {
       const histogram = baseline.features[name]?.histogram;
       if (!histogram) return;
@@ -93,15 +108,25 @@ export function driftLayout(version: ModelVersion): DriftLayout | undefined {
       columns.push(column);
       edgeStart.push(edges.length);
       binShift.push(length - edges.length);
+      binBase.push(length);
+      histograms.push(histogram);
       edges.push(...histogram.edges);
       edgeEnd.push(edges.length);
       length += histogram.counts.length;
     });
     if (columns.length === 0) return;
+    let table: Float64Array | undefined;
+    if (histograms.every((h) => h.edges.length <= FAST_EDGES)) {
+      table = new Float64Array(histograms.length * FAST_SLOTS).fill(Number.POSITIVE_INFINITY);
+      for (const [f, h] of histograms.entries()) table.set(h.edges, f * FAST_SLOTS);
+    }
     groups.push({
       input: i,
       rowSize: version.inputRowSizes[i]!,
       columns: Int32Array.from(columns),
+      table,
+      edgeCount: Int32Array.from(histograms, (h) => h.edges.length),
+      binBase: Int32Array.from(binBase),
       edgeStart: Int32Array.from(edgeStart),
       edgeEnd: Int32Array.from(edgeEnd),
       binShift: Int32Array.from(binShift),
@@ -153,6 +178,66 @@ function slice(v: ArrayLike<number>, from: number, n: number): number[] {
   return out;
 }
 
+/** Bins rows first, first + stride, … of one input by the branch-free search over `table`. */
+function countFast(
+  v: Float64Array,
+  group: InputGroup,
+  table: Float64Array,
+  data: Float32Array,
+  first: number,
+  rows: number,
+  stride: number,
+): void {
+  const { columns, edgeCount, binBase, rowSize } = group;
+  const n = columns.length;
+  for (let r = first; r < rows; r += stride) {
+    const base = r * rowSize;
+    for (let f = 0; f < n; f++) {
+      const x = data[base + columns[f]!]!;
+      if (Number.isNaN(x)) continue; // NaN has no bin
+      // How many of the 15 slots are <= x: the bin (the padding never is, but for +Infinity: capped).
+      const t = f * FAST_SLOTS;
+      let lo = t;
+      lo += +(table[lo + 7]! <= x) << 3;
+      lo += +(table[lo + 3]! <= x) << 2;
+      lo += +(table[lo + 1]! <= x) << 1;
+      lo += +(table[lo]! <= x);
+      const bin = lo - t;
+      const last = edgeCount[f]!;
+      v[binBase[f]! + Math.min(bin, last)]!++;
+    }
+  }
+}
+
+/** Bins rows first, first + stride, … of one input by binary search (features of more than 15 edges). */
+function countSearch(
+  v: Float64Array,
+  group: InputGroup,
+  edges: Float64Array,
+  data: Float32Array,
+  first: number,
+  rows: number,
+  stride: number,
+): void {
+  const { columns, edgeStart, edgeEnd, binShift, rowSize } = group;
+  const n = columns.length;
+  for (let r = first; r < rows; r += stride) {
+    const base = r * rowSize;
+    for (let f = 0; f < n; f++) {
+      const x = data[base + columns[f]!]!;
+      if (Number.isNaN(x)) continue; // NaN has no bin
+      let lo = edgeStart[f]!;
+      let hi = edgeEnd[f]!;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (edges[mid]! <= x) lo = mid + 1;
+        else hi = mid;
+      }
+      v[binShift[f]! + lo]!++;
+    }
+  }
+}
+
 /**
  * One version's counter. `count` bins a batch's input rows and returns which rows it took (a token
  * for `countScores`, -1 for none); `countScores` bins the same rows' scores once the batch is
@@ -196,28 +281,12 @@ export class DriftCounter {
     } else {
       v[0]! += rows;
     }
-    const edges = this.layout.edges;
     const groups = this.layout.groups;
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]!;
       const data = inputs[group.input]!.data as Float32Array;
-      const { columns, edgeStart, edgeEnd, binShift, rowSize } = group;
-      const n = columns.length;
-      for (let r = first; r < rows; r += stride) {
-        const base = r * rowSize;
-        for (let f = 0; f < n; f++) {
-          const x = data[base + columns[f]!]!;
-          if (Number.isNaN(x)) continue; // NaN has no bin
-          let lo = edgeStart[f]!;
-          let hi = edgeEnd[f]!;
-          while (lo < hi) {
-            const mid = (lo + hi) >>> 1;
-            if (edges[mid]! <= x) lo = mid + 1;
-            else hi = mid;
-          }
-          v[binShift[f]! + lo]!++;
-        }
-      }
+      if (group.table !== undefined) countFast(v, group, group.table, data, first, rows, stride);
+      else countSearch(v, group, this.layout.edges, data, first, rows, stride);
     }
     return first * SAMPLE_STRIDE + stride;
   }

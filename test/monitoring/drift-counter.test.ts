@@ -32,8 +32,11 @@ import { modelVersion } from '../protocol/versions.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
-/** x FP32 [-1, 3] (a, b, c; c has no histogram) -> p FP32 [-1, 1], with a baseline. */
-function small(): ModelVersion {
+/** 20 edges: more than the branch-free search takes, so the version is binned by binary search. */
+const WIDE = { edges: Array.from({ length: 20 }, (_, i) => -2.5 + i * 0.25), counts: new Array<number>(21).fill(1) };
+
+/** x FP32 [-1, 3] (a, b, c; c has no histogram unless `wide`) -> p FP32 [-1, 1], with a baseline. */
+function small(wide = false): ModelVersion {
   const v = modelVersion(
     [{ name: 'x', datatype: 'FP32', shape: [-1, 3], featureNames: ['a', 'b', 'c'] }],
     [{ name: 'p', datatype: 'FP32', shape: [-1, 1] }],
@@ -44,7 +47,7 @@ function small(): ModelVersion {
       features: {
         a: { histogram: { edges: [-1, 0, 1], counts: [1, 2, 2, 1] } },
         b: { histogram: { edges: [10], counts: [5, 5] } },
-        c: { mean: 0 },
+        c: wide ? { histogram: WIDE } : { mean: 0 },
       },
       prediction: { histogram: { edges: [0.25, 0.5, 0.75], counts: [1, 1, 1, 1] } },
     },
@@ -62,7 +65,9 @@ function values(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
   return Float32Array.from({ length: n }, (_, i) => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return i % 97 === 13 ? Number.NaN : (s / 2 ** 32) * 6 - 3;
+    if (i % 97 === 13) return Number.NaN;
+    if (i % 89 === 5) return i % 2 === 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+    return (s / 2 ** 32) * 6 - 3;
   });
 }
 
@@ -106,36 +111,46 @@ describe('DriftCounter', () => {
     expect(Array.from(v.subarray(2, 2 + bins))).toEqual([1, ...new Array<number>(bins - 2).fill(0), 1]);
   });
 
-  it('counts, batch by batch, exactly the histogram of every row, feature and score (NaN has no bin)', () => {
-    const version = small();
-    const layout = driftLayout(version)!;
-    const counter = new DriftCounter(layout);
-    const expected = new Float64Array(layout.length);
-    let t = 0;
-    for (const [b, rows] of [1, 7, 64, 3, 200].entries()) {
-      const x = values(rows * 3, b + 1);
-      const p = values(rows, b + 100).map((v) => (v + 3) / 6);
-      const token = counter.count(tensor(x, rows, 3), rows, t);
-      counter.countScores(scoresOf(p), rows, token);
-      t += 10;
-      expected[0]! += rows;
-      for (let r = 0; r < rows; r++) {
-        const a = histogramBin([-1, 0, 1], x[r * 3]!);
-        const bb = histogramBin([10], x[r * 3 + 1]!);
-        const s = histogramBin([0.25, 0.5, 0.75], p[r]!);
-        if (a >= 0) expected[2 + a]!++;
-        if (bb >= 0) expected[6 + bb]!++;
-        if (s >= 0) expected[8 + s]!++;
+  it.each([
+    ['the branch-free search', false],
+    ['binary search (a feature of 20 edges)', true],
+  ])(
+    'counts, batch by batch, exactly the histogram of every row, feature and score (NaN has no bin, ±Infinity the end bins), by %s',
+    (_, wide) => {
+      const version = small(wide);
+      const layout = driftLayout(version)!;
+      expect(layout.groups[0]!.table === undefined).toBe(wide);
+      const counter = new DriftCounter(layout);
+      const expected = new Float64Array(layout.length);
+      let t = 0;
+      for (const [b, rows] of [1, 7, 64, 3, 200].entries()) {
+        const x = values(rows * 3, b + 1);
+        const p = values(rows, b + 100).map((v) => (v + 3) / 6);
+        const token = counter.count(tensor(x, rows, 3), rows, t);
+        counter.countScores(scoresOf(p), rows, token);
+        t += 10;
+        expected[0]! += rows;
+        for (let r = 0; r < rows; r++) {
+          const a = histogramBin([-1, 0, 1], x[r * 3]!);
+          const bb = histogramBin([10], x[r * 3 + 1]!);
+          const s = histogramBin([0.25, 0.5, 0.75], p[r]!);
+          if (a >= 0) expected[2 + a]!++;
+          if (bb >= 0) expected[6 + bb]!++;
+          const c = histogramBin(WIDE.edges, x[r * 3 + 2]!);
+          if (wide && c >= 0) expected[8 + c]!++;
+          if (s >= 0) expected[(wide ? 29 : 8) + s]!++;
+        }
       }
-    }
-    expect(Array.from(counter.take()!)).toEqual(Array.from(expected));
-    expect(counter.take()).toBeUndefined();
-    const report = driftReport(layout, expected);
-    expect(report.rows).toBe(275);
-    expect(report.sampled).toBe(false);
-    expect(report.features.a).toBeCloseTo(psi([1, 2, 2, 1], expected.slice(2, 6))!, 12);
-    expect(report.prediction).toBeCloseTo(psi([1, 1, 1, 1], expected.slice(8, 12))!, 12);
-  });
+      expect(Array.from(counter.take()!)).toEqual(Array.from(expected));
+      expect(counter.take()).toBeUndefined();
+      const report = driftReport(layout, expected);
+      expect(report.rows).toBe(275);
+      expect(report.sampled).toBe(false);
+      expect(report.features.a).toBeCloseTo(psi([1, 2, 2, 1], expected.slice(2, 6))!, 12);
+      const p = wide ? 29 : 8;
+      expect(report.prediction).toBeCloseTo(psi([1, 1, 1, 1], expected.slice(p, p + 4))!, 12);
+    },
+  );
 
   it('counts every row up to 10,000 a second, then one row in 8, evenly across batches, and says so', () => {
     const layout = driftLayout(small())!;
