@@ -10,7 +10,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import onnxProto from 'onnx-proto';
+import { histogramBin } from '../src/monitoring/drift.js';
 import { seededRng, type Rng } from '../src/routing/sampling.js';
 import type { onnx as Onnx } from 'onnx-proto';
 
@@ -151,6 +153,8 @@ interface ModelSpec {
   method: string;
   /** Baseline rows (default SAMPLES); fewer for the big MLP, whose forward pass in float64 JS is slow. */
   samples?: number;
+  /** A binary classifier whose score a label can judge: the manifest gets `monitor`. */
+  monitor?: boolean;
 }
 const LR_METHOD =
   'Sampled 10,000 synthetic rows from fixed per-feature distributions with mulberry32(seed) for the baseline, drew logistic-regression weights with domain-informed signs, rescaled them so logits on those rows have the target mean/std, and folded the (x - mean) / std standardization into W and b.';
@@ -169,6 +173,7 @@ const MODELS: readonly ModelSpec[] = [
     logitMean: -1,
     logitStd: 2,
     method: LR_METHOD,
+    monitor: true,
   },
   {
     name: 'fraud',
@@ -180,6 +185,7 @@ const MODELS: readonly ModelSpec[] = [
     logitMean: -0.3,
     logitStd: 2.5,
     method: LR_METHOD,
+    monitor: true,
   },
   {
     name: 'ctr',
@@ -191,6 +197,7 @@ const MODELS: readonly ModelSpec[] = [
     logitMean: -1.5,
     logitStd: 1.5,
     method: MLP_METHOD,
+    monitor: true,
   },
   {
     name: 'mlp',
@@ -280,8 +287,17 @@ function forward(layer: Layer, x: Float64Array, relu: boolean): Float64Array {
   return relu ? y.map((v) => Math.max(0, v)) : y;
 }
 
-/** Build a network whose logits on the (standardized) sample rows have the spec's mean/std, with standardization folded in. */
-function buildNetwork(spec: ModelSpec, rng: Rng, rows: Float64Array[], stats: Stats[]): Layer[] {
+/**
+ * Build a network whose logits on the (standardized) sample rows have the spec's mean/std, with
+ * standardization folded in. Also returns the model's score (sigmoid of the final logit) on each
+ * row: the rescaling of the last layer is affine, so the final logit is logitMean + k * (logit - mean).
+ */
+function buildNetwork(
+  spec: ModelSpec,
+  rng: Rng,
+  rows: Float64Array[],
+  stats: Stats[],
+): { layers: Layer[]; scores: Float64Array } {
   const sizes = [spec.features.length, ...spec.hidden, 1];
   const signs = spec.hidden.length === 0 ? spec.features.map((f) => f[2]) : undefined;
   const layers = sizes.slice(1).map((n, k) => initLayer(rng, at(sizes, k), n, signs));
@@ -303,7 +319,74 @@ function buildNetwork(spec: ModelSpec, rng: Rng, rows: Float64Array[], stats: St
   // Fold z = (x - mean) / std into the first layer: W' = W / std, b' = b - sum_i W'[i] * mean_i.
   first.w = first.w.map((v, idx) => v / stats[Math.floor(idx / first.outputs)]!.std);
   first.b = first.b.map((v, j) => v - stats.reduce((s, st, i) => s + at(first.w, i * first.outputs + j) * st.mean, 0));
-  return layers;
+  const scores = Float64Array.from(logits, (v) => 1 / (1 + Math.exp(-(spec.logitMean + (v - mean) * k))));
+  return { layers, scores };
+}
+
+// ---------- baseline histograms (drift: src/monitoring/drift.ts) ----------
+/** The shortest decimal form of a number strictly between `lo` and `hi`, near their middle. */
+function between(lo: number, hi: number): number {
+  const mid = (lo + hi) / 2;
+  for (let digits = 6; digits <= 17; digits++) {
+    const v = Number(mid.toPrecision(digits)) + 0;
+    if (v > lo && v < hi) return v;
+  }
+  return mid;
+}
+
+/**
+ * Decile histogram of `values`: the inner edges sit at the 10%…90% quantiles, each placed halfway
+ * between the quantile value and the distinct value below it (at the minimum: the one above it), so
+ * that no training value lies on an edge and rounding a value to float32, as requests carry it,
+ * never moves it across one. Ties (discrete features) merge edges: such features get fewer bins.
+ * Counts are the rows per bin, binned as the gateway bins float32 values.
+ */
+function decileHistogram(values: Float64Array): { edges: number[]; counts: number[] } {
+  const sorted = Float64Array.from(values).sort();
+  const n = sorted.length;
+  const edges: number[] = [];
+  for (let q = 1; q <= 9; q++) {
+    let i = Math.floor((q * n) / 10);
+    let j = i;
+    while (i > 0 && at(sorted, i - 1) === at(sorted, j)) i--;
+    if (i === 0) {
+      // The quantile is the minimum: the edge goes above it, under the next distinct value.
+      while (j < n && at(sorted, j) === at(sorted, 0)) j++;
+      if (j === n) continue;
+      i = j;
+    }
+    const edge = between(at(sorted, i - 1), at(sorted, i));
+    if (edges.length === 0 || edge > edges[edges.length - 1]!) edges.push(edge);
+  }
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const v of values) counts[histogramBin(edges, Math.fround(v))]!++;
+  return { edges, counts };
+}
+
+/** The rows a demo model was trained on (its baseline rows), drawn as the generator draws them. */
+function drawRows(spec: ModelSpec, rng: Rng): Float64Array[] {
+  const width = spec.features.length;
+  return Array.from({ length: spec.samples ?? SAMPLES }, () =>
+    new Float64Array(width).map((_, i) => spec.features[i]![1](rng)),
+  );
+}
+
+/** A demo model's training rows and its scores on them (for tests of drift against its baseline). */
+export function demoTrainingRows(
+  name: string,
+  version: string,
+): { features: string[]; rows: Float64Array[]; scores: Float64Array } {
+  const spec = MODELS.find((m) => m.name === name && m.version === version);
+  if (!spec) throw new Error(`no demo model ${name}@${version}`);
+  const rng = mulberry32(spec.seed);
+  const rows = drawRows(spec, rng);
+  const { scores } = buildNetwork(
+    spec,
+    rng,
+    rows,
+    spec.features.map((_, i) => columnStats(rows, i)),
+  );
+  return { features: spec.features.map((f) => f[0]), rows, scores };
 }
 
 // ---------- ONNX encoding ----------
@@ -465,7 +548,10 @@ function writeCheckout(outDir: string): void {
         features: {
           country: { frequencies: frequencies(COUNTRY_WEIGHTS) },
           channel: { frequencies: frequencies(CHANNEL_WEIGHTS) },
-          amount: columnStats(amounts, 0),
+          amount: {
+            ...columnStats(amounts, 0),
+            histogram: decileHistogram(Float64Array.from(amounts, (row) => at(row, 0))),
+          },
         },
       },
     }),
@@ -492,11 +578,11 @@ function main(): void {
   for (const spec of MODELS) {
     const rng = mulberry32(spec.seed);
     const width = spec.features.length;
-    const rows = Array.from({ length: spec.samples ?? SAMPLES }, () =>
-      new Float64Array(width).map((_, i) => spec.features[i]![1](rng)),
-    );
+    const rows = drawRows(spec, rng);
     const stats = spec.features.map((_, i) => columnStats(rows, i));
-    const bytes = encodeModel(spec, buildNetwork(spec, rng, rows, stats));
+    const { layers, scores } = buildNetwork(spec, rng, rows, stats);
+    const bytes = encodeModel(spec, layers);
+    const column = (i: number) => Float64Array.from(rows, (row) => at(row, i));
     const dir = `${spec.name}/${spec.version}`;
     write(outDir, `${dir}/model.onnx`, bytes);
     write(
@@ -514,7 +600,13 @@ function main(): void {
           { name: 'features', datatype: 'FP32', shape: [-1, width], featureNames: spec.features.map((f) => f[0]) },
         ],
         outputs: [{ name: spec.output, datatype: 'FP32', shape: [-1, 1] }],
-        baseline: { features: Object.fromEntries(spec.features.map((f, i) => [f[0], stats[i]])) },
+        baseline: {
+          features: Object.fromEntries(
+            spec.features.map((f, i) => [f[0], { ...stats[i], histogram: decileHistogram(column(i)) }]),
+          ),
+          prediction: { histogram: decileHistogram(scores) },
+        },
+        ...(spec.monitor ? { monitor: { score: spec.output, threshold: 0.5, positive: 1 } } : {}),
       }),
     );
   }
@@ -526,4 +618,5 @@ function main(): void {
   write(outDir, 'routes.json', json(ROUTES));
 }
 
-main();
+// Run as a script, not when a test imports demoTrainingRows.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();

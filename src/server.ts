@@ -14,6 +14,8 @@ import { EmbeddedDecisionLog } from './state/embedded/embedded-log.js';
 import { AuditLog } from './state/embedded/audit-log.js';
 import { LiveState } from './state/embedded/live-state.js';
 import { RouteStore } from './state/embedded/route-store.js';
+import { EmbeddedMonitorCounts } from './state/embedded/monitor-counts.js';
+import { RedisMonitorCounts } from './state/redis/monitor-counts.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './scoring/gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
@@ -24,6 +26,7 @@ import { InlineRunner } from './inference/inline.js';
 import { InferencePool } from './inference/pool.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
+import { DriftApplier, DriftCounters } from './monitoring/drift-counters.js';
 import { isId } from './registry/manifest.js';
 import { Registry } from './registry/registry.js';
 import { scanRepository } from './registry/repository.js';
@@ -98,6 +101,8 @@ export class Server {
     readonly feedbackLoop: FeedbackLoop,
     /** Redis mode: the one connection both halves share (closed last). */
     private readonly redis: RedisLink | undefined,
+    /** Monitoring's counts (drift): stored once the engine is idle, before Redis closes. */
+    private readonly monitoring?: { close(): Promise<void> },
   ) {
     this.config = config;
     this.log = log;
@@ -211,6 +216,7 @@ export class Server {
       }
       await this.gateway.engine.idle();
       await this.gateway.engine.close();
+      await this.monitoring?.close();
       // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
       await this.feedbackLoop.close(deadlineMs);
       await this.admin.close();
@@ -276,7 +282,9 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   }
 
   const pool = new InferencePool({ workers: config.workers, intraOpThreads: config.intraOpThreads });
-  const engine = new InferenceEngine(pool, new InlineRunner(), metrics, config);
+  // Versions with baseline histograms count drift per batch (monitoring/drift-counter.ts).
+  const drift = new DriftCounters();
+  const engine = new InferenceEngine(pool, new InlineRunner(), metrics, config, drift);
   // Every good version is loaded and warmed in every worker before we listen; a version that fails
   // to load is refused and the others serve.
   await Promise.all(
@@ -322,7 +330,17 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
   let server: Server | undefined;
   let feedback: FeedbackLoop | undefined;
+  let monitoring: { close(): Promise<void> } | undefined;
   try {
+    // Drift counts go to the monitor store once a second (embedded: state dir; Redis: shared).
+    const monitorCounts = redis ? new RedisMonitorCounts(redis) : EmbeddedMonitorCounts.open(config.stateDir, log);
+    const driftApplier = new DriftApplier(drift, monitorCounts, log);
+    monitoring = {
+      close: async () => {
+        await driftApplier.close();
+        await monitorCounts.close();
+      },
+    };
     const features = { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget };
     const storeDeps = { stateDir: config.stateDir, decisionsMax: config.decisionsMax, router, ids, log, features };
     const store = redis
@@ -333,10 +351,11 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     const isAccepting = (): boolean => server?.isReady() === true;
     feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting }, store);
     metrics.observeLearning(feedback.learning);
-    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis);
+    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, monitoring);
     await server.listen();
   } catch (e) {
     await engine.close();
+    await monitoring?.close();
     await feedback?.close();
     await admin.close();
     await redis?.close();

@@ -4,6 +4,7 @@
  * The queue is bounded in rows; past the bound, or past a request's deadline, work is shed.
  */
 import { CroupierError } from '../errors.js';
+import type { DriftCounter, DriftSink } from '../monitoring/drift-counter.js';
 import { DATATYPES, type TensorValues } from '../protocol/datatypes.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { InferResult, InferTask, LoadSpec, OrtType, TensorData } from './messages.js';
@@ -98,6 +99,8 @@ export class Batcher {
   private idleWaiters: (() => void)[] = [];
 
   private readonly saturation: Saturation;
+  /** Drift counting for a version with baseline histograms (once per batch, monitoring/drift-counter.ts). */
+  private readonly drift: DriftCounter | undefined;
 
   constructor(
     version: ModelVersion,
@@ -106,8 +109,10 @@ export class Batcher {
     observer: BatchObserver,
     defaults: BatchLimits,
     saturation: Saturation,
+    drift?: DriftSink,
   ) {
     this.version = version;
+    this.drift = drift?.counter(version);
     this.saturation = saturation;
     this.spec = spec;
     this.runner = runner;
@@ -244,12 +249,15 @@ export class Batcher {
       return { name: input.name, type: input.type, dims: [rows, ...input.rowShape], data };
     });
     const task: InferTask = { key: this.spec.key, rows, inputs };
+    // Counted before the run: the inputs' buffers move to the worker. The scores follow on return.
+    const driftRows = this.drift === undefined ? -1 : this.drift.count(inputs, rows, startedAt);
     this.inFlight++;
     const inputMs = performance.now() - startedAt;
     this.stats.dispatched(jobs.length, arrivals, startedAt, inputMs);
     this.runner.run(task).then(
       (result) => {
         this.observer.batch(this.version, rows, result.seconds);
+        if (driftRows >= 0) this.drift!.countScores(result.outputs, rows, driftRows);
         const outputAt = performance.now();
         let offset = 0;
         for (const job of jobs) {

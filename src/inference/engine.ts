@@ -3,6 +3,7 @@
  * (see inline.ts); the others share one worker pool and are usable only once every worker has loaded
  * and warmed them. Removal waits for a version's in-flight batches.
  */
+import type { DriftSink } from '../monitoring/drift-counter.js';
 import { CroupierError } from '../errors.js';
 import type { ModelVersion } from '../registry/repository.js';
 import {
@@ -49,8 +50,18 @@ export class InferenceEngine {
   /** Batchers with queued work waiting for a free worker, served round-robin. */
   private readonly waiting = new Set<Batcher>();
 
-  constructor(pool: InferencePool, inline: InlineRunner, observer: BatchObserver, limits: EngineOptions) {
+  /** Where batchers count drift (monitoring/drift-counters.ts); none: no counting. */
+  private readonly drift: DriftSink | undefined;
+
+  constructor(
+    pool: InferencePool,
+    inline: InlineRunner,
+    observer: BatchObserver,
+    limits: EngineOptions,
+    drift?: DriftSink,
+  ) {
     this.pool = pool;
+    this.drift = drift;
     this.inline = inline;
     this.observer = observer;
     this.limits = limits;
@@ -126,7 +137,15 @@ export class InferenceEngine {
         throw e;
       })) !== undefined;
     if (inline) this.pool.unload(spec.key);
-    return new Batcher(version, spec, inline ? this.inline : this.pool, this.observer, this.limits, this.saturation);
+    return new Batcher(
+      version,
+      spec,
+      inline ? this.inline : this.pool,
+      this.observer,
+      this.limits,
+      this.saturation,
+      this.drift,
+    );
   }
 
   /** Unloads a version once its queued and in-flight batches are done. */

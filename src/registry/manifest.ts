@@ -1,4 +1,5 @@
 /** The model manifest (`<model>/<version>/model.json`): validated once, when a version is scanned. */
+import { isHistogram, type Histogram } from '../monitoring/drift.js';
 import { DATATYPE_NAMES, UNSUPPORTED_DATATYPES, isDatatype, type Datatype } from '../protocol/datatypes.js';
 
 export interface TensorSpec {
@@ -19,9 +20,28 @@ export interface Manifest {
   readonly source?: Readonly<Record<string, unknown>>;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
-  readonly baseline?: Readonly<Record<string, unknown>>;
+  readonly baseline?: Baseline;
   readonly maxBatch?: number;
   readonly batchDelayUs?: number;
+}
+
+/**
+ * What the training rows looked like (the contract's "Monitoring and protection"): per named
+ * feature its summary and, for drift, its histogram (ascending inner edges, one more count); a
+ * categorical feature may carry its category `frequencies` instead. `prediction` is the histogram
+ * of the model's score on those rows.
+ */
+export interface FeatureBaseline {
+  readonly mean?: number;
+  readonly std?: number;
+  readonly min?: number;
+  readonly max?: number;
+  readonly histogram?: Histogram;
+  readonly frequencies?: Readonly<Record<string, number>>;
+}
+export interface Baseline {
+  readonly features: Readonly<Record<string, FeatureBaseline>>;
+  readonly prediction?: { readonly histogram: Histogram };
 }
 
 /** Names are ids, never paths. */
@@ -76,6 +96,57 @@ function optionalInt(v: unknown, key: string, min: number, max: number): number 
   return v as number;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Why `h` is not a histogram (drift.ts isHistogram), in words that name the field. */
+function histogram(h: unknown, where: string): Histogram {
+  if (isHistogram(h)) return { edges: h.edges, counts: h.counts };
+  if (!isObject(h) || !Array.isArray(h.edges) || !Array.isArray(h.counts))
+    fail(`${where} must be an object with "edges" and "counts" lists`);
+  if (h.edges.length === 0) fail(`${where}.edges must list at least one edge`);
+  if (h.counts.length !== h.edges.length + 1)
+    fail(`${where}.counts must have one more entry than edges (${h.edges.length + 1}, got ${h.counts.length})`);
+  if (!h.edges.every((e) => typeof e === 'number' && Number.isFinite(e))) fail(`${where}.edges must be finite numbers`);
+  if (!h.counts.every((c) => typeof c === 'number' && Number.isFinite(c) && c >= 0))
+    fail(`${where}.counts must be finite non-negative numbers`);
+  fail(`${where}.edges must be strictly ascending`);
+}
+
+const FEATURE_STATS = ['mean', 'std', 'min', 'max'] as const;
+
+/** The manifest's `baseline`: features must be the model's named features, histograms well formed. */
+function baseline(raw: unknown, inputs: readonly TensorSpec[]): Baseline {
+  if (!isObject(raw)) fail('baseline must be an object');
+  if (!isObject(raw.features)) fail('baseline.features must be an object of feature name to statistics');
+  const named = new Set(inputs.flatMap((t) => t.featureNames ?? []));
+  const features: Record<string, FeatureBaseline> = {};
+  for (const [name, value] of Object.entries(raw.features)) {
+    const where = `baseline.features.${name}`;
+    if (!named.has(name)) fail(`${where}: "${name}" is not one of the model's named features (inputs[].featureNames)`);
+    if (!isObject(value)) fail(`${where} must be an object`);
+    const f: { -readonly [K in keyof FeatureBaseline]: FeatureBaseline[K] } = {};
+    for (const key of FEATURE_STATS) {
+      const v = value[key];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${where}.${key} must be a finite number`);
+      f[key] = v;
+    }
+    if (f.std !== undefined && f.std < 0) fail(`${where}.std must not be negative`);
+    if (f.min !== undefined && f.max !== undefined && f.min > f.max) fail(`${where}.min must not exceed max`);
+    if (value.histogram !== undefined) f.histogram = histogram(value.histogram, `${where}.histogram`);
+    if (value.frequencies !== undefined) {
+      const fr = value.frequencies;
+      if (!isObject(fr) || !Object.values(fr).every((p) => typeof p === 'number' && Number.isFinite(p) && p >= 0))
+        fail(`${where}.frequencies must map categories to finite non-negative numbers`);
+      f.frequencies = fr as Record<string, number>;
+    }
+    features[name] = f;
+  }
+  if (raw.prediction === undefined) return { features };
+  if (!isObject(raw.prediction)) fail('baseline.prediction must be an object with a "histogram"');
+  return { features, prediction: { histogram: histogram(raw.prediction.histogram, 'baseline.prediction.histogram') } };
+}
+
 export function parseManifest(raw: unknown, model: string, version: string): Manifest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('must be a JSON object');
   const m = raw as Record<string, unknown>;
@@ -96,7 +167,7 @@ export function parseManifest(raw: unknown, model: string, version: string): Man
   }
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (m.source !== undefined && !isObj(m.source)) fail('source must be an object');
-  if (m.baseline !== undefined && !isObj(m.baseline)) fail('baseline must be an object');
+  const base = m.baseline === undefined ? undefined : baseline(m.baseline, inputs);
   const manifest: Manifest = {
     name: model,
     version,
@@ -107,7 +178,7 @@ export function parseManifest(raw: unknown, model: string, version: string): Man
     inputs,
     outputs,
     ...(isObj(m.source) ? { source: m.source } : {}),
-    ...(isObj(m.baseline) ? { baseline: m.baseline } : {}),
+    ...(base ? { baseline: base } : {}),
     ...(m.maxBatch !== undefined ? { maxBatch: optionalInt(m.maxBatch, 'maxBatch', 1, 65536) } : {}),
     ...(m.batchDelayUs !== undefined
       ? { batchDelayUs: optionalInt(m.batchDelayUs, 'batchDelayUs', 0, 1_000_000) }
