@@ -35,6 +35,9 @@ import { RedisControl } from './state/redis/control.js';
 import { sharedDecisionIds } from './state/redis/decision-secret.js';
 import { RedisDecisionLog } from './state/redis/outcomes.js';
 import { AdminLock } from './state/admin-state.js';
+import { Monitor } from './monitoring/monitor.js';
+import { EmbeddedMonitorCounts } from './state/embedded/monitor-counts.js';
+import { RedisMonitorCounts } from './state/redis/monitor-counts.js';
 import { StateDirLock } from './state/state-dir-lock.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -98,6 +101,8 @@ export class Server {
     readonly feedbackLoop: FeedbackLoop,
     /** Redis mode: the one connection both halves share (closed last). */
     private readonly redis: RedisLink | undefined,
+    /** The monitoring windows: what is left is stored at close (embedded: the snapshot). */
+    private readonly monitoring?: { close(): Promise<void> },
   ) {
     this.config = config;
     this.log = log;
@@ -213,6 +218,9 @@ export class Server {
       await this.gateway.engine.close();
       // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
       await this.feedbackLoop.close(deadlineMs);
+      await this.monitoring?.close().catch((err: unknown) => {
+        this.log.error({ err: (err as Error).message }, 'monitoring: counts not stored at shutdown');
+      });
       await this.admin.close();
       await this.redis?.close();
       this.stateLock.release();
@@ -306,10 +314,20 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     throw e;
   }
   const router = new Router(registry, await admin.routesAtStart(routes.file, routes.specs));
+  // Monitoring windows: in the state dir (embedded), or shared by every replica (Redis mode).
+  const monitorCounts = redis ? new RedisMonitorCounts(redis) : EmbeddedMonitorCounts.open(config.stateDir, log);
+  const monitor = new Monitor({ store: monitorCounts, router, registry, log, observer: metrics });
+  const monitoring = {
+    close: async (): Promise<void> => {
+      await monitor.close();
+      await monitorCounts.close();
+    },
+  };
   try {
     // Redis mode: this replica takes up the shared admin state here, before it listens.
-    await admin.attach(engine, router, metrics);
+    await admin.attach(engine, router, metrics, monitor);
   } catch (e) {
+    await monitoring.close().catch(() => undefined);
     await engine.close();
     await admin.close();
     await redis?.close();
@@ -329,15 +347,18 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry })
       : await EmbeddedDecisionLog.open(storeDeps);
     const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions);
+    gateway.monitor = monitor;
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
-    feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting }, store);
+    feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor }, store);
     metrics.observeLearning(feedback.learning);
-    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis);
+    metrics.observeMonitor(monitor);
+    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, monitoring);
     await server.listen();
   } catch (e) {
     await engine.close();
     await feedback?.close();
+    await monitoring.close().catch(() => undefined);
     await admin.close();
     await redis?.close();
     throw e;

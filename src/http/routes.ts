@@ -54,6 +54,9 @@ export const ROUTES = [
   { method: 'PUT', path: '/admin/routes/:route', admin: 'routes.put', names: 'route' },
   { method: 'POST', path: '/admin/routes/:route/reset', admin: 'routes.reset', names: 'route' },
   { method: 'GET', path: '/admin/audit', admin: 'audit.read' },
+  { method: 'GET', path: '/admin/whoami', admin: 'whoami' },
+  { method: 'GET', path: '/admin/monitor', admin: 'monitor.read' },
+  { method: 'GET', path: '/admin/monitor/series', admin: 'monitor.series' },
 ] as const satisfies readonly Declaration[];
 
 type Declared = (typeof ROUTES)[number];
