@@ -234,7 +234,11 @@ export class Monitor {
   }
 
   /** `GET /admin/monitor`: every route's arms and SRM, per window. */
-  async report(): Promise<MonitorReport> {
+  report(): Promise<MonitorReport> {
+    return unavailableIfStore(this.reportNow());
+  }
+
+  private async reportNow(): Promise<MonitorReport> {
     await this.flush();
     const last = minuteOf(this.now());
     const routes: Record<string, RouteReport> = {};
@@ -312,8 +316,12 @@ export class Monitor {
     if (!route) throw new CroupierError('route_not_found', `no route named "${routeName.slice(0, 64)}"`);
     if (!Object.hasOwn(WINDOWS, window))
       throw new CroupierError('invalid_request', `window must be one of ${WINDOW_NAMES.join(', ')}`);
+    return unavailableIfStore(this.seriesOf(route, window as WindowName));
+  }
+
+  private async seriesOf(route: Route, window: WindowName): Promise<unknown> {
     await this.flush();
-    const minutes = WINDOWS[window as WindowName];
+    const minutes = WINDOWS[window];
     const last = minuteOf(this.now());
     const first = last - minutes + 1;
     const perArm = await Promise.all(
@@ -363,6 +371,16 @@ export class Monitor {
     clearInterval(this.timer);
     await this.flush();
   }
+}
+
+/** A store that cannot be read (Redis down) is a 503 the caller may retry, not an internal error. */
+function unavailableIfStore<T>(p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    if (e instanceof CroupierError) throw e;
+    throw new CroupierError('state_unavailable', 'the monitoring windows cannot be read now; retry shortly', {
+      cause: e,
+    });
+  });
 }
 
 interface ArmMinute {

@@ -272,3 +272,53 @@ describeRedis('monitoring, Redis mode: two replicas on one Redis answer the same
     expect(fromB).toEqual(fromA);
   }, 60_000);
 });
+
+describeRedis('monitoring, Redis mode: counts made while Redis is down are kept and stored when it is back', () => {
+  let redis: TestRedis;
+  let a: TestServer;
+  let models: string;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    models = monitoredModels();
+    a = await startTestServer({
+      ...TOKENS,
+      CROUPIER_MODELS_DIR: models,
+      CROUPIER_REDIS_URL: redis.url,
+      CROUPIER_LOG_LEVEL: 'info',
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await a?.stop();
+    await redis?.stop();
+    rmSync(models, { recursive: true, force: true });
+  });
+
+  it('pulls made during an outage are in the report once Redis answers again', async () => {
+    const pulls = async (): Promise<number | undefined> => {
+      const r = await get(a.url, '/admin/monitor');
+      if (r.status !== 200) return undefined;
+      const arms = r.body.routes[ROUTE]!.arms;
+      return arms.a!.windows['1h'].pulls + arms.b!.windows['1h'].pulls;
+    };
+    for (let i = 0; i < 10; i++) await predict(a.url, i);
+    expect(await pulls()).toBe(10);
+    redis.kill();
+    await sleep(200);
+    for (let i = 0; i < 7; i++) await predict(a.url, 100 + i);
+    // The apply of those pulls fails (more than one tick); reading answers 503, not 500.
+    await sleep(1_500);
+    const down = await get<ErrorBody>(a.url, '/admin/monitor');
+    expect([down.status, down.body.error.code]).toEqual([503, 'state_unavailable']);
+    await redis.restart();
+    const deadline = Date.now() + 20_000;
+    let seen: number | undefined;
+    while (Date.now() < deadline) {
+      seen = await pulls();
+      if (seen === 17) break;
+      await sleep(200);
+    }
+    expect(seen).toBe(17);
+  }, 60_000);
+});
