@@ -239,6 +239,24 @@ describe('monitoring, embedded mode', () => {
     const r = await get(t.url, '/admin/monitor');
     expectReport(r.body, expected);
   }, 60_000);
+  it('the score kept with a decision outlives a restart: a label posted after it still joins', async () => {
+    const made: Made[] = [];
+    for (let i = 0; i < 6; i++) made.push(await predict(t.url, 200 + i));
+    await t.stop();
+    t = await startTestServer({ ...TOKENS, CROUPIER_MODELS_DIR: models, CROUPIER_STATE_DIR: stateDir });
+    const before = (await get(t.url, '/admin/monitor')).body.routes[ROUTE]!.arms;
+    const events = made.map((m) => ({ decision: m.decision, reward: 0, label: 0 }));
+    expect((await postJson(`${t.url}/v1/feedback`, { events })).status).toBeLessThan(300);
+    const after = (await get(t.url, '/admin/monitor')).body.routes[ROUTE]!.arms;
+    for (const arm of ['a', 'b']) {
+      const mine = made.filter((m) => m.arm === arm);
+      const l0 = before[arm]!.windows['1h'].labels!;
+      const l1 = after[arm]!.windows['1h'].labels!;
+      // Every label is negative: each is a false positive or a true negative by the score kept.
+      expect(l1.fp - l0.fp).toBe(mine.filter((m) => m.score >= THRESHOLD).length);
+      expect(l1.tn - l0.tn).toBe(mine.filter((m) => m.score < THRESHOLD).length);
+    }
+  }, 60_000);
 });
 
 describeRedis('monitoring, Redis mode: two replicas on one Redis answer the same report', () => {
