@@ -126,6 +126,7 @@ export class AdminRoutes {
     action: string,
     field?: 'model' | 'route',
     form: ErrorForm = 'v1',
+    reads?: boolean,
   ): Call | undefined {
     const ex = open(res, req, form);
     const raw = field === undefined ? null : (req.getParameter(0) ?? '');
@@ -136,8 +137,9 @@ export class AdminRoutes {
       const caller = this.auth.caller(headers);
       call.actor = caller.name;
       call.role = caller.role;
-      // A viewer reads: anything but GET (and HEAD) is a change, refused (and audited as refused).
-      if (caller.role === 'viewer' && ex.method !== 'GET' && ex.method !== 'HEAD')
+      // A viewer reads: anything but GET (and HEAD) or a route declared `reads` is a change, refused
+      // (and audited as refused).
+      if (caller.role === 'viewer' && !(reads ?? (ex.method === 'GET' || ex.method === 'HEAD')))
         throw new CroupierError('forbidden', "this token is a viewer's: it may read (GET), not change anything");
       const tooLong = raw === null ? undefined : nameTooLong(`the ${field} name`, raw);
       if (tooLong) throw tooLong;
@@ -281,14 +283,15 @@ export class AdminRoutes {
       },
     };
     const formOf = (path: string): ErrorForm => (path.startsWith('/v2') ? 'v2' : 'v1');
-    const routes = ADMIN_ROUTES.map(({ method, path, admin, names }): BoundRoute => {
+    const routes = ADMIN_ROUTES.map(({ method, path, admin, names, reads }): BoundRoute => {
       const answer = actions[admin];
       const form = formOf(path);
+      const readOnly = method === 'GET' || method === 'HEAD' || reads === true;
       return {
         method,
         path,
         handler: (res, req) => {
-          const call = this.open(open, res, req, admin, names, form);
+          const call = this.open(open, res, req, admin, names, form, readOnly);
           if (call) answer(call, req);
         },
       };

@@ -18,6 +18,8 @@ interface Declaration {
   readonly admin?: string;
   /** What the first path parameter of an admin route names (checked, and audited as the target). */
   readonly names?: 'model' | 'route';
+  /** An admin POST that only reads (a viewer token may call it, like every GET). */
+  readonly reads?: true;
 }
 
 export const ROUTES = [
