@@ -5,6 +5,7 @@
  * snapshot), a viewer token reads but cannot change, and two Redis-mode replicas sharing one Redis
  * answer the same report when predictions went to one and outcomes to the other.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -206,6 +207,14 @@ describe('monitoring, embedded mode', () => {
     expect(value(line('positive', 'positive'))).toBe(c.tp);
     expect(value(line('positive', 'negative'))).toBe(c.fp);
     expect(text).toMatch(new RegExp(`croupier_route_srm_p_value\\{route="${ROUTE}",window="1h"\\} [0-9.e-]+`));
+    // promtool, the real client, finds nothing to say about the new series.
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if (check.status !== null || process.env.CI === 'true') {
+      const findings = `${check.stdout}${check.stderr}`
+        .split('\n')
+        .filter((l) => /croupier_(outcome_labels|route_srm)/.test(l));
+      expect(findings).toEqual([]);
+    }
   });
 
   it('a viewer reads everything and changes nothing (403, audited as refused); whoami names the caller', async () => {
