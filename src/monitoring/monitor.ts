@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { MonitorSpec } from '../registry/manifest.js';
 import type { Registry } from '../registry/registry.js';
 import type { Arm, ArmChoice, Route, Router } from '../routing/router.js';
-import { addLabel, LABEL_COUNTS, labelMetrics, newLabelCounts } from './label-counts.js';
+import { LABEL_COUNTS, labelIncrements, labelMetrics, newLabelCounts } from './label-counts.js';
 import { MINUTE_MS, minuteOf, WINDOW_NAMES, WINDOWS, type WindowName } from './minute-window.js';
 import type { Delta, MonitorCounts, SeriesKey } from './monitor-counts.js';
 import type { MonitorReport, RewardWindow, RouteReport } from './report.js';
@@ -65,6 +65,10 @@ class Series {
 class LabelSeries extends Series {
   /** croupier_outcome_labels_total's cells: [predicted·2 + actual]. */
   readonly cells: Increment[];
+  /** `labelIncrements`' adder into this vector, made once (addLabel would make one per outcome). */
+  readonly add = (i: number, amount: number): void => {
+    this.amounts[i]! += amount;
+  };
 
   constructor(
     key: SeriesKey,
@@ -161,7 +165,7 @@ export class Monitor {
     if (l === undefined) s.labels.set(versionKey, (l = this.labelSeries(route, arm, versionKey)));
     if (l === null) return;
     const positive = label === l.spec.positive;
-    addLabel(l.amounts, score, positive, l.spec.threshold);
+    labelIncrements(score, positive, l.spec.threshold, l.add);
     l.cells[(score >= l.spec.threshold ? 2 : 0) + (positive ? 1 : 0)]?.inc();
     if (!l.touched) this.touch(l);
   }
