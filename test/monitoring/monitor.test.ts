@@ -347,5 +347,9 @@ describeRedis('monitoring, Redis mode: counts made while Redis is down are kept 
       await sleep(200);
     }
     expect(seen).toBe(17);
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    const failures = /^croupier_monitor_apply_failures_total (\d+)/m.exec(text);
+    expect(Number(failures?.[1])).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^croupier_monitor_deltas_dropped_total 0$/m);
   }, 60_000);
 });
