@@ -14,8 +14,6 @@ import { EmbeddedDecisionLog } from './state/embedded/embedded-log.js';
 import { AuditLog } from './state/embedded/audit-log.js';
 import { LiveState } from './state/embedded/live-state.js';
 import { RouteStore } from './state/embedded/route-store.js';
-import { EmbeddedMonitorCounts } from './state/embedded/monitor-counts.js';
-import { RedisMonitorCounts } from './state/redis/monitor-counts.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './scoring/gateway.js';
 import { registerDataPlane } from './http/data-plane.js';
@@ -38,6 +36,9 @@ import { RedisControl } from './state/redis/control.js';
 import { sharedDecisionIds } from './state/redis/decision-secret.js';
 import { RedisDecisionLog } from './state/redis/outcomes.js';
 import { AdminLock } from './state/admin-state.js';
+import { Monitor } from './monitoring/monitor.js';
+import { EmbeddedMonitorCounts } from './state/embedded/monitor-counts.js';
+import { RedisMonitorCounts } from './state/redis/monitor-counts.js';
 import { StateDirLock } from './state/state-dir-lock.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -101,7 +102,7 @@ export class Server {
     readonly feedbackLoop: FeedbackLoop,
     /** Redis mode: the one connection both halves share (closed last). */
     private readonly redis: RedisLink | undefined,
-    /** Monitoring's counts (drift): stored once the engine is idle, before Redis closes. */
+    /** The monitoring windows (drift, pulls, rewards, labels): what is left is stored at close. */
     private readonly monitoring?: { close(): Promise<void> },
   ) {
     this.config = config;
@@ -216,9 +217,11 @@ export class Server {
       }
       await this.gateway.engine.idle();
       await this.gateway.engine.close();
-      await this.monitoring?.close();
       // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
       await this.feedbackLoop.close(deadlineMs);
+      await this.monitoring?.close().catch((err: unknown) => {
+        this.log.error({ err: (err as Error).message }, 'monitoring: counts not stored at shutdown');
+      });
       await this.admin.close();
       await this.redis?.close();
       this.stateLock.release();
@@ -314,10 +317,23 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     throw e;
   }
   const router = new Router(registry, await admin.routesAtStart(routes.file, routes.specs));
+  // Monitoring windows: in the state dir (embedded), or shared by every replica (Redis mode).
+  const monitorCounts = redis ? new RedisMonitorCounts(redis) : EmbeddedMonitorCounts.open(config.stateDir, log);
+  const monitor = new Monitor({ store: monitorCounts, router, registry, log, observer: metrics, drift });
+  // Drift counts go to the same store once a second (the engine's batchers count them).
+  const driftApplier = new DriftApplier(drift, monitorCounts, log);
+  const monitoring = {
+    close: async (): Promise<void> => {
+      await driftApplier.close();
+      await monitor.close();
+      await monitorCounts.close();
+    },
+  };
   try {
     // Redis mode: this replica takes up the shared admin state here, before it listens.
-    await admin.attach(engine, router, metrics);
+    await admin.attach(engine, router, metrics, monitor);
   } catch (e) {
+    await monitoring.close().catch(() => undefined);
     await engine.close();
     await admin.close();
     await redis?.close();
@@ -330,33 +346,24 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
   let server: Server | undefined;
   let feedback: FeedbackLoop | undefined;
-  let monitoring: { close(): Promise<void> } | undefined;
   try {
-    // Drift counts go to the monitor store once a second (embedded: state dir; Redis: shared).
-    const monitorCounts = redis ? new RedisMonitorCounts(redis) : EmbeddedMonitorCounts.open(config.stateDir, log);
-    const driftApplier = new DriftApplier(drift, monitorCounts, log);
-    monitoring = {
-      close: async () => {
-        await driftApplier.close();
-        await monitorCounts.close();
-      },
-    };
     const features = { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget };
     const storeDeps = { stateDir: config.stateDir, decisionsMax: config.decisionsMax, router, ids, log, features };
     const store = redis
       ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry })
       : await EmbeddedDecisionLog.open(storeDeps);
-    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions);
+    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, monitor);
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
-    feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting }, store);
+    feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor }, store);
     metrics.observeLearning(feedback.learning);
+    metrics.observeMonitor(monitor);
     server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, monitoring);
     await server.listen();
   } catch (e) {
     await engine.close();
-    await monitoring?.close();
     await feedback?.close();
+    await monitoring.close().catch(() => undefined);
     await admin.close();
     await redis?.close();
     throw e;

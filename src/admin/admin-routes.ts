@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { AdminActions, Outcome, Seal } from './admin-actions.js';
 import type { AdminLocking } from '../state/admin-state.js';
 import type { AuditResult, AuditTrail } from '../state/audit-chain.js';
-import { adminHeaders, AuthRefusal, type AdminAuth } from './auth.js';
+import { adminHeaders, AuthRefusal, type AdminAuth, type Role } from './auth.js';
 import { nameTooLong, shownName } from './names.js';
 import type { RefusalThrottle } from './refusals.js';
 import { RELEASE_LIMIT } from './release.js';
@@ -29,11 +29,18 @@ export interface AdminMetrics {
   adminAction(action: string, result: AuditResult): void;
 }
 
+/** What the monitoring reads answer from (monitoring/monitor.ts). */
+export interface MonitorReads {
+  report(): Promise<unknown>;
+  series(route: string, window: string): Promise<unknown>;
+}
+
 interface Call {
   readonly ex: Exchange;
   readonly action: string;
   readonly target: string | null;
   actor: string | null;
+  role: Role | null;
 }
 
 export class AdminRoutes {
@@ -45,6 +52,7 @@ export class AdminRoutes {
   private readonly lock: AdminLocking;
   private readonly refusals: RefusalThrottle;
   private readonly metrics: AdminMetrics;
+  private readonly monitor: MonitorReads | undefined;
 
   constructor(
     actions: AdminActions,
@@ -55,7 +63,9 @@ export class AdminRoutes {
     lock: AdminLocking,
     refusals: RefusalThrottle,
     metrics: AdminMetrics,
+    monitor?: MonitorReads,
   ) {
+    this.monitor = monitor;
     this.actions = actions;
     this.auth = auth;
     this.audit = audit;
@@ -116,14 +126,21 @@ export class AdminRoutes {
     action: string,
     field?: 'model' | 'route',
     form: ErrorForm = 'v1',
+    reads?: boolean,
   ): Call | undefined {
     const ex = open(res, req, form);
     const raw = field === undefined ? null : (req.getParameter(0) ?? '');
-    const call: Call = { ex, action, target: raw === null ? null : shownName(raw), actor: null };
+    const call: Call = { ex, action, target: raw === null ? null : shownName(raw), actor: null, role: null };
     const headers = adminHeaders(req);
     try {
       this.auth.checkSite(headers);
-      call.actor = this.auth.actor(headers);
+      const caller = this.auth.caller(headers);
+      call.actor = caller.name;
+      call.role = caller.role;
+      // A viewer reads: anything but GET (and HEAD) or a route declared `reads` is a change, refused
+      // (and audited as refused).
+      if (caller.role === 'viewer' && !(reads ?? (ex.method === 'GET' || ex.method === 'HEAD')))
+        throw new CroupierError('forbidden', "this token is a viewer's: it may read (GET), not change anything");
       const tooLong = raw === null ? undefined : nameTooLong(`the ${field} name`, raw);
       if (tooLong) throw tooLong;
     } catch (e) {
@@ -254,16 +271,27 @@ export class AdminRoutes {
       'audit.read': (call, req) => this.readAudit(call, new URLSearchParams(req.getQuery() ?? '')),
       'repository.load': (call) => this.readOptionalJson(call, (body, seal) => a.load(call.target!, body, seal)),
       'repository.unload': (call) => this.readOptionalJson(call, (body) => a.unload(call.target!, body)),
+      whoami: (call) => this.answerRead(call, { name: call.actor, role: call.role }),
+      'monitor.read': (call) => this.readMonitor(call, (m) => m.report()),
+      'monitor.series': (call, req) => {
+        const q = new URLSearchParams(req.getQuery() ?? '');
+        const route = q.get('route');
+        const window = q.get('window') ?? '24h';
+        if (route === null || route === '')
+          return this.refuse(call, new CroupierError('invalid_request', 'name the route: ?route=R&window=1h|24h'));
+        this.readMonitor(call, (m) => m.series(route, window));
+      },
     };
     const formOf = (path: string): ErrorForm => (path.startsWith('/v2') ? 'v2' : 'v1');
-    const routes = ADMIN_ROUTES.map(({ method, path, admin, names }): BoundRoute => {
+    const routes = ADMIN_ROUTES.map(({ method, path, admin, names, reads }): BoundRoute => {
       const answer = actions[admin];
       const form = formOf(path);
+      const readOnly = method === 'GET' || method === 'HEAD' || reads === true;
       return {
         method,
         path,
         handler: (res, req) => {
-          const call = this.open(open, res, req, admin, names, form);
+          const call = this.open(open, res, req, admin, names, form, readOnly);
           if (call) answer(call, req);
         },
       };
@@ -307,6 +335,16 @@ export class AdminRoutes {
     // Unpacked as it arrives (outside the admin lock: it only writes to its own staging folder).
     this.actions.receive(ex.bodyStream(RELEASE_LIMIT)).then(
       (release) => this.change(call, () => this.actions.push(call.target!, release)),
+      (e: unknown) => this.refuse(call, e),
+    );
+  }
+
+  /** A monitoring read (`/admin/monitor`, `/series`): answered from the monitor's windows. */
+  private readMonitor(call: Call, read: (m: MonitorReads) => Promise<unknown>): void {
+    const m = this.monitor;
+    if (!m) return this.refuse(call, new CroupierError('not_found', 'monitoring is not running on this server'));
+    read(m).then(
+      (body) => this.answerRead(call, body),
       (e: unknown) => this.refuse(call, e),
     );
   }

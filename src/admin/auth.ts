@@ -49,11 +49,29 @@ function sameHost(origin: string, host: string): boolean {
   }
 }
 
+/** What a token may do: `viewer` reads (every GET /admin/*), `admin` also changes. */
+export type Role = 'admin' | 'viewer';
+
+/** A token as configured, `token` or `token:viewer` (`token:admin` is the default said out loud). */
+export function tokenRole(entry: string): { token: string; role: Role } {
+  if (entry.endsWith(':viewer')) return { token: entry.slice(0, -':viewer'.length), role: 'viewer' };
+  if (entry.endsWith(':admin')) return { token: entry.slice(0, -':admin'.length), role: 'admin' };
+  return { token: entry, role: 'admin' };
+}
+
+export interface Caller {
+  readonly name: string;
+  readonly role: Role;
+}
+
 export class AdminAuth {
-  private readonly tokens: readonly { name: string; digest: Buffer }[];
+  private readonly tokens: readonly { caller: Caller; digest: Buffer }[];
 
   constructor(tokens: ReadonlyMap<string, string>) {
-    this.tokens = [...tokens].map(([name, token]) => ({ name, digest: digest(token) }));
+    this.tokens = [...tokens].map(([name, entry]) => {
+      const { token, role } = tokenRole(entry);
+      return { caller: { name, role }, digest: digest(token) };
+    });
   }
 
   /** Throws 403 for a cross-site browser request. */
@@ -70,6 +88,11 @@ export class AdminAuth {
 
   /** The name of the token presented; throws 401 when it is missing or matches none. */
   actor(h: AdminRequestHeaders): string {
+    return this.caller(h).name;
+  }
+
+  /** The name and role of the token presented; throws 401 when it is missing or matches none. */
+  caller(h: AdminRequestHeaders): Caller {
     if (this.tokens.length === 0)
       throw new AuthRefusal(
         'unauthorized',
@@ -79,9 +102,9 @@ export class AdminAuth {
     const m = /^Bearer +(\S+) *$/i.exec(h.authorization);
     if (!m) throw new AuthRefusal('unauthorized', 'missing_token', 'send Authorization: Bearer <token>');
     const presented = digest(m[1]!);
-    let found: string | undefined;
+    let found: Caller | undefined;
     // Every token is compared, so the time taken does not say which one (or whether any) matched.
-    for (const t of this.tokens) if (timingSafeEqual(presented, t.digest) && found === undefined) found = t.name;
+    for (const t of this.tokens) if (timingSafeEqual(presented, t.digest) && found === undefined) found = t.caller;
     if (found === undefined) throw new AuthRefusal('unauthorized', 'wrong_token', 'the admin token is wrong');
     return found;
   }

@@ -121,7 +121,7 @@ export const OPTIONS = {
     parser: p.namedTokens,
     defaultNote: 'unset (admin answers 401)',
     chart: 'adminTokens',
-    help: 'named admin tokens `name:token,…`, or `@file` (one a line)',
+    help: 'named admin tokens `name:token,…` (`name:token:viewer`: read-only), or `@file` (one a line)',
   }),
   workers: option({
     env: 'CROUPIER_WORKERS',

@@ -158,7 +158,9 @@ export const namedTokens: Parser<[name: string, token: string][]> = {
       if (colon <= 0 || !/^[\w.-]{1,64}$/.test(tokenName)) {
         throw new ConfigError(`${name}: each entry must be name:token with a name of letters, digits, . _ -`);
       }
-      if (token.length < 8) {
+      // A trailing `:viewer` (or `:admin`) is the token's role, not part of it (admin/auth.ts).
+      const bare = token.replace(/:(viewer|admin)$/, '');
+      if (bare.length < 8) {
         throw new ConfigError(`${name}: the token named "${tokenName}" is shorter than 8 characters`);
       }
       if (entries.has(tokenName)) throw new ConfigError(`${name}: the name "${tokenName}" appears twice`);

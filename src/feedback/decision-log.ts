@@ -22,8 +22,19 @@ export interface DecidedJob {
  * its answer: at once (embedded), or once the decision is written to shared state (Redis mode).
  */
 export interface DecisionSink {
-  /** `features` are given only for routes that log them (the gateway drops the others at once). */
-  decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void;
+  /**
+   * `features` are given only for routes that log them (the gateway drops the others at once);
+   * `score` is the monitored score of the first row (NaN: the version has no `monitor`).
+   */
+  decided(
+    id: string,
+    createdMs: number,
+    pick: ArmChoice,
+    rows: number,
+    features: unknown,
+    job: DecidedJob,
+    score?: number,
+  ): void;
 }
 
 /** What served a decision, as the verdict ladder reads it. */
@@ -45,6 +56,8 @@ export interface DecisionLookup<D> {
   /** The decision of the `i`th id, if held. */
   find(i: number): D | undefined;
   served(d: D): Served;
+  /** The monitored score kept with the decision; NaN when none was. */
+  score(d: D): number;
   /**
    * Why the decision of the `i`th id (genuine, within every window) cannot be judged yet, or
    * undefined. Asked only of a lookup that had to wait (Redis mode: a decision still held by this

@@ -16,7 +16,8 @@ export interface ServedBy {
 
 /**
  * A decision's journal or snapshot line (`reward` only in snapshots: the journal records outcomes
- * separately). Written by hand because it runs once per prediction: every field but the features is
+ * separately; `score`, the monitored score of its first row, only when the version has `monitor`:
+ * NaN writes none, so lines of versions without it, and old journals, read the same). Written by hand because it runs once per prediction: every field but the features is
  * an id, a name, a hex string or a number, none of which JSON needs to escape.
  */
 export function decisionLine(
@@ -27,10 +28,12 @@ export function decisionLine(
   rows: number,
   features: unknown,
   reward: number | undefined,
+  score = NaN,
 ): string {
+  const c = Number.isFinite(score) ? `,"c":${score}` : '';
   const f = features === undefined ? '' : `,"f":${JSON.stringify(features)}`;
   const w = reward === undefined ? '' : `,"w":${reward}`;
-  return `{"d":"${id}","t":${createdMs},"r":"${s.route}","a":"${s.arm}","m":"${s.model}","v":"${s.version}","s":"${s.sha256}","p":${propensity},"n":${rows}${f}${w}}`;
+  return `{"d":"${id}","t":${createdMs},"r":"${s.route}","a":"${s.arm}","m":"${s.model}","v":"${s.version}","s":"${s.sha256}","p":${propensity},"n":${rows}${c}${f}${w}}`;
 }
 
 const B64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
@@ -81,10 +84,14 @@ export function writeDecisionLine(
   rows: number,
   featuresJson: string | undefined,
   reward: number | undefined,
+  score = NaN,
 ): void {
+  const c = Number.isFinite(score) ? `,"c":${score}` : '';
   const f = featuresJson === undefined ? '' : `,"f":${featuresJson}`;
   const w = reward === undefined ? '' : `,"w":${reward}`;
-  const buf = out.reserve(LINE_MAX + Math.ceil(idLength / 3) * 4 + served.length + Buffer.byteLength(f) + w.length);
+  const buf = out.reserve(
+    LINE_MAX + Math.ceil(idLength / 3) * 4 + served.length + c.length + Buffer.byteLength(f) + w.length,
+  );
   // TypedArray#set, not Buffer#copy: for a few bytes a call into C++ costs more than the copy.
   buf.set(HEAD, out.length);
   let at = out.length + HEAD.length;
@@ -109,6 +116,7 @@ export function writeDecisionLine(
   buf.set(ROWS, at);
   at += ROWS.length;
   at = writeInteger(buf, at, rows);
+  if (c !== '') at += buf.write(c, at, 'latin1');
   if (f !== '') at += buf.write(f, at, 'utf8');
   if (w !== '') at += buf.write(w, at, 'latin1');
   buf[at++] = 0x7d; // }
@@ -127,6 +135,8 @@ export interface DecisionLine {
   s: string;
   p: number;
   n: number;
+  /** The monitored score of the first row (versions with `monitor`). */
+  c?: number;
   f?: unknown;
   /** The reward credited (snapshots only; the journal records outcomes separately). */
   w?: number;
@@ -148,6 +158,8 @@ export class Decision {
   readonly features: unknown;
   /** The reward credited; undefined while the decision waits for its outcome. */
   reward: number | undefined;
+  /** The monitored score of the request's first row; NaN when the version has no `monitor`. */
+  readonly score: number;
 
   constructor(
     id: string,
@@ -162,6 +174,7 @@ export class Decision {
     rows: number,
     features: unknown,
     reward?: number,
+    score = NaN,
   ) {
     this.id = id;
     this.createdMs = createdMs;
@@ -175,15 +188,26 @@ export class Decision {
     this.rows = rows;
     this.features = features;
     this.reward = reward;
+    this.score = score;
   }
 
   /** Its journal line (without the reward): what Redis mode stores under the decision's key. */
   line(): string {
-    return decisionLine(this.id, this.createdMs, this, this.propensity, this.rows, this.features, undefined);
+    return decisionLine(
+      this.id,
+      this.createdMs,
+      this,
+      this.propensity,
+      this.rows,
+      this.features,
+      undefined,
+      this.score,
+    );
   }
 
   static fromLine(l: DecisionLine): Decision {
-    return new Decision(l.d, l.t, l.r, l.a, l.m, l.v, `${l.m}@${l.v}`, l.s, l.p, l.n, l.f, l.w);
+    const score = typeof l.c === 'number' && Number.isFinite(l.c) ? l.c : NaN;
+    return new Decision(l.d, l.t, l.r, l.a, l.m, l.v, `${l.m}@${l.v}`, l.s, l.p, l.n, l.f, l.w, score);
   }
 
   static isLine(x: unknown): x is DecisionLine {

@@ -10,7 +10,7 @@ import type { ArmReading, LearningSource } from '../metrics/metrics.js';
 import type { Router } from '../routing/router.js';
 import type { DecisionIds } from './decision-id.js';
 import type { FeedbackStore } from './decision-log.js';
-import { Feedback, type FeedbackObserver } from './feedback.js';
+import { Feedback, type FeedbackObserver, type OutcomeMonitor } from './feedback.js';
 
 export interface FeedbackLoopDeps {
   readonly bodyLimit: number;
@@ -18,6 +18,8 @@ export interface FeedbackLoopDeps {
   readonly ids: DecisionIds;
   /** Counts each verdict (croupier_feedback_total). */
   readonly metrics: FeedbackObserver;
+  /** Told each accepted outcome (the monitoring windows). */
+  readonly monitor?: OutcomeMonitor;
   isAccepting(): boolean;
 }
 
@@ -48,7 +50,7 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
   static start<S extends FeedbackStore>(deps: FeedbackLoopDeps, store: S): FeedbackLoop<S> {
     const { router, metrics } = deps;
     router.observers.push({ routeReset: (route) => store.routeReset(route) });
-    const feedback = new Feedback(deps.ids, store, router, metrics);
+    const feedback = new Feedback(deps.ids, store, router, metrics, deps.monitor);
     router.recomputeAll();
     router.start();
     store.start();

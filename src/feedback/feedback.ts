@@ -15,7 +15,7 @@ import type { CroupierError, ErrorCode } from '../errors.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
 import type { Router } from '../routing/router.js';
 import type { DecisionIds } from './decision-id.js';
-import type { Committed, DecisionLog, DecisionLookup } from './decision-log.js';
+import type { Committed, DecisionLog, DecisionLookup, Served } from './decision-log.js';
 import type { OutcomeResult } from './outcome.js';
 import { maxWindowMs, windowMs } from './windows.js';
 
@@ -28,6 +28,12 @@ export interface Verdict {
 /** Counts results per route and arm (the metrics room implements it). */
 export interface FeedbackObserver {
   feedback(route: string, arm: string, result: OutcomeResult): void;
+}
+
+/** Told each accepted outcome, once (the monitoring windows: monitoring/monitor.ts). */
+export interface OutcomeMonitor {
+  /** `score`: the monitored score kept with the decision (NaN: none). */
+  outcome(route: string, arm: string, versionKey: string, reward: number, label: unknown, score: number): void;
 }
 
 /** Where the verdicts on one request's events go (the endpoint's answer): an object, not a promise, per request. */
@@ -79,12 +85,22 @@ export class Feedback implements OutcomeReceiver {
   private received: Received[] = [];
   /** The route and arm labels of each UNDECIDED verdict of the requests being judged, in order. */
   private undecided: string[] = [];
+  /** With a monitor: what served each UNDECIDED verdict's decision, its score and its event, in order. */
+  private undecidedOutcomes: Undecided = { served: [], scores: [], events: [] };
+  private readonly monitor: OutcomeMonitor | undefined;
 
-  constructor(ids: DecisionIds, log: DecisionLog, router: Router, observer?: FeedbackObserver) {
+  constructor(
+    ids: DecisionIds,
+    log: DecisionLog,
+    router: Router,
+    observer?: FeedbackObserver,
+    monitor?: OutcomeMonitor,
+  ) {
     this.ids = ids;
     this.log = log;
     this.router = router;
     this.observer = observer;
+    this.monitor = monitor;
   }
 
   /**
@@ -212,10 +228,19 @@ export class Feedback implements OutcomeReceiver {
     }
     if (nowMs - createdMs > windowMs(route)) return this.count(label, arm, EXPIRED);
     const counted = this.log.settle(d, event, route, nowMs);
+    const monitor = route ? this.monitor : undefined;
     if (counted === undefined) {
       this.undecided.push(label, arm);
+      if (monitor) {
+        const u = this.undecidedOutcomes;
+        u.served.push(served);
+        u.scores.push(lookup.score(d));
+        u.events.push(event);
+      } else if (this.monitor) this.undecidedOutcomes.served.push(undefined);
       return UNDECIDED;
     }
+    if (counted && monitor)
+      monitor.outcome(served.route, served.arm, served.versionKey, event.reward, event.label, lookup.score(d));
     return this.count(label, arm, counted ? ACCEPTED : DUPLICATE);
   }
 
@@ -223,13 +248,28 @@ export class Feedback implements OutcomeReceiver {
   private commit(durable: readonly Received[]): void {
     const labels = this.undecided;
     if (labels.length > 0) this.undecided = [];
-    this.log.commit(new Commit(durable, labels, this.observer));
+    let outcomes: Undecided | undefined;
+    if (this.monitor && this.undecidedOutcomes.served.length > 0) {
+      outcomes = this.undecidedOutcomes;
+      this.undecidedOutcomes = { served: [], scores: [], events: [] };
+    }
+    this.log.commit(new Commit(durable, labels, this.observer, outcomes && this.monitor, outcomes));
   }
 
   private count(route: string, arm: string, verdict: Verdict): Verdict {
     this.observer?.feedback(route, arm, verdict.result);
     return verdict;
   }
+}
+
+/**
+ * Per UNDECIDED verdict, in order: what served its decision (undefined: a route no longer
+ * configured, not monitored), the score kept with it and its event (only for the monitored ones).
+ */
+interface Undecided {
+  readonly served: (Served | undefined)[];
+  readonly scores: number[];
+  readonly events: FeedbackEvent[];
 }
 
 /** The end of one commit: answers the requests that had outcomes to make durable. */
@@ -239,6 +279,8 @@ class Commit implements Committed {
     /** The route and arm of each UNDECIDED verdict, in order. */
     private readonly labels: readonly string[],
     private readonly observer: FeedbackObserver | undefined,
+    private readonly monitor?: OutcomeMonitor,
+    private readonly outcomes?: Undecided,
   ) {}
 
   committed(counted?: readonly boolean[]): void {
@@ -252,14 +294,25 @@ class Commit implements Committed {
 
   /** Replaces the UNDECIDED verdicts with what the commit found. */
   private decide(counted: readonly boolean[]): void {
-    const { labels } = this;
+    const { labels, monitor, outcomes } = this;
     let k = 0;
+    let m = 0;
     for (const r of this.durable) {
       const verdicts = r.verdicts;
       for (let j = 0; j < verdicts.length; j++) {
         if (verdicts[j] !== UNDECIDED) continue;
         const v = counted[k] ? ACCEPTED : DUPLICATE;
         this.observer?.feedback(labels[2 * k]!, labels[2 * k + 1]!, v.result);
+        if (monitor && outcomes) {
+          const s = outcomes.served[k];
+          if (s !== undefined) {
+            if (counted[k]) {
+              const e = outcomes.events[m]!;
+              monitor.outcome(s.route, s.arm, s.versionKey, e.reward, e.label, outcomes.scores[m]!);
+            }
+            m++;
+          }
+        }
         verdicts[j] = v;
         k++;
       }

@@ -18,6 +18,8 @@ interface Declaration {
   readonly admin?: string;
   /** What the first path parameter of an admin route names (checked, and audited as the target). */
   readonly names?: 'model' | 'route';
+  /** An admin POST that only reads (a viewer token may call it, like every GET). */
+  readonly reads?: true;
 }
 
 export const ROUTES = [
@@ -54,6 +56,9 @@ export const ROUTES = [
   { method: 'PUT', path: '/admin/routes/:route', admin: 'routes.put', names: 'route' },
   { method: 'POST', path: '/admin/routes/:route/reset', admin: 'routes.reset', names: 'route' },
   { method: 'GET', path: '/admin/audit', admin: 'audit.read' },
+  { method: 'GET', path: '/admin/whoami', admin: 'whoami' },
+  { method: 'GET', path: '/admin/monitor', admin: 'monitor.read' },
+  { method: 'GET', path: '/admin/monitor/series', admin: 'monitor.series' },
 ] as const satisfies readonly Declaration[];
 
 type Declared = (typeof ROUTES)[number];

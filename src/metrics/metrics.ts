@@ -389,6 +389,71 @@ export class Metrics implements BatchObserver {
     this.redisUpGauge = gauge;
   }
 
+  private outcomeLabels: FastCounter | undefined;
+
+  /**
+   * croupier_outcome_labels_total's cell for one (route, arm, model, version, predicted, actual):
+   * the monitor asks once per series and keeps it (monitoring/monitor.ts).
+   */
+  labelCounter(
+    route: string,
+    arm: string,
+    model: string,
+    version: string,
+    predicted: boolean,
+    actual: boolean,
+  ): CounterCell {
+    this.outcomeLabels ??= new FastCounter(
+      'croupier_outcome_labels_total',
+      'Accepted outcomes with a label, by route, arm, model, version, predicted (the score at the manifest threshold) and actual (the label against the manifest positive): positive or negative.',
+      ['route', 'arm', 'model', 'version', 'predicted', 'actual'],
+      this.registry,
+    );
+    const sign = (b: boolean): string => (b ? 'positive' : 'negative');
+    return this.outcomeLabels.labels(route, arm, model, version, sign(predicted), sign(actual));
+  }
+
+  /**
+   * croupier_route_srm_p_value, read at scrape time from the monitor's last report (at most 15 s
+   * old), and what the monitor could not store (croupier_monitor_apply_failures_total,
+   * croupier_monitor_deltas_dropped_total).
+   */
+  observeMonitor(source: {
+    srmReadings(): Iterable<{ route: string; window: string; pValue: number }>;
+    readonly applyFailures: number;
+    readonly droppedDeltas: number;
+  }): void {
+    const seen = { failures: 0, dropped: 0 };
+    const failures: client.Counter = new client.Counter({
+      name: 'croupier_monitor_apply_failures_total',
+      help: 'Times the monitoring counts could not be handed to their store (Redis down); they are kept for the next try.',
+      registers: [this.registry],
+      collect: () => {
+        if (source.applyFailures > seen.failures) failures.inc(source.applyFailures - seen.failures);
+        seen.failures = source.applyFailures;
+      },
+    });
+    const dropped: client.Counter = new client.Counter({
+      name: 'croupier_monitor_deltas_dropped_total',
+      help: 'Monitoring counts (one series, one minute each) dropped because the store refused them for too long: the windows miss them.',
+      registers: [this.registry],
+      collect: () => {
+        if (source.droppedDeltas > seen.dropped) dropped.inc(source.droppedDeltas - seen.dropped);
+        seen.dropped = source.droppedDeltas;
+      },
+    });
+    const gauge: client.Gauge<'route' | 'window'> = new client.Gauge({
+      name: 'croupier_route_srm_p_value',
+      help: 'Sample-ratio mismatch per route and window: chi-square p-value of the pulls per arm against the sum of their propensities (below 0.001: mismatch). From the last monitoring report, recomputed at most every 15 s.',
+      labelNames: ['route', 'window'],
+      registers: [this.registry],
+      collect: () => {
+        gauge.reset();
+        for (const r of source.srmReadings()) gauge.labels(r.route, r.window).set(r.pValue);
+      },
+    });
+  }
+
   /** Subscribes the learning gauges to the feedback loop's readings (once; they read 0 until then). */
   observeLearning(source: LearningSource): void {
     if (this.learning) throw new Error('Metrics: a learning source is observed already');

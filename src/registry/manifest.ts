@@ -21,6 +21,8 @@ export interface Manifest {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly baseline?: Baseline;
+  /** What label metrics read: the score output, the decision threshold, the positive label. */
+  readonly monitor?: MonitorSpec;
   readonly maxBatch?: number;
   readonly batchDelayUs?: number;
 }
@@ -42,6 +44,14 @@ export interface FeatureBaseline {
 export interface Baseline {
   readonly features: Readonly<Record<string, FeatureBaseline>>;
   readonly prediction?: { readonly histogram: Histogram };
+}
+
+/** The manifest's `monitor`: the output whose first value is the score kept with each decision. */
+export interface MonitorSpec {
+  readonly score: string;
+  readonly threshold: number;
+  /** A label equal to this is the positive class. */
+  readonly positive: number | string | boolean;
 }
 
 /** Names are ids, never paths. */
@@ -87,6 +97,27 @@ function tensorSpec(raw: unknown, where: string, needsBatchDim: boolean): Tensor
     spec.featureNames = names as string[];
   }
   return spec;
+}
+
+function monitorSpec(raw: unknown, outputs: readonly TensorSpec[]): MonitorSpec {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('monitor must be an object');
+  const m = raw as Record<string, unknown>;
+  for (const key of Object.keys(m))
+    if (key !== 'score' && key !== 'threshold' && key !== 'positive')
+      fail(`monitor has an unknown key "${key.slice(0, 64)}" (expected "score", "threshold", "positive")`);
+  const out = outputs.find((t) => t.name === m.score);
+  if (typeof m.score !== 'string' || !out) fail('monitor.score must name one of the outputs');
+  if (out.datatype === 'BYTES' || out.datatype === 'BOOL') fail('monitor.score must name a numeric output');
+  const t = m.threshold;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > 1)
+    fail('monitor.threshold must be a number in [0, 1]');
+  const p = m.positive;
+  const ok =
+    (typeof p === 'number' && Number.isFinite(p))
+    || typeof p === 'boolean'
+    || (typeof p === 'string' && p.length <= 256);
+  if (!ok) fail('monitor.positive must be a finite number, a boolean or a string of at most 256 characters');
+  return { score: m.score, threshold: t, positive: p as MonitorSpec['positive'] };
 }
 
 function optionalInt(v: unknown, key: string, min: number, max: number): number | undefined {
@@ -179,6 +210,7 @@ export function parseManifest(raw: unknown, model: string, version: string): Man
     outputs,
     ...(isObj(m.source) ? { source: m.source } : {}),
     ...(base ? { baseline: base } : {}),
+    ...(m.monitor !== undefined ? { monitor: monitorSpec(m.monitor, outputs) } : {}),
     ...(m.maxBatch !== undefined ? { maxBatch: optionalInt(m.maxBatch, 'maxBatch', 1, 65536) } : {}),
     ...(m.batchDelayUs !== undefined
       ? { batchDelayUs: optionalInt(m.batchDelayUs, 'batchDelayUs', 0, 1_000_000) }

@@ -27,6 +27,8 @@ export interface ModelVersion {
   readonly outputKeys: readonly string[];
   /** Whether /v1/predict takes its fast path for this version (see protocol/predict.ts isFastPredict). */
   readonly fastPredict: boolean;
+  /** The index of the manifest's `monitor.score` output; -1 without `monitor` (no score is kept). */
+  readonly scoreOutput?: number;
 }
 
 export interface RefusedVersion {
@@ -123,6 +125,7 @@ export function loadVersion(modelsDir: string, model: string, version: string): 
     outputRowSizes: manifest.outputs.map((t) => rowSize(t.shape)),
     outputKeys: manifest.outputs.map((t) => `${JSON.stringify(t.name)}:[`),
     fastPredict: isFastPredict(manifest),
+    scoreOutput: manifest.monitor ? manifest.outputs.findIndex((t) => t.name === manifest.monitor!.score) : -1,
   };
 }
 

@@ -8,6 +8,7 @@ import type { DecisionIds } from '../feedback/decision-id.js';
 import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
 import type { RowSlice } from '../inference/batcher.js';
 import type { InferenceEngine } from '../inference/engine.js';
+import type { NumericArray } from '../protocol/datatypes.js';
 import type { TensorValues } from '../protocol/datatypes.js';
 import { featuresToRows, outputsJson, parsePredictBody } from '../protocol/predict.js';
 import { inferAnswer, parseInferRequest, type InferRequest } from '../protocol/v2.js';
@@ -47,6 +48,22 @@ function answerMiddle(pick: ArmChoice): string {
     middles.set(arm, m);
   }
   return m.text;
+}
+
+/** Told each decision made (the monitoring windows: pulls and propensities). */
+export interface DecisionMonitor {
+  decided(pick: ArmChoice): void;
+}
+
+/**
+ * The monitored score of the slice's first row: the first value of the manifest's `monitor.score`
+ * output; NaN when the version has no `monitor`. One read from the output, nothing allocated.
+ */
+function scoreOf(version: ModelVersion, slice: RowSlice): number {
+  const o = version.scoreOutput ?? -1;
+  if (o < 0) return NaN;
+  const data = slice.result.outputs[o]!.data as NumericArray;
+  return Number(data[slice.offset * version.outputRowSizes[o]!]);
 }
 
 abstract class ScoringJob {
@@ -93,7 +110,7 @@ class PredictJob extends ScoringJob implements DecidedJob {
     const { pick } = this;
     const decision = this.gateway.mint();
     this.json = `{"decision":"${decision}${answerMiddle(pick)}${outputsJson(pick.version, slice)}}`;
-    this.gateway.decide(decision, pick, this.rows, this.features, this);
+    this.gateway.decide(decision, pick, this.rows, this.features, this, scoreOf(pick.version, slice));
   }
 
   answer(): void {
@@ -129,7 +146,7 @@ class InferJob extends ScoringJob implements DecidedJob {
       arm: pick.arm.name,
       propensity: pick.propensity,
     });
-    this.gateway.decide(decision, pick, this.rows, undefined, this);
+    this.gateway.decide(decision, pick, this.rows, undefined, this, scoreOf(pick.version, slice));
   }
 
   answer(): void {
@@ -147,6 +164,8 @@ export class Gateway {
   private readonly maxRows: number;
   /** Where decisions go (the feedback loop's store); without one, a job is answered at once. */
   private readonly decisions: DecisionSink | undefined;
+  /** Told each decision (the monitoring windows). */
+  private readonly monitor: DecisionMonitor | undefined;
 
   constructor(
     registry: Registry,
@@ -155,9 +174,11 @@ export class Gateway {
     ids: DecisionIds,
     maxRows: number,
     decisions?: DecisionSink,
+    monitor?: DecisionMonitor,
   ) {
     this.registry = registry;
     this.decisions = decisions;
+    this.monitor = monitor;
     this.router = router;
     this.engine = engine;
     this.ids = ids;
@@ -170,9 +191,10 @@ export class Gateway {
   }
 
   /** Hands the decision (id from `mint`) to the feedback loop, which has `job` answer. */
-  decide(id: string, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
+  decide(id: string, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob, score = NaN): void {
+    this.monitor?.decided(pick);
     const sink = this.decisions;
-    if (sink) sink.decided(id, this.ids.mintedAtMs, pick, rows, features, job);
+    if (sink) sink.decided(id, this.ids.mintedAtMs, pick, rows, features, job, score);
     else job.answer();
   }
 

@@ -172,6 +172,12 @@ describe('a bad value stops start-up with a line that names the option', () => {
     ],
     [
       [],
+      // The role is no part of the token: `short:viewer` is a 5-character token.
+      { CROUPIER_ADMIN_TOKENS: 'dash:short:viewer' },
+      'CROUPIER_ADMIN_TOKENS: the token named "dash" is shorter than 8 characters',
+    ],
+    [
+      [],
       { CROUPIER_ADMIN_TOKENS: 'no-name-token' },
       'CROUPIER_ADMIN_TOKENS: each entry must be name:token with a name of letters, digits, . _ -',
     ],

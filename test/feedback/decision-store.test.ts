@@ -157,7 +157,9 @@ describe('DecisionStore', () => {
       const p = i % 3 === 0 ? logging : pick;
       const features = i % 3 === 0 ? { amount: i * 1.5, note: 'café "quoted"' } : undefined;
       const id = ids.mint(1_700_000_000_000 + i * (i % 2) * 60);
-      store.decided(id, ids.mintedAtMs, p, 1 + (i % 4), features, answered);
+      // Versions with `monitor` keep the score of the first row ("c"); the others write none.
+      const score = i % 2 === 1 ? 0.125 + i / 64 : NaN;
+      store.decided(id, ids.mintedAtMs, p, 1 + (i % 4), features, answered, score);
       expected.push(
         decisionLine(
           id,
@@ -167,6 +169,7 @@ describe('DecisionStore', () => {
           1 + (i % 4),
           features,
           undefined,
+          score,
         ),
       );
     }

@@ -56,6 +56,8 @@ export class DecisionStore implements DecisionSink, JournalSource {
   private readonly reward: Float64Array;
   private readonly rows: Uint32Array;
   private readonly served: Uint32Array;
+  /** The monitored score of the first row; NaN when the version has no `monitor`. */
+  private readonly scores: Float64Array;
   /** Features of the decisions of routes that log them, by slot, bounded in bytes. */
   readonly features: LoggedFeatures;
   private readonly servedTable: Served[] = [];
@@ -86,6 +88,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     this.reward = new Float64Array(capacity);
     this.rows = new Uint32Array(capacity);
     this.served = new Uint32Array(capacity);
+    this.scores = new Float64Array(capacity);
   }
 
   /** From now on every decision is journaled: the journal takes their lines when it writes. */
@@ -120,10 +123,19 @@ export class DecisionStore implements DecisionSink, JournalSource {
       this.rows[slot]!,
       features,
       reward,
+      this.scores[slot]!,
     );
   }
 
-  decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
+  decided(
+    id: string,
+    createdMs: number,
+    pick: ArmChoice,
+    rows: number,
+    features: unknown,
+    job: DecidedJob,
+    score = NaN,
+  ): void {
     const { route, arm, version } = pick;
     let byVersion = this.servedByArm.get(arm);
     if (!byVersion) this.servedByArm.set(arm, (byVersion = new WeakMap()));
@@ -136,8 +148,8 @@ export class DecisionStore implements DecisionSink, JournalSource {
     const m = this.minter;
     // The id just minted (always, on the request path): its bytes and sequence number are at hand.
     if (m !== undefined && id === m.lastId)
-      this.putBytes(m.idBytes, m.lastAt, m.lastSeq, createdMs, served, pick.propensity, rows, features, NaN);
-    else this.put(id, createdMs, served, pick.propensity, rows, features, NaN);
+      this.putBytes(m.idBytes, m.lastAt, m.lastSeq, createdMs, served, pick.propensity, rows, features, NaN, score);
+    else this.put(id, createdMs, served, pick.propensity, rows, features, NaN, score);
     this.journal?.poke();
     job.answer();
   }
@@ -162,7 +174,13 @@ export class DecisionStore implements DecisionSink, JournalSource {
       this.rows[slot]!,
       features === undefined ? undefined : JSON.parse(features),
       Number.isNaN(reward) ? undefined : reward,
+      this.scores[slot]!,
     );
+  }
+
+  /** The monitored score of the decision in `slot` (NaN: none). */
+  scoreAt(slot: number): number {
+    return this.scores[slot]!;
   }
 
   /**
@@ -201,7 +219,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
   restore(d: Decision): boolean {
     if (this.slotOf(d.id) >= 0) return false;
     const served = this.servedOf(d.route, d.arm, d.model, d.version, d.sha256);
-    return this.put(d.id, d.createdMs, served, d.propensity, d.rows, d.features, d.reward ?? NaN);
+    return this.put(d.id, d.createdMs, served, d.propensity, d.rows, d.features, d.reward ?? NaN, d.score);
   }
 
   /** Records the outcome of a waiting decision. */
@@ -268,6 +286,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     rows: number,
     features: unknown,
     reward: number,
+    score: number,
   ): boolean {
     if (this.scratch.write(id, 'base64url') !== ID_BYTES) return false;
     return this.putBytes(
@@ -280,6 +299,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
       rows,
       features,
       reward,
+      score,
     );
   }
 
@@ -294,6 +314,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     rows: number,
     features: unknown,
     reward: number,
+    score: number,
   ): boolean {
     const slot = seq % this.capacity;
     const held = this.seqs[slot]!;
@@ -316,6 +337,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     this.rows[slot] = rows;
     this.served[slot] = served;
     this.reward[slot] = reward;
+    this.scores[slot] = score;
     if (features !== undefined) this.features.keep(slot, features);
     if (Number.isNaN(reward)) this.pending++;
     this.size++;

@@ -67,6 +67,10 @@ export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLooku
     return this.decisions.servedAt(slot);
   }
 
+  score(slot: number): number {
+    return this.decisions.scoreAt(slot);
+  }
+
   /** Never: the ring answers for every decision at once. */
   notYet(): undefined {
     return undefined;

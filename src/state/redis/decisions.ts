@@ -109,7 +109,15 @@ export class RedisDecisions implements DecisionSink {
     });
   }
 
-  decided(id: string, createdMs: number, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob): void {
+  decided(
+    id: string,
+    createdMs: number,
+    pick: ArmChoice,
+    rows: number,
+    features: unknown,
+    job: DecidedJob,
+    score = NaN,
+  ): void {
     const { route, version } = pick;
     const turn = this.turn;
     // `features` is undefined unless the route logs them: nothing more to do then.
@@ -129,6 +137,8 @@ export class RedisDecisions implements DecisionSink {
             pick.propensity,
             rows,
             undefined,
+            undefined,
+            score,
           )
         : new LoggedDecision(
             id,
@@ -142,6 +152,7 @@ export class RedisDecisions implements DecisionSink {
             pick.propensity,
             rows,
             json,
+            score,
           ),
     );
     turn.jobs.push(job);

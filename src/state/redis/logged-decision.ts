@@ -24,13 +24,23 @@ export class LoggedDecision extends Decision {
     propensity: number,
     rows: number,
     featuresJson: string,
+    score: number,
   ) {
-    super(id, createdMs, route, arm, model, version, versionKey, sha256, propensity, rows, undefined);
+    super(id, createdMs, route, arm, model, version, versionKey, sha256, propensity, rows, undefined, undefined, score);
     this.featuresJson = featuresJson;
   }
 
   override line(): string {
-    const line = decisionLine(this.id, this.createdMs, this, this.propensity, this.rows, undefined, undefined);
+    const line = decisionLine(
+      this.id,
+      this.createdMs,
+      this,
+      this.propensity,
+      this.rows,
+      undefined,
+      undefined,
+      this.score,
+    );
     return `${line.slice(0, -1)},"f":${this.featuresJson}}`;
   }
 }

@@ -302,6 +302,10 @@ class RedisLookup implements DecisionLookup<Decision> {
     return d;
   }
 
+  score(d: Decision): number {
+    return d.score;
+  }
+
   notYet(i: number, createdMs: number, nowMs: number): CroupierError | undefined {
     if (this.held.includes(i)) {
       return unavailable(

@@ -1,0 +1,422 @@
+/**
+ * The monitor: what predictions and outcomes add to the monitoring windows. The predict path adds
+ * a pull and its propensity to its arm's series, the feedback path an outcome, its reward and (for a
+ * labelled outcome of a version with `monitor`) its label counts — each a few additions into
+ * vectors resolved once per arm and version, never a string or an object per request. About once a
+ * second (and before every read) what was added goes to the MonitorCounts store as deltas of the
+ * current minute; a failed apply (Redis down) keeps them for the next one, bounded and counted.
+ * Reads (`report`, `series`) sum the store's minutes, so every replica of a fleet answers the same.
+ */
+import { CroupierError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { MonitorSpec } from '../registry/manifest.js';
+import type { Registry } from '../registry/registry.js';
+import type { Arm, ArmChoice, Route, Router } from '../routing/router.js';
+import { LABEL_COUNTS, labelIncrements, labelMetrics, newLabelCounts } from './label-counts.js';
+import { MINUTE_MS, minuteOf, WINDOW_NAMES, WINDOWS, type WindowName } from './minute-window.js';
+import type { Delta, MonitorCounts, SeriesKey } from './monitor-counts.js';
+import type { DriftWindow, MonitorReport, RewardWindow, RouteReport } from './report.js';
+import { driftReport } from './drift-counter.js';
+import { type DriftCounters, driftSeries } from './drift-counters.js';
+import { chiSquareGoodnessOfFit } from './statistics.js';
+
+/** An arm's vector: pulls, Σ propensity, outcomes, Σ reward, Σ reward². */
+const PULLS = 0;
+const PROPENSITY = 1;
+const OUTCOMES = 2;
+const REWARD = 3;
+const REWARD_SQ = 4;
+export const ARM_COUNTS = 5;
+
+const APPLY_MS = 1_000;
+/** Deltas kept for a retry while the store refuses them; past this the oldest are dropped (counted). */
+const MAX_KEPT_DELTAS = 50_000;
+/** The report the SRM gauge reads is recomputed at most this often. */
+const REPORT_REFRESH_MS = 15_000;
+/** SRM is declared below this p-value (the contract's). */
+const SRM_P = 0.001;
+
+/** A counter cell (croupier_outcome_labels_total's child). */
+export interface Increment {
+  inc(): void;
+}
+
+/** The metrics room's side of the monitor. */
+export interface MonitorObserver {
+  /** The counter of labelled outcomes of one (route, arm, model, version, predicted, actual): asked once each. */
+  labelCounter(
+    route: string,
+    arm: string,
+    model: string,
+    version: string,
+    predicted: boolean,
+    actual: boolean,
+  ): Increment;
+}
+
+/** One series' sums since the last apply. */
+class Series {
+  touched = false;
+  constructor(
+    readonly key: SeriesKey,
+    readonly amounts: Float64Array,
+  ) {}
+}
+
+/** A version's label series on one arm (only versions with `monitor`). */
+class LabelSeries extends Series {
+  /** croupier_outcome_labels_total's cells: [predicted·2 + actual]. */
+  readonly cells: Increment[];
+  /** `labelIncrements`' adder into this vector, made once (addLabel would make one per outcome). */
+  readonly add = (i: number, amount: number): void => {
+    this.amounts[i]! += amount;
+  };
+
+  constructor(
+    key: SeriesKey,
+    readonly spec: MonitorSpec,
+    cells: Increment[],
+  ) {
+    super(key, newLabelCounts());
+    this.cells = cells;
+  }
+}
+
+/** An arm's series, and its versions' label series (null: a version without `monitor`). */
+class ArmSeries extends Series {
+  readonly labels = new Map<string, LabelSeries | null>();
+}
+
+export const armSeriesKey = (route: string, arm: string): SeriesKey => ({
+  scope: 'route',
+  name: route,
+  series: `arm:${arm}`,
+});
+
+export const labelSeriesKey = (route: string, arm: string, model: string, version: string): SeriesKey => ({
+  scope: 'route',
+  name: route,
+  series: `labels:${model}@${version}:${arm}`,
+});
+
+export interface MonitorDeps {
+  readonly store: MonitorCounts;
+  readonly router: Router;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly observer?: MonitorObserver;
+  /** The versions that count drift (their vectors are in the store, series `drift:<version>`). */
+  readonly drift?: DriftCounters;
+  /** The clock (tests). */
+  readonly now?: () => number;
+}
+
+export class Monitor {
+  private readonly store: MonitorCounts;
+  private readonly router: Router;
+  private readonly registry: Registry;
+  private readonly log: Logger;
+  private readonly observer: MonitorObserver | undefined;
+  private readonly drift: DriftCounters | undefined;
+  private readonly now: () => number;
+  private readonly byRoute = new Map<string, Map<string, ArmSeries>>();
+  private readonly byArm = new WeakMap<Arm, ArmSeries>();
+  /** Series added to since the last apply. */
+  private dirty: Series[] = [];
+  /** Deltas a failed apply left, sent again with the next. */
+  private kept: Delta[] = [];
+  private applying: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+  /** Applies that failed, and deltas dropped to stay bounded. */
+  applyFailures = 0;
+  droppedDeltas = 0;
+  private last: { atMs: number; report: MonitorReport } | undefined;
+  private refreshing = false;
+
+  constructor(deps: MonitorDeps) {
+    this.store = deps.store;
+    this.router = deps.router;
+    this.registry = deps.registry;
+    this.log = deps.log;
+    this.observer = deps.observer;
+    this.drift = deps.drift;
+    this.now = deps.now ?? Date.now;
+    this.timer = setInterval(() => void this.flush(), APPLY_MS);
+    this.timer.unref();
+  }
+
+  /** The predict path: a decision made (its pull and propensity). */
+  decided(pick: ArmChoice): void {
+    let s = this.byArm.get(pick.arm);
+    if (s === undefined) this.byArm.set(pick.arm, (s = this.armSeries(pick.route.name, pick.arm.name)));
+    const a = s.amounts;
+    a[PULLS]! += 1;
+    a[PROPENSITY]! += pick.propensity;
+    if (!s.touched) this.touch(s);
+  }
+
+  /**
+   * The feedback path: an accepted outcome of a decision of (`route`, `arm`, `versionKey`) with its
+   * monitored `score` (NaN: none was kept). Counted once, when the store counted it.
+   */
+  outcome(route: string, arm: string, versionKey: string, reward: number, label: unknown, score: number): void {
+    const s = this.armSeries(route, arm);
+    const a = s.amounts;
+    a[OUTCOMES]! += 1;
+    a[REWARD]! += reward;
+    a[REWARD_SQ]! += reward * reward;
+    if (!s.touched) this.touch(s);
+    if (label === undefined || !Number.isFinite(score)) return;
+    let l = s.labels.get(versionKey);
+    if (l === undefined) s.labels.set(versionKey, (l = this.labelSeries(route, arm, versionKey)));
+    if (l === null) return;
+    const positive = label === l.spec.positive;
+    labelIncrements(score, positive, l.spec.threshold, l.add);
+    l.cells[(score >= l.spec.threshold ? 2 : 0) + (positive ? 1 : 0)]?.inc();
+    if (!l.touched) this.touch(l);
+  }
+
+  private touch(s: Series): void {
+    s.touched = true;
+    this.dirty.push(s);
+  }
+
+  private armSeries(route: string, arm: string): ArmSeries {
+    let arms = this.byRoute.get(route);
+    if (!arms) this.byRoute.set(route, (arms = new Map()));
+    let s = arms.get(arm);
+    if (!s) arms.set(arm, (s = new ArmSeries(armSeriesKey(route, arm), new Float64Array(ARM_COUNTS))));
+    return s;
+  }
+
+  private labelSeries(route: string, arm: string, versionKey: string): LabelSeries | null {
+    const at = versionKey.indexOf('@');
+    const model = versionKey.slice(0, at);
+    const version = versionKey.slice(at + 1);
+    const spec = this.registry.model(model)?.versions.get(version)?.manifest.monitor;
+    if (!spec) return null;
+    const o = this.observer;
+    const cells: Increment[] = o
+      ? [
+          o.labelCounter(route, arm, model, version, false, false),
+          o.labelCounter(route, arm, model, version, false, true),
+          o.labelCounter(route, arm, model, version, true, false),
+          o.labelCounter(route, arm, model, version, true, true),
+        ]
+      : [];
+    return new LabelSeries(labelSeriesKey(route, arm, model, version), spec, cells);
+  }
+
+  /** Hands what was added since the last call to the store, as deltas of the current minute. */
+  flush(): Promise<void> {
+    this.applying = this.applying.then(() => this.applyNow());
+    return this.applying;
+  }
+
+  private async applyNow(): Promise<void> {
+    const dirty = this.dirty;
+    if (dirty.length === 0 && this.kept.length === 0) return;
+    this.dirty = [];
+    const minute = minuteOf(this.now());
+    const deltas = this.kept;
+    this.kept = [];
+    for (const s of dirty) {
+      deltas.push({ key: s.key, minute, amounts: s.amounts.slice() });
+      s.amounts.fill(0);
+      s.touched = false;
+    }
+    try {
+      await this.store.apply(deltas);
+    } catch (err) {
+      this.applyFailures++;
+      const over = deltas.length - MAX_KEPT_DELTAS;
+      if (over > 0) {
+        this.droppedDeltas += over;
+        deltas.splice(0, over);
+      }
+      this.kept = deltas;
+      if (this.applyFailures === 1 || this.applyFailures % 60 === 0)
+        this.log.warn(
+          { err: (err as Error).message, kept: deltas.length, dropped: this.droppedDeltas },
+          'monitoring: counts not stored; kept for the next try',
+        );
+    }
+  }
+
+  /** `GET /admin/monitor`: every route's arms and SRM, per window. */
+  report(): Promise<MonitorReport> {
+    return unavailableIfStore(this.reportNow());
+  }
+
+  private async reportNow(): Promise<MonitorReport> {
+    await this.flush();
+    const last = minuteOf(this.now());
+    // Drift counted since the applier's last second, so that the report includes every row so far.
+    const drift = this.drift?.deltas(last) ?? [];
+    if (drift.length > 0) await this.store.apply(drift);
+    const routes: Record<string, RouteReport> = {};
+    const list = [...this.router.routes.values()];
+    const armKeys: SeriesKey[] = [];
+    const labelKeys: SeriesKey[] = [];
+    const labelled: (number | undefined)[] = [];
+    for (const route of list)
+      for (const arm of route.arms) {
+        armKeys.push(armSeriesKey(route.name, arm.name));
+        const v = this.registry.resolve(arm.model, arm.version);
+        if (v?.manifest.monitor) {
+          labelled.push(labelKeys.length);
+          labelKeys.push(labelSeriesKey(route.name, arm.name, v.model, v.version));
+        } else labelled.push(undefined);
+      }
+    const sums = {} as Record<WindowName, { arms: Float64Array[]; labels: Float64Array[] }>;
+    for (const w of WINDOW_NAMES) {
+      const [arms, labels] = await Promise.all([
+        this.store.sums(armKeys, last, WINDOWS[w], ARM_COUNTS),
+        labelKeys.length > 0 ? this.store.sums(labelKeys, last, WINDOWS[w], LABEL_COUNTS) : [],
+      ]);
+      sums[w] = { arms, labels };
+    }
+    let k = 0;
+    for (const route of list) {
+      const report: RouteReport = { srm: {} as RouteReport['srm'], arms: {} };
+      const first = k;
+      for (const arm of route.arms) {
+        const v = this.registry.resolve(arm.model, arm.version);
+        const windows = {} as Record<WindowName, RewardWindow>;
+        for (const w of WINDOW_NAMES) {
+          const a = sums[w].arms[k]!;
+          const outcomes = a[OUTCOMES]!;
+          const window: RewardWindow = {
+            pulls: a[PULLS]!,
+            outcomes,
+            meanReward: outcomes > 0 ? a[REWARD]! / outcomes : null,
+          };
+          const l = labelled[k];
+          if (l !== undefined) window.labels = labelMetrics(sums[w].labels[l]!);
+          windows[w] = window;
+        }
+        report.arms[arm.name] = {
+          model: v?.model ?? arm.model,
+          version: v?.version ?? arm.version,
+          disabled: false,
+          windows,
+        };
+        k++;
+      }
+      for (const w of WINDOW_NAMES) {
+        const observed: number[] = [];
+        const expected: number[] = [];
+        for (let i = first; i < k; i++) {
+          observed.push(sums[w].arms[i]![PULLS]!);
+          expected.push(sums[w].arms[i]![PROPENSITY]!);
+        }
+        const { pValue } = chiSquareGoodnessOfFit(observed, expected);
+        report.srm[w] = { pValue, srm: pValue < SRM_P };
+      }
+      routes[route.name] = report;
+    }
+    const out: MonitorReport = { routes, models: await this.driftReports(last), alerts: [] };
+    this.last = { atMs: this.now(), report: out };
+    return out;
+  }
+
+  /** Per model, per version that counts drift: its drift in each window, from the store's minutes. */
+  private async driftReports(last: number): Promise<MonitorReport['models']> {
+    const models: MonitorReport['models'] = {};
+    const drift = this.drift;
+    if (!drift) return models;
+    for (const v of this.registry.allVersions()) {
+      const layout = drift.layout(v);
+      if (!layout) continue;
+      const windows = {} as Record<WindowName, DriftWindow>;
+      for (const w of WINDOW_NAMES) {
+        const [summed] = await this.store.sums([driftSeries(v.model, v.version)], last, WINDOWS[w], layout.length);
+        windows[w] = driftReport(layout, summed!);
+      }
+      (models[v.model] ??= {})[v.version] = { drift: windows };
+    }
+    return models;
+  }
+
+  /**
+   * `GET /admin/monitor/series?route=R&window=W`: one entry per minute of the window, oldest first,
+   * `t` the minute's start as an ISO time, and per arm its sums in that minute (zeros when none).
+   */
+  async series(routeName: string, window: string): Promise<unknown> {
+    const route: Route | undefined = this.router.get(routeName);
+    if (!route) throw new CroupierError('route_not_found', `no route named "${routeName.slice(0, 64)}"`);
+    if (!Object.hasOwn(WINDOWS, window))
+      throw new CroupierError('invalid_request', `window must be one of ${WINDOW_NAMES.join(', ')}`);
+    return unavailableIfStore(this.seriesOf(route, window as WindowName));
+  }
+
+  private async seriesOf(route: Route, window: WindowName): Promise<unknown> {
+    await this.flush();
+    const minutes = WINDOWS[window];
+    const last = minuteOf(this.now());
+    const first = last - minutes + 1;
+    const perArm = await Promise.all(
+      route.arms.map((arm) => this.store.minutes(armSeriesKey(route.name, arm.name), first, last, ARM_COUNTS)),
+    );
+    const byMinute = perArm.map((list) => new Map(list));
+    const entries: { t: string; arms: Record<string, ArmMinute> }[] = [];
+    for (let m = first; m <= last; m++) {
+      const arms: Record<string, ArmMinute> = {};
+      route.arms.forEach((arm, i) => {
+        const v = byMinute[i]!.get(m);
+        arms[arm.name] = {
+          pulls: v?.[PULLS] ?? 0,
+          outcomes: v?.[OUTCOMES] ?? 0,
+          rewardSum: v?.[REWARD] ?? 0,
+          propensitySum: v?.[PROPENSITY] ?? 0,
+        };
+      });
+      entries.push({ t: new Date(m * MINUTE_MS).toISOString(), arms });
+    }
+    return { route: route.name, window, minutes: entries };
+  }
+
+  /**
+   * Each route's SRM p-value per window, from the last report (croupier_route_srm_p_value); a report
+   * older than 15 s is recomputed in the background, for the next scrape.
+   */
+  srmReadings(): { route: string; window: WindowName; pValue: number }[] {
+    const last = this.last;
+    if ((!last || this.now() - last.atMs > REPORT_REFRESH_MS) && !this.refreshing) {
+      this.refreshing = true;
+      this.report()
+        .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'monitoring: report not computed'))
+        .finally(() => {
+          this.refreshing = false;
+        });
+    }
+    const out: { route: string; window: WindowName; pValue: number }[] = [];
+    if (!last) return out;
+    for (const [route, r] of Object.entries(last.report.routes))
+      for (const w of WINDOW_NAMES) out.push({ route, window: w, pValue: r.srm[w].pValue });
+    return out;
+  }
+
+  /** Stops the timer and hands the store what is left. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}
+
+/** A store that cannot be read (Redis down) is a 503 the caller may retry, not an internal error. */
+function unavailableIfStore<T>(p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    if (e instanceof CroupierError) throw e;
+    throw new CroupierError('state_unavailable', 'the monitoring windows cannot be read now; retry shortly', {
+      cause: e,
+    });
+  });
+}
+
+interface ArmMinute {
+  pulls: number;
+  outcomes: number;
+  rewardSum: number;
+  propensitySum: number;
+}
