@@ -36,6 +36,13 @@ import { sharedDecisionIds } from './state/redis/decision-secret.js';
 import { RedisDecisionLog } from './state/redis/outcomes.js';
 import { AdminLock } from './state/admin-state.js';
 import { StateDirLock } from './state/state-dir-lock.js';
+import { hostname } from 'node:os';
+import { Alerting } from './monitoring/alerts/alerting.js';
+import { announceChange } from './monitoring/alerts/admin-events.js';
+import { readAlertsFile } from './monitoring/alerts/alerts-file.js';
+import type { MonitorReport } from './monitoring/report.js';
+import { LocalAlertStates, SoleLeader } from './state/alert-state.js';
+import { RedisAlertStates, RedisLeadership } from './state/redis/alert-state.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -98,6 +105,8 @@ export class Server {
     readonly feedbackLoop: FeedbackLoop,
     /** Redis mode: the one connection both halves share (closed last). */
     private readonly redis: RedisLink | undefined,
+    /** Alert rules, events and the daily report (CROUPIER_ALERTS); started once listening. */
+    readonly alerting?: Alerting,
   ) {
     this.config = config;
     this.log = log;
@@ -169,6 +178,7 @@ export class Server {
       this.adminPort = await this.bind(adminApp, this.config.adminPort);
     }
     this.ready = true;
+    this.alerting?.start();
     this.log.info(
       {
         host: this.config.host,
@@ -213,6 +223,7 @@ export class Server {
       await this.gateway.engine.close();
       // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
       await this.feedbackLoop.close(deadlineMs);
+      await this.alerting?.close();
       await this.admin.close();
       await this.redis?.close();
       this.stateLock.release();
@@ -306,10 +317,42 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     throw e;
   }
   const router = new Router(registry, await admin.routesAtStart(routes.file, routes.specs));
+  let alerting: Alerting;
+  try {
+    const { alerts } = readAlertsFile(config, {
+      hasModel: (m) => registry.model(m) !== undefined,
+      hasRoute: (r) => router.routes.has(r),
+    });
+    // LEAD: a placeholder until the Monitor (h/mon-core, src/monitoring/monitor.ts) is wired: pass its
+    // report here, and its minute buckets as `rewards` (RewardHistory, for reward_drop rules).
+    const monitorReport = (): Promise<MonitorReport> => Promise.resolve({ routes: {}, models: {}, alerts: [] });
+    alerting = new Alerting({
+      config: alerts,
+      report: monitorReport,
+      requests: metrics,
+      // Redis mode: the replica holding the lease sends; a lease outlives a missed evaluation or two.
+      leadership: redis
+        ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
+        : new SoleLeader(),
+      states: redis ? new RedisAlertStates(redis.client) : new LocalAlertStates(),
+      metrics,
+      log,
+      intervalMs: config.alertIntervalMs,
+    });
+  } catch (e) {
+    await engine.close();
+    await admin.close();
+    await redis?.close();
+    throw e;
+  }
   try {
     // Redis mode: this replica takes up the shared admin state here, before it listens.
-    await admin.attach(engine, router, metrics);
+    await admin.attach(engine, router, metrics, {
+      changed: (change) => announceChange(alerting, change),
+      report: () => alerting.sendReport(),
+    });
   } catch (e) {
+    await alerting.close();
     await engine.close();
     await admin.close();
     await redis?.close();
@@ -333,9 +376,10 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     const isAccepting = (): boolean => server?.isReady() === true;
     feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting }, store);
     metrics.observeLearning(feedback.learning);
-    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis);
+    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, alerting);
     await server.listen();
   } catch (e) {
+    await alerting.close();
     await engine.close();
     await feedback?.close();
     await admin.close();

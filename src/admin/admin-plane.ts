@@ -18,7 +18,7 @@ import type { Router } from '../routing/router.js';
 import type { LocalAdminState, SharedControl } from '../state/admin-state.js';
 import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminActions } from './admin-actions.js';
-import { AdminRoutes, type AdminMetrics } from './admin-routes.js';
+import { AdminRoutes, type AdminMetrics, type AdminNotices } from './admin-routes.js';
 import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
 import { chooseRoutesAtStart, routesFileHash } from './routes-at-start.js';
@@ -56,7 +56,9 @@ export class AdminPlane {
   /** The sha256 of the routes file this process started from (null without one). */
   private routesFileHash: string | null = null;
   private routes: AdminRoutes | undefined;
-  private attached: { engine: AdminEngine; router: Router; metrics: SwapMetrics } | undefined;
+  private attached:
+    | { engine: AdminEngine; router: Router; metrics: SwapMetrics; notices: AdminNotices | undefined }
+    | undefined;
   /** Redis mode: the admin state every replica shares. */
   private readonly shared: SharedControl | undefined;
   /** Whether this replica has started following the shared state (it then closes it too). */
@@ -161,8 +163,8 @@ export class AdminPlane {
    * pointers, routes, the admin lock and the audit chain become the shared ones, and this replica
    * takes up the current shared state.
    */
-  async attach(engine: AdminEngine, router: Router, metrics: SwapMetrics): Promise<void> {
-    this.attached = { engine, router, metrics };
+  async attach(engine: AdminEngine, router: Router, metrics: SwapMetrics, notices?: AdminNotices): Promise<void> {
+    this.attached = { engine, router, metrics, notices };
     // One table for the process, whichever audit trail is current (the local file, or Redis once shared).
     this.refusals = new RefusalThrottle(
       (fields) =>
@@ -214,7 +216,7 @@ export class AdminPlane {
   }
 
   private build(): ModelLifecycle {
-    const { engine, router, metrics } = this.attached!;
+    const { engine, router, metrics, notices } = this.attached!;
     const shared = this.shared;
     const changed = (m: ServedModel, kind: SwapKind | undefined): void => {
       metrics.modelsChanged(this.registry);
@@ -247,6 +249,7 @@ export class AdminPlane {
       shared?.lock ?? this.local.lock,
       this.refusals!,
       metrics,
+      notices,
     );
     return lifecycle;
   }

@@ -54,6 +54,7 @@ export const ROUTES = [
   { method: 'PUT', path: '/admin/routes/:route', admin: 'routes.put', names: 'route' },
   { method: 'POST', path: '/admin/routes/:route/reset', admin: 'routes.reset', names: 'route' },
   { method: 'GET', path: '/admin/audit', admin: 'audit.read' },
+  { method: 'POST', path: '/admin/report', admin: 'report' },
 ] as const satisfies readonly Declaration[];
 
 type Declared = (typeof ROUTES)[number];
