@@ -36,10 +36,15 @@ interface Pending {
   dueAt: number;
 }
 
+/**
+ * One lane per channel, in order (an alert's resolution never overtakes its firing), each sending
+ * one notice at a time; lanes do not wait on each other, so a channel that hangs delays only itself.
+ */
 export class Delivery {
-  private readonly queue: Pending[] = [];
+  private readonly lanes = new Map<Channel, Pending[]>();
+  private readonly busy = new Set<Channel>();
+  private queued = 0;
   private timer: NodeJS.Timeout | undefined;
-  private sending = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -54,63 +59,79 @@ export class Delivery {
     if (this.closed) return;
     const now = Date.now();
     for (const channel of channels) {
-      if (this.queue.length >= this.options.maxQueued) {
-        const dropped = this.queue.shift()!;
-        this.metrics.notification(dropped.channel.name, 'dropped');
-        this.log.error(
-          { channel: dropped.channel.name, kind: dropped.notice.kind, summary: dropped.notice.summary },
-          'notification dropped: delivery queue full',
-        );
-      }
-      this.queue.push({ channel, notice, firstAt: now, tries: 0, dueAt: now });
+      if (this.queued >= this.options.maxQueued) this.dropOldest();
+      let lane = this.lanes.get(channel);
+      if (!lane) this.lanes.set(channel, (lane = []));
+      lane.push({ channel, notice, firstAt: now, tries: 0, dueAt: now });
+      this.queued++;
     }
-    this.schedule();
+    this.pump();
   }
 
+  /** Notices waiting (a try in flight included). */
   get pending(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
   /** Resolves when nothing is queued (tests, and a clean stop). */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && !this.sending) return Promise.resolve();
+    if (this.queued === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private schedule(): void {
-    if (this.sending || this.closed) return;
+  /** Drops the oldest notice not being sent (a lane's head in flight stays). */
+  private dropOldest(): void {
+    let from: Pending[] | undefined;
+    let at = 0;
+    for (const [channel, lane] of this.lanes) {
+      const i = this.busy.has(channel) ? 1 : 0;
+      const p = lane[i];
+      if (p && (from === undefined || p.firstAt < from[at]!.firstAt)) {
+        from = lane;
+        at = i;
+      }
+    }
+    if (!from) return;
+    const dropped = from.splice(at, 1)[0]!;
+    this.queued--;
+    this.metrics.notification(dropped.channel.name, 'dropped');
+    this.log.error(
+      { channel: dropped.channel.name, kind: dropped.notice.kind, summary: dropped.notice.summary },
+      'notification dropped: delivery queue full',
+    );
+  }
+
+  /** Starts every lane whose head is due, then sets the timer for the next one. */
+  private pump(): void {
+    if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.queue.length === 0) {
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [channel, lane] of this.lanes) {
+      if (this.busy.has(channel) || lane.length === 0) continue;
+      const head = lane[0]!;
+      if (head.dueAt > now) {
+        next = Math.min(next, head.dueAt);
+        continue;
+      }
+      this.busy.add(channel);
+      void this.attempt(head, lane).finally(() => {
+        this.busy.delete(channel);
+        this.pump();
+      });
+    }
+    if (this.queued === 0) {
       for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
-    let due = Number.POSITIVE_INFINITY;
-    for (const p of this.queue) due = Math.min(due, p.dueAt);
-    this.timer = setTimeout(() => void this.drain(), Math.max(0, due - Date.now()));
-    this.timer.unref();
-  }
-
-  /** Sends what is due, one at a time (a slow channel delays only notices, never requests). */
-  private async drain(): Promise<void> {
-    this.timer = undefined;
-    this.sending = true;
-    try {
-      for (;;) {
-        const now = Date.now();
-        const i = this.queue.findIndex((p) => p.dueAt <= now);
-        if (i < 0 || this.closed) break;
-        const p = this.queue[i]!;
-        this.queue.splice(i, 1);
-        await this.attempt(p);
-      }
-    } finally {
-      this.sending = false;
-      this.schedule();
+    if (next !== Number.POSITIVE_INFINITY) {
+      this.timer = setTimeout(() => this.pump(), Math.max(0, next - now));
+      this.timer.unref();
     }
   }
 
-  private async attempt(p: Pending): Promise<void> {
+  private async attempt(p: Pending, lane: Pending[]): Promise<void> {
     p.tries++;
     try {
       await p.channel.send(p.notice);
@@ -120,8 +141,9 @@ export class Delivery {
           { channel: p.channel.name, tries: p.tries, kind: p.notice.kind },
           'notification delivered after retries',
         );
-      return;
+      this.done(p, lane);
     } catch (e) {
+      if (this.closed) return;
       const now = Date.now();
       const delay = Math.min(this.options.maxMs, this.options.baseMs * 2 ** (p.tries - 1));
       const fields = {
@@ -134,12 +156,19 @@ export class Delivery {
       if (now + delay - p.firstAt > this.options.retryForMs) {
         this.metrics.notification(p.channel.name, 'failed');
         this.log.error(fields, 'notification given up: channel kept failing');
+        this.done(p, lane);
         return;
       }
       this.metrics.notification(p.channel.name, 'retried');
       this.log.warn({ ...fields, retryInMs: delay }, 'notification failed; will retry');
       p.dueAt = now + delay;
-      this.queue.push(p);
+    }
+  }
+
+  private done(p: Pending, lane: Pending[]): void {
+    if (lane[0] === p) {
+      lane.shift();
+      this.queued--;
     }
   }
 
@@ -147,9 +176,9 @@ export class Delivery {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.queue.length > 0)
-      this.log.warn({ undelivered: this.queue.length }, 'stopping with notifications undelivered');
-    this.queue.length = 0;
+    if (this.queued > 0) this.log.warn({ undelivered: this.queued }, 'stopping with notifications undelivered');
+    this.lanes.clear();
+    this.queued = 0;
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }

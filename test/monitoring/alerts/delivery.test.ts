@@ -70,4 +70,68 @@ describe('delivery', () => {
     delivery.close();
     channel.close();
   });
+
+  it('keeps each channel in order, a failing channel delaying neither the others nor its own order', async () => {
+    const other = await startWebhook();
+    hook.received.length = 0;
+    try {
+      const metrics = new Metrics();
+      const delivery = new Delivery(metrics, createLogger('silent'), {
+        baseMs: 30,
+        maxMs: 60,
+        retryForMs: 5_000,
+        maxQueued: 100,
+      });
+      const down = openChannel('down', { type: 'webhook', url: hook.url, format: 'json' });
+      const up = openChannel('up', { type: 'webhook', url: other.url, format: 'json' });
+      const at = new Date().toISOString();
+      hook.failNext(2);
+      delivery.enqueue([down, up], { kind: 'alert', rule: 'r', state: 'firing', summary: 'fires', details: {}, at });
+      delivery.enqueue([down, up], {
+        kind: 'alert',
+        rule: 'r',
+        state: 'resolved',
+        summary: 'resolves',
+        details: {},
+        at,
+      });
+      await other.waitFor(2);
+      // The healthy channel got both while the other was still retrying its first.
+      expect(hook.received).toEqual([]);
+      await delivery.idle();
+      const states = (w: Webhook) => w.received.map((n) => (n as { state: string }).state);
+      expect(states(hook)).toEqual(['firing', 'resolved']);
+      expect(states(other)).toEqual(['firing', 'resolved']);
+      down.close();
+      up.close();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('is bounded: past maxQueued the oldest waiting notice is dropped and counted', async () => {
+    const metrics = new Metrics();
+    const delivery = new Delivery(metrics, createLogger('silent'), {
+      baseMs: 10_000,
+      maxMs: 10_000,
+      retryForMs: 60_000,
+      maxQueued: 3,
+    });
+    const channel = openChannel('hook', { type: 'webhook', url: hook.url, format: 'json' });
+    hook.failNext(1_000);
+    for (let i = 0; i < 6; i++)
+      delivery.enqueue([channel], {
+        kind: 'event',
+        event: 'deploy',
+        summary: `n${i}`,
+        details: {},
+        at: new Date().toISOString(),
+      });
+    expect(delivery.pending).toBeLessThanOrEqual(4);
+    const text = await metrics.registry.getSingleMetricAsString('croupier_notifications_total');
+    expect(text).toMatch(/croupier_notifications_total\{channel="hook",result="dropped"\} [23]/);
+    delivery.close();
+    channel.close();
+    hook.failNext(0);
+  });
 });
