@@ -41,7 +41,8 @@ import { Alerting } from './monitoring/alerts/alerting.js';
 import { announceChange } from './monitoring/alerts/admin-events.js';
 import { readAlertsFile } from './monitoring/alerts/alerts-file.js';
 import type { MonitorReport } from './monitoring/report.js';
-import { LocalAlertStates, SoleLeader } from './state/alert-state.js';
+import { SoleLeader } from './state/alert-state.js';
+import { FileAlertStates } from './state/embedded/alert-states.js';
 import { RedisAlertStates, RedisLeadership } from './state/redis/alert-state.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -334,7 +335,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       leadership: redis
         ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
         : new SoleLeader(),
-      states: redis ? new RedisAlertStates(redis.client) : new LocalAlertStates(),
+      states: redis ? new RedisAlertStates(redis.client) : new FileAlertStates(config.stateDir),
       metrics,
       log,
       intervalMs: config.alertIntervalMs,

@@ -29,24 +29,3 @@ export class SoleLeader implements Leadership {
     return Promise.resolve();
   }
 }
-
-/** Embedded mode: the states of this process (bounded by the rules of the alerts file). */
-export class LocalAlertStates implements AlertStates {
-  private readonly states = new Map<string, AlertState>();
-  private readonly claimed = new Set<string>();
-
-  all(): Promise<Map<string, AlertState>> {
-    return Promise.resolve(new Map(this.states));
-  }
-  put(state: AlertState): Promise<void> {
-    this.states.set(state.rule, state);
-    return Promise.resolve();
-  }
-  claim(key: string): Promise<boolean> {
-    if (this.claimed.has(key)) return Promise.resolve(false);
-    // Only the latest few days matter: keep it small.
-    if (this.claimed.size >= 16) this.claimed.delete(this.claimed.values().next().value!);
-    this.claimed.add(key);
-    return Promise.resolve(true);
-  }
-}

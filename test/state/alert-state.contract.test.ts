@@ -1,16 +1,20 @@
 /**
  * The alerting state ports' contract, against both implementations: embedded (this process is the
- * sole leader, states in memory) and Redis (a real redis-server: a SET NX PX lease, a shared hash).
+ * sole leader, states in its state dir, read again on restart) and Redis (a real redis-server: a SET NX PX lease, a shared hash).
  * Then two Redis-mode "replicas" — two Alerting instances on one Redis — evaluate the same rule:
  * only the leader sends, a new leader does not notify again, and the resolution is sent once.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { Alerting } from '../../src/monitoring/alerts/alerting.js';
 import { parseAlertsDocument } from '../../src/monitoring/alerts/alerts-config.js';
-import { type AlertStates, type Leadership, LocalAlertStates, SoleLeader } from '../../src/state/alert-state.js';
+import { type AlertStates, type Leadership, SoleLeader } from '../../src/state/alert-state.js';
+import { FileAlertStates } from '../../src/state/embedded/alert-states.js';
 import { RedisAlertStates, RedisLeadership } from '../../src/state/redis/alert-state.js';
 import { report } from '../monitoring/alerts/fixtures.js';
 import { startWebhook, type Webhook } from '../helpers/receivers.js';
@@ -27,14 +31,17 @@ interface Implementation {
 }
 
 const embedded = (): Implementation => {
-  const states = new LocalAlertStates();
+  let dir = '';
   return {
     name: 'embedded',
     shared: false,
-    setUp: async () => undefined,
+    setUp: async () => {
+      dir = mkdtempSync(join(tmpdir(), 'croupier-alert-states-'));
+    },
     leadership: () => new SoleLeader(),
-    states: () => states,
-    tearDown: async () => undefined,
+    // A new instance on the same state dir: what a restart reads.
+    states: () => new FileAlertStates(dir),
+    tearDown: async () => rmSync(dir, { recursive: true, force: true }),
   };
 };
 
@@ -96,6 +103,21 @@ describe.each(implementations)('the alerting state contract: $name', (impl) => {
     expect(await states.claim('report:2026-12-03')).toBe(true);
     expect(await impl.states().claim('report:2026-12-03')).toBe(false);
     expect(await states.claim('report:2026-12-04')).toBe(true);
+  });
+});
+
+describe('embedded alert states', () => {
+  it('start afresh from an unreadable file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'croupier-alert-states-'));
+    try {
+      writeFileSync(join(dir, 'alerts.json'), '{"states": [{"rule": ');
+      const states = new FileAlertStates(dir);
+      expect(await states.all()).toEqual(new Map());
+      await states.put({ rule: 'r', state: 'firing', since: 'now', summary: 's' });
+      expect((await new FileAlertStates(dir).all()).get('r')?.state).toBe('firing');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,6 +4,9 @@
  * that is down gets the notice when it comes back (retries with backoff, short in tests); one that
  * keeps failing is given up and counted; events and the daily report reach their channels.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
@@ -11,13 +14,17 @@ import { announceChange } from '../../../src/monitoring/alerts/admin-events.js';
 import { Alerting, type AlertingDeps } from '../../../src/monitoring/alerts/alerting.js';
 import { parseAlertsDocument } from '../../../src/monitoring/alerts/alerts-config.js';
 import type { MonitorReport } from '../../../src/monitoring/report.js';
-import { LocalAlertStates, SoleLeader } from '../../../src/state/alert-state.js';
+import { SoleLeader } from '../../../src/state/alert-state.js';
+import { FileAlertStates } from '../../../src/state/embedded/alert-states.js';
 import { type Mailbox, startSmtp, startWebhook, type Webhook } from '../../helpers/receivers.js';
 import { report } from './fixtures.js';
 
 const log = createLogger('silent');
 const known = { hasModel: () => true, hasRoute: () => true };
 const FAST = { baseMs: 20, maxMs: 100, retryForMs: 2_000, maxQueued: 100 };
+
+const work = mkdtempSync(join(tmpdir(), 'croupier-alerting-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 let hook: Webhook;
 let slack: Webhook;
@@ -54,7 +61,7 @@ function alerting(doc: Record<string, unknown>, current: { report: MonitorReport
     ),
     report: async () => current.report,
     leadership: new SoleLeader(),
-    states: new LocalAlertStates(),
+    states: new FileAlertStates(mkdtempSync(join(work, 'state-'))),
     metrics,
     log,
     intervalMs: 15_000,
