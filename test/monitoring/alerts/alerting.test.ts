@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 import { announceChange } from '../../../src/monitoring/alerts/admin-events.js';
@@ -251,5 +251,27 @@ describe('alerting', () => {
     expect(await a.sendReport()).toEqual(['hook']);
     await hook.waitFor(1);
     expect(hook.received[0]).toMatchObject({ kind: 'report', details: { date: '2026-12-03', timezone: 'UTC' } });
+  });
+
+  it('evaluates on its timer: a rule that starts firing is delivered within one interval', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const current = { report: report({ psi: 0.01 }) };
+      const { a } = alerting({ rules: [{ ...driftRule, channels: ['hook'] }] }, current);
+      a.start();
+      await vi.advanceTimersByTimeAsync(15_000);
+      await a.idle();
+      expect(hook.received).toEqual([]);
+      current.report = report({ psi: 0.9 });
+      await vi.advanceTimersByTimeAsync(15_000);
+      await hook.waitFor(1);
+      expect(hook.received).toEqual([expect.objectContaining({ rule: 'fraud-drift', state: 'firing' })]);
+      // Nothing is evaluated before the next tick, and the tick after sends nothing new.
+      await vi.advanceTimersByTimeAsync(15_000);
+      await a.idle();
+      expect(hook.received).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
