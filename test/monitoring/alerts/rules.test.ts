@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAlertsDocument, type Rule } from '../../../src/monitoring/alerts/alerts-config.js';
 import { ErrorRates, judge, type RewardHistory } from '../../../src/monitoring/alerts/rules.js';
+import { Metrics } from '../../../src/metrics/metrics.js';
 import { minuteOf } from '../../../src/monitoring/minute-window.js';
 import { report } from './fixtures.js';
 
@@ -112,5 +113,15 @@ describe('alert rules', () => {
       state: 'ok',
       details: { errors: 0 },
     });
+  });
+
+  it("reads a route's requests and 5xx answers from the metrics the server counts", () => {
+    const metrics = new Metrics();
+    for (const code of [200, 200, 400, 500, 503])
+      metrics.request('fraud-scoring', 'champion', 'fraud', '1', code, 0.001);
+    metrics.request('fraud-scoring', 'challenger', 'fraud', '2', 500, 0.001);
+    metrics.request('fraud-ab', 'a', 'fraud', '1', 500, 0.001);
+    expect(metrics.requestTotals('fraud-scoring')).toEqual({ requests: 6, errors: 3 });
+    expect(metrics.requestTotals('no-such-route')).toEqual({ requests: 0, errors: 0 });
   });
 });
