@@ -9,6 +9,8 @@ import type { DailyReportSpec } from './alerts-config.js';
 import type { Notice } from './notice.js';
 
 const DAY_MS = 86_400_000;
+/** The contract's default: a PSI of 0.2 or more is drift (a rule may set its own threshold). */
+const DRIFT_PSI = 0.2;
 
 /** The local date ("YYYY-MM-DD") and minute of the day of `now` in `timezone`. */
 export function localTime(now: number, timezone: string): { date: string; minuteOfDay: number } {
@@ -72,7 +74,7 @@ export function dailyReport(
     routes[name] = { srm: srm ?? null, arms };
   }
   lines.push('', 'Drift (24h, largest PSI per version)');
-  const models: Record<string, unknown> = {};
+  const models: Record<string, Record<string, unknown>> = {};
   for (const [model, versions] of Object.entries(report.models)) {
     for (const [version, { drift }] of Object.entries(versions)) {
       const w = drift['24h'];
@@ -81,10 +83,10 @@ export function dailyReport(
       for (const [f, psi] of [...Object.entries(w.features), ['prediction', w.prediction] as const])
         if (psi !== null && Number.isFinite(psi) && (!worst || psi > worst[1])) worst = [f, psi];
       lines.push(
-        `  ${model} v${version}: ${worst ? `${fmt(worst[1])} (${worst[0]})${worst[1] >= 0.2 ? ' DRIFT' : ''}` : 'no rows'}, rows ${w.rows}`,
+        `  ${model} v${version}: ${worst ? `${fmt(worst[1])} (${worst[0]})${worst[1] >= DRIFT_PSI ? ' DRIFT' : ''}` : 'no rows'}, rows ${w.rows}`,
       );
-      (models[model] ??= {} as Record<string, unknown>) as Record<string, unknown>;
-      (models[model] as Record<string, unknown>)[version] = {
+      models[model] ??= {};
+      models[model][version] = {
         rows: w.rows,
         largestPsi: worst ? { feature: worst[0], psi: worst[1] } : null,
       };
