@@ -40,6 +40,14 @@ import { Monitor } from './monitoring/monitor.js';
 import { EmbeddedMonitorCounts } from './state/embedded/monitor-counts.js';
 import { RedisMonitorCounts } from './state/redis/monitor-counts.js';
 import { StateDirLock } from './state/state-dir-lock.js';
+import { hostname } from 'node:os';
+import { Alerting } from './monitoring/alerts/alerting.js';
+import { announceChange } from './monitoring/alerts/admin-events.js';
+import { readAlertsFile } from './monitoring/alerts/alerts-file.js';
+import type { MonitorReport } from './monitoring/report.js';
+import { SoleLeader } from './state/alert-state.js';
+import { FileAlertStates } from './state/embedded/alert-states.js';
+import { RedisAlertStates, RedisLeadership } from './state/redis/alert-state.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -104,6 +112,8 @@ export class Server {
     private readonly redis: RedisLink | undefined,
     /** The monitoring windows (drift, pulls, rewards, labels): what is left is stored at close. */
     private readonly monitoring?: { close(): Promise<void> },
+    /** Alert rules, events and the daily report (CROUPIER_ALERTS); started once listening. */
+    readonly alerting?: Alerting,
   ) {
     this.config = config;
     this.log = log;
@@ -175,6 +185,7 @@ export class Server {
       this.adminPort = await this.bind(adminApp, this.config.adminPort);
     }
     this.ready = true;
+    this.alerting?.start();
     this.log.info(
       {
         host: this.config.host,
@@ -219,6 +230,7 @@ export class Server {
       await this.gateway.engine.close();
       // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
       await this.feedbackLoop.close(deadlineMs);
+      await this.alerting?.close();
       await this.monitoring?.close().catch((err: unknown) => {
         this.log.error({ err: (err as Error).message }, 'monitoring: counts not stored at shutdown');
       });
@@ -329,10 +341,46 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       await monitorCounts.close();
     },
   };
+  let alerting: Alerting;
+  try {
+    const { alerts } = readAlertsFile(config, {
+      hasModel: (m) => registry.model(m) !== undefined,
+      hasRoute: (r) => router.routes.has(r),
+    });
+    alerting = new Alerting({
+      config: alerts,
+      report: () => monitor.report(),
+      rewards: monitor,
+      requests: metrics,
+      // Redis mode: the replica holding the lease sends; a lease outlives a missed evaluation or two.
+      leadership: redis
+        ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
+        : new SoleLeader(),
+      states: redis ? new RedisAlertStates(redis.client) : new FileAlertStates(config.stateDir),
+      metrics,
+      log,
+      intervalMs: config.alertIntervalMs,
+    });
+  } catch (e) {
+    await monitoring.close().catch(() => undefined);
+    await engine.close();
+    await admin.close();
+    await redis?.close();
+    throw e;
+  }
+  // What /admin/monitor answers: the monitor's windows and the alert rules' states.
+  const monitorReads = {
+    report: async (): Promise<MonitorReport> => ({ ...(await monitor.report()), alerts: await alerting.alerts() }),
+    series: (route: string, window: string) => monitor.series(route, window),
+  };
   try {
     // Redis mode: this replica takes up the shared admin state here, before it listens.
-    await admin.attach(engine, router, metrics, monitor);
+    await admin.attach(engine, router, metrics, monitorReads, {
+      changed: (change) => announceChange(alerting, change),
+      report: () => alerting.sendReport(),
+    });
   } catch (e) {
+    await alerting.close();
     await monitoring.close().catch(() => undefined);
     await engine.close();
     await admin.close();
@@ -358,9 +406,10 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor }, store);
     metrics.observeLearning(feedback.learning);
     metrics.observeMonitor(monitor);
-    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, monitoring);
+    server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, monitoring, alerting);
     await server.listen();
   } catch (e) {
+    await alerting.close();
     await engine.close();
     await feedback?.close();
     await monitoring.close().catch(() => undefined);

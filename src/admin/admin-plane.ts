@@ -18,7 +18,7 @@ import type { Router } from '../routing/router.js';
 import type { LocalAdminState, SharedControl } from '../state/admin-state.js';
 import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminActions } from './admin-actions.js';
-import { AdminRoutes, type AdminMetrics, type MonitorReads } from './admin-routes.js';
+import { AdminRoutes, type AdminMetrics, type AdminNotices, type MonitorReads } from './admin-routes.js';
 import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
 import { chooseRoutesAtStart, routesFileHash } from './routes-at-start.js';
@@ -57,7 +57,13 @@ export class AdminPlane {
   private routesFileHash: string | null = null;
   private routes: AdminRoutes | undefined;
   private attached:
-    | { engine: AdminEngine; router: Router; metrics: SwapMetrics; monitor: MonitorReads | undefined }
+    | {
+        engine: AdminEngine;
+        router: Router;
+        metrics: SwapMetrics;
+        monitor: MonitorReads | undefined;
+        notices: AdminNotices | undefined;
+      }
     | undefined;
   /** Redis mode: the admin state every replica shares. */
   private readonly shared: SharedControl | undefined;
@@ -163,8 +169,14 @@ export class AdminPlane {
    * pointers, routes, the admin lock and the audit chain become the shared ones, and this replica
    * takes up the current shared state.
    */
-  async attach(engine: AdminEngine, router: Router, metrics: SwapMetrics, monitor?: MonitorReads): Promise<void> {
-    this.attached = { engine, router, metrics, monitor };
+  async attach(
+    engine: AdminEngine,
+    router: Router,
+    metrics: SwapMetrics,
+    monitor?: MonitorReads,
+    notices?: AdminNotices,
+  ): Promise<void> {
+    this.attached = { engine, router, metrics, monitor, notices };
     // One table for the process, whichever audit trail is current (the local file, or Redis once shared).
     this.refusals = new RefusalThrottle(
       (fields) =>
@@ -216,7 +228,7 @@ export class AdminPlane {
   }
 
   private build(): ModelLifecycle {
-    const { engine, router, metrics, monitor } = this.attached!;
+    const { engine, router, metrics, monitor, notices } = this.attached!;
     const shared = this.shared;
     const changed = (m: ServedModel, kind: SwapKind | undefined): void => {
       metrics.modelsChanged(this.registry);
@@ -250,6 +262,7 @@ export class AdminPlane {
       this.refusals!,
       metrics,
       monitor,
+      notices,
     );
     return lifecycle;
   }

@@ -35,6 +35,24 @@ export interface MonitorReads {
   series(route: string, window: string): Promise<unknown>;
 }
 
+/**
+ * The alerting room's side of the admin API (src/monitoring/alerts/): events for the changes, and
+ * the daily report on demand. Absent: no events, and POST /admin/report answers 409.
+ */
+export interface AdminNotices {
+  /** After a change is audited and logged: its event (deploy, rollback, route change, …) to the `events` channels. */
+  changed(change: {
+    action: string;
+    actor: string | null;
+    target: string | null;
+    result: AuditResult;
+    before?: unknown;
+    after?: unknown;
+  }): void;
+  /** The daily report, queued now; the channels it goes to (none: no daily report configured). */
+  report(): Promise<string[]>;
+}
+
 interface Call {
   readonly ex: Exchange;
   readonly action: string;
@@ -64,6 +82,7 @@ export class AdminRoutes {
     refusals: RefusalThrottle,
     metrics: AdminMetrics,
     monitor?: MonitorReads,
+    private readonly notices?: AdminNotices,
   ) {
     this.monitor = monitor;
     this.actions = actions;
@@ -206,6 +225,18 @@ export class AdminRoutes {
       },
       `admin ${call.action}`,
     );
+    this.notices?.changed({ action: call.action, actor: call.actor, target: call.target, result, before, after });
+  }
+
+  /** POST /admin/report: the daily report now, to its channels (202: queued, delivered by timers). */
+  private async report(): Promise<Outcome> {
+    const channels = (await this.notices?.report()) ?? [];
+    if (channels.length === 0)
+      throw new CroupierError(
+        'conflict',
+        'no daily report is configured: add "dailyReport" with its channels to the alerts file (CROUPIER_ALERTS)',
+      );
+    return { status: 202, body: { queued: channels }, audit: { result: 'ok', after: { channels } } };
   }
 
   private readJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {
@@ -268,6 +299,7 @@ export class AdminRoutes {
       'routes.list': (call) => this.answerRead(call, a.routes()),
       'routes.put': (call) => this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal)),
       'routes.reset': (call) => this.change(call, () => a.resetRoute(call.target!)),
+      report: (call) => this.change(call, () => this.report()),
       'audit.read': (call, req) => this.readAudit(call, new URLSearchParams(req.getQuery() ?? '')),
       'repository.load': (call) => this.readOptionalJson(call, (body, seal) => a.load(call.target!, body, seal)),
       'repository.unload': (call) => this.readOptionalJson(call, (body) => a.unload(call.target!, body)),

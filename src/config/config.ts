@@ -21,6 +21,9 @@ export interface Config {
   readonly adminPort: number | undefined;
   readonly modelsDir: string;
   readonly routesFile: string | undefined;
+  /** CROUPIER_ALERTS; unset: alerts.json (or .yaml/.yml) in the models directory, if there. */
+  readonly alertsFile: string | undefined;
+  readonly alertIntervalMs: number;
   readonly stateDir: string;
   readonly adminTokens: ReadonlyMap<string, string>;
   readonly redis: RedisConfig | undefined;
@@ -75,4 +78,10 @@ function tokens(single: string | undefined, named: readonly [string, string][]):
 export function routesFileCandidates(config: Config): string[] {
   if (config.routesFile) return [config.routesFile];
   return ['routes.json', 'routes.yaml', 'routes.yml'].map((f) => join(config.modelsDir, f));
+}
+
+/** The alerts file: CROUPIER_ALERTS, else alerts.json (or .yaml/.yml) in the models directory. */
+export function alertsFileCandidates(config: Config): string[] {
+  if (config.alertsFile) return [config.alertsFile];
+  return ['alerts.json', 'alerts.yaml', 'alerts.yml'].map((f) => join(config.modelsDir, f));
 }

@@ -101,6 +101,21 @@ export const OPTIONS = {
     defaultNote: '`<models>/routes.json` (or `.yaml`)',
     help: 'routes file',
   }),
+  alertsFile: option({
+    env: 'CROUPIER_ALERTS',
+    flag: 'alerts',
+    parser: p.path,
+    defaultNote: '`<models>/alerts.json` (or `.yaml`) if present',
+    help: 'alert rules, notification channels, daily report',
+    docs: ' (see [docs/alerts.md](docs/alerts.md))',
+  }),
+  alertIntervalMs: option({
+    env: 'CROUPIER_ALERT_INTERVAL_MS',
+    flag: 'alert-interval-ms',
+    parser: p.integer(100, 3_600_000),
+    default: '15000',
+    help: 'how often alert rules, guardrails and deploy watches are evaluated',
+  }),
   stateDir: option({
     env: 'CROUPIER_STATE_DIR',
     flag: 'state-dir',

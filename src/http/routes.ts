@@ -59,6 +59,7 @@ export const ROUTES = [
   { method: 'GET', path: '/admin/whoami', admin: 'whoami' },
   { method: 'GET', path: '/admin/monitor', admin: 'monitor.read' },
   { method: 'GET', path: '/admin/monitor/series', admin: 'monitor.series' },
+  { method: 'POST', path: '/admin/report', admin: 'report' },
 ] as const satisfies readonly Declaration[];
 
 type Declared = (typeof ROUTES)[number];

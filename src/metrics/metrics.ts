@@ -98,6 +98,8 @@ export class Metrics implements BatchObserver {
   readonly requestsInFlight: client.Gauge;
   readonly loadFailures: client.Counter<'model' | 'reason'>;
   readonly adminActions: client.Counter<'action' | 'result'>;
+  readonly notifications: client.Counter<'channel' | 'result'>;
+  readonly alertsFiring: client.Gauge<'rule'>;
   /** Where croupier_requests_in_flight is read at scrape time (the server's own count). */
   private inFlightSource: (() => number) | undefined;
 
@@ -131,6 +133,18 @@ export class Metrics implements BatchObserver {
       name: 'croupier_admin_actions_total',
       help: 'Admin API calls by a valid token, by action and result (ok, noop, refused, failed); calls without one are croupier_admin_refused_total.',
       labelNames: ['action', 'result'],
+      registers,
+    });
+    this.notifications = new client.Counter({
+      name: 'croupier_notifications_total',
+      help: 'Alert, event and report notifications by channel and result (sent, retried, failed: given up, dropped: queue full).',
+      labelNames: ['channel', 'result'],
+      registers,
+    });
+    this.alertsFiring = new client.Gauge({
+      name: 'croupier_alerts_firing',
+      help: 'Alert rules of the alerts file: 1 while firing, 0 otherwise.',
+      labelNames: ['rule'],
       registers,
     });
     this.requests = new FastCounter(
@@ -364,6 +378,29 @@ export class Metrics implements BatchObserver {
 
   adminAction(action: string, result: AuditResult): void {
     this.adminActions.labels(action, result).inc();
+  }
+
+  /** Labels are the alerts file's channel names (bounded). */
+  notification(channel: string, result: 'sent' | 'retried' | 'failed' | 'dropped'): void {
+    this.notifications.labels(channel, result).inc();
+  }
+
+  alertFiring(rule: string, firing: boolean): void {
+    this.alertsFiring.labels(rule).set(firing ? 1 : 0);
+  }
+
+  /** A route's scoring requests since start, and those answered 5xx (error_rate alert rules; read every interval, not per request). */
+  requestTotals(route: string): { requests: number; errors: number } {
+    let requests = 0;
+    let errors = 0;
+    for (const byModel of this.requestChildren.get(route)?.values() ?? [])
+      for (const byVersion of byModel.values())
+        for (const byCode of byVersion.values())
+          for (const [code, children] of byCode) {
+            requests += children.count.value;
+            if (code >= 500) errors += children.count.value;
+          }
+    return { requests, errors };
   }
 
   /** After a deploy, rollback or pushed version: croupier_model_info follows the registry. */

@@ -320,6 +320,25 @@ export class Monitor {
     return out;
   }
 
+  /**
+   * A route's mean reward over the minutes [fromMinute, toMinute) (Σ reward / Σ outcomes over its
+   * arms), null without outcomes: what `reward_drop` alert rules compare (monitoring/alerts/rules.ts).
+   */
+  async meanReward(routeName: string, fromMinute: number, toMinute: number): Promise<number | null> {
+    const route = this.router.get(routeName);
+    if (!route || toMinute <= fromMinute) return null;
+    await this.flush();
+    const keys = route.arms.map((arm) => armSeriesKey(route.name, arm.name));
+    const sums = await this.store.sums(keys, toMinute - 1, toMinute - fromMinute, ARM_COUNTS);
+    let outcomes = 0;
+    let reward = 0;
+    for (const v of sums) {
+      outcomes += v[OUTCOMES]!;
+      reward += v[REWARD]!;
+    }
+    return outcomes > 0 ? reward / outcomes : null;
+  }
+
   /** Per model, per version that counts drift: its drift in each window, from the store's minutes. */
   private async driftReports(last: number): Promise<MonitorReport['models']> {
     const models: MonitorReport['models'] = {};

@@ -26,6 +26,8 @@ const SAMPLES: Record<OptionName, [raw: string, value: unknown]> = {
   adminPort: ['9090', 9090],
   modelsDir: [work, work],
   routesFile: ['routes.yaml', resolve('routes.yaml')],
+  alertsFile: ['alerts.yaml', resolve('alerts.yaml')],
+  alertIntervalMs: ['5000', 5000],
   stateDir: ['/tmp/state', '/tmp/state'],
   adminToken: ['a-long-token', 'a-long-token'],
   adminTokens: [

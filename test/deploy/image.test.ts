@@ -298,9 +298,9 @@ describe('runtime dependencies', () => {
   walk('src');
   walk('bin');
 
-  it('are exactly the packages src/ and bin/ import (undici is a dev dependency while only bench/ uses it)', () => {
+  it('are exactly the packages src/ and bin/ import (undici and nodemailer: the alert channels)', () => {
     expect([...imported].sort()).toEqual(Object.keys(pkg.dependencies).sort());
-    expect(pkg.devDependencies.undici).toBeDefined();
-    expect(pkg.dependencies.undici).toBeUndefined();
+    expect(pkg.dependencies.undici).toBeDefined();
+    expect(pkg.devDependencies.undici).toBeUndefined();
   });
 });
