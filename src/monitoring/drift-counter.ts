@@ -7,8 +7,9 @@
  *
  * Vector layout, decided once per version (DriftLayout):
  *   [rows counted, rows counted while sampling, feature 0 bins…, feature N bins…, prediction bins…]
- * Every row is counted while the version takes fewer than SAMPLE_ABOVE rows in the current second;
- * past that, one row in SAMPLE_STRIDE (evenly, across batches), and the window says `sampled`.
+ * Every row is counted while the version takes fewer than SAMPLE_ABOVE rows a second; past that
+ * (in the current second, or in the whole second before it), one row in SAMPLE_STRIDE (evenly,
+ * across batches), and the window says `sampled`.
  * The vectors are summed per minute by the MonitorCounts store; `driftReport` turns a summed
  * vector into the report's DriftWindow (PSI per feature and for the prediction).
  */
@@ -250,6 +251,8 @@ export class DriftCounter {
   private vector: Float64Array;
   private secondStart = Number.NEGATIVE_INFINITY;
   private rowsThisSecond = 0;
+  /** The second before the current one took more than SAMPLE_ABOVE rows: sample from its start. */
+  private busy = false;
   /** Rows offered since the last counted one, modulo SAMPLE_STRIDE, so sampling is even across batches. */
   private phase = 0;
 
@@ -259,11 +262,15 @@ export class DriftCounter {
   }
 
   /**
-   * Bins the batch's rows (every row, or past SAMPLE_ABOVE rows this second one in SAMPLE_STRIDE).
+   * Bins the batch's rows (every row, or one in SAMPLE_STRIDE past SAMPLE_ABOVE rows a second).
    * `now` is performance.now() in ms. Returns the token of the rows taken for `countScores`.
    */
   count(inputs: readonly TensorData[], rows: number, now: number): number {
     if (now - this.secondStart >= SECOND_MS) {
+      // A version that took more than SAMPLE_ABOVE rows in the second just ended is sampled from the
+      // start of this one, not only past its first SAMPLE_ABOVE rows: under load, counting every row
+      // of a second's first 10,000 cost the predict path about 0.5 µs a request.
+      this.busy = this.rowsThisSecond > SAMPLE_ABOVE && now - this.secondStart < 2 * SECOND_MS;
       this.secondStart = now;
       this.rowsThisSecond = 0;
     }
@@ -271,7 +278,7 @@ export class DriftCounter {
     const v = this.vector;
     let first = 0;
     let stride = 1;
-    if (this.rowsThisSecond > SAMPLE_ABOVE) {
+    if (this.busy || this.rowsThisSecond > SAMPLE_ABOVE) {
       stride = SAMPLE_STRIDE;
       first = (SAMPLE_STRIDE - this.phase) % SAMPLE_STRIDE;
       this.phase = (this.phase + rows) % SAMPLE_STRIDE;

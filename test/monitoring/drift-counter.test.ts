@@ -152,7 +152,7 @@ describe('DriftCounter', () => {
     },
   );
 
-  it('counts every row up to 10,000 a second, then one row in 8, evenly across batches, and says so', () => {
+  it('counts every row up to 10,000 a second, then one row in 8, evenly across batches, and says so; a second after a busy one is sampled from its start', () => {
     const layout = driftLayout(small())!;
     const counter = new DriftCounter(layout);
     const rows = 100;
@@ -179,9 +179,14 @@ describe('DriftCounter', () => {
     expect(v[5]).toBe(sampledRows); // bin 3 of a: one in 8 after it
     expect(v[11]).toBe(SAMPLE_ABOVE + sampledRows); // the scores of exactly the rows counted
     expect(driftReport(layout, v).sampled).toBe(true);
-    // A second later, below the rate again: every row.
+    // The next second, after a busy one: sampled from its first row (one or two of these ten).
     const x = new Float32Array(30);
     counter.count(tensor(x, 10, 3), 10, 1600);
+    const next = counter.take()!;
+    expect(next[1]).toBe(next[0]);
+    expect([1, 2]).toContain(next[0]);
+    // A second after a quiet one (ten rows): every row again.
+    counter.count(tensor(x, 10, 3), 10, 2700);
     expect(counter.take()!.slice(0, 2)).toEqual(Float64Array.of(10, 0));
   });
 
