@@ -66,10 +66,7 @@ export function controlKey(suffix: string): string {
 /**
  * Cluster: `WAIT` on the node that holds each key, after the keys were written. A `WAIT` sent alone
  * goes to any node; in a pipeline behind a read of the key it goes to the key's node, on the
- * connection that wrote it. While the key's slot moves (resharding), the read is redirected (`ASK`,
- * or `MOVED` once the move is over) to the node that took the write — ioredis does not follow a
- * redirection inside a pipeline that also holds a write such as `WAIT` — so the `WAIT` is sent again
- * to that node. Any other failure counts as not acknowledged.
+ * connection that wrote it. The read failing (the slot moved meanwhile) counts as not acknowledged.
  * Whether every key's node had `replicas` replicas acknowledge.
  */
 export async function waitOnKeyNodes(client: Cluster, keys: Iterable<string>, replicas: number): Promise<boolean> {
@@ -77,25 +74,13 @@ export async function waitOnKeyNodes(client: Cluster, keys: Iterable<string>, re
     [...new Set(keys)].map(async (key) => {
       try {
         const r = await client.pipeline().exists(key).wait(replicas, WAIT_TIMEOUT_MS).exec();
-        if (r === null) return false;
-        const [readError] = r[0]!;
-        if (readError === null) return r[1]![0] === null && (r[1]![1] as number) >= replicas;
-        const node = redirectedTo(client, readError);
-        return node !== undefined && (await node.wait(replicas, WAIT_TIMEOUT_MS)) >= replicas;
+        return r !== null && r[0]![0] === null && r[1]![0] === null && (r[1]![1] as number) >= replicas;
       } catch {
         return false;
       }
     }),
   );
   return !acked.includes(false);
-}
-
-/** The master an `ASK` or `MOVED` error names, if the client knows it. */
-function redirectedTo(client: Cluster, error: Error): Redis | undefined {
-  const m = /^(?:ASK|MOVED) \d+ (.+):(\d+)$/.exec(error.message);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  return client.nodes('master').find((n) => n.options.host === m[1] && n.options.port === port);
 }
 
 const COMMON: RedisOptions = {
