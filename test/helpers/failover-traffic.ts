@@ -151,13 +151,14 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
   }
 
   // A client honouring Retry-After: every refused outcome is posted again until it is taken (eight at
-  // a time: thousands at once would stall the servers on this machine); one still refused after 20 s
-  // counts as `other`.
+  // a time: thousands at once would stall the servers on this machine); one still refused after 40 s
+  // counts as `other`. While a resharding moves an outcome's slot it is refused until the move ends
+  // (its WAIT cannot follow the slot: connection.ts waitOnKeyNodes), 21 s in one run of 14.
   const queue = [...run.refused];
   const feedback = async (decision: string) => (await post(`${a.url}/v1/feedback`, { decision, reward: 1 })).status;
   const retrier = async (): Promise<void> => {
     for (let decision = queue.shift(); decision !== undefined; decision = queue.shift()) {
-      const end = Date.now() + 20_000;
+      const end = Date.now() + 40_000;
       let status = await feedback(decision);
       while (status === 503 && Date.now() < end) {
         refusedNow();

@@ -66,7 +66,10 @@ export function controlKey(suffix: string): string {
 /**
  * Cluster: `WAIT` on the node that holds each key, after the keys were written. A `WAIT` sent alone
  * goes to any node; in a pipeline behind a read of the key it goes to the key's node, on the
- * connection that wrote it. The read failing (the slot moved meanwhile) counts as not acknowledged.
+ * connection that wrote it. The read failing (the slot moved meanwhile) counts as not acknowledged:
+ * the write is retried on the slot's new node. A WAIT must never be sent to the node an ASK or MOVED
+ * names instead — it counts only writes made on its own connection, so on a connection that wrote
+ * nothing it acknowledges at once (tried: after CLUSTER FAILOVER it over-counted pulls).
  * Whether every key's node had `replicas` replicas acknowledge.
  */
 export async function waitOnKeyNodes(client: Cluster, keys: Iterable<string>, replicas: number): Promise<boolean> {
