@@ -161,6 +161,11 @@ export class Decision {
   reward: number | undefined;
   /** The monitored score of the request's first row; NaN when the version has no `monitor`. */
   readonly score: number;
+  /**
+   * Redis mode: the features' JSON text, measured against CROUPIER_FEATURES_MAX when the decision was
+   * made (feedback/logged-features.ts), so that its line does not stringify them again.
+   */
+  private readonly featuresJson: string | undefined;
 
   constructor(
     id: string,
@@ -176,6 +181,7 @@ export class Decision {
     features: unknown,
     reward?: number,
     score = NaN,
+    featuresJson?: string,
   ) {
     this.id = id;
     this.createdMs = createdMs;
@@ -190,11 +196,12 @@ export class Decision {
     this.features = features;
     this.reward = reward;
     this.score = score;
+    this.featuresJson = featuresJson;
   }
 
   /** Its journal line (without the reward): what Redis mode stores under the decision's key. */
   line(): string {
-    return decisionLine(
+    const line = decisionLine(
       this.id,
       this.createdMs,
       this,
@@ -204,6 +211,7 @@ export class Decision {
       undefined,
       this.score,
     );
+    return this.featuresJson === undefined ? line : `${line.slice(0, -1)},"f":${this.featuresJson}}`;
   }
 
   static fromLine(l: DecisionLine): Decision {

@@ -25,7 +25,6 @@ import { batch } from './batch.js';
 import { decideArgs } from './decide-script.js';
 import { saveHeld } from './held-journal.js';
 import { decisionKey, pulledKey, statsKey } from './keys.js';
-import { LoggedDecision } from './logged-decision.js';
 import { scripts } from './stats.js';
 
 /** How long an answer may wait for its decision to reach Redis. */
@@ -82,7 +81,7 @@ export class RedisDecisions implements DecisionSink {
   private readonly pullTag = randomBytes(6).toString('hex');
   /** Decisions dropped from `held` to keep it bounded. */
   evicted = 0;
-  /** Decisions that kept no features because theirs were over the cap (logged-decision.ts). */
+  /** Decisions that kept no features because theirs were over the cap (CROUPIER_FEATURES_MAX). */
   featuresTooLarge = 0;
   private turn = new Turn();
   private scheduled = false;
@@ -123,37 +122,27 @@ export class RedisDecisions implements DecisionSink {
     // `features` is undefined unless the route logs them: nothing more to do then.
     const json = features === undefined ? undefined : featuresWithin(features, this.featuresMax);
     if (features !== undefined && json === undefined) this.featuresTooLarge++;
+    // Features are kept as the JSON text measured against the cap (CROUPIER_FEATURES_MAX): one over
+    // it keeps none, its prediction answered as usual and the drop counted. In total, features in
+    // Redis are bounded by the decisions' TTL; those held here during an outage, by
+    // CROUPIER_DECISIONS_MAX times the cap.
     turn.decisions.push(
-      json === undefined
-        ? new Decision(
-            id,
-            createdMs,
-            route.name,
-            pick.arm.name,
-            version.model,
-            version.version,
-            version.key,
-            version.sha256,
-            pick.propensity,
-            rows,
-            undefined,
-            undefined,
-            score,
-          )
-        : new LoggedDecision(
-            id,
-            createdMs,
-            route.name,
-            pick.arm.name,
-            version.model,
-            version.version,
-            version.key,
-            version.sha256,
-            pick.propensity,
-            rows,
-            json,
-            score,
-          ),
+      new Decision(
+        id,
+        createdMs,
+        route.name,
+        pick.arm.name,
+        version.model,
+        version.version,
+        version.key,
+        version.sha256,
+        pick.propensity,
+        rows,
+        undefined,
+        undefined,
+        score,
+        json,
+      ),
     );
     turn.jobs.push(job);
     if (!this.scheduled) {
