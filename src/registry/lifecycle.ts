@@ -254,19 +254,19 @@ export class ModelLifecycle {
     const before = m.live;
     const flipStarted = performance.now();
     const pointer: LivePointer = { model: m.name, live: target.version, sha256: target.sha256, history };
+    const swap: Swap = {
+      model: m.name,
+      kind,
+      before,
+      after: target,
+      changed: true,
+      history,
+      prepareMs: flipStarted - started,
+      flipMs: 0,
+    };
     let recorded: Promise<unknown> | undefined;
     try {
       if (commit) {
-        const swap: Swap = {
-          model: m.name,
-          kind,
-          before,
-          after: target,
-          changed: true,
-          history,
-          prepareMs: flipStarted - started,
-          flipMs: 0,
-        };
         // biome-ignore lint/complexity/noUselessUndefinedInitialization: TypeScript wants it assigned; the callback sets it
         let saved: void | Promise<void> = undefined;
         recorded = commit(swap, (record) => (saved = this.state.save(this.registry, pointer, record)));
@@ -288,16 +288,6 @@ export class ModelLifecycle {
     this.registry.point(m, target, history);
     const flipMs = performance.now() - flipStarted;
     this.changed(m, kind);
-    return {
-      model: m.name,
-      kind,
-      before,
-      after: target,
-      changed: true,
-      history,
-      prepareMs: flipStarted - started,
-      flipMs,
-      recorded,
-    };
+    return { ...swap, flipMs, recorded };
   }
 }
