@@ -1,14 +1,14 @@
 /**
  * Monitoring's minutes in embedded mode (the MonitorCounts port, monitoring/monitor-counts.ts): in
- * memory, with a snapshot in the state directory (`monitor.json`) written every minute when
- * something changed and at close, and read at start — a crash loses at most the last minute of
+ * memory, with a snapshot in the state directory (`monitor.json`) written (atomically, off the event loop) every
+ * minute when something changed and at close, and read at start — a crash loses at most the last minute of
  * monitoring counts, never an outcome (those are journaled). A snapshot that cannot be read is
  * logged and set aside: monitoring starts empty rather than keep the server from starting.
  */
 import { readFileSync, renameSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
+import { writeFileAtomicAsync } from '../../registry/atomic-file.js';
 import type { Delta, MonitorCounts, SeriesKey } from '../../monitoring/monitor-counts.js';
 import { seriesId } from '../../monitoring/monitor-counts.js';
 import { MinuteWindow } from '../../monitoring/minute-window.js';
@@ -89,17 +89,8 @@ export class EmbeddedMonitorCounts implements MonitorCounts {
         }
         snap.series.push({ key, minutes });
       }
-      const path = join(this.dir, FILE);
-      const tmp = `${path}.tmp`;
       try {
-        const fh = await open(tmp, 'w');
-        try {
-          await fh.writeFile(JSON.stringify(snap));
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, path);
+        await writeFileAtomicAsync(join(this.dir, FILE), JSON.stringify(snap));
       } catch (err) {
         this.dirty = true;
         this.log.error({ err }, 'monitoring: snapshot not written; retrying in a minute');

@@ -4,7 +4,8 @@
  * again — held, then written to Redis by catch-up — when the replica starts next on the same state
  * directory (issue 13, cause 4). One decision line per line, the format of the embedded journal.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../../registry/atomic-file.js';
 import { join } from 'node:path';
 import { Decision } from '../../feedback/decision.js';
 
@@ -14,9 +15,7 @@ export function heldJournal(stateDir: string): string {
 
 /** Writes the decisions (replacing an older journal) atomically: a crash leaves the old one or the new. */
 export function saveHeld(file: string, decisions: readonly Decision[]): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, decisions.map((d) => d.line() + '\n').join(''), { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomic(file, decisions.map((d) => d.line() + '\n').join(''));
 }
 
 /**
