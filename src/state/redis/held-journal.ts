@@ -4,7 +4,7 @@
  * again — held, then written to Redis by catch-up — when the replica starts next on the same state
  * directory (issue 13, cause 4). One decision line per line, the format of the embedded journal.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../../registry/atomic-file.js';
 import { join } from 'node:path';
 import { Decision } from '../../feedback/decision.js';
