@@ -17,7 +17,7 @@ const widthOf = (box) => Math.max(320, Math.min(960, box.clientWidth || 720));
  * A time-series chart (seconds since the epoch on x) with one line per named series.
  * @param {HTMLElement} box where it goes (labelled by the caller)
  * @param {{ title: string, times: number[], series: { label: string, values: (number | null)[] }[],
- *   yRange?: [number, number], yLabel: string, value: (v: number) => string }} spec
+ *   yRange?: [number, number], yLabel: string, value: (v: number) => string, ticks?: (v: number) => string }} spec
  */
 export function timeChart(box, spec) {
   /** @type {uPlot.AlignedData} */
@@ -30,7 +30,11 @@ export function timeChart(box, spec) {
     scales: spec.yRange ? { y: { range: spec.yRange } } : {},
     axes: [
       {},
-      { label: spec.yLabel, values: (/** @type {uPlot} */ _u, /** @type {number[]} */ ticks) => ticks.map(spec.value) },
+      {
+        label: spec.yLabel,
+        size: 64,
+        ...(spec.ticks ? { values: (/** @type {uPlot} */ _u, /** @type {number[]} */ ticks) => ticks.map(spec.ticks ?? String) } : {}),
+      },
     ],
     series: [
       { label: 'time (UTC)' },
@@ -39,6 +43,8 @@ export function timeChart(box, spec) {
         stroke: colour(i),
         width: 2,
         spanGaps: false,
+        // A bucket with traffic between empty ones is a lone point: drawn as a dot, or it would not show.
+        points: { show: true, size: 5, fill: colour(i) },
         value: (/** @type {uPlot} */ _u, /** @type {number | null} */ v) => (v === null ? '–' : spec.value(v)),
       })),
     ],

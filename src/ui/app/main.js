@@ -28,9 +28,14 @@ let session = null;
 /** Each render has a number: a slow page answering after the reader moved on draws nothing. */
 let renderCount = 0;
 
-/** @param {string} message */
+let sayTimer = 0;
+/** A short note in the status line (read out by screen readers), gone after a while. @param {string} message */
 function say(message) {
   status.textContent = message;
+  clearTimeout(sayTimer);
+  sayTimer = window.setTimeout(() => {
+    status.textContent = '';
+  }, 8000);
 }
 
 /** @param {string} token */
@@ -84,10 +89,7 @@ function signInForm(problem) {
     }
     error.textContent = '';
     signIn(token).then(
-      () => {
-        say(`Signed in as ${session?.name}.`);
-        render();
-      },
+      () => render(),
       (err) => {
         error.textContent =
           err instanceof ApiError && err.status === 401
@@ -112,7 +114,7 @@ function markNav(page) {
 function render() {
   const count = ++renderCount;
   if (!session) return signInForm();
-  const [page = 'overview', arg] = location.hash.replace(/^#\/?/, '').split('/');
+  const [page = 'overview', arg, option] = location.hash.replace(/^#\/?/, '').split('/');
   markNav(page);
   const target = h('div', { class: 'page', 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading…'));
   replace(main, target);
@@ -120,7 +122,7 @@ function render() {
   /** @type {Record<string, () => Promise<void>>} */
   const pages = {
     overview: () => renderOverview(s, target),
-    route: () => renderRoute(s, target, decodeURIComponent(arg ?? '')),
+    route: () => renderRoute(s, target, decodeURIComponent(arg ?? ''), option),
     models: () => renderModels(s, target),
     audit: () => renderAudit(s, target),
   };

@@ -15,6 +15,8 @@ import { num, shown, when } from '../format.js';
 const DRIFT = 0.2;
 /** Bars are drawn against this PSI; anything above fills the bar. */
 const PSI_SCALE = 0.5;
+/** Features shown at once per version, the most drifted first. */
+const TOP_FEATURES = 10;
 
 /**
  * @param {Session} session
@@ -130,7 +132,8 @@ function modelSection(session, m, drift, plot) {
 }
 
 /**
- * PSI per feature and for the prediction, 1 h and 24 h, as bars.
+ * PSI per feature and for the prediction, 1 h and 24 h, as bars: the most drifted features first,
+ * the rest folded away (a model may have hundreds of features).
  * @param {string} model
  * @param {string} version
  * @param {any} drift
@@ -138,22 +141,33 @@ function modelSection(session, m, drift, plot) {
 function driftTable(model, version, drift) {
   const hour = drift['1h'] ?? {};
   const day = drift['24h'] ?? {};
-  const features = [...new Set([...Object.keys(hour.features ?? {}), ...Object.keys(day.features ?? {})])];
+  const title = `Drift of ${model} v${version}`;
+  if (!(hour.rows > 0) && !(day.rows > 0)) return h('p', { class: 'meta' }, `${title}: no rows counted in the last 24 hours.`);
+  /** @param {string} f */
+  const worst = (f) => Math.max(hour.features?.[f] ?? 0, day.features?.[f] ?? 0);
+  const features = [...new Set([...Object.keys(hour.features ?? {}), ...Object.keys(day.features ?? {})])].sort(
+    (a, b) => worst(b) - worst(a),
+  );
   /** @param {number | null | undefined} psi */
   const cell = (psi) => bar(psi, PSI_SCALE, num(psi), typeof psi === 'number' && psi >= DRIFT);
-  const rows = [
-    [h('strong', {}, 'prediction'), cell(hour.prediction), cell(day.prediction)],
-    ...features.map((f) => [f, cell(hour.features?.[f]), cell(day.features?.[f])]),
-  ];
+  /** @param {string} f */
+  const row = (f) => [f, cell(hour.features?.[f]), cell(day.features?.[f])];
+  const head = ['Feature', 'PSI, last hour', 'PSI, last 24 hours'];
+  const top = features.slice(0, TOP_FEATURES);
+  const rest = features.slice(TOP_FEATURES);
   return h(
-    'details',
-    { class: 'drift', open: true },
+    'div',
+    { class: 'drift' },
+    h('h3', {}, title),
     h(
-      'summary',
-      {},
-      `Drift of ${model} v${version} (PSI; ${DRIFT} or more is drift) — rows counted: ${num(hour.rows)} in 1 h, ${num(day.rows)} in 24 h`,
+      'p',
+      { class: 'meta' },
+      `Population stability index against the training baseline (${DRIFT} or more is drift); rows counted: ${num(hour.rows)} in 1 h, ${num(day.rows)} in 24 h.`,
     ),
-    table(`Drift of ${model} v${version}`, ['Feature', 'PSI, last hour', 'PSI, last 24 hours'], rows),
+    table(title, head, [[h('strong', {}, 'prediction'), cell(hour.prediction), cell(day.prediction)], ...top.map(row)]),
+    rest.length > 0
+      ? h('details', {}, h('summary', {}, `The other ${rest.length} features`), table(`${title}, other features`, head, rest.map(row)))
+      : null,
   );
 }
 

@@ -79,13 +79,13 @@ function routeSection(name, report, spec, minutes, live) {
       h('th', { scope: 'col', rowspan: 2 }, 'Arm'),
       h('th', { scope: 'col', rowspan: 2 }, 'Serves'),
       h('th', { scope: 'col', rowspan: 2 }, `Allocation (last ${RECENT_MINUTES} min)`),
-      ...WINDOWS.map((w) => h('th', { scope: 'colgroup', colspan: 6 }, w === '1h' ? 'Last hour' : 'Last 24 hours')),
+      ...WINDOWS.map((w) => h('th', { scope: 'colgroup', colspan: 5 }, w === '1h' ? 'Last hour' : 'Last 24 hours')),
     ),
     h(
       'tr',
       {},
       ...WINDOWS.flatMap(() =>
-        ['Pulls', 'Outcomes', 'Mean reward', 'Precision', 'Recall', 'AUC'].map((c) => h('th', { scope: 'col' }, c)),
+        ['Pulls / outcomes', 'Mean reward', 'Precision', 'Recall', 'AUC'].map((c) => h('th', { scope: 'col' }, c)),
       ),
     ),
   );
@@ -117,8 +117,7 @@ function routeSection(name, report, spec, minutes, live) {
         const win = a.windows?.[w] ?? {};
         const labels = win.labels;
         return [
-          num(win.pulls),
-          num(win.outcomes),
+          `${num(win.pulls)} / ${num(win.outcomes)}`,
           num(win.meanReward),
           num(labels?.precision),
           num(labels?.recall),

@@ -11,19 +11,24 @@ import { num, pct } from '../format.js';
 
 /** @typedef {import('../main.js').Session} Session */
 
-const BUCKET_MINUTES = 10;
+/** Each window's chart step: 10-minute buckets over a day, minutes over an hour. */
+const BUCKET_MINUTES = { '24h': 10, '1h': 1 };
 
 /**
  * @param {Session} session
  * @param {HTMLElement} target
  * @param {string} name
+ * @param {string} [window] `24h` (the default) or `1h`
  */
-export async function renderRoute(session, target, name) {
+export async function renderRoute(session, target, name, window = '24h') {
+  const span = window === '1h' ? '1h' : '24h';
+  const step = BUCKET_MINUTES[span];
+  const spanText = span === '1h' ? 'hour' : '24 hours';
   const { api } = session;
   const [monitor, routes, series] = await Promise.all([
     api.get('/admin/monitor'),
     api.get('/admin/routes'),
-    api.get(`/admin/monitor/series?route=${seg(name)}&window=24h`),
+    api.get(`/admin/monitor/series?route=${seg(name)}&window=${span}`),
   ]);
   const report = monitor.routes?.[name];
   const spec = routes.routes?.[name];
@@ -32,9 +37,16 @@ export async function renderRoute(session, target, name) {
     return;
   }
   const arms = Object.keys(report.arms);
-  const { times, share, reward } = bucketed(series.minutes ?? [], arms, BUCKET_MINUTES);
-  const allocation = chartBox(`Share of ${name}'s decisions per arm, in ${BUCKET_MINUTES}-minute steps (UTC).`);
-  const rewards = chartBox(`Mean reward of ${name}'s outcomes per arm, in ${BUCKET_MINUTES}-minute steps (UTC).`);
+  const { times, share, reward } = bucketed(series.minutes ?? [], arms, step);
+  const steps = step === 1 ? 'per minute' : `in ${step}-minute steps`;
+  const allocation = chartBox(`Share of ${name}'s decisions per arm, ${steps} (UTC).`);
+  const rewards = chartBox(`Mean reward of ${name}'s outcomes per arm, ${steps} (UTC).`);
+  const other = span === '1h' ? '24h' : '1h';
+  const switchTo = h(
+    'a',
+    { href: `#/route/${seg(name)}/${other}`, class: 'switch' },
+    other === '1h' ? 'Show the last hour, per minute' : 'Show the last 24 hours',
+  );
   const result = h('p', { class: 'result', role: 'status' });
   const disabled = arms.filter((arm) => report.arms[arm].disabled);
   replace(
@@ -73,7 +85,8 @@ export async function renderRoute(session, target, name) {
     h(
       'section',
       { 'aria-labelledby': 'charts-title' },
-      h('h2', { id: 'charts-title' }, 'Last 24 hours'),
+      h('h2', { id: 'charts-title' }, `Last ${spanText}`),
+      switchTo,
       allocation.figure,
       rewards.figure,
     ),
@@ -104,14 +117,15 @@ export async function renderRoute(session, target, name) {
     series: arms.map((arm) => ({ label: arm, values: share[arm] ?? [] })),
     yRange: [0, 1],
     yLabel: 'share of decisions',
-    value: (v) => `${Math.round(v * 100)} %`,
+    value: (v) => `${(v * 100).toFixed(1)} %`,
+    ticks: (v) => `${Math.round(v * 100)} %`,
   });
   timeChart(rewards.box, {
     title: 'Reward',
     times,
     series: arms.map((arm) => ({ label: arm, values: reward[arm] ?? [] })),
     yLabel: 'mean reward',
-    value: (v) => v.toFixed(2),
+    value: (v) => v.toFixed(3),
   });
 }
 
