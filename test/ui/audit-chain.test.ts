@@ -39,8 +39,18 @@ function chain(n: number): AuditEntry[] {
 
 describe('the dashboard checks the audit chain as the server writes it', () => {
   it('hashes like Node for every length around the block boundaries, and for any UTF-8', () => {
-    const texts = ['', 'abc', 'a'.repeat(55), 'a'.repeat(56), 'a'.repeat(63), 'a'.repeat(64), 'x'.repeat(1000), 'é☕𝄞'.repeat(50)];
-    for (const text of texts) expect(sha256Hex(text), text.slice(0, 10)).toBe(createHash('sha256').update(text).digest('hex'));
+    const texts = [
+      '',
+      'abc',
+      'a'.repeat(55),
+      'a'.repeat(56),
+      'a'.repeat(63),
+      'a'.repeat(64),
+      'x'.repeat(1000),
+      'é☕𝄞'.repeat(50),
+    ];
+    for (const text of texts)
+      expect(sha256Hex(text), text.slice(0, 10)).toBe(createHash('sha256').update(text).digest('hex'));
   });
 
   it('finds an intact chain intact, from its first entry or from the middle', () => {

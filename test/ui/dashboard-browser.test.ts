@@ -27,7 +27,9 @@ if (!HAVE_CHROMIUM) {
 
 interface Baseline {
   inputs: { featureNames: string[] }[];
-  baseline: { features: Record<string, { min: number; max: number; histogram: { edges: number[]; counts: number[] } }> };
+  baseline: {
+    features: Record<string, { min: number; max: number; histogram: { edges: number[]; counts: number[] } }>;
+  };
 }
 
 /** A seeded generator (mulberry32): the same traffic, and the same screenshots, on every run. */
@@ -90,7 +92,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in Chromium', () => {
     origin = t.url;
     await traffic(t.url);
     // One audited action before anyone signs in (deploying the live version: a no-op, audited).
-    const noop = await postJson(`${t.url}/admin/models/fraud/deploy`, { version: '1' }, { authorization: `Bearer ${ADMIN}` });
+    const noop = await postJson(
+      `${t.url}/admin/models/fraud/deploy`,
+      { version: '1' },
+      { authorization: `Bearer ${ADMIN}` },
+    );
     expect(noop.status).toBe(200);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -98,12 +104,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in Chromium', () => {
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
     });
     context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    // Reported by the page itself, in case a violation is not also logged to the console.
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) =>
-        console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`),
-      );
-    });
+    // Reported by the page itself, in case a violation is not also logged to the console (the
+    // browser's code is a string: this file is type-checked without the DOM).
+    await context.addInitScript(
+      "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
+    );
     context.on('request', (r) => requests.push(r.url()));
     page = await context.newPage();
     page.on('console', (m) => {
@@ -138,8 +143,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in Chromium', () => {
     await signIn(VIEWER);
     await page.getByText('Signed in as owner (viewer)').waitFor();
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('croupier.token'))).toBe(VIEWER);
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('croupier.token')")).toBe(VIEWER);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
     // Every route, its arms with numbers, SRM and the alerts.
     for (const route of ['fraud-scoring', 'fraud-ab', 'ctr', 'checkout'])
       await page.getByRole('heading', { name: route, level: 2 }).waitFor();

@@ -33,7 +33,9 @@ export function timeChart(box, spec) {
       {
         label: spec.yLabel,
         size: 64,
-        ...(spec.ticks ? { values: (/** @type {uPlot} */ _u, /** @type {number[]} */ ticks) => ticks.map(spec.ticks ?? String) } : {}),
+        ...(spec.ticks
+          ? { values: (/** @type {uPlot} */ _u, /** @type {number[]} */ ticks) => ticks.map(spec.ticks ?? String) }
+          : {}),
       },
     ],
     series: [

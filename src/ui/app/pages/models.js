@@ -142,7 +142,8 @@ function driftTable(model, version, drift) {
   const hour = drift['1h'] ?? {};
   const day = drift['24h'] ?? {};
   const title = `Drift of ${model} v${version}`;
-  if (!(hour.rows > 0) && !(day.rows > 0)) return h('p', { class: 'meta' }, `${title}: no rows counted in the last 24 hours.`);
+  if (!(hour.rows > 0) && !(day.rows > 0))
+    return h('p', { class: 'meta' }, `${title}: no rows counted in the last 24 hours.`);
   /** @param {string} f */
   const worst = (f) => Math.max(hour.features?.[f] ?? 0, day.features?.[f] ?? 0);
   const features = [...new Set([...Object.keys(hour.features ?? {}), ...Object.keys(day.features ?? {})])].sort(
@@ -166,7 +167,12 @@ function driftTable(model, version, drift) {
     ),
     table(title, head, [[h('strong', {}, 'prediction'), cell(hour.prediction), cell(day.prediction)], ...top.map(row)]),
     rest.length > 0
-      ? h('details', {}, h('summary', {}, `The other ${rest.length} features`), table(`${title}, other features`, head, rest.map(row)))
+      ? h(
+          'details',
+          {},
+          h('summary', {}, `The other ${rest.length} features`),
+          table(`${title}, other features`, head, rest.map(row)),
+        )
       : null,
   );
 }
