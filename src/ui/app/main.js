@@ -144,6 +144,11 @@ function render() {
   );
 }
 
+// The skip link moves focus without touching the hash, which is the page's route.
+/** @type {HTMLAnchorElement} */ (document.querySelector('a.skip')).addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+});
 /** @type {HTMLButtonElement} */ (document.getElementById('sign-out')).addEventListener('click', signOut);
 /** @type {HTMLButtonElement} */ (document.getElementById('refresh')).addEventListener('click', () => render());
 window.addEventListener('hashchange', () => {
