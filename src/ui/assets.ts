@@ -28,6 +28,8 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
+const require = createRequire(import.meta.url);
+
 /**
  * src/ui/app/ from this module, whether it runs as src/ui/assets.ts (tsx) or dist/ui/assets.js: both
  * sit two folders below the package root, and the package ships src/ui/app ("files", Dockerfile).
@@ -72,7 +74,7 @@ export function loadAssets(appDir = APP_DIR): Map<string, Asset> {
   assets.set('/ui', index);
   assets.set('/ui/', index);
   // uPlot from its package (a runtime dependency), resolved the way Node resolves it for us.
-  const uplot = dirname(createRequire(import.meta.url).resolve('uplot'));
+  const uplot = dirname(require.resolve('uplot'));
   assets.set('/ui/vendor/uPlot.iife.min.js', asset(readFileSync(join(uplot, 'uPlot.iife.min.js')), TYPES['.js']!));
   assets.set('/ui/vendor/uPlot.min.css', asset(readFileSync(join(uplot, 'uPlot.min.css')), TYPES['.css']!));
   return assets;
