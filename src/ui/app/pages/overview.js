@@ -103,7 +103,7 @@ function routeSection(name, report, spec, minutes, live) {
         {},
         `${a.model} v${a.version}`,
         isLive ? h('span', { class: 'badge live' }, 'live') : null,
-        pinned === 'live' ? h('span', { class: 'note' }, ' (follows live)') : null,
+        pinned === 'live' ? h('span', { class: 'note sub' }, 'follows live') : null,
       ),
       h(
         'td',
@@ -111,7 +111,7 @@ function routeSection(name, report, spec, minutes, live) {
         share?.weight === null || share === undefined ? '–' : pct(share.weight),
         share?.share === null || share === undefined
           ? null
-          : h('span', { class: 'note' }, ` (${pct(share.share)} of pulls)`),
+          : h('span', { class: 'note sub' }, `${pct(share.share)} of pulls`),
       ),
       ...WINDOWS.flatMap((w) => {
         const win = a.windows?.[w] ?? {};
