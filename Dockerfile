@@ -92,6 +92,8 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/dist ./dist
+# The dashboard's static files (GET /ui): read at start by dist/ui/assets.js, served from memory.
+COPY --from=build /src/src/ui/app ./src/ui/app
 COPY bin ./bin
 COPY LICENSE ./LICENSE
 # The demo models, baked in; mount a volume at /app/models to serve your own. Owned by the app

@@ -19,6 +19,7 @@ import { adminHeaders, AuthRefusal, type AdminAuth, type Role } from './auth.js'
 import { nameTooLong, shownName } from './names.js';
 import type { RefusalThrottle } from './refusals.js';
 import { RELEASE_LIMIT } from './release.js';
+import { registerDashboard } from '../ui/dashboard.js';
 
 export const AUDIT_LIMIT_DEFAULT = 1000;
 export const AUDIT_LIMIT_MAX = 10_000;
@@ -332,6 +333,8 @@ export class AdminRoutes {
       const call = this.open(open, res, req, 'unknown', undefined, formOf(path));
       if (call) this.refuse(call, new CroupierError('method_not_allowed', `use ${allow} on this path`), { allow });
     });
+    // The dashboard's static files (no token: they hold no data; its data calls send one).
+    registerDashboard(app, open);
     // Unknown admin paths are checked like the others, so probing them without a token says nothing.
     app.any('/admin/*', (res, req) => {
       const call = this.open(open, res, req, 'unknown');

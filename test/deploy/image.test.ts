@@ -287,7 +287,8 @@ describe('runtime dependencies', () => {
       if (entry.isDirectory()) walk(path);
       else if (/\.(ts|js|mjs)$/.test(entry.name))
         for (const m of read(path).matchAll(
-          /(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]([^'".][^'"]*)['"]/g,
+          // require.resolve: the dashboard serves uPlot's files from its package (src/ui/assets.ts).
+          /(?:\bfrom\s+|\bimport\s*\(\s*|\brequire(?:\.resolve)?\s*\(\s*)['"]([^'".][^'"]*)['"]/g,
         )) {
           const spec = m[1]!;
           if (spec.startsWith('node:')) continue;
