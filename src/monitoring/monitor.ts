@@ -1,6 +1,7 @@
 /**
  * The monitor: what predictions and outcomes add to the monitoring windows. The predict path adds
- * a pull and its propensity to its arm's series, the feedback path an outcome, its reward and (for a
+ * a pull to its arm's series and every arm's probability at that decision to that arm's expected
+ * pulls (Σ over decisions of the arm's weight in force, the expectation SRM tests against), the feedback path an outcome, its reward and (for a
  * labelled outcome of a version with `monitor`) its label counts — each a few additions into
  * vectors resolved once per arm and version, never a string or an object per request. About once a
  * second (and before every read) what was added goes to the MonitorCounts store as deltas of the
@@ -20,9 +21,9 @@ import { driftReport } from './drift-counter.js';
 import { type DriftCounters, driftSeries } from './drift-counters.js';
 import { chiSquareGoodnessOfFit } from './statistics.js';
 
-/** An arm's vector: pulls, Σ propensity, outcomes, Σ reward, Σ reward². */
+/** An arm's vector: pulls, expected pulls (Σ of its probability over the route's decisions), outcomes, Σ reward, Σ reward². */
 const PULLS = 0;
-const PROPENSITY = 1;
+const EXPECTED = 1;
 const OUTCOMES = 2;
 const REWARD = 3;
 const REWARD_SQ = 4;
@@ -120,7 +121,8 @@ export class Monitor {
   private readonly drift: DriftCounters | undefined;
   private readonly now: () => number;
   private readonly byRoute = new Map<string, Map<string, ArmSeries>>();
-  private readonly byArm = new WeakMap<Arm, ArmSeries>();
+  /** Each route's arm series in arm order (a route replaced by an edit is a new object). */
+  private readonly byRouteArms = new WeakMap<Route, ArmSeries[]>();
   /** Series added to since the last apply. */
   private dirty: Series[] = [];
   /** Deltas a failed apply left, sent again with the next. */
@@ -145,14 +147,24 @@ export class Monitor {
     this.timer.unref();
   }
 
-  /** The predict path: a decision made (its pull and propensity). */
+  /**
+   * The predict path: a decision made. Its arm gets the pull; every arm gets its probability in
+   * this decision, so each arm's expected pulls are exact whichever arm was drawn (Σ of the chosen
+   * arm's propensity alone would expect an 80/20 split to give 64/4).
+   */
   decided(pick: ArmChoice): void {
-    let s = this.byArm.get(pick.arm);
-    if (s === undefined) this.byArm.set(pick.arm, (s = this.armSeries(pick.route.name, pick.arm.name)));
-    const a = s.amounts;
-    a[PULLS]! += 1;
-    a[PROPENSITY]! += pick.propensity;
-    if (!s.touched) this.touch(s);
+    const route = pick.route;
+    let series = this.byRouteArms.get(route);
+    if (series === undefined)
+      this.byRouteArms.set(route, (series = route.arms.map((arm) => this.armSeries(route.name, arm.name))));
+    const weights = route.policy.weights;
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      const a = s.amounts;
+      a[EXPECTED]! += weights[i]!;
+      if (route.arms[i] === pick.arm) a[PULLS]! += 1;
+      if (!s.touched) this.touch(s);
+    }
   }
 
   /**
@@ -308,7 +320,7 @@ export class Monitor {
         const expected: number[] = [];
         for (let i = first; i < k; i++) {
           observed.push(sums[w].arms[i]![PULLS]!);
-          expected.push(sums[w].arms[i]![PROPENSITY]!);
+          expected.push(sums[w].arms[i]![EXPECTED]!);
         }
         const { pValue } = chiSquareGoodnessOfFit(observed, expected);
         report.srm[w] = { pValue, srm: pValue < SRM_P };
@@ -387,7 +399,7 @@ export class Monitor {
           pulls: v?.[PULLS] ?? 0,
           outcomes: v?.[OUTCOMES] ?? 0,
           rewardSum: v?.[REWARD] ?? 0,
-          propensitySum: v?.[PROPENSITY] ?? 0,
+          propensitySum: v?.[EXPECTED] ?? 0,
         };
       });
       entries.push({ t: new Date(m * MINUTE_MS).toISOString(), arms });

@@ -83,7 +83,12 @@ export function chiSquareGoodnessOfFit(
   let expectedTotal = 0;
   let categories = 0;
   for (let i = 0; i < observed.length; i++) {
-    if (!(expected[i]! > 0)) continue;
+    if (!(expected[i]! > 0)) {
+      // Pulls where none were expected (an arm at probability 0 drawn anyway): as far from the
+      // expectation as a split can be.
+      if (observed[i]! > 0) return { statistic: Number.POSITIVE_INFINITY, df: observed.length - 1, pValue: 0 };
+      continue;
+    }
     observedTotal += observed[i]!;
     expectedTotal += expected[i]!;
     categories++;

@@ -94,7 +94,9 @@ async function traffic(predictUrl: string, feedbackUrl: string, n: number): Prom
   const events: { decision: string; reward: number; label: number }[] = [];
   made.forEach((m, i) => {
     e.pulls[m.arm]! += 1;
+    // Expected pulls: every arm's probability in every decision; with two arms the other's is 1 − p.
     e.propensity[m.arm]! += m.propensity;
+    e.propensity[m.arm === 'a' ? 'b' : 'a']! += 1 - m.propensity;
     if (i % 3 === 2) return;
     const label = i % 4 === 0 || m.score > 0.97 ? 1 : 0;
     const reward = i % 5 === 0 ? 1 : 0;
@@ -131,7 +133,7 @@ function expectReport(report: MonitorReport, e: Expected): void {
       expect(l.precision).toBe(c.tp + c.fp > 0 ? c.tp / (c.tp + c.fp) : null);
       expect(l.recall).toBe(c.tp + c.fn > 0 ? c.tp / (c.tp + c.fn) : null);
     }
-    // Pearson's statistic of the pulls against Σ propensity, by hand; two arms: one degree of freedom.
+    // Pearson's statistic of the pulls against the expected pulls, by hand; two arms: one degree of freedom.
     const total = e.pulls.a! + e.pulls.b!;
     const expectedTotal = e.propensity.a! + e.propensity.b!;
     let x = 0;

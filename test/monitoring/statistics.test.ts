@@ -55,8 +55,10 @@ describe('chi-square', () => {
 
   it('is no evidence without data or with one category (an arm expected never is left out)', () => {
     expect(chiSquareGoodnessOfFit([0, 0], [1, 1]).pValue).toBe(1);
-    expect(chiSquareGoodnessOfFit([10, 3], [1, 0]).pValue).toBe(1);
-    expect(chiSquareGoodnessOfFit([10, 3, 7], [1, 0, 1]).df).toBe(1);
+    expect(chiSquareGoodnessOfFit([10, 0], [1, 0]).pValue).toBe(1);
+    // Pulls of an arm that had probability 0 throughout: a mismatch whatever the rest.
+    expect(chiSquareGoodnessOfFit([10, 3], [1, 0]).pValue).toBe(0);
+    expect(chiSquareGoodnessOfFit([10, 0, 7], [1, 0, 1]).df).toBe(1);
   });
 });
 

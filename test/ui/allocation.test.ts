@@ -17,17 +17,18 @@ const minute = (i: number, arms: Record<string, Partial<ArmMinute>>): Minute => 
 });
 
 describe('allocation from the series', () => {
-  it('is the weight each arm was drawn with (Σ propensity / pulls) and its share of the pulls, over recent minutes only', () => {
+  it("is each arm's mean weight (expected pulls / decisions) and its share of the pulls, over recent minutes only", () => {
     const series = [
       minute(0, { a: { pulls: 100, propensitySum: 10 }, b: { pulls: 0 } }), // too old: left out
-      minute(1, { a: { pulls: 8, propensitySum: 6.4 }, b: { pulls: 2, propensitySum: 0.4 } }),
-      minute(2, { a: { pulls: 8, propensitySum: 6.4 }, b: { pulls: 2, propensitySum: 0.4 } }),
+      // A 70/30 split that drew 9 and 1 in one minute, 5 and 5 in the next.
+      minute(1, { a: { pulls: 9, propensitySum: 7 }, b: { pulls: 1, propensitySum: 3 } }),
+      minute(2, { a: { pulls: 5, propensitySum: 7 }, b: { pulls: 5, propensitySum: 3 } }),
     ];
     const alloc = recentAllocation(series, ['a', 'b', 'c'], 2);
-    expect(alloc.a).toEqual({ weight: expect.closeTo(0.8, 9), share: 0.8, pulls: 16 });
-    expect(alloc.b).toEqual({ weight: expect.closeTo(0.2, 9), share: 0.2, pulls: 4 });
-    // An arm without pulls has no weight to show, and a share of 0.
-    expect(alloc.c).toEqual({ weight: null, share: 0, pulls: 0 });
+    expect(alloc.a).toEqual({ weight: expect.closeTo(0.7, 9), share: 0.7, pulls: 14 });
+    expect(alloc.b).toEqual({ weight: expect.closeTo(0.3, 9), share: 0.3, pulls: 6 });
+    // An arm that had no weight and no pulls: 0 and 0.
+    expect(alloc.c).toEqual({ weight: 0, share: 0, pulls: 0 });
     expect(recentAllocation([], ['a'], 15).a).toEqual({ weight: null, share: null, pulls: 0 });
   });
 

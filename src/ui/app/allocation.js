@@ -1,8 +1,9 @@
 // @ts-check
 /**
- * A route's allocation from its per-minute series (GET /admin/monitor/series). A decision records
- * the probability with which its arm was chosen, so an arm's Σ propensity / pulls over recent
- * minutes is the weight it was drawn with; the share of pulls is what it actually got.
+ * A route's allocation from its per-minute series (GET /admin/monitor/series). Every decision adds
+ * each arm's probability in it to that arm's `propensitySum` (its expected pulls), so an arm's
+ * propensitySum / decisions over recent minutes is the mean weight it had; its share of the pulls
+ * is what it actually got.
  */
 
 /**
@@ -11,8 +12,8 @@
  */
 
 /**
- * Per arm, over the last `minutes` minutes: the weight it was chosen with (null: not chosen then)
- * and its share of the pulls.
+ * Per arm, over the last `minutes` minutes: its mean weight in the route's decisions (null: no
+ * decision then) and its share of the pulls.
  * @param {Minute[]} series oldest first
  * @param {string[]} arms
  * @param {number} minutes
@@ -21,6 +22,8 @@ export function recentAllocation(series, arms, minutes) {
   const recent = series.slice(-minutes);
   /** @type {Record<string, { weight: number | null, share: number | null, pulls: number }>} */
   const out = {};
+  /** @type {Record<string, number>} */
+  const expected = {};
   let total = 0;
   for (const arm of arms) {
     let pulls = 0;
@@ -30,11 +33,14 @@ export function recentAllocation(series, arms, minutes) {
       propensity += m.arms[arm]?.propensitySum ?? 0;
     }
     total += pulls;
-    out[arm] = { weight: pulls > 0 ? propensity / pulls : null, share: null, pulls };
+    expected[arm] = propensity;
+    out[arm] = { weight: null, share: null, pulls };
   }
   for (const arm of arms) {
     const a = out[arm];
-    if (a) a.share = total > 0 ? a.pulls / total : null;
+    if (!a || total === 0) continue;
+    a.weight = (expected[arm] ?? 0) / total;
+    a.share = a.pulls / total;
   }
   return out;
 }

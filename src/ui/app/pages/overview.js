@@ -107,7 +107,7 @@ function routeSection(name, report, spec, minutes, live) {
       ),
       h(
         'td',
-        { title: 'weight in force when drawn (Σ propensity / pulls); share of pulls in brackets' },
+        { title: "mean weight in the route's decisions (expected pulls / decisions); share of pulls in brackets" },
         share?.weight === null || share === undefined ? '–' : pct(share.weight),
         share?.share === null || share === undefined
           ? null
