@@ -2,9 +2,12 @@
  * The monitor: what predictions and outcomes add to the monitoring windows. The predict path adds
  * a pull and its propensity to its arm's series, the feedback path an outcome, its reward and (for a
  * labelled outcome of a version with `monitor`) its label counts — each a few additions into
- * vectors resolved once per arm and version, never a string or an object per request. About once a
- * second (and before every read) what was added goes to the MonitorCounts store as deltas of the
- * current minute; a failed apply (Redis down) keeps them for the next one, bounded and counted.
+ * vectors resolved once per arm and version, never a string or an object per request. Each vector
+ * belongs to the minute its events happened in (a series whose next event falls in a new minute
+ * closes the old minute's vector first), so a count never slips into the next minute when it is
+ * handed over. About once a second (and before every read) what was added goes to the MonitorCounts
+ * store as deltas of those minutes; a failed apply (Redis down) keeps them for the next one, bounded
+ * and counted.
  * Reads (`report`, `series`) sum the store's minutes, so every replica of a fleet answers the same.
  */
 import { CroupierError } from '../errors.js';
@@ -57,6 +60,8 @@ export interface MonitorObserver {
 /** One series' sums since the last apply. */
 class Series {
   touched = false;
+  /** The minute `amounts` counts (its events happened in it). */
+  minute = 0;
   constructor(
     readonly key: SeriesKey,
     readonly amounts: Float64Array,
@@ -125,6 +130,8 @@ export class Monitor {
   private dirty: Series[] = [];
   /** Deltas a failed apply left, sent again with the next. */
   private kept: Delta[] = [];
+  /** Minutes that series closed since the last apply (their next event came in a later minute). */
+  private closed: Delta[] = [];
   private applying: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
   /** Applies that failed, and deltas dropped to stay bounded. */
@@ -149,6 +156,8 @@ export class Monitor {
   decided(pick: ArmChoice): void {
     let s = this.byArm.get(pick.arm);
     if (s === undefined) this.byArm.set(pick.arm, (s = this.armSeries(pick.route.name, pick.arm.name)));
+    const minute = minuteOf(this.now());
+    if (s.minute !== minute) this.turn(s, minute);
     const a = s.amounts;
     a[PULLS]! += 1;
     a[PROPENSITY]! += pick.propensity;
@@ -161,6 +170,8 @@ export class Monitor {
    */
   outcome(route: string, arm: string, versionKey: string, reward: number, label: unknown, score: number): void {
     const s = this.armSeries(route, arm);
+    const minute = minuteOf(this.now());
+    if (s.minute !== minute) this.turn(s, minute);
     const a = s.amounts;
     a[OUTCOMES]! += 1;
     a[REWARD]! += reward;
@@ -170,10 +181,20 @@ export class Monitor {
     let l = s.labels.get(versionKey);
     if (l === undefined) s.labels.set(versionKey, (l = this.labelSeries(route, arm, versionKey)));
     if (l === null) return;
+    if (l.minute !== minute) this.turn(l, minute);
     const positive = label === l.spec.positive;
     labelIncrements(score, positive, l.spec.threshold, l.add);
     l.cells[(score >= l.spec.threshold ? 2 : 0) + (positive ? 1 : 0)]?.inc();
     if (!l.touched) this.touch(l);
+  }
+
+  /** `s` counts `minute` from now on; what it holds of an earlier minute is closed, for the next apply. */
+  private turn(s: Series, minute: number): void {
+    if (s.touched) {
+      this.closed.push({ key: s.key, minute: s.minute, amounts: s.amounts.slice() });
+      s.amounts.fill(0);
+    }
+    s.minute = minute;
   }
 
   private touch(s: Series): void {
@@ -207,7 +228,7 @@ export class Monitor {
     return new LabelSeries(labelSeriesKey(route, arm, model, version), spec, cells);
   }
 
-  /** Hands what was added since the last call to the store, as deltas of the current minute. */
+  /** Hands what was added since the last call to the store, as deltas of the minutes it happened in. */
   flush(): Promise<void> {
     this.applying = this.applying.then(() => this.applyNow());
     return this.applying;
@@ -215,13 +236,14 @@ export class Monitor {
 
   private async applyNow(): Promise<void> {
     const dirty = this.dirty;
-    if (dirty.length === 0 && this.kept.length === 0) return;
+    if (dirty.length === 0 && this.kept.length === 0 && this.closed.length === 0) return;
     this.dirty = [];
-    const minute = minuteOf(this.now());
     const deltas = this.kept;
     this.kept = [];
+    for (const d of this.closed) deltas.push(d);
+    this.closed = [];
     for (const s of dirty) {
-      deltas.push({ key: s.key, minute, amounts: s.amounts.slice() });
+      deltas.push({ key: s.key, minute: s.minute, amounts: s.amounts.slice() });
       s.amounts.fill(0);
       s.touched = false;
     }
@@ -252,7 +274,7 @@ export class Monitor {
     await this.flush();
     const last = minuteOf(this.now());
     // Drift counted since the applier's last second, so that the report includes every row so far.
-    const drift = this.drift?.deltas(last) ?? [];
+    const drift = this.drift?.deltas() ?? [];
     if (drift.length > 0) await this.store.apply(drift);
     const routes: Record<string, RouteReport> = {};
     const list = [...this.router.routes.values()];
