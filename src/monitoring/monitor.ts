@@ -21,6 +21,7 @@ import type { Delta, MonitorCounts, SeriesKey } from './monitor-counts.js';
 import type { DriftWindow, MonitorReport, RewardWindow, RouteReport } from './report.js';
 import { driftReport } from './drift-counter.js';
 import { type DriftCounters, driftSeries } from './drift-counters.js';
+import { type DriftReading, driftReadings } from './drift-readings.js';
 import { chiSquareGoodnessOfFit } from './statistics.js';
 
 /** An arm's vector: pulls, Σ propensity, outcomes, Σ reward, Σ reward². */
@@ -436,6 +437,22 @@ export class Monitor {
     for (const [route, r] of Object.entries(last.report.routes))
       for (const w of WINDOW_NAMES) out.push({ route, window: w, pValue: r.srm[w].pValue });
     return out;
+  }
+
+  /**
+   * croupier_drift_psi at scrape time: the drift of the last report when it is at most 15 s old (one
+   * scrape interval; a report sums up to a day of minutes per version), else of a new one (awaited,
+   * so the first scrape has numbers). Undefined when the windows cannot be read (keep the last).
+   */
+  async driftReadings(): Promise<DriftReading[] | undefined> {
+    const last = this.last;
+    if (last && this.now() - last.atMs <= REPORT_REFRESH_MS) return driftReadings(last.report.models);
+    try {
+      return driftReadings((await this.report()).models);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'monitoring: drift not read for the scrape');
+      return undefined;
+    }
   }
 
   /** Stops the timer and hands the store what is left. */
