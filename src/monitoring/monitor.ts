@@ -23,6 +23,7 @@ import { driftReport } from './drift-counter.js';
 import { type DriftCounters, driftSeries } from './drift-counters.js';
 import { type DriftReading, driftReadings } from './drift-readings.js';
 import { chiSquareGoodnessOfFit } from './statistics.js';
+import { noDriftReason, noLabelsReason } from './unmonitored.js';
 
 /** An arm's vector: pulls, Σ propensity, outcomes, Σ reward, Σ reward². */
 const PULLS = 0;
@@ -324,6 +325,8 @@ export class Monitor {
           disabled: false,
           windows,
         };
+        const noLabels = noLabelsReason(v);
+        if (noLabels) report.arms[arm.name]!.noLabels = noLabels;
         k++;
       }
       for (const w of WINDOW_NAMES) {
@@ -339,6 +342,8 @@ export class Monitor {
       routes[route.name] = report;
     }
     const out: MonitorReport = { routes, models: await this.driftReports(last), alerts: [] };
+    const noDrift = this.noDrift();
+    if (noDrift) out.noDrift = noDrift;
     this.last = { atMs: this.now(), report: out };
     return out;
   }
@@ -378,6 +383,16 @@ export class Monitor {
       (models[v.model] ??= {})[v.version] = { drift: windows };
     }
     return models;
+  }
+
+  /** Per model, the versions that count no drift and why (undefined when every version counts it). */
+  private noDrift(): MonitorReport['noDrift'] {
+    const drift = this.drift;
+    if (!drift) return undefined;
+    let out: MonitorReport['noDrift'];
+    for (const v of this.registry.allVersions())
+      if (!drift.layout(v)) ((out ??= {})[v.model] ??= {})[v.version] = noDriftReason(v);
+    return out;
   }
 
   /**
