@@ -17,7 +17,7 @@ import { REQUEST_BODY } from './body.js';
 import { installSignalCleanup } from './lib/children.js';
 import { startCroupier, type CroupierProcess } from './lib/croupier-server.js';
 import { seriesValues } from './lib/metrics-sampler.js';
-import { fixed, mdTable, writeSection } from './lib/sections.js';
+import { fixed, int, mdTable, writeSection } from './lib/sections.js';
 import { binaryInferBody, makeRows, wrkEnvFor } from './lib/tensor-bodies.js';
 import { runWrk } from './lib/wrk.js';
 
@@ -215,6 +215,7 @@ interface MonitoringRun {
   payloadBytes: number;
   heapBytes: number;
   snapshotBytes: number | null;
+  snapshotBlockMs: number | null;
   simulatedS: number;
 }
 function monitoringRun(models: string, perArm: number, versionsRoute: boolean): MonitoringRun {
@@ -258,7 +259,7 @@ function monitoringSection(date: Date, repo: string): string {
     '',
     `- date: ${date.toISOString()}, node ${process.version}; command: \`npm run bench:memory -- --monitoring-only\` (also part of \`npm run bench:memory\`)`,
     '- what: the real `Monitor`, `DriftCounters` and embedded `MonitorCounts` store over the repository and its routes, in a process of their own, fed 1,500 simulated minutes (a day, the longest window, and an hour more; injected clock): every arm gets the requests of the level each minute, each with a labelled outcome, and each version a batch of those rows for drift',
-    '- payload = the stored minute vectors read back from the store (buckets × slots × 8 bytes); heap = V8 heap + ArrayBuffers after a full GC, minus the same before the first minute; snapshot = `monitor.json` written at close (sparse: zero slots left out)',
+    '- payload = the stored minute vectors read back from the store (buckets × slots × 8 bytes); heap = V8 heap + ArrayBuffers after a full GC, minus the same before the first minute; snapshot = `monitor.json` written at close (sparse: zero slots left out), as the embedded store writes it every minute that changed something',
     '- series: one per arm (pulls, Σ propensity, outcomes, Σ reward, Σ reward²: 5 slots), one per arm and version with `monitor` (label counts: 437 slots), one per version with baseline histograms (2 + 10 per feature and prediction); a series keeps one bucket per minute for 1,440 minutes',
     '',
     mdTable(
@@ -272,6 +273,7 @@ function monitoringSection(date: Date, repo: string): string {
         'payload',
         'heap',
         'snapshot',
+        'loop held by the snapshot',
       ],
       runs.map(({ setup, run: r }) => [
         setup,
@@ -283,6 +285,7 @@ function monitoringSection(date: Date, repo: string): string {
         mb1(r.payloadBytes),
         mb1(r.heapBytes),
         mb1(r.snapshotBytes),
+        r.snapshotBlockMs === null ? 'n/a' : `${int(r.snapshotBlockMs)} ms`,
       ]),
     ),
     '',
@@ -290,7 +293,8 @@ function monitoringSection(date: Date, repo: string): string {
       + '(slots a minute × 1,440 minutes × 8 bytes, plus the maps that hold them). They grow with what is monitored: a version '
       + 'with 256 baseline features (`mlp`) costs 2,572 slots a minute, about 30 MB once it has scored rows every minute of a day, '
       + 'so 20 such versions hold 0.6 GB. The snapshot grows with traffic only until every slot is non-zero (zero slots are left '
-      + 'out), but it is written every minute and made with `JSON.stringify` on the event loop: 300 MB for the 20 `mlp` versions.',
+      + 'out), but it is written every minute that changed something, and made with `JSON.stringify` on the event loop, which '
+      + 'it holds meanwhile (last column: the longest event-loop delay while it was made; the write itself is off the loop).',
   ].join('\n');
 }
 

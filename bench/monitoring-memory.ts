@@ -6,12 +6,14 @@
 // batch of those rows with their scores. Prints one JSON line:
 //   - payloadBytes: the windows' vectors (buckets × slots × 8 bytes), read back from the store;
 //   - heapBytes: V8 heap + ArrayBuffers after a full GC, minus the same before any traffic;
-//   - snapshotBytes: the embedded snapshot (monitor.json) written at close, when asked.
+//   - snapshotBytes: the embedded snapshot (monitor.json) written at close, when asked, and
+//     snapshotBlockMs: the longest the event loop was held while it was made (JSON.stringify).
 //
 //   node --expose-gc --import tsx bench/monitoring-memory.ts --models DIR --per-arm N [--versions-route]
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { TensorData } from '../src/inference/messages.js';
 import { createLogger } from '../src/log.js';
@@ -147,9 +149,14 @@ for (const [key, length] of keys) {
   slotsPerMinute += length;
 }
 let snapshotBytes: number | null = null;
+let snapshotBlockMs: number | null = null;
 await monitor.close();
 if (args.snapshot) {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
   await store.close();
+  delay.disable();
+  snapshotBlockMs = delay.max / 1e6;
   snapshotBytes = statSync(join(stateDir, 'monitor.json')).size;
 }
 rmSync(stateDir, { recursive: true, force: true });
@@ -169,6 +176,7 @@ process.stdout.write(
     payloadBytes,
     heapBytes: after - before,
     snapshotBytes,
+    snapshotBlockMs,
     simulatedS: simulatedMs / 1000,
   })}\n`,
 );
