@@ -60,7 +60,7 @@ function measure(rows: number): number {
     batchesRun += 1000;
   }
   const ns = Number(process.hrtime.bigint() - started);
-  const counted = counter.take()![0]!;
+  const counted = counter.take().reduce((n, m) => n + m.amounts[0]!, 0);
   if (counted !== batchesRun * rows) throw new Error(`counted ${counted} rows, expected ${batchesRun * rows}`);
   return ns / counted;
 }

@@ -406,6 +406,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor }, store);
     metrics.observeLearning(feedback.learning);
     metrics.observeMonitor(monitor);
+    metrics.observeDrift(monitor);
     server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, monitoring, alerting);
     await server.listen();
   } catch (e) {

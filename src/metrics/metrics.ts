@@ -491,6 +491,29 @@ export class Metrics implements BatchObserver {
     });
   }
 
+  /**
+   * croupier_drift_psi{model,version,feature,window}, read at scrape time from the monitor's drift
+   * windows (monitoring/drift-readings.ts); a read that fails keeps the last values.
+   */
+  observeDrift(source: {
+    driftReadings(): Promise<
+      Iterable<{ model: string; version: string; feature: string; window: string; psi: number }> | undefined
+    >;
+  }): void {
+    const gauge: client.Gauge<'model' | 'version' | 'feature' | 'window'> = new client.Gauge({
+      name: 'croupier_drift_psi',
+      help: 'Population stability index of the rows a model version scored in the window (1h, 24h) against its manifest baseline histogram, per feature (feature="prediction": the score). 0.2 or more is drift. From the monitoring windows, at most 15 s old.',
+      labelNames: ['model', 'version', 'feature', 'window'],
+      registers: [this.registry],
+      collect: async () => {
+        const readings = await source.driftReadings();
+        if (readings === undefined) return;
+        gauge.reset();
+        for (const r of readings) gauge.labels(r.model, r.version, r.feature, r.window).set(r.psi);
+      },
+    });
+  }
+
   /** Subscribes the learning gauges to the feedback loop's readings (once; they read 0 until then). */
   observeLearning(source: LearningSource): void {
     if (this.learning) throw new Error('Metrics: a learning source is observed already');

@@ -10,6 +10,9 @@
  * Every row is counted while the version takes fewer than SAMPLE_ABOVE rows a second; past that
  * (in the current second, or in the whole second before it), one row in SAMPLE_STRIDE (evenly,
  * across batches), and the window says `sampled`.
+ * A vector belongs to the minute (wall clock) its rows were counted in: the first batch of a new
+ * minute closes the old minute's vector, and a batch's scores go to the minute its rows went to,
+ * so the once-a-second hand-over never moves a count into the next minute.
  * The vectors are summed per minute by the MonitorCounts store; `driftReport` turns a summed
  * vector into the report's DriftWindow (PSI per feature and for the prediction).
  */
@@ -17,6 +20,7 @@ import type { TensorData } from '../inference/messages.js';
 import type { Manifest } from '../registry/manifest.js';
 import type { ModelVersion } from '../registry/repository.js';
 import { psi, type Histogram } from './drift.js';
+import { minuteOf } from './minute-window.js';
 import type { DriftWindow } from './report.js';
 
 /** Rows a second a version may take with every row counted. */
@@ -26,6 +30,8 @@ export const SAMPLE_STRIDE = 8;
 const SECOND_MS = 1000;
 /** Slots before the bins: rows counted, rows counted while sampling. */
 const HEAD = 2;
+/** A `count` token: minute · TOKEN_MINUTE + first row · SAMPLE_STRIDE + stride (the last two below 72). */
+const TOKEN_MINUTE = 128;
 
 /** Input datatypes whose values a histogram can bin (typed arrays of plain numbers). */
 const BINNABLE = new Set(['FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'UINT8', 'UINT16', 'UINT32']);
@@ -240,15 +246,26 @@ function countSearch(
   }
 }
 
+/** What a counter counted in one minute. */
+export interface DriftMinute {
+  readonly minute: number;
+  readonly amounts: Float64Array;
+}
+
 /**
- * One version's counter. `count` bins a batch's input rows and returns which rows it took (a token
- * for `countScores`, -1 for none); `countScores` bins the same rows' scores once the batch is
- * scored (inputs are handed to a worker thread, so the two happen at either end of the batch).
- * `take` hands over what was counted since the last take.
+ * One version's counter. `count` bins a batch's input rows and returns which rows it took, and in
+ * which minute (a token for `countScores`, -1 for none); `countScores` bins the same rows' scores
+ * once the batch is scored (inputs are handed to a worker thread, so the two happen at either end
+ * of the batch). `take` hands over what was counted since the last take, per minute.
  */
 export class DriftCounter {
   readonly layout: DriftLayout;
   private vector: Float64Array;
+  /** The minute `vector` counts, and whether anything was added to it since it was last taken. */
+  private minute = Number.NaN;
+  private counted = false;
+  /** Vectors of earlier minutes not yet taken. */
+  private closed: DriftMinute[] = [];
   private secondStart = Number.NEGATIVE_INFINITY;
   private rowsThisSecond = 0;
   /** The second before the current one took more than SAMPLE_ABOVE rows: sample from its start. */
@@ -256,9 +273,26 @@ export class DriftCounter {
   /** Rows offered since the last counted one, modulo SAMPLE_STRIDE, so sampling is even across batches. */
   private phase = 0;
 
-  constructor(layout: DriftLayout) {
+  /** `clock`: wall-clock ms, for the minute (the batcher's `now` is monotonic, for the second). */
+  constructor(
+    layout: DriftLayout,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.layout = layout;
     this.vector = new Float64Array(layout.length);
+  }
+
+  /** The current vector, closing the last minute's first when `minute` is a later one. */
+  private vectorOf(minute: number): Float64Array {
+    if (minute !== this.minute) {
+      if (this.counted) {
+        this.closed.push({ minute: this.minute, amounts: this.vector });
+        this.vector = new Float64Array(this.layout.length);
+        this.counted = false;
+      }
+      this.minute = minute;
+    }
+    return this.vector;
   }
 
   /**
@@ -275,7 +309,8 @@ export class DriftCounter {
       this.rowsThisSecond = 0;
     }
     this.rowsThisSecond += rows;
-    const v = this.vector;
+    const minute = minuteOf(this.clock());
+    const v = this.vectorOf(minute);
     let first = 0;
     let stride = 1;
     if (this.busy || this.rowsThisSecond > SAMPLE_ABOVE) {
@@ -283,10 +318,12 @@ export class DriftCounter {
       first = (SAMPLE_STRIDE - this.phase) % SAMPLE_STRIDE;
       this.phase = (this.phase + rows) % SAMPLE_STRIDE;
       if (first >= rows) return -1;
+      this.counted = true;
       const taken = Math.floor((rows - 1 - first) / stride) + 1;
       v[0]! += taken;
       v[1]! += taken;
     } else {
+      this.counted = true;
       v[0]! += rows;
     }
     const groups = this.layout.groups;
@@ -296,7 +333,7 @@ export class DriftCounter {
       if (group.table !== undefined) countFast(v, group, group.table, data, first, rows, stride);
       else countSearch(v, group, this.layout.edges, data, first, rows, stride);
     }
-    return first * SAMPLE_STRIDE + stride;
+    return minute * TOKEN_MINUTE + first * SAMPLE_STRIDE + stride;
   }
 
   /** Bins the scores of the rows `count` took (its token), the first value of each row of the score output. */
@@ -305,12 +342,14 @@ export class DriftCounter {
     if (token < 0 || p === undefined) return;
     const data = outputs[p.output]?.data as Float32Array | undefined;
     if (data === undefined || Array.isArray(data)) return;
-    const stride = token % SAMPLE_STRIDE === 0 ? SAMPLE_STRIDE : token % SAMPLE_STRIDE;
-    const first = (token - stride) / SAMPLE_STRIDE;
+    const minute = Math.floor(token / TOKEN_MINUTE);
+    const rest = token - minute * TOKEN_MINUTE;
+    const stride = rest % SAMPLE_STRIDE === 0 ? SAMPLE_STRIDE : rest % SAMPLE_STRIDE;
+    const first = (rest - stride) / SAMPLE_STRIDE;
     const edges = this.layout.edges;
     const start = edges.length - p.histogram.edges.length;
     const shift = p.offset - start;
-    const v = this.vector;
+    const v = this.scoresVector(minute);
     for (let r = first; r < rows; r += stride) {
       const x = data[r * p.rowSize]!;
       if (Number.isNaN(x)) continue;
@@ -325,11 +364,30 @@ export class DriftCounter {
     }
   }
 
-  /** What was counted since the last take (undefined when nothing was), and starts afresh. */
-  take(): Float64Array | undefined {
-    if (this.vector[0] === 0) return undefined;
-    const out = this.vector;
-    this.vector = new Float64Array(this.layout.length);
+  /**
+   * The vector of the minute a batch's rows were counted in: the current one, a closed one not yet
+   * taken, or (the minute was handed over while the batch ran) a new one for that minute alone.
+   */
+  private scoresVector(minute: number): Float64Array {
+    if (minute === this.minute) {
+      this.counted = true;
+      return this.vector;
+    }
+    for (const c of this.closed) if (c.minute === minute) return c.amounts;
+    const late = { minute, amounts: new Float64Array(this.layout.length) };
+    this.closed.push(late);
+    return late.amounts;
+  }
+
+  /** What was counted since the last take, one entry per minute, oldest first (empty when nothing was). */
+  take(): DriftMinute[] {
+    const out = this.closed;
+    this.closed = [];
+    if (this.counted) {
+      out.push({ minute: this.minute, amounts: this.vector });
+      this.vector = new Float64Array(this.layout.length);
+      this.counted = false;
+    }
     return out;
   }
 }

@@ -1,12 +1,12 @@
 /**
  * Every loaded version's drift counter (the batchers' DriftSink), and the once-a-second hand-over
  * of what they counted to the MonitorCounts store: series scope 'model', name the model, series
- * `drift:<version>`, summed per minute there (embedded, or in Redis across replicas).
+ * `drift:<version>`, summed per minute there (embedded, or in Redis across replicas). Each count is
+ * handed over with the minute its rows were counted in (the counter keeps one vector per minute).
  */
 import type { Logger } from '../log.js';
 import type { ModelVersion } from '../registry/repository.js';
 import { DriftCounter, driftLayout, driftReport, type DriftLayout, type DriftSink } from './drift-counter.js';
-import { minuteOf } from './minute-window.js';
 import type { Delta, MonitorCounts, SeriesKey } from './monitor-counts.js';
 import type { DriftWindow } from './report.js';
 
@@ -18,13 +18,16 @@ export function driftSeries(model: string, version: string): SeriesKey {
 export class DriftCounters implements DriftSink {
   private readonly counters = new Map<string, { version: ModelVersion; counter: DriftCounter }>();
 
+  /** `now`: the wall clock the counters take their minutes from (tests inject one). */
+  constructor(private readonly now: () => number = Date.now) {}
+
   /** The version's counter, made from its manifest the first time (one per version, kept across reloads). */
   counter(version: ModelVersion): DriftCounter | undefined {
     const known = this.counters.get(version.key);
     if (known) return known.counter;
     const layout = driftLayout(version);
     if (!layout) return undefined;
-    const counter = new DriftCounter(layout);
+    const counter = new DriftCounter(layout, this.now);
     this.counters.set(version.key, { version, counter });
     return counter;
   }
@@ -40,12 +43,14 @@ export class DriftCounters implements DriftSink {
     return layout ? driftReport(layout, summed) : undefined;
   }
 
-  /** What every counter counted since the last call, as deltas for `minute`. */
-  deltas(minute: number): Delta[] {
+  /** What every counter counted since the last call, as deltas of the minutes it was counted in. */
+  deltas(): Delta[] {
     const out: Delta[] = [];
     for (const { version, counter } of this.counters.values()) {
-      const amounts = counter.take();
-      if (amounts) out.push({ key: driftSeries(version.model, version.version), minute, amounts });
+      const taken = counter.take();
+      if (taken.length === 0) continue;
+      const key = driftSeries(version.model, version.version);
+      for (const { minute, amounts } of taken) out.push({ key, minute, amounts });
     }
     return out;
   }
@@ -61,7 +66,6 @@ export class DriftApplier {
     private readonly store: MonitorCounts,
     private readonly log: Logger,
     intervalMs = 1000,
-    private readonly now: () => number = Date.now,
   ) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
     this.timer.unref();
@@ -70,7 +74,7 @@ export class DriftApplier {
   /** Hands over what was counted so far (one apply at a time; a failed apply is logged, its counts lost). */
   flush(): Promise<void> {
     this.applying = this.applying.then(async () => {
-      const deltas = this.counters.deltas(minuteOf(this.now()));
+      const deltas = this.counters.deltas();
       if (deltas.length === 0) return;
       try {
         await this.store.apply(deltas);

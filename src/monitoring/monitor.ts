@@ -3,9 +3,12 @@
  * a pull to its arm's series and every arm's probability at that decision to that arm's expected
  * pulls (Σ over decisions of the arm's weight in force, the expectation SRM tests against), the feedback path an outcome, its reward and (for a
  * labelled outcome of a version with `monitor`) its label counts — each a few additions into
- * vectors resolved once per arm and version, never a string or an object per request. About once a
- * second (and before every read) what was added goes to the MonitorCounts store as deltas of the
- * current minute; a failed apply (Redis down) keeps them for the next one, bounded and counted.
+ * vectors resolved once per arm and version, never a string or an object per request. Each vector
+ * belongs to the minute its events happened in (a series whose next event falls in a new minute
+ * closes the old minute's vector first), so a count never slips into the next minute when it is
+ * handed over. About once a second (and before every read) what was added goes to the MonitorCounts
+ * store as deltas of those minutes; a failed apply (Redis down) keeps them for the next one, bounded
+ * and counted.
  * Reads (`report`, `series`) sum the store's minutes, so every replica of a fleet answers the same.
  */
 import { CroupierError } from '../errors.js';
@@ -19,7 +22,9 @@ import type { Delta, MonitorCounts, SeriesKey } from './monitor-counts.js';
 import type { DriftWindow, MonitorReport, RewardWindow, RouteReport } from './report.js';
 import { driftReport } from './drift-counter.js';
 import { type DriftCounters, driftSeries } from './drift-counters.js';
+import { type DriftReading, driftReadings } from './drift-readings.js';
 import { chiSquareGoodnessOfFit } from './statistics.js';
+import { noDriftReason, noLabelsReason } from './unmonitored.js';
 
 /** An arm's vector: pulls, expected pulls (Σ of its probability over the route's decisions), outcomes, Σ reward, Σ reward². */
 const PULLS = 0;
@@ -58,6 +63,8 @@ export interface MonitorObserver {
 /** One series' sums since the last apply. */
 class Series {
   touched = false;
+  /** The minute `amounts` counts (its events happened in it). */
+  minute = 0;
   constructor(
     readonly key: SeriesKey,
     readonly amounts: Float64Array,
@@ -127,6 +134,8 @@ export class Monitor {
   private dirty: Series[] = [];
   /** Deltas a failed apply left, sent again with the next. */
   private kept: Delta[] = [];
+  /** Minutes that series closed since the last apply (their next event came in a later minute). */
+  private closed: Delta[] = [];
   private applying: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
   /** Applies that failed, and deltas dropped to stay bounded. */
@@ -158,8 +167,10 @@ export class Monitor {
     if (series === undefined)
       this.byRouteArms.set(route, (series = route.arms.map((arm) => this.armSeries(route.name, arm.name))));
     const weights = route.policy.weights;
+    const minute = minuteOf(this.now());
     for (let i = 0; i < series.length; i++) {
       const s = series[i]!;
+      if (s.minute !== minute) this.turn(s, minute);
       const a = s.amounts;
       a[EXPECTED]! += weights[i]!;
       if (route.arms[i] === pick.arm) a[PULLS]! += 1;
@@ -173,6 +184,8 @@ export class Monitor {
    */
   outcome(route: string, arm: string, versionKey: string, reward: number, label: unknown, score: number): void {
     const s = this.armSeries(route, arm);
+    const minute = minuteOf(this.now());
+    if (s.minute !== minute) this.turn(s, minute);
     const a = s.amounts;
     a[OUTCOMES]! += 1;
     a[REWARD]! += reward;
@@ -182,10 +195,20 @@ export class Monitor {
     let l = s.labels.get(versionKey);
     if (l === undefined) s.labels.set(versionKey, (l = this.labelSeries(route, arm, versionKey)));
     if (l === null) return;
+    if (l.minute !== minute) this.turn(l, minute);
     const positive = label === l.spec.positive;
     labelIncrements(score, positive, l.spec.threshold, l.add);
     l.cells[(score >= l.spec.threshold ? 2 : 0) + (positive ? 1 : 0)]?.inc();
     if (!l.touched) this.touch(l);
+  }
+
+  /** `s` counts `minute` from now on; what it holds of an earlier minute is closed, for the next apply. */
+  private turn(s: Series, minute: number): void {
+    if (s.touched) {
+      this.closed.push({ key: s.key, minute: s.minute, amounts: s.amounts.slice() });
+      s.amounts.fill(0);
+    }
+    s.minute = minute;
   }
 
   private touch(s: Series): void {
@@ -219,7 +242,7 @@ export class Monitor {
     return new LabelSeries(labelSeriesKey(route, arm, model, version), spec, cells);
   }
 
-  /** Hands what was added since the last call to the store, as deltas of the current minute. */
+  /** Hands what was added since the last call to the store, as deltas of the minutes it happened in. */
   flush(): Promise<void> {
     this.applying = this.applying.then(() => this.applyNow());
     return this.applying;
@@ -227,13 +250,14 @@ export class Monitor {
 
   private async applyNow(): Promise<void> {
     const dirty = this.dirty;
-    if (dirty.length === 0 && this.kept.length === 0) return;
+    if (dirty.length === 0 && this.kept.length === 0 && this.closed.length === 0) return;
     this.dirty = [];
-    const minute = minuteOf(this.now());
     const deltas = this.kept;
     this.kept = [];
+    for (const d of this.closed) deltas.push(d);
+    this.closed = [];
     for (const s of dirty) {
-      deltas.push({ key: s.key, minute, amounts: s.amounts.slice() });
+      deltas.push({ key: s.key, minute: s.minute, amounts: s.amounts.slice() });
       s.amounts.fill(0);
       s.touched = false;
     }
@@ -264,7 +288,7 @@ export class Monitor {
     await this.flush();
     const last = minuteOf(this.now());
     // Drift counted since the applier's last second, so that the report includes every row so far.
-    const drift = this.drift?.deltas(last) ?? [];
+    const drift = this.drift?.deltas() ?? [];
     if (drift.length > 0) await this.store.apply(drift);
     const routes: Record<string, RouteReport> = {};
     const list = [...this.router.routes.values()];
@@ -313,6 +337,8 @@ export class Monitor {
           disabled: false,
           windows,
         };
+        const noLabels = noLabelsReason(v);
+        if (noLabels) report.arms[arm.name]!.noLabels = noLabels;
         k++;
       }
       for (const w of WINDOW_NAMES) {
@@ -328,6 +354,8 @@ export class Monitor {
       routes[route.name] = report;
     }
     const out: MonitorReport = { routes, models: await this.driftReports(last), alerts: [] };
+    const noDrift = this.noDrift();
+    if (noDrift) out.noDrift = noDrift;
     this.last = { atMs: this.now(), report: out };
     return out;
   }
@@ -367,6 +395,16 @@ export class Monitor {
       (models[v.model] ??= {})[v.version] = { drift: windows };
     }
     return models;
+  }
+
+  /** Per model, the versions that count no drift and why (undefined when every version counts it). */
+  private noDrift(): MonitorReport['noDrift'] {
+    const drift = this.drift;
+    if (!drift) return undefined;
+    let out: MonitorReport['noDrift'];
+    for (const v of this.registry.allVersions())
+      if (!drift.layout(v)) ((out ??= {})[v.model] ??= {})[v.version] = noDriftReason(v);
+    return out;
   }
 
   /**
@@ -426,6 +464,22 @@ export class Monitor {
     for (const [route, r] of Object.entries(last.report.routes))
       for (const w of WINDOW_NAMES) out.push({ route, window: w, pValue: r.srm[w].pValue });
     return out;
+  }
+
+  /**
+   * croupier_drift_psi at scrape time: the drift of the last report when it is at most 15 s old (one
+   * scrape interval; a report sums up to a day of minutes per version), else of a new one (awaited,
+   * so the first scrape has numbers). Undefined when the windows cannot be read (keep the last).
+   */
+  async driftReadings(): Promise<DriftReading[] | undefined> {
+    const last = this.last;
+    if (last && this.now() - last.atMs <= REPORT_REFRESH_MS) return driftReadings(last.report.models);
+    try {
+      return driftReadings((await this.report()).models);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'monitoring: drift not read for the scrape');
+      return undefined;
+    }
   }
 
   /** Stops the timer and hands the store what is left. */

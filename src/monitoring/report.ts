@@ -20,6 +20,8 @@ export interface ArmReport {
   version: string;
   /** Disabled by a guardrail: no traffic until a person enables it again. */
   disabled: boolean;
+  /** Why the windows have no `labels` (the version has no `monitor`); absent when they have. */
+  noLabels?: string;
   windows: Record<WindowName, RewardWindow>;
 }
 
@@ -57,5 +59,7 @@ export interface MonitorReport {
   routes: Record<string, RouteReport>;
   /** Per model, per version with a baseline. */
   models: Record<string, Record<string, { drift: Record<WindowName, DriftWindow> }>>;
+  /** Per model, per version without drift (absent from `models`): why (no baseline histograms). */
+  noDrift?: Record<string, Record<string, string>>;
   alerts: AlertState[];
 }

@@ -50,6 +50,12 @@ const renders: [string, object][] = [
       podDisruptionBudget: { enabled: true },
       serviceMonitor: { enabled: true, labels: { release: 'prom' } },
       prometheusRule: { enabled: true, labels: { release: 'prom', team: 'ml' } },
+      grafanaDashboard: {
+        enabled: true,
+        namespace: 'monitoring',
+        labels: { team: 'ml' },
+        annotations: { grafana_folder: 'Croupier' },
+      },
       ingress: { enabled: true, className: 'nginx', tls: [{ secretName: 'tls', hosts: ['croupier.example.com'] }] },
       httpRoute: { enabled: true, hostnames: ['croupier.example.com'] },
       networkPolicy: {
@@ -98,6 +104,10 @@ const renders: [string, object][] = [
   ['an Ingress with the admin API on the data port', { admin: { port: '' }, ingress: { enabled: true } }],
   ['the admin port on the data port', { admin: { port: 8080 } }],
   ['both monitors', { serviceMonitor: { enabled: true }, podMonitor: { enabled: true } }],
+  [
+    'the dashboard for a sidecar with its own label',
+    { grafanaDashboard: { enabled: true, sidecarLabel: 'example.com/dashboard', sidecarLabelValue: 'croupier' } },
+  ],
   ['autoscaling without a metric', { ...redis, autoscaling: { enabled: true, targetCPUUtilizationPercentage: null } }],
   ['a grace period shorter than the drain', { terminationGracePeriodSeconds: 30 }],
   ['Sentinel without a name', { replicaCount: 2, redis: { sentinels: ['sentinel-0:26379'] } }],
@@ -114,6 +124,8 @@ const renders: [string, object][] = [
     { ingress: { hosts: [{ host: 'a.example', paths: [{ path: 'api', pathType: 'Prefix' }] }] } },
   ],
   ['a short inline token', { adminTokens: { inline: { ci: 'short' } } }],
+  ['a dashboard label with a space', { grafanaDashboard: { enabled: true, sidecarLabel: 'grafana dashboard' } }],
+  ['a dashboard label value as a number', { grafanaDashboard: { sidecarLabelValue: 1 } }],
   ['a Sentinel without a port', { redis: { sentinels: ['sentinel-0'] } }],
 ];
 

@@ -87,7 +87,6 @@ describe('deploy/prometheus/croupier-rules.yml', () => {
     const documented = readFileSync(join(root, 'docs', 'metrics.md'), 'utf8');
     // "Monitoring and protection" in the contract; docs/metrics.md lists them once they are exported.
     const monitoring = [
-      'croupier_drift_psi',
       'croupier_route_srm_p_value',
       'croupier_outcome_labels_total',
       'croupier_arm_disabled',

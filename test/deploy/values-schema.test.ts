@@ -108,6 +108,10 @@ describe('values.schema.json', () => {
     ['serviceMonitor.interval', '15', '/serviceMonitor/interval'],
     ['prometheusRule.enabled', 'yes', '/prometheusRule/enabled'],
     ['prometheusRule.labels', { release: 1 }, '/prometheusRule/labels/release'],
+    ['grafanaDashboard.enabled', 'true', '/grafanaDashboard/enabled'],
+    ['grafanaDashboard.sidecarLabelValue', 1, '/grafanaDashboard/sidecarLabelValue'],
+    ['grafanaDashboard.sidecarLabel', 'grafana dashboard', '/grafanaDashboard/sidecarLabel'],
+    ['grafanaDashboard.namespace', 'Monitoring', '/grafanaDashboard/namespace'],
     ['autoscaling.queueDepth.averageValue', 'lots', '/autoscaling/queueDepth/averageValue'],
     [
       'ingress.hosts',

@@ -60,6 +60,15 @@ const tensor = (data: Float32Array, rows: number, width: number): TensorData[] =
 ];
 const scoresOf = (data: Float32Array): TensorData[] => [{ name: 'p', type: 'float32', dims: [data.length, 1], data }];
 
+/** Everything the counter counted since the last take, summed over its minutes (undefined: nothing). */
+function takeAll(counter: DriftCounter): Float64Array | undefined {
+  const taken = counter.take();
+  if (taken.length === 0) return undefined;
+  const out = new Float64Array(counter.layout.length);
+  for (const { amounts } of taken) for (let i = 0; i < out.length; i++) out[i]! += amounts[i]!;
+  return out;
+}
+
 /** A seeded stream of values in [-3, 3), with some NaN. */
 function values(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -106,7 +115,7 @@ describe('DriftCounter', () => {
       { name: 'amount', type: 'float32', dims: [2, 1], data: Float32Array.of(1, 5000) },
     ];
     counter.countScores([], 2, counter.count(inputs, 2, 0));
-    const v = counter.take()!;
+    const v = takeAll(counter)!;
     const bins = checkout.manifest.baseline!.features.amount!.histogram!.counts.length;
     expect(Array.from(v.subarray(2, 2 + bins))).toEqual([1, ...new Array<number>(bins - 2).fill(0), 1]);
   });
@@ -141,8 +150,8 @@ describe('DriftCounter', () => {
           if (s >= 0) expected[(wide ? 29 : 8) + s]!++;
         }
       }
-      expect(Array.from(counter.take()!)).toEqual(Array.from(expected));
-      expect(counter.take()).toBeUndefined();
+      expect(Array.from(takeAll(counter)!)).toEqual(Array.from(expected));
+      expect(takeAll(counter)).toBeUndefined();
       const report = driftReport(layout, expected);
       expect(report.rows).toBe(275);
       expect(report.sampled).toBe(false);
@@ -171,7 +180,7 @@ describe('DriftCounter', () => {
       counter.countScores(scoresOf(p), rows, counter.count(tensor(x, rows, 3), rows, 500 + b));
       offered += rows;
     }
-    const v = counter.take()!;
+    const v = takeAll(counter)!;
     const sampledRows = (30_000 - SAMPLE_ABOVE) / SAMPLE_STRIDE;
     expect(v[0]).toBe(SAMPLE_ABOVE + sampledRows);
     expect(v[1]).toBe(sampledRows);
@@ -182,19 +191,19 @@ describe('DriftCounter', () => {
     // The next second, after a busy one: sampled from its first row (one or two of these ten).
     const x = new Float32Array(30);
     counter.count(tensor(x, 10, 3), 10, 1600);
-    const next = counter.take()!;
+    const next = takeAll(counter)!;
     expect(next[1]).toBe(next[0]);
     expect([1, 2]).toContain(next[0]);
     // A second after a quiet one (ten rows): every row again.
     counter.count(tensor(x, 10, 3), 10, 2700);
-    expect(counter.take()!.slice(0, 2)).toEqual(Float64Array.of(10, 0));
+    expect(takeAll(counter)!.slice(0, 2)).toEqual(Float64Array.of(10, 0));
   });
 
   it('samples evenly when every batch is one row (no row-0 bias)', () => {
     const counter = new DriftCounter(driftLayout(small())!);
     const x = new Float32Array(3);
     for (let i = 0; i < SAMPLE_ABOVE + 800; i++) counter.count(tensor(x, 1, 3), 1, 0);
-    expect(counter.take()![0]).toBe(SAMPLE_ABOVE + 100);
+    expect(takeAll(counter)![0]).toBe(SAMPLE_ABOVE + 100);
   });
 
   it('reports null PSI without rows, and null prediction without a prediction histogram', () => {
@@ -210,14 +219,16 @@ describe('DriftCounter', () => {
     const noPrediction = driftLayout({ ...v, manifest })!;
     const counter = new DriftCounter(noPrediction);
     counter.countScores(scoresOf(Float32Array.of(0.5)), 1, counter.count(tensor(new Float32Array(3), 1, 3), 1, 0));
-    expect(driftReport(noPrediction, counter.take()!).prediction).toBeNull();
+    expect(driftReport(noPrediction, takeAll(counter)!).prediction).toBeNull();
   });
 });
 
 describe('drift of the demo fraud model, scored by ONNX Runtime in the engine', () => {
   let engine: InferenceEngine;
   let version: ModelVersion;
-  const counters = new DriftCounters();
+  /** The counters' wall clock: the real one, or a fixed time (the hand-over test). */
+  let clockMs: number | undefined;
+  const counters = new DriftCounters(() => clockMs ?? Date.now());
   const training = demoTrainingRows('fraud', '1');
   let dir = '';
 
@@ -265,7 +276,7 @@ describe('drift of the demo fraud model, scored by ONNX Runtime in the engine', 
     await new Promise((r) => setTimeout(r, 1100));
     await score(training.rows.slice(5000));
     const layout = counters.layout(version)!;
-    const v = counters.counter(version)!.take()!;
+    const v = takeAll(counters.counter(version)!)!;
     const report = driftReport(layout, v);
     expect(report.rows).toBe(10_000);
     expect(report.sampled).toBe(false);
@@ -288,7 +299,7 @@ describe('drift of the demo fraud model, scored by ONNX Runtime in the engine', 
       return r;
     });
     await score(shifted);
-    const report = counters.report(version, counters.counter(version)!.take()!)!;
+    const report = counters.report(version, takeAll(counters.counter(version)!)!)!;
     expect(report.rows).toBe(3000);
     expect(report.features.amount!).toBeGreaterThan(0.2);
     expect(report.features.merchant_risk_score!).toBeGreaterThan(0.2);
@@ -301,7 +312,8 @@ describe('drift of the demo fraud model, scored by ONNX Runtime in the engine', 
   it('hands what it counted to the monitor store as series drift:<version> of the model, summed per minute', async () => {
     const store = EmbeddedMonitorCounts.open(dir, createLogger('silent'));
     const now = Date.UTC(2026, 11, 3, 7, 0, 30);
-    const applier = new DriftApplier(counters, store, createLogger('silent'), 60_000, () => now);
+    clockMs = now;
+    const applier = new DriftApplier(counters, store, createLogger('silent'), 60_000);
     try {
       await score(training.rows.slice(0, 500));
       await applier.flush();
@@ -319,6 +331,7 @@ describe('drift of the demo fraud model, scored by ONNX Runtime in the engine', 
       expect(report.features.amount).toBeCloseTo(psi(h.counts, recount)!, 12);
       expect(driftSeries('fraud', '1')).toEqual({ scope: 'model', name: 'fraud', series: 'drift:1' });
     } finally {
+      clockMs = undefined;
       await applier.close();
       await store.close();
     }
