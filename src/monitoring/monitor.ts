@@ -15,7 +15,7 @@ import { CroupierError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MonitorSpec } from '../registry/manifest.js';
 import type { Registry } from '../registry/registry.js';
-import type { Arm, ArmChoice, Route, Router } from '../routing/router.js';
+import type { ArmChoice, Route, Router } from '../routing/router.js';
 import { LABEL_COUNTS, labelIncrements, labelMetrics, newLabelCounts } from './label-counts.js';
 import { MINUTE_MS, minuteOf, WINDOW_NAMES, WINDOWS, type WindowName } from './minute-window.js';
 import type { Delta, MonitorCounts, SeriesKey } from './monitor-counts.js';
