@@ -43,21 +43,23 @@ export interface LogisticGraph {
  * takes exactly the inputs of the version it replaces (one `features` tensor, or one per feature).
  */
 export function logisticModel(g: LogisticGraph): Uint8Array {
+  // Internal names carry a prefix, so no input or output name of the live version can collide.
+  const p = (name: string): string => `croupier_retrain_${name}`;
   const node: Onnx.INodeProto[] = [];
-  const initializer: Onnx.ITensorProto[] = [floatTensor('b', [1], [g.bias])];
+  const initializer: Onnx.ITensorProto[] = [floatTensor(p('b'), [1], [g.bias])];
   let sum = '';
   g.inputs.forEach((input, k) => {
-    initializer.push(floatTensor(`W${k}`, [input.weights.length, 1], input.weights));
-    node.push({ name: `matmul${k}`, opType: 'MatMul', input: [input.name, `W${k}`], output: [`xw${k}`] });
-    if (k === 0) sum = 'xw0';
+    initializer.push(floatTensor(p(`W${k}`), [input.weights.length, 1], input.weights));
+    node.push({ name: p(`matmul${k}`), opType: 'MatMul', input: [input.name, p(`W${k}`)], output: [p(`xw${k}`)] });
+    if (k === 0) sum = p('xw0');
     else {
-      node.push({ name: `sum${k}`, opType: 'Add', input: [sum, `xw${k}`], output: [`sum${k}`] });
-      sum = `sum${k}`;
+      node.push({ name: p(`sum${k}`), opType: 'Add', input: [sum, p(`xw${k}`)], output: [p(`sum${k}`)] });
+      sum = p(`sum${k}`);
     }
   });
   node.push(
-    { name: 'add_bias', opType: 'Add', input: [sum, 'b'], output: ['logit'] },
-    { name: 'sigmoid', opType: 'Sigmoid', input: ['logit'], output: [g.output] },
+    { name: p('add_bias'), opType: 'Add', input: [sum, p('b')], output: [p('logit')] },
+    { name: p('sigmoid'), opType: 'Sigmoid', input: [p('logit')], output: [g.output] },
   );
   const model: Onnx.IModelProto = {
     irVersion: 8,
