@@ -55,6 +55,7 @@ export function examples(dataset: Dataset, live: Manifest): Examples {
   const features = modelFeatures(live);
   const positiveLabel = live.monitor!.positive;
   const n = dataset.rows;
+  if (n < MIN_ROWS) throw new DatasetError(`the dataset has ${n} rows: at least ${MIN_ROWS} are needed`);
   const column = (name: string): Float64Array => {
     // A feature whose name collides with a fixed column is exported as `feature.<name>`.
     const role = dataset.manifest.columns.find(
