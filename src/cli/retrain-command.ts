@@ -48,7 +48,7 @@ function options(ctx: Context, args: readonly string[]): Options {
   const [model, ...extra] = args;
   if (!model || extra.length) throw new UsageError(USAGE);
   const route = v.get('route');
-  if (typeof route !== 'string') throw new UsageError(`--route is required (the route whose rows train the model)\n${USAGE}`);
+  if (typeof route !== 'string') throw new UsageError('--route R is required: the route whose rows train the model (see croupier retrain --help)');
   const raw = v.get('tolerance');
   const tolerance = raw === undefined ? DEFAULT_TOLERANCE_AUC : Number(raw);
   if (typeof raw === 'string' && !(/^\d+(\.\d+)?$/.test(raw) && tolerance <= 1))
@@ -72,7 +72,7 @@ function options(ctx: Context, args: readonly string[]): Options {
 /** The export folder to train on. (Where a later change exports first when --dataset is not given.) */
 async function datasetFolder(ctx: Context, _o: Options): Promise<string> {
   const dir = ctx.line.values.get('dataset');
-  if (typeof dir !== 'string') throw new UsageError(`--dataset DIR is required (an export folder: croupier export)\n${USAGE}`);
+  if (typeof dir !== 'string') throw new UsageError('--dataset DIR is required: an export folder (see croupier retrain --help)');
   return dir;
 }
 
