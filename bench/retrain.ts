@@ -75,8 +75,17 @@ const liveBytes = logisticModel({
 async function liveAuc(rows: readonly Row[]): Promise<number> {
   const cols = columns(rows);
   const index = new Map(world.features.map((f, j) => [f, cols[j]!]));
-  const scores = await scoreRows(liveBytes, live.inputs, 'probability', (n) => index.get(n)!, Uint32Array.from(rows.keys()));
-  return metrics(scores, Uint8Array.from(rows, (r) => Number(r.label))).auc!;
+  const scores = await scoreRows(
+    liveBytes,
+    live.inputs,
+    'probability',
+    (n) => index.get(n)!,
+    Uint32Array.from(rows.keys()),
+  );
+  return metrics(
+    scores,
+    Uint8Array.from(rows, (r) => Number(r.label)),
+  ).auc!;
 }
 
 const decay: string[][] = [];
@@ -120,9 +129,9 @@ const body = [
   '- command: `npm run bench:retrain`',
   `- machine: ${cpus().length} cores (${cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}), node ${process.version}; shared and noisy`,
   `- world: 32 features with different means and scales; true logit = -1 + 2 · (w(t) · z), the unit direction w(t) turning ${RADIANS_PER_WEEK} rad a week; ${int(ROWS)} rows a week; seeded`,
-  '- live: a logistic regression fitted on week 0 (the built-in trainer\'s fit), then left alone',
+  "- live: a logistic regression fitted on week 0 (the built-in trainer's fit), then left alone",
   '',
-  '(a) The live model on each week\'s rows (AUC by ONNX Runtime, in process):',
+  "(a) The live model on each week's rows (AUC by ONNX Runtime, in process):",
   '',
   mdTable(['week', 'live AUC', 'change since week 0'], decay),
   '',
@@ -132,8 +141,20 @@ const body = [
   mdTable(
     ['model', 'holdout AUC', 'log loss', 'Brier', 'calibration error'],
     [
-      [`live (week 0)`, fixed(v.live.auc, 4), fixed(v.live.logLoss, 4), fixed(v.live.brier, 4), fixed(v.live.calibration.ece, 4)],
-      [`candidate (week ${WEEKS})`, fixed(v.candidate.auc, 4), fixed(v.candidate.logLoss, 4), fixed(v.candidate.brier, 4), fixed(v.candidate.calibration.ece, 4)],
+      [
+        `live (week 0)`,
+        fixed(v.live.auc, 4),
+        fixed(v.live.logLoss, 4),
+        fixed(v.live.brier, 4),
+        fixed(v.live.calibration.ece, 4),
+      ],
+      [
+        `candidate (week ${WEEKS})`,
+        fixed(v.candidate.auc, 4),
+        fixed(v.candidate.logLoss, 4),
+        fixed(v.candidate.brier, 4),
+        fixed(v.candidate.calibration.ece, 4),
+      ],
     ],
   ),
   '',

@@ -247,7 +247,8 @@ interface Layer {
 const at = (a: ArrayLike<number>, i: number): number => a[i] ?? NaN;
 
 /** One column's summary (train-baseline.ts, shared with the built-in trainer). */
-const columnStats = (rows: Float64Array[], col: number): Stats => summary(Float64Array.from(rows, (row) => at(row, col)));
+const columnStats = (rows: Float64Array[], col: number): Stats =>
+  summary(Float64Array.from(rows, (row) => at(row, col)));
 
 function initLayer(rng: Rng, inputs: number, outputs: number, signs?: readonly number[]): Layer {
   const scale = Math.sqrt(2 / inputs);

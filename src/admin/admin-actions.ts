@@ -124,8 +124,7 @@ export class AdminActions {
   release(model: string, version: string): Buffer {
     const m = this.deps.lifecycle.model(model);
     const v = isId(version) ? m.versions.get(version) : undefined;
-    if (!v)
-      throw new CroupierError('version_not_found', `model "${model}" has no version "${version.slice(0, 64)}"`);
+    if (!v) throw new CroupierError('version_not_found', `model "${model}" has no version "${version.slice(0, 64)}"`);
     return packRelease(v.dir).archive;
   }
 

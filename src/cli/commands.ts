@@ -105,9 +105,9 @@ export const ADMIN_COMMANDS: readonly Command[] = [
     summary: 'train, validate and register a candidate version (never live)',
     about:
       'Trains a candidate for <model> on an export folder (croupier export) of --route: a logistic regression\n'
-      + 'on the live version\'s features, or --trainer CMD (run with CROUPIER_DATASET and CROUPIER_OUTPUT set;\n'
+      + "on the live version's features, or --trainer CMD (run with CROUPIER_DATASET and CROUPIER_OUTPUT set;\n"
       + 'it writes model.onnx). Croupier scores the candidate and the live version on the last 20% of the rows\n'
-      + 'by time and registers the candidate as the next version, not live, unless its AUC is below live\'s by\n'
+      + "by time and registers the candidate as the next version, not live, unless its AUC is below live's by\n"
       + 'more than --tolerance. Exit codes: 0 registered, 1 the gateway refused, 2 usage or unreachable,\n'
       + '3 dataset unusable, 4 trainer failed or model unusable, 5 worse than live (not registered), 124 timeout.',
     flags: {
@@ -127,7 +127,7 @@ export const ADMIN_COMMANDS: readonly Command[] = [
       tolerance: {
         type: 'string',
         value: 'AUC',
-        help: 'how far below live\'s AUC the candidate may be and still be registered (default 0.005)',
+        help: "how far below live's AUC the candidate may be and still be registered (default 0.005)",
       },
       force: { type: 'boolean', help: 'register the candidate even if it is worse than live' },
       ...adminFlags(RETRAIN_TIMEOUT_S),

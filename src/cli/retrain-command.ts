@@ -48,14 +48,16 @@ function options(ctx: Context, args: readonly string[]): Options {
   const [model, ...extra] = args;
   if (!model || extra.length) throw new UsageError(USAGE);
   const route = v.get('route');
-  if (typeof route !== 'string') throw new UsageError('--route R is required: the route whose rows train the model (see croupier retrain --help)');
+  if (typeof route !== 'string')
+    throw new UsageError('--route R is required: the route whose rows train the model (see croupier retrain --help)');
   const raw = v.get('tolerance');
   const tolerance = raw === undefined ? DEFAULT_TOLERANCE_AUC : Number(raw);
   if (typeof raw === 'string' && !(/^\d+(\.\d+)?$/.test(raw) && tolerance <= 1))
     throw new UsageError(`--tolerance takes an AUC difference from 0 to 1, got "${String(raw)}"`);
   const rawTimeout = v.get('trainer-timeout');
   const trainerTimeoutS = rawTimeout === undefined ? DEFAULT_TRAINER_TIMEOUT_S : Number(rawTimeout);
-  if (!(trainerTimeoutS > 0)) throw new UsageError(`--trainer-timeout takes seconds above 0, got "${String(rawTimeout)}"`);
+  if (!(trainerTimeoutS > 0))
+    throw new UsageError(`--trainer-timeout takes seconds above 0, got "${String(rawTimeout)}"`);
   const trainer = v.get('trainer');
   const challenger = v.get('challenger');
   return {
@@ -72,14 +74,19 @@ function options(ctx: Context, args: readonly string[]): Options {
 /** The export folder to train on. (Where a later change exports first when --dataset is not given.) */
 async function datasetFolder(ctx: Context, _o: Options): Promise<string> {
   const dir = ctx.line.values.get('dataset');
-  if (typeof dir !== 'string') throw new UsageError('--dataset DIR is required: an export folder (see croupier retrain --help)');
+  if (typeof dir !== 'string')
+    throw new UsageError('--dataset DIR is required: an export folder (see croupier retrain --help)');
   return dir;
 }
 
 const failure = (code: number, e: unknown): CliFailure => new CliFailure(code, (e as Error).message);
 
 /** The live version's manifest and model file, from its release archive. */
-async function liveVersion(ctx: Context, model: string, version: string): Promise<{ manifest: Manifest; bytes: Buffer }> {
+async function liveVersion(
+  ctx: Context,
+  model: string,
+  version: string,
+): Promise<{ manifest: Manifest; bytes: Buffer }> {
   const archive = await ctx
     .client()
     .download(
@@ -152,24 +159,36 @@ export async function retrain(ctx: Context, args: readonly string[]): Promise<vo
       validation = await validate(ex, { bytes: candidate.bytes, manifest: live.manifest }, live, o.tolerance);
       trainScores = await scoreExamples(candidate.bytes, live.manifest, ex, ex.train);
     } catch (e) {
-      throw new CliFailure(RETRAIN_EXIT.trainerFailed, `the candidate cannot score the holdout rows: ${(e as Error).message}`);
+      throw new CliFailure(
+        RETRAIN_EXIT.trainerFailed,
+        `the candidate cannot score the holdout rows: ${(e as Error).message}`,
+      );
     }
-    const manifest = candidateManifest(live.manifest, candidate.bytes, candidate.partial, dataset, ex, trainScores, validation, {
-      version: versions.next,
-      trainer: trained.trainer,
-      croupierVersion: packageVersion(),
-      ...(trained.fit
-        ? {
-            fit: {
-              iterations: trained.fit.iterations,
-              converged: trained.fit.converged,
-              lambda: trained.fit.lambda,
-              tolerance: trained.fit.tolerance,
-              seconds: Number(trained.fit.seconds.toFixed(3)),
-            },
-          }
-        : {}),
-    });
+    const manifest = candidateManifest(
+      live.manifest,
+      candidate.bytes,
+      candidate.partial,
+      dataset,
+      ex,
+      trainScores,
+      validation,
+      {
+        version: versions.next,
+        trainer: trained.trainer,
+        croupierVersion: packageVersion(),
+        ...(trained.fit
+          ? {
+              fit: {
+                iterations: trained.fit.iterations,
+                converged: trained.fit.converged,
+                lambda: trained.fit.lambda,
+                tolerance: trained.fit.tolerance,
+                seconds: Number(trained.fit.seconds.toFixed(3)),
+              },
+            }
+          : {}),
+      },
+    );
     const registering = validation.passed || o.force;
     const summary: Record<string, unknown> = {
       model: o.model,
@@ -195,13 +214,23 @@ export async function retrain(ctx: Context, args: readonly string[]): Promise<vo
     }
     const dir = writeVersionFolder(join(work, 'release'), o.model, versions.next, candidate.bytes, manifest);
     const release = packRelease(dir);
-    const pushed = await uploadRelease(ctx, release.archive, release, `${o.model}-${versions.next}.tgz`, `${o.model} ${versions.next}`);
+    const pushed = await uploadRelease(
+      ctx,
+      release.archive,
+      release,
+      `${o.model}-${versions.next}.tgz`,
+      `${o.model} ${versions.next}`,
+    );
     summary.registered = true;
     summary.sha256 = pushed.sha256;
     if (o.challenger !== undefined) {
       const routes = await client.request<{ routes: Record<string, RouteSpecJson> }>('GET', '/admin/routes');
       const spec = routes.routes[o.route];
-      if (!spec) throw new CliFailure(1, `registered ${o.model} ${versions.next}, but the gateway has no route "${o.route}" to put it on`);
+      if (!spec)
+        throw new CliFailure(
+          1,
+          `registered ${o.model} ${versions.next}, but the gateway has no route "${o.route}" to put it on`,
+        );
       const next = withChallenger(spec, o.challenger, o.model, versions.next);
       await client.request('PUT', `/admin/routes/${encodeURIComponent(o.route)}`, { json: next });
       summary.challenger = { route: o.route, arm: o.challenger, arms: next.arms };
@@ -209,7 +238,9 @@ export async function retrain(ctx: Context, args: readonly string[]): Promise<vo
     if (ctx.out.json) return ctx.out.print(JSON.stringify(summary, null, 2) + '\n');
     ctx.out.print(
       `registered ${o.model} ${versions.next} (sha256 ${pushed.sha256.slice(0, 12)})${validation.passed ? '' : ' with --force, although worse than live'}; live is still ${pushed.live}\n`
-        + (o.challenger !== undefined ? `route ${o.route}: arm ${o.challenger} now serves ${o.model} ${versions.next}\n` : '')
+        + (o.challenger !== undefined
+          ? `route ${o.route}: arm ${o.challenger} now serves ${o.model} ${versions.next}\n`
+          : '')
         + `put it live with: croupier deploy ${o.model} ${versions.next}\n`,
     );
   } finally {

@@ -46,7 +46,9 @@ export function readCandidate(outDir: string, live: Manifest): { bytes: Buffer; 
     );
   const score = live.monitor!.score;
   if (!summaryOnnx.outputs.includes(score))
-    throw new TrainerError(`model.onnx has no output "${score}" (the live version's monitor.score), only ${list(summaryOnnx.outputs)}`);
+    throw new TrainerError(
+      `model.onnx has no output "${score}" (the live version's monitor.score), only ${list(summaryOnnx.outputs)}`,
+    );
   let partial: Partial = {};
   const file = join(outDir, 'model.json');
   if (existsSync(file)) {
@@ -55,18 +57,19 @@ export function readCandidate(outDir: string, live: Manifest): { bytes: Buffer; 
     } catch (e) {
       throw new TrainerError(`the trainer's model.json is not JSON (${(e as Error).message})`);
     }
-    if (typeof partial !== 'object' || partial === null) throw new TrainerError("the trainer's model.json is not an object");
+    if (typeof partial !== 'object' || partial === null)
+      throw new TrainerError("the trainer's model.json is not an object");
   }
   if (partial.inputs !== undefined) {
     const given = partial.inputs as TensorSpec[];
     const same =
-      Array.isArray(given) &&
-      given.length === live.inputs.length &&
-      live.inputs.every((t, k) => {
+      Array.isArray(given)
+      && given.length === live.inputs.length
+      && live.inputs.every((t, k) => {
         const g = given[k];
         return (
-          g?.name === t.name &&
-          JSON.stringify(g.featureNames ?? [g.name]) === JSON.stringify(t.featureNames ?? [t.name])
+          g?.name === t.name
+          && JSON.stringify(g.featureNames ?? [g.name]) === JSON.stringify(t.featureNames ?? [t.name])
         );
       });
     if (!same)

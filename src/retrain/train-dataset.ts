@@ -150,6 +150,7 @@ export function readDataset(dir: string): Dataset {
     if (read !== f.rows) throw new DatasetError(`${path} holds ${read} rows, dataset.json says ${f.rows}`);
     rows += read;
   }
-  if (rows !== manifest.rows) throw new DatasetError(`the part files hold ${rows} rows, dataset.json says ${manifest.rows}`);
+  if (rows !== manifest.rows)
+    throw new DatasetError(`the part files hold ${rows} rows, dataset.json says ${manifest.rows}`);
   return { dir, manifest, rows, values: new Map(manifest.columns.map((c, k) => [c.name, values[k]!])) };
 }

@@ -61,7 +61,8 @@ export function examples(dataset: Dataset, live: Manifest): Examples {
     const role = dataset.manifest.columns.find(
       (c) => c.role === 'feature' && (c.name === name || c.name === `feature.${name}`),
     );
-    if (!role) throw new DatasetError(`the dataset has no column for feature "${name}" of ${live.name} ${live.version}`);
+    if (!role)
+      throw new DatasetError(`the dataset has no column for feature "${name}" of ${live.name} ${live.version}`);
     const values = dataset.values.get(role.name)!;
     if (!(values instanceof Float64Array))
       throw new DatasetError(
@@ -101,6 +102,8 @@ export function examples(dataset: Dataset, live: Manifest): Examples {
     );
   const holdoutPositives = count(holdout);
   if (holdoutPositives === 0 || holdoutPositives === holdout.length)
-    throw new DatasetError('the holdout rows (the last 20% by time) hold one class only: AUC cannot compare the models');
+    throw new DatasetError(
+      'the holdout rows (the last 20% by time) hold one class only: AUC cannot compare the models',
+    );
   return { features, columns, positive, atMs, train, holdout, skipped: n - usable.length };
 }

@@ -61,7 +61,8 @@ export function runTrainer(
     child.on('close', (code, sig) => {
       clearTimeout(timer);
       clearTimeout(killer);
-      if (timedOut) return reject(new TrainerError(`the trainer "${command}" did not finish within ${timeoutS} s and was stopped`));
+      if (timedOut)
+        return reject(new TrainerError(`the trainer "${command}" did not finish within ${timeoutS} s and was stopped`));
       if (code !== 0)
         return reject(
           new TrainerError(`the trainer "${command}" failed (${sig ? `killed by ${sig}` : `exit code ${code}`})`),

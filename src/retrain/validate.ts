@@ -23,7 +23,12 @@ export interface Validation {
 }
 
 /** The score of `rows` by a model that takes `manifest`'s inputs. */
-export function scoreExamples(model: Uint8Array, manifest: Manifest, ex: Examples, rows: Uint32Array): Promise<Float64Array> {
+export function scoreExamples(
+  model: Uint8Array,
+  manifest: Manifest,
+  ex: Examples,
+  rows: Uint32Array,
+): Promise<Float64Array> {
   const index = new Map(ex.features.map((f, j) => [f, ex.columns[j]!]));
   return scoreRows(model, manifest.inputs, manifest.monitor!.score, (name) => index.get(name)!, rows);
 }

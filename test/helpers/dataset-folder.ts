@@ -34,7 +34,19 @@ type Column = { name: string; type: 'utf8' | 'float64' | 'timestamp_ms'; role: s
 
 function columnsOf(rows: readonly Row[], route: string): Column[] {
   const featureNames = [...new Set(rows.flatMap((r) => Object.keys(r.features)))];
-  const fixed = new Set(['decision', 'at', 'route', 'arm', 'model', 'version', 'propensity', 'score', 'reward', 'label', 'outcomeAt']);
+  const fixed = new Set([
+    'decision',
+    'at',
+    'route',
+    'arm',
+    'model',
+    'version',
+    'propensity',
+    'score',
+    'reward',
+    'label',
+    'outcomeAt',
+  ]);
   const numericLabel = rows.every((r) => r.label === null || typeof r.label !== 'string');
   return [
     { name: 'decision', type: 'utf8', role: 'id', get: (r) => r.decision },
@@ -118,7 +130,12 @@ export function writeDatasetFolder(dir: string, rows: readonly Row[], o: FolderO
     const name = `part-${String(k).padStart(5, '0')}.${format}`;
     const bytes = format === 'arrow' ? arrowBytes(chunk, columns, o.batchRows ?? 65_536) : csvBytes(chunk, columns);
     writeFileSync(join(dir, name), bytes);
-    files.push({ name, rows: chunk.length, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    files.push({
+      name,
+      rows: chunk.length,
+      bytes: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
     if (rows.length === 0) break;
   }
   let from = Infinity;
@@ -137,7 +154,9 @@ export function writeDatasetFolder(dir: string, rows: readonly Row[], o: FolderO
     createdAt: new Date().toISOString(),
     columns: columns.map(({ name, type, role }) => ({ name, type, role })),
     files,
-    sha256: createHash('sha256').update(files.map((f) => f.sha256).join('')).digest('hex'),
+    sha256: createHash('sha256')
+      .update(files.map((f) => f.sha256).join(''))
+      .digest('hex'),
   };
   writeFileSync(join(dir, 'dataset.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return dir;

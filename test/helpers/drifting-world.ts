@@ -44,12 +44,12 @@ export class DriftingWorld {
     // Two orthonormal directions: w(t) = cos(θt) a + sin(θt) b.
     const a = Float64Array.from({ length: width }, () => gauss(this.rng));
     const na = Math.hypot(...a);
-    a.forEach((v, j) => (a[j] = v / na));
+    for (let j = 0; j < width; j++) a[j] = a[j]! / na;
     const b = Float64Array.from({ length: width }, () => gauss(this.rng));
     const dot = b.reduce((s, v, j) => s + v * a[j]!, 0);
-    b.forEach((v, j) => (b[j] = v - dot * a[j]!));
+    for (let j = 0; j < width; j++) b[j] = b[j]! - dot * a[j]!;
     const nb = Math.hypot(...b);
-    b.forEach((v, j) => (b[j] = v / nb));
+    for (let j = 0; j < width; j++) b[j] = b[j]! / nb;
     this.a = a;
     this.b = b;
   }
@@ -69,7 +69,9 @@ export class DriftingWorld {
       const frac = (i + 0.5) / n;
       const z = Float64Array.from(this.features, () => gauss(this.rng));
       const features: Record<string, number> = {};
-      this.features.forEach((f, j) => (features[f] = this.means[j]! + this.scales[j]! * z[j]!));
+      this.features.forEach((f, j) => {
+        features[f] = this.means[j]! + this.scales[j]! * z[j]!;
+      });
       const y = this.rng() < this.truth(z, week + frac) ? 1 : 0;
       const atMs = EPOCH_MS + Math.floor((week + frac) * WEEK_MS);
       out.push({

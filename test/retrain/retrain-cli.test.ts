@@ -25,7 +25,7 @@ let models: string;
 let recent: string; // weeks 6 and 7
 let recentRows: Row[];
 
-function fit(rows: readonly Row[]) {
+function fitRows(rows: readonly Row[]) {
   const columns = world.features.map((f) => Float64Array.from(rows, (r) => r.features[f] as number));
   const y = Uint8Array.from(rows, (r) => Number(r.label));
   return fitLogistic(columns, y, Uint32Array.from(rows.keys()));
@@ -33,7 +33,7 @@ function fit(rows: readonly Row[]) {
 
 /** scorer/1: a logistic regression fitted on week 0, as a team would have deployed it then. */
 function writeLiveModel(dir: string): void {
-  const f = fit(world.rows(0, 4000));
+  const f = fitRows(world.rows(0, 4000));
   const bytes = logisticModel({
     inputs: [{ name: 'features', weights: f.weights }],
     bias: f.bias,
@@ -117,7 +117,7 @@ async function versions(): Promise<string[]> {
 /** The weights a trainer of one's own would find on the training part of `recent`, as [w..., b]. */
 function externalWeights(sign: 1 | -1): string {
   const sorted = [...recentRows].sort((a, b) => a.atMs - b.atMs);
-  const f = fit(sorted.slice(0, Math.round(sorted.length * 0.8)));
+  const f = fitRows(sorted.slice(0, Math.round(sorted.length * 0.8)));
   return JSON.stringify([...Array.from(f.weights, (w) => sign * w), sign * f.bias]);
 }
 
@@ -143,7 +143,12 @@ describe('croupier retrain: refusals register nothing', () => {
   it('a trainer that fails, times out, or writes a model whose inputs differ (exit 4)', async () => {
     const started = Date.now();
     const [failed, slow, mismatched] = await Promise.all([
-      retrain(['--dataset', recent, '--trainer', `"${process.execPath}" -e "console.error('diverged'); process.exit(3)"`]),
+      retrain([
+        '--dataset',
+        recent,
+        '--trainer',
+        `"${process.execPath}" -e "console.error('diverged'); process.exit(3)"`,
+      ]),
       retrain([
         '--dataset',
         recent,
@@ -215,7 +220,11 @@ describe('croupier retrain: a candidate registered, never live', () => {
     // Recomputed here, independently: the last 20% by time, both models scored by ONNX Runtime.
     const holdout = [...recentRows].sort((a, b) => a.atMs - b.atMs).slice(2400);
     const x = new Float32Array(holdout.length * 32);
-    holdout.forEach((row, i) => world.features.forEach((f, j) => (x[i * 32 + j] = row.features[f] as number)));
+    holdout.forEach((row, i) => {
+      world.features.forEach((f, j) => {
+        x[i * 32 + j] = row.features[f] as number;
+      });
+    });
     const labels = holdout.map((row) => Number(row.label));
     for (const [version, reported] of [
       ['1', v.live],
