@@ -13,6 +13,13 @@ export class TrainerError extends Error {}
 
 const KILL_GRACE_MS = 5000;
 
+/** Ours, less the admin token: a trainer reads data and writes a model, it never calls the gateway. */
+function trainerEnv(datasetDir: string, outDir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CROUPIER_DATASET: datasetDir, CROUPIER_OUTPUT: outDir };
+  delete env.CROUPIER_ADMIN_TOKEN;
+  return env;
+}
+
 export interface ExternalRun {
   readonly trainer: string;
   readonly seconds: number;
@@ -32,7 +39,7 @@ export function runTrainer(
     const child = spawn(command, {
       shell: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CROUPIER_DATASET: datasetDir, CROUPIER_OUTPUT: outDir },
+      env: trainerEnv(datasetDir, outDir),
       // Its own process group, so a timeout stops the shell and everything it started.
       detached: process.platform !== 'win32',
     });

@@ -275,6 +275,7 @@ describe('croupier retrain: a candidate registered, never live', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/fixture trainer: 3000 rows of scoring, 32 weights/);
+    expect(r.stderr).toMatch(/admin token visible: false/);
     expect(r.stdout).toMatch(/route scoring: arm challenger now serves scorer 4/);
     const manifest = JSON.parse(readFileSync(join(models, 'scorer', '4', 'model.json'), 'utf8')) as {
       source: { notebook: string; trainer: string };
