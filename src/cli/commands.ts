@@ -3,7 +3,7 @@ import { audit } from './audit-commands.js';
 import { adminFlags, HELP_FLAG, type Command } from './command.js';
 import { deploy, rollback, routes, status } from './model-commands.js';
 import { pack, push } from './release-commands.js';
-import { DEFAULT_TRAINER_TIMEOUT_S, retrain } from './retrain-command.js';
+import { DEFAULT_TRAINER_TIMEOUT_S } from './retrain-options.js';
 
 /** Quick reads; changes that load and warm a version (in every worker, maybe on every replica) get longer. */
 const READ_TIMEOUT_S = 30;
@@ -133,6 +133,7 @@ export const ADMIN_COMMANDS: readonly Command[] = [
       ...adminFlags(RETRAIN_TIMEOUT_S),
     },
     timeoutS: RETRAIN_TIMEOUT_S,
-    run: retrain,
+    // Loaded when run: ONNX Runtime and Arrow are not what `croupier status` should wait for.
+    run: async (ctx, args) => (await import('./retrain-command.js')).retrain(ctx, args),
   },
 ];

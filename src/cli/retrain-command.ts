@@ -19,65 +19,15 @@ import { trainBuiltin, type BuiltinFit } from '../retrain/train-builtin.js';
 import { DatasetError, readDataset } from '../retrain/train-dataset.js';
 import { examples, modelFeatures } from '../retrain/train-examples.js';
 import { runTrainer, TrainerError } from '../retrain/train-external.js';
-import { DEFAULT_TOLERANCE_AUC, scoreExamples, validate, type Validation } from '../retrain/validate.js';
+import { scoreExamples, validate, type Validation } from '../retrain/validate.js';
 import { CliFailure } from './admin-client.js';
-import { UsageError } from './args.js';
 import type { Context } from './command.js';
 import { packageVersion } from './help.js';
 import { uploadRelease } from './release-commands.js';
 import { validationTable } from './retrain-report.js';
+import { datasetFolder, options, type Options } from './retrain-options.js';
 
 export const RETRAIN_EXIT = { datasetUnusable: 3, trainerFailed: 4, worseThanLive: 5 } as const;
-export const DEFAULT_TRAINER_TIMEOUT_S = 3600;
-
-const USAGE =
-  'usage: croupier retrain <model> --route R --dataset DIR [--trainer CMD] [--challenger ARM] [--tolerance 0.005] [--force]';
-
-interface Options {
-  model: string;
-  route: string;
-  trainer: string | undefined;
-  challenger: string | undefined;
-  tolerance: number;
-  force: boolean;
-  trainerTimeoutS: number;
-}
-
-function options(ctx: Context, args: readonly string[]): Options {
-  const v = ctx.line.values;
-  const [model, ...extra] = args;
-  if (!model || extra.length) throw new UsageError(USAGE);
-  const route = v.get('route');
-  if (typeof route !== 'string')
-    throw new UsageError('--route R is required: the route whose rows train the model (see croupier retrain --help)');
-  const raw = v.get('tolerance');
-  const tolerance = raw === undefined ? DEFAULT_TOLERANCE_AUC : Number(raw);
-  if (typeof raw === 'string' && !(/^\d+(\.\d+)?$/.test(raw) && tolerance <= 1))
-    throw new UsageError(`--tolerance takes an AUC difference from 0 to 1, got "${String(raw)}"`);
-  const rawTimeout = v.get('trainer-timeout');
-  const trainerTimeoutS = rawTimeout === undefined ? DEFAULT_TRAINER_TIMEOUT_S : Number(rawTimeout);
-  if (!(trainerTimeoutS > 0))
-    throw new UsageError(`--trainer-timeout takes seconds above 0, got "${String(rawTimeout)}"`);
-  const trainer = v.get('trainer');
-  const challenger = v.get('challenger');
-  return {
-    model,
-    route,
-    trainer: typeof trainer === 'string' ? trainer : undefined,
-    challenger: typeof challenger === 'string' ? challenger : undefined,
-    tolerance,
-    force: v.get('force') === true,
-    trainerTimeoutS,
-  };
-}
-
-/** The export folder to train on. (Where a later change exports first when --dataset is not given.) */
-async function datasetFolder(ctx: Context, _o: Options): Promise<string> {
-  const dir = ctx.line.values.get('dataset');
-  if (typeof dir !== 'string')
-    throw new UsageError('--dataset DIR is required: an export folder (see croupier retrain --help)');
-  return dir;
-}
 
 const failure = (code: number, e: unknown): CliFailure => new CliFailure(code, (e as Error).message);
 

@@ -23,6 +23,9 @@ export interface Metrics {
   readonly calibration: Calibration;
 }
 
+/** How far below the live version's AUC a candidate may be and still be registered, by default. */
+export const DEFAULT_TOLERANCE_AUC = 0.005;
+
 const CALIBRATION_BINS = 10;
 /** Probabilities are clipped this far from 0 and 1 so that one confident miss costs a finite log loss. */
 const EPS = 1e-15;

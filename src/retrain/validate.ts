@@ -9,8 +9,6 @@ import type { Examples } from './train-examples.js';
 import { metrics, type Metrics } from './validate-metrics.js';
 import { scoreRows } from './validate-score.js';
 
-export const DEFAULT_TOLERANCE_AUC = 0.005;
-
 export interface Validation {
   readonly holdout: { readonly rows: number; readonly from: string; readonly to: string };
   readonly candidate: Metrics;
