@@ -170,6 +170,34 @@ describe('croupier retrain: refusals register nothing', () => {
     expect(mismatched.stderr).toMatch(/inputs do not match .*missing "features", unexpected "x"/);
     expect(await versions()).toEqual(['1']);
   });
+
+  it("the command's own --timeout stops the trainer with it (exit 124, no process left behind)", async () => {
+    const pidFile = join(work, 'trainer.pid');
+    const script = `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 60000)`;
+    const r = await retrain([
+      '--dataset',
+      recent,
+      '--trainer',
+      `"${process.execPath}" -e "${script.replaceAll('"', '\\"')}"`,
+      '--timeout',
+      '3',
+    ]);
+    expect(r.code, r.stderr).toBe(124);
+    expect(r.stderr).toMatch(/timed out after 3 s waiting for the trainer/);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    // SIGKILL is sent to the trainer's process group as the CLI gives up: it is gone at once.
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((ok) => setTimeout(ok, 100));
+      } catch {
+        alive = false;
+      }
+    }
+    expect(alive).toBe(false);
+    expect(await versions()).toEqual(['1']);
+  });
 });
 
 describe('croupier retrain: a candidate registered, never live', () => {
