@@ -12,7 +12,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import onnxProto from 'onnx-proto';
-import { histogramBin } from '../src/monitoring/drift.js';
+import { floatTensor, floatValueInfo, OPSET } from '../src/retrain/onnx-writer.js';
+import { decileHistogram, sig6, summary, type Summary } from '../src/retrain/train-baseline.js';
 import { seededRng, type Rng } from '../src/routing/sampling.js';
 import type { onnx as Onnx } from 'onnx-proto';
 
@@ -20,7 +21,6 @@ const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const CREATED = '2026-01-01T00:00:00.000Z';
 const SAMPLES = 10_000;
-const OPSET = 13;
 
 // ---------- seeded randomness (the gateway's own mulberry32, so there is one copy) ----------
 type Sampler = (rng: Rng) => number;
@@ -235,12 +235,7 @@ const ROUTES = {
 };
 
 // ---------- numerics ----------
-interface Stats {
-  mean: number;
-  std: number;
-  min: number;
-  max: number;
-}
+type Stats = Summary;
 /** Dense layer, weights row-major [inputs][outputs] as in MatMul(x, W). */
 interface Layer {
   w: Float64Array;
@@ -249,24 +244,11 @@ interface Layer {
   outputs: number;
 }
 
-const sig6 = (x: number): number => Number(x.toPrecision(6)) + 0; // + 0 turns -0 into 0
 const at = (a: ArrayLike<number>, i: number): number => a[i] ?? NaN;
 
-function columnStats(rows: Float64Array[], col: number): Stats {
-  let sum = 0,
-    min = Infinity,
-    max = -Infinity;
-  for (const row of rows) {
-    const v = at(row, col);
-    sum += v;
-    min = Math.min(min, v);
-    max = Math.max(max, v);
-  }
-  const mean = sum / rows.length;
-  let sq = 0;
-  for (const row of rows) sq += (at(row, col) - mean) ** 2;
-  return { mean: sig6(mean), std: sig6(Math.sqrt(sq / rows.length)), min: sig6(min), max: sig6(max) };
-}
+/** One column's summary (train-baseline.ts, shared with the built-in trainer). */
+const columnStats = (rows: Float64Array[], col: number): Stats =>
+  summary(Float64Array.from(rows, (row) => at(row, col)));
 
 function initLayer(rng: Rng, inputs: number, outputs: number, signs?: readonly number[]): Layer {
   const scale = Math.sqrt(2 / inputs);
@@ -323,46 +305,6 @@ function buildNetwork(
   return { layers, scores };
 }
 
-// ---------- baseline histograms (drift: src/monitoring/drift.ts) ----------
-/** The shortest decimal form of a number strictly between `lo` and `hi`, near their middle. */
-function between(lo: number, hi: number): number {
-  const mid = (lo + hi) / 2;
-  for (let digits = 6; digits <= 17; digits++) {
-    const v = Number(mid.toPrecision(digits)) + 0;
-    if (v > lo && v < hi) return v;
-  }
-  return mid;
-}
-
-/**
- * Decile histogram of `values`: the inner edges sit at the 10%…90% quantiles, each placed halfway
- * between the quantile value and the distinct value below it (at the minimum: the one above it), so
- * that no training value lies on an edge and rounding a value to float32, as requests carry it,
- * never moves it across one. Ties (discrete features) merge edges: such features get fewer bins.
- * Counts are the rows per bin, binned as the gateway bins float32 values.
- */
-function decileHistogram(values: Float64Array): { edges: number[]; counts: number[] } {
-  const sorted = Float64Array.from(values).sort();
-  const n = sorted.length;
-  const edges: number[] = [];
-  for (let q = 1; q <= 9; q++) {
-    let i = Math.floor((q * n) / 10);
-    let j = i;
-    while (i > 0 && at(sorted, i - 1) === at(sorted, j)) i--;
-    if (i === 0) {
-      // The quantile is the minimum: the edge goes above it, under the next distinct value.
-      while (j < n && at(sorted, j) === at(sorted, 0)) j++;
-      if (j === n) continue;
-      i = j;
-    }
-    const edge = between(at(sorted, i - 1), at(sorted, i));
-    if (edges.length === 0 || edge > edges[edges.length - 1]!) edges.push(edge);
-  }
-  const counts = new Array<number>(edges.length + 1).fill(0);
-  for (const v of values) counts[histogramBin(edges, Math.fround(v))]!++;
-  return { edges, counts };
-}
-
 /** The rows a demo model was trained on (its baseline rows), drawn as the generator draws them. */
 function drawRows(spec: ModelSpec, rng: Rng): Float64Array[] {
   const width = spec.features.length;
@@ -390,16 +332,8 @@ export function demoTrainingRows(
 }
 
 // ---------- ONNX encoding ----------
-function tensor(name: string, dims: number[], values: Float64Array): Onnx.ITensorProto {
-  const rawData = new Uint8Array(values.length * 4);
-  const view = new DataView(rawData.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true); // explicit little-endian
-  return { name, dims, dataType: FLOAT, rawData };
-}
-const valueInfo = (name: string, width: number): Onnx.IValueInfoProto => ({
-  name,
-  type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } },
-});
+const tensor = floatTensor;
+const valueInfo = floatValueInfo;
 
 function encodeModel(spec: ModelSpec, layers: Layer[]): Uint8Array {
   const node: Onnx.INodeProto[] = [];

@@ -16,6 +16,7 @@ import { parseRouteSpec, RouteSpecError } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
 import type { AuditFields } from '../state/audit-chain.js';
 import { nameTooLong } from './names.js';
+import { packRelease } from './release.js';
 import { receiveRelease, type StagedRelease } from './release-upload.js';
 import type { ReplicaLoad, RouteSaver } from '../state/admin-state.js';
 
@@ -117,6 +118,14 @@ export class AdminActions {
         : {}),
     }));
     return { models, refused: registry.refused };
+  }
+
+  /** A version packed as `croupier pack` packs it (manifest, model file, SHA256SUMS); 404 for an unknown one. */
+  release(model: string, version: string): Buffer {
+    const m = this.deps.lifecycle.model(model);
+    const v = isId(version) ? m.versions.get(version) : undefined;
+    if (!v) throw new CroupierError('version_not_found', `model "${model}" has no version "${version.slice(0, 64)}"`);
+    return packRelease(v.dir).archive;
   }
 
   /** Throws model_not_found (404) before a body is read. */

@@ -297,6 +297,7 @@ export class AdminRoutes {
       // Any body is ignored: rollback takes no arguments.
       rollback: (call) => this.change(call, (seal) => a.rollback(call.target!, seal)),
       push: (call) => this.push(call),
+      'release.read': (call, req) => this.readRelease(call, req.getParameter(1) ?? ''),
       'routes.list': (call) => this.answerRead(call, a.routes()),
       'routes.put': (call) => this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal)),
       'routes.reset': (call) => this.change(call, () => a.resetRoute(call.target!)),
@@ -372,6 +373,18 @@ export class AdminRoutes {
       (release) => this.change(call, () => this.actions.push(call.target!, release)),
       (e: unknown) => this.refuse(call, e),
     );
+  }
+
+  /** A version as a release archive (gzipped tar, as `croupier pack` makes it): a read, not audited. */
+  private readRelease(call: Call, version: string): void {
+    let archive: Buffer;
+    try {
+      archive = this.actions.release(call.target!, version);
+    } catch (e) {
+      return this.refuse(call, e);
+    }
+    this.metrics.adminAction(call.action, 'ok');
+    call.ex.send(200, archive, { 'content-type': 'application/gzip' });
   }
 
   /** A monitoring read (`/admin/monitor`, `/series`): answered from the monitor's windows. */

@@ -33,6 +33,21 @@ export class AdminClient {
 
   /** `doing`: what a timeout message says the command was doing (default: waiting for this answer). */
   async request<T>(method: string, path: string, body?: { json: unknown } | Upload, doing?: string): Promise<T> {
+    return (await this.call(method, path, body, doing, false)).parsed as T;
+  }
+
+  /** A GET whose answer is bytes (a release archive). */
+  async download(path: string, doing?: string): Promise<Buffer> {
+    return (await this.call('GET', path, undefined, doing, true)).bytes!;
+  }
+
+  private async call(
+    method: string,
+    path: string,
+    body: { json: unknown } | Upload | undefined,
+    doing: string | undefined,
+    binary: boolean,
+  ): Promise<{ parsed?: unknown; bytes?: Buffer }> {
     this.deadline.doing = doing ?? `waiting for ${this.url} to answer ${method} ${path}`;
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
@@ -53,6 +68,7 @@ export class AdminClient {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new CliFailure(2, `cannot reach ${this.url} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
     }
+    if (binary && res.ok) return { bytes: Buffer.from(await res.arrayBuffer()) };
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -66,6 +82,6 @@ export class AdminClient {
       if (res.status === 401 && !this.token) message += '; set CROUPIER_ADMIN_TOKEN or pass --token-file';
       throw new CliFailure(1, message);
     }
-    return parsed as T;
+    return { parsed };
   }
 }

@@ -3,10 +3,13 @@ import { audit } from './audit-commands.js';
 import { adminFlags, HELP_FLAG, type Command } from './command.js';
 import { deploy, rollback, routes, status } from './model-commands.js';
 import { pack, push } from './release-commands.js';
+import { DEFAULT_TRAINER_TIMEOUT_S } from './retrain-options.js';
 
 /** Quick reads; changes that load and warm a version (in every worker, maybe on every replica) get longer. */
 const READ_TIMEOUT_S = 30;
 const LOAD_TIMEOUT_S = 600;
+/** Reading, training, validating and registering: a trainer of one's own may take a while. */
+const RETRAIN_TIMEOUT_S = 7200;
 
 export const ADMIN_COMMANDS: readonly Command[] = [
   {
@@ -95,5 +98,42 @@ export const ADMIN_COMMANDS: readonly Command[] = [
     flags: adminFlags(LOAD_TIMEOUT_S),
     timeoutS: LOAD_TIMEOUT_S,
     run: push,
+  },
+  {
+    name: 'retrain',
+    usage: ['<model> --route R --dataset DIR [--trainer CMD] [--challenger ARM] [--tolerance 0.005] [--force]'],
+    summary: 'train, validate and register a candidate version (never live)',
+    about:
+      'Trains a candidate for <model> on an export folder (croupier export) of --route: a logistic regression\n'
+      + "on the live version's features, or --trainer CMD (run with CROUPIER_DATASET and CROUPIER_OUTPUT set;\n"
+      + 'it writes model.onnx). Croupier scores the candidate and the live version on the last 20% of the rows\n'
+      + "by time and registers the candidate as the next version, not live, unless its AUC is below live's by\n"
+      + 'more than --tolerance. Exit codes: 0 registered, 1 the gateway refused, 2 usage or unreachable,\n'
+      + '3 dataset unusable, 4 trainer failed or model unusable, 5 worse than live (not registered), 124 timeout.',
+    flags: {
+      route: { type: 'string', value: 'R', help: 'the route whose rows train the model (required)' },
+      dataset: { type: 'string', value: 'DIR', help: 'an export folder with dataset.json (croupier export)' },
+      trainer: {
+        type: 'string',
+        value: 'CMD',
+        help: 'a program to train instead of the built-in logistic regression (run by the shell)',
+      },
+      'trainer-timeout': {
+        type: 'string',
+        value: 'SECONDS',
+        help: `stop the trainer after this long (default ${DEFAULT_TRAINER_TIMEOUT_S})`,
+      },
+      challenger: { type: 'string', value: 'ARM', help: 'put the candidate on the route as this arm' },
+      tolerance: {
+        type: 'string',
+        value: 'AUC',
+        help: "how far below live's AUC the candidate may be and still be registered (default 0.005)",
+      },
+      force: { type: 'boolean', help: 'register the candidate even if it is worse than live' },
+      ...adminFlags(RETRAIN_TIMEOUT_S),
+    },
+    timeoutS: RETRAIN_TIMEOUT_S,
+    // Loaded when run: ONNX Runtime and Arrow are not what `croupier status` should wait for.
+    run: async (ctx, args) => (await import('./retrain-command.js')).retrain(ctx, args),
   },
 ];

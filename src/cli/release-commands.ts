@@ -74,9 +74,35 @@ export async function push(ctx: Context, args: readonly string[]): Promise<void>
   } catch (e) {
     throw new UsageError(`cannot push ${file}: ${reason(e)}`);
   }
+  const answer = await uploadRelease(ctx, archive, release, basename(file), file);
+  if (ctx.out.json) return ctx.out.print(JSON.stringify(answer, null, 2) + '\n');
+  ctx.out.print(
+    `pushed ${answer.model} ${answer.version} (sha256 ${answer.sha256.slice(0, 12)}), loaded in every worker; live is still ${answer.live}\n`
+      + `put it live with: croupier deploy ${answer.model} ${answer.version}\n`,
+  );
+}
+
+export interface PushAnswer {
+  model: string;
+  version: string;
+  sha256: string;
+  live: string;
+}
+
+/**
+ * Uploads a checked release archive (bytes sent on stderr as they go) and waits while the gateway
+ * loads and warms it; `croupier push` and `croupier retrain` register versions this one way.
+ */
+export async function uploadRelease(
+  ctx: Context,
+  archive: Buffer,
+  release: { model: string; version: string },
+  label: string,
+  file: string,
+): Promise<PushAnswer> {
   const { deadline, term } = ctx;
   const loading = `${release.model} ${release.version}`;
-  const progress = new TransferProgress(term, `push ${basename(file)}`, archive.length);
+  const progress = new TransferProgress(term, `push ${label}`, archive.length);
   let sent = 0;
   let stopWaiting: (() => void) | undefined;
   // Counted as fetch takes each chunk for the connection: bytes sent, give or take one socket buffer.
@@ -93,11 +119,10 @@ export async function push(ctx: Context, args: readonly string[]): Promise<void>
       stopWaiting = showWaiting(term, `loading and warming ${loading} in every worker`);
     },
   });
-  let answer;
   try {
-    answer = await ctx
+    return await ctx
       .client()
-      .request<{ model: string; version: string; sha256: string; live: string }>(
+      .request<PushAnswer>(
         'POST',
         `/admin/models/${encodeURIComponent(release.model)}/versions`,
         { stream, length: archive.length, type: 'application/gzip' },
@@ -106,9 +131,4 @@ export async function push(ctx: Context, args: readonly string[]): Promise<void>
   } finally {
     stopWaiting?.();
   }
-  if (ctx.out.json) return ctx.out.print(JSON.stringify(answer, null, 2) + '\n');
-  ctx.out.print(
-    `pushed ${answer.model} ${answer.version} (sha256 ${answer.sha256.slice(0, 12)}), loaded in every worker; live is still ${answer.live}\n`
-      + `put it live with: croupier deploy ${answer.model} ${answer.version}\n`,
-  );
 }

@@ -52,6 +52,8 @@ export const ROUTES = [
   { method: 'POST', path: '/admin/models/:model/deploy', admin: 'deploy', names: 'model' },
   { method: 'POST', path: '/admin/models/:model/rollback', admin: 'rollback', names: 'model' },
   { method: 'POST', path: '/admin/models/:model/versions', admin: 'push', names: 'model' },
+  // A version as a release archive (`croupier retrain` reads the live version's manifest and model).
+  { method: 'GET', path: '/admin/models/:model/versions/:version/release', admin: 'release.read', names: 'model' },
   { method: 'GET', path: '/admin/routes', admin: 'routes.list' },
   { method: 'PUT', path: '/admin/routes/:route', admin: 'routes.put', names: 'route' },
   { method: 'POST', path: '/admin/routes/:route/reset', admin: 'routes.reset', names: 'route' },

@@ -25,7 +25,7 @@ function croupier(args: string[]): Promise<Run> {
   });
 }
 
-const COMMANDS = ['serve', 'status', 'deploy', 'rollback', 'routes', 'audit', 'pack', 'push'];
+const COMMANDS = ['serve', 'status', 'deploy', 'rollback', 'routes', 'audit', 'pack', 'push', 'retrain'];
 
 describe('help', () => {
   it.each(COMMANDS)(
@@ -57,7 +57,7 @@ describe('help', () => {
   });
 
   it('the admin commands list --url, --token-file, --timeout and --json with their defaults', async () => {
-    for (const name of ['status', 'deploy', 'rollback', 'routes', 'audit', 'push']) {
+    for (const name of ['status', 'deploy', 'rollback', 'routes', 'audit', 'push', 'retrain']) {
       const { stdout } = await croupier([name, '--help']);
       expect(stdout, name).toMatch(/--url URL\s+.*default http:\/\/127\.0\.0\.1:8080/);
       expect(stdout, name).toMatch(/--token-file PATH\s/);
@@ -113,6 +113,18 @@ describe('usage errors: one line on stderr, exit 2, nothing on stdout', () => {
     [['status', 'extra'], 'croupier status: usage: croupier status'],
     [['deploy', 'fraud'], 'croupier deploy: usage: croupier deploy <model> <version>'],
     [['routes', 'reset', 'a', 'b'], 'croupier routes: usage: croupier routes reset <route>'],
+    [
+      ['retrain', 'fraud', '--dataset', 'd'],
+      'croupier retrain: --route R is required: the route whose rows train the model (see croupier retrain --help)',
+    ],
+    [
+      ['retrain', 'fraud', '--route', 'r', '--dataset', 'd', '--tolerance', '-1'],
+      'croupier retrain: --tolerance needs a value',
+    ],
+    [
+      ['retrain', 'fraud', '--route', 'r', '--dataset', 'd', '--tolerance', 'NaN'],
+      'croupier retrain: --tolerance takes an AUC difference from 0 to 1, got "NaN"',
+    ],
     [['--bogus'], 'croupier: unknown option --bogus (see croupier --help)'],
     [['--version', 'extra'], 'croupier: --version takes nothing more'],
     [['launch'], 'croupier: unknown command "launch" (see croupier --help)'],

@@ -514,3 +514,96 @@ describe('options people set', () => {
     });
   });
 });
+
+describe('the weekly retrain CronJob', () => {
+  const on = {
+    retrain: { enabled: true, model: 'fraud', route: 'fraud-scoring', token: { inline: 'a-long-retrain-token' } },
+    admin: { service: { enabled: true } },
+  };
+
+  it('is off by default', () => {
+    expect(renderChart().kind('CronJob')).toEqual([]);
+  });
+
+  it('runs weekly: export into a shared folder, then retrain from it against the admin Service, with its own token', () => {
+    const rendered = renderChart({ ...on, retrain: { ...on.retrain, challenger: 'challenger' } });
+    const cron = one(rendered.kind('CronJob'), 'CronJob');
+    expect(cron.spec.schedule).toBe('0 3 * * 1');
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    const job = cron.spec.jobTemplate.spec;
+    expect(job.backoffLimit).toBe(0);
+    const pod = job.template.spec;
+    expect(pod.restartPolicy).toBe('Never');
+    const [exporter] = pod.initContainers;
+    const [retrainer] = pod.containers;
+    expect(exporter.args).toEqual([
+      'export',
+      '--route',
+      'fraud-scoring',
+      '--since',
+      '7d',
+      '-o',
+      '/data/dataset',
+      '--url',
+      'http://croupier-admin:9090',
+    ]);
+    expect(retrainer.args).toEqual([
+      'retrain',
+      'fraud',
+      '--route',
+      'fraud-scoring',
+      '--dataset',
+      '/data/dataset',
+      '--tolerance',
+      '0.005',
+      '--challenger',
+      'challenger',
+      '--url',
+      'http://croupier-admin:9090',
+    ]);
+    const secret = rendered.kind('Secret').find((s: Manifest) => s.metadata.name === 'croupier-retrain');
+    expect(secret.stringData.token).toBe('a-long-retrain-token');
+    for (const c of [exporter, retrainer]) {
+      expect(c.env).toEqual([
+        { name: 'CROUPIER_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'croupier-retrain', key: 'token' } } },
+      ]);
+      expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+      expect(c.volumeMounts.map((m: Manifest) => m.mountPath)).toContain('/data');
+    }
+    expect(retrainer.volumeMounts.map((m: Manifest) => m.mountPath)).toContain('/tmp');
+    // The NetworkPolicy lets the Job's pods (and only them, of the retrain's) reach the admin port.
+    const policy = one(rendered.kind('NetworkPolicy'), 'NetworkPolicy');
+    const rule = policy.spec.ingress.find((r: Manifest) => r.ports[0].port === 'admin');
+    expect(selects(rule.from[0].podSelector.matchLabels, job.template.metadata.labels)).toBe(true);
+    const d = one(rendered.kind('Deployment'), 'Deployment');
+    expect(selects(d.spec.selector.matchLabels, job.template.metadata.labels)).toBe(false);
+  });
+
+  it('reads the token from a Secret you manage, and a schedule and time zone you set', () => {
+    const rendered = renderChart({
+      ...on,
+      retrain: {
+        ...on.retrain,
+        schedule: '30 2 * * 0',
+        timeZone: 'Europe/Berlin',
+        token: { existingSecret: 'ml-tokens', existingSecretKey: 'croupier' },
+      },
+    });
+    const cron = one(rendered.kind('CronJob'), 'CronJob');
+    expect([cron.spec.schedule, cron.spec.timeZone]).toEqual(['30 2 * * 0', 'Europe/Berlin']);
+    expect(cron.spec.jobTemplate.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef).toEqual({
+      name: 'ml-tokens',
+      key: 'croupier',
+    });
+    expect(rendered.kind('Secret').some((s: Manifest) => s.metadata.name === 'croupier-retrain')).toBe(false);
+  });
+
+  it.each([
+    ['no model or route', { ...on, retrain: { ...on.retrain, model: '' } }, /retrain\.model and retrain\.route/],
+    ['no token', { ...on, retrain: { ...on.retrain, token: { inline: '' } } }, /its own admin token/],
+    ['no admin Service', { retrain: on.retrain }, /needs admin\.service\.enabled/],
+    ['a bad tolerance (schema)', { ...on, retrain: { ...on.retrain, tolerance: 'lots' } }, /\/retrain\/tolerance/],
+  ])('refuses %s', (_what, values, message) => {
+    expect(() => renderChart(values)).toThrow(message);
+  });
+});

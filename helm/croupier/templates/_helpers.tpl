@@ -123,3 +123,51 @@ app.kubernetes.io/component: test
 {{- fail (printf "croupier: terminationGracePeriodSeconds (%d) must exceed preStop.sleepSeconds + drainTimeoutMs/1000 (%d), or Kubernetes kills the pod mid-drain" (int .Values.terminationGracePeriodSeconds) (int $floor)) }}
 {{- end }}
 {{- end }}
+
+{{/* The retrain CronJob (and its Secret): the suffix is kept and the rest cut, as for the admin Service. */}}
+{{- define "croupier.retrainName" -}}
+{{- printf "%s-retrain" (include "croupier.fullname" . | trunc 52 | trimSuffix "-") }}
+{{- end }}
+
+{{/* The retrain Job's pods: not the gateway's selector labels; the NetworkPolicy lets them reach the admin API. */}}
+{{- define "croupier.retrainLabels" -}}
+app.kubernetes.io/name: {{ include "croupier.name" . }}-retrain
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: retrain
+{{- end }}
+
+{{/* Where the retrain Job reaches the admin API: the admin Service, or the data-plane Service when the admin API shares its port. */}}
+{{- define "croupier.retrainUrl" -}}
+{{- if .Values.admin.port }}
+{{- printf "http://%s:%v" (include "croupier.adminServiceName" .) .Values.admin.service.port }}
+{{- else }}
+{{- printf "http://%s:%v" (include "croupier.fullname" .) .Values.service.port }}
+{{- end }}
+{{- end }}
+
+{{/* CROUPIER_ADMIN_TOKEN for the retrain Job, from its own Secret. */}}
+{{- define "croupier.retrainToken" -}}
+- name: CROUPIER_ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      {{- if .Values.retrain.token.existingSecret }}
+      name: {{ .Values.retrain.token.existingSecret }}
+      key: {{ .Values.retrain.token.existingSecretKey }}
+      {{- else }}
+      name: {{ include "croupier.retrainName" . }}
+      key: token
+      {{- end }}
+{{- end }}
+
+{{/* Refuses a retrain CronJob that could not work, saying what to set. */}}
+{{- define "croupier.validateRetrain" -}}
+{{- if or (not .Values.retrain.model) (not .Values.retrain.route) }}
+{{- fail "croupier: retrain.enabled needs retrain.model and retrain.route (the model to retrain on the rows of that route)" }}
+{{- end }}
+{{- if and (not .Values.retrain.token.existingSecret) (not .Values.retrain.token.inline) }}
+{{- fail "croupier: retrain.enabled needs its own admin token: retrain.token.existingSecret or retrain.token.inline (and the same token in adminTokens)" }}
+{{- end }}
+{{- if and .Values.admin.port (not .Values.admin.service.enabled) }}
+{{- fail "croupier: retrain.enabled needs admin.service.enabled: the CronJob reaches the admin API through the admin Service" }}
+{{- end }}
+{{- end }}
