@@ -53,6 +53,29 @@ export class AdminClient {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new CliFailure(2, `cannot reach ${this.url} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
     }
+    return this.answer<T>(res);
+  }
+
+  /**
+   * A GET whose body is read as it arrives (a dataset: the caller reads `body`); a refusal is
+   * thrown as `request` throws it.
+   */
+  async open(path: string, doing?: string): Promise<Response> {
+    this.deadline.doing = doing ?? `waiting for ${this.url} to answer GET ${path}`;
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, { headers });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw new CliFailure(2, `cannot reach ${this.url} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
+    }
+    if (!res.ok) await this.answer(res);
+    return res;
+  }
+
+  private async answer<T>(res: Response): Promise<T> {
     const text = await res.text();
     let parsed: unknown;
     try {

@@ -3,6 +3,7 @@ import { audit } from './audit-commands.js';
 import { adminFlags, HELP_FLAG, type Command } from './command.js';
 import { deploy, rollback, routes, status } from './model-commands.js';
 import { pack, push } from './release-commands.js';
+import { exportCommand } from './export-command.js';
 
 /** Quick reads; changes that load and warm a version (in every worker, maybe on every replica) get longer. */
 const READ_TIMEOUT_S = 30;
@@ -95,5 +96,23 @@ export const ADMIN_COMMANDS: readonly Command[] = [
     flags: adminFlags(LOAD_TIMEOUT_S),
     timeoutS: LOAD_TIMEOUT_S,
     run: push,
+  },
+  {
+    name: 'export',
+    usage: ['--route R -o DIR [--since 7d] [--format arrow|csv]'],
+    summary: "write a route's training rows as Arrow or CSV files",
+    about:
+      'Reads the training rows the gateway kept for route R (routes with logFeatures: decisions joined with\n'
+      + 'their outcomes) and writes them into DIR as part-00000.arrow (or .csv) files, then dataset.json\n'
+      + '(rows, columns, time range, sha256 of each file) last. Rows received and written show on stderr.',
+    flags: {
+      route: { type: 'string', value: 'R', help: 'the route whose rows to export' },
+      output: { type: 'string', short: 'o', value: 'DIR', help: 'the folder to write (made if missing)' },
+      since: { type: 'string', value: 'AGE', help: 'decisions made since: 7d, 24h, 30m or an ISO time (default 30d)' },
+      format: { type: 'string', value: 'FORMAT', help: 'arrow (Arrow IPC files, the default) or csv' },
+      ...adminFlags(LOAD_TIMEOUT_S),
+    },
+    timeoutS: LOAD_TIMEOUT_S,
+    run: exportCommand,
   },
 ];
