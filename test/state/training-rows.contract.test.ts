@@ -4,7 +4,7 @@
  * pages, per route; rows past the retention (an injected clock) are gone; two stores on the same
  * Redis keep one dataset.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { DatasetReads } from '../../src/retrain/dataset-reads.js';
 import { EmbeddedTrainingRows } from '../../src/state/embedded/training-rows.js';
 import { connectRedis, type RedisLink } from '../../src/state/redis/connection.js';
 import { RedisTrainingRows } from '../../src/state/redis/training-rows.js';
+import { datasetKey } from '../../src/state/redis/keys.js';
 import type { TrainingRows } from '../../src/state/training-rows.js';
 import { redisAvailable, redisPlan, startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -27,6 +28,8 @@ interface Implementation {
   setUp(): Promise<void>;
   /** A store on the shared state (the same directory, or the same Redis), with its own clock. */
   open(now: () => number): Promise<TrainingRows>;
+  /** Rows of `route` the state holds, however a read would filter them. */
+  held(route: string): Promise<number>;
   tearDown(): Promise<void>;
 }
 
@@ -38,6 +41,12 @@ const embedded = (): Implementation => {
       dir = mkdtempSync(join(tmpdir(), 'croupier-rows-'));
     },
     open: async (now) => new EmbeddedTrainingRows(dir, { retentionMs: 30 * DAY, now }, log),
+    held: async (route) => {
+      const at = join(dir, 'dataset', route);
+      let n = 0;
+      for (const f of readdirSync(at)) n += readFileSync(join(at, f), 'utf8').split('\n').filter(Boolean).length;
+      return n;
+    },
     tearDown: async () => rmSync(dir, { recursive: true, force: true }),
   };
 };
@@ -56,6 +65,7 @@ const redis = (): Implementation => {
       links.push(link);
       return new RedisTrainingRows(link, { retentionMs: 30 * DAY, now }, log);
     },
+    held: (route) => links[0]!.client.xlen(datasetKey(route)),
     tearDown: async () => {
       for (const link of links) await link.close();
       await server?.stop();
@@ -120,7 +130,8 @@ describe.each(implementations)('TrainingRows contract: $name', (impl) => {
     now = T0 + 31 * DAY;
     store.append(row(3, now, 'kept'));
     await store.flush();
-    // What the store still holds: the old rows are gone from it, not only filtered out.
+    // The old rows are gone from the state, not only filtered out of reads.
+    expect(await impl.held('kept')).toBe(1);
     expect((await readAll(store, 'kept')).flat()).toEqual([rowLine(row(3, now, 'kept'))]);
     // What the endpoint serves for since=60d at that time: the same.
     const reads = new DatasetReads(store, { logsFeatures: () => true }, 30 * DAY, () => now);
