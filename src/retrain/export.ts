@@ -51,6 +51,7 @@ export interface ExportOptions {
 export class BadRow extends Error {}
 
 const SPOOL = '.rows.ndjson.partial';
+const SPOOL_WRITE = 1 << 20;
 
 /** Writes the export of `lines` (the server's NDJSON, one row a line) into `dir`. */
 export async function exportRows(lines: AsyncIterable<string>, o: ExportOptions): Promise<DatasetManifest> {
@@ -92,6 +93,15 @@ async function spoolRows(lines: AsyncIterable<string>, spool: string, o: ExportO
   const shape = new DatasetShape();
   const out = createWriteStream(spool);
   let bytes = 0;
+  // Written a megabyte at a time: a write a line spent more time waiting on the disk's thread than parsing.
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  const write = async (): Promise<void> => {
+    const text = pending.join('');
+    pending = [];
+    pendingBytes = 0;
+    if (!out.write(text)) await once(out, 'drain');
+  };
   try {
     for await (const line of lines) {
       if (line === '') continue;
@@ -99,9 +109,12 @@ async function spoolRows(lines: AsyncIterable<string>, spool: string, o: ExportO
       if (typeof row === 'string') throw new BadRow(`row ${shape.rows + 1} from the server is not a row (${row})`);
       shape.add(row);
       bytes += line.length + 1;
-      if (!out.write(`${line}\n`)) await once(out, 'drain');
+      pending.push(line, '\n');
+      pendingBytes += line.length + 1;
+      if (pendingBytes >= SPOOL_WRITE) await write();
       o.progress?.received(shape.rows, bytes);
     }
+    if (pendingBytes > 0) await write();
   } finally {
     out.end();
     await once(out, 'close');
