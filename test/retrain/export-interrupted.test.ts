@@ -30,7 +30,8 @@ const line = (n: number): string =>
     label: 1,
     outcomeAtMs: now,
   });
-const ROWS = Array.from({ length: 2000 }, (_, n) => line(n)).join('\n') + '\n';
+// More than the export spools at a time (1 MB), so that the spool shows on disk before the stall.
+const ROWS = Array.from({ length: 12_000 }, (_, n) => line(n)).join('\n') + '\n';
 
 /** What the gateway does after sending its rows: stall (never end), or drop the connection. */
 let after: 'stall' | 'cut' = 'stall';
