@@ -389,10 +389,17 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   };
   try {
     // Redis mode: this replica takes up the shared admin state here, before it listens.
-    await admin.attach(engine, router, metrics, monitorReads, {
-      changed: (change) => announceChange(alerting, change),
-      report: () => alerting.sendReport(),
-    }, dataset);
+    await admin.attach(
+      engine,
+      router,
+      metrics,
+      monitorReads,
+      {
+        changed: (change) => announceChange(alerting, change),
+        report: () => alerting.sendReport(),
+      },
+      dataset,
+    );
   } catch (e) {
     await alerting.close();
     await monitoring.close().catch(() => undefined);

@@ -18,7 +18,13 @@ import type { Router } from '../routing/router.js';
 import type { LocalAdminState, SharedControl } from '../state/admin-state.js';
 import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminActions } from './admin-actions.js';
-import { AdminRoutes, type AdminMetrics, type AdminNotices, type DatasetSource, type MonitorReads } from './admin-routes.js';
+import {
+  AdminRoutes,
+  type AdminMetrics,
+  type AdminNotices,
+  type DatasetSource,
+  type MonitorReads,
+} from './admin-routes.js';
 import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
 import { chooseRoutesAtStart, routesFileHash } from './routes-at-start.js';

@@ -3,7 +3,7 @@
  * rows from the gateway (GET /admin/routes/{route}/dataset, streamed) and writes an export folder
  * (retrain/export.ts): parts, then dataset.json last. Rows received, then rows written, on stderr.
  */
-import { CroupierError } from '../errors.js';
+import type { CroupierError } from '../errors.js';
 import { BadRow, exportRows, type DatasetManifest, type ExportFormat } from '../retrain/export.js';
 import { sinceMs } from '../retrain/since.js';
 import type { AdminClient } from './admin-client.js';

@@ -58,7 +58,12 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
     router.recomputeAll();
     router.start();
     store.start();
-    const loop = new FeedbackLoop(store, feedback, router, feedbackEndpoint(feedback, deps.bodyLimit, deps.isAccepting));
+    const loop = new FeedbackLoop(
+      store,
+      feedback,
+      router,
+      feedbackEndpoint(feedback, deps.bodyLimit, deps.isAccepting),
+    );
     loop.training = deps.training;
     return loop;
   }

@@ -62,7 +62,10 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
  * manifest (inputs[].featureNames in order, else `<input>_<i>`, else `f<i>`); for a request of
  * several rows, its first row (the one whose score the decision keeps).
  */
-export function namedFeatures(features: unknown, version: ModelVersion | undefined): Record<string, unknown> | undefined {
+export function namedFeatures(
+  features: unknown,
+  version: ModelVersion | undefined,
+): Record<string, unknown> | undefined {
   if (isPlainObject(features)) return features;
   if (!Array.isArray(features) || features.length === 0) return undefined;
   const first = features[0];

@@ -60,7 +60,8 @@ export async function exportRows(lines: AsyncIterable<string>, o: ExportOptions)
   // First of all: a folder that held an export holds none until this one is complete.
   await rm(join(o.dir, MANIFEST), { force: true });
   for (const name of await readdir(o.dir))
-    if (/^part-\d{5}\.(arrow|csv)$/.test(name) || name.endsWith('.partial')) await rm(join(o.dir, name), { force: true });
+    if (/^part-\d{5}\.(arrow|csv)$/.test(name) || name.endsWith('.partial'))
+      await rm(join(o.dir, name), { force: true });
   const spool = join(o.dir, SPOOL);
   try {
     const shape = await spoolRows(lines, spool, o);

@@ -25,11 +25,27 @@ describe('DatasetShape', () => {
     const cols = shape.columns();
     const by = (n: string) => cols.find((c) => c.name === n)!;
     expect(cols.map((c) => c.name)).toEqual([
-      'decision', 'at', 'route', 'arm', 'model', 'version', 'propensity', 'score',
-      'x', 'flag', 'kind', 'late', 'reward', 'label', 'outcomeAt',
+      'decision',
+      'at',
+      'route',
+      'arm',
+      'model',
+      'version',
+      'propensity',
+      'score',
+      'x',
+      'flag',
+      'kind',
+      'late',
+      'reward',
+      'label',
+      'outcomeAt',
     ]);
     expect([by('x').type, by('flag').type, by('kind').type, by('label').type]).toEqual([
-      'float64', 'float64', 'utf8', 'float64',
+      'float64',
+      'float64',
+      'utf8',
+      'float64',
     ]);
     expect(rows.map((r) => by('flag').value(r))).toEqual([1, 0]);
     expect(rows.map((r) => by('kind').value(r))).toEqual(['a', '3']);
@@ -44,7 +60,9 @@ describe('DatasetShape', () => {
     shape.add(row({ reward: 4 }, null));
     const cols = shape.columns();
     expect(cols.filter((c) => c.role === 'feature').map((c) => c.name)).toEqual([
-      'feature.reward', 'feature.label', 'feature.arm',
+      'feature.reward',
+      'feature.label',
+      'feature.arm',
     ]);
     const label = cols.find((c) => c.role === 'label')!;
     expect(label.type).toBe('utf8');

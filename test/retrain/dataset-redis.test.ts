@@ -36,7 +36,12 @@ async function rowsFrom(t: TestServer): Promise<RowJson[]> {
   });
   expect(res.status).toBe(200);
   const text = await res.text();
-  return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as RowJson);
+  return text === ''
+    ? []
+    : text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as RowJson);
 }
 
 describeRedis('training rows in Redis mode', () => {

@@ -48,7 +48,12 @@ async function rowsOf(route: string, since = '7d'): Promise<RowJson[]> {
   const res = await admin(`/admin/routes/${route}/dataset?since=${since}`);
   expect(res.status).toBe(200);
   const text = await res.text();
-  return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as RowJson);
+  return text === ''
+    ? []
+    : text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as RowJson);
 }
 
 async function predict(route: string, features: unknown): Promise<{ decision: string; arm: string }> {
@@ -79,15 +84,21 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') record.push(field), (field = '');
-    else if (c === '\r' && text[i + 1] === '\n') {
+    else if (c === ',') {
+      record.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
       record.push(field);
       records.push(record);
-      (record = []), (field = ''), i++;
+      record = [];
+      field = '';
+      i++;
     } else field += c;
   }
   return records;
@@ -132,7 +143,14 @@ describe('training rows and croupier export', () => {
       [...named.map((n) => n.decision), arrayDecision, rows.find((r) => r.label === null)!.decision].sort(),
     );
     const first = rows.find((r) => r.decision === named[0]!.decision)!;
-    expect(first).toMatchObject({ route: 'logged', arm: 'champion', model: 'fraud', propensity: 1, reward: 0, label: 0 });
+    expect(first).toMatchObject({
+      route: 'logged',
+      arm: 'champion',
+      model: 'fraud',
+      propensity: 1,
+      reward: 0,
+      label: 0,
+    });
     expect(first.version).toMatch(/^\d+$/);
     expect(first.features).toEqual(namedRow(0));
     expect(typeof first.score).toBe('number');
@@ -204,7 +222,9 @@ describe('training rows and croupier export', () => {
       expect(got.propensity).toBe(row.propensity);
       expect(got.score).toBeCloseTo(row.score!, 12);
       expect(got.reward).toBe(row.reward);
-      expect(got.label).toBe(row.label === null ? null : typeof row.label === 'string' ? row.label : JSON.stringify(row.label));
+      expect(got.label).toBe(
+        row.label === null ? null : typeof row.label === 'string' ? row.label : JSON.stringify(row.label),
+      );
       for (const name of NAMES) expect(got[name]).toBe(row.features[name]);
     }
   });
@@ -226,7 +246,9 @@ describe('training rows and croupier export', () => {
       expect(Number(rec[col('score')])).toBe(row.score);
       expect(Number(rec[col('reward')])).toBe(row.reward);
       for (const name of NAMES) expect(Number(rec[col(name)])).toBe(row.features[name]);
-      expect(rec[col('label')]).toBe(row.label === null ? '' : typeof row.label === 'string' ? row.label : JSON.stringify(row.label));
+      expect(rec[col('label')]).toBe(
+        row.label === null ? '' : typeof row.label === 'string' ? row.label : JSON.stringify(row.label),
+      );
     }
   });
 });

@@ -34,7 +34,9 @@ return #ARGV - 2
  */
 const CLOCK_SKEW_MS = 60_000;
 
-type DatasetClient = RedisClient & { croupierDatasetAppend(key: string, ...args: (string | number)[]): Promise<number> };
+type DatasetClient = RedisClient & {
+  croupierDatasetAppend(key: string, ...args: (string | number)[]): Promise<number>;
+};
 
 function withScript(client: RedisClient): DatasetClient {
   const c = client as DatasetClient;
@@ -150,7 +152,10 @@ export class RedisTrainingRows implements TrainingRows {
     }
     this.dropped += lost;
     if (error && !this.failing)
-      this.log.error({ err: error.message, rows: lost }, 'dataset: training rows not written to Redis (more may follow)');
+      this.log.error(
+        { err: error.message, rows: lost },
+        'dataset: training rows not written to Redis (more may follow)',
+      );
     this.failing = error !== undefined;
   }
 }
