@@ -312,9 +312,10 @@ class Commit implements Committed {
 
   committed(counted?: readonly boolean[]): void {
     if (counted) this.decide(counted);
+    for (const r of this.durable) r.reply.verdicts(r.verdicts);
+    // After the answers: a training row is not part of the outcome's acknowledgement.
     if (this.training && this.joined)
       for (const j of this.joined) if (j.k < 0 || counted?.[j.k] === true) this.training.kept(j.row);
-    for (const r of this.durable) r.reply.verdicts(r.verdicts);
   }
 
   failed(error: unknown): void {

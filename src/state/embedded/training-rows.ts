@@ -25,8 +25,8 @@ export class EmbeddedTrainingRows implements TrainingRows {
   private readonly dir: string;
   private readonly retentionMs: number;
   private readonly now: () => number;
-  /** Lines waiting, by file. */
-  private pending = new Map<string, string[]>();
+  /** Rows waiting, by file (made into lines when written, off the outcome's path). */
+  private pending = new Map<string, TrainingRow[]>();
   private pendingRows = 0;
   private writing: Promise<void> | undefined;
   /** Files this process has checked end with a newline (or made sure they do). */
@@ -49,11 +49,12 @@ export class EmbeddedTrainingRows implements TrainingRows {
       return;
     }
     const file = join(this.routeDir(row.route), `${dayOf(row.outcomeAtMs)}.ndjson`);
-    let lines = this.pending.get(file);
-    if (!lines) this.pending.set(file, (lines = []));
-    lines.push(rowLine(row));
+    let rows = this.pending.get(file);
+    if (!rows) this.pending.set(file, (rows = []));
+    rows.push(row);
     this.pendingRows++;
-    this.writing ??= this.writeAll();
+    // Behind this turn: the rows of every outcome committed in it go in one write.
+    this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.writeAll());
   }
 
   flush(): Promise<void> {
@@ -113,7 +114,7 @@ export class EmbeddedTrainingRows implements TrainingRows {
         const batch = this.pending;
         this.pending = new Map();
         this.pendingRows = 0;
-        for (const [file, lines] of batch) await this.write(file, lines);
+        for (const [file, rows] of batch) await this.write(file, rows.map(rowLine));
         await this.sweep();
       }
     } finally {
