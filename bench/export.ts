@@ -117,7 +117,12 @@ async function main(): Promise<void> {
         root: ROOT,
         name: `export-${rows}`,
         logDir: TMP,
-        env: { CROUPIER_STATE_DIR: stateDir, CROUPIER_ROUTES: routes, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_WORKERS: '1' },
+        env: {
+          CROUPIER_STATE_DIR: stateDir,
+          CROUPIER_ROUTES: routes,
+          CROUPIER_ADMIN_TOKEN: TOKEN,
+          CROUPIER_WORKERS: '1',
+        },
       });
       try {
         const serverBefore = peakRss(server.pid);
@@ -126,7 +131,10 @@ async function main(): Promise<void> {
           rmSync(dir, { recursive: true, force: true });
           log(`exporting ${rows} rows as ${format}`);
           const r = await runExport(server.base, dir, format);
-          const m = JSON.parse(readFileSync(join(dir, 'dataset.json'), 'utf8')) as { rows: number; files: { bytes: number }[] };
+          const m = JSON.parse(readFileSync(join(dir, 'dataset.json'), 'utf8')) as {
+            rows: number;
+            files: { bytes: number }[];
+          };
           if (m.rows !== rows) throw new Error(`exported ${m.rows} rows, expected ${rows}`);
           const bytes = m.files.reduce((n, f) => n + f.bytes, 0);
           results.push([
@@ -150,7 +158,16 @@ async function main(): Promise<void> {
     }
   }
   const table = mdTable(
-    ['rows', 'format', 'NDJSON kept (MiB)', 'files (MiB)', 'export (s)', 'rows/s', 'CLI peak RSS (MiB)', 'server peak RSS (MiB), before → after'],
+    [
+      'rows',
+      'format',
+      'NDJSON kept (MiB)',
+      'files (MiB)',
+      'export (s)',
+      'rows/s',
+      'CLI peak RSS (MiB)',
+      'server peak RSS (MiB), before → after',
+    ],
     results,
   );
   writeSection(
@@ -161,8 +178,12 @@ async function main(): Promise<void> {
 \`node --import tsx bench/export.ts\` (${new Date().toISOString().slice(0, 10)}, 2 cores shared with other work): training rows
 of one route (32 named features a row) put in a state directory's embedded store, \`croupier serve\` on it, then the
 real \`croupier export\` (HTTP stream from the server, spool, Arrow IPC or CSV parts, dataset.json last), timed with
-\`/usr/bin/time\`. Peak RSS of the CLI does not grow with rows (one batch of 65,536 rows, not the dataset); the
-server's grows by about one page of rows (1,000) whatever the dataset's size.
+\\`/usr/bin/time\\`. Memory does not follow the rows: from 200,000 to 1,000,000 rows (5x; 214 to
+1,068 MiB of rows) the CLI's peak RSS moves 267 to 298 MiB (V8's heap headroom around one batch of 65,536 rows
+in column buffers; a CLI holding the dataset would need over a gigabyte), and the server's peak during the
+export 242 to 257 MiB (it holds a page of 1,000 rows at a time, sent with backpressure). Throughput is flat
+(~13,000 rows/s Arrow, ~15,000 CSV, on a machine whose 2 cores also run the server); the time goes to parsing
+each row twice (JSON, as it arrives and again from the spool) and the HTTP stream.
 
 ${table}
 `,
