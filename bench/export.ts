@@ -178,12 +178,9 @@ async function main(): Promise<void> {
 \`node --import tsx bench/export.ts\` (${new Date().toISOString().slice(0, 10)}, 2 cores shared with other work): training rows
 of one route (32 named features a row) put in a state directory's embedded store, \`croupier serve\` on it, then the
 real \`croupier export\` (HTTP stream from the server, spool, Arrow IPC or CSV parts, dataset.json last), timed with
-\\`/usr/bin/time\\`. Memory does not follow the rows: from 200,000 to 1,000,000 rows (5x; 214 to
-1,068 MiB of rows) the CLI's peak RSS moves 267 to 298 MiB (V8's heap headroom around one batch of 65,536 rows
-in column buffers; a CLI holding the dataset would need over a gigabyte), and the server's peak during the
-export 242 to 257 MiB (it holds a page of 1,000 rows at a time, sent with backpressure). Throughput is flat
-(~13,000 rows/s Arrow, ~15,000 CSV, on a machine whose 2 cores also run the server); the time goes to parsing
-each row twice (JSON, as it arrives and again from the spool) and the HTTP stream.
+\`/usr/bin/time\`. Memory should not follow the rows: the CLI holds one batch of 65,536 rows in column
+buffers (the spool is on disk), the server a page of 1,000 rows sent with backpressure; compare the peak RSS of
+the sizes below. The time goes to parsing each row twice (as it arrives, and again from the spool) and the stream.
 
 ${table}
 `,
