@@ -48,6 +48,10 @@ import type { MonitorReport } from './monitoring/report.js';
 import { SoleLeader } from './state/alert-state.js';
 import { FileAlertStates } from './state/embedded/alert-states.js';
 import { RedisAlertStates, RedisLeadership } from './state/redis/alert-state.js';
+import { DatasetReads } from './retrain/dataset-reads.js';
+import { TrainingJoin } from './feedback/training-join.js';
+import { EmbeddedTrainingRows } from './state/embedded/training-rows.js';
+import { RedisTrainingRows } from './state/redis/training-rows.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -332,6 +336,16 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   // Monitoring windows: in the state dir (embedded), or shared by every replica (Redis mode).
   const monitorCounts = redis ? new RedisMonitorCounts(redis) : EmbeddedMonitorCounts.open(config.stateDir, log);
   const monitor = new Monitor({ store: monitorCounts, router, registry, log, observer: metrics, drift });
+  // Training rows of routes with logFeatures: files in the state dir, or one stream per route in Redis.
+  const retention = { retentionMs: config.datasetDays * 86_400_000 };
+  const trainingRows = redis
+    ? new RedisTrainingRows(redis, retention, log)
+    : new EmbeddedTrainingRows(config.stateDir, retention, log);
+  const dataset = new DatasetReads(
+    trainingRows,
+    { logsFeatures: (route) => router.get(route)?.spec.logFeatures },
+    retention.retentionMs,
+  );
   // Drift counts go to the same store once a second (the engine's batchers count them).
   const driftApplier = new DriftApplier(drift, monitorCounts, log);
   const monitoring = {
@@ -375,10 +389,17 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   };
   try {
     // Redis mode: this replica takes up the shared admin state here, before it listens.
-    await admin.attach(engine, router, metrics, monitorReads, {
-      changed: (change) => announceChange(alerting, change),
-      report: () => alerting.sendReport(),
-    });
+    await admin.attach(
+      engine,
+      router,
+      metrics,
+      monitorReads,
+      {
+        changed: (change) => announceChange(alerting, change),
+        report: () => alerting.sendReport(),
+      },
+      dataset,
+    );
   } catch (e) {
     await alerting.close();
     await monitoring.close().catch(() => undefined);
@@ -403,7 +424,11 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, monitor);
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
-    feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor }, store);
+    const training = new TrainingJoin(trainingRows, registry);
+    feedback = FeedbackLoop.start(
+      { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor, training },
+      store,
+    );
     metrics.observeLearning(feedback.learning);
     metrics.observeMonitor(monitor);
     metrics.observeDrift(monitor);

@@ -18,7 +18,13 @@ import type { Router } from '../routing/router.js';
 import type { LocalAdminState, SharedControl } from '../state/admin-state.js';
 import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
 import { AdminActions } from './admin-actions.js';
-import { AdminRoutes, type AdminMetrics, type AdminNotices, type MonitorReads } from './admin-routes.js';
+import {
+  AdminRoutes,
+  type AdminMetrics,
+  type AdminNotices,
+  type DatasetSource,
+  type MonitorReads,
+} from './admin-routes.js';
 import { AdminAuth } from './auth.js';
 import { RefusalThrottle } from './refusals.js';
 import { chooseRoutesAtStart, routesFileHash } from './routes-at-start.js';
@@ -63,6 +69,7 @@ export class AdminPlane {
         metrics: SwapMetrics;
         monitor: MonitorReads | undefined;
         notices: AdminNotices | undefined;
+        dataset: DatasetSource | undefined;
       }
     | undefined;
   /** Redis mode: the admin state every replica shares. */
@@ -175,8 +182,9 @@ export class AdminPlane {
     metrics: SwapMetrics,
     monitor?: MonitorReads,
     notices?: AdminNotices,
+    dataset?: DatasetSource,
   ): Promise<void> {
-    this.attached = { engine, router, metrics, monitor, notices };
+    this.attached = { engine, router, metrics, monitor, notices, dataset };
     // One table for the process, whichever audit trail is current (the local file, or Redis once shared).
     this.refusals = new RefusalThrottle(
       (fields) =>
@@ -228,7 +236,7 @@ export class AdminPlane {
   }
 
   private build(): ModelLifecycle {
-    const { engine, router, metrics, monitor, notices } = this.attached!;
+    const { engine, router, metrics, monitor, notices, dataset } = this.attached!;
     const shared = this.shared;
     const changed = (m: ServedModel, kind: SwapKind | undefined): void => {
       metrics.modelsChanged(this.registry);
@@ -263,6 +271,7 @@ export class AdminPlane {
       metrics,
       monitor,
       notices,
+      dataset,
     );
     return lifecycle;
   }

@@ -54,6 +54,12 @@ export interface AdminNotices {
   report(): Promise<string[]>;
 }
 
+/** What GET /admin/routes/{route}/dataset streams (retrain/dataset-reads.ts). */
+export interface DatasetSource {
+  /** Checks the route and `since` at once (throws the 404 or 400), then the NDJSON body's pieces. */
+  open(route: string, since: string): AsyncIterator<Buffer>;
+}
+
 interface Call {
   readonly ex: Exchange;
   readonly action: string;
@@ -84,6 +90,7 @@ export class AdminRoutes {
     metrics: AdminMetrics,
     monitor?: MonitorReads,
     private readonly notices?: AdminNotices,
+    private readonly dataset?: DatasetSource,
   ) {
     this.monitor = monitor;
     this.actions = actions;
@@ -147,6 +154,7 @@ export class AdminRoutes {
     field?: 'model' | 'route',
     form: ErrorForm = 'v1',
     reads?: boolean,
+    adminOnly?: boolean,
   ): Call | undefined {
     const ex = open(res, req, form);
     const raw = field === undefined ? null : (req.getParameter(0) ?? '');
@@ -161,6 +169,11 @@ export class AdminRoutes {
       // (and audited as refused).
       if (caller.role === 'viewer' && !(reads ?? (ex.method === 'GET' || ex.method === 'HEAD')))
         throw new CroupierError('forbidden', "this token is a viewer's: it may read (GET), not change anything");
+      if (caller.role === 'viewer' && adminOnly)
+        throw new CroupierError(
+          'forbidden',
+          "this token is a viewer's: training data holds request features (possibly personal data), so only an admin token may read it",
+        );
       const tooLong = raw === null ? undefined : nameTooLong(`the ${field} name`, raw);
       if (tooLong) throw tooLong;
     } catch (e) {
@@ -307,6 +320,7 @@ export class AdminRoutes {
       'repository.unload': (call) => this.readOptionalJson(call, (body) => a.unload(call.target!, body)),
       whoami: (call) => this.answerRead(call, { name: call.actor, role: call.role }),
       'monitor.read': (call) => this.readMonitor(call, (m) => m.report()),
+      'dataset.read': (call, req) => this.readDataset(call, new URLSearchParams(req.getQuery() ?? '')),
       'monitor.series': (call, req) => {
         const q = new URLSearchParams(req.getQuery() ?? '');
         const route = q.get('route');
@@ -317,7 +331,7 @@ export class AdminRoutes {
       },
     };
     const formOf = (path: string): ErrorForm => (path.startsWith('/v2') ? 'v2' : 'v1');
-    const routes = ADMIN_ROUTES.map(({ method, path, admin, names, reads }): BoundRoute => {
+    const routes = ADMIN_ROUTES.map(({ method, path, admin, names, reads, adminOnly }): BoundRoute => {
       const answer = actions[admin];
       const form = formOf(path);
       const readOnly = method === 'GET' || method === 'HEAD' || reads === true;
@@ -325,7 +339,7 @@ export class AdminRoutes {
         method,
         path,
         handler: (res, req) => {
-          const call = this.open(open, res, req, admin, names, form, readOnly);
+          const call = this.open(open, res, req, admin, names, form, readOnly, adminOnly);
           if (call) answer(call, req);
         },
       };
@@ -395,6 +409,20 @@ export class AdminRoutes {
       (body) => this.answerRead(call, body),
       (e: unknown) => this.refuse(call, e),
     );
+  }
+
+  /** GET /admin/routes/{route}/dataset?since=7d: NDJSON, streamed with backpressure (not audited: a read). */
+  private readDataset(call: Call, query: URLSearchParams): void {
+    const d = this.dataset;
+    if (!d) return this.refuse(call, new CroupierError('not_found', 'training data is not kept by this server'));
+    let pieces: AsyncIterator<Buffer>;
+    try {
+      pieces = d.open(call.target!, query.get('since') ?? '30d');
+    } catch (e) {
+      return this.refuse(call, e);
+    }
+    this.metrics.adminAction(call.action, 'ok');
+    void call.ex.sendStream(pieces, 'application/x-ndjson');
   }
 
   private readAudit(call: Call, query: URLSearchParams): void {

@@ -33,25 +33,8 @@ export class AdminClient {
 
   /** `doing`: what a timeout message says the command was doing (default: waiting for this answer). */
   async request<T>(method: string, path: string, body?: { json: unknown } | Upload, doing?: string): Promise<T> {
-    return (await this.call(method, path, body, doing, false)).parsed as T;
-  }
-
-  /** A GET whose answer is bytes (a release archive). */
-  async download(path: string, doing?: string): Promise<Buffer> {
-    return (await this.call('GET', path, undefined, doing, true)).bytes!;
-  }
-
-  private async call(
-    method: string,
-    path: string,
-    body: { json: unknown } | Upload | undefined,
-    doing: string | undefined,
-    binary: boolean,
-  ): Promise<{ parsed?: unknown; bytes?: Buffer }> {
-    this.deadline.doing = doing ?? `waiting for ${this.url} to answer ${method} ${path}`;
     const headers: Record<string, string> = {};
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    const init: RequestInit & { duplex?: 'half' } = { method, headers };
+    const init: RequestInit & { duplex?: 'half'; headers: Record<string, string> } = { method, headers };
     if (body && 'json' in body) {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(body.json);
@@ -61,14 +44,40 @@ export class AdminClient {
       init.body = body.stream;
       init.duplex = 'half';
     }
-    let res: Response;
+    return this.answer<T>(await this.send(path, init, doing));
+  }
+
+  /**
+   * A GET whose body is read as it arrives (a dataset: the caller reads `body`); a refusal is
+   * thrown as `request` throws it.
+   */
+  async open(path: string, doing?: string): Promise<Response> {
+    const res = await this.send(path, { method: 'GET', headers: {} }, doing);
+    if (!res.ok) await this.answer(res);
+    return res;
+  }
+
+  /** A GET whose answer is bytes (a release archive). */
+  async download(path: string, doing?: string): Promise<Buffer> {
+    return Buffer.from(await (await this.open(path, doing)).arrayBuffer());
+  }
+
+  private async send(
+    path: string,
+    init: RequestInit & { headers: Record<string, string> },
+    doing?: string,
+  ): Promise<Response> {
+    this.deadline.doing = doing ?? `waiting for ${this.url} to answer ${init.method} ${path}`;
+    if (this.token) init.headers.authorization = `Bearer ${this.token}`;
     try {
-      res = await fetch(this.url + path, init);
+      return await fetch(this.url + path, init);
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new CliFailure(2, `cannot reach ${this.url} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
     }
-    if (binary && res.ok) return { bytes: Buffer.from(await res.arrayBuffer()) };
+  }
+
+  private async answer<T>(res: Response): Promise<T> {
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -82,6 +91,6 @@ export class AdminClient {
       if (res.status === 401 && !this.token) message += '; set CROUPIER_ADMIN_TOKEN or pass --token-file';
       throw new CliFailure(1, message);
     }
-    return { parsed };
+    return parsed as T;
   }
 }

@@ -3,6 +3,7 @@ import { audit } from './audit-commands.js';
 import { adminFlags, HELP_FLAG, type Command } from './command.js';
 import { deploy, rollback, routes, status } from './model-commands.js';
 import { pack, push } from './release-commands.js';
+import { exportCommand } from './export-command.js';
 import { DEFAULT_TRAINER_TIMEOUT_S } from './retrain-options.js';
 
 /** Quick reads; changes that load and warm a version (in every worker, maybe on every replica) get longer. */
@@ -100,19 +101,54 @@ export const ADMIN_COMMANDS: readonly Command[] = [
     run: push,
   },
   {
+    name: 'export',
+    usage: ['--route R -o DIR [--since 7d] [--format arrow|csv]'],
+    summary: "write a route's training rows as Arrow or CSV files",
+    about:
+      'Reads the training rows the gateway kept for route R (routes with logFeatures: decisions joined with\n'
+      + 'their outcomes) and writes them into DIR as part-00000.arrow (or .csv) files, then dataset.json\n'
+      + '(rows, columns, time range, sha256 of each file) last. Rows received and written show on stderr.',
+    flags: {
+      route: { type: 'string', value: 'R', help: 'the route whose rows to export' },
+      output: { type: 'string', short: 'o', value: 'DIR', help: 'the folder to write (made if missing)' },
+      since: { type: 'string', value: 'AGE', help: 'decisions made since: 7d, 24h, 30m or an ISO time (default 30d)' },
+      format: { type: 'string', value: 'FORMAT', help: 'arrow (Arrow IPC files, the default) or csv' },
+      ...adminFlags(LOAD_TIMEOUT_S),
+    },
+    timeoutS: LOAD_TIMEOUT_S,
+    run: exportCommand,
+  },
+  {
     name: 'retrain',
-    usage: ['<model> --route R --dataset DIR [--trainer CMD] [--challenger ARM] [--tolerance 0.005] [--force]'],
+    usage: [
+      '<model> --route R [--since 7d] [--dataset DIR | -o DIR] [--trainer CMD] [--challenger ARM] [--tolerance 0.005] [--force]',
+    ],
     summary: 'train, validate and register a candidate version (never live)',
     about:
-      'Trains a candidate for <model> on an export folder (croupier export) of --route: a logistic regression\n'
-      + "on the live version's features, or --trainer CMD (run with CROUPIER_DATASET and CROUPIER_OUTPUT set;\n"
+      'Exports the rows of --route since --since (or reads --dataset DIR, a croupier export folder) and trains\n'
+      + "a candidate for <model>: a logistic regression on the live version's features, or --trainer CMD (run with CROUPIER_DATASET and CROUPIER_OUTPUT set;\n"
       + 'it writes model.onnx). Croupier scores the candidate and the live version on the last 20% of the rows\n'
       + "by time and registers the candidate as the next version, not live, unless its AUC is below live's by\n"
       + 'more than --tolerance. Exit codes: 0 registered, 1 the gateway refused, 2 usage or unreachable,\n'
       + '3 dataset unusable, 4 trainer failed or model unusable, 5 worse than live (not registered), 124 timeout.',
     flags: {
       route: { type: 'string', value: 'R', help: 'the route whose rows train the model (required)' },
-      dataset: { type: 'string', value: 'DIR', help: 'an export folder with dataset.json (croupier export)' },
+      since: {
+        type: 'string',
+        value: 'AGE',
+        help: 'train on decisions made since: 7d (the default), 24h or an ISO time',
+      },
+      dataset: {
+        type: 'string',
+        value: 'DIR',
+        help: 'an export folder with dataset.json (croupier export) instead of exporting the rows first',
+      },
+      output: {
+        type: 'string',
+        short: 'o',
+        value: 'DIR',
+        help: 'keep the export in DIR (default: a temporary folder)',
+      },
       trainer: {
         type: 'string',
         value: 'CMD',

@@ -34,16 +34,19 @@ export class TransferProgress {
   private readonly total: number;
   private shownTenths = 0;
   private drawnAt = 0;
+  /** How an amount is shown (bytes, or rows). */
+  private readonly count: (n: number) => string;
 
-  constructor(term: Terminal, label: string, total: number) {
+  constructor(term: Terminal, label: string, total: number, count: (n: number) => string = byteCount) {
     this.term = term;
     this.label = label;
     this.total = total;
+    this.count = count;
   }
 
   update(done: number): void {
     const finished = done >= this.total;
-    const line = `${this.label}: ${byteCount(done)} of ${byteCount(this.total)} (${this.percent(done)}%)`;
+    const line = `${this.label}: ${this.count(done)} of ${this.count(this.total)} (${this.percent(done)}%)`;
     if (this.term.isTTY) {
       const now = Date.now();
       // A redraw every 100 ms is plenty for the eye, and cheap for a fast copy.

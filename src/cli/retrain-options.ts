@@ -1,12 +1,16 @@
 /** The command line of `croupier retrain`, read once: flags checked before anything is sent. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UsageError } from './args.js';
 import type { Context } from './command.js';
+import { exportDataset } from './export-command.js';
 import { DEFAULT_TOLERANCE_AUC } from '../retrain/validate-metrics.js';
 
 export const DEFAULT_TRAINER_TIMEOUT_S = 3600;
 
 export const USAGE =
-  'usage: croupier retrain <model> --route R --dataset DIR [--trainer CMD] [--challenger ARM] [--tolerance 0.005] [--force]';
+  'usage: croupier retrain <model> --route R [--since 7d] [--dataset DIR | -o DIR] [--trainer CMD] [--challenger ARM] [--tolerance 0.005] [--force]';
 
 export interface Options {
   model: string;
@@ -46,10 +50,19 @@ export function options(ctx: Context, args: readonly string[]): Options {
   };
 }
 
-/** The export folder to train on. (Where a later change exports first when --dataset is not given.) */
-export async function datasetFolder(ctx: Context, _o: Options): Promise<string> {
-  const dir = ctx.line.values.get('dataset');
-  if (typeof dir !== 'string')
-    throw new UsageError('--dataset DIR is required: an export folder (see croupier retrain --help)');
+/**
+ * The export folder to train on: `--dataset DIR` as it is; otherwise the route's rows since
+ * `--since` (default 7d) exported first, into `-o DIR` (kept) or a temporary folder removed when
+ * the command ends.
+ */
+export async function datasetFolder(ctx: Context, o: Options): Promise<string> {
+  const v = ctx.line.values;
+  const given = v.get('dataset');
+  if (typeof given === 'string') return given;
+  const out = v.get('output');
+  const dir = typeof out === 'string' ? out : mkdtempSync(join(tmpdir(), 'croupier-retrain-'));
+  if (typeof out !== 'string') process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const since = String(v.get('since') ?? '7d');
+  await exportDataset(ctx.client(), { route: o.route, since, dir, format: 'arrow' }, ctx.term, ctx.deadline);
   return dir;
 }

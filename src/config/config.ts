@@ -40,6 +40,8 @@ export interface Config {
   readonly featuresMax: number;
   /** Bytes of features all decisions held keep together; past it, new decisions keep none. */
   readonly featuresBudget: number;
+  /** Days a joined training row is kept (routes with logFeatures). */
+  readonly datasetDays: number;
   readonly allowSlowHttp: boolean;
   readonly logLevel: string;
   readonly drainTimeoutMs: number;

@@ -223,6 +223,14 @@ export const OPTIONS = {
     help: 'features kept with all decisions held',
     docs: '; past it, new decisions keep none',
   }),
+  datasetDays: option({
+    env: 'CROUPIER_DATASET_DAYS',
+    flag: 'dataset-days',
+    parser: p.integer(1, 3650),
+    default: '30',
+    help: 'days joined training rows are kept (routes with logFeatures)',
+    docs: '; see [docs/retraining.md](docs/retraining.md)',
+  }),
   allowSlowHttp: option({
     env: 'CROUPIER_ALLOW_SLOW_HTTP',
     flag: 'allow-slow-http',

@@ -45,6 +45,16 @@ export interface Served {
   readonly versionKey: string;
 }
 
+/** A decision as a training row reads it (feedback/training-join.ts). */
+export interface JoinedDecision {
+  readonly createdMs: number;
+  readonly model: string;
+  readonly version: string;
+  readonly propensity: number;
+  /** The features kept with it, as the request sent them (undefined: none kept). */
+  readonly features: unknown;
+}
+
 /** Decision ids as `DecisionIds.verifyAll` decoded them: creation times (undefined: not genuine) and bytes. */
 export interface VerifiedIds {
   readonly createdMs: readonly (number | undefined)[];
@@ -58,6 +68,8 @@ export interface DecisionLookup<D> {
   served(d: D): Served;
   /** The monitored score kept with the decision; NaN when none was. */
   score(d: D): number;
+  /** What a training row takes from the decision (asked only on routes with `logFeatures`). */
+  joined(d: D): JoinedDecision;
   /**
    * Why the decision of the `i`th id (genuine, within every window) cannot be judged yet, or
    * undefined. Asked only of a lookup that had to wait (Redis mode: a decision still held by this

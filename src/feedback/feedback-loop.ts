@@ -11,6 +11,7 @@ import type { Router } from '../routing/router.js';
 import type { DecisionIds } from './decision-id.js';
 import type { FeedbackStore } from './decision-log.js';
 import { Feedback, type FeedbackObserver, type OutcomeMonitor } from './feedback.js';
+import type { TrainingJoin } from './training-join.js';
 
 export interface FeedbackLoopDeps {
   readonly bodyLimit: number;
@@ -20,6 +21,8 @@ export interface FeedbackLoopDeps {
   readonly metrics: FeedbackObserver;
   /** Told each accepted outcome (the monitoring windows). */
   readonly monitor?: OutcomeMonitor;
+  /** Routes with logFeatures: where accepted outcomes become training rows. */
+  readonly training?: TrainingJoin;
   isAccepting(): boolean;
 }
 
@@ -31,6 +34,7 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
   /** What the learning gauges read at scrape time (server.ts subscribes the metrics to it). */
   readonly learning: LearningSource;
   private readonly router: Router;
+  private training: TrainingJoin | undefined;
 
   private constructor(store: S, feedback: Feedback, router: Router, endpoint: ReturnType<typeof feedbackEndpoint>) {
     this.store = store;
@@ -50,11 +54,18 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
   static start<S extends FeedbackStore>(deps: FeedbackLoopDeps, store: S): FeedbackLoop<S> {
     const { router, metrics } = deps;
     router.observers.push({ routeReset: (route) => store.routeReset(route) });
-    const feedback = new Feedback(deps.ids, store, router, metrics, deps.monitor);
+    const feedback = new Feedback(deps.ids, store, router, metrics, deps.monitor, deps.training);
     router.recomputeAll();
     router.start();
     store.start();
-    return new FeedbackLoop(store, feedback, router, feedbackEndpoint(feedback, deps.bodyLimit, deps.isAccepting));
+    const loop = new FeedbackLoop(
+      store,
+      feedback,
+      router,
+      feedbackEndpoint(feedback, deps.bodyLimit, deps.isAccepting),
+    );
+    loop.training = deps.training;
+    return loop;
   }
 
   /**
@@ -64,6 +75,8 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
   async close(deadlineMs = 0): Promise<void> {
     this.router.stop();
     await this.store.close(deadlineMs);
+    // After the store: the outcomes it committed last may have rows to write.
+    await this.training?.close();
   }
 }
 

@@ -17,6 +17,8 @@ import type { Router } from '../routing/router.js';
 import type { DecisionIds } from './decision-id.js';
 import type { Committed, DecisionLog, DecisionLookup, Served } from './decision-log.js';
 import type { OutcomeResult } from './outcome.js';
+import type { TrainingRow } from '../retrain/dataset-row.js';
+import type { TrainingJoin } from './training-join.js';
 import { maxWindowMs, windowMs } from './windows.js';
 
 export interface Verdict {
@@ -88,6 +90,9 @@ export class Feedback implements OutcomeReceiver {
   /** With a monitor: what served each UNDECIDED verdict's decision, its score and its event, in order. */
   private undecidedOutcomes: Undecided = { served: [], scores: [], events: [] };
   private readonly monitor: OutcomeMonitor | undefined;
+  /** Routes with logFeatures: the training rows of the outcomes being judged, kept once committed. */
+  private readonly training: TrainingJoin | undefined;
+  private joined: Joined[] = [];
 
   constructor(
     ids: DecisionIds,
@@ -95,7 +100,9 @@ export class Feedback implements OutcomeReceiver {
     router: Router,
     observer?: FeedbackObserver,
     monitor?: OutcomeMonitor,
+    training?: TrainingJoin,
   ) {
+    this.training = training;
     this.ids = ids;
     this.log = log;
     this.router = router;
@@ -228,6 +235,11 @@ export class Feedback implements OutcomeReceiver {
     }
     if (nowMs - createdMs > windowMs(route)) return this.count(label, arm, EXPIRED);
     const counted = this.log.settle(d, event, route, nowMs);
+    if (counted !== false && this.training !== undefined && route?.spec.logFeatures) {
+      const row = this.training.row(served, lookup.joined(d), lookup.score(d), event, nowMs);
+      // Undecided: kept if the commit counts it (the k-th undecided verdict); else kept at the commit.
+      if (row) this.joined.push({ row, k: counted === undefined ? this.undecided.length / 2 : -1 });
+    }
     const monitor = route ? this.monitor : undefined;
     if (counted === undefined) {
       this.undecided.push(label, arm);
@@ -253,7 +265,14 @@ export class Feedback implements OutcomeReceiver {
       outcomes = this.undecidedOutcomes;
       this.undecidedOutcomes = { served: [], scores: [], events: [] };
     }
-    this.log.commit(new Commit(durable, labels, this.observer, outcomes && this.monitor, outcomes));
+    let joined: Joined[] | undefined;
+    if (this.joined.length > 0) {
+      joined = this.joined;
+      this.joined = [];
+    }
+    this.log.commit(
+      new Commit(durable, labels, this.observer, outcomes && this.monitor, outcomes, joined && this.training, joined),
+    );
   }
 
   private count(route: string, arm: string, verdict: Verdict): Verdict {
@@ -272,6 +291,12 @@ interface Undecided {
   readonly events: FeedbackEvent[];
 }
 
+/** A training row waiting for its commit: `k`, the index of its undecided verdict (-1: counted already). */
+interface Joined {
+  readonly row: TrainingRow;
+  readonly k: number;
+}
+
 /** The end of one commit: answers the requests that had outcomes to make durable. */
 class Commit implements Committed {
   constructor(
@@ -281,11 +306,16 @@ class Commit implements Committed {
     private readonly observer: FeedbackObserver | undefined,
     private readonly monitor?: OutcomeMonitor,
     private readonly outcomes?: Undecided,
+    private readonly training?: TrainingJoin,
+    private readonly joined?: readonly Joined[],
   ) {}
 
   committed(counted?: readonly boolean[]): void {
     if (counted) this.decide(counted);
     for (const r of this.durable) r.reply.verdicts(r.verdicts);
+    // After the answers: a training row is not part of the outcome's acknowledgement.
+    if (this.training && this.joined)
+      for (const j of this.joined) if (j.k < 0 || counted?.[j.k] === true) this.training.kept(j.row);
   }
 
   failed(error: unknown): void {

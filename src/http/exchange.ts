@@ -343,6 +343,72 @@ export class Exchange implements Responder {
     this.hooks.finished(this, status);
   }
 
+  /**
+   * Answers 200 with a body of many pieces (an admin dataset): the next piece is asked for only once
+   * uWS has taken the last without backpressure, so memory holds about one piece whatever the body's
+   * size. A failure before the first piece is answered as an error; after it, the connection is
+   * closed, so the client sees a body cut short (chunked, unterminated), never a complete one.
+   */
+  async sendStream(pieces: AsyncIterator<Buffer>, contentType: string): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.status = 200;
+    const res = this.res;
+    /** undefined: answered as an error instead. */
+    let started: boolean | undefined = false;
+    const head = (): void => {
+      started = true;
+      res.writeHeader(CONTENT_TYPE, contentType);
+      res.writeHeader(X_REQUEST_ID, this.requestId);
+    };
+    try {
+      for (;;) {
+        const next = await pieces.next();
+        if (this.aborted) {
+          this.status = 499;
+          await pieces.return?.();
+          return;
+        }
+        if (next.done) {
+          res.cork(() => {
+            if (!started) head();
+            res.end();
+          });
+          return;
+        }
+        let drained = true;
+        res.cork(() => {
+          if (!started) head();
+          drained = res.write(next.value);
+        });
+        if (!drained)
+          await new Promise<void>((resolve) => {
+            this.bodyStreamAborted = resolve;
+            res.onWritable(() => {
+              resolve();
+              return true;
+            });
+          });
+      }
+    } catch (e) {
+      if (this.aborted) {
+        this.status = 499;
+        return;
+      }
+      if (!started) {
+        // fail() answers and tells the hooks itself.
+        this.done = false;
+        started = undefined;
+        return this.fail(e);
+      }
+      this.status = 500;
+      this.error = isCroupierError(e) ? e : new CroupierError('internal', undefined, { cause: e });
+      res.close();
+    } finally {
+      if (started !== undefined) this.hooks.finished(this, this.status);
+    }
+  }
+
   /** Answers an error in the form of this endpoint family (`/v2` or the rest). */
   fail(error: unknown, closeConnection = false, extraHeaders?: Record<string, string>): void {
     const e = isCroupierError(error) ? error : new CroupierError('internal', undefined, { cause: error });

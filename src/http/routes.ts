@@ -20,6 +20,8 @@ interface Declaration {
   readonly names?: 'model' | 'route';
   /** An admin POST that only reads (a viewer token may call it, like every GET). */
   readonly reads?: true;
+  /** A read only an admin token may make (a viewer's answers 403): it hands out request data. */
+  readonly adminOnly?: true;
 }
 
 export const ROUTES = [
@@ -57,6 +59,7 @@ export const ROUTES = [
   { method: 'GET', path: '/admin/routes', admin: 'routes.list' },
   { method: 'PUT', path: '/admin/routes/:route', admin: 'routes.put', names: 'route' },
   { method: 'POST', path: '/admin/routes/:route/reset', admin: 'routes.reset', names: 'route' },
+  { method: 'GET', path: '/admin/routes/:route/dataset', admin: 'dataset.read', names: 'route', adminOnly: true },
   { method: 'GET', path: '/admin/audit', admin: 'audit.read' },
   { method: 'GET', path: '/admin/whoami', admin: 'whoami' },
   { method: 'GET', path: '/admin/monitor', admin: 'monitor.read' },

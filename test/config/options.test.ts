@@ -47,6 +47,7 @@ const SAMPLES: Record<OptionName, [raw: string, value: unknown]> = {
   decisionsMax: ['5000', 5000],
   featuresMax: ['1.5kb', 1536],
   featuresBudget: ['2mb', 2 * 1024 ** 2],
+  datasetDays: ['7', 7],
   allowSlowHttp: ['true', true],
   logLevel: ['debug', 'debug'],
   drainTimeoutMs: ['0', 0],

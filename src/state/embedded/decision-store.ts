@@ -11,7 +11,7 @@ import type { Arm, ArmChoice } from '../../routing/router.js';
 import { Bytes } from '../bytes.js';
 import type { Journal, JournalSource } from './journal.js';
 import { ID_BYTES, sequenceOf, type DecisionIds } from '../../feedback/decision-id.js';
-import type { DecidedJob, DecisionSink } from '../../feedback/decision-log.js';
+import type { DecidedJob, DecisionSink, JoinedDecision } from '../../feedback/decision-log.js';
 import { Decision, servedBytes, writeDecisionLine, type ServedBy } from '../../feedback/decision.js';
 import { LoggedFeatures, type FeatureLimits } from '../../feedback/logged-features.js';
 
@@ -176,6 +176,19 @@ export class DecisionStore implements DecisionSink, JournalSource {
       Number.isNaN(reward) ? undefined : reward,
       this.scores[slot]!,
     );
+  }
+
+  /** The decision in `slot` as a training row reads it (its features parsed: routes with logFeatures only). */
+  joinedAt(slot: number): JoinedDecision {
+    const s = this.servedAt(slot);
+    const features = this.features.get(slot);
+    return {
+      createdMs: this.created[slot]!,
+      model: s.model,
+      version: s.version,
+      propensity: this.propensity[slot]!,
+      features: features === undefined ? undefined : JSON.parse(features),
+    };
   }
 
   /** The monitored score of the decision in `slot` (NaN: none). */

@@ -14,6 +14,7 @@ import type {
   DecisionLogDeps,
   DecisionLookup,
   FeedbackStore,
+  JoinedDecision,
   Served,
   VerifiedIds,
 } from '../../feedback/decision-log.js';
@@ -69,6 +70,10 @@ export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLooku
 
   score(slot: number): number {
     return this.decisions.scoreAt(slot);
+  }
+
+  joined(slot: number): JoinedDecision {
+    return this.decisions.joinedAt(slot);
   }
 
   /** Never: the ring answers for every decision at once. */

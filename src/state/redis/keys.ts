@@ -25,3 +25,8 @@ export function outcomesKey(route: string): string {
 export function settledKey(route: string, decision: string): string {
   return routeKey(route, `settled:${decision}`);
 }
+
+/** A route's training rows (routes with logFeatures): a stream trimmed by age (training-rows.ts). */
+export function datasetKey(route: string): string {
+  return routeKey(route, 'dataset');
+}

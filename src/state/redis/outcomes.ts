@@ -306,6 +306,10 @@ class RedisLookup implements DecisionLookup<Decision> {
     return d.score;
   }
 
+  joined(d: Decision): Decision {
+    return d;
+  }
+
   notYet(i: number, createdMs: number, nowMs: number): CroupierError | undefined {
     if (this.held.includes(i)) {
       return unavailable(
