@@ -16,6 +16,7 @@ import { LiveState } from './state/embedded/live-state.js';
 import { RouteStore } from './state/embedded/route-store.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './scoring/gateway.js';
+import { Shadows } from './scoring/shadow.js';
 import { registerDataPlane } from './http/data-plane.js';
 import { Exchange, type ExchangeHooks } from './http/exchange.js';
 import { isNativeUws, listenExclusive, uws } from './http/uws.js';
@@ -400,7 +401,8 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     const store = redis
       ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry })
       : await EmbeddedDecisionLog.open(storeDeps);
-    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, monitor);
+    const shadows = new Shadows(registry, engine, monitor);
+    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, monitor, shadows);
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
     feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor }, store);

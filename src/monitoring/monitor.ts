@@ -19,6 +19,7 @@ import type { DriftWindow, MonitorReport, RewardWindow, RouteReport } from './re
 import { driftReport } from './drift-counter.js';
 import { type DriftCounters, driftSeries } from './drift-counters.js';
 import { chiSquareGoodnessOfFit } from './statistics.js';
+import { type ShadowCells, ShadowSeries, shadowReports, shadowSeriesKey } from './shadow-counts.js';
 
 /** An arm's vector: pulls, Σ propensity, outcomes, Σ reward, Σ reward². */
 const PULLS = 0;
@@ -52,6 +53,8 @@ export interface MonitorObserver {
     predicted: boolean,
     actual: boolean,
   ): Increment;
+  /** A shadow arm's croupier_shadow_* cells: asked once per (route, arm). */
+  shadowCells?(route: string, arm: string): ShadowCells;
 }
 
 /** One series' sums since the last apply. */
@@ -121,8 +124,9 @@ export class Monitor {
   private readonly now: () => number;
   private readonly byRoute = new Map<string, Map<string, ArmSeries>>();
   private readonly byArm = new WeakMap<Arm, ArmSeries>();
+  private readonly shadows = new Map<string, ShadowSeries>();
   /** Series added to since the last apply. */
-  private dirty: Series[] = [];
+  private dirty: (Series | ShadowSeries)[] = [];
   /** Deltas a failed apply left, sent again with the next. */
   private kept: Delta[] = [];
   private applying: Promise<void> = Promise.resolve();
@@ -176,7 +180,21 @@ export class Monitor {
     if (!l.touched) this.touch(l);
   }
 
-  private touch(s: Series): void {
+  /** A shadow arm's counts (scoring/shadow.ts asks once per shadow arm and keeps them). */
+  shadowSeries(route: string, arm: string): ShadowSeries {
+    const id = `${route}\n${arm}`;
+    let s = this.shadows.get(id);
+    if (s === undefined)
+      this.shadows.set(
+        id,
+        (s = new ShadowSeries(shadowSeriesKey(route, arm), this.observer?.shadowCells?.(route, arm), (x) =>
+          this.touch(x),
+        )),
+      );
+    return s;
+  }
+
+  private touch(s: Series | ShadowSeries): void {
     s.touched = true;
     this.dirty.push(s);
   }
@@ -313,11 +331,20 @@ export class Monitor {
         const { pValue } = chiSquareGoodnessOfFit(observed, expected);
         report.srm[w] = { pValue, srm: pValue < SRM_P };
       }
+      if (route.shadows.length > 0) report.shadows = await this.shadowReports(route, last);
       routes[route.name] = report;
     }
     const out: MonitorReport = { routes, models: await this.driftReports(last), alerts: [] };
     this.last = { atMs: this.now(), report: out };
     return out;
+  }
+
+  private shadowReports(route: Route, last: number): ReturnType<typeof shadowReports> {
+    const arms = route.shadows.map((a) => {
+      const v = this.registry.resolve(a.model, a.version);
+      return { name: a.name, share: a.shadow, model: a.model, version: v?.version ?? a.version };
+    });
+    return shadowReports(this.store, route.name, arms, last);
   }
 
   /**

@@ -1,0 +1,163 @@
+/**
+ * Shadow arms: an arm with `"shadow": s` gets a copy of a share s of its route's predict requests.
+ * The copy is drawn with the request and sent to the shadow version's queue only once the served
+ * answer is made; it is scored there when that version can take it at once (Batcher.offer), else
+ * dropped and counted, and at most MAX_SHADOW_ROWS rows of copies wait or run in the whole process.
+ * Its score is compared with the served one (monitoring/shadow-counts.ts); its answer goes nowhere.
+ * A route without shadow arms pays one length check per request.
+ */
+import type { Job, RowSlice } from '../inference/batcher.js';
+import type { InferenceEngine } from '../inference/engine.js';
+import type { ShadowShedReason } from '../monitoring/shadow-counts.js';
+import type { NumericArray, TensorValues } from '../protocol/datatypes.js';
+import { featuresToRows } from '../protocol/predict.js';
+import type { Registry } from '../registry/registry.js';
+import type { ModelVersion } from '../registry/repository.js';
+import type { Route, ShadowArm } from '../routing/router.js';
+
+/**
+ * Rows of shadow copies queued or running at once, in all. Enough for a shadow at share 1 on a
+ * busy route on a quiet machine; past it copies are shed (reason "bound"), so a shadow model slower
+ * than the served one costs a bounded amount of memory and worker time, never a growing backlog.
+ */
+export const MAX_SHADOW_ROWS = 256;
+
+/** A shadow arm's counts (monitoring/shadow-counts.ts ShadowSeries). */
+export interface ShadowTally {
+  compared(served: number, shadow: number, threshold: number, latencyMs: number): void;
+  shed(reason: ShadowShedReason): void;
+  failed(): void;
+}
+
+/** Where a shadow arm's counts go (the monitor). */
+export interface ShadowCounter {
+  shadowSeries(route: string, arm: string): ShadowTally;
+}
+
+/** The monitored score of a slice's first row; NaN when the version has no `monitor` (as gateway.ts reads it). */
+export function scoreOf(version: ModelVersion, slice: RowSlice): number {
+  const o = version.scoreOutput ?? -1;
+  if (o < 0) return NaN;
+  const data = slice.result.outputs[o]!.data as NumericArray;
+  return Number(data[slice.offset * version.outputRowSizes[o]!]);
+}
+
+/** A copy of a request's rows for one shadow arm. */
+export class ShadowJob implements Job {
+  readonly shadow = true as const;
+  readonly deadline = 0;
+  started = 0;
+  servedScore = NaN;
+  threshold = NaN;
+
+  constructor(
+    private readonly owner: Shadows,
+    readonly tally: ShadowTally,
+    readonly version: ModelVersion,
+    readonly rows: number,
+    readonly inputs: TensorValues[],
+  ) {}
+
+  resolve(slice: RowSlice): void {
+    this.owner.done(this.rows);
+    this.tally.compared(this.servedScore, scoreOf(this.version, slice), this.threshold, performance.now() - this.started);
+  }
+
+  reject(): void {
+    this.owner.done(this.rows);
+    this.tally.failed();
+  }
+}
+
+/** The inputs' layout of a version, to know when a copy can share the served request's tensors. */
+const layouts = new WeakMap<ModelVersion, string>();
+function layoutOf(v: ModelVersion): string {
+  let l = layouts.get(v);
+  if (l === undefined)
+    layouts.set(v, (l = JSON.stringify(v.manifest.inputs.map((t) => [t.name, t.datatype, t.shape, t.featureNames]))));
+  return l;
+}
+
+export class Shadows {
+  /** Rows of copies queued or running now. */
+  private rows = 0;
+  private readonly tallies = new WeakMap<ShadowArm, ShadowTally>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly engine: InferenceEngine,
+    private readonly counter: ShadowCounter,
+    private readonly maxRows = MAX_SHADOW_ROWS,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /**
+   * The copies of one request that the route's shadow arms draw (undefined: none): the served
+   * request's tensors when the shadow's model takes the same inputs, else its features read again
+   * for that model (a copy they do not fit counts as failed).
+   */
+  draw(
+    route: Route,
+    served: ModelVersion,
+    features: unknown,
+    rows: number,
+    inputs: TensorValues[],
+    maxRows: number,
+  ): ShadowJob[] | undefined {
+    let copies: ShadowJob[] | undefined;
+    for (const arm of route.shadows) {
+      if (this.random() >= arm.shadow) continue;
+      const tally = this.tallyOf(route, arm);
+      const version = this.registry.resolve(arm.model, arm.version);
+      if (version === undefined || !this.engine.isLoaded(version.key)) {
+        tally.failed();
+        continue;
+      }
+      let copied = inputs;
+      if (version !== served && layoutOf(version) !== layoutOf(served)) {
+        try {
+          copied = featuresToRows(features as Parameters<typeof featuresToRows>[0], version, maxRows).inputs;
+        } catch {
+          tally.failed();
+          continue;
+        }
+      }
+      (copies ??= []).push(new ShadowJob(this, tally, version, rows, copied));
+    }
+    return copies;
+  }
+
+  /** After the served answer: each copy to its version's queue if it can take it now, else shed. */
+  send(copies: readonly ShadowJob[], served: ModelVersion, servedScore: number): void {
+    const threshold = served.manifest.monitor?.threshold ?? NaN;
+    for (const job of copies) {
+      if (this.rows + job.rows > this.maxRows) {
+        job.tally.shed('bound');
+        continue;
+      }
+      job.servedScore = servedScore;
+      job.threshold = threshold;
+      job.started = performance.now();
+      this.rows += job.rows;
+      if (!this.engine.offer(job.version, job)) {
+        this.rows -= job.rows;
+        job.tally.shed('busy');
+      }
+    }
+  }
+
+  /** Rows of copies queued or running now. */
+  get inFlightRows(): number {
+    return this.rows;
+  }
+
+  done(rows: number): void {
+    this.rows -= rows;
+  }
+
+  private tallyOf(route: Route, arm: ShadowArm): ShadowTally {
+    let t = this.tallies.get(arm);
+    if (t === undefined) this.tallies.set(arm, (t = this.counter.shadowSeries(route.name, arm.name)));
+    return t;
+  }
+}
