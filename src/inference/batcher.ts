@@ -34,8 +34,6 @@ export interface Job {
   readonly started: number;
   resolve(slice: RowSlice): void;
   reject(error: Error): void;
-  /** A shadow copy (scoring/shadow.ts), queued by `offer`: its rows never count toward the bound. */
-  readonly shadow?: true;
 }
 
 export interface BatchObserver {
@@ -94,8 +92,6 @@ export class Batcher {
   private queue: Job[] = [];
   private head = 0;
   private queuedRows = 0;
-  /** Of queuedRows, those of shadow copies. */
-  private shadowRows = 0;
   private inFlight = 0;
   private full = false;
   private refusal: CroupierError | undefined;
@@ -156,18 +152,16 @@ export class Batcher {
 
   /** Queues a job; throws queue_full (503) when the rows would pass the bound. */
   submit(job: Job): void {
-    if (this.queuedRows - this.shadowRows + job.rows > this.limits.maxQueuedRows) throw this.refuse();
+    if (this.queuedRows + job.rows > this.limits.maxQueuedRows) throw this.refuse();
     this.enqueue(job);
   }
 
   /**
-   * Queues a shadow copy only while this version is idle enough to take it at once: not saturated,
-   * less than a batch queued, a free worker slot. Otherwise false: the copy is dropped, never waits.
-   * Its rows do not count toward the bound served requests are refused at, so it takes no place of theirs.
+   * Queues work that is dropped rather than kept waiting (a shadow copy, inference/shadow-lane.ts):
+   * only while less than a batch is queued. Otherwise false.
    */
-  offer(job: Job & { readonly shadow: true }): boolean {
-    if (this.full || this.queuedRows + job.rows > this.limits.maxBatch || !this.runner.hasCapacity()) return false;
-    this.shadowRows += job.rows;
+  offer(job: Job): boolean {
+    if (this.full || this.queuedRows + job.rows > this.limits.maxBatch) return false;
     this.enqueue(job);
     return true;
   }
@@ -210,7 +204,6 @@ export class Batcher {
       if (jobs.length > 0 && rows + job.rows > this.limits.maxBatch) break;
       this.queue[this.head++] = undefined as unknown as Job;
       this.queuedRows -= job.rows;
-      if (this.shadowRows > 0 && job.shadow === true) this.shadowRows -= job.rows;
       if (job.deadline !== 0 && now > job.deadline) {
         this.observer.shed(this.version, 'deadline_exceeded');
         this.stats.failed(1, job.started, now);
@@ -222,7 +215,7 @@ export class Batcher {
     }
     if (
       this.full
-      && this.queuedRows - this.shadowRows + Math.min(this.limits.maxBatch, this.limits.maxQueuedRows >> 1) <= this.limits.maxQueuedRows
+      && this.queuedRows + Math.min(this.limits.maxBatch, this.limits.maxQueuedRows >> 1) <= this.limits.maxQueuedRows
     ) {
       this.full = false;
       this.saturation.count--;

@@ -180,14 +180,6 @@ export class InferenceEngine {
     if (batcher.pendingRows > 0) this.waiting.add(batcher);
   }
 
-  /** Queues a shadow copy if its version can take it at once (Batcher.offer); false: dropped. */
-  offer(version: ModelVersion, job: Job & { readonly shadow: true }): boolean {
-    const batcher = this.batchers.get(version.key);
-    if (batcher === undefined || !batcher.offer(job)) return false;
-    if (batcher.pendingRows > 0) this.waiting.add(batcher);
-    return true;
-  }
-
   private onCapacity(): void {
     if (this.waiting.size === 0) return;
     // A copy: a batcher that still has work is added back, and must not be visited again now.

@@ -1,13 +1,15 @@
 /**
  * Shadow arms: an arm with `"shadow": s` gets a copy of a share s of its route's predict requests.
- * The copy is drawn with the request and sent to the shadow version's queue only once the served
- * answer is made; it is scored there when that version can take it at once (Batcher.offer), else
- * dropped and counted, and at most MAX_SHADOW_ROWS rows of copies wait or run in the whole process.
+ * The copy is drawn with the request and handed on only once the served answer is made, to the
+ * shadow lane (inference/shadow-lane.ts: a worker of its own, never a served worker or the main
+ * thread); it is scored there when the lane can take it at once, else dropped and counted, and at
+ * most MAX_SHADOW_ROWS rows of copies wait or run in the whole process.
  * Its score is compared with the served one (monitoring/shadow-counts.ts); its answer goes nowhere.
  * A route without shadow arms pays one length check per request.
  */
 import type { Job, RowSlice } from '../inference/batcher.js';
 import type { InferenceEngine } from '../inference/engine.js';
+import type { ShadowLane } from '../inference/shadow-lane.js';
 import type { ShadowShedReason } from '../monitoring/shadow-counts.js';
 import type { NumericArray, TensorValues } from '../protocol/datatypes.js';
 import { featuresToRows } from '../protocol/predict.js';
@@ -85,8 +87,12 @@ export class Shadows {
 
   constructor(
     private readonly registry: Registry,
+    /** The served engine: a shadow version must be one it loaded (checked, refused or unloaded otherwise). */
     private readonly engine: InferenceEngine,
+    private readonly lane: ShadowLane,
     private readonly counter: ShadowCounter,
+    /** The routes now (the router's): their shadow versions are the ones the lane keeps. */
+    private readonly routes: () => Iterable<Route>,
     private readonly maxRows = MAX_SHADOW_ROWS,
     private readonly random: () => number = Math.random,
   ) {}
@@ -131,6 +137,10 @@ export class Shadows {
   send(copies: readonly ShadowJob[], served: ModelVersion, servedScore: number): void {
     const threshold = served.manifest.monitor?.threshold ?? NaN;
     for (const job of copies) {
+      if (this.lane.refused(job.version.key) !== undefined) {
+        job.tally.failed();
+        continue;
+      }
       if (this.rows + job.rows > this.maxRows) {
         job.tally.shed('bound');
         continue;
@@ -139,7 +149,7 @@ export class Shadows {
       job.threshold = threshold;
       job.started = performance.now();
       this.rows += job.rows;
-      if (!this.engine.offer(job.version, job)) {
+      if (!this.lane.offer(job.version, job)) {
         this.rows -= job.rows;
         job.tally.shed('busy');
       }
@@ -155,9 +165,35 @@ export class Shadows {
     this.rows -= rows;
   }
 
+  /**
+   * Loads and warms every shadow version of the routes in the lane and frees the others: at start,
+   * before the server listens, and whenever a route's shadow arms are new (a route changed).
+   */
+  async prepare(): Promise<void> {
+    const wanted = new Set<string>();
+    const loads: Promise<void>[] = [];
+    for (const route of this.routes())
+      for (const arm of route.shadows) {
+        const version = this.registry.resolve(arm.model, arm.version);
+        if (version === undefined || !this.engine.isLoaded(version.key)) continue;
+        wanted.add(version.key);
+        // A version the lane cannot load fails its copies (counted); the served routes go on.
+        loads.push(this.lane.load(version).catch(() => undefined));
+      }
+    await Promise.all(loads);
+    await this.lane.retain((key) => wanted.has(key));
+  }
+
+  close(): Promise<void> {
+    return this.lane.close();
+  }
+
   private tallyOf(route: Route, arm: ShadowArm): ShadowTally {
     let t = this.tallies.get(arm);
-    if (t === undefined) this.tallies.set(arm, (t = this.counter.shadowSeries(route.name, arm.name)));
+    if (t === undefined) {
+      this.tallies.set(arm, (t = this.counter.shadowSeries(route.name, arm.name)));
+      this.prepare().catch(() => undefined);
+    }
     return t;
   }
 }
