@@ -63,7 +63,10 @@ export class ShadowLane {
         .then(
           () => {
             if (this.closed) return;
-            this.batchers.set(version.key, new Batcher(version, loadSpec(version), pool, QUIET, this.limits, this.saturation));
+            this.batchers.set(
+              version.key,
+              new Batcher(version, loadSpec(version), pool, QUIET, this.limits, this.saturation),
+            );
           },
           (e: unknown) => {
             this.refusedKeys.set(version.key, (e as Error).message);

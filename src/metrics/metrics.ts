@@ -483,7 +483,11 @@ export class Metrics implements BatchObserver {
       ),
     });
     return {
-      agree: [m.total.labels(route, arm, 'false'), m.total.labels(route, arm, 'true'), m.total.labels(route, arm, 'unknown')],
+      agree: [
+        m.total.labels(route, arm, 'false'),
+        m.total.labels(route, arm, 'true'),
+        m.total.labels(route, arm, 'unknown'),
+      ],
       delta: m.delta.labels(route, arm),
       shed: { busy: m.shed.labels(route, arm, 'busy'), bound: m.shed.labels(route, arm, 'bound') },
       failed: m.failed.labels(route, arm),

@@ -105,7 +105,11 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
   const served = arms.filter((a) => a.shadow === undefined);
   if (served.length === 0)
     throw new RouteSpecError(`${at}: every arm is a shadow; a route needs at least one arm without "shadow" to answer`);
-  if (policy === 'fixed' && served.every((a) => a.weight !== undefined) && served.reduce((s, a) => s + a.weight!, 0) <= 0) {
+  if (
+    policy === 'fixed'
+    && served.every((a) => a.weight !== undefined)
+    && served.reduce((s, a) => s + a.weight!, 0) <= 0
+  ) {
     throw new RouteSpecError(`${at}: the arms' weights add up to 0`);
   }
   let prior = { alpha: 1, beta: 1 };
@@ -143,7 +147,9 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
 function shadowArm(where: string, arm: Record<string, unknown>, version: string, weight: number | undefined): ArmSpec {
   const share = arm.shadow;
   if (typeof share !== 'number' || !Number.isFinite(share) || share <= 0 || share > 1)
-    throw new RouteSpecError(`${where}.shadow must be a number in (0, 1]: the share of the route's requests copied to it`);
+    throw new RouteSpecError(
+      `${where}.shadow must be a number in (0, 1]: the share of the route's requests copied to it`,
+    );
   if (weight !== undefined) throw new RouteSpecError(`${where}: a shadow arm takes no weight (it is never chosen)`);
   return { name: arm.name as string, model: arm.model as string, version, shadow: share };
 }

@@ -8,7 +8,6 @@ import type { DecisionIds } from '../feedback/decision-id.js';
 import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
 import type { RowSlice } from '../inference/batcher.js';
 import type { InferenceEngine } from '../inference/engine.js';
-import type { NumericArray } from '../protocol/datatypes.js';
 import type { TensorValues } from '../protocol/datatypes.js';
 import { featuresToRows, outputsJson, parsePredictBody } from '../protocol/predict.js';
 import { inferAnswer, parseInferRequest, type InferRequest } from '../protocol/v2.js';

@@ -62,7 +62,12 @@ export class ShadowJob implements Job {
 
   resolve(slice: RowSlice): void {
     this.owner.done(this.rows);
-    this.tally.compared(this.servedScore, scoreOf(this.version, slice), this.threshold, performance.now() - this.started);
+    this.tally.compared(
+      this.servedScore,
+      scoreOf(this.version, slice),
+      this.threshold,
+      performance.now() - this.started,
+    );
   }
 
   reject(): void {

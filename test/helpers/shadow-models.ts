@@ -79,7 +79,12 @@ export function failingModel(): Uint8Array {
     [
       { opType: 'MatMul', input: ['features', 'pick'], output: ['first'] },
       { opType: 'Cast', input: ['first'], output: ['index'], attribute: [{ name: 'to', type: 2, i: 7 }] },
-      { opType: 'Gather', input: ['table', 'index'], output: ['probability'], attribute: [{ name: 'axis', type: 2, i: 0 }] },
+      {
+        opType: 'Gather',
+        input: ['table', 'index'],
+        output: ['probability'],
+        attribute: [{ name: 'axis', type: 2, i: 0 }],
+      },
     ],
     [floats('pick', [32, 1], pick), floats('table', [2], Float32Array.of(0.1, 0.2))],
   );

@@ -70,7 +70,10 @@ describe('Router', () => {
   it('refuses bad shadow arms, naming the key', () => {
     const arm = (extra: Record<string, unknown>) => ({
       policy: 'thompson',
-      arms: [{ name: 'a', model: 'm', version: '1' }, { name: 's', model: 'm', version: '2', ...extra }],
+      arms: [
+        { name: 'a', model: 'm', version: '1' },
+        { name: 's', model: 'm', version: '2', ...extra },
+      ],
     });
     for (const shadow of [0, -0.1, 1.5, 2, 'x', null, Number.NaN, Number.POSITIVE_INFINITY])
       expect(() => spec(arm({ shadow })), String(shadow)).toThrow(/arms\[1\]\.shadow must be a number in \(0, 1\]/);

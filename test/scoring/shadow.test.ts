@@ -106,7 +106,12 @@ describe('shadow arms on a real server', () => {
     for (let i = 0; i < n; i++) {
       const a = await predict(t.url, 'mirror', row(i));
       expect(a.status).toBe(200);
-      const body = JSON.parse(a.text) as { arm: string; version: string; propensity: number; outputs: { probability: number[] } };
+      const body = JSON.parse(a.text) as {
+        arm: string;
+        version: string;
+        propensity: number;
+        outputs: { probability: number[] };
+      };
       expect(body.arm).toBe('a');
       expect(body.version).toBe('1');
       expect(body.propensity).toBe(1);
@@ -134,7 +139,9 @@ describe('shadow arms on a real server', () => {
     expect(route.arms.a!.windows['1h'].pulls).toBe(n);
     expect(route.shadows!.always).toMatchObject({ model: 'fraud', version: '10', share: 1 });
     expect(await metricValue(t.url, 'croupier_shadow_total{route="mirror",arm="always",agree="true"}')).toBe(above);
-    expect(await metricValue(t.url, 'croupier_shadow_total{route="mirror",arm="always",agree="false"}')).toBe(n - above);
+    expect(await metricValue(t.url, 'croupier_shadow_total{route="mirror",arm="always",agree="false"}')).toBe(
+      n - above,
+    );
     expect(await metricValue(t.url, 'croupier_shadow_score_delta_count{route="mirror",arm="always"}')).toBe(n);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).not.toMatch(/croupier_arm_pulls\{route="mirror",arm="always"\}/);
@@ -186,9 +193,18 @@ describe('shadow arms on a real server', () => {
         body: JSON.stringify(spec),
       });
     const cases: [object, RegExp][] = [
-      [served([{ name: 's', model: 'fraud', version: '10', shadow: 0 }]), /arms\[1\]\.shadow must be a number in \(0, 1\]/],
-      [served([{ name: 's', model: 'fraud', version: '10', shadow: 2 }]), /arms\[1\]\.shadow must be a number in \(0, 1\]/],
-      [served([{ name: 's', model: 'fraud', version: '10', shadow: 'x' }]), /arms\[1\]\.shadow must be a number in \(0, 1\]/],
+      [
+        served([{ name: 's', model: 'fraud', version: '10', shadow: 0 }]),
+        /arms\[1\]\.shadow must be a number in \(0, 1\]/,
+      ],
+      [
+        served([{ name: 's', model: 'fraud', version: '10', shadow: 2 }]),
+        /arms\[1\]\.shadow must be a number in \(0, 1\]/,
+      ],
+      [
+        served([{ name: 's', model: 'fraud', version: '10', shadow: 'x' }]),
+        /arms\[1\]\.shadow must be a number in \(0, 1\]/,
+      ],
       [
         { policy: 'thompson', arms: [{ name: 's', model: 'fraud', version: '10', shadow: 0.5 }] },
         /every arm is a shadow/,
@@ -252,7 +268,12 @@ describeRedis('shadow arms in Redis mode: two replicas report the same numbers',
     const models = shadowModels();
     for (let i = 0; i < 2; i++)
       servers.push(
-        await startTestServer({ ...TOKENS, CROUPIER_MODELS_DIR: models, CROUPIER_REDIS_URL: redis.url, CROUPIER_LOG_LEVEL: 'info' }),
+        await startTestServer({
+          ...TOKENS,
+          CROUPIER_MODELS_DIR: models,
+          CROUPIER_REDIS_URL: redis.url,
+          CROUPIER_LOG_LEVEL: 'info',
+        }),
       );
   }, 120_000);
   afterAll(async () => {
@@ -260,7 +281,7 @@ describeRedis('shadow arms in Redis mode: two replicas report the same numbers',
     await redis?.stop();
   });
 
-  it('sums both replicas\' comparisons for either to report', async () => {
+  it("sums both replicas' comparisons for either to report", async () => {
     const n = 40;
     let above = 0;
     for (let i = 0; i < n; i++) {
