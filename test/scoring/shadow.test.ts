@@ -5,6 +5,7 @@
  * Prometheus; a slow or failing shadow model neither slows nor fails a served request; under a
  * flood copies are shed, never served requests; two Redis-mode replicas report the same numbers.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +146,12 @@ describe('shadow arms on a real server', () => {
     expect(await metricValue(t.url, 'croupier_shadow_score_delta_count{route="mirror",arm="always"}')).toBe(n);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).not.toMatch(/croupier_arm_pulls\{route="mirror",arm="always"\}/);
+    // promtool, the real client, finds nothing to say about the shadow series.
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+    if (check.status !== null || process.env.CI === 'true') {
+      expect(check.error).toBeUndefined();
+      expect(`${check.stdout}${check.stderr}`.split('\n').filter((l) => l.includes('croupier_shadow'))).toEqual([]);
+    }
   }, 60_000);
 
   it('counts a shadow without `monitor` as comparisons without agreement data', async () => {
