@@ -89,6 +89,8 @@ export class Shadows {
   /** Rows of copies queued or running now. */
   private rows = 0;
   private readonly tallies = new WeakMap<ShadowArm, ShadowTally>();
+  /** The version each shadow arm resolved to last. */
+  private readonly lastVersion = new WeakMap<ShadowArm, ModelVersion>();
 
   constructor(
     private readonly registry: Registry,
@@ -123,6 +125,11 @@ export class Shadows {
       if (version === undefined || !this.engine.isLoaded(version.key)) {
         tally.failed();
         continue;
+      }
+      // A shadow arm at "live" after a deploy: the lane loads the new version and frees the old.
+      if (this.lastVersion.get(arm) !== version) {
+        this.lastVersion.set(arm, version);
+        this.prepare().catch(() => undefined);
       }
       let copied = inputs;
       if (version !== served && layoutOf(version) !== layoutOf(served)) {
@@ -172,7 +179,8 @@ export class Shadows {
 
   /**
    * Loads and warms every shadow version of the routes in the lane and frees the others: at start,
-   * before the server listens, and whenever a route's shadow arms are new (a route changed).
+   * before the server listens, and when a shadow arm resolves to a version it did not before (a
+   * route changed, or a deploy moved "live"); copies drawn meanwhile are shed as busy.
    */
   async prepare(): Promise<void> {
     const wanted = new Set<string>();
@@ -195,10 +203,7 @@ export class Shadows {
 
   private tallyOf(route: Route, arm: ShadowArm): ShadowTally {
     let t = this.tallies.get(arm);
-    if (t === undefined) {
-      this.tallies.set(arm, (t = this.counter.shadowSeries(route.name, arm.name)));
-      this.prepare().catch(() => undefined);
-    }
+    if (t === undefined) this.tallies.set(arm, (t = this.counter.shadowSeries(route.name, arm.name)));
     return t;
   }
 }

@@ -192,6 +192,27 @@ describe('shadow arms on a real server', () => {
     ).toBe(w.shed);
   }, 120_000);
 
+  it('scores copies for a shadow arm added by a route change, once its version is warm in the lane', async () => {
+    const res = await fetch(`${t.url}/admin/routes/late`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(served([{ name: 'new', model: 'fraud', version: '2', shadow: 1 }])),
+    });
+    expect(res.status).toBe(200);
+    const deadline = Date.now() + 30_000;
+    let sent = 0;
+    let w: ShadowWindow | undefined;
+    do {
+      expect((await predict(t.url, 'late', row(sent++))).status).toBe(200);
+      w = (await report(t.url)).routes.late?.shadows?.new?.windows['1h'].shadow;
+    } while ((w?.comparisons ?? 0) === 0 && Date.now() < deadline);
+    expect(w!.comparisons).toBeGreaterThan(0);
+    expect(w!.agreement).not.toBeNull();
+    w = await shadowWindow(t.url, 'late', 'new', (x) => x.comparisons + x.shed + x.failed >= sent);
+    expect(w.comparisons + w.shed + w.failed).toBe(sent);
+    expect(w.failed).toBe(0);
+  }, 60_000);
+
   it('refuses bad shadow arms with a message that names the key', async () => {
     const put = (spec: object) =>
       fetch(`${t.url}/admin/routes/bad`, {
