@@ -471,7 +471,7 @@ export class Metrics implements BatchObserver {
       ),
       shed: new FastCounter(
         'croupier_shadow_shed_total',
-        "Shadow copies dropped before scoring, by route, shadow arm and reason: busy (the shadow version's queue or the workers could not take it at once), bound (too many copies in flight).",
+        'Shadow copies dropped before scoring, by route, shadow arm and reason: busy (a batch of copies already queued for that version in the shadow lane, or it is still loading there), bound (too many copies in flight), overload (the served queues are saturated: copies go first).',
         ['route', 'arm', 'reason'],
         this.registry,
       ),
@@ -489,7 +489,11 @@ export class Metrics implements BatchObserver {
         m.total.labels(route, arm, 'unknown'),
       ],
       delta: m.delta.labels(route, arm),
-      shed: { busy: m.shed.labels(route, arm, 'busy'), bound: m.shed.labels(route, arm, 'bound') },
+      shed: {
+        busy: m.shed.labels(route, arm, 'busy'),
+        bound: m.shed.labels(route, arm, 'bound'),
+        overload: m.shed.labels(route, arm, 'overload'),
+      },
       failed: m.failed.labels(route, arm),
     };
   }

@@ -24,7 +24,7 @@ const LATENCY = 6;
 export const LATENCY_EDGES_MS: readonly number[] = Array.from({ length: 84 }, (_, k) => 0.05 * 2 ** (k / 4));
 export const SHADOW_COUNTS = LATENCY + LATENCY_EDGES_MS.length + 1;
 
-export type ShadowShedReason = 'busy' | 'bound';
+export type ShadowShedReason = 'busy' | 'bound' | 'overload';
 
 /** A shadow arm's figures in one window (`GET /admin/monitor`, routes.R.shadows.A.windows.W.shadow). */
 export interface ShadowWindow {
@@ -38,7 +38,7 @@ export interface ShadowWindow {
   p99LatencyMs: number | null;
   /** Comparisons without agreement data: the served or the shadow version has no manifest `monitor`. */
   withoutScores: number;
-  /** Copies dropped before scoring (busy version, or the in-flight bound reached). */
+  /** Copies dropped before scoring (the lane busy, the in-flight bound reached, or the served engine overloaded). */
   shed: number;
   /** Copies whose scoring failed (or whose features the shadow's model could not take). */
   failed: number;

@@ -121,6 +121,11 @@ export class Shadows {
     for (const arm of route.shadows) {
       if (this.random() >= arm.shadow) continue;
       const tally = this.tallyOf(route, arm);
+      // Under overload (some served queue refusing work) copies are the first thing to go.
+      if (this.engine.saturation.any) {
+        tally.shed('overload');
+        continue;
+      }
       const version = this.registry.resolve(arm.model, arm.version);
       if (version === undefined || !this.engine.isLoaded(version.key)) {
         tally.failed();

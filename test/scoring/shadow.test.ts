@@ -43,6 +43,7 @@ function shadowModels(): string {
     unscored: served([{ name: 'blind', model: 'fraud', version: '13', shadow: 1 }]),
     slow: served([{ name: 'slow', model: 'fraud', version: '11', shadow: 1 }]),
     failing: served([{ name: 'broken', model: 'fraud', version: '12', shadow: 1 }]),
+    other: { policy: 'fixed', arms: [{ name: 'b', model: 'fraud', version: '11' }] },
   };
   writeFileSync(join(dir, 'routes.json'), JSON.stringify({ routes }));
   return dir;
@@ -285,6 +286,57 @@ describe.each([
     expect(median(slow), `with copies ${median(slow)} ms, without ${median(plain)} ms`).toBeLessThan(
       median(plain) * 1.5 + 2,
     );
+  }, 120_000);
+});
+
+describe('shadow arms under overload (served queues of 16 rows, in the workers)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({
+      ...TOKENS,
+      CROUPIER_MODELS_DIR: shadowModels(),
+      CROUPIER_LOG_LEVEL: 'info',
+      CROUPIER_INLINE_MAX_US: '0',
+      CROUPIER_MAX_QUEUED_ROWS: '16',
+    });
+  }, 60_000);
+  afterAll(() => t?.stop());
+
+  it('makes no copy while a served queue refuses work; every request is answered', async () => {
+    // Waves of requests on another route keep the slow model's queue saturated while requests to the
+    // mirror route go on (both served by the one worker: the mirror answers are slow, not refused).
+    const flood: Answer[] = [];
+    const until = Date.now() + 3_000;
+    const waves = (async () => {
+      while (Date.now() < until)
+        flood.push(...(await Promise.all(Array.from({ length: 64 }, (_, i) => predict(t.url, 'other', row(i))))));
+    })();
+    let done = false;
+    void waves.finally(() => {
+      done = true;
+    });
+    const mirrored: Answer[] = [];
+    while (!done) mirrored.push(await predict(t.url, 'mirror', row(mirrored.length)));
+    await waves;
+    const refused = flood.filter((a) => a.status === 503);
+    expect(flood.filter((a) => a.status === 200).length + refused.length).toBe(flood.length);
+    // The flood did overload the served queue (else this test shows nothing).
+    expect(refused.length).toBeGreaterThan(0);
+    for (const a of refused) expect(JSON.parse(a.text).error.code).toBe('queue_full');
+    expect(mirrored.filter((a) => a.status !== 200).map((a) => a.text)).toEqual([]);
+    // One copy drawn per mirrored request (share 1): each is compared, shed or failed.
+    const w = await shadowWindow(
+      t.url,
+      'mirror',
+      'always',
+      (x) => x.comparisons + x.shed + x.failed >= mirrored.length,
+    );
+    expect(w.comparisons + w.shed + w.failed).toBe(mirrored.length);
+    const overload = await metricValue(
+      t.url,
+      'croupier_shadow_shed_total{route="mirror",arm="always",reason="overload"}',
+    );
+    expect(overload, JSON.stringify({ mirrored: mirrored.length, refused: refused.length, w })).toBeGreaterThan(0);
   }, 120_000);
 });
 
