@@ -34,7 +34,7 @@ export interface ShadowWindow {
   agreement: number | null;
   /** Mean |shadow score − served score|; null without agreement data. */
   meanAbsScoreDelta: number | null;
-  /** From the copy's queueing to its score; an upper bound within 19%; null without comparisons. */
+  /** The shadow model's inference time for the copy's batch; an upper bound within 19%; null without comparisons. */
   p99LatencyMs: number | null;
   /** Comparisons without agreement data: the served or the shadow version has no manifest `monitor`. */
   withoutScores: number;

@@ -62,12 +62,8 @@ export class ShadowJob implements Job {
 
   resolve(slice: RowSlice): void {
     this.owner.done(this.rows);
-    this.tally.compared(
-      this.servedScore,
-      scoreOf(this.version, slice),
-      this.threshold,
-      performance.now() - this.started,
-    );
+    // The batch's inference time: what the shadow model costs, not how long the copy waited in the lane.
+    this.tally.compared(this.servedScore, scoreOf(this.version, slice), this.threshold, slice.result.seconds * 1000);
   }
 
   reject(): void {
