@@ -16,6 +16,8 @@ import { LiveState } from './state/embedded/live-state.js';
 import { RouteStore } from './state/embedded/route-store.js';
 import { FeedbackLoop } from './feedback/feedback-loop.js';
 import { Gateway } from './scoring/gateway.js';
+import { Shadows } from './scoring/shadow.js';
+import { ShadowLane } from './inference/shadow-lane.js';
 import { registerDataPlane } from './http/data-plane.js';
 import { Exchange, type ExchangeHooks } from './http/exchange.js';
 import { isNativeUws, listenExclusive, uws } from './http/uws.js';
@@ -232,6 +234,7 @@ export class Server {
       }
       await this.gateway.engine.idle();
       await this.gateway.engine.close();
+      await this.gateway.shadows?.close();
       // Redis mode: decisions still held wait for Redis within the drain's time, then are journaled.
       await this.feedbackLoop.close(deadlineMs);
       await this.alerting?.close();
@@ -415,13 +418,18 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   // Redis mode: decisions, statistics and outcomes live in Redis (the state dir holds nothing shared).
   let server: Server | undefined;
   let feedback: FeedbackLoop | undefined;
+  let shadows: Shadows | undefined;
   try {
     const features = { maxBytes: config.featuresMax, budgetBytes: config.featuresBudget };
     const storeDeps = { stateDir: config.stateDir, decisionsMax: config.decisionsMax, router, ids, log, features };
     const store = redis
       ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry })
       : await EmbeddedDecisionLog.open(storeDeps);
-    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, monitor);
+    // Shadow copies run in a worker of their own, started with the first shadow arm (inference/shadow-lane.ts).
+    const lane = new ShadowLane(() => new InferencePool({ workers: 1, intraOpThreads: config.intraOpThreads }), config);
+    shadows = new Shadows(registry, engine, lane, monitor, () => router.routes.values());
+    await shadows.prepare();
+    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, monitor, shadows);
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
     const training = new TrainingJoin(trainingRows, registry);
@@ -437,6 +445,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   } catch (e) {
     await alerting.close();
     await engine.close();
+    await shadows?.close();
     await feedback?.close();
     await monitoring.close().catch(() => undefined);
     await admin.close();

@@ -153,6 +153,20 @@ export class Batcher {
   /** Queues a job; throws queue_full (503) when the rows would pass the bound. */
   submit(job: Job): void {
     if (this.queuedRows + job.rows > this.limits.maxQueuedRows) throw this.refuse();
+    this.enqueue(job);
+  }
+
+  /**
+   * Queues work that is dropped rather than kept waiting (a shadow copy, inference/shadow-lane.ts):
+   * only while less than a batch is queued. Otherwise false.
+   */
+  offer(job: Job): boolean {
+    if (this.full || this.queuedRows + job.rows > this.limits.maxBatch) return false;
+    this.enqueue(job);
+    return true;
+  }
+
+  private enqueue(job: Job): void {
     this.queue.push(job);
     this.queuedRows += job.rows;
     this.observer.queueDepth(this.version, this.queuedRows);

@@ -8,6 +8,7 @@ import type { LoadFailure } from '../registry/lifecycle.js';
 import type { Registry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { AuditResult } from '../state/audit-chain.js';
+import type { ShadowCells } from '../monitoring/shadow-counts.js';
 import { buildInfo } from './build-info.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-metrics.js';
 
@@ -448,6 +449,53 @@ export class Metrics implements BatchObserver {
     );
     const sign = (b: boolean): string => (b ? 'positive' : 'negative');
     return this.outcomeLabels.labels(route, arm, model, version, sign(predicted), sign(actual));
+  }
+
+  private shadow: { total: FastCounter; delta: FastHistogram; shed: FastCounter; failed: FastCounter } | undefined;
+
+  /** A shadow arm's croupier_shadow_* cells (monitoring/shadow-counts.ts): the monitor asks once per (route, arm). */
+  shadowCells(route: string, arm: string): ShadowCells {
+    const m = (this.shadow ??= {
+      total: new FastCounter(
+        'croupier_shadow_total',
+        "Shadow copies scored and compared with the served answer, by route, shadow arm and agree: true or false (same side of the served version's monitor threshold or not), unknown (a version without monitor).",
+        ['route', 'arm', 'agree'],
+        this.registry,
+      ),
+      delta: new FastHistogram(
+        'croupier_shadow_score_delta',
+        'Absolute difference between the shadow score and the served score, per route and shadow arm.',
+        ['route', 'arm'],
+        [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1],
+        this.registry,
+      ),
+      shed: new FastCounter(
+        'croupier_shadow_shed_total',
+        'Shadow copies dropped before scoring, by route, shadow arm and reason: busy (a batch of copies already queued for that version in the shadow lane, or it is still loading there), bound (too many copies in flight), overload (the served queues are saturated: copies go first).',
+        ['route', 'arm', 'reason'],
+        this.registry,
+      ),
+      failed: new FastCounter(
+        'croupier_shadow_failures_total',
+        "Shadow copies whose scoring failed, or whose features the shadow's model could not take, per route and shadow arm.",
+        ['route', 'arm'],
+        this.registry,
+      ),
+    });
+    return {
+      agree: [
+        m.total.labels(route, arm, 'false'),
+        m.total.labels(route, arm, 'true'),
+        m.total.labels(route, arm, 'unknown'),
+      ],
+      delta: m.delta.labels(route, arm),
+      shed: {
+        busy: m.shed.labels(route, arm, 'busy'),
+        bound: m.shed.labels(route, arm, 'bound'),
+        overload: m.shed.labels(route, arm, 'overload'),
+      },
+      failed: m.failed.labels(route, arm),
+    };
   }
 
   /**

@@ -25,6 +25,7 @@ import { type DriftCounters, driftSeries } from './drift-counters.js';
 import { type DriftReading, driftReadings } from './drift-readings.js';
 import { chiSquareGoodnessOfFit } from './statistics.js';
 import { noDriftReason, noLabelsReason } from './unmonitored.js';
+import { type ShadowCells, ShadowSeries, shadowReports, shadowSeriesKey } from './shadow-counts.js';
 
 /** An arm's vector: pulls, expected pulls (Σ of its probability over the route's decisions), outcomes, Σ reward, Σ reward². */
 const PULLS = 0;
@@ -58,6 +59,8 @@ export interface MonitorObserver {
     predicted: boolean,
     actual: boolean,
   ): Increment;
+  /** A shadow arm's croupier_shadow_* cells: asked once per (route, arm). */
+  shadowCells?(route: string, arm: string): ShadowCells;
 }
 
 /** One series' sums since the last apply. */
@@ -130,8 +133,9 @@ export class Monitor {
   private readonly byRoute = new Map<string, Map<string, ArmSeries>>();
   /** Each route's arm series in arm order (a route replaced by an edit is a new object). */
   private readonly byRouteArms = new WeakMap<Route, ArmSeries[]>();
+  private readonly shadows = new Map<string, ShadowSeries>();
   /** Series added to since the last apply. */
-  private dirty: Series[] = [];
+  private dirty: (Series | ShadowSeries)[] = [];
   /** Deltas a failed apply left, sent again with the next. */
   private kept: Delta[] = [];
   /** Minutes that series closed since the last apply (their next event came in a later minute). */
@@ -202,8 +206,22 @@ export class Monitor {
     if (!l.touched) this.touch(l);
   }
 
+  /** A shadow arm's counts (scoring/shadow.ts asks once per shadow arm and keeps them). */
+  shadowSeries(route: string, arm: string): ShadowSeries {
+    const id = `${route}\n${arm}`;
+    let s = this.shadows.get(id);
+    if (s === undefined)
+      this.shadows.set(
+        id,
+        (s = new ShadowSeries(shadowSeriesKey(route, arm), this.observer?.shadowCells?.(route, arm), (x) =>
+          this.counting(x),
+        )),
+      );
+    return s;
+  }
+
   /** `s` counts `minute` from now on; what it holds of an earlier minute is closed, for the next apply. */
-  private turn(s: Series, minute: number): void {
+  private turn(s: Series | ShadowSeries, minute: number): void {
     if (s.touched) {
       this.closed.push({ key: s.key, minute: s.minute, amounts: s.amounts.slice() });
       s.amounts.fill(0);
@@ -211,7 +229,14 @@ export class Monitor {
     s.minute = minute;
   }
 
-  private touch(s: Series): void {
+  /** A shadow series is about to count: in the current minute, and marked for the next apply. */
+  private counting(s: ShadowSeries): void {
+    const minute = minuteOf(this.now());
+    if (s.minute !== minute) this.turn(s, minute);
+    if (!s.touched) this.touch(s);
+  }
+
+  private touch(s: Series | ShadowSeries): void {
     s.touched = true;
     this.dirty.push(s);
   }
@@ -351,6 +376,7 @@ export class Monitor {
         const { pValue } = chiSquareGoodnessOfFit(observed, expected);
         report.srm[w] = { pValue, srm: pValue < SRM_P };
       }
+      if (route.shadows.length > 0) report.shadows = await this.shadowReports(route, last);
       routes[route.name] = report;
     }
     const out: MonitorReport = { routes, models: await this.driftReports(last), alerts: [] };
@@ -358,6 +384,14 @@ export class Monitor {
     if (noDrift) out.noDrift = noDrift;
     this.last = { atMs: this.now(), report: out };
     return out;
+  }
+
+  private shadowReports(route: Route, last: number): ReturnType<typeof shadowReports> {
+    const arms = route.shadows.map((a) => {
+      const v = this.registry.resolve(a.model, a.version);
+      return { name: a.name, share: a.shadow, model: a.model, version: v?.version ?? a.version };
+    });
+    return shadowReports(this.store, route.name, arms, last);
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import type { LabelMetrics } from './label-counts.js';
 import type { WindowName } from './minute-window.js';
+import type { ShadowReport } from './shadow-counts.js';
 
 export interface RewardWindow {
   pulls: number;
@@ -35,6 +36,8 @@ export interface SrmWindow {
 export interface RouteReport {
   srm: Record<WindowName, SrmWindow>;
   arms: Record<string, ArmReport>;
+  /** The route's shadow arms (scoring/shadow.ts), when it has any: never chosen, compared with the served answers. */
+  shadows?: Record<string, ShadowReport>;
 }
 
 export interface DriftWindow {

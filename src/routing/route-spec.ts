@@ -11,6 +11,11 @@ export interface ArmSpec {
   /** A version id, or "live". */
   readonly version: string;
   readonly weight?: number;
+  /**
+   * A shadow arm: the share of the route's requests copied to it, in (0, 1]. It is no part of the
+   * policy (no decision, no propensity, never returned); its scores are compared with the served one.
+   */
+  readonly shadow?: number;
 }
 
 export interface RouteSpec {
@@ -41,7 +46,7 @@ const ROUTE_KEYS = new Set([
   'feedbackWindow',
   'logFeatures',
 ]);
-const ARM_KEYS = new Set(['name', 'model', 'version', 'weight']);
+const ARM_KEYS = new Set(['name', 'model', 'version', 'weight', 'shadow']);
 
 export class RouteSpecError extends Error {}
 
@@ -92,11 +97,19 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
     if (arm.weight !== undefined && policy !== 'fixed')
       throw new RouteSpecError(`${where}: weight applies to the fixed policy only`);
     const weight = arm.weight === undefined ? undefined : num(arm.weight, `${where}.weight`, 0, 1e9, 1);
+    if (arm.shadow !== undefined) return shadowArm(where, arm, version, weight);
     return weight === undefined
       ? { name: arm.name, model: arm.model, version }
       : { name: arm.name, model: arm.model, version, weight };
   });
-  if (policy === 'fixed' && arms.every((a) => a.weight !== undefined) && arms.reduce((s, a) => s + a.weight!, 0) <= 0) {
+  const served = arms.filter((a) => a.shadow === undefined);
+  if (served.length === 0)
+    throw new RouteSpecError(`${at}: every arm is a shadow; a route needs at least one arm without "shadow" to answer`);
+  if (
+    policy === 'fixed'
+    && served.every((a) => a.weight !== undefined)
+    && served.reduce((s, a) => s + a.weight!, 0) <= 0
+  ) {
     throw new RouteSpecError(`${at}: the arms' weights add up to 0`);
   }
   let prior = { alpha: 1, beta: 1 };
@@ -111,7 +124,7 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
   const halfLife =
     r.halfLifeSeconds === undefined ? undefined : num(r.halfLifeSeconds, `${at}: halfLifeSeconds`, 1e-3, 1e10, 1);
   const floor = num(r.floor, `${at}: floor`, 0, 1, 0.01);
-  if (floor * arms.length > 1) throw new RouteSpecError(`${at}: floor × arms must not exceed 1`);
+  if (floor * served.length > 1) throw new RouteSpecError(`${at}: floor × arms must not exceed 1`);
   if (r.logFeatures !== undefined && typeof r.logFeatures !== 'boolean')
     throw new RouteSpecError(`${at}: logFeatures must be true or false`);
   const burnIn = num(r.burnIn, `${at}: burnIn`, 0, 1e9, 0);
@@ -128,6 +141,17 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
     feedbackWindow: num(r.feedbackWindow, `${at}: feedbackWindow`, 1, 365 * 86400, 86400),
     logFeatures: r.logFeatures === true,
   };
+}
+
+/** An arm with `shadow`: a share in (0, 1], and no weight (it is never chosen). */
+function shadowArm(where: string, arm: Record<string, unknown>, version: string, weight: number | undefined): ArmSpec {
+  const share = arm.shadow;
+  if (typeof share !== 'number' || !Number.isFinite(share) || share <= 0 || share > 1)
+    throw new RouteSpecError(
+      `${where}.shadow must be a number in (0, 1]: the share of the route's requests copied to it`,
+    );
+  if (weight !== undefined) throw new RouteSpecError(`${where}: a shadow arm takes no weight (it is never chosen)`);
+  return { name: arm.name as string, model: arm.model as string, version, shadow: share };
 }
 
 /** A whole routes file: `{"routes": {name: route, ...}}`. */

@@ -14,10 +14,26 @@ export interface Arm extends ArmSpec {
   readonly index: number;
 }
 
+/** An arm with `shadow`: copied a share of the requests, never chosen (scoring/shadow.ts). */
+export interface ShadowArm extends ArmSpec {
+  readonly shadow: number;
+}
+
+/** The spec the policy sees: the served arms only (the spec itself when there is no shadow arm). */
+export function servedSpec(spec: RouteSpec): RouteSpec {
+  return spec.arms.some((a) => a.shadow !== undefined)
+    ? { ...spec, arms: spec.arms.filter((a) => a.shadow === undefined) }
+    : spec;
+}
+
 export class Route {
   readonly name: string;
+  /** As declared (shadow arms included): what is saved and shown. */
   readonly spec: RouteSpec;
+  /** The served arms, which the policy chooses among. */
   readonly arms: readonly Arm[];
+  /** The shadow arms; empty for most routes. */
+  readonly shadows: readonly ShadowArm[];
   readonly policy: Policy;
   /** What the route has learned, per arm (same order as `arms`). */
   readonly stats: readonly ArmStats[];
@@ -25,7 +41,8 @@ export class Route {
   constructor(name: string, spec: RouteSpec, policy: Policy, stats: readonly ArmStats[]) {
     this.name = name;
     this.spec = spec;
-    this.arms = spec.arms.map((a, index) => ({ ...a, index }));
+    this.arms = servedSpec(spec).arms.map((a, index) => ({ ...a, index }));
+    this.shadows = spec.arms.filter((a): a is ShadowArm => a.shadow !== undefined);
     this.policy = policy;
     this.stats = stats;
   }
@@ -121,13 +138,14 @@ export class Router {
    */
   set(name: string, spec: RouteSpec): Route {
     const old = this.routes.get(name);
-    const stats = spec.arms.map((a) => {
+    const served = servedSpec(spec);
+    const stats = served.arms.map((a) => {
       const i = old
         ? old.arms.findIndex((o) => o.name === a.name && o.model === a.model && o.version === a.version)
         : -1;
       return i >= 0 ? old!.stats[i]! : new ArmStats();
     });
-    const route = new Route(name, spec, createPolicy(name, spec, stats, this.options), stats);
+    const route = new Route(name, spec, createPolicy(name, served, stats, this.options), stats);
     route.policy.recompute(Date.now());
     this.routes.set(name, route);
     if (old) this.dirty.delete(old);

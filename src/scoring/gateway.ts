@@ -8,13 +8,13 @@ import type { DecisionIds } from '../feedback/decision-id.js';
 import type { DecidedJob, DecisionSink } from '../feedback/decision-log.js';
 import type { RowSlice } from '../inference/batcher.js';
 import type { InferenceEngine } from '../inference/engine.js';
-import type { NumericArray } from '../protocol/datatypes.js';
 import type { TensorValues } from '../protocol/datatypes.js';
 import { featuresToRows, outputsJson, parsePredictBody } from '../protocol/predict.js';
 import { inferAnswer, parseInferRequest, type InferRequest } from '../protocol/v2.js';
 import type { Registry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/repository.js';
 import type { Arm, ArmChoice, Route, Router } from '../routing/router.js';
+import { scoreOf, type ShadowJob, type Shadows } from './shadow.js';
 
 /** Where a scoring answer goes (the HTTP exchange). */
 export interface Responder {
@@ -55,17 +55,6 @@ export interface DecisionMonitor {
   decided(pick: ArmChoice): void;
 }
 
-/**
- * The monitored score of the slice's first row: the first value of the manifest's `monitor.score`
- * output; NaN when the version has no `monitor`. One read from the output, nothing allocated.
- */
-function scoreOf(version: ModelVersion, slice: RowSlice): number {
-  const o = version.scoreOutput ?? -1;
-  if (o < 0) return NaN;
-  const data = slice.result.outputs[o]!.data as NumericArray;
-  return Number(data[slice.offset * version.outputRowSizes[o]!]);
-}
-
 abstract class ScoringJob {
   readonly rows: number;
   readonly inputs: TensorValues[];
@@ -93,6 +82,8 @@ abstract class ScoringJob {
 
 class PredictJob extends ScoringJob implements DecidedJob {
   private json = '';
+  /** Copies for the route's shadow arms, sent once the served answer is made (scoring/shadow.ts). */
+  copies: ShadowJob[] | undefined = undefined;
 
   constructor(
     private readonly gateway: Gateway,
@@ -110,7 +101,15 @@ class PredictJob extends ScoringJob implements DecidedJob {
     const { pick } = this;
     const decision = this.gateway.mint();
     this.json = `{"decision":"${decision}${answerMiddle(pick)}${outputsJson(pick.version, slice)}}`;
-    this.gateway.decide(decision, pick, this.rows, this.features, this, scoreOf(pick.version, slice));
+    const score = scoreOf(pick.version, slice);
+    this.gateway.decide(decision, pick, this.rows, this.features, this, score);
+    if (this.copies !== undefined) this.gateway.shadows!.send(this.copies, pick.version, score);
+  }
+
+  override reject(error: Error): void {
+    // The served request failed: there is nothing to compare its copies with, and they were never queued.
+    this.copies = undefined;
+    super.reject(error);
   }
 
   answer(): void {
@@ -166,6 +165,8 @@ export class Gateway {
   private readonly decisions: DecisionSink | undefined;
   /** Told each decision (the monitoring windows). */
   private readonly monitor: DecisionMonitor | undefined;
+  /** Copies requests to the routes' shadow arms; without it, shadow arms get nothing. */
+  readonly shadows: Shadows | undefined;
 
   constructor(
     registry: Registry,
@@ -175,7 +176,9 @@ export class Gateway {
     maxRows: number,
     decisions?: DecisionSink,
     monitor?: DecisionMonitor,
+    shadows?: Shadows,
   ) {
+    this.shadows = shadows;
     this.registry = registry;
     this.decisions = decisions;
     this.monitor = monitor;
@@ -207,7 +210,10 @@ export class Gateway {
       // The parsed features are kept (until the decision) only for a route that logs them: a queued
       // job holding a 64-row body's arrays would carry them through every garbage collection.
       const logged = route.spec.logFeatures ? request.features : undefined;
-      this.engine.submit(pick.version, new PredictJob(this, responder, pick, rows, inputs, deadline, logged));
+      const job = new PredictJob(this, responder, pick, rows, inputs, deadline, logged);
+      this.engine.submit(pick.version, job);
+      if (route.shadows.length > 0 && this.shadows !== undefined)
+        job.copies = this.shadows.draw(route, pick.version, request.features, rows, inputs, this.maxRows);
     } catch (e) {
       responder.failed(e);
     }

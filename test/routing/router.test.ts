@@ -40,6 +40,54 @@ describe('Router', () => {
     expect(restarts).toEqual(['r/a: m@1 -> m@2']);
   });
 
+  it('leaves shadow arms out of the policy: never picked, no statistics, no weight; the spec keeps them', () => {
+    const { registry } = fakeRegistry();
+    const raw = {
+      policy: 'fixed',
+      arms: [
+        { name: 'a', model: 'm', version: '1', weight: 3 },
+        { name: 's', model: 'm', version: '2', shadow: 0.25 },
+        { name: 'b', model: 'm', version: '1', weight: 1 },
+      ],
+    };
+    const router = new Router(registry, new Map([['r', spec(raw)]]), { rng: seededRng(7) });
+    const route = router.get('r')!;
+    expect(route.arms.map((a) => [a.name, a.index])).toEqual([
+      ['a', 0],
+      ['b', 1],
+    ]);
+    expect(route.shadows).toEqual([{ name: 's', model: 'm', version: '2', shadow: 0.25 }]);
+    expect(route.stats).toHaveLength(2);
+    expect([...route.policy.weights]).toEqual([0.75, 0.25]);
+    const picked = new Set<string>();
+    for (let i = 0; i < 200; i++) picked.add(router.pick(route, undefined).arm.name);
+    expect([...picked].sort()).toEqual(['a', 'b']);
+    // What is saved and shown is the route as declared, shadow arm included.
+    expect(JSON.parse(JSON.stringify(route.spec)).arms[1]).toEqual(raw.arms[1]);
+    expect(spec(JSON.parse(JSON.stringify(route.spec)))).toEqual(route.spec);
+  });
+
+  it('refuses bad shadow arms, naming the key', () => {
+    const arm = (extra: Record<string, unknown>) => ({
+      policy: 'thompson',
+      arms: [
+        { name: 'a', model: 'm', version: '1' },
+        { name: 's', model: 'm', version: '2', ...extra },
+      ],
+    });
+    for (const shadow of [0, -0.1, 1.5, 2, 'x', null, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => spec(arm({ shadow })), String(shadow)).toThrow(/arms\[1\]\.shadow must be a number in \(0, 1\]/);
+    expect(() => spec({ policy: 'thompson', arms: [{ name: 's', model: 'm', version: '2', shadow: 1 }] })).toThrow(
+      /every arm is a shadow; a route needs at least one arm without "shadow"/,
+    );
+    expect(() => spec({ ...arm({ shadow: 0.5, weight: 1 }), policy: 'fixed' })).toThrow(/a shadow arm takes no weight/);
+    // The floor is shared among the served arms only.
+    const three = arm({ shadow: 1 });
+    three.arms.push({ name: 'b', model: 'm', version: '1' });
+    expect(() => spec({ ...three, floor: 0.6 })).toThrow(/floor × arms must not exceed 1/);
+    expect(spec({ ...three, floor: 0.45 }).floor).toBe(0.45);
+  });
+
   it('set keeps the statistics of unchanged arms; reset forgets them all', () => {
     const { registry } = fakeRegistry();
     const arms = [
