@@ -48,6 +48,12 @@ import type { MonitorReport } from './monitoring/report.js';
 import { SoleLeader } from './state/alert-state.js';
 import { FileAlertStates } from './state/embedded/alert-states.js';
 import { RedisAlertStates, RedisLeadership } from './state/redis/alert-state.js';
+import { CroupierError } from './errors.js';
+import { Health } from './monitoring/guardrails/health.js';
+import { Guardrails } from './monitoring/guardrails/guardrails.js';
+import { FileGuardState } from './state/embedded/guard-state.js';
+import { RedisGuardState } from './state/redis/guard-state.js';
+import type { DecisionMonitor } from './scoring/gateway.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -334,14 +340,24 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   const monitor = new Monitor({ store: monitorCounts, router, registry, log, observer: metrics, drift });
   // Drift counts go to the same store once a second (the engine's batchers count them).
   const driftApplier = new DriftApplier(drift, monitorCounts, log);
+  // Per arm and version: requests, errors, latency, outcomes (guardrails, watches, error_rate rules).
+  const health = new Health({ store: monitorCounts, registry, router, log });
+  let guardrails: Guardrails | undefined;
   const monitoring = {
     close: async (): Promise<void> => {
+      await guardrails?.close();
+      await health.close();
       await driftApplier.close();
       await monitor.close();
       await monitorCounts.close();
     },
   };
   let alerting: Alerting;
+  // Redis mode: the replica holding the lease sends alerts and acts on guardrails; a lease outlives
+  // a missed evaluation or two.
+  const leadership = redis
+    ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
+    : new SoleLeader();
   try {
     const { alerts } = readAlertsFile(config, {
       hasModel: (m) => registry.model(m) !== undefined,
@@ -351,11 +367,8 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       config: alerts,
       report: () => monitor.report(),
       rewards: monitor,
-      requests: metrics,
-      // Redis mode: the replica holding the lease sends; a lease outlives a missed evaluation or two.
-      leadership: redis
-        ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
-        : new SoleLeader(),
+      requests: health,
+      leadership,
       states: redis ? new RedisAlertStates(redis.client) : new FileAlertStates(config.stateDir),
       metrics,
       log,
@@ -368,17 +381,74 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     await redis?.close();
     throw e;
   }
-  // What /admin/monitor answers: the monitor's windows and the alert rules' states.
+  // Guardrails: a worse arm disabled, a worse deploy rolled back — audited as `guardrail`, announced.
+  const guards = new Guardrails({
+    router,
+    registry,
+    health,
+    state: redis ? new RedisGuardState(redis.client) : new FileGuardState(config.stateDir),
+    leadership,
+    metrics,
+    log,
+    intervalMs: config.alertIntervalMs,
+    actor: {
+      disabled: async (route, arm, reason, details) => {
+        await admin.act('guardrail', 'guardrail.disable', `${route}/${arm}`, async () => ({
+          status: 200,
+          body: null,
+          audit: { result: 'ok', before: 'enabled', after: `disabled: ${reason}` },
+        }));
+        alerting.announce('guardrail_disable', `guardrail disabled ${route}/${arm}: ${reason}`, details);
+      },
+      rollback: async (model, version, reason, details) => {
+        const outcome = await admin
+          .act('guardrail', 'rollback', model, async (seal) => {
+            if (registry.model(model)?.live.version !== version)
+              throw new CroupierError('conflict', `${model} ${version} is no longer live: nothing to roll back`);
+            const withReason = (after: unknown): unknown => ({ version: after, reason });
+            const o = await admin.actions.rollback(
+              model,
+              seal && ((audit, save) => seal({ ...audit, after: withReason(audit.after) }, save)),
+            );
+            return { ...o, audit: { ...o.audit, after: withReason(o.audit.after) } };
+          })
+          .catch((e: unknown) => {
+            log.warn({ model, version, err: (e as Error).message }, 'guardrail rollback not made');
+            return undefined;
+          });
+        if (!outcome) return false;
+        const live = registry.model(model)?.live.version;
+        alerting.announce('rollback', `guardrail rolled ${model} back from ${version} to ${live}: ${reason}`, {
+          ...details,
+          live,
+          actor: 'guardrail',
+        });
+        return true;
+      },
+    },
+  });
+  guardrails = guards;
+  // What /admin/monitor answers: the monitor's windows, arms disabled, and the alert rules' states.
   const monitorReads = {
-    report: async (): Promise<MonitorReport> => ({ ...(await monitor.report()), alerts: await alerting.alerts() }),
+    report: async (): Promise<MonitorReport> =>
+      guards.decorate({ ...(await monitor.report()), alerts: await alerting.alerts() }),
     series: (route: string, window: string) => monitor.series(route, window),
   };
   try {
     // Redis mode: this replica takes up the shared admin state here, before it listens.
-    await admin.attach(engine, router, metrics, monitorReads, {
-      changed: (change) => announceChange(alerting, change),
-      report: () => alerting.sendReport(),
-    });
+    await admin.attach(
+      engine,
+      router,
+      metrics,
+      monitorReads,
+      {
+        changed: (change) => announceChange(alerting, change),
+        report: () => alerting.sendReport(),
+      },
+      () => guards,
+    );
+    // Before listening: an arm disabled before a restart gets no traffic from the first request.
+    await guards.start();
   } catch (e) {
     await alerting.close();
     await monitoring.close().catch(() => undefined);
@@ -400,10 +470,28 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     const store = redis
       ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry })
       : await EmbeddedDecisionLog.open(storeDeps);
-    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, monitor);
+    const watched: DecisionMonitor = {
+      decided(pick, startedAt) {
+        monitor.decided(pick);
+        health.served(pick, startedAt);
+      },
+      failed(pick, error) {
+        health.failed(pick, error);
+      },
+    };
+    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, watched);
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
-    feedback = FeedbackLoop.start({ bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor }, store);
+    const outcomes = {
+      outcome(route: string, arm: string, versionKey: string, reward: number, label: unknown, score: number): void {
+        monitor.outcome(route, arm, versionKey, reward, label, score);
+        health.outcome(route, arm, versionKey, reward);
+      },
+    };
+    feedback = FeedbackLoop.start(
+      { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor: outcomes },
+      store,
+    );
     metrics.observeLearning(feedback.learning);
     metrics.observeMonitor(monitor);
     server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, monitoring, alerting);

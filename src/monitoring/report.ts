@@ -20,6 +20,9 @@ export interface ArmReport {
   version: string;
   /** Disabled by a guardrail: no traffic until a person enables it again. */
   disabled: boolean;
+  /** While disabled: the guardrail's finding, and when (ISO time). */
+  disabledReason?: string;
+  disabledSince?: string;
   windows: Record<WindowName, RewardWindow>;
 }
 

@@ -50,9 +50,14 @@ function answerMiddle(pick: ArmChoice): string {
   return m.text;
 }
 
-/** Told each decision made (the monitoring windows: pulls and propensities). */
+/**
+ * Told each decision made (the monitoring windows: pulls and propensities; the arm's health:
+ * latency since `startedAt`, performance.now() of the request's arrival) and each failure after
+ * an arm was picked (its health: errors).
+ */
 export interface DecisionMonitor {
-  decided(pick: ArmChoice): void;
+  decided(pick: ArmChoice, startedAt: number): void;
+  failed(pick: ArmChoice, error: unknown): void;
 }
 
 /**
@@ -113,6 +118,11 @@ class PredictJob extends ScoringJob implements DecidedJob {
     this.gateway.decide(decision, pick, this.rows, this.features, this, scoreOf(pick.version, slice));
   }
 
+  override reject(error: Error): void {
+    this.gateway.failed(this.pick, error);
+    super.reject(error);
+  }
+
   answer(): void {
     this.responder.scored(this.json, this.pick.version, this.pick.arm.name);
   }
@@ -147,6 +157,11 @@ class InferJob extends ScoringJob implements DecidedJob {
       propensity: pick.propensity,
     });
     this.gateway.decide(decision, pick, this.rows, undefined, this, scoreOf(pick.version, slice));
+  }
+
+  override reject(error: Error): void {
+    if (this.pick) this.gateway.failed(this.pick, error);
+    super.reject(error);
   }
 
   answer(): void {
@@ -191,11 +206,23 @@ export class Gateway {
   }
 
   /** Hands the decision (id from `mint`) to the feedback loop, which has `job` answer. */
-  decide(id: string, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob, score = NaN): void {
-    this.monitor?.decided(pick);
+  decide(
+    id: string,
+    pick: ArmChoice,
+    rows: number,
+    features: unknown,
+    job: DecidedJob & { readonly started: number },
+    score = NaN,
+  ): void {
+    this.monitor?.decided(pick, job.started);
     const sink = this.decisions;
     if (sink) sink.decided(id, this.ids.mintedAtMs, pick, rows, features, job, score);
     else job.answer();
+  }
+
+  /** A job of `pick` failed (after its arm was chosen): the arm's health counts it. */
+  failed(pick: ArmChoice, error: unknown): void {
+    this.monitor?.failed(pick, error);
   }
 
   /** `POST /v1/predict/{route}`. */
