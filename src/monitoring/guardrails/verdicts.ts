@@ -2,8 +2,8 @@
  * Whether a candidate (a challenger arm, or a newly deployed version) is worse than its baseline
  * (the champion, or the version it replaced), from two health vectors (health.ts): error rate by a
  * one-sided two-proportion test, reward by a one-sided Welch test, latency by p99 above 1.5× the
- * baseline's. A check is judged only once both sides have `minSamples` (requests for errors and
- * latency, outcomes for reward); until then it waits.
+ * baseline's. A check is judged only once both sides have `minSamples` (requests for errors,
+ * answers for latency — at least LATENCY_MIN_SAMPLES —, outcomes for reward); until then it waits.
  */
 import { meanBelow, proportionAbove } from '../statistics.js';
 import type { Check } from './guardrail-spec.js';
@@ -12,6 +12,12 @@ import { latencyQuantile } from './latency-buckets.js';
 
 /** Latency: worse when the candidate's p99 is more than this many times the baseline's. */
 export const LATENCY_RATIO = 1.5;
+/**
+ * Latency is judged on at least this many answers a side, whatever `minSamples`: a p99 of a few
+ * hundred is the slowest few requests (a garbage collection, a cold cache), and two arms of the
+ * same model differed by 4× in tests with 150 answers each.
+ */
+export const LATENCY_MIN_SAMPLES = 1_000;
 
 export interface Judgement {
   readonly checks: readonly Check[];
@@ -57,7 +63,8 @@ export function judge(candidate: Float64Array, baseline: Float64Array, j: Judgem
     } else if (check === 'latency') {
       const n = candidate[REQUESTS]! - candidate[ERRORS]!;
       const m = baseline[REQUESTS]! - baseline[ERRORS]!;
-      if (n < j.minSamples || m < j.minSamples) {
+      const least = Math.max(j.minSamples, LATENCY_MIN_SAMPLES);
+      if (n < least || m < least) {
         waiting = true;
         continue;
       }

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  LATENCY_BUCKETS,
-  latencyBucket,
-  latencyQuantile,
-} from '../../../src/monitoring/guardrails/latency-buckets.js';
+import { LATENCY_BUCKETS, latencyBucket, latencyQuantile } from '../../../src/monitoring/guardrails/latency-buckets.js';
 
 /** A seeded uniform source (mulberry32), so a failure can be replayed. */
 function rng(seed: number): () => number {

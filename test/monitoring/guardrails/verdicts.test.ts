@@ -36,9 +36,10 @@ describe('guardrail verdicts', () => {
     expect(judge(health(500, 7, 1), health(5000, 50, 1), ALL)).toEqual({ worse: false, waiting: true });
   });
 
-  it('find a p99 more than 1.5 times the baseline, not 1.3 times', () => {
-    expect(judge(health(500, 0, 16), health(5000, 0, 10), ALL)).toMatchObject({ worse: true, check: 'latency' });
-    expect(judge(health(500, 0, 13), health(5000, 0, 10), ALL).worse).toBe(false);
+  it('find a p99 more than 1.5 times the baseline, not 1.3 times, and only past 1000 answers a side', () => {
+    expect(judge(health(1000, 0, 16), health(5000, 0, 10), ALL)).toMatchObject({ worse: true, check: 'latency' });
+    expect(judge(health(1000, 0, 13), health(5000, 0, 10), ALL).worse).toBe(false);
+    expect(judge(health(999, 0, 40), health(5000, 0, 10), ALL)).toEqual({ worse: false, waiting: true });
   });
 
   it('find a lower mean reward with confidence (Welch), not a small sample of it', () => {
