@@ -190,9 +190,11 @@ export class Guardrails {
     }
     const start = minuteOf(w.startedMs);
     const to = minuteOf(now) + 1;
+    // The deploy's own minute counts on both sides: before the flip it held the previous version's
+    // answers, after it the new one's (minutes are the windows' grain).
     const [after, before] = await Promise.all([
       health.over(this.seriesOf(w.model, w.version), start, to),
-      health.over(this.seriesOf(w.model, w.previous), start - HOUR, start),
+      health.over(this.seriesOf(w.model, w.previous), start + 1 - HOUR, start + 1),
     ]);
     const verdict = judge(after, before, w);
     if (!verdict.worse) return;
