@@ -47,6 +47,8 @@ export interface GuardrailsDeps {
 }
 
 const FOLLOW_MS = 1_000;
+/** How long after a deploy a replica may still serve the version before (Redis mode: changes reach every replica within 1 s). */
+const FOLLOW_GRACE_MS = 10_000;
 const HOUR = WINDOWS['1h'];
 
 export class Guardrails {
@@ -180,6 +182,9 @@ export class Guardrails {
     const { state, registry, health, log } = this.deps;
     const now = this.now();
     const live = registry.model(w.model)?.live.version;
+    // Another replica deployed it: this one follows the flip within a second or so; until then
+    // the watch waits rather than taking "not live here yet" for "replaced since".
+    if (live !== w.version && now < w.untilMs && now - w.startedMs < FOLLOW_GRACE_MS) return;
     if (now >= w.untilMs || live !== w.version) {
       if (await state.endWatch(w.model, w.version))
         log.info(
