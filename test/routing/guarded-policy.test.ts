@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Registry } from '../../src/registry/registry.js';
+import type { Registry } from '../../src/registry/registry.js';
 import { parseRouteSpec } from '../../src/routing/route-spec.js';
 import { Router } from '../../src/routing/router.js';
 import type { ModelVersion } from '../../src/registry/repository.js';

@@ -17,7 +17,7 @@ export const LATENCY_BUCKETS = (HIGH - LOW) * PER_OCTAVE + 2;
 export function latencyBucket(ms: number): number {
   if (!(ms >= 2 ** LOW)) return 0;
   const i = Math.floor((Math.log2(ms) - LOW) * PER_OCTAVE) + 1;
-  return i >= LATENCY_BUCKETS - 1 ? LATENCY_BUCKETS - 1 : i;
+  return Math.min(i, LATENCY_BUCKETS - 1);
 }
 
 /** The lower bound (ms) of bucket `i` (0 for the first). */

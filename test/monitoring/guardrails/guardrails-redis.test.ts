@@ -11,9 +11,11 @@ import { postJson, startTestServer, type TestServer } from '../../helpers/server
 import {
   ADMIN,
   type Answer,
+  auditEntries,
+  eventsOf,
   eventually,
   feedback,
-  getJson,
+  monitorArms,
   predict,
   removeModels,
   TOKENS,
@@ -72,8 +74,8 @@ describeRedis('guardrails with two replicas on Redis', () => {
     await feedback(a.url, fromB, (arm, i) => (arm === 'champion' ? i % 2 : 0));
     for (const t of [a, b])
       await eventually('both challengers disabled on every replica', async () => {
-        const arms = (await getJson(`${t.url}/admin/monitor`)).routes.world.arms;
-        return arms.loser.disabled && arms.erring.disabled && !arms.champion.disabled;
+        const arms = await monitorArms(t.url, 'world');
+        return arms.loser!.disabled && arms.erring!.disabled && !arms.champion!.disabled;
       });
     const [afterA, afterB] = await both('world', 40);
     expect([...afterA, ...afterB].every((x) => x.status === 200 && x.arm === 'champion' && x.propensity === 1)).toBe(
@@ -83,12 +85,11 @@ describeRedis('guardrails with two replicas on Redis', () => {
       expect(await (await fetch(`${t.url}/metrics`)).text()).toContain(
         'croupier_arm_disabled{route="world",arm="erring"} 1',
       );
-    const { entries } = await getJson(`${a.url}/admin/audit`);
-    const disables = entries.filter((e: any) => e.action === 'guardrail.disable');
-    expect(disables.map((e: any) => e.target).sort()).toEqual(['world/erring', 'world/loser']);
+    const disables = (await auditEntries(a.url)).filter((e) => e.action === 'guardrail.disable');
+    expect(disables.map((e) => e.target).sort()).toEqual(['world/erring', 'world/loser']);
     await hook.waitFor(2);
     await new Promise((r) => setTimeout(r, 1000));
-    const events = hook.received.filter((n: any) => n.event === 'guardrail_disable') as any[];
+    const events = eventsOf(hook, 'guardrail_disable');
     expect(events.map((e) => e.details.arm).sort()).toEqual(['erring', 'loser']);
   }, 180_000);
 
@@ -106,11 +107,10 @@ describeRedis('guardrails with two replicas on Redis', () => {
         const answers = await predict(t.url, 'plain', 4);
         return answers.every((x) => x.status === 200 && x.version === '1');
       });
-    const { entries } = await getJson(`${a.url}/admin/audit`);
-    const rollbacks = entries.filter((e: any) => e.action === 'rollback');
-    expect(rollbacks.map((e: any) => [e.actor, e.target, e.before])).toEqual([['guardrail', 'scored', '2']]);
-    await eventually('the rollback event', async () => hook.received.some((n: any) => n.event === 'rollback'));
+    const rollbacks = (await auditEntries(a.url)).filter((e) => e.action === 'rollback');
+    expect(rollbacks.map((e) => [e.actor, e.target, e.before])).toEqual([['guardrail', 'scored', '2']]);
+    await eventually('the rollback event', async () => eventsOf(hook, 'rollback').length > 0);
     await new Promise((r) => setTimeout(r, 1000));
-    expect(hook.received.filter((n: any) => n.event === 'rollback')).toHaveLength(1);
+    expect(eventsOf(hook, 'rollback')).toHaveLength(1);
   }, 180_000);
 });

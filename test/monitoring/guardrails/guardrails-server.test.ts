@@ -7,7 +7,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhook, type Webhook } from '../../helpers/receivers.js';
 import { postJson, startTestServer, type TestServer } from '../../helpers/server.js';
-import { ADMIN, eventually, feedback, getJson, predict, removeModels, TOKENS, VIEWER, worldModels } from './world.js';
+import {
+  ADMIN,
+  auditEntries,
+  errorCode,
+  eventsOf,
+  eventually,
+  feedback,
+  monitorArms,
+  predict,
+  removeModels,
+  TOKENS,
+  VIEWER,
+  worldModels,
+} from './world.js';
 
 const ROUTES = {
   world: {
@@ -45,34 +58,33 @@ describe('guardrails in a running server', () => {
     removeModels(models);
   });
 
-  const monitorArms = async () => (await getJson(`${t.url}/admin/monitor`)).routes.world.arms;
+  const arms = () => monitorArms(t.url, 'world');
 
   it('disables the losing and the failing challenger, announces, audits and shows it', async () => {
     const answers = await predict(t.url, 'world', 480);
     expect(answers.filter((a) => a.status === 500).length).toBeGreaterThan(60);
     await feedback(t.url, answers, reward);
     await eventually('both challengers disabled', async () => {
-      const arms = await monitorArms();
-      return arms.loser.disabled && arms.erring.disabled;
+      const now = await arms();
+      return now.loser!.disabled && now.erring!.disabled;
     });
-    const arms = await monitorArms();
-    expect(arms.champion.disabled).toBe(false);
-    expect(arms.loser.disabledReason).toMatch(/^reward: loser \(2\) worse than champion champion \(1\)/);
-    expect(arms.erring.disabledReason).toMatch(/^error_rate: erring/);
-    expect(Date.parse(arms.erring.disabledSince)).toBeGreaterThan(Date.now() - 600_000);
+    const { champion, loser, erring } = await arms();
+    expect(champion!.disabled).toBe(false);
+    expect(loser!.disabledReason).toMatch(/^reward: loser \(2\) worse than champion champion \(1\)/);
+    expect(erring!.disabledReason).toMatch(/^error_rate: erring/);
+    expect(Date.parse(erring!.disabledSince!)).toBeGreaterThan(Date.now() - 600_000);
 
     await hook.waitFor(2);
-    const events = hook.received.filter((n: any) => n.event === 'guardrail_disable') as any[];
+    const events = eventsOf(hook, 'guardrail_disable');
     expect(events.map((e) => e.details.arm).sort()).toEqual(['erring', 'loser']);
-    expect(events.find((e) => e.details.arm === 'loser').summary).toMatch(/guardrail disabled world\/loser: reward/);
+    expect(events.find((e) => e.details.arm === 'loser')?.summary).toMatch(/guardrail disabled world\/loser: reward/);
 
-    const { entries } = await getJson(`${t.url}/admin/audit`);
-    const disables = entries.filter((e: any) => e.action === 'guardrail.disable');
-    expect(disables.map((e: any) => [e.actor, e.target]).sort()).toEqual([
+    const disables = (await auditEntries(t.url)).filter((e) => e.action === 'guardrail.disable');
+    expect(disables.map((e) => [e.actor, e.target]).sort()).toEqual([
       ['guardrail', 'world/erring'],
       ['guardrail', 'world/loser'],
     ]);
-    expect(disables.find((e: any) => e.target === 'world/loser').after).toMatch(/^disabled: reward/);
+    expect(String(disables.find((e) => e.target === 'world/loser')?.after)).toMatch(/^disabled: reward/);
 
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).toContain('croupier_arm_disabled{route="world",arm="loser"} 1');
@@ -90,20 +102,19 @@ describe('guardrails in a running server', () => {
     expect((await enable('world', 'loser', VIEWER)).status).toBe(403);
     const unknownArm = await enable('world', 'nobody', ADMIN);
     expect(unknownArm.status).toBe(404);
-    expect(((await unknownArm.json()) as any).error.code).toBe('arm_not_found');
+    expect(await errorCode(unknownArm)).toBe('arm_not_found');
     const unknownRoute = await enable('nowhere', 'loser', ADMIN);
     expect(unknownRoute.status).toBe(404);
-    expect(((await unknownRoute.json()) as any).error.code).toBe('route_not_found');
+    expect(await errorCode(unknownRoute)).toBe('route_not_found');
 
     const res = await enable('world', 'loser', ADMIN);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ route: 'world', arm: 'loser', enabled: true, changed: true });
     const again = await enable('world', 'loser', ADMIN);
-    expect(((await again.json()) as any).changed).toBe(false);
+    expect(((await again.json()) as { changed: boolean }).changed).toBe(false);
 
-    const { entries } = await getJson(`${t.url}/admin/audit`);
-    const enables = entries.filter((e: any) => e.action === 'arms.enable');
-    expect(enables.map((e: any) => [e.actor, e.target, e.result])).toEqual([
+    const enables = (await auditEntries(t.url)).filter((e) => e.action === 'arms.enable');
+    expect(enables.map((e) => [e.actor, e.target, e.result])).toEqual([
       // A viewer is refused before the arm is read: the entry names the route.
       ['look', 'world', 'refused'],
       ['ops', 'world/nobody', 'refused'],
@@ -111,7 +122,7 @@ describe('guardrails in a running server', () => {
       ['ops', 'world/loser', 'ok'],
       ['ops', 'world/loser', 'noop'],
     ]);
-    await eventually('the arm_enable event', async () => hook.received.some((n: any) => n.event === 'arm_enable'));
+    await eventually('the arm_enable event', async () => eventsOf(hook, 'arm_enable').length > 0);
 
     const answers = await predict(t.url, 'world', 80);
     const loser = answers.filter((a) => a.arm === 'loser');
@@ -120,6 +131,6 @@ describe('guardrails in a running server', () => {
     expect(answers.some((a) => a.arm === 'erring')).toBe(false);
     // Its earlier outcomes do not count against it: it stays enabled over several evaluations.
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await monitorArms()).loser.disabled).toBe(false);
+    expect((await arms()).loser!.disabled).toBe(false);
   }, 120_000);
 });

@@ -9,7 +9,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhook, type Webhook } from '../../helpers/receivers.js';
 import { postJson, startTestServer, type TestServer } from '../../helpers/server.js';
-import { ADMIN, eventually, getJson, predict, removeModels, TOKENS, worldModels } from './world.js';
+import {
+  ADMIN,
+  auditEntries,
+  eventsOf,
+  eventually,
+  liveOf,
+  predict,
+  removeModels,
+  TOKENS,
+  worldModels,
+} from './world.js';
 
 const ROUTES = { plain: { policy: 'fixed', arms: [{ name: 'only', model: 'scored', version: 'live' }] } };
 
@@ -57,7 +67,7 @@ describe('a watched deploy', () => {
       expect(body.error.code).toBe('invalid_request');
       expect(body.error.message).toContain(key);
     }
-    expect((await getJson(`${t!.url}/admin/models`)).models.find((m: any) => m.name === 'scored').live).toBe('1');
+    expect(await liveOf(t!.url, 'scored')).toBe('1');
   });
 
   it('rolls a failing version back by itself, across a restart', async () => {
@@ -66,7 +76,7 @@ describe('a watched deploy', () => {
     expect(before.every((a) => a.status === 200 && a.version === '1')).toBe(true);
     const res = await deploy({ version: '2', watch: { minutes: 30, checks: ['error_rate'], minSamples: 40 } });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as any;
+    const body = (await res.json()) as { watch: { until: string } };
     expect(body).toMatchObject({ live: '2', previous: '1', watch: { minutes: 30, minSamples: 40 } });
     expect(Date.parse(body.watch.until)).toBeGreaterThan(Date.now() + 29 * 60_000);
 
@@ -75,25 +85,21 @@ describe('a watched deploy', () => {
     t = await start();
     const after = await predict(t.url, 'plain', 60);
     expect(after.filter((a) => a.status === 500).length).toBeGreaterThanOrEqual(40);
-    await eventually('the rollback', async () => {
-      const m = (await getJson(`${t!.url}/admin/models`)).models.find((x: any) => x.name === 'scored');
-      return m.live === '1';
-    });
+    await eventually('the rollback', async () => (await liveOf(t!.url, 'scored')) === '1');
     const again = await predict(t.url, 'plain', 20);
     expect(again.every((a) => a.status === 200 && a.version === '1')).toBe(true);
 
-    const { entries } = await getJson(`${t.url}/admin/audit`);
-    const rollbacks = entries.filter((e: any) => e.action === 'rollback');
+    const rollbacks = (await auditEntries(t.url)).filter((e) => e.action === 'rollback');
     expect(rollbacks).toHaveLength(1);
     expect(rollbacks[0]).toMatchObject({ actor: 'guardrail', target: 'scored', before: '2', result: 'ok' });
-    expect(rollbacks[0].after).toMatchObject({ version: '1', reason: expect.stringMatching(/^error_rate: scored 2/) });
-    await eventually('the rollback event', async () => hook.received.some((n: any) => n.event === 'rollback'));
-    const event = hook.received.find((n: any) => n.event === 'rollback') as any;
+    expect(rollbacks[0]?.after).toMatchObject({ version: '1', reason: expect.stringMatching(/^error_rate: scored 2/) });
+    await eventually('the rollback event', async () => eventsOf(hook, 'rollback').length > 0);
+    const event = eventsOf(hook, 'rollback')[0]!;
     expect(event.summary).toMatch(/guardrail rolled scored back from 2 to 1/);
     expect(event.details).toMatchObject({ model: 'scored', version: '2', previous: '1', check: 'error_rate' });
     // The watch ended with the rollback: a later deploy of 2 without a watch stays.
     expect((await deploy({ version: '2' })).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1000));
-    expect((await getJson(`${t.url}/admin/models`)).models.find((x: any) => x.name === 'scored').live).toBe('2');
+    expect(await liveOf(t.url, 'scored')).toBe('2');
   }, 120_000);
 });

@@ -7,6 +7,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Notice } from '../../../src/monitoring/alerts/notice.js';
+import type { ArmReport, MonitorReport } from '../../../src/monitoring/report.js';
+import type { AuditEntry } from '../../../src/state/audit-chain.js';
+import type { Webhook } from '../../helpers/receivers.js';
 import { embeddingManifest, embeddingModel, writeVersion } from '../../helpers/onnx.js';
 import { postJson } from '../../helpers/server.js';
 
@@ -77,10 +81,33 @@ export async function feedback(
   }
 }
 
-export async function getJson(url: string, headers = ADMIN): Promise<Record<string, any>> {
+export async function getJson<T>(url: string, headers = ADMIN): Promise<T> {
   const res = await fetch(url, { headers });
   if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as Record<string, any>;
+  return (await res.json()) as T;
+}
+
+/** A route's arms as /admin/monitor shows them. */
+export async function monitorArms(url: string, route: string): Promise<Record<string, ArmReport>> {
+  return (await getJson<MonitorReport>(`${url}/admin/monitor`)).routes[route]!.arms;
+}
+
+export async function auditEntries(url: string): Promise<AuditEntry[]> {
+  return (await getJson<{ entries: AuditEntry[] }>(`${url}/admin/audit`)).entries;
+}
+
+/** The live version of `model`, as GET /admin/models says. */
+export async function liveOf(url: string, model: string): Promise<string | undefined> {
+  const { models } = await getJson<{ models: { name: string; live: string }[] }>(`${url}/admin/models`);
+  return models.find((m) => m.name === model)?.live;
+}
+
+/** The events a webhook received. */
+export const eventsOf = (hook: Webhook, event: string): Notice[] =>
+  (hook.received as Notice[]).filter((n) => n.event === event);
+
+export async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
 }
 
 /** Polls `check` until it holds (generous deadline: the machine is shared). */
