@@ -42,8 +42,6 @@ export interface GuardState {
   disable(route: string, arm: string, reason: string, atMs: number): Promise<boolean>;
   /** Enables an arm again; false (nothing written) when it was not disabled. */
   enable(route: string, arm: string, by: string, atMs: number, offset?: readonly number[]): Promise<boolean>;
-  /** Forgets the arms of a route that no longer has them (a route edit). */
-  forget(route: string, arm: string): Promise<void>;
   watches(): Promise<DeployWatch[]>;
   /** Starts watching (replaces any watch of the same model). */
   watch(watch: DeployWatch): Promise<void>;

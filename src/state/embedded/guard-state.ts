@@ -72,10 +72,6 @@ export class FileGuardState implements GuardState {
     return true;
   }
 
-  async forget(route: string, arm: string): Promise<void> {
-    if (this.armsBy.delete(armField(route, arm))) this.save();
-  }
-
   async watches(): Promise<DeployWatch[]> {
     return [...this.watchesBy.values()];
   }

@@ -62,10 +62,6 @@ export class RedisGuardState implements GuardState {
     return (await this.client.eval(SWITCH, 1, this.armsKey, field, JSON.stringify(record), '1')) === 1;
   }
 
-  async forget(route: string, arm: string): Promise<void> {
-    await this.client.hdel(this.armsKey, armField(route, arm));
-  }
-
   async watches(): Promise<DeployWatch[]> {
     return parsed<DeployWatch>(await this.client.hgetall(this.watchesKey));
   }
