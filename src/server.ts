@@ -471,9 +471,9 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       ? await RedisDecisionLog.open({ ...storeDeps, link: redis, registry })
       : await EmbeddedDecisionLog.open(storeDeps);
     const watched: DecisionMonitor = {
-      decided(pick, startedAt) {
+      decided(pick, latencyMs) {
         monitor.decided(pick);
-        health.served(pick, startedAt);
+        health.served(pick, latencyMs);
       },
       failed(pick, error) {
         health.failed(pick, error);

@@ -51,12 +51,12 @@ function answerMiddle(pick: ArmChoice): string {
 }
 
 /**
- * Told each decision made (the monitoring windows: pulls and propensities; the arm's health:
- * latency since `startedAt`, performance.now() of the request's arrival) and each failure after
- * an arm was picked (its health: errors).
+ * Told each decision made (the monitoring windows: pulls and propensities; the arm's health: its
+ * latency, from the request's arrival to its batch's outputs) and each failure after an arm was
+ * picked (its health: errors).
  */
 export interface DecisionMonitor {
-  decided(pick: ArmChoice, startedAt: number): void;
+  decided(pick: ArmChoice, latencyMs: number): void;
   failed(pick: ArmChoice, error: unknown): void;
 }
 
@@ -115,7 +115,7 @@ class PredictJob extends ScoringJob implements DecidedJob {
     const { pick } = this;
     const decision = this.gateway.mint();
     this.json = `{"decision":"${decision}${answerMiddle(pick)}${outputsJson(pick.version, slice)}}`;
-    this.gateway.decide(decision, pick, this.rows, this.features, this, scoreOf(pick.version, slice));
+    this.gateway.decide(decision, pick, this.rows, this.features, this, scoreOf(pick.version, slice), slice.doneAt);
   }
 
   override reject(error: Error): void {
@@ -156,7 +156,7 @@ class InferJob extends ScoringJob implements DecidedJob {
       arm: pick.arm.name,
       propensity: pick.propensity,
     });
-    this.gateway.decide(decision, pick, this.rows, undefined, this, scoreOf(pick.version, slice));
+    this.gateway.decide(decision, pick, this.rows, undefined, this, scoreOf(pick.version, slice), slice.doneAt);
   }
 
   override reject(error: Error): void {
@@ -213,8 +213,9 @@ export class Gateway {
     features: unknown,
     job: DecidedJob & { readonly started: number },
     score = NaN,
+    doneAt?: number,
   ): void {
-    this.monitor?.decided(pick, job.started);
+    this.monitor?.decided(pick, (doneAt ?? performance.now()) - job.started);
     const sink = this.decisions;
     if (sink) sink.decided(id, this.ids.mintedAtMs, pick, rows, features, job, score);
     else job.answer();

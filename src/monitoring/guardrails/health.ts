@@ -4,8 +4,8 @@
  * MonitorCounts port — so in Redis mode every replica reads the fleet's numbers, and guardrails,
  * deploy watches and the `error_rate` alert rule judge all the traffic, not one replica's share.
  *
- * The predict path adds into a vector made once per (arm, version): a WeakMap lookup, three
- * additions and one Math.log2; about once a second what was added goes to the store as deltas of
+ * The predict path adds into a vector made once per (arm, version): a WeakMap lookup, two
+ * additions and one Math.log2 (the latency comes from the batch's one clock read); about once a second what was added goes to the store as deltas of
  * the current minute (like the monitor's own series). A failed apply keeps them for the next one.
  */
 import type { CroupierError } from '../../errors.js';
@@ -78,11 +78,11 @@ export class Health {
     this.timer.unref();
   }
 
-  /** The predict path: `pick` answered, `startedAt` (performance.now()) when its request arrived. */
-  served(pick: ArmChoice, startedAt: number): void {
+  /** The predict path: `pick` answered, `latencyMs` after its request arrived. */
+  served(pick: ArmChoice, latencyMs: number): void {
     const a = this.seriesOf(pick).amounts;
     a[REQUESTS]! += 1;
-    a[LATENCY_AT + latencyBucket(performance.now() - startedAt)]! += 1;
+    a[LATENCY_AT + latencyBucket(latencyMs)]! += 1;
   }
 
   /** The predict path: `pick` failed. Only a 5xx is the arm's error (a 4xx is the client's). */

@@ -61,8 +61,8 @@ describe('health counts', () => {
     // Two "replicas" adding to one store: reads sum them.
     const other = new Health({ store, registry, router, log: createLogger('silent'), now: () => now });
     const route = router.get('r')!;
-    for (let i = 0; i < 100; i++) health.served(router.pick(route, undefined), performance.now() - 8);
-    for (let i = 0; i < 30; i++) other.served(router.pick(route, undefined), performance.now() - 8);
+    for (let i = 0; i < 100; i++) health.served(router.pick(route, undefined), 8);
+    for (let i = 0; i < 30; i++) other.served(router.pick(route, undefined), 8);
     const pick = router.pick(route, undefined);
     health.failed(pick, new Error('the model failed'));
     other.failed(pick, new CroupierError('queue_full'));
