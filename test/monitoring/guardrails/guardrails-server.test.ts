@@ -32,6 +32,14 @@ const ROUTES = {
     ],
     guardrails: { champion: 'champion', checks: ['error_rate', 'latency', 'reward'], minSamples: 60, confidence: 0.99 },
   },
+  race: {
+    policy: 'fixed',
+    arms: [
+      { name: 'champion', model: 'good', version: '1' },
+      { name: 'slow', model: 'slow', version: '1' },
+    ],
+    guardrails: { champion: 'champion', checks: ['latency'], minSamples: 100 },
+  },
 };
 
 /** The champion wins half the time, the loser never. */
@@ -95,6 +103,18 @@ describe('guardrails in a running server', () => {
     const after = await predict(t.url, 'world', 60);
     expect(after.every((a) => a.status === 200 && a.arm === 'champion' && a.propensity === 1)).toBe(true);
   }, 120_000);
+
+  it('disables a slow challenger once both arms have answered enough for a p99', async () => {
+    const answers = await predict(t.url, 'race', 2400, 48);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.arm === 'slow').length).toBeGreaterThan(1000);
+    await eventually('the slow arm disabled', async () => (await monitorArms(t.url, 'race')).slow!.disabled);
+    expect((await monitorArms(t.url, 'race')).slow!.disabledReason).toMatch(
+      /^latency: slow \(1\) worse than champion champion \(1\): p99 latency [\d.]+ ms vs [\d.]+ ms/,
+    );
+    const after = await predict(t.url, 'race', 20);
+    expect(after.every((a) => a.arm === 'champion')).toBe(true);
+  }, 180_000);
 
   it('lets only an admin enable an arm again, by name, and routes to it again, judged afresh', async () => {
     const enable = (route: string, arm: string, headers: Record<string, string>) =>

@@ -1,7 +1,8 @@
 /**
  * A synthetic world for the guardrail tests: a model repository with a good model (`good`, two
- * versions that answer alike) and one that fails on the world's requests (`bad`: an embedding
- * lookup whose table is too short for the ids sent), routes, an alerts file with a local webhook
+ * versions that answer alike), one that fails on the world's requests (`bad`: an embedding lookup
+ * whose table is too short for the ids sent), a slow one (`slow`) and one whose version 2 fails
+ * (`scored`), routes, an alerts file with a local webhook
  * as the `events` channel, and helpers to drive traffic and feedback through a running server.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,9 @@ export function worldModels(routes: Record<string, unknown>, webhookUrl: string)
     const bytes = embeddingModel(rows, rows === 100 ? table : undefined);
     writeVersion(dir, model, version, bytes, embeddingManifest(model, version, bytes));
   }
+  // `slow` answers like `good`, but its batches wait 40 ms to fill: a slow model, seen from the gateway.
+  const slow = embeddingModel(100, table);
+  writeVersion(dir, 'slow', '1', slow, { ...embeddingManifest('slow', '1', slow), batchDelayUs: 40_000 });
   writeFileSync(join(dir, 'scored', 'LIVE'), '1\n');
   writeFileSync(join(dir, 'routes.json'), JSON.stringify({ routes }));
   writeFileSync(
