@@ -272,5 +272,7 @@ export class Guardrails {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.running;
+    // Alerting resigns too; whichever closes last, the lease is not held past this replica's end.
+    await this.deps.leadership.resign();
   }
 }
