@@ -48,7 +48,7 @@ import type { MonitorReport } from './monitoring/report.js';
 import { SoleLeader } from './state/alert-state.js';
 import { FileAlertStates } from './state/embedded/alert-states.js';
 import { RedisAlertStates, RedisLeadership } from './state/redis/alert-state.js';
-import { CroupierError } from './errors.js';
+import { guardrailActions } from './admin/guardrail-actions.js';
 import { Health } from './monitoring/guardrails/health.js';
 import { Guardrails } from './monitoring/guardrails/guardrails.js';
 import { FileGuardState } from './state/embedded/guard-state.js';
@@ -391,41 +391,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     metrics,
     log,
     intervalMs: config.alertIntervalMs,
-    actor: {
-      disabled: async (route, arm, reason, details) => {
-        await admin.act('guardrail', 'guardrail.disable', `${route}/${arm}`, async () => ({
-          status: 200,
-          body: null,
-          audit: { result: 'ok', before: 'enabled', after: `disabled: ${reason}` },
-        }));
-        alerting.announce('guardrail_disable', `guardrail disabled ${route}/${arm}: ${reason}`, details);
-      },
-      rollback: async (model, version, reason, details) => {
-        const outcome = await admin
-          .act('guardrail', 'rollback', model, async (seal) => {
-            if (registry.model(model)?.live.version !== version)
-              throw new CroupierError('conflict', `${model} ${version} is no longer live: nothing to roll back`);
-            const withReason = (after: unknown): unknown => ({ version: after, reason });
-            const o = await admin.actions.rollback(
-              model,
-              seal && ((audit, save) => seal({ ...audit, after: withReason(audit.after) }, save)),
-            );
-            return { ...o, audit: { ...o.audit, after: withReason(o.audit.after) } };
-          })
-          .catch((e: unknown) => {
-            log.warn({ model, version, err: (e as Error).message }, 'guardrail rollback not made');
-            return undefined;
-          });
-        if (!outcome) return false;
-        const live = registry.model(model)?.live.version;
-        alerting.announce('rollback', `guardrail rolled ${model} back from ${version} to ${live}: ${reason}`, {
-          ...details,
-          live,
-          actor: 'guardrail',
-        });
-        return true;
-      },
-    },
+    actor: guardrailActions(admin, registry, alerting, log),
   });
   guardrails = guards;
   // What /admin/monitor answers: the monitor's windows, arms disabled, and the alert rules' states.

@@ -14,11 +14,12 @@ import type { Logger } from '../../log.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Route, Router } from '../../routing/router.js';
 import type { Leadership } from '../../state/alert-state.js';
-import { armField, type ArmGuard, type DeployWatch, type GuardState } from '../../state/guard-state.js';
+import { armField, type ArmGuard, type GuardState } from '../../state/guard-state.js';
 import { minuteOf, WINDOWS } from '../minute-window.js';
 import type { MonitorReport } from '../report.js';
 import type { WatchSpec } from './guardrail-spec.js';
 import { HEALTH_LENGTH, type Health } from './health.js';
+import { judgeWatch, startWatch } from './deploy-watches.js';
 import { judge, without } from './verdicts.js';
 
 /** What the gateway does on a guardrail's finding: audited and announced (server.ts wires the admin plane). */
@@ -47,8 +48,6 @@ export interface GuardrailsDeps {
 }
 
 const FOLLOW_MS = 1_000;
-/** How long after a deploy a replica may still serve the version before (Redis mode: changes reach every replica within 1 s). */
-const FOLLOW_GRACE_MS = 10_000;
 const HOUR = WINDOWS['1h'];
 
 export class Guardrails {
@@ -120,7 +119,7 @@ export class Guardrails {
     if (!(await this.deps.leadership.lead())) return;
     await this.follow();
     for (const route of this.deps.router.routes.values()) if (route.spec.guardrails) await this.judgeRoute(route);
-    for (const watch of await this.deps.state.watches()) await this.judgeWatch(watch);
+    for (const watch of await this.deps.state.watches()) await judgeWatch(this.deps, watch, this.now());
     await this.follow();
   }
 
@@ -153,6 +152,8 @@ export class Guardrails {
       if (!verdict.worse) continue;
       const reason = `${verdict.check}: ${arm.name} (${v.version}) worse than champion ${champion.name} (${base.version}): ${verdict.reason}`;
       if (!(await this.deps.state.disable(route.name, arm.name, reason, now))) continue;
+      // Traffic stops first; the audit entry and the notice follow (a slow disk delays only them).
+      await this.follow();
       this.deps.log.warn(
         { route: route.name, arm: arm.name, check: verdict.check, reason },
         'guardrail disabled an arm',
@@ -167,52 +168,6 @@ export class Guardrails {
         ...verdict.details,
       });
     }
-  }
-
-  /** The route arms that serve `model` (any version): the series a watch sums. */
-  private seriesOf(model: string, version: string): { route: string; arm: string; model: string; version: string }[] {
-    const out: { route: string; arm: string; model: string; version: string }[] = [];
-    for (const route of this.deps.router.routes.values())
-      for (const arm of route.arms)
-        if (arm.model === model) out.push({ route: route.name, arm: arm.name, model, version });
-    return out;
-  }
-
-  private async judgeWatch(w: DeployWatch): Promise<void> {
-    const { state, registry, health, log } = this.deps;
-    const now = this.now();
-    const live = registry.model(w.model)?.live.version;
-    // Another replica deployed it: this one follows the flip within a second or so; until then
-    // the watch waits rather than taking "not live here yet" for "replaced since".
-    if (live !== w.version && now < w.untilMs && now - w.startedMs < FOLLOW_GRACE_MS) return;
-    if (now >= w.untilMs || live !== w.version) {
-      if (await state.endWatch(w.model, w.version))
-        log.info(
-          { model: w.model, version: w.version, live },
-          live === w.version ? 'deploy watch ended: kept' : 'deploy watch ended: the live version changed',
-        );
-      return;
-    }
-    const start = minuteOf(w.startedMs);
-    const to = minuteOf(now) + 1;
-    // The deploy's own minute counts on both sides: before the flip it held the previous version's
-    // answers, after it the new one's (minutes are the windows' grain).
-    const [after, before] = await Promise.all([
-      health.over(this.seriesOf(w.model, w.version), start, to),
-      health.over(this.seriesOf(w.model, w.previous), start + 1 - HOUR, start + 1),
-    ]);
-    const verdict = judge(after, before, w);
-    if (!verdict.worse) return;
-    const reason = `${verdict.check}: ${w.model} ${w.version} worse than ${w.previous} before the deploy: ${verdict.reason}`;
-    if (!(await state.endWatch(w.model, w.version))) return;
-    log.warn({ model: w.model, version: w.version, previous: w.previous, reason }, 'deploy watch rolls back');
-    await this.deps.actor.rollback(w.model, w.version, reason, {
-      model: w.model,
-      version: w.version,
-      previous: w.previous,
-      check: verdict.check,
-      ...verdict.details,
-    });
   }
 
   /** The admin API's enable: true-ish (the disable's reason) when the arm was disabled. */
@@ -241,12 +196,8 @@ export class Guardrails {
   }
 
   /** The admin API's watched deploy; when the watch ends (ms). */
-  async watch(model: string, version: string, previous: string, spec: WatchSpec): Promise<number> {
-    const startedMs = this.now();
-    const untilMs = startedMs + spec.minutes * 60_000;
-    const { checks, minSamples, confidence } = spec;
-    await this.deps.state.watch({ model, version, previous, startedMs, untilMs, checks, minSamples, confidence });
-    return untilMs;
+  watch(model: string, version: string, previous: string, spec: WatchSpec): Promise<number> {
+    return startWatch(this.deps.state, { model, version, previous }, spec, this.now());
   }
 
   /** `disabled`, with its reason and since, on each arm of GET /admin/monitor. */

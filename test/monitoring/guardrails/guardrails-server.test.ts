@@ -104,8 +104,8 @@ describe('guardrails in a running server', () => {
     expect(after.every((a) => a.status === 200 && a.arm === 'champion' && a.propensity === 1)).toBe(true);
   }, 120_000);
 
-  it('disables a slow challenger once both arms have answered enough for a p99', async () => {
-    const answers = await predict(t.url, 'race', 2400, 48);
+  it('disables a slow challenger (its batches wait 250 ms) once both arms have answered enough for a p99', async () => {
+    const answers = await predict(t.url, 'race', 2400, 120);
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect(answers.filter((a) => a.arm === 'slow').length).toBeGreaterThan(1000);
     await eventually('the slow arm disabled', async () => (await monitorArms(t.url, 'race')).slow!.disabled);

@@ -32,9 +32,14 @@ export function worldModels(routes: Record<string, unknown>, webhookUrl: string)
     const bytes = embeddingModel(rows, rows === 100 ? table : undefined);
     writeVersion(dir, model, version, bytes, embeddingManifest(model, version, bytes));
   }
-  // `slow` answers like `good`, but its batches wait 40 ms to fill: a slow model, seen from the gateway.
+  // `slow` answers like `good`, but its batches wait 250 ms to fill (and never fill): a slow model,
+  // seen from the gateway, slower than a loaded machine makes the champion.
   const slow = embeddingModel(100, table);
-  writeVersion(dir, 'slow', '1', slow, { ...embeddingManifest('slow', '1', slow), batchDelayUs: 40_000 });
+  writeVersion(dir, 'slow', '1', slow, {
+    ...embeddingManifest('slow', '1', slow),
+    batchDelayUs: 250_000,
+    maxBatch: 4096,
+  });
   writeFileSync(join(dir, 'scored', 'LIVE'), '1\n');
   writeFileSync(join(dir, 'routes.json'), JSON.stringify({ routes }));
   writeFileSync(
