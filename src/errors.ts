@@ -9,6 +9,7 @@ export const ERRORS = {
   model_not_found: { status: 404, message: 'no such model' },
   version_not_found: { status: 404, message: 'no such model version' },
   decision_not_found: { status: 404, message: 'no such decision' },
+  arm_not_found: { status: 404, message: 'the route has no such arm' },
   method_not_allowed: { status: 405, message: 'method not allowed on this path' },
   decision_expired: { status: 410, message: 'the decision is past its feedback window' },
   body_too_large: { status: 413, message: 'request body too large' },

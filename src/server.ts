@@ -54,6 +54,12 @@ import { DatasetReads } from './retrain/dataset-reads.js';
 import { TrainingJoin } from './feedback/training-join.js';
 import { EmbeddedTrainingRows } from './state/embedded/training-rows.js';
 import { RedisTrainingRows } from './state/redis/training-rows.js';
+import { guardrailActions } from './admin/guardrail-actions.js';
+import { Health } from './monitoring/guardrails/health.js';
+import { Guardrails } from './monitoring/guardrails/guardrails.js';
+import { FileGuardState } from './state/embedded/guard-state.js';
+import { RedisGuardState } from './state/redis/guard-state.js';
+import type { DecisionMonitor } from './scoring/gateway.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -351,14 +357,24 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   );
   // Drift counts go to the same store once a second (the engine's batchers count them).
   const driftApplier = new DriftApplier(drift, monitorCounts, log);
+  // Per arm and version: requests, errors, latency, outcomes (guardrails, watches, error_rate rules).
+  const health = new Health({ store: monitorCounts, registry, router, log });
+  let guardrails: Guardrails | undefined;
   const monitoring = {
     close: async (): Promise<void> => {
+      await guardrails?.close();
+      await health.close();
       await driftApplier.close();
       await monitor.close();
       await monitorCounts.close();
     },
   };
   let alerting: Alerting;
+  // Redis mode: the replica holding the lease sends alerts and acts on guardrails; a lease outlives
+  // a missed evaluation or two.
+  const leadership = redis
+    ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
+    : new SoleLeader();
   try {
     const { alerts } = readAlertsFile(config, {
       hasModel: (m) => registry.model(m) !== undefined,
@@ -368,11 +384,8 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       config: alerts,
       report: () => monitor.report(),
       rewards: monitor,
-      requests: metrics,
-      // Redis mode: the replica holding the lease sends; a lease outlives a missed evaluation or two.
-      leadership: redis
-        ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
-        : new SoleLeader(),
+      requests: health,
+      leadership,
       states: redis ? new RedisAlertStates(redis.client) : new FileAlertStates(config.stateDir),
       metrics,
       log,
@@ -385,9 +398,23 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     await redis?.close();
     throw e;
   }
-  // What /admin/monitor answers: the monitor's windows and the alert rules' states.
+  // Guardrails: a worse arm disabled, a worse deploy rolled back — audited as `guardrail`, announced.
+  const guards = new Guardrails({
+    router,
+    registry,
+    health,
+    state: redis ? new RedisGuardState(redis.client) : new FileGuardState(config.stateDir),
+    leadership,
+    metrics,
+    log,
+    intervalMs: config.alertIntervalMs,
+    actor: guardrailActions(admin, registry, alerting, log),
+  });
+  guardrails = guards;
+  // What /admin/monitor answers: the monitor's windows, arms disabled, and the alert rules' states.
   const monitorReads = {
-    report: async (): Promise<MonitorReport> => ({ ...(await monitor.report()), alerts: await alerting.alerts() }),
+    report: async (): Promise<MonitorReport> =>
+      guards.decorate({ ...(await monitor.report()), alerts: await alerting.alerts() }),
     series: (route: string, window: string) => monitor.series(route, window),
   };
   try {
@@ -402,7 +429,10 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
         report: () => alerting.sendReport(),
       },
       dataset,
+      () => guards,
     );
+    // Before listening: an arm disabled before a restart gets no traffic from the first request.
+    await guards.start();
   } catch (e) {
     await alerting.close();
     await monitoring.close().catch(() => undefined);
@@ -429,12 +459,27 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     const lane = new ShadowLane(() => new InferencePool({ workers: 1, intraOpThreads: config.intraOpThreads }), config);
     shadows = new Shadows(registry, engine, lane, monitor, () => router.routes.values());
     await shadows.prepare();
-    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, monitor, shadows);
+    const watched: DecisionMonitor = {
+      decided(pick, latencyMs) {
+        monitor.decided(pick);
+        health.served(pick, latencyMs);
+      },
+      failed(pick, error) {
+        health.failed(pick, error);
+      },
+    };
+    const gateway = new Gateway(registry, router, engine, ids, config.maxQueuedRows, store.decisions, watched, shadows);
     metrics.setModels(registry.allVersions().map((v) => ({ version: v, live: registry.model(v.model)!.live === v })));
     const isAccepting = (): boolean => server?.isReady() === true;
+    const outcomes = {
+      outcome(route: string, arm: string, versionKey: string, reward: number, label: unknown, score: number): void {
+        monitor.outcome(route, arm, versionKey, reward, label, score);
+        health.outcome(route, arm, versionKey, reward);
+      },
+    };
     const training = new TrainingJoin(trainingRows, registry);
     feedback = FeedbackLoop.start(
-      { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor, training },
+      { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor: outcomes, training },
       store,
     );
     metrics.observeLearning(feedback.learning);

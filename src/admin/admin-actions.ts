@@ -19,6 +19,15 @@ import { nameTooLong } from './names.js';
 import { packRelease } from './release.js';
 import { receiveRelease, type StagedRelease } from './release-upload.js';
 import type { ReplicaLoad, RouteSaver } from '../state/admin-state.js';
+import { GuardrailSpecError, parseWatch, type WatchSpec } from '../monitoring/guardrails/guardrail-spec.js';
+
+/** The guardrails' side of the admin API (monitoring/guardrails/guardrails.ts). */
+export interface GuardControls {
+  /** Enables an arm a guardrail disabled; its reason, or undefined when it was not disabled. */
+  enable(route: string, arm: string, by: string): Promise<string | undefined>;
+  /** Watches a deploy that made `version` live in place of `previous`; when the watch ends. */
+  watch(model: string, version: string, previous: string, spec: WatchSpec): Promise<number>;
+}
 
 export interface Outcome {
   readonly status: number;
@@ -51,6 +60,8 @@ export interface AdminDeps {
   readonly modelsDir: string;
   /** Redis mode: what every live replica has loaded and serves, from their heartbeats. */
   readonly replicas?: () => readonly ReplicaLoad[];
+  /** Guardrails (arm enables, watched deploys); absent: a deploy's `watch` is refused. */
+  readonly guards?: () => GuardControls | undefined;
 }
 
 function swapOutcome(swap: Swap): Outcome {
@@ -140,7 +151,42 @@ export class AdminActions {
     }
     const tooLong = nameTooLong('version', String(version));
     if (tooLong) return Promise.reject(tooLong);
-    return this.deps.lifecycle.deploy(model, String(version), sealSwap(seal)).then(swapOutcome);
+    const rawWatch = (body as { watch?: unknown }).watch;
+    let watch: WatchSpec | undefined;
+    try {
+      watch = rawWatch === undefined ? undefined : parseWatch(rawWatch);
+    } catch (e) {
+      if (e instanceof GuardrailSpecError) return Promise.reject(new CroupierError('invalid_request', e.message));
+      return Promise.reject(e);
+    }
+    const guards = watch ? this.deps.guards?.() : undefined;
+    if (watch && !guards)
+      return Promise.reject(new CroupierError('conflict', 'deploy watches are not running on this server'));
+    return this.deps.lifecycle.deploy(model, String(version), sealSwap(seal)).then(async (swap) => {
+      const outcome = swapOutcome(swap);
+      // Only a deploy that replaced a version is watched: a no-op has nothing to compare with.
+      if (!watch || !guards || !swap.changed) return outcome;
+      const until = await guards.watch(swap.model, swap.after.version, swap.before.version, watch);
+      const shown = { ...watch, until: new Date(until).toISOString() };
+      return { ...outcome, body: { ...(outcome.body as object), watch: shown } };
+    });
+  }
+
+  /** `POST /admin/routes/{route}/arms/{arm}/enable`: a person gives a disabled arm its traffic back. */
+  async enableArm(route: string, arm: string, by: string): Promise<Outcome> {
+    const r = this.deps.router.get(route);
+    if (!r) throw new CroupierError('route_not_found', `no route named "${route.slice(0, 64)}"`);
+    if (r.armIndex(arm) < 0)
+      throw new CroupierError('arm_not_found', `route "${route}" has no arm named "${arm.slice(0, 64)}"`);
+    const guards = this.deps.guards?.();
+    const reason = guards ? await guards.enable(route, arm, by) : undefined;
+    if (reason === undefined)
+      return { status: 200, body: { route, arm, enabled: true, changed: false }, audit: { result: 'noop' } };
+    return {
+      status: 200,
+      body: { route, arm, enabled: true, changed: true },
+      audit: { result: 'ok', before: `disabled: ${reason}`, after: 'enabled' },
+    };
   }
 
   rollback(model: string, seal?: Seal): Promise<Outcome> {

@@ -17,7 +17,7 @@ import type { RouteSpec } from '../routing/route-spec.js';
 import type { Router } from '../routing/router.js';
 import type { LocalAdminState, SharedControl } from '../state/admin-state.js';
 import type { AuditEntry, AuditTrail } from '../state/audit-chain.js';
-import { AdminActions } from './admin-actions.js';
+import { AdminActions, type GuardControls, type Outcome, type Seal } from './admin-actions.js';
 import {
   AdminRoutes,
   type AdminMetrics,
@@ -62,6 +62,7 @@ export class AdminPlane {
   /** The sha256 of the routes file this process started from (null without one). */
   private routesFileHash: string | null = null;
   private routes: AdminRoutes | undefined;
+  private built: AdminActions | undefined;
   private attached:
     | {
         engine: AdminEngine;
@@ -70,6 +71,7 @@ export class AdminPlane {
         monitor: MonitorReads | undefined;
         notices: AdminNotices | undefined;
         dataset: DatasetSource | undefined;
+        guards: (() => GuardControls | undefined) | undefined;
       }
     | undefined;
   /** Redis mode: the admin state every replica shares. */
@@ -183,8 +185,10 @@ export class AdminPlane {
     monitor?: MonitorReads,
     notices?: AdminNotices,
     dataset?: DatasetSource,
+    /** Guardrails (built after the admin plane: hence a getter). */
+    guards?: () => GuardControls | undefined,
   ): Promise<void> {
-    this.attached = { engine, router, metrics, monitor, notices, dataset };
+    this.attached = { engine, router, metrics, monitor, notices, dataset, guards };
     // One table for the process, whichever audit trail is current (the local file, or Redis once shared).
     this.refusals = new RefusalThrottle(
       (fields) =>
@@ -236,7 +240,7 @@ export class AdminPlane {
   }
 
   private build(): ModelLifecycle {
-    const { engine, router, metrics, monitor, notices, dataset } = this.attached!;
+    const { engine, router, metrics, monitor, notices, dataset, guards } = this.attached!;
     const shared = this.shared;
     const changed = (m: ServedModel, kind: SwapKind | undefined): void => {
       metrics.modelsChanged(this.registry);
@@ -259,7 +263,9 @@ export class AdminPlane {
       routes: shared?.routes ?? this.local.routes,
       modelsDir: this.config.modelsDir,
       replicas: shared ? () => shared.replicas() : undefined,
+      guards,
     });
+    this.built = actions;
     this.routes = new AdminRoutes(
       actions,
       new AdminAuth(this.config.adminTokens),
@@ -274,6 +280,18 @@ export class AdminPlane {
       dataset,
     );
     return lifecycle;
+  }
+
+  /** A change the gateway makes by itself, audited with `actor` (AdminRoutes.act): guardrails. */
+  act(actor: string, action: string, target: string, work: (seal?: Seal) => Promise<Outcome>): Promise<Outcome> {
+    if (!this.routes) throw new Error('AdminPlane.attach was not called');
+    return this.routes.act(actor, action, target, work);
+  }
+
+  /** The admin actions (deploy, rollback, …) without HTTP, for `act`. */
+  get actions(): AdminActions {
+    if (!this.built) throw new Error('AdminPlane.attach was not called');
+    return this.built;
   }
 
   /** Admin routes on the data-plane listener (registered before its catch-all). */

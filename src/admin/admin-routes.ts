@@ -214,6 +214,39 @@ export class AdminRoutes {
       );
   }
 
+  /**
+   * A change the gateway makes by itself (a guardrail's disable or rollback): under the admin lock
+   * like a person's, audited with `actor` (its reason in the entry's `after`), logged. Its event is
+   * the caller's to send (it knows the reason); a refused or failed change is audited and rethrown.
+   */
+  async act(actor: string, action: string, target: string, work: (seal?: Seal) => Promise<Outcome>): Promise<Outcome> {
+    const trail = this.audit;
+    const seal: Seal | undefined = trail.appendWith
+      ? (audit, save) => trail.appendWith!({ actor, action, target, ...audit }, save)
+      : undefined;
+    const logged = (e: unknown): void => {
+      this.log.error({ err: (e as Error).message, action }, 'audit log write failed');
+    };
+    let outcome: Outcome;
+    try {
+      outcome = await this.lock.run(() => work(seal));
+    } catch (error) {
+      const e = isCroupierError(error) ? error : new CroupierError('internal', undefined, { cause: error });
+      const result = e.status >= 500 ? 'failed' : 'refused';
+      this.metrics.adminAction(action, result);
+      await this.audit
+        .append({ actor, action, target, result, status: null, error: { code: e.code, message: e.message } })
+        .catch(logged);
+      throw e;
+    }
+    this.metrics.adminAction(action, outcome.audit.result);
+    if (outcome.recorded) await outcome.recorded.then(() => undefined, logged);
+    else await this.audit.append({ actor, action, target, ...outcome.audit, status: null }).catch(logged);
+    const { result, before, after } = outcome.audit;
+    this.log.warn({ action, actor, target, result, before, after }, `${actor} ${action}`);
+    return outcome;
+  }
+
   /** A read (not audited), counted like the changes. */
   private answerRead(call: Call, body: unknown): void {
     this.metrics.adminAction(call.action, 'ok');
@@ -314,6 +347,14 @@ export class AdminRoutes {
       'routes.list': (call) => this.answerRead(call, a.routes()),
       'routes.put': (call) => this.readJson(call, (body, seal) => a.putRoute(call.target!, body, seal)),
       'routes.reset': (call) => this.change(call, () => a.resetRoute(call.target!)),
+      'arms.enable': (call, req) => {
+        const route = call.target!;
+        const arm = req.getParameter(1) ?? '';
+        const tooLong = nameTooLong('the arm name', arm);
+        const named: Call = { ...call, target: `${route}/${shownName(arm)}` };
+        if (tooLong) return this.refuse(named, tooLong);
+        this.change(named, () => a.enableArm(route, arm, call.actor ?? 'unknown'));
+      },
       report: (call) => this.change(call, () => this.report()),
       'audit.read': (call, req) => this.readAudit(call, new URLSearchParams(req.getQuery() ?? '')),
       'repository.load': (call) => this.readOptionalJson(call, (body, seal) => a.load(call.target!, body, seal)),

@@ -24,12 +24,27 @@ export const ADMIN_COMMANDS: readonly Command[] = [
   },
   {
     name: 'deploy',
-    usage: ['<model> <version>'],
+    usage: ['<model> <version> [--watch-minutes M [--watch-checks C,…] [--watch-min-samples N]]'],
     summary: 'load and warm a version in every worker, then put it live',
     about:
       'Loads and warms <version> of <model> in every worker (and on every replica), then puts it live.\n'
-      + 'Shows how long it has waited; on a timeout the gateway may still finish (see croupier status).',
-    flags: adminFlags(LOAD_TIMEOUT_S),
+      + 'Shows how long it has waited; on a timeout the gateway may still finish (see croupier status).\n'
+      + 'With --watch-minutes the gateway watches it and rolls it back by itself if it does worse than the\n'
+      + 'version it replaced (docs/monitoring.md, "Guardrails and watched deploys").',
+    flags: {
+      ...adminFlags(LOAD_TIMEOUT_S),
+      'watch-minutes': { type: 'string', value: 'M', help: 'watch the new version for M minutes' },
+      'watch-checks': {
+        type: 'string',
+        value: 'C,…',
+        help: 'what the watch compares: error_rate,latency,reward (default all three)',
+      },
+      'watch-min-samples': {
+        type: 'string',
+        value: 'N',
+        help: 'judge once the new version has N samples (default 500)',
+      },
+    },
     timeoutS: LOAD_TIMEOUT_S,
     run: deploy,
   },

@@ -30,6 +30,8 @@ interface SwapAnswer {
   changed: boolean;
   sha256: string;
   history: string[];
+  /** A watched deploy: until when. */
+  watch?: { until: string };
 }
 
 type RouteAnswer = { policy: string; arms: { name: string; model: string; version: string; weight?: number }[] };
@@ -92,22 +94,44 @@ function printSwap(out: Output, answer: SwapAnswer, verb: string): void {
   out.print(`${answer.model}: ${verb} ${answer.previous} -> ${answer.live} (sha256 ${answer.sha256.slice(0, 12)})\n`);
 }
 
+/** A deploy's `watch` from the --watch-* flags (the gateway validates it; a bad one is its 400). */
+function watchOf(ctx: Context): Record<string, unknown> | undefined {
+  const v = ctx.line.values;
+  const minutes = v.get('watch-minutes');
+  const checks = v.get('watch-checks');
+  const minSamples = v.get('watch-min-samples');
+  if (minutes === undefined) {
+    if (checks !== undefined || minSamples !== undefined)
+      throw new UsageError('--watch-checks and --watch-min-samples need --watch-minutes');
+    return undefined;
+  }
+  const whole = (flag: string, s: string | true): number => {
+    if (typeof s !== 'string' || !/^\d{1,9}$/.test(s)) throw new UsageError(`${flag} must be a whole number`);
+    return Number(s);
+  };
+  return {
+    minutes: whole('--watch-minutes', minutes),
+    ...(typeof checks === 'string' ? { checks: checks.split(',').map((c) => c.trim()) } : {}),
+    ...(minSamples !== undefined ? { minSamples: whole('--watch-min-samples', minSamples) } : {}),
+  };
+}
+
 export async function deploy(ctx: Context, args: readonly string[]): Promise<void> {
   const [model, version] = args;
   if (!model || !version || args.length > 2) throw new UsageError('usage: croupier deploy <model> <version>');
+  const watch = watchOf(ctx);
   const answer = ctx
     .client()
     .request<SwapAnswer>(
       'POST',
       `/admin/models/${encodeURIComponent(model)}/deploy`,
-      { json: { version } },
+      { json: watch ? { version, watch } : { version } },
       `waiting for the gateway to load and warm ${model} ${version} in every worker and put it live${MAY_STILL_FINISH}`,
     );
-  printSwap(
-    ctx.out,
-    await showingWait(ctx, `loading and warming ${model} ${version} in every worker`, answer),
-    'deployed',
-  );
+  const swapped = await showingWait(ctx, `loading and warming ${model} ${version} in every worker`, answer);
+  printSwap(ctx.out, swapped, 'deployed');
+  if (!ctx.out.json && swapped.watch)
+    ctx.out.print(`${model}: watched until ${swapped.watch.until}; rolled back by itself if it does worse\n`);
 }
 
 export async function rollback(ctx: Context, args: readonly string[]): Promise<void> {

@@ -60,6 +60,7 @@ export const ROUTES = [
   { method: 'PUT', path: '/admin/routes/:route', admin: 'routes.put', names: 'route' },
   { method: 'POST', path: '/admin/routes/:route/reset', admin: 'routes.reset', names: 'route' },
   { method: 'GET', path: '/admin/routes/:route/dataset', admin: 'dataset.read', names: 'route', adminOnly: true },
+  { method: 'POST', path: '/admin/routes/:route/arms/:arm/enable', admin: 'arms.enable', names: 'route' },
   { method: 'GET', path: '/admin/audit', admin: 'audit.read' },
   { method: 'GET', path: '/admin/whoami', admin: 'whoami' },
   { method: 'GET', path: '/admin/monitor', admin: 'monitor.read' },

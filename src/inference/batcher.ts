@@ -21,6 +21,8 @@ export interface RowSlice {
   readonly result: InferResult;
   readonly offset: number;
   readonly rows: number;
+  /** performance.now() when the batch's outputs came back: one clock read per batch, not per request. */
+  readonly doneAt?: number;
 }
 
 /** One request's rows; the job object itself is told the outcome (no promise per request). */
@@ -275,7 +277,7 @@ export class Batcher {
         const outputAt = performance.now();
         let offset = 0;
         for (const job of jobs) {
-          job.resolve({ result, offset, rows: job.rows });
+          job.resolve({ result, offset, rows: job.rows, doneAt: outputAt });
           offset += job.rows;
         }
         const doneAt = performance.now();

@@ -101,6 +101,7 @@ export class Metrics implements BatchObserver {
   readonly adminActions: client.Counter<'action' | 'result'>;
   readonly notifications: client.Counter<'channel' | 'result'>;
   readonly alertsFiring: client.Gauge<'rule'>;
+  readonly armDisabledGauge: client.Gauge<'route' | 'arm'>;
   /** Where croupier_requests_in_flight is read at scrape time (the server's own count). */
   private inFlightSource: (() => number) | undefined;
 
@@ -146,6 +147,12 @@ export class Metrics implements BatchObserver {
       name: 'croupier_alerts_firing',
       help: 'Alert rules of the alerts file: 1 while firing, 0 otherwise.',
       labelNames: ['rule'],
+      registers,
+    });
+    this.armDisabledGauge = new client.Gauge({
+      name: 'croupier_arm_disabled',
+      help: 'Arms of routes with guardrails: 1 while a guardrail keeps the arm disabled (no traffic), 0 otherwise.',
+      labelNames: ['route', 'arm'],
       registers,
     });
     this.requests = new FastCounter(
@@ -384,6 +391,11 @@ export class Metrics implements BatchObserver {
   /** Labels are the alerts file's channel names (bounded). */
   notification(channel: string, result: 'sent' | 'retried' | 'failed' | 'dropped'): void {
     this.notifications.labels(channel, result).inc();
+  }
+
+  /** croupier_arm_disabled (monitoring/guardrails/): followed from the shared state on every replica. */
+  armDisabled(route: string, arm: string, disabled: boolean): void {
+    this.armDisabledGauge.labels(route, arm).set(disabled ? 1 : 0);
   }
 
   alertFiring(rule: string, firing: boolean): void {

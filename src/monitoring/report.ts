@@ -23,6 +23,9 @@ export interface ArmReport {
   disabled: boolean;
   /** Why the windows have no `labels` (the version has no `monitor`); absent when they have. */
   noLabels?: string;
+  /** While disabled: the guardrail's finding, and when (ISO time). */
+  disabledReason?: string;
+  disabledSince?: string;
   windows: Record<WindowName, RewardWindow>;
 }
 

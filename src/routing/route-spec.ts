@@ -1,5 +1,6 @@
 /** Routes as declared in the routes file (JSON or YAML) or through the admin API, validated once. */
 import { isId } from '../registry/manifest.js';
+import { GuardrailSpecError, parseGuardrails, type GuardrailSpec } from '../monitoring/guardrails/guardrail-spec.js';
 
 export const POLICIES = ['fixed', 'epsilon-greedy', 'thompson', 'ucb1'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -29,6 +30,8 @@ export interface RouteSpec {
   readonly halfLifeSeconds: number | undefined;
   readonly feedbackWindow: number;
   readonly logFeatures: boolean;
+  /** Arms worse than the champion are disabled (monitoring/guardrails/); absent: none. */
+  readonly guardrails?: GuardrailSpec;
 }
 
 /** Answers whether a model (and version, unless "live") exists. */
@@ -45,6 +48,7 @@ const ROUTE_KEYS = new Set([
   'halfLifeSeconds',
   'feedbackWindow',
   'logFeatures',
+  'guardrails',
 ]);
 const ARM_KEYS = new Set(['name', 'model', 'version', 'weight', 'shadow']);
 
@@ -129,6 +133,19 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
     throw new RouteSpecError(`${at}: logFeatures must be true or false`);
   const burnIn = num(r.burnIn, `${at}: burnIn`, 0, 1e9, 0);
   if (!Number.isInteger(burnIn)) throw new RouteSpecError(`${at}: burnIn must be a whole number`);
+  let guardrails: GuardrailSpec | undefined;
+  try {
+    if (r.guardrails !== undefined)
+      // The champion and the judged arms are served arms: a shadow answers no one.
+      guardrails = parseGuardrails(
+        r.guardrails,
+        served.map((a) => a.name),
+        `${at}:`,
+      );
+  } catch (e) {
+    if (e instanceof GuardrailSpecError) throw new RouteSpecError(e.message);
+    throw e;
+  }
   return {
     policy,
     reward,
@@ -140,6 +157,7 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
     halfLifeSeconds: halfLife,
     feedbackWindow: num(r.feedbackWindow, `${at}: feedbackWindow`, 1, 365 * 86400, 86400),
     logFeatures: r.logFeatures === true,
+    ...(guardrails ? { guardrails } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Registry } from '../registry/registry.js';
 import { ArmStats } from './arm-stats.js';
 import { EpsilonGreedyPolicy } from './epsilon-greedy.js';
 import { FixedPolicy } from './fixed.js';
+import { GuardedPolicy } from './guarded-policy.js';
 import type { Policy } from './policy.js';
 import type { ArmSpec, RouteSpec } from './route-spec.js';
 import type { Rng } from './sampling.js';
@@ -34,16 +35,16 @@ export class Route {
   readonly arms: readonly Arm[];
   /** The shadow arms; empty for most routes. */
   readonly shadows: readonly ShadowArm[];
-  readonly policy: Policy;
+  readonly policy: GuardedPolicy;
   /** What the route has learned, per arm (same order as `arms`). */
   readonly stats: readonly ArmStats[];
 
-  constructor(name: string, spec: RouteSpec, policy: Policy, stats: readonly ArmStats[]) {
+  constructor(name: string, spec: RouteSpec, policy: Policy, stats: readonly ArmStats[], rng?: Rng) {
     this.name = name;
     this.spec = spec;
     this.arms = servedSpec(spec).arms.map((a, index) => ({ ...a, index }));
     this.shadows = spec.arms.filter((a): a is ShadowArm => a.shadow !== undefined);
-    this.policy = policy;
+    this.policy = new GuardedPolicy(policy, name, spec.policy === 'fixed', rng);
     this.stats = stats;
   }
 
@@ -121,6 +122,8 @@ export class Router {
   private readonly registry: Registry;
   private readonly options: PolicyOptions;
   private readonly dirty = new Set<Route>();
+  /** Arms a guardrail disabled, per route (monitoring/guardrails/): they get propensity 0. */
+  private readonly disabledArms = new Map<string, ReadonlySet<string>>();
   private scheduled = false;
   /** When the next recompute after outcomes may start (Date.now() ms). */
   private nextRecomputeMs = 0;
@@ -145,11 +148,36 @@ export class Router {
         : -1;
       return i >= 0 ? old!.stats[i]! : new ArmStats();
     });
-    const route = new Route(name, spec, createPolicy(name, served, stats, this.options), stats);
+    const route = new Route(name, spec, createPolicy(name, served, stats, this.options), stats, this.options.rng);
+    this.guard(route);
     route.policy.recompute(Date.now());
     this.routes.set(name, route);
     if (old) this.dirty.delete(old);
     return route;
+  }
+
+  /**
+   * The arms of each route that guardrails disabled (the whole set: routes not named have none).
+   * Weights follow at once; the champion is never in it (the guardrails never disable it).
+   */
+  setDisabled(byRoute: ReadonlyMap<string, ReadonlySet<string>>): void {
+    const changed = new Set([...this.disabledArms.keys(), ...byRoute.keys()]);
+    this.disabledArms.clear();
+    for (const [route, arms] of byRoute) if (arms.size > 0) this.disabledArms.set(route, arms);
+    for (const name of changed) {
+      const route = this.routes.get(name);
+      if (route) this.guard(route);
+    }
+  }
+
+  /** Whether a guardrail disabled the arm. */
+  isDisabled(route: string, arm: string): boolean {
+    return this.disabledArms.get(route)?.has(arm) === true;
+  }
+
+  private guard(route: Route): void {
+    const arms = this.disabledArms.get(route.name);
+    route.policy.setDisabled(route.arms.map((a) => arms?.has(a.name) === true));
   }
 
   /** Removes a route; false when there was none. */

@@ -50,9 +50,14 @@ function answerMiddle(pick: ArmChoice): string {
   return m.text;
 }
 
-/** Told each decision made (the monitoring windows: pulls and propensities). */
+/**
+ * Told each decision made (the monitoring windows: pulls and propensities; the arm's health: its
+ * latency, from the request's arrival to its batch's outputs) and each failure after an arm was
+ * picked (its health: errors).
+ */
 export interface DecisionMonitor {
-  decided(pick: ArmChoice): void;
+  decided(pick: ArmChoice, latencyMs: number): void;
+  failed(pick: ArmChoice, error: unknown): void;
 }
 
 abstract class ScoringJob {
@@ -102,13 +107,14 @@ class PredictJob extends ScoringJob implements DecidedJob {
     const decision = this.gateway.mint();
     this.json = `{"decision":"${decision}${answerMiddle(pick)}${outputsJson(pick.version, slice)}}`;
     const score = scoreOf(pick.version, slice);
-    this.gateway.decide(decision, pick, this.rows, this.features, this, score);
+    this.gateway.decide(decision, pick, this.rows, this.features, this, score, slice.doneAt);
     if (this.copies !== undefined) this.gateway.shadows!.send(this.copies, pick.version, score);
   }
 
   override reject(error: Error): void {
     // The served request failed: there is nothing to compare its copies with, and they were never queued.
     this.copies = undefined;
+    this.gateway.failed(this.pick, error);
     super.reject(error);
   }
 
@@ -145,7 +151,12 @@ class InferJob extends ScoringJob implements DecidedJob {
       arm: pick.arm.name,
       propensity: pick.propensity,
     });
-    this.gateway.decide(decision, pick, this.rows, undefined, this, scoreOf(pick.version, slice));
+    this.gateway.decide(decision, pick, this.rows, undefined, this, scoreOf(pick.version, slice), slice.doneAt);
+  }
+
+  override reject(error: Error): void {
+    if (this.pick) this.gateway.failed(this.pick, error);
+    super.reject(error);
   }
 
   answer(): void {
@@ -194,11 +205,24 @@ export class Gateway {
   }
 
   /** Hands the decision (id from `mint`) to the feedback loop, which has `job` answer. */
-  decide(id: string, pick: ArmChoice, rows: number, features: unknown, job: DecidedJob, score = NaN): void {
-    this.monitor?.decided(pick);
+  decide(
+    id: string,
+    pick: ArmChoice,
+    rows: number,
+    features: unknown,
+    job: DecidedJob & { readonly started: number },
+    score = NaN,
+    doneAt?: number,
+  ): void {
+    this.monitor?.decided(pick, (doneAt ?? performance.now()) - job.started);
     const sink = this.decisions;
     if (sink) sink.decided(id, this.ids.mintedAtMs, pick, rows, features, job, score);
     else job.answer();
+  }
+
+  /** A job of `pick` failed (after its arm was chosen): the arm's health counts it. */
+  failed(pick: ArmChoice, error: unknown): void {
+    this.monitor?.failed(pick, error);
   }
 
   /** `POST /v1/predict/{route}`. */

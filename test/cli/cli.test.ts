@@ -70,6 +70,28 @@ describe('croupier admin commands', () => {
     expect(JSON.parse(back.stdout)).toMatchObject({ live: '1', previous: '2', changed: true });
   });
 
+  it('deploy --watch-minutes asks the gateway to watch the deploy; a bad watch is its 400', async () => {
+    const refused = await croupier(['deploy', 'fraud', '2', '--watch-minutes', '30', '--watch-checks', 'speed']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/watch\.checks must list one or more of error_rate, latency, reward/);
+    expect((await croupier(['deploy', 'fraud', '2', '--watch-checks', 'reward'])).code).toBe(2);
+    const watched = await croupier([
+      'deploy',
+      'fraud',
+      '2',
+      '--watch-minutes',
+      '30',
+      '--watch-checks',
+      'error_rate,reward',
+      '--watch-min-samples',
+      '200',
+    ]);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stdout).toMatch(/fraud: deployed 1 -> 2/);
+    expect(watched.stdout).toMatch(/fraud: watched until \d{4}-\d\d-\d\dT/);
+    expect((await croupier(['rollback', 'fraud'])).code).toBe(0);
+  });
+
   it('routes lists, sets and resets', async () => {
     const list = await croupier(['routes']);
     expect(list.stdout).toMatch(/fraud-scoring\s+\S+\s+champion=fraud@live/);

@@ -10,7 +10,12 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** A path of the table with its parameters filled in with names the demo repository has. */
 const concrete = (path: string): string =>
-  path.replace(':route', 'fraud-scoring').replace(':name', 'fraud').replace(':model', 'fraud').replace(':version', '1');
+  path
+    .replace(':route', 'fraud-scoring')
+    .replace(':arm', 'champion')
+    .replace(':name', 'fraud')
+    .replace(':model', 'fraud')
+    .replace(':version', '1');
 
 const auth = { authorization: `Bearer ${TOKEN}` };
 

@@ -13,7 +13,7 @@ import { openChannel, type Channel } from './channels.js';
 import { dailyReport, localTime, reportDue } from './daily-report.js';
 import { Delivery, type DeliveryMetrics, type DeliveryOptions } from './delivery.js';
 import type { EventName, Notice } from './notice.js';
-import { ErrorRates, judge, type RequestCounts, type RewardHistory } from './rules.js';
+import { type ErrorCounts, judge, type RewardHistory } from './rules.js';
 
 export const ALERT_INTERVAL_DEFAULT_MS = 15_000;
 
@@ -28,8 +28,8 @@ export interface AlertingDeps {
   readonly report: () => Promise<MonitorReport>;
   /** For reward_drop; without it those rules have no data. */
   readonly rewards?: RewardHistory;
-  /** For error_rate; without it those rules have no data. */
-  readonly requests?: RequestCounts;
+  /** For error_rate (the shared health windows); without it those rules have no data. */
+  readonly requests?: ErrorCounts;
   readonly leadership: Leadership;
   readonly states: AlertStates;
   readonly metrics: AlertMetrics;
@@ -48,7 +48,6 @@ export interface Transition {
 export class Alerting {
   private readonly channels = new Map<string, Channel>();
   private readonly delivery: Delivery;
-  private readonly errors: ErrorRates | undefined;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<readonly Transition[]> | undefined;
@@ -58,7 +57,6 @@ export class Alerting {
   constructor(private readonly deps: AlertingDeps) {
     for (const [name, spec] of deps.config.channels) this.channels.set(name, openChannel(name, spec));
     this.delivery = new Delivery(deps.metrics, deps.log, deps.delivery);
-    this.errors = deps.requests ? new ErrorRates(deps.requests) : undefined;
     this.now = deps.now ?? Date.now;
     const spec = deps.config.dailyReport;
     this.skipReportOf = spec ? reportDue(spec, this.now()) : undefined;
@@ -91,8 +89,6 @@ export class Alerting {
   private async evaluateOnce(): Promise<readonly Transition[]> {
     const { config, states, metrics } = this.deps;
     const now = this.now();
-    if (this.errors)
-      for (const rule of config.rules) if (rule.when === 'error_rate') this.errors.sample(rule.route, now);
     if (!(await this.deps.leadership.lead())) {
       // Not the leader: the gauge follows the shared states.
       const shared = await states.all();
@@ -102,7 +98,7 @@ export class Alerting {
     const transitions: Transition[] = [];
     if (config.rules.length > 0) {
       const [report, current] = await Promise.all([this.deps.report(), states.all()]);
-      const sources = { rewards: this.deps.rewards, errors: this.errors };
+      const sources = { rewards: this.deps.rewards, errors: this.deps.requests };
       for (const rule of config.rules) {
         const t = await this.judgeRule(rule, report, current.get(rule.name), sources, now);
         if (t) transitions.push(t);

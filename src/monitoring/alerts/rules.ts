@@ -22,49 +22,21 @@ export interface RewardHistory {
   meanReward(route: string, fromMinute: number, toMinute: number): Promise<number | null>;
 }
 
-/** A route's scoring requests and those answered with a 5xx, counted since start (cumulative). */
-export interface RequestCounts {
-  requestTotals(route: string): { readonly requests: number; readonly errors: number };
+/**
+ * A route's scoring requests and those answered with a 5xx over the last `minutes`, from the shared
+ * health windows (monitoring/guardrails/health.ts): in Redis mode the whole fleet's, not the
+ * evaluating replica's share. Requests refused before an arm was picked are not in them.
+ */
+export interface ErrorCounts {
+  errorCounts(route: string, minutes: number, now: number): Promise<{ requests: number; errors: number }>;
 }
 
 const NO_DATA: Verdict = { state: 'no_data' };
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
 
-/**
- * Error rates over a window, from cumulative counts sampled at each evaluation: one sample kept per
- * minute per route (at most 24 h of them), so memory is bounded by routes, not traffic. Counts of
- * this replica: in Redis mode, the leader's share of the traffic, a sample of the fleet's.
- */
-export class ErrorRates {
-  private readonly samples = new Map<string, { minute: number; requests: number; errors: number }[]>();
-
-  constructor(private readonly counts: RequestCounts) {}
-
-  sample(route: string, now: number): void {
-    const totals = this.counts.requestTotals(route);
-    let list = this.samples.get(route);
-    if (!list) this.samples.set(route, (list = []));
-    const minute = minuteOf(now);
-    const last = list.at(-1);
-    if (last && last.minute === minute) return;
-    list.push({ minute, requests: totals.requests, errors: totals.errors });
-    while (list.length > 0 && list[0]!.minute < minute - WINDOWS['24h']) list.shift();
-  }
-
-  /** Requests and errors in the last `minutes` (from the oldest sample inside it); null before two samples. */
-  over(route: string, minutes: number, now: number): { requests: number; errors: number } | null {
-    const list = this.samples.get(route);
-    if (!list || list.length === 0) return null;
-    const since = minuteOf(now) - minutes;
-    const start = list.find((s) => s.minute >= since) ?? list[0]!;
-    const totals = this.counts.requestTotals(route);
-    return { requests: totals.requests - start.requests, errors: totals.errors - start.errors };
-  }
-}
-
 export interface RuleSources {
   readonly rewards: RewardHistory | undefined;
-  readonly errors: ErrorRates | undefined;
+  readonly errors: ErrorCounts | undefined;
 }
 
 export async function judge(rule: Rule, report: MonitorReport, sources: RuleSources, now: number): Promise<Verdict> {
@@ -169,7 +141,7 @@ export async function judge(rule: Rule, report: MonitorReport, sources: RuleSour
         : { state: 'ok', summary: `no sample-ratio mismatch on ${rule.route} (${rule.window})`, details };
     }
     case 'error_rate': {
-      const counts = sources.errors?.over(rule.route, WINDOWS[rule.window], now);
+      const counts = await sources.errors?.errorCounts(rule.route, WINDOWS[rule.window], now);
       if (!counts || counts.requests <= 0) return NO_DATA;
       const rate = counts.errors / counts.requests;
       const details = {
