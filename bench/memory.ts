@@ -219,6 +219,7 @@ interface MonitoringRun {
   catchUpBlockMs: number | null;
   snapshotBlockMs: number | null;
   snapshotBlockP99Ms: number | null;
+  encodeMs: number;
   loadS: number | null;
   reloadedEqual: boolean | null;
   simulatedS: number;
@@ -265,7 +266,7 @@ function monitoringSection(date: Date, repo: string): string {
     `- date: ${date.toISOString()}, node ${process.version}; command: \`npm run bench:memory -- --monitoring-only\` (also part of \`npm run bench:memory\`)`,
     '- what: the real `Monitor`, `DriftCounters` and embedded `MonitorCounts` store over the repository and its routes, in a process of their own, fed 1,500 simulated minutes (a day, the longest window, and an hour more; injected clock): every arm gets the requests of the level each minute, each with a labelled outcome, and each version a batch of those rows for drift',
     '- payload = the stored minute vectors read back from the store (buckets × slots × 8 bytes); heap = V8 heap + ArrayBuffers after a full GC, minus the same before the first minute; on disk = the minute segments in `monitor/` after close',
-    "- snapshots: the store's own, one a simulated minute over the last 10 (as its timer makes them every minute that changed something); first = the event loop held (longest monitorEventLoopDelay) by the first, which writes every minute of the day; per minute = max / p99 of the loop delay (1 ms resolution) over the other 9, which write the minute that changed; at start = a new store reading the state back (its 24 h sums equal the live store's, value for value)",
+    "- snapshots: the store's own, one a simulated minute over the last 10 (as its timer makes them every minute that changed something); first = the event loop held (longest monitorEventLoopDelay) by the first, which writes every minute of the day; per minute = max / p99 of the loop delay (1 ms resolution) over the other 9, which write the minute that changed; a minute's copy = the snapshot's own work for one minute (copying its vectors into a buffer and the CRC), the rest of the delay being the collector's pauses over the whole heap that land in the snapshot too; at start = a new store reading the state back (its 24 h sums equal the live store's, value for value)",
     '- series: one per arm (pulls, Σ propensity, outcomes, Σ reward, Σ reward²: 5 slots), one per arm and version with `monitor` (label counts: 437 slots), one per version with baseline histograms (2 + 10 per feature and prediction); a series keeps one bucket per minute for 1,440 minutes',
     '',
     mdTable(
@@ -281,6 +282,7 @@ function monitoringSection(date: Date, repo: string): string {
         'on disk',
         'loop held: first snapshot',
         'loop held per minute (max / p99)',
+        "of which a minute's copy",
         'read at start',
       ],
       runs.map(({ setup, run: r }) => [
@@ -297,6 +299,7 @@ function monitoringSection(date: Date, repo: string): string {
         r.snapshotBlockMs === null || r.snapshotBlockP99Ms === null
           ? 'n/a'
           : `${fixed(r.snapshotBlockMs, 1)} / ${fixed(r.snapshotBlockP99Ms, 1)} ms`,
+        `${fixed(r.encodeMs, 1)} ms`,
         r.loadS === null ? 'n/a' : `${fixed(r.loadS, 1)} s${r.reloadedEqual ? '' : ' (sums differ!)'}`,
       ]),
     ),
