@@ -17,7 +17,7 @@ import { REQUEST_BODY } from './body.js';
 import { installSignalCleanup } from './lib/children.js';
 import { startCroupier, type CroupierProcess } from './lib/croupier-server.js';
 import { seriesValues } from './lib/metrics-sampler.js';
-import { fixed, int, mdTable, writeSection } from './lib/sections.js';
+import { fixed, mdTable, writeSection } from './lib/sections.js';
 import { binaryInferBody, makeRows, wrkEnvFor } from './lib/tensor-bodies.js';
 import { runWrk } from './lib/wrk.js';
 
@@ -215,7 +215,13 @@ interface MonitoringRun {
   payloadBytes: number;
   heapBytes: number;
   snapshotBytes: number | null;
+  snapshots: number;
+  catchUpBlockMs: number | null;
   snapshotBlockMs: number | null;
+  snapshotBlockP99Ms: number | null;
+  encodeMs: number;
+  loadS: number | null;
+  reloadedEqual: boolean | null;
   simulatedS: number;
 }
 function monitoringRun(models: string, perArm: number, versionsRoute: boolean): MonitoringRun {
@@ -259,7 +265,8 @@ function monitoringSection(date: Date, repo: string): string {
     '',
     `- date: ${date.toISOString()}, node ${process.version}; command: \`npm run bench:memory -- --monitoring-only\` (also part of \`npm run bench:memory\`)`,
     '- what: the real `Monitor`, `DriftCounters` and embedded `MonitorCounts` store over the repository and its routes, in a process of their own, fed 1,500 simulated minutes (a day, the longest window, and an hour more; injected clock): every arm gets the requests of the level each minute, each with a labelled outcome, and each version a batch of those rows for drift',
-    '- payload = the stored minute vectors read back from the store (buckets × slots × 8 bytes); heap = V8 heap + ArrayBuffers after a full GC, minus the same before the first minute; snapshot = `monitor.json` written at close (sparse: zero slots left out), as the embedded store writes it every minute that changed something',
+    '- payload = the stored minute vectors read back from the store (buckets × slots × 8 bytes); heap = V8 heap + ArrayBuffers after a full GC, minus the same before the first minute; on disk = the minute segments in `monitor/` after close',
+    "- snapshots: the store's own, one a simulated minute over the last 10 (as its timer makes them every minute that changed something); first = the event loop held (longest monitorEventLoopDelay) by the first, which writes every minute of the day; per minute = max / p99 of the loop delay (1 ms resolution) over the other 9, which write the minute that changed; a minute's copy = the snapshot's own work for one minute (copying its vectors into a buffer and the CRC), the rest of the delay being the collector's pauses over the whole heap that land in the snapshot too; at start = a new store reading the state back (its 24 h sums equal the live store's, value for value)",
     '- series: one per arm (pulls, Σ propensity, outcomes, Σ reward, Σ reward²: 5 slots), one per arm and version with `monitor` (label counts: 437 slots), one per version with baseline histograms (2 + 10 per feature and prediction); a series keeps one bucket per minute for 1,440 minutes',
     '',
     mdTable(
@@ -272,8 +279,11 @@ function monitoringSection(date: Date, repo: string): string {
         'buckets',
         'payload',
         'heap',
-        'snapshot',
-        'loop held by the snapshot',
+        'on disk',
+        'loop held: first snapshot',
+        'loop held per minute (max / p99)',
+        "of which a minute's copy",
+        'read at start',
       ],
       runs.map(({ setup, run: r }) => [
         setup,
@@ -285,16 +295,21 @@ function monitoringSection(date: Date, repo: string): string {
         mb1(r.payloadBytes),
         mb1(r.heapBytes),
         mb1(r.snapshotBytes),
-        r.snapshotBlockMs === null ? 'n/a' : `${int(r.snapshotBlockMs)} ms`,
+        r.catchUpBlockMs === null ? 'n/a' : `${fixed(r.catchUpBlockMs, 1)} ms`,
+        r.snapshotBlockMs === null || r.snapshotBlockP99Ms === null
+          ? 'n/a'
+          : `${fixed(r.snapshotBlockMs, 1)} / ${fixed(r.snapshotBlockP99Ms, 1)} ms`,
+        `${fixed(r.encodeMs, 1)} ms`,
+        r.loadS === null ? 'n/a' : `${fixed(r.loadS, 1)} s${r.reloadedEqual ? '' : ' (sums differ!)'}`,
       ]),
     ),
     '',
     'The windows do not grow with traffic: 100× the requests leave the buckets, the payload and the heap where they were '
       + '(slots a minute × 1,440 minutes × 8 bytes, plus the maps that hold them). They grow with what is monitored: a version '
       + 'with 256 baseline features (`mlp`) costs 2,572 slots a minute, about 30 MB once it has scored rows every minute of a day, '
-      + 'so 20 such versions hold 0.6 GB. The snapshot grows with traffic only until every slot is non-zero (zero slots are left '
-      + 'out), but it is written every minute that changed something, and made with `JSON.stringify` on the event loop, which '
-      + 'it holds meanwhile (last column: the longest event-loop delay while it was made; the write itself is off the loop).',
+      + "so 20 such versions hold 0.6 GB. On disk a minute is its vectors' raw bytes (zeros included), one segment per minute; "
+      + 'a snapshot copies the minutes that changed into a buffer (the only work on the event loop) and leaves the writes, '
+      + 'fsyncs and renames to the thread pool, so what it holds the loop does not grow with the day retained.',
   ].join('\n');
 }
 

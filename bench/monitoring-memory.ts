@@ -6,11 +6,16 @@
 // batch of those rows with their scores. Prints one JSON line:
 //   - payloadBytes: the windows' vectors (buckets × slots × 8 bytes), read back from the store;
 //   - heapBytes: V8 heap + ArrayBuffers after a full GC, minus the same before any traffic;
-//   - snapshotBytes: the embedded snapshot (monitor.json) written at close, when asked, and
-//     snapshotBlockMs: the longest the event loop was held while it was made (JSON.stringify).
+//   - with --snapshot, the embedded store's snapshots as its timer makes them, one a minute over the
+//     last `--snapshots` simulated minutes: catchUpBlockMs, the longest the event loop was held by
+//     the first (every minute of the day changed since the start), then snapshotBlockMs and
+//     snapshotBlockP99Ms, the max and p99 of monitorEventLoopDelay (1 ms resolution) over the
+//     others (one minute's changes each: the steady state); snapshotBytes on disk after close;
+//     encodeMs, the snapshot's own work for one minute (copy and CRC); loadS, a new store opening that state (what a restart reads), and whether its 24 h sums are the
+//     live store's, value for value.
 //
-//   node --expose-gc --import tsx bench/monitoring-memory.ts --models DIR --per-arm N [--versions-route]
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+//   node --expose-gc --import tsx bench/monitoring-memory.ts --models DIR --per-arm N [--versions-route] [--snapshot [--snapshots N]]
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -27,6 +32,7 @@ import { type ModelVersion, scanRepository } from '../src/registry/repository.js
 import { parseRouteSpec, type RouteSpec } from '../src/routing/route-spec.js';
 import { type ArmChoice, Router } from '../src/routing/router.js';
 import { EmbeddedMonitorCounts } from '../src/state/embedded/monitor-counts.js';
+import { encodeSegment, type SegmentEntry } from '../src/state/embedded/monitor-segment.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,6 +41,7 @@ const { values: args } = parseArgs({
     // A route with one arm per version of `mlp` (the 20-version setup).
     'versions-route': { type: 'boolean', default: false },
     snapshot: { type: 'boolean', default: false },
+    snapshots: { type: 'string', default: '10' },
   },
 });
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -106,9 +113,24 @@ for (const [v, b] of batches) {
   });
 }
 
+/** The snapshots of the last minutes: the first catches up with the whole day, the others are the steady state. */
+const SNAPSHOTS = args.snapshot ? Math.max(2, Number(args.snapshots)) : 0;
+let catchUpBlockMs: number | null = null;
+const steady = monitorEventLoopDelay({ resolution: 1 });
+const snapshotNow = async (first: boolean): Promise<void> => {
+  const delay = first ? monitorEventLoopDelay({ resolution: 1 }) : steady;
+  delay.enable();
+  await store.snapshot();
+  // A few more ticks, so a snapshot quicker than the resolution still leaves samples.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  delay.disable();
+  if (first) catchUpBlockMs = delay.max / 1e6;
+};
+
 const before = measured();
 const started = performance.now();
 let events = 0;
+let snapshotsMs = 0;
 for (let minute = 0; minute < MINUTES; minute++) {
   clock += MINUTE_MS;
   for (const p of picks) {
@@ -125,8 +147,13 @@ for (let minute = 0; minute < MINUTES; minute++) {
   }
   await monitor.flush();
   await store.apply(drift.deltas());
+  if (minute >= MINUTES - SNAPSHOTS) {
+    const t = performance.now();
+    await snapshotNow(minute === MINUTES - SNAPSHOTS);
+    snapshotsMs += performance.now() - t;
+  }
 }
-const simulatedMs = performance.now() - started;
+const simulatedMs = performance.now() - started - snapshotsMs;
 const after = measured();
 
 // The windows' payload, read back from the store: every series' minutes × its vector.
@@ -148,16 +175,45 @@ for (const [key, length] of keys) {
   for (const [, v] of minutes) payloadBytes += v.byteLength;
   slotsPerMinute += length;
 }
+// The snapshot's own work on the loop for one minute (copy into a buffer, CRC): the rest of what the
+// loop delay shows during a snapshot is the collector's pauses over the whole heap, which land there too.
+const lastEntries: SegmentEntry[] = [];
+for (const [key] of keys) {
+  const [minute] = await store.minutes(key, last, last);
+  if (minute) lastEntries.push({ key, vector: minute[1] });
+}
+const encodeStarted = performance.now();
+for (let i = 0; i < 10; i++) encodeSegment(last, lastEntries);
+const encodeMs = (performance.now() - encodeStarted) / 10;
 let snapshotBytes: number | null = null;
-let snapshotBlockMs: number | null = null;
+let loadS: number | null = null;
+let reloadedEqual: boolean | null = null;
 await monitor.close();
 if (args.snapshot) {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
+  const live = await store.sums(
+    keys.map(([k]) => k),
+    last,
+    RETAINED_MINUTES,
+    0,
+  );
   await store.close();
-  delay.disable();
-  snapshotBlockMs = delay.max / 1e6;
-  snapshotBytes = statSync(join(stateDir, 'monitor.json')).size;
+  // The first format's one file, or the segments that replace it.
+  const legacy = join(stateDir, 'monitor.json');
+  const segments = join(stateDir, 'monitor');
+  snapshotBytes = existsSync(legacy)
+    ? statSync(legacy).size
+    : readdirSync(segments).reduce((n, f) => n + statSync(join(segments, f)).size, 0);
+  const t = performance.now();
+  const reopened = EmbeddedMonitorCounts.open(stateDir, log);
+  loadS = (performance.now() - t) / 1000;
+  const reread = await reopened.sums(
+    keys.map(([k]) => k),
+    last,
+    RETAINED_MINUTES,
+    0,
+  );
+  reloadedEqual = reread.every((v, i) => v.length === live[i]!.length && v.every((x, j) => x === live[i]![j]));
+  await reopened.close();
 }
 rmSync(stateDir, { recursive: true, force: true });
 process.stdout.write(
@@ -176,7 +232,13 @@ process.stdout.write(
     payloadBytes,
     heapBytes: after - before,
     snapshotBytes,
-    snapshotBlockMs,
+    snapshots: SNAPSHOTS,
+    catchUpBlockMs,
+    snapshotBlockMs: args.snapshot ? steady.max / 1e6 : null,
+    snapshotBlockP99Ms: args.snapshot ? steady.percentile(99) / 1e6 : null,
+    encodeMs,
+    loadS,
+    reloadedEqual,
     simulatedS: simulatedMs / 1000,
   })}\n`,
 );

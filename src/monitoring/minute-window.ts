@@ -60,6 +60,11 @@ export class MinuteWindow {
       .map(([m, b]) => [m, b.slice()]);
   }
 
+  /** The bucket of `minute` itself (not a copy), if it holds data: a snapshot writes one minute at a time. */
+  at(minute: number): Float64Array | undefined {
+    return this.buckets.get(minute);
+  }
+
   /** Every bucket, for a snapshot. */
   entries(): IterableIterator<[number, Float64Array]> {
     return this.buckets.entries();

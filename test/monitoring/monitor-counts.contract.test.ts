@@ -152,6 +152,17 @@ for (const impl of implementations) {
       for (const [n, x] of day!.entries()) expect(x).toBeCloseTo(want[n]!, 6);
       await store.close();
     });
+
+    it('after a restart every minute of every series is exactly what it was, bit for bit', async () => {
+      const store = await impl.open();
+      const before = [await store.minutes(arm, now - 1_439, now, 4), await store.minutes(drift, now - 1_439, now, 4)];
+      await store.close();
+      const again = await impl.open();
+      const after = [await again.minutes(arm, now - 1_439, now, 4), await again.minutes(drift, now - 1_439, now, 4)];
+      expect(after[0]!.length + after[1]!.length).toBeGreaterThan(1_000);
+      expect(after).toEqual(before);
+      await again.close();
+    });
   });
 }
 
