@@ -41,6 +41,9 @@ export interface FailoverRun {
   redisUpDipped: boolean;
 }
 
+/** Outcomes a drill posts at least (the traffic goes on past the fault until it has). */
+const MIN_OUTCOMES = 80;
+
 /** Where Redis's counts are read: a Sentinel set's master, or a Cluster client. */
 export type CountReader = Pick<Redis, 'xrange' | 'hgetall'>;
 
@@ -69,12 +72,37 @@ async function upOrAway(r: Replica): Promise<number | undefined> {
   }
 }
 
+/** Asks a drill to stop early: its clients stop sending, and it waits for Redis no longer. */
+interface Stop {
+  stopped: boolean;
+}
+
+/**
+ * The drill under way (one at a time: test files run serially). A case that times out leaves its
+ * drill running; `stopTraffic` (each failover file's afterEach) stops it and waits for its clients,
+ * so that its predictions and outcomes are not counted by the next case.
+ */
+let inFlight: { stop: Stop; done: Promise<unknown> } | undefined;
+
+/** Stops the drill under way, if any, and resolves once its clients (and its fault) are done. */
+export async function stopTraffic(): Promise<void> {
+  const run = inFlight;
+  inFlight = undefined;
+  if (!run) return;
+  run.stop.stopped = true;
+  await run.done.catch(() => undefined);
+}
+
 /**
  * Traffic both ways between `replicas[0]` (which stays up) and `replicas[1]` while `fault` runs, then
  * until both report Redis up again (30 s at most, or the test fails); then every refused outcome is
- * retried on `replicas[0]`.
+ * retried on `replicas[0]`. Everything ends early once `stop.stopped`.
  */
-async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<void>): Promise<FailoverRun> {
+async function underTraffic(
+  replicas: [Replica, Replica],
+  fault: () => Promise<void>,
+  stop: Stop,
+): Promise<FailoverRun> {
   const run: FailoverRun = {
     predictions: 0,
     failedPredictions: [],
@@ -108,7 +136,7 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
     return post(`${replicas.find((r) => r !== first)!.url}${path}`, body);
   };
   const worker = async (from: Replica, to: Replica): Promise<void> => {
-    while (running) {
+    while (running && !stop.stopped) {
       const started = performance.now();
       const p = await send(from, `/v1/predict/${ROUTE}`, { features: demoRow(seed++) });
       run.predictions++;
@@ -130,7 +158,7 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
   const [a, b] = replicas;
   const bothUp = async (): Promise<boolean> => (await upOrAway(a)) === 1 && (await upOrAway(b)) === 1;
   const watch = (async () => {
-    while (running) {
+    while (running && !stop.stopped) {
       if ((await upOrAway(a)) === 0 || (await upOrAway(b)) === 0) run.redisUpDipped = true;
       await sleep(50);
     }
@@ -140,8 +168,11 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
     await sleep(500);
     await fault();
     // After a kill -9 under Sentinel, up to ~20 s: the old master restarts, is made a replica, resyncs.
-    await until('both replicas to see Redis up', bothUp, 30_000);
+    await until('both replicas to see Redis up', async () => stop.stopped || (await bothUp()), 30_000);
     await sleep(1_000);
+    // Enough outcomes to judge by, however slowly a loaded machine predicts (check wants over 50).
+    const outcomes = (): number => run.acknowledged.size + run.refused.length + run.notFound.length + run.other.length;
+    await until(`${MIN_OUTCOMES} outcomes posted`, async () => stop.stopped || outcomes() >= MIN_OUTCOMES, 30_000);
   } catch (err) {
     for (const r of replicas) if (r.logs) console.log(JSON.stringify(r.logs.slice(-15)));
     throw err;
@@ -153,14 +184,14 @@ async function underTraffic(replicas: [Replica, Replica], fault: () => Promise<v
   // A client honouring Retry-After: every refused outcome is posted again until it is taken (eight at
   // a time: thousands at once would stall the servers on this machine); one still refused after 40 s
   // counts as `other`. While a resharding moves an outcome's slot it is refused until the move ends
-  // (its WAIT cannot follow the slot: connection.ts waitOnKeyNodes), 21 s in one run of 14.
+  // (its WAIT cannot follow the slot: src/state/redis/acked.ts), 21 s in one run of 14.
   const queue = [...run.refused];
   const feedback = async (decision: string) => (await post(`${a.url}/v1/feedback`, { decision, reward: 1 })).status;
   const retrier = async (): Promise<void> => {
-    for (let decision = queue.shift(); decision !== undefined; decision = queue.shift()) {
+    for (let decision = queue.shift(); decision !== undefined && !stop.stopped; decision = queue.shift()) {
       const end = Date.now() + 40_000;
       let status = await feedback(decision);
-      while (status === 503 && Date.now() < end) {
+      while (status === 503 && Date.now() < end && !stop.stopped) {
         refusedNow();
         await sleep(200);
         status = await feedback(decision);
@@ -227,7 +258,13 @@ export async function underFault(
   fault: () => Promise<void>,
 ): Promise<FailoverRun> {
   const before = await counted(await redis());
-  const run = await underTraffic(replicas, fault);
+  const stop: Stop = { stopped: false };
+  const drill = underTraffic(replicas, fault, stop);
+  inFlight = { stop, done: drill };
+  const run = await drill;
+  if (inFlight?.stop === stop) inFlight = undefined;
+  // Stopped early (the case timed out): nothing left to hold against what was answered.
+  if (stop.stopped) return run;
   check(name, run, before, await counted(await redis()));
   return run;
 }

@@ -13,9 +13,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
-import { STREAM, underFault } from '../helpers/failover-traffic.js';
+import { STREAM, stopTraffic, underFault } from '../helpers/failover-traffic.js';
 import { describeRedis } from '../helpers/redis.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -38,6 +38,9 @@ describeRedis('Redis Cluster failover and resharding: no acknowledged outcome lo
     reader.on('error', () => undefined);
     routeSlot = await cluster.slot(STREAM);
   }, 60_000);
+
+  // A case that timed out must not leave its clients running into the next one.
+  afterEach(stopTraffic);
 
   afterAll(async () => {
     reader?.disconnect();

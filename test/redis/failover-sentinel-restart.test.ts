@@ -14,8 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, it } from 'vitest';
-import { type Replica, underFault } from '../helpers/failover-traffic.js';
+import { afterAll, afterEach, beforeAll, it } from 'vitest';
+import { type Replica, stopTraffic, underFault } from '../helpers/failover-traffic.js';
 import { spawnCroupier, type Child } from '../helpers/process.js';
 import { describeRedis, freePort } from '../helpers/redis.js';
 import { startSentinelSet, type TestSentinelSet } from '../helpers/sentinel.js';
@@ -50,6 +50,9 @@ describeRedis('Redis Sentinel failover: a replica restarted during it loses no a
   }, 60_000);
 
   const master = () => set.masterClient();
+
+  // A case that timed out must not leave its clients running into the next one.
+  afterEach(stopTraffic);
 
   afterAll(async () => {
     b?.proc.kill('SIGTERM');

@@ -10,8 +10,8 @@
  * ../helpers/failover-traffic.ts; failover-sentinel-restart.test.ts restarts a replica during a failover.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { underFault } from '../helpers/failover-traffic.js';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { stopTraffic, underFault } from '../helpers/failover-traffic.js';
 import { describeRedis } from '../helpers/redis.js';
 import { startSentinelSet, type TestSentinelSet } from '../helpers/sentinel.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -33,6 +33,9 @@ describeRedis('Redis Sentinel failover: no acknowledged outcome lost', () => {
   }, 60_000);
 
   const master = () => set.masterClient();
+
+  // A case that timed out must not leave its clients running into the next one.
+  afterEach(stopTraffic);
 
   afterAll(async () => {
     await a?.stop();

@@ -63,29 +63,6 @@ export function controlKey(suffix: string): string {
   return `${KEY_PREFIX}{control}:${suffix}`;
 }
 
-/**
- * Cluster: `WAIT` on the node that holds each key, after the keys were written. A `WAIT` sent alone
- * goes to any node; in a pipeline behind a read of the key it goes to the key's node, on the
- * connection that wrote it. The read failing (the slot moved meanwhile) counts as not acknowledged:
- * the write is retried on the slot's new node. A WAIT must never be sent to the node an ASK or MOVED
- * names instead — it counts only writes made on its own connection, so on a connection that wrote
- * nothing it acknowledges at once (tried: after CLUSTER FAILOVER it over-counted pulls).
- * Whether every key's node had `replicas` replicas acknowledge.
- */
-export async function waitOnKeyNodes(client: Cluster, keys: Iterable<string>, replicas: number): Promise<boolean> {
-  const acked = await Promise.all(
-    [...new Set(keys)].map(async (key) => {
-      try {
-        const r = await client.pipeline().exists(key).wait(replicas, WAIT_TIMEOUT_MS).exec();
-        return r !== null && r[0]![0] === null && r[1]![0] === null && (r[1]![1] as number) >= replicas;
-      } catch {
-        return false;
-      }
-    }),
-  );
-  return !acked.includes(false);
-}
-
 const COMMON: RedisOptions = {
   enableOfflineQueue: false,
   commandTimeout: COMMAND_TIMEOUT_MS,
@@ -221,14 +198,15 @@ class Link implements RedisLink {
   private async probe(): Promise<void> {
     try {
       const key = `${KEY_PREFIX}{control}:probe`;
-      await this.client.set(key, String(Date.now()), 'PX', 60_000);
+      const value = String(Date.now());
       const n = this.waitReplicas;
-      if (n > 0) {
-        const acked =
-          this.client instanceof Cluster
-            ? await waitOnKeyNodes(this.client, [key], n)
-            : (await this.client.wait(n, WAIT_TIMEOUT_MS)) >= n;
-        if (!acked) throw new Error(`WAIT: fewer than ${n} replicas acknowledged`);
+      if (n === 0) await this.client.set(key, value, 'PX', 60_000);
+      else {
+        // One pipeline: on Cluster the WAIT must leave on the SET's own connection (acked.ts says why).
+        const answers = await this.client.pipeline().set(key, value, 'PX', 60_000).wait(n, WAIT_TIMEOUT_MS).exec();
+        const [set, wait] = answers ?? [];
+        if (!set || set[0] || !wait || wait[0] || (wait[1] as number) < n)
+          throw set?.[0] ?? wait?.[0] ?? new Error(`WAIT: fewer than ${n} replicas acknowledged`);
       }
       this.wrote();
     } catch (err) {

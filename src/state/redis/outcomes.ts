@@ -24,7 +24,8 @@ import type { FeedbackEvent } from '../../protocol/feedback.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Route } from '../../routing/router.js';
 import { Cluster } from 'ioredis';
-import { WAIT_TIMEOUT_MS, waitOnKeyNodes, type RedisLink } from './connection.js';
+import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
+import { writeAcked } from './acked.js';
 import { batch } from './batch.js';
 import { RedisDecisions } from './decisions.js';
 import { heldJournal, takeHeld } from './held-journal.js';
@@ -210,15 +211,17 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
 
   private async credit(credits: readonly (string | number)[][]): Promise<boolean[]> {
     const retry = 'retry (outcomes already counted will be reported as duplicates)';
-    let results: (number | Error)[];
     // With waitReplicas, a 2xx also needs the replicas' acknowledgement: an outcome only the
     // master holds is lost with it. A duplicate touches its marker, so WAIT covers it too.
     const wait = this.link.waitReplicas;
     const client = scripts(this.link.client);
-    const commands: ((c: typeof client) => Promise<number>)[] = credits.map((args) => (c) => c.croupierCredit(...args));
-    if (wait > 0 && !(client instanceof Cluster)) commands.push((c) => c.wait(wait, WAIT_TIMEOUT_MS));
+    let results: (number | Error)[];
+    let acked: boolean;
     try {
-      results = await batch(client, commands);
+      ({ results, acked } =
+        client instanceof Cluster
+          ? await this.creditEach(client, credits, wait)
+          : await this.creditAll(client, credits, wait));
     } catch (err) {
       this.link.failed(err);
       throw unavailable(`Redis did not take the outcomes; ${retry}`, err);
@@ -228,16 +231,6 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
       this.link.failed(failed);
       throw unavailable(`Redis did not take every outcome; ${retry}`, failed);
     }
-    // Cluster: a WAIT on the node of each credited route (its keys share one slot).
-    const acked =
-      client instanceof Cluster
-        ? wait === 0
-          || (await waitOnKeyNodes(
-            client,
-            credits.map((args) => String(args[0])),
-            wait,
-          ))
-        : commands.length === credits.length || (results.at(-1) as number) >= wait;
     if (!acked) {
       const err = new Error(`WAIT: fewer than ${wait} replicas acknowledged the outcomes`);
       this.link.failed(err);
@@ -247,8 +240,54 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
     // 0: a duplicate; 1: counted and credited; 2: counted, not credited (the arm serves another version).
     const counted = credits.map((_, j) => results[j] !== 0);
     // The shared statistics changed: re-read them at once rather than at the next refresh.
-    if (results.some((r, j) => j < credits.length && r === 1)) void this.stats.refresh();
+    if (results.some((r) => r === 1)) void this.stats.refresh();
     return counted;
+  }
+
+  /** One Redis: every credit script, then WAIT, in one pipeline. */
+  private async creditAll(
+    client: ReturnType<typeof scripts>,
+    credits: readonly (string | number)[][],
+    wait: number,
+  ): Promise<{ results: (number | Error)[]; acked: boolean }> {
+    const commands: ((c: typeof client) => Promise<number>)[] = credits.map((args) => (c) => c.croupierCredit(...args));
+    if (wait > 0) commands.push((c) => c.wait(wait, WAIT_TIMEOUT_MS));
+    const results = await batch(client, commands);
+    const acked = wait === 0 || (results.at(-1) as number) >= wait;
+    return { results: results.slice(0, credits.length), acked };
+  }
+
+  /**
+   * Cluster: the credit scripts of one route (their keys share a slot) in one pipeline with the
+   * WAIT behind them, on the connection that ran them (acked.ts); the routes' pipelines at once.
+   */
+  private async creditEach(
+    client: ReturnType<typeof scripts> & Cluster,
+    credits: readonly (string | number)[][],
+    wait: number,
+  ): Promise<{ results: (number | Error)[]; acked: boolean }> {
+    const byRoute = new Map<string | number, number[]>();
+    credits.forEach((args, j) => {
+      const at = byRoute.get(args[0]!);
+      if (at) at.push(j);
+      else byRoute.set(args[0]!, [j]);
+    });
+    const groups = [...byRoute.values()];
+    const answers = await Promise.all(
+      groups.map((js) =>
+        writeAcked(
+          client,
+          js.map((j) => (c: typeof client) => c.croupierCredit(...credits[j]!)),
+          wait,
+        ),
+      ),
+    );
+    const results: (number | Error)[] = new Array(credits.length);
+    for (let g = 0; g < groups.length; g++) {
+      const js = groups[g]!;
+      for (let i = 0; i < js.length; i++) results[js[i]!] = answers[g]!.results[i]!;
+    }
+    return { results, acked: answers.every((a) => a.acked) };
   }
 
   get pending(): number {

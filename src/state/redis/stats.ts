@@ -20,12 +20,16 @@ export const OUTCOME_RETENTION_MS = 7 * 86_400_000;
 
 /**
  * Counts `ARGV[3]` pulls of arm ARGV[1] serving version ARGV[2], once: KEYS[2] marks the count done
- * (for ARGV[4] ms), so sending it again after a timeout or a failover counts nothing twice (-1). An
+ * (for ARGV[4] ms), so sending it again after a timeout or a failover counts nothing twice (-1); that
+ * repeat touches the marker, a write, so that the WAIT behind it covers the first count (acked.ts). An
  * arm that starts serving another version starts again from the prior (statistics belong to an arm
  * and its version). Cluster only: elsewhere DECIDE counts pulls with the decisions.
  */
 const PULL = `
-if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[4], 'NX') then return -1 end
+if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[4], 'NX') then
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  return -1
+end
 local arm = ARGV[1]
 local v = redis.call('HGET', KEYS[1], arm .. ':version')
 if v ~= ARGV[2] then
