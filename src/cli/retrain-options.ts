@@ -37,6 +37,13 @@ export function options(ctx: Context, args: readonly string[]): Options {
   const trainerTimeoutS = rawTimeout === undefined ? DEFAULT_TRAINER_TIMEOUT_S : Number(rawTimeout);
   if (!(trainerTimeoutS > 0))
     throw new UsageError(`--trainer-timeout takes seconds above 0, got "${String(rawTimeout)}"`);
+  // --since and -o shape the export retrain makes itself; with --dataset they would be ignored.
+  if (v.get('dataset') !== undefined)
+    for (const flag of ['since', 'output'] as const)
+      if (v.get(flag) !== undefined)
+        throw new UsageError(
+          `--${flag} is for the export croupier retrain makes without --dataset; --dataset DIR is an export already`,
+        );
   const trainer = v.get('trainer');
   const challenger = v.get('challenger');
   return {

@@ -219,6 +219,16 @@ describe('the retraining loop on a real server (embedded mode)', () => {
     expect(new Set(sent.map((s) => s.arm))).toEqual(new Set(['champion', 'challenger']));
   });
 
+  it('--since and -o shape the export retrain makes; with --dataset they are refused before any call', async () => {
+    const runs = await Promise.all([
+      croupier(t.url, ['retrain', 'fraud', '--route', ROUTE, '--dataset', exportDir, '-o', join(work, 'x')]),
+      croupier(t.url, ['retrain', 'fraud', '--route', ROUTE, '--dataset', exportDir, '--since', '7d']),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([2, 2]);
+    expect(runs[0]!.stderr).toMatch(/--output is for the export croupier retrain makes without --dataset/);
+    expect(runs[1]!.stderr).toMatch(/--since is for the export croupier retrain makes without --dataset/);
+  });
+
   it('croupier retrain exports by itself, validates, registers version 3 never live, on the challenger arm', async () => {
     const r = await croupier(
       t.url,
