@@ -76,7 +76,7 @@ export async function retrain(ctx: Context, args: readonly string[]): Promise<vo
   const versions = liveAndNext(models, o.model);
   if (!versions) throw new CliFailure(1, `the gateway has no model "${o.model}"`);
   const live = await liveVersion(ctx, o.model, versions.live);
-  const datasetDir = await datasetFolder(ctx, o);
+  const { dir: datasetDir, kept } = await datasetFolder(ctx, o);
   ctx.deadline.doing = `reading the dataset ${datasetDir}`;
   let dataset, ex;
   try {
@@ -150,7 +150,7 @@ export async function retrain(ctx: Context, args: readonly string[]): Promise<vo
       trainSeconds: Number(trained.seconds.toFixed(3)),
       ...(trained.fit ? { fit: (manifest.source as { fit: unknown }).fit } : {}),
       rows: (manifest.source as { rows: unknown }).rows,
-      dataset: { sha256: dataset.manifest.sha256, dir: datasetDir },
+      dataset: { sha256: dataset.manifest.sha256, ...(kept ? { dir: datasetDir } : {}) },
       validation,
     };
     if (!ctx.out.json) ctx.out.print(validationTable(validation, `candidate (${versions.next})`));

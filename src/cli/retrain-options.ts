@@ -37,6 +37,13 @@ export function options(ctx: Context, args: readonly string[]): Options {
   const trainerTimeoutS = rawTimeout === undefined ? DEFAULT_TRAINER_TIMEOUT_S : Number(rawTimeout);
   if (!(trainerTimeoutS > 0))
     throw new UsageError(`--trainer-timeout takes seconds above 0, got "${String(rawTimeout)}"`);
+  // --since and -o shape the export retrain makes itself; with --dataset they would be ignored.
+  if (v.get('dataset') !== undefined)
+    for (const flag of ['since', 'output'] as const)
+      if (v.get(flag) !== undefined)
+        throw new UsageError(
+          `--${flag} is for the export croupier retrain makes without --dataset; --dataset DIR is an export already`,
+        );
   const trainer = v.get('trainer');
   const challenger = v.get('challenger');
   return {
@@ -53,16 +60,16 @@ export function options(ctx: Context, args: readonly string[]): Options {
 /**
  * The export folder to train on: `--dataset DIR` as it is; otherwise the route's rows since
  * `--since` (default 7d) exported first, into `-o DIR` (kept) or a temporary folder removed when
- * the command ends.
+ * the command ends (`kept` false: the folder is gone once the command has printed its answer).
  */
-export async function datasetFolder(ctx: Context, o: Options): Promise<string> {
+export async function datasetFolder(ctx: Context, o: Options): Promise<{ dir: string; kept: boolean }> {
   const v = ctx.line.values;
   const given = v.get('dataset');
-  if (typeof given === 'string') return given;
+  if (typeof given === 'string') return { dir: given, kept: true };
   const out = v.get('output');
   const dir = typeof out === 'string' ? out : mkdtempSync(join(tmpdir(), 'croupier-retrain-'));
   if (typeof out !== 'string') process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const since = String(v.get('since') ?? '7d');
   await exportDataset(ctx.client(), { route: o.route, since, dir, format: 'arrow' }, ctx.term, ctx.deadline);
-  return dir;
+  return { dir, kept: typeof out === 'string' };
 }

@@ -41,6 +41,17 @@ const HEAD: readonly ColumnReader[] = [
   { name: 'score', type: 'float64', role: 'score', value: (r) => r.score },
 ];
 const FIXED = new Set([...HEAD.map((c) => c.name), 'reward', 'label', 'outcomeAt']);
+const PREFIX = 'feature.';
+
+/**
+ * The column of feature `name`: its name, or `feature.<name>` when that would be a fixed column's
+ * name or itself starts with `feature.` — so that no two columns share a name (features `label`
+ * and `feature.label` become `feature.label` and `feature.feature.label`) and a reader maps a
+ * column back to its feature by removing one prefix. Export and trainer both use this.
+ */
+export function featureColumn(name: string): string {
+  return FIXED.has(name) || name.startsWith(PREFIX) ? PREFIX + name : name;
+}
 
 function asNumber(v: unknown): number | null {
   if (typeof v === 'number') return v;
@@ -82,7 +93,7 @@ export class DatasetShape {
 
   columns(): ColumnReader[] {
     const features: ColumnReader[] = [...this.features].map(([name, numeric]) => ({
-      name: FIXED.has(name) ? `feature.${name}` : name,
+      name: featureColumn(name),
       type: numeric ? 'float64' : 'utf8',
       role: 'feature',
       value: numeric ? (r) => asNumber(r.features[name]) : (r) => asText(r.features[name]),

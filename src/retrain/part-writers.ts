@@ -191,7 +191,8 @@ function csvField(v: number | string | null, type: Column['type']): string {
   if (v === null || (typeof v === 'number' && Number.isNaN(v))) return '';
   if (type === 'timestamp_ms') return new Date(v as number).toISOString();
   const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  // An empty text is quoted: an empty field is a null (train-csv.ts reads it so).
+  return s === '' || /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 export class CsvPart implements PartWriter {

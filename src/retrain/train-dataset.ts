@@ -79,6 +79,11 @@ function checkManifest(raw: unknown, dir: string): DatasetManifest {
   for (const f of m.files)
     if (typeof f?.name !== 'string' || !PART.test(f.name) || !f.name.endsWith(`.${m.format}`))
       bad(`file ${JSON.stringify(f?.name)} is not a part-NNNNN.${m.format} file`);
+  // The candidate's source names the dataset by this hash: it must be the one its files make.
+  const files = createHash('sha256')
+    .update(m.files.map((f) => String(f.sha256)).join(''))
+    .digest('hex');
+  if (m.sha256 !== files) bad("sha256 is not the sha256 of the files' sha256, concatenated in order");
   return m;
 }
 

@@ -4,6 +4,7 @@
  * time split — the last 20% of the usable rows by decision time are held out for validation.
  */
 import type { Manifest } from '../registry/manifest.js';
+import { featureColumn } from './dataset-columns.js';
 import { DatasetError, type Dataset } from './train-dataset.js';
 
 export const HOLDOUT_SHARE = 0.2;
@@ -44,10 +45,17 @@ export function modelFeatures(live: Manifest): string[] {
   return names;
 }
 
-function isPositive(label: string | number | null, positive: number | string | boolean): boolean {
+/**
+ * Whether an exported label is `positive`, the same whichever type its column got: a float64 label
+ * column holds booleans as 1/0, and one text label makes the column utf8, holding numbers and
+ * booleans as their JSON text — so `true`, `1` and `"true"`/`"1"` all read as 1.
+ */
+export function isPositive(label: string | number | null, positive: number | string | boolean): boolean {
   if (label === null || (typeof label === 'number' && Number.isNaN(label))) return false;
-  if (typeof label === 'number') return label === (typeof positive === 'boolean' ? Number(positive) : positive);
-  return label === String(positive);
+  if (typeof positive === 'string') return label === positive;
+  const want = Number(positive);
+  if (typeof label === 'number') return label === want;
+  return label === String(want) || (label === 'true' && want === 1) || (label === 'false' && want === 0);
 }
 
 /** The dataset's columns for `live`'s features, labels and a time split; throws DatasetError when too little is usable. */
@@ -57,12 +65,12 @@ export function examples(dataset: Dataset, live: Manifest): Examples {
   const n = dataset.rows;
   if (n < MIN_ROWS) throw new DatasetError(`the dataset has ${n} rows: at least ${MIN_ROWS} are needed`);
   const column = (name: string): Float64Array => {
-    // A feature whose name collides with a fixed column is exported as `feature.<name>`.
-    const role = dataset.manifest.columns.find(
-      (c) => c.role === 'feature' && (c.name === name || c.name === `feature.${name}`),
-    );
+    const exported = featureColumn(name);
+    const role = dataset.manifest.columns.find((c) => c.role === 'feature' && c.name === exported);
     if (!role)
-      throw new DatasetError(`the dataset has no column for feature "${name}" of ${live.name} ${live.version}`);
+      throw new DatasetError(
+        `the dataset has no column "${exported}" for feature "${name}" of ${live.name} ${live.version}`,
+      );
     const values = dataset.values.get(role.name)!;
     if (!(values instanceof Float64Array))
       throw new DatasetError(

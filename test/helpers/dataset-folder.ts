@@ -59,7 +59,7 @@ function columnsOf(rows: readonly Row[], route: string): Column[] {
     { name: 'score', type: 'float64', role: 'score', get: (r) => r.score },
     ...featureNames.map(
       (f): Column => ({
-        name: fixed.has(f) ? `feature.${f}` : f,
+        name: fixed.has(f) || f.startsWith('feature.') ? `feature.${f}` : f,
         type: rows.some((r) => typeof r.features[f] === 'string') ? 'utf8' : 'float64',
         role: 'feature',
         get: (r) => r.features[f] ?? null,
