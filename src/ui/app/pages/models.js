@@ -30,13 +30,18 @@ export async function renderModels(session, target) {
   const plots = [];
   const sections = list.map((m) => {
     const calibration = calibrationSeries(monitor, m.name);
+    /** @type {HTMLElement | null} */
     let plot = null;
     if (calibration.length > 0) {
       const c = chartBox(`Calibration of ${m.name} over the last 24 hours: observed positive rate per score bucket.`);
       plots.push({ box: c.box, title: `Calibration, ${m.name}`, series: calibration });
       plot = c.figure;
+    } else {
+      const why = noLabelsOf(monitor, m.name);
+      if (why) plot = h('p', { class: 'meta' }, `No calibration plot for ${m.name}: ${why}.`);
     }
-    return modelSection(session, m, monitor.models?.[m.name] ?? {}, plot);
+    const noDrift = monitor.noDrift?.[m.name] ?? {};
+    return modelSection(session, m, monitor.models?.[m.name] ?? {}, noDrift, plot);
   });
   replace(
     target,
@@ -71,12 +76,25 @@ function calibrationSeries(monitor, model) {
 }
 
 /**
+ * Why the arms serving this model have no label metrics (the first reason given), if they have none.
+ * @param {any} monitor
+ * @param {string} model
+ */
+function noLabelsOf(monitor, model) {
+  for (const r of Object.values(monitor.routes ?? {}))
+    for (const a of Object.values(/** @type {any} */ (r).arms ?? {}))
+      if (a.model === model && a.noLabels) return String(a.noLabels);
+  return undefined;
+}
+
+/**
  * @param {Session} session
  * @param {any} m the model in /admin/models
  * @param {Record<string, any>} drift per version, from /admin/monitor
+ * @param {Record<string, string>} noDrift per version without drift: why
  * @param {HTMLElement | null} plot
  */
-function modelSection(session, m, drift, plot) {
+function modelSection(session, m, drift, noDrift, plot) {
   const id = `model-${String(m.name).replace(/[^\w-]/g, '_')}`;
   const result = h('p', { class: 'result', role: 'status', id: `${id}-result` });
   const admin = session.role === 'admin';
@@ -127,6 +145,9 @@ function modelSection(session, m, drift, plot) {
       ),
     ),
     ...Object.entries(drift).map(([version, d]) => driftTable(m.name, version, d.drift ?? {})),
+    ...Object.entries(noDrift).map(([version, why]) =>
+      h('p', { class: 'meta no-drift' }, `Drift of ${m.name} v${version}: – (${why}).`),
+    ),
     plot,
   );
 }

@@ -7,6 +7,7 @@ import { recentAllocation } from '../allocation.js';
 import { seg } from '../api.js';
 import { h, replace } from '../dom.js';
 import { num, pct, when } from '../format.js';
+import { shadowTable } from '../shadows.js';
 
 /** @typedef {import('../main.js').Session} Session */
 
@@ -89,15 +90,23 @@ function routeSection(name, report, spec, minutes, live) {
       ),
     ),
   );
-  const rows = arms.map((arm) => {
+  const columns = 3 + WINDOWS.length * 5;
+  const rows = arms.flatMap((arm) => {
     const a = report.arms[arm];
     const pinned = specArms.get(arm)?.version;
     const isLive = live.get(a.model) === a.version;
     const share = alloc[arm];
-    return h(
+    const row = h(
       'tr',
       { class: a.disabled ? 'disabled' : undefined },
-      h('th', { scope: 'row' }, arm, a.disabled ? h('span', { class: 'badge alarm' }, 'disabled') : null),
+      h(
+        'th',
+        { scope: 'row' },
+        arm,
+        a.disabled
+          ? h('span', { class: 'badge alarm', title: String(a.disabledReason ?? '') }, 'disabled by guardrail')
+          : null,
+      ),
       h(
         'td',
         {},
@@ -125,6 +134,14 @@ function routeSection(name, report, spec, minutes, live) {
         ].map((text) => h('td', { class: 'n' }, text));
       }),
     );
+    // The numbers a reader would miss, said in words under the row rather than left as bare dashes.
+    const why = [
+      a.disabled ? `${arm} gets no traffic since ${when(a.disabledSince)}: ${a.disabledReason ?? 'disabled'}.` : null,
+      a.noLabels ? `No precision, recall or AUC for ${arm}: ${a.noLabels}.` : null,
+    ].filter((x) => x !== null);
+    return why.length === 0
+      ? [row]
+      : [row, h('tr', { class: 'why-row' }, h('td', { colspan: columns }, h('span', {}, why.join(' '))))];
   });
   return h(
     'section',
@@ -145,5 +162,6 @@ function routeSection(name, report, spec, minutes, live) {
       }),
     ),
     h('div', { class: 'scroll' }, h('table', {}, h('caption', {}, `Arms of ${name}`), head, h('tbody', {}, rows))),
+    shadowTable(name, report.shadows),
   );
 }

@@ -7,7 +7,8 @@ import { bucketed } from '../allocation.js';
 import { seg } from '../api.js';
 import { chartBox, timeChart } from '../charts.js';
 import { h, replace, table } from '../dom.js';
-import { num, pct } from '../format.js';
+import { num, pct, when } from '../format.js';
+import { shadowTable } from '../shadows.js';
 
 /** @typedef {import('../main.js').Session} Session */
 
@@ -73,10 +74,11 @@ export async function renderRoute(session, target, name, window = '24h') {
                 'li',
                 {},
                 h('strong', {}, arm),
-                ` (${report.arms[arm].model} v${report.arms[arm].version}) gets no traffic. `,
+                ` (${report.arms[arm].model} v${report.arms[arm].version}) gets no traffic since ${when(report.arms[arm].disabledSince)}. `,
                 session.role === 'admin'
                   ? h('button', { type: 'button', onclick: () => enable(session, name, arm, result) }, `Enable ${arm}`)
                   : null,
+                h('span', { class: 'reason' }, `Why: ${report.arms[arm].disabledReason ?? 'not said'}`),
               ),
             ),
           ),
@@ -90,6 +92,14 @@ export async function renderRoute(session, target, name, window = '24h') {
       allocation.figure,
       rewards.figure,
     ),
+    report.shadows && Object.keys(report.shadows).length > 0
+      ? h(
+          'section',
+          { 'aria-labelledby': 'shadows-title' },
+          h('h2', { id: 'shadows-title' }, 'Shadow arms'),
+          shadowTable(name, report.shadows, true),
+        )
+      : null,
     h(
       'section',
       { 'aria-labelledby': 'windows-title' },
@@ -105,7 +115,9 @@ export async function renderRoute(session, target, name, window = '24h') {
             num(w['1h']?.meanReward),
             num(w['24h']?.pulls),
             num(w['24h']?.meanReward),
-            pct(w['24h']?.labels?.observedPositiveRate),
+            report.arms[arm].noLabels
+              ? h('span', {}, '–', h('span', { class: 'why' }, `no labels: ${report.arms[arm].noLabels}`))
+              : pct(w['24h']?.labels?.observedPositiveRate),
           ];
         }),
       ),
