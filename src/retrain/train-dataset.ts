@@ -7,45 +7,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
+import type { Column, ColumnType } from './dataset-columns.js';
+import type { DatasetManifest } from './export.js';
 import { parseCsv } from './train-csv.js';
-
-export type ColumnType = 'utf8' | 'float64' | 'timestamp_ms';
-export type ColumnRole =
-  | 'id'
-  | 'time'
-  | 'meta'
-  | 'propensity'
-  | 'score'
-  | 'feature'
-  | 'reward'
-  | 'label'
-  | 'outcome_time';
-
-export interface DatasetColumn {
-  readonly name: string;
-  readonly type: ColumnType;
-  readonly role: ColumnRole;
-}
-
-export interface DatasetFile {
-  readonly name: string;
-  readonly rows: number;
-  readonly bytes: number;
-  readonly sha256: string;
-}
-
-/** dataset.json, the agreed format of an export folder (docs/retraining.md). */
-export interface DatasetManifest {
-  readonly format: 'arrow' | 'csv';
-  readonly route: string;
-  readonly rows: number;
-  readonly from: string;
-  readonly to: string;
-  readonly createdAt: string;
-  readonly columns: readonly DatasetColumn[];
-  readonly files: readonly DatasetFile[];
-  readonly sha256: string;
-}
 
 export type ColumnValues = Float64Array | (string | null)[];
 
@@ -87,7 +51,7 @@ function checkManifest(raw: unknown, dir: string): DatasetManifest {
   return m;
 }
 
-function readArrow(bytes: Buffer, columns: readonly DatasetColumn[], into: ColumnValues[], offset: number): number {
+function readArrow(bytes: Buffer, columns: readonly Column[], into: ColumnValues[], offset: number): number {
   const table = tableFromIPC(bytes);
   columns.forEach((c, k) => {
     const vector = table.getChild(c.name);
@@ -102,7 +66,7 @@ function readArrow(bytes: Buffer, columns: readonly DatasetColumn[], into: Colum
   return table.numRows;
 }
 
-function readCsv(bytes: Buffer, columns: readonly DatasetColumn[], into: ColumnValues[], offset: number): number {
+function readCsv(bytes: Buffer, columns: readonly Column[], into: ColumnValues[], offset: number): number {
   const records = parseCsv(bytes.toString('utf8'));
   const header = records[0] ?? [];
   const at = columns.map((c) => {

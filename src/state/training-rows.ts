@@ -39,3 +39,47 @@ export interface TrainingRowsOptions {
 
 /** Rows waiting to be written at most: past it a store drops new rows (and counts them) rather than grow. */
 export const PENDING_ROWS_MAX = 100_000;
+
+/**
+ * Rows waiting to be written, by key (a file, a route), for both adapters: one write in flight,
+ * behind the turn that appended (a turn's outcomes go in one write), and what arrives meanwhile
+ * goes in the next; at most PENDING_ROWS_MAX wait, the rest are counted in `dropped`.
+ */
+export class PendingRows {
+  dropped = 0;
+  private pending = new Map<string, TrainingRow[]>();
+  private count = 0;
+  private writing: Promise<void> | undefined;
+
+  constructor(private readonly write: (batch: Map<string, TrainingRow[]>) => Promise<void>) {}
+
+  add(key: string, row: TrainingRow): void {
+    if (this.count >= PENDING_ROWS_MAX) {
+      this.dropped++;
+      return;
+    }
+    let rows = this.pending.get(key);
+    if (!rows) this.pending.set(key, (rows = []));
+    rows.push(row);
+    this.count++;
+    this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.writeAll());
+  }
+
+  /** Resolves once every row added so far is written (or counted as dropped). */
+  flush(): Promise<void> {
+    return this.writing ?? Promise.resolve();
+  }
+
+  private async writeAll(): Promise<void> {
+    try {
+      while (this.pending.size > 0) {
+        const batch = this.pending;
+        this.pending = new Map();
+        this.count = 0;
+        await this.write(batch);
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+}

@@ -11,7 +11,7 @@ import { appendFile, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { rowLine, type TrainingRow } from '../../retrain/dataset-row.js';
-import { PENDING_ROWS_MAX, type TrainingRows, type TrainingRowsOptions } from '../training-rows.js';
+import { PendingRows, type TrainingRows, type TrainingRowsOptions } from '../training-rows.js';
 
 const DAY_MS = 86_400_000;
 /** How often at most old days are looked for. */
@@ -21,14 +21,11 @@ const FILE = /^(\d{4}-\d{2}-\d{2})\.ndjson$/;
 const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 export class EmbeddedTrainingRows implements TrainingRows {
-  dropped = 0;
   private readonly dir: string;
   private readonly retentionMs: number;
   private readonly now: () => number;
   /** Rows waiting, by file (made into lines when written, off the outcome's path). */
-  private pending = new Map<string, TrainingRow[]>();
-  private pendingRows = 0;
-  private writing: Promise<void> | undefined;
+  private readonly pending = new PendingRows((byFile) => this.writeAll(byFile));
   /** Files this process has checked end with a newline (or made sure they do). */
   private readonly started = new Set<string>();
   private sweptMs = -Infinity;
@@ -43,22 +40,16 @@ export class EmbeddedTrainingRows implements TrainingRows {
     this.now = options.now ?? Date.now;
   }
 
+  get dropped(): number {
+    return this.pending.dropped;
+  }
+
   append(row: TrainingRow): void {
-    if (this.pendingRows >= PENDING_ROWS_MAX) {
-      this.dropped++;
-      return;
-    }
-    const file = join(this.routeDir(row.route), `${dayOf(row.outcomeAtMs)}.ndjson`);
-    let rows = this.pending.get(file);
-    if (!rows) this.pending.set(file, (rows = []));
-    rows.push(row);
-    this.pendingRows++;
-    // Behind this turn: the rows of every outcome committed in it go in one write.
-    this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.writeAll());
+    this.pending.add(join(this.routeDir(row.route), `${dayOf(row.outcomeAtMs)}.ndjson`), row);
   }
 
   flush(): Promise<void> {
-    return this.writing ?? Promise.resolve();
+    return this.pending.flush();
   }
 
   async close(): Promise<void> {
@@ -107,19 +98,9 @@ export class EmbeddedTrainingRows implements TrainingRows {
     return join(this.dir, encodeURIComponent(route));
   }
 
-  /** Writes what is pending until nothing is. */
-  private async writeAll(): Promise<void> {
-    try {
-      while (this.pending.size > 0) {
-        const batch = this.pending;
-        this.pending = new Map();
-        this.pendingRows = 0;
-        for (const [file, rows] of batch) await this.write(file, rows.map(rowLine));
-        await this.sweep();
-      }
-    } finally {
-      this.writing = undefined;
-    }
+  private async writeAll(byFile: Map<string, TrainingRow[]>): Promise<void> {
+    for (const [file, rows] of byFile) await this.write(file, rows.map(rowLine));
+    await this.sweep();
   }
 
   private async write(file: string, lines: string[]): Promise<void> {
@@ -132,7 +113,7 @@ export class EmbeddedTrainingRows implements TrainingRows {
       }
       await appendFile(file, text);
     } catch (e) {
-      this.dropped += lines.length;
+      this.pending.dropped += lines.length;
       this.log.error({ err: (e as Error).message, file, rows: lines.length }, 'dataset: training rows not written');
     }
   }

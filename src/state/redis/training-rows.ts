@@ -11,7 +11,7 @@
  */
 import type { Logger } from '../../log.js';
 import { rowLine, type TrainingRow } from '../../retrain/dataset-row.js';
-import { PENDING_ROWS_MAX, type TrainingRows, type TrainingRowsOptions } from '../training-rows.js';
+import { PendingRows, type TrainingRows, type TrainingRowsOptions } from '../training-rows.js';
 import { batch } from './batch.js';
 import type { RedisClient, RedisLink } from './connection.js';
 import { datasetKey } from './keys.js';
@@ -46,13 +46,10 @@ function withScript(client: RedisClient): DatasetClient {
 }
 
 export class RedisTrainingRows implements TrainingRows {
-  dropped = 0;
   private readonly retentionMs: number;
   private readonly now: () => number;
-  /** Rows waiting for this turn's pipeline, by route. */
-  private pending = new Map<string, TrainingRow[]>();
-  private pendingRows = 0;
-  private writing: Promise<void> | undefined;
+  /** Rows waiting for the next pipeline, by route. */
+  private readonly pending = new PendingRows((byRoute) => this.write(byRoute));
   /** Whether the last write failed (logged once per outage, not per row). */
   private failing = false;
 
@@ -65,21 +62,16 @@ export class RedisTrainingRows implements TrainingRows {
     this.now = options.now ?? Date.now;
   }
 
+  get dropped(): number {
+    return this.pending.dropped;
+  }
+
   append(row: TrainingRow): void {
-    if (this.pendingRows >= PENDING_ROWS_MAX) {
-      this.dropped++;
-      return;
-    }
-    let rows = this.pending.get(row.route);
-    if (!rows) this.pending.set(row.route, (rows = []));
-    rows.push(row);
-    this.pendingRows++;
-    // Behind this turn: the rows of every outcome committed in it go in one pipeline.
-    this.writing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.writeAll());
+    this.pending.add(row.route, row);
   }
 
   flush(): Promise<void> {
-    return this.writing ?? Promise.resolve();
+    return this.pending.flush();
   }
 
   async close(): Promise<void> {
@@ -100,19 +92,6 @@ export class RedisTrainingRows implements TrainingRows {
       yield page;
       if (entries.length < pageRows) return;
       start = `(${entries.at(-1)![0]}`;
-    }
-  }
-
-  private async writeAll(): Promise<void> {
-    try {
-      while (this.pending.size > 0) {
-        const byRoute = this.pending;
-        this.pending = new Map();
-        this.pendingRows = 0;
-        await this.write(byRoute);
-      }
-    } finally {
-      this.writing = undefined;
     }
   }
 
@@ -150,7 +129,7 @@ export class RedisTrainingRows implements TrainingRows {
         error = r;
       }
     }
-    this.dropped += lost;
+    this.pending.dropped += lost;
     if (error && !this.failing)
       this.log.error(
         { err: error.message, rows: lost },
