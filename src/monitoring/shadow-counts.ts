@@ -4,7 +4,7 @@
  * of a fleet reads the same windows. Its latency is a histogram of fixed log-spaced buckets (sums
  * add across replicas; a quantile of quantiles would not), read back as a p99 upper bound.
  */
-import type { Increment } from './monitor.js';
+import type { Increment } from './monitor-series.js';
 import type { MonitorCounts, SeriesKey } from './monitor-counts.js';
 import { WINDOW_NAMES, WINDOWS, type WindowName } from './minute-window.js';
 
