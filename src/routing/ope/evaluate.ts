@@ -3,7 +3,7 @@
  * log without exploration, and cross-fits DR's reward model (ridge on the context when the log
  * has contexts, per-arm means otherwise).
  */
-import { dr, ips, isEvaluable, snips, checkLog } from './estimators.js';
+import { checkLog, dr, ips, isEvaluable, snips } from './estimators.js';
 import { crossFittedArmMeans, crossFittedRidge } from './reward-model.js';
 import type { Estimate, EstimatorName, Evaluation, LoggedDecision, RewardPredictions, TargetPolicy } from './types.js';
 
