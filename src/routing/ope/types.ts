@@ -55,3 +55,11 @@ export function uniformPolicy(arms: number): TargetPolicy {
   const p = 1 / arms;
   return () => p;
 }
+
+/**
+ * A policy given as stored choice probabilities, one row per logged decision (a contextual route's
+ * `current` policy re-scored on each logged context). A missing row or arm is probability 0.
+ */
+export function perDecisionPolicy(rows: readonly ArrayLike<number>[]): TargetPolicy {
+  return (i, arm) => rows[i]?.[arm] ?? 0;
+}

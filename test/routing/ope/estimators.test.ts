@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { dr, ips, snips } from '../../../src/routing/ope/estimators.js';
 import { evaluate } from '../../../src/routing/ope/evaluate.js';
-import { fixedPolicy, type LoggedDecision, uniformPolicy } from '../../../src/routing/ope/types.js';
+import { fixedPolicy, type LoggedDecision, perDecisionPolicy, uniformPolicy } from '../../../src/routing/ope/types.js';
 
 // Two arms; the logging policy's propensity of the logged arm varies per decision.
 const log: LoggedDecision[] = [
@@ -33,6 +33,15 @@ describe('ips', () => {
     const e = ips(log, uniform);
     expect(e.value).toBeCloseTo(0.5, 12);
     expect(e.effectiveSampleSize).toBeCloseTo(25 / 7, 12);
+  });
+
+  it('takes a policy given as per-decision probability rows', () => {
+    // π on the logged arm = [0.5, 1, 0, 0.5]; w = [1, 4, 0, 1]; terms [1, 0, 0, 1]; mean 0.5;
+    // ESS = 36/18 = 2.
+    const rows = [Float64Array.of(0.5, 0.5), [0, 1], [0, 1], [0.5, 0.5]];
+    const e = ips(log, perDecisionPolicy(rows));
+    expect(e.value).toBeCloseTo(0.5, 12);
+    expect(e.effectiveSampleSize).toBeCloseTo(2, 12);
   });
 });
 
