@@ -77,7 +77,8 @@ export function namedFeatures(
   return out;
 }
 
-function manifestNames(version: ModelVersion): string[] {
+/** A version's feature names in row order (inputs[].featureNames, else `<input>_<i>`). */
+export function manifestNames(version: ModelVersion): string[] {
   const names: string[] = [];
   for (const input of version.manifest.inputs) {
     const size = input.shape.slice(1).reduce((a, b) => a * b, 1);

@@ -3,6 +3,8 @@
  * discounted by age when the route has a half-life, so that old outcomes fade in a drifting world;
  * pulls (selections) are not discounted: they drive burn-in and the pulls gauge.
  */
+import { LinearStats } from './contextual/linear-stats.js';
+
 export class ArmStats {
   /** `model@version` these statistics belong to; undefined until the arm first serves. */
   versionKey: string | undefined;
@@ -15,6 +17,8 @@ export class ArmStats {
   sum = 0;
   sumSq = 0;
   atMs = 0;
+  /** Contextual routes only: the ridge regression's sums for this arm and version. */
+  linear: LinearStats | undefined;
 
   constructor(versionKey?: string) {
     this.versionKey = versionKey;
@@ -29,6 +33,13 @@ export class ArmStats {
     this.sum = 0;
     this.sumSq = 0;
     this.atMs = 0;
+    this.linear?.restart();
+  }
+
+  /** Contextual routes: makes sure the arm keeps linear statistics over `features` context features (fresh when the count changed). */
+  useContext(features: number | undefined): void {
+    if (features === undefined) this.linear = undefined;
+    else if (this.linear?.features !== features) this.linear = new LinearStats(features);
   }
 
   /** Counts one outcome observed at `atMs`. `halfLifeMs` 0 = no discounting. */
@@ -75,6 +86,7 @@ export class ArmStats {
       sum: this.sum,
       sumSq: this.sumSq,
       atMs: this.atMs,
+      ...(this.linear ? { linear: Array.from(this.linear.pack()) } : {}),
     };
   }
 
@@ -92,6 +104,12 @@ export class ArmStats {
     s.sum = r.sum;
     s.sumSq = r.sumSq;
     s.atMs = r.atMs;
+    if (Array.isArray(r.linear)) {
+      // [n, xx (dim²), xr (dim)]: length dim² + dim + 1.
+      const dim = (Math.sqrt(4 * r.linear.length - 3) - 1) / 2;
+      const linear = Number.isInteger(dim) && dim >= 1 ? new LinearStats(dim - 1) : undefined;
+      if (linear?.unpack(r.linear)) s.linear = linear;
+    }
     return s;
   }
 
@@ -118,4 +136,6 @@ export interface ArmStatsRecord {
   sum: number;
   sumSq: number;
   atMs: number;
+  /** Contextual routes: `LinearStats.pack()` as numbers. */
+  linear?: number[];
 }

@@ -2,8 +2,10 @@
 import { isId } from '../registry/manifest.js';
 import { GuardrailSpecError, parseGuardrails, type GuardrailSpec } from '../monitoring/guardrails/guardrail-spec.js';
 
-export const POLICIES = ['fixed', 'epsilon-greedy', 'thompson', 'ucb1'] as const;
+export const POLICIES = ['fixed', 'epsilon-greedy', 'thompson', 'ucb1', 'linucb', 'linear-thompson'] as const;
 export type PolicyName = (typeof POLICIES)[number];
+/** The policies whose choice depends on the request's context (routing/contextual/). */
+export const CONTEXTUAL_POLICIES: readonly PolicyName[] = ['linucb', 'linear-thompson'];
 export type RewardKind = 'bernoulli' | 'gaussian';
 
 export interface ArmSpec {
@@ -32,6 +34,19 @@ export interface RouteSpec {
   readonly logFeatures: boolean;
   /** Arms worse than the champion are disabled (monitoring/guardrails/); absent: none. */
   readonly guardrails?: GuardrailSpec;
+  /** Contextual policies only: the context's feature names, in vector order (an intercept is added). */
+  readonly context?: readonly string[];
+  /** `linucb`: width of the confidence bonus (default 1). */
+  readonly alpha?: number;
+  /** `linear-thompson`: posterior scale (default 0.5). */
+  readonly v?: number;
+  /** Contextual policies: ridge regularisation (default 1). */
+  readonly lambda?: number;
+}
+
+/** Whether the route's policy chooses on the request's context. */
+export function isContextualSpec(spec: RouteSpec): boolean {
+  return spec.context !== undefined;
 }
 
 /** Answers whether a model (and version, unless "live") exists. */
@@ -49,6 +64,10 @@ const ROUTE_KEYS = new Set([
   'feedbackWindow',
   'logFeatures',
   'guardrails',
+  'context',
+  'alpha',
+  'v',
+  'lambda',
 ]);
 const ARM_KEYS = new Set(['name', 'model', 'version', 'weight', 'shadow']);
 
@@ -147,6 +166,7 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
     throw e;
   }
   return {
+    ...contextual(at, policy, r),
     policy,
     reward,
     arms,
@@ -158,6 +178,43 @@ export function parseRouteSpec(name: string, raw: unknown, lookup: ModelLookup):
     feedbackWindow: num(r.feedbackWindow, `${at}: feedbackWindow`, 1, 365 * 86400, 86400),
     logFeatures: r.logFeatures === true,
     ...(guardrails ? { guardrails } : {}),
+  };
+}
+
+/** The keys of a contextual policy (`context`, `alpha`, `v`, `lambda`), refused on the others. */
+function contextual(at: string, policy: PolicyName, r: Record<string, unknown>): Partial<RouteSpec> {
+  const only = (key: string, policies: string): never => {
+    throw new RouteSpecError(`${at}: ${key} applies to ${policies} only`);
+  };
+  if (!CONTEXTUAL_POLICIES.includes(policy)) {
+    for (const key of ['context', 'alpha', 'v', 'lambda'])
+      if (r[key] !== undefined)
+        only(key, key === 'alpha' ? 'linucb' : key === 'v' ? 'linear-thompson' : 'linucb and linear-thompson');
+    return {};
+  }
+  if (r.alpha !== undefined && policy !== 'linucb') only('alpha', 'linucb');
+  if (r.v !== undefined && policy !== 'linear-thompson') only('v', 'linear-thompson');
+  for (const key of ['halfLifeSeconds', 'burnIn'])
+    if (r[key] !== undefined)
+      throw new RouteSpecError(
+        `${at}: ${key} does not apply to ${policy} (its arms learn from every outcome, undiscounted)`,
+      );
+  const names = r.context;
+  if (!Array.isArray(names) || names.length === 0 || names.length > 64)
+    throw new RouteSpecError(`${at}: ${policy} needs "context": a list of 1 to 64 feature names`);
+  const seen = new Set<string>();
+  for (const [i, name] of names.entries()) {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 128)
+      throw new RouteSpecError(`${at}: context[${i}] must be a feature name (1 to 128 characters)`);
+    if (seen.has(name)) throw new RouteSpecError(`${at}: context names "${name}" twice`);
+    seen.add(name);
+  }
+  return {
+    context: names as string[],
+    lambda: num(r.lambda, `${at}: lambda`, 1e-9, 1e9, 1),
+    ...(policy === 'linucb'
+      ? { alpha: num(r.alpha, `${at}: alpha`, 0, 1e3, 1) }
+      : { v: num(r.v, `${at}: v`, 1e-9, 1e3, 0.5) }),
   };
 }
 

@@ -2,6 +2,7 @@
 import type { ModelVersion } from '../registry/repository.js';
 import type { Registry } from '../registry/registry.js';
 import { ArmStats } from './arm-stats.js';
+import { createContextualPolicy } from './contextual/create.js';
 import { EpsilonGreedyPolicy } from './epsilon-greedy.js';
 import { FixedPolicy } from './fixed.js';
 import { GuardedPolicy } from './guarded-policy.js';
@@ -85,6 +86,9 @@ export function createPolicy(
       return new ThompsonPolicy(spec, stats, rng, options.draws);
     case 'ucb1':
       return new Ucb1Policy(spec, stats, rng);
+    case 'linucb':
+    case 'linear-thompson':
+      return createContextualPolicy(spec, stats, rng, options.draws);
   }
 }
 
