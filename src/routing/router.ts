@@ -2,6 +2,8 @@
 import type { ModelVersion } from '../registry/repository.js';
 import type { Registry } from '../registry/registry.js';
 import { ArmStats } from './arm-stats.js';
+import { ContextReader } from './contextual/context.js';
+import { isContextual, type ContextualPolicy } from './contextual/contextual-policy.js';
 import { createContextualPolicy } from './contextual/create.js';
 import { EpsilonGreedyPolicy } from './epsilon-greedy.js';
 import { FixedPolicy } from './fixed.js';
@@ -39,10 +41,16 @@ export class Route {
   readonly policy: GuardedPolicy;
   /** What the route has learned, per arm (same order as `arms`). */
   readonly stats: readonly ArmStats[];
+  /** Contextual routes (`linucb`, `linear-thompson`): the policy, which chooses on each request's context. */
+  readonly contextual: ContextualPolicy | undefined;
+  /** Contextual routes: reads a request's (or a kept decision's) context vector. */
+  readonly contextReader: ContextReader | undefined;
 
   constructor(name: string, spec: RouteSpec, policy: Policy, stats: readonly ArmStats[], rng?: Rng) {
     this.name = name;
     this.spec = spec;
+    this.contextual = isContextual(policy) ? policy : undefined;
+    this.contextReader = spec.context ? new ContextReader(spec.context) : undefined;
     this.arms = servedSpec(spec).arms.map((a, index) => ({ ...a, index }));
     this.shadows = spec.arms.filter((a): a is ShadowArm => a.shadow !== undefined);
     this.policy = new GuardedPolicy(policy, name, spec.policy === 'fixed', rng);
