@@ -288,6 +288,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   // Redis mode: one connection for both halves. Control half: live versions, history, routes, the
   // admin lock, two-phase deploys and the audit chain are shared by every replica (src/state/redis/control.ts).
   const redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;
+  const replica = replicaName();
   let admin: AdminPlane;
   try {
     // The admin plane's own state is in the state dir (in Redis mode the seed of an empty shared store).
@@ -297,7 +298,13 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       routes: new RouteStore(config.stateDir),
       audit: new AuditLog(config.stateDir),
     };
-    admin = await AdminPlane.open(config, registry, log, local, redis ? new RedisControl(redis, log) : undefined);
+    admin = await AdminPlane.open(
+      config,
+      registry,
+      log,
+      local,
+      redis ? new RedisControl(redis, log, replica) : undefined,
+    );
   } catch (e) {
     await redis?.close();
     throw e;
@@ -373,7 +380,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   // Redis mode: the replica holding the lease sends alerts and acts on guardrails; a lease outlives
   // a missed evaluation or two.
   const leadership = redis
-    ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
+    ? new RedisLeadership(redis.client, replica, Math.max(3 * config.alertIntervalMs, 1000))
     : new SoleLeader();
   try {
     const { alerts } = readAlertsFile(config, {
@@ -498,4 +505,16 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     throw e;
   }
   return server;
+}
+
+/** Servers started in this process so far (tests start several). */
+let started = 0;
+
+/**
+ * This server's name among the replicas (the leadership lease, the control half's replica set):
+ * host and pid, and for a second server in one process its rank, so that two never share a name.
+ */
+function replicaName(): string {
+  started++;
+  return started === 1 ? `${hostname()}-${process.pid}` : `${hostname()}-${process.pid}-${started}`;
 }
