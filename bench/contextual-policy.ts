@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { argmaxProbabilities, linearPosterior } from '../test/helpers/linear-reference.js';
 import { ArmStats } from '../src/routing/arm-stats.js';
+import { ContextReader } from '../src/routing/contextual/context.js';
 import { LinearThompsonPolicy } from '../src/routing/contextual/linear-thompson.js';
 import { LinUcbPolicy } from '../src/routing/contextual/linucb.js';
 import { parseRouteSpec, type RouteSpec } from '../src/routing/route-spec.js';
@@ -85,6 +86,11 @@ const flat = Array.from({ length: ARMS }, (_, i) => {
   for (let j = 0; j < 100; j++) s.credit(j % (i + 2) === 0 ? 1 : 0, 0, 0);
   return s;
 });
+// The rest of a request's share: reading its 8 named features into the context vector.
+const reader = new ContextReader(context);
+const bodies = pool.map((x) => Object.fromEntries([...context.map((n, j) => [n, x[j]!]), ['other', 'text']]));
+const into = new Float64Array(FEATURES);
+rows.push(['ContextReader.read (8 named features)', time((i) => reader.read(bodies[i & 1023], undefined, into)[0]!)]);
 const thompson = new ThompsonPolicy(spec({ policy: 'thompson' }), flat, Math.random);
 thompson.recompute(0);
 rows.push(['thompson choose() (context-free)', time(() => thompson.choose())]);
