@@ -1,7 +1,8 @@
 // What a contextual policy costs a request (issue 19: the whole request may add at most 3 µs), and
 // how far linear-thompson's D-draw P(best) is from the ideal. A micro-benchmark on one thread:
 // 4 arms, 8 context features (dim 9), fits from 2,000 outcomes per arm of a linear world, contexts
-// from a pool of 1,024; ns per chooseFor for linucb and linear-thompson (D = 64 and a few others),
+// from a pool of 1,024; ns per chooseFor for linucb and linear-thompson (D = 64 and a few others, and
+// 8 arms),
 // ns per choose() for context-free thompson, ns per recompute; each the median of several rounds.
 // Then mean |p̂ − p| of linear-thompson's probabilities against the exact P(best) (numerical
 // integration, test/helpers/linear-reference.ts) over random contexts, for several D.
@@ -33,8 +34,8 @@ function contexts(n: number, rng: Rng): Float64Array[] {
 }
 
 /** Per-arm statistics of `outcomes` outcomes each in a world where each arm's reward is linear in x. */
-function world(outcomes: number, rng: Rng): ArmStats[] {
-  const stats = Array.from({ length: ARMS }, () => new ArmStats('m@1'));
+function world(outcomes: number, rng: Rng, arms = ARMS): ArmStats[] {
+  const stats = Array.from({ length: arms }, () => new ArmStats('m@1'));
   for (const s of stats) {
     s.useContext(FEATURES);
     const beta = Array.from({ length: FEATURES }, () => 0.3 * normal(rng));
@@ -86,6 +87,19 @@ const flat = Array.from({ length: ARMS }, (_, i) => {
   for (let j = 0; j < 100; j++) s.credit(j % (i + 2) === 0 ? 1 : 0, 0, 0);
   return s;
 });
+// More than 4 enabled arms take the looped path rather than the unrolled one.
+const eight = world(2000, seededRng(6), 8);
+const eightSpec = parseRouteSpec(
+  'bench',
+  {
+    policy: 'linear-thompson',
+    context,
+    arms: Array.from({ length: 8 }, (_, i) => ({ name: `a${i}`, model: 'm', version: '1' })),
+  },
+  () => 'ok',
+);
+const lt8 = new LinearThompsonPolicy(eightSpec, eight, Math.random, 64);
+rows.push(['linear-thompson chooseFor, D = 64, 8 arms', time((i) => lt8.chooseFor(pool[i & 1023]!))]);
 // The rest of a request's share: reading its 8 named features into the context vector.
 const reader = new ContextReader(context);
 const bodies = pool.map((x) => Object.fromEntries([...context.map((n, j) => [n, x[j]!]), ['other', 'text']]));

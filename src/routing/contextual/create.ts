@@ -1,6 +1,6 @@
 /**
  * The contextual policies by name. `draws` is linear-thompson's D, the joint posterior draws per
- * request (the router passes its `draws` option, else DEFAULT_CONTEXT_DRAWS); linucb needs none.
+ * request (the router passes its `draws` option, else `defaultContextDraws`); linucb needs none.
  */
 import type { ArmStats } from '../arm-stats.js';
 import type { RouteSpec } from '../route-spec.js';

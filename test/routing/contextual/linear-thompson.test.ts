@@ -1,13 +1,14 @@
 /**
  * Linear Thompson's D-draw probabilities against the exact P(best) of its posterior (numerical
  * integration over plain Cholesky fits, test/helpers/linear-reference.ts). The tolerances are the
- * documented ones (docs/routing.md): at the default D = 32, mean |p̂ − p| measured 0.011 over
- * random contexts; averaged over calls the estimate is unbiased.
+ * documented ones (docs/routing.md): at the default D (64 for 4 arms, 32 for 6), mean |p̂ − p|
+ * measured 0.005 and 0.008 here (0.006 at D = 64 in the bench's world); averaged over calls the estimate is unbiased. Up to 4 enabled arms
+ * take an unrolled path and more take loops: both are checked.
  */
 import { describe, expect, it } from 'vitest';
 import { ArmStats } from '../../../src/routing/arm-stats.js';
 import {
-  DEFAULT_CONTEXT_DRAWS,
+  defaultContextDraws,
   LinearThompsonPolicy,
   MAX_CONTEXT_DRAWS,
 } from '../../../src/routing/contextual/linear-thompson.js';
@@ -15,16 +16,15 @@ import { parseRouteSpec } from '../../../src/routing/route-spec.js';
 import { normal, seededRng } from '../../../src/routing/sampling.js';
 import { argmaxProbabilities, linearPosterior } from '../../helpers/linear-reference.js';
 
-const K = 4;
 const names = Array.from({ length: 8 }, (_, i) => `f${i}`);
-const arms = Array.from({ length: K }, (_, i) => ({ name: `a${i}`, model: 'm', version: '1' }));
-const spec = (raw: Record<string, unknown> = {}) =>
-  parseRouteSpec('r', { policy: 'linear-thompson', context: names, arms, floor: 0, ...raw }, () => 'ok');
+const arms = (k: number) => Array.from({ length: k }, (_, i) => ({ name: `a${i}`, model: 'm', version: '1' }));
+const spec = (raw: Record<string, unknown> = {}, k = 4) =>
+  parseRouteSpec('r', { policy: 'linear-thompson', context: names, arms: arms(k), floor: 0, ...raw }, () => 'ok');
 
 /** Arms with 100 outcomes each of a linear world: posteriors that overlap, so P(best) is seldom 0 or 1. */
-function world(seed: number): ArmStats[] {
+function world(seed: number, k = 4): ArmStats[] {
   const rng = seededRng(seed);
-  return Array.from({ length: K }, () => {
+  return Array.from({ length: k }, () => {
     const s = new ArmStats('m@1');
     s.useContext(names.length);
     const beta = names.map(() => 0.3 * normal(rng));
@@ -45,47 +45,52 @@ function ideal(stats: ArmStats[], x: Float64Array, v: number, lambda = 1): numbe
 }
 
 describe('linear-thompson', () => {
-  it(`estimates P(best) within the documented error at the default D = ${DEFAULT_CONTEXT_DRAWS}`, () => {
-    const stats = world(1);
-    const policy = new LinearThompsonPolicy(spec(), stats, seededRng(2));
-    expect(policy.draws).toBe(32);
-    const rng = seededRng(3);
-    const out = new Float64Array(K);
-    let err = 0;
-    let worst = 0;
-    let interesting = 0;
-    const contexts = 150;
-    for (let c = 0; c < contexts; c++) {
-      const x = Float64Array.from(names, () => normal(rng));
-      const p = ideal(stats, x, 0.5);
-      policy.probabilities(x, out);
-      for (let a = 0; a < K; a++) {
-        const e = Math.abs(out[a]! - p[a]!);
-        err += e;
-        worst = Math.max(worst, e);
-        if (p[a]! > 0.05 && p[a]! < 0.95) interesting++;
+  for (const [k, bound] of [
+    [4, 0.009],
+    [6, 0.012],
+  ] as const)
+    it(`estimates P(best) within the documented error at the default D = ${defaultContextDraws(k)}, ${k} arms`, () => {
+      const stats = world(1, k);
+      const policy = new LinearThompsonPolicy(spec({}, k), stats, seededRng(2));
+      expect(policy.draws).toBe(k <= 4 ? 64 : 32);
+      const rng = seededRng(3);
+      const out = new Float64Array(k);
+      let err = 0;
+      let worst = 0;
+      let interesting = 0;
+      const contexts = 150;
+      for (let c = 0; c < contexts; c++) {
+        const x = Float64Array.from(names, () => normal(rng));
+        const p = ideal(stats, x, 0.5);
+        policy.probabilities(x, out);
+        for (let a = 0; a < k; a++) {
+          const e = Math.abs(out[a]! - p[a]!);
+          err += e;
+          worst = Math.max(worst, e);
+          if (p[a]! > 0.05 && p[a]! < 0.95) interesting++;
+        }
       }
-    }
-    expect(interesting / (contexts * K)).toBeGreaterThan(0.2);
-    expect(err / (contexts * K)).toBeLessThan(0.016);
-    expect(worst).toBeLessThan(0.2);
-  });
+      expect(interesting / (contexts * k)).toBeGreaterThan(0.15);
+      expect(err / (contexts * k)).toBeLessThan(bound);
+      expect(worst).toBeLessThan(0.15);
+    });
 
-  it('is unbiased: the estimate averaged over calls converges on P(best)', () => {
-    const stats = world(4);
-    const policy = new LinearThompsonPolicy(spec({ v: 0.8 }), stats, seededRng(5), 16);
-    const x = Float64Array.from(names, (_, j) => (j % 2 ? 0.5 : -0.3));
-    const p = ideal(stats, x, 0.8);
-    expect(Math.max(...p)).toBeLessThan(0.9);
-    const out = new Float64Array(K);
-    const mean = new Float64Array(K);
-    const calls = 4000;
-    for (let i = 0; i < calls; i++) {
-      policy.probabilities(x, out);
-      for (let a = 0; a < K; a++) mean[a]! += out[a]! / calls;
-    }
-    for (let a = 0; a < K; a++) expect(Math.abs(mean[a]! - p[a]!)).toBeLessThan(0.004);
-  });
+  for (const k of [3, 6])
+    it(`is unbiased: the estimate averaged over calls converges on P(best), ${k} arms`, () => {
+      const stats = world(4, k);
+      const policy = new LinearThompsonPolicy(spec({ v: 0.8 }, k), stats, seededRng(5), 16);
+      const x = Float64Array.from(names, (_, j) => (j % 2 ? 0.5 : -0.3));
+      const p = ideal(stats, x, 0.8);
+      expect(Math.max(...p)).toBeLessThan(0.9);
+      const out = new Float64Array(k);
+      const mean = new Float64Array(k);
+      const calls = 4000;
+      for (let i = 0; i < calls; i++) {
+        policy.probabilities(x, out);
+        for (let a = 0; a < k; a++) mean[a]! += out[a]! / calls;
+      }
+      for (let a = 0; a < k; a++) expect(Math.abs(mean[a]! - p[a]!)).toBeLessThan(0.004);
+    });
 
   it('gets closer with more draws, and rounds D up to a power of two (at most 1024)', () => {
     const stats = world(6);
@@ -94,13 +99,13 @@ describe('linear-thompson', () => {
     const refs = contexts.map((x) => ideal(stats, x, 0.5));
     const error = (draws: number) => {
       const policy = new LinearThompsonPolicy(spec(), stats, seededRng(8), draws);
-      const out = new Float64Array(K);
+      const out = new Float64Array(4);
       let e = 0;
       for (const [c, x] of contexts.entries()) {
         policy.probabilities(x, out);
-        for (let a = 0; a < K; a++) e += Math.abs(out[a]! - refs[c]![a]!);
+        for (let a = 0; a < 4; a++) e += Math.abs(out[a]! - refs[c]![a]!);
       }
-      return e / (contexts.length * K);
+      return e / (contexts.length * 4);
     };
     expect(error(256)).toBeLessThan(error(32) / 2);
     expect(error(1024)).toBeLessThan(0.003);
@@ -109,33 +114,28 @@ describe('linear-thompson', () => {
     expect(new LinearThompsonPolicy(spec(), stats, seededRng(1), 5000).draws).toBe(MAX_CONTEXT_DRAWS);
   });
 
-  it('splits exactly equally while the arms know nothing, and shares draws two identical arms tie on', () => {
-    const stats = Array.from({ length: K }, () => new ArmStats('m@1'));
-    const policy = new LinearThompsonPolicy(spec({ floor: 0.02 }), stats, seededRng(9));
-    const out = new Float64Array(K);
-    policy.probabilities(
-      Float64Array.from(names, () => 1),
-      out,
-    );
-    expect([...out]).toEqual([0.25, 0.25, 0.25, 0.25]);
-    // Arm 0 learned it is poor; arms 1-3 are identical and must split the rest evenly on average.
-    for (let n = 0; n < 50; n++)
-      stats[0]!.linear!.credit(
-        names.map(() => 0),
-        -1,
-      );
-    policy.recompute(0);
-    const mean = new Float64Array(K);
-    for (let i = 0; i < 3000; i++) {
+  for (const k of [4, 6])
+    it(`splits exactly equally while the arms know nothing, and evenly among identical arms (${k} arms)`, () => {
+      const stats = Array.from({ length: k }, () => new ArmStats('m@1'));
+      const policy = new LinearThompsonPolicy(spec({ floor: 0.02 }, k), stats, seededRng(9));
+      const out = new Float64Array(k);
+      const zero = Float64Array.from(names, () => 0);
       policy.probabilities(
-        Float64Array.from(names, () => 0),
+        Float64Array.from(names, () => 1),
         out,
       );
-      for (let a = 0; a < K; a++) mean[a]! += out[a]! / 3000;
-    }
-    expect(mean[0]).toBeLessThan(0.03);
-    for (const a of [1, 2, 3]) expect(Math.abs(mean[a]! - mean[1]!)).toBeLessThan(0.01);
-  });
+      expect([...out]).toEqual(new Array(k).fill(1 / k));
+      // Arm 0 learned it is poor; the others are identical and must split the rest evenly on average.
+      for (let n = 0; n < 50; n++) stats[0]!.linear!.credit(zero, -1);
+      policy.recompute(0);
+      const mean = new Float64Array(k);
+      for (let i = 0; i < 3000; i++) {
+        policy.probabilities(zero, out);
+        for (let a = 0; a < k; a++) mean[a]! += out[a]! / 3000;
+      }
+      expect(mean[0]).toBeLessThan(0.03);
+      for (let a = 2; a < k; a++) expect(Math.abs(mean[a]! - mean[1]!)).toBeLessThan(0.01);
+    });
 
   it('refuses a D below 1', () => {
     expect(() => new LinearThompsonPolicy(spec(), world(1), seededRng(1), 0)).toThrow(RangeError);
