@@ -1,9 +1,10 @@
 // What a contextual policy costs a request (issue 19: the whole request may add at most 3 µs), and
 // how far linear-thompson's D-draw P(best) is from the ideal. A micro-benchmark on one thread:
 // 4 arms, 8 context features (dim 9), fits from 2,000 outcomes per arm of a linear world, contexts
-// from a pool of 1,024; ns per chooseFor for linucb and linear-thompson (D = 64 and a few others, and
-// 8 arms),
-// ns per choose() for context-free thompson, ns per recompute; each the median of several rounds.
+// from a pool of 1,024: ns per chooseFor for linucb and linear-thompson (D = 64 and a few others;
+// and 8 arms), ns per choose() for context-free thompson, ns per ContextReader.read and per
+// recompute; each the median of several rounds, in CPU time of this process (the machine is
+// shared: wall time would count others' work too).
 // Then mean |p̂ − p| of linear-thompson's probabilities against the exact P(best) (numerical
 // integration, test/helpers/linear-reference.ts) over random contexts, for several D.
 //
@@ -98,8 +99,11 @@ const eightSpec = parseRouteSpec(
   },
   () => 'ok',
 );
-const lt8 = new LinearThompsonPolicy(eightSpec, eight, Math.random, 64);
-rows.push(['linear-thompson chooseFor, D = 64, 8 arms', time((i) => lt8.chooseFor(pool[i & 1023]!))]);
+const lt8 = new LinearThompsonPolicy(eightSpec, eight, Math.random);
+rows.push([
+  `linear-thompson chooseFor, D = ${lt8.draws} (default), 8 arms`,
+  time((i) => lt8.chooseFor(pool[i & 1023]!)),
+]);
 // The rest of a request's share: reading its 8 named features into the context vector.
 const reader = new ContextReader(context);
 const bodies = pool.map((x) => Object.fromEntries([...context.map((n, j) => [n, x[j]!]), ['other', 'text']]));

@@ -2,8 +2,9 @@
  * Linear Thompson's D-draw probabilities against the exact P(best) of its posterior (numerical
  * integration over plain Cholesky fits, test/helpers/linear-reference.ts). The tolerances are the
  * documented ones (docs/routing.md): at the default D (64 for 4 arms, 32 for 6), mean |p̂ − p|
- * measured 0.005 and 0.008 here (0.006 at D = 64 in the bench's world); averaged over calls the estimate is unbiased. Up to 4 enabled arms
- * take an unrolled path and more take loops: both are checked.
+ * measured 0.005 and 0.008 here (0.006 at D = 64 in the bench's world); averaged over calls the
+ * estimate is unbiased. Up to 4 enabled arms take an unrolled path and more take loops: both are
+ * checked.
  */
 import { describe, expect, it } from 'vitest';
 import { ArmStats } from '../../../src/routing/arm-stats.js';
