@@ -70,7 +70,7 @@ export class LinearThompsonPolicy extends LinearPolicy {
     this.steps = new Int32Array(k);
     for (let a = 0, g = 1; a < k; a++, g = (g * alpha) % d)
       this.steps[a] = (g * (MAX_CONTEXT_DRAWS / d)) & NORMAL_TABLE_MASK;
-    const slots = Math.max(k, 4); // drawFew pads to 4 arms
+    const slots = ((k + 3) >> 2) * 4; // drawAll pads to a multiple of 4 arms
     this.arm = new Int32Array(slots);
     this.m = new Float64Array(slots);
     this.w = new Float64Array(slots);
@@ -106,21 +106,22 @@ export class LinearThompsonPolicy extends LinearPolicy {
       step[n] = this.steps[i]!;
       n++;
     }
-    if (n <= 4) this.drawFew(n);
-    else this.drawMany(n);
+    this.drawAll(n);
     out.fill(0);
     const inv = 1 / this.draws;
     for (let j = 0; j < n; j++) out[arm[j]!] = won[j]! * inv;
   }
 
   /**
-   * Up to 4 enabled arms (most routes): the arms unrolled into locals, the lattice draw by draw,
-   * about twice as fast as the loops of `drawMany` (no inner loop to mispredict the end of). Missing
-   * arms draw −∞, which never leads nor ties.
+   * The D draws over the `n` compacted arms, counted into `won`. Arms go four at a time, unrolled
+   * into locals (about twice as fast as a loop over arms: no inner loop to mispredict the end of);
+   * with more than 4 arms each draw's leader so far is carried in `top`/`best`/`ties` from one
+   * block to the next. Padding arms draw −∞, which never leads nor ties.
    */
-  private drawFew(n: number): void {
-    const { m, w, cell, step, won, rng } = this;
-    for (let j = n; j < 4; j++) {
+  private drawAll(n: number): void {
+    const { m, w, cell, step, won, rng, top, best, ties } = this;
+    const blocks = (n + 3) >> 2;
+    for (let j = n; j < blocks * 4; j++) {
       m[j] = -Infinity;
       w[j] = 0;
       cell[j] = 0;
@@ -128,60 +129,57 @@ export class LinearThompsonPolicy extends LinearPolicy {
     }
     const table = NORMAL_TABLE;
     const mask = NORMAL_TABLE_MASK;
-    const [m0, m1, m2, m3] = [m[0]!, m[1]!, m[2]!, m[3]!];
-    const [w0, w1, w2, w3] = [w[0]!, w[1]!, w[2]!, w[3]!];
-    const [s0, s1, s2, s3] = [step[0]!, step[1]!, step[2]!, step[3]!];
-    let [c0, c1, c2, c3] = [cell[0]!, cell[1]!, cell[2]!, cell[3]!];
-    for (let d = 0; d < this.draws; d++) {
-      let t = m0 + w0 * table[c0]!;
-      let b = 0;
-      let ties = 1;
-      // The table is discrete, so two arms can draw the same value: the draw then goes to one of
-      // them at random (reservoir sampling), as a continuous normal would split it.
-      let y = m1 + w1 * table[c1]!;
-      if (y > t) {
-        t = y;
-        b = 1;
-      } else if (y === t && rng() * ++ties < 1) b = 1;
-      y = m2 + w2 * table[c2]!;
-      if (y > t) {
-        t = y;
-        b = 2;
-        ties = 1;
-      } else if (y === t && rng() * ++ties < 1) b = 2;
-      y = m3 + w3 * table[c3]!;
-      if (y > t) b = 3;
-      else if (y === t && rng() * ++ties < 1) b = 3;
-      won[b]! += 1;
-      c0 = (c0 + s0) & mask;
-      c1 = (c1 + s1) & mask;
-      c2 = (c2 + s2) & mask;
-      c3 = (c3 + s3) & mask;
-    }
-  }
-
-  /** Any number of enabled arms: arm by arm over all D draws, each draw's leader kept in `top`/`best`. */
-  private drawMany(n: number): void {
-    const { m, w, cell, step, won, rng, top, best, ties } = this;
     const draws = this.draws;
-    const table = NORMAL_TABLE;
-    top.fill(-Infinity);
-    for (let j = 0; j < n; j++) {
-      const mj = m[j]!;
-      const wj = w[j]!;
-      const sj = step[j]!;
-      let at = cell[j]!;
+    for (let blk = 0; blk < blocks; blk++) {
+      const o = blk * 4;
+      const [m0, m1, m2, m3] = [m[o]!, m[o + 1]!, m[o + 2]!, m[o + 3]!];
+      const [w0, w1, w2, w3] = [w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!];
+      const [s0, s1, s2, s3] = [step[o]!, step[o + 1]!, step[o + 2]!, step[o + 3]!];
+      let [c0, c1, c2, c3] = [cell[o]!, cell[o + 1]!, cell[o + 2]!, cell[o + 3]!];
+      const first = blk === 0;
+      const last = blk === blocks - 1;
       for (let d = 0; d < draws; d++) {
-        const y = mj + wj * table[at]!;
-        at = (at + sj) & NORMAL_TABLE_MASK;
-        if (y > top[d]!) {
-          top[d] = y;
-          best[d] = j;
-          ties[d] = 1;
-        } else if (y === top[d] && rng() * ++ties[d]! < 1) best[d] = j;
+        let t = first ? -Infinity : top[d]!;
+        let b = first ? 0 : best[d]!;
+        let tied = first ? 0 : ties[d]!;
+        // The table is discrete, so two arms can draw the same value: the draw then goes to one of
+        // them at random (reservoir sampling), as a continuous normal would split it.
+        let y = m0 + w0 * table[c0]!;
+        if (y > t) {
+          t = y;
+          b = o;
+          tied = 1;
+        } else if (y === t && rng() * ++tied < 1) b = o;
+        y = m1 + w1 * table[c1]!;
+        if (y > t) {
+          t = y;
+          b = o + 1;
+          tied = 1;
+        } else if (y === t && rng() * ++tied < 1) b = o + 1;
+        y = m2 + w2 * table[c2]!;
+        if (y > t) {
+          t = y;
+          b = o + 2;
+          tied = 1;
+        } else if (y === t && rng() * ++tied < 1) b = o + 2;
+        y = m3 + w3 * table[c3]!;
+        if (y > t) {
+          t = y;
+          b = o + 3;
+          tied = 1;
+        } else if (y === t && rng() * ++tied < 1) b = o + 3;
+        c0 = (c0 + s0) & mask;
+        c1 = (c1 + s1) & mask;
+        c2 = (c2 + s2) & mask;
+        c3 = (c3 + s3) & mask;
+        if (last) won[b]! += 1;
+        else {
+          top[d] = t;
+          best[d] = b;
+          ties[d] = tied;
+        }
       }
     }
-    for (let d = 0; d < draws; d++) won[best[d]!]! += 1;
   }
 
   /** Whether every enabled arm has the same mean and width for this context. */
