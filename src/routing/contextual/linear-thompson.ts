@@ -2,8 +2,9 @@
  * Linear Thompson sampling (Agrawal & Goyal 2013): each arm's coefficients have the posterior
  * N(θ_a, v² A_a⁻¹), and a request goes to the arm whose sampled θ̃_aᵀx is highest. Arms are
  * independent, so for a context x each θ̃_aᵀx is a scalar N(m_a, s_a²) with m_a = θ_aᵀx and
- * s_a = v·sqrt(xᵀA_a⁻¹x): P(a is best) is estimated from D joint draws of those k normals
- * (D fixed: by default 64 up to 4 arms, 32 beyond), the floor is mixed in, and the arm is drawn from the result.
+ * s_a = v·sqrt(xᵀA_a⁻¹x): P(a is best) is estimated from D joint draws of those k normals (D
+ * fixed: by default 64 up to 4 arms, 32 beyond), the floor is mixed in, and the arm is drawn from
+ * the result.
  *
  * The D draws are a randomly shifted rank-1 lattice over the normal table's cells (Korobov
  * generator α ≈ D(√2 − 1), odd): draw j takes arm a's cell (Δ_a + j·g_a·N/D) mod N, g_a = α^a mod
