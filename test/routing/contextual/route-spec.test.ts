@@ -57,6 +57,19 @@ describe('contextual route keys', () => {
     }
   });
 
+  it('parses its own output again (a saved route survives a restart: burnIn 0 is the default it carries)', () => {
+    for (const raw of [
+      { policy: 'linucb', context: ['x', 'y'], alpha: 0.5 },
+      { policy: 'linear-thompson', context: ['x'], v: 1, lambda: 2, floor: 0.1 },
+    ]) {
+      const once = spec(raw);
+      expect(once.burnIn).toBe(0);
+      const twice = parseRouteSpec('r', JSON.parse(JSON.stringify(once)), () => 'ok');
+      expect(twice).toEqual(once);
+    }
+    expect(spec({ policy: 'linucb', context: ['x'], burnIn: 0 }).burnIn).toBe(0);
+  });
+
   it('bounds alpha, v, lambda and floor', () => {
     refused({ policy: 'linucb', context: ['x'], alpha: -1 }, /alpha must be a number in \[0, 1000\]/);
     refused({ policy: 'linucb', context: ['x'], alpha: '1' }, /alpha must be a number/);
