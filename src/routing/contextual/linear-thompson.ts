@@ -133,10 +133,23 @@ export class LinearThompsonPolicy extends LinearPolicy {
     const draws = this.draws;
     for (let blk = 0; blk < blocks; blk++) {
       const o = blk * 4;
-      const [m0, m1, m2, m3] = [m[o]!, m[o + 1]!, m[o + 2]!, m[o + 3]!];
-      const [w0, w1, w2, w3] = [w[o]!, w[o + 1]!, w[o + 2]!, w[o + 3]!];
-      const [s0, s1, s2, s3] = [step[o]!, step[o + 1]!, step[o + 2]!, step[o + 3]!];
-      let [c0, c1, c2, c3] = [cell[o]!, cell[o + 1]!, cell[o + 2]!, cell[o + 3]!];
+      // Plain locals, not destructured arrays: nothing allocated per request.
+      const m0 = m[o]!;
+      const m1 = m[o + 1]!;
+      const m2 = m[o + 2]!;
+      const m3 = m[o + 3]!;
+      const w0 = w[o]!;
+      const w1 = w[o + 1]!;
+      const w2 = w[o + 2]!;
+      const w3 = w[o + 3]!;
+      const s0 = step[o]!;
+      const s1 = step[o + 1]!;
+      const s2 = step[o + 2]!;
+      const s3 = step[o + 3]!;
+      let c0 = cell[o]!;
+      let c1 = cell[o + 1]!;
+      let c2 = cell[o + 2]!;
+      let c3 = cell[o + 3]!;
       const first = blk === 0;
       const last = blk === blocks - 1;
       for (let d = 0; d < draws; d++) {
