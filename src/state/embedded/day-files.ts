@@ -16,6 +16,8 @@ import { PendingRows, type TrainingRowsOptions } from '../training-rows.js';
 const DAY_MS = 86_400_000;
 /** How often at most old days are looked for. */
 const SWEEP_MS = 3_600_000;
+/** Routes whose current file is remembered, at most (routes come and go with PUT). */
+const FILES_CACHED = 10_000;
 const FILE = /^(\d{4}-\d{2}-\d{2})\.ndjson$/;
 
 const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
@@ -37,6 +39,8 @@ export class DayFiles<Row> {
   /** Files this process has checked end with a newline (or made sure they do). */
   private readonly started = new Set<string>();
   private sweptMs = -Infinity;
+  /** Per route, the day appended to last and its file. */
+  private readonly files = new Map<string, { fromMs: number; file: string }>();
 
   constructor(
     stateDir: string,
@@ -55,7 +59,15 @@ export class DayFiles<Row> {
 
   /** Queues `row` of `route`, kept at `atMs` (its day's file): never waits, never throws. */
   append(route: string, atMs: number, row: Row): void {
-    this.pending.add(join(this.routeDir(route), `${dayOf(atMs)}.ndjson`), row);
+    // The file of the route and day, cached: a path and a date made per row were most of an append.
+    let at = this.files.get(route);
+    if (at === undefined || atMs < at.fromMs || atMs >= at.fromMs + DAY_MS) {
+      const fromMs = atMs - (((atMs % DAY_MS) + DAY_MS) % DAY_MS);
+      at = { fromMs, file: join(this.routeDir(route), `${dayOf(fromMs)}.ndjson`) };
+      if (this.files.size >= FILES_CACHED) this.files.clear();
+      this.files.set(route, at);
+    }
+    this.pending.add(at.file, row);
   }
 
   /** The oldest time a row may have and still be kept (reads skip older rows before their day goes). */
