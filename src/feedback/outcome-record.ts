@@ -1,0 +1,42 @@
+/**
+ * Where an accepted outcome becomes a line of the outcome log that off-policy evaluation reads
+ * (state/outcome-log.ts), on every route: the decision's time, arm and propensity, the reward, and
+ * on contextual routes the decision's context, read back from the features it kept. The verdict
+ * ladder (feedback.ts) asks for it as it judges, while the store still holds the decision, and
+ * hands it to the log only once the outcome is durable and counted (like training rows), so a
+ * decision with several outcomes logs the one the ladder accepted.
+ *
+ * Embedded mode only: in Redis mode the credit script writes the outcomes stream with the count.
+ */
+import type { FeedbackEvent } from '../protocol/feedback.js';
+import type { Route } from '../routing/router.js';
+import type { LoggedOutcome, OutcomeLog } from '../state/outcome-log.js';
+import type { JoinedDecision } from './decision-log.js';
+import type { VersionLookup } from './training-join.js';
+
+export class OutcomeRecorder {
+  constructor(
+    private readonly log: OutcomeLog,
+    private readonly versions: VersionLookup,
+  ) {}
+
+  /** The log's line of an accepted `event` of decision `d` (served by `arm` on `route`). */
+  outcome(route: Route, arm: string, d: JoinedDecision, event: FeedbackEvent, nowMs: number): LoggedOutcome {
+    const o = { decidedMs: d.createdMs, outcomeMs: nowMs, arm, propensity: d.propensity, reward: event.reward };
+    const reader = route.contextReader;
+    if (reader === undefined) return o;
+    // A decision kept before its route was contextual has no context: logged without one.
+    const x = reader.tryRead(d.features, this.versions.resolve(d.model, d.version));
+    return x === undefined ? o : { ...o, context: Array.from(x) };
+  }
+
+  /** The outcome is durable and counted: log it. */
+  kept(route: string, outcome: LoggedOutcome): void {
+    this.log.append(route, outcome);
+  }
+
+  /** Writes what is still waiting (at shutdown). */
+  close(): Promise<void> {
+    return this.log.close();
+  }
+}
