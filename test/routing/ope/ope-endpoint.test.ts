@@ -6,7 +6,7 @@
  * rewards are seeded, so the log is the same every run: the intervals below either hold or not.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ const TRUTH: Record<string, number> = {
 };
 
 const work = mkdtempSync(join(tmpdir(), 'croupier-ope-'));
+const stateDir = mkdtempSync(join(tmpdir(), 'croupier-ope-state-'));
 const routesFile = join(work, 'routes.json');
 const arms = (policy: string, weights?: [number, number]) => ({
   policy,
@@ -56,6 +57,7 @@ interface Answer {
 }
 
 let t: TestServer;
+let stopped = false;
 /** `token` '': none sent. */
 const ope = (route: string, body: unknown, token = ADMIN): Promise<Response> =>
   postJson(`${t.url}/admin/routes/${route}/ope`, body, token ? { authorization: `Bearer ${token}` } : {});
@@ -95,6 +97,7 @@ describe('off-policy evaluation through the admin API', () => {
     t = await startTestServer({
       CROUPIER_ROUTES: routesFile,
       CROUPIER_ADMIN_TOKENS: `ops:${ADMIN},look:${VIEWER}:viewer`,
+      CROUPIER_STATE_DIR: stateDir,
     });
     const split = await decide('split', DECISIONS);
     rewardSum = await reward(split, 42);
@@ -113,8 +116,9 @@ describe('off-policy evaluation through the admin API', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await t?.stop();
+    if (!stopped) await t?.stop();
     rmSync(work, { recursive: true, force: true });
+    rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('logs every accepted outcome and reports the observed mean reward', () => {
@@ -237,5 +241,17 @@ describe('off-policy evaluation through the admin API', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/no arm "zzz" on this route \(its arms: a, b\) \(400 invalid_request\)/);
     expect((await run(['split', '--policy', 'mix:a'])).code).toBe(2);
+  });
+
+  // Last: it stops the server.
+  it('has every outcome answered before the server stops on disk after it stops, one compact line each', async () => {
+    const decisions = await decide('quiet', 30);
+    await reward(decisions, 3);
+    stopped = true;
+    await t.stop();
+    const dir = join(stateDir, 'outcomes', 'quiet');
+    const lines = readdirSync(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean));
+    expect(lines).toHaveLength(30);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ a: expect.stringMatching(/^[ab]$/), p: 0.5 });
   });
 });
