@@ -62,7 +62,9 @@ export interface DatasetSource {
 
 /** What POST /admin/routes/{route}/ope answers from (routing/ope/ope-reads.ts). */
 export interface OpeSource {
-  /** Throws the 404 or 400 (a CroupierError) before reading; then the answer. */
+  /** Throws the 404 (a CroupierError) for an unknown route: checked before the body is read. */
+  check(route: string): void;
+  /** Throws the 404 or 400 (a CroupierError) before reading the log; then the answer. */
   evaluate(route: string, body: unknown): Promise<unknown>;
 }
 
@@ -480,6 +482,12 @@ export class AdminRoutes {
     if (!o)
       return this.refuse(call, new CroupierError('not_found', 'off-policy evaluation is not running on this server'));
     const { ex } = call;
+    // The contract's order: 404, then 413, 415, 400.
+    try {
+      o.check(call.target!);
+    } catch (e) {
+      return this.refuse(call, e);
+    }
     if (ex.contentLength > this.bodyLimit)
       return this.refuse(
         call,

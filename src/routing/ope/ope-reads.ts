@@ -68,10 +68,16 @@ export class OpeReads {
     private readonly maxRows = OPE_ROWS_MAX,
   ) {}
 
-  /** 404 for an unknown route, 400 for a body it cannot take (before any read), then the answer. */
-  async evaluate(name: string, body: unknown): Promise<OpeAnswer> {
+  /** Throws 404 route_not_found unless `name` is a route. */
+  check(name: string): Route {
     const route = this.routes.get(name);
     if (route === undefined) throw new CroupierError('route_not_found', `no such route: ${name}`);
+    return route;
+  }
+
+  /** 404 for an unknown route, 400 for a body it cannot take (before any read), then the answer. */
+  async evaluate(name: string, body: unknown): Promise<OpeAnswer> {
+    const route = this.check(name);
     const request = parseOpeRequest(
       body,
       route.arms.map((a) => a.name),

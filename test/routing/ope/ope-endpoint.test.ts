@@ -196,13 +196,22 @@ describe('off-policy evaluation through the admin API', () => {
     expect(error.message).toMatch(message);
   });
 
-  it('refuses malformed JSON (400 invalid_json) and an unknown route (404 route_not_found)', async () => {
+  it('refuses malformed JSON (400 invalid_json), an unknown route (404 route_not_found, first) and another content type (415)', async () => {
     const bad = await ope('split', '{"policies": [');
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
-    const missing = await ope('nowhere', { policies: [{ name: 'uniform' }] });
-    expect(missing.status).toBe(404);
-    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('route_not_found');
+    // The route is checked first: an unknown one is a 404 whatever the body.
+    for (const body of [{ policies: [{ name: 'uniform' }] }, '{"policies": [']) {
+      const missing = await ope('nowhere', body);
+      expect(missing.status).toBe(404);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('route_not_found');
+    }
+    const text = await fetch(`${t.url}/admin/routes/split/ope`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'text/plain' },
+      body: '{}',
+    });
+    expect(text.status).toBe(415);
   });
 
   it('lets a viewer evaluate (it only reads), and refuses a call without a token', async () => {
