@@ -2,7 +2,8 @@
  * What POST /admin/routes/{route}/ope answers: reads the route's outcome log since `since` (at most
  * OPE_ROWS_MAX outcomes, oldest first), turns it into the estimators' log (arms by name onto the
  * route's served arms; an arm no longer on the route keeps an index of its own, which every target
- * gives 0), and evaluates each policy asked for with evaluate.ts, sharing one DR reward model.
+ * gives 0), and has a worker thread evaluate each policy asked for (ope-job.ts: evaluate.ts, one DR
+ * reward model shared), so that a large log stalls no request.
  *
  * `current` is the route's policy as it stands: its weights in force (guardrails applied) on a
  * context-free route, or a contextual policy's choice probabilities on each logged context. On a
@@ -11,23 +12,19 @@
  */
 import { CroupierError } from '../../errors.js';
 import { sinceMs } from '../../retrain/since.js';
-import type { LoggedOutcome, OutcomeLog } from '../../state/outcome-log.js';
+import type { OutcomeLog } from '../../state/outcome-log.js';
 import type { Route } from '../router.js';
-import { evaluate, rewardModel } from './evaluate.js';
-import { parseOpeRequest, type PolicyAsked } from './ope-request.js';
-import {
-  type Estimate,
-  type EstimatorName,
-  fixedPolicy,
-  type LoggedDecision,
-  perDecisionPolicy,
-  type RewardPredictions,
-  type TargetPolicy,
-} from './types.js';
+import { type JobPolicy, type OpeJob, type OpeJobResult, runInWorker } from './ope-job.js';
+import { type OpeRequest, parseOpeRequest, type PolicyAsked } from './ope-request.js';
+import type { Estimate, EstimatorName } from './types.js';
 
 /** Outcomes one evaluation reads at most (the oldest since `since` first); past it the answer says `rowLimitReached`. */
 export const OPE_ROWS_MAX = 1_000_000;
 const PAGE_ROWS = 10_000;
+/** Contextual probabilities computed between two turns of the event loop. */
+const SLICE_ROWS = 10_000;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface OpePolicyAnswer {
   readonly name: string;
@@ -51,10 +48,14 @@ export interface OpeRoutes {
   get(route: string): Route | undefined;
 }
 
-/** The estimators' log of a route, with the arm names it holds (the route's served arms first). */
+/** A route's log as the worker takes it (ope-job.ts), before the policies are added. */
 interface RouteLog {
-  readonly decisions: LoggedDecision[];
   readonly arms: number;
+  readonly arm: Int32Array;
+  readonly propensity: Float64Array;
+  readonly reward: Float64Array;
+  readonly width: number;
+  readonly context: Float64Array;
   readonly withoutContext: number;
   readonly limitReached: boolean;
   readonly rewardSum: number;
@@ -66,7 +67,11 @@ export class OpeReads {
     private readonly routes: OpeRoutes,
     private readonly now: () => number = Date.now,
     private readonly maxRows = OPE_ROWS_MAX,
+    private readonly runner: (job: OpeJob) => Promise<OpeJobResult> = runInWorker,
   ) {}
+
+  /** The evaluation running (or a resolved promise): the next one starts after it. */
+  private running: Promise<void> = Promise.resolve();
 
   /** Throws 404 route_not_found unless `name` is a route. */
   check(name: string): Route {
@@ -75,7 +80,10 @@ export class OpeReads {
     return route;
   }
 
-  /** 404 for an unknown route, 400 for a body it cannot take (before any read), then the answer. */
+  /**
+   * 404 for an unknown route, 400 for a body it cannot take (before any read), then the answer.
+   * Evaluations run one at a time (each may hold a million outcomes).
+   */
   async evaluate(name: string, body: unknown): Promise<OpeAnswer> {
     const route = this.check(name);
     const request = parseOpeRequest(
@@ -83,56 +91,70 @@ export class OpeReads {
       route.arms.map((a) => a.name),
     );
     const fromMs = sinceMs(request.since, this.now());
+    const run = this.running.then(() => this.run(name, route, request, fromMs));
+    this.running = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async run(name: string, route: Route, request: OpeRequest, fromMs: number): Promise<OpeAnswer> {
     const log = await this.read(route, fromMs);
-    const { decisions } = log;
-    const n = decisions.length;
-    const options = { arms: log.arms, estimators: request.estimators, lambda: route.spec.lambda };
-    let predicted: RewardPredictions | undefined;
-    const policies: OpePolicyAnswer[] = [];
-    try {
-      for (const p of request.policies) {
-        const target = this.target(p, route, log);
-        // One reward model for every policy (cross-fitted on the log, not on the target).
-        if (predicted === undefined && request.estimators.includes('dr') && n > 0)
-          predicted = rewardModel(decisions, log.arms, route.spec.lambda);
-        const e = evaluate(decisions, target, options, predicted);
-        policies.push(
-          e.kind === 'estimated' ? { name: p.name, estimates: e.estimates } : { name: p.name, notEvaluable: e.reason },
-        );
-      }
-    } catch (e) {
-      if (e instanceof RangeError)
-        throw new CroupierError('invalid_request', `the logged outcomes cannot be evaluated: ${e.message}`);
-      throw e;
-    }
+    const n = log.arm.length;
+    const policies: JobPolicy[] = [];
+    for (const p of request.policies) policies.push(await this.policy(p, route, log));
+    const job: OpeJob = { ...log, policies, estimators: request.estimators, lambda: route.spec.lambda };
+    const result = await this.runner(job);
+    if ('rangeError' in result)
+      throw new CroupierError('invalid_request', `the logged outcomes cannot be evaluated: ${result.rangeError}`);
     return {
       route: name,
       n,
       logged: { observedMean: n > 0 ? log.rewardSum / n : null, n },
-      policies,
+      policies: result.evaluations.map((e, i) => {
+        const policy = request.policies[i]!.name;
+        return e.kind === 'estimated'
+          ? { name: policy, estimates: e.estimates }
+          : { name: policy, notEvaluable: e.reason };
+      }),
       ...(route.contextual ? { withoutContext: log.withoutContext } : {}),
       ...(log.limitReached ? { rowLimitReached: true as const } : {}),
     };
   }
 
-  /** The policy `p` as the estimators take it: probabilities over every arm index of the log. */
-  private target(p: PolicyAsked, route: Route, log: RouteLog): TargetPolicy {
-    if (p.kind === 'fixed') return fixedPolicy(p.weights);
+  /** The policy `p` as the worker takes it: weights by arm index, or probabilities per decision. */
+  private async policy(p: PolicyAsked, route: Route, log: RouteLog): Promise<JobPolicy> {
+    if (p.kind === 'fixed') return { weights: p.weights };
     const contextual = route.contextual;
-    if (contextual === undefined) return fixedPolicy(Array.from(route.policy.weights));
+    if (contextual === undefined) return { weights: Array.from(route.policy.weights) };
+    // The live policy's probabilities on each logged context (here: the policy object lives on this
+    // thread), in slices with the event loop served between.
     const served = route.arms.length;
-    const rows = log.decisions.map((d) => {
-      const out = new Float64Array(served);
-      contextual.probabilities(d.context!, out);
-      return out;
-    });
-    return perDecisionPolicy(rows);
+    const n = log.arm.length;
+    const perDecision = new Float64Array(n * served);
+    for (let i = 0; i < n; i++) {
+      contextual.probabilities(
+        log.context.subarray(i * log.width, (i + 1) * log.width),
+        perDecision.subarray(i * served, (i + 1) * served),
+      );
+      if (i % SLICE_ROWS === SLICE_ROWS - 1) await nextTurn();
+    }
+    return { perDecision, served };
   }
 
+  /**
+   * The route's outcomes since `fromMs`, flat: arms by name onto the route's served arms (an arm no
+   * longer on the route gets the next free index); on a contextual route only outcomes with a
+   * context of the route's width.
+   */
   private async read(route: Route, fromMs: number): Promise<RouteLog> {
     const index = new Map(route.arms.map((a) => [a.name, a.index]));
-    const width = route.contextual ? route.contextReader!.names.length : -1;
-    const decisions: LoggedDecision[] = [];
+    const width = route.contextual ? route.contextReader!.names.length : 0;
+    const arm: number[] = [];
+    const propensity: number[] = [];
+    const reward: number[] = [];
+    const context: number[] = [];
     let withoutContext = 0;
     let rewardSum = 0;
     let seen = 0;
@@ -144,27 +166,30 @@ export class OpeReads {
           limitReached = true;
           break;
         }
-        const d = this.decision(o, index, width);
-        if (d === undefined) withoutContext++;
-        else {
-          decisions.push(d);
-          rewardSum += d.reward;
+        if (width > 0 && o.context?.length !== width) {
+          withoutContext++;
+          continue;
         }
+        let a = index.get(o.arm);
+        if (a === undefined) index.set(o.arm, (a = index.size));
+        arm.push(a);
+        propensity.push(o.propensity);
+        reward.push(o.reward);
+        if (width > 0) for (const v of o.context!) context.push(v);
+        rewardSum += o.reward;
       }
       if (limitReached) break;
     }
-    return { decisions, arms: index.size, withoutContext, limitReached, rewardSum };
-  }
-
-  /**
-   * An outcome as the estimators take it; undefined on a contextual route when it has no context
-   * of the route's width. An arm no longer on the route gets the next free index.
-   */
-  private decision(o: LoggedOutcome, index: Map<string, number>, width: number): LoggedDecision | undefined {
-    let arm = index.get(o.arm);
-    if (arm === undefined) index.set(o.arm, (arm = index.size));
-    if (width < 0) return { arm, propensity: o.propensity, reward: o.reward };
-    if (o.context?.length !== width) return undefined;
-    return { arm, propensity: o.propensity, reward: o.reward, context: Float64Array.from(o.context) };
+    return {
+      arms: index.size,
+      arm: Int32Array.from(arm),
+      propensity: Float64Array.from(propensity),
+      reward: Float64Array.from(reward),
+      width,
+      context: Float64Array.from(context),
+      withoutContext,
+      limitReached,
+      rewardSum,
+    };
   }
 }
