@@ -54,6 +54,10 @@ import { DatasetReads } from './retrain/dataset-reads.js';
 import { TrainingJoin } from './feedback/training-join.js';
 import { EmbeddedTrainingRows } from './state/embedded/training-rows.js';
 import { RedisTrainingRows } from './state/redis/training-rows.js';
+import { EmbeddedOutcomeLog } from './state/embedded/outcome-log.js';
+import { RedisOutcomeLog } from './state/redis/outcome-log.js';
+import { OutcomeRecorder } from './feedback/outcome-record.js';
+import { OpeReads } from './routing/ope/ope-reads.js';
 import { guardrailActions } from './admin/guardrail-actions.js';
 import { Health } from './monitoring/guardrails/health.js';
 import { Guardrails } from './monitoring/guardrails/guardrails.js';
@@ -362,6 +366,9 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     { logsFeatures: (route) => router.get(route)?.spec.logFeatures },
     retention.retentionMs,
   );
+  // Every accepted outcome with its propensity (and context), for off-policy evaluation: day files
+  // in the state dir, or the outcomes stream the credit script writes in Redis mode.
+  const outcomeLog = redis ? new RedisOutcomeLog(redis) : new EmbeddedOutcomeLog(config.stateDir, retention, log);
   // Drift counts go to the same store once a second (the engine's batchers count them).
   const driftApplier = new DriftApplier(drift, monitorCounts, log);
   // Per arm and version: requests, errors, latency, outcomes (guardrails, watches, error_rate rules).
@@ -437,6 +444,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       },
       dataset,
       () => guards,
+      new OpeReads(outcomeLog, router),
     );
     // Before listening: an arm disabled before a restart gets no traffic from the first request.
     await guards.start();
@@ -485,8 +493,10 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       },
     };
     const training = new TrainingJoin(trainingRows, registry);
+    // Redis mode: nothing to append (the credit script writes the outcomes stream).
+    const logged = redis ? undefined : new OutcomeRecorder(outcomeLog, registry);
     feedback = FeedbackLoop.start(
-      { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor: outcomes, training },
+      { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor: outcomes, training, outcomes: logged },
       store,
     );
     metrics.observeLearning(feedback.learning);
