@@ -93,7 +93,7 @@ describe('a contextual route through the server', () => {
     const f = { ...named(5), card_present: 1, is_international: 0, amount: 42 };
     const p = (await predict(f)).body as unknown as Predicted;
     const fb = await postJson(`${t.url}/v1/feedback`, { decision: p.decision, reward: 1 });
-    expect(fb.status).toBe(200);
+    expect(fb.status).toBe(202);
     const i = route.armIndex(p.arm);
     await expect.poll(() => route.stats[i]!.linear!.n).toBe(before[i]! + 1);
     const lin = route.stats[i]!.linear!;
@@ -138,7 +138,7 @@ describe('what a contextual route learned', () => {
         const p = (await res.json()) as Predicted;
         expect(
           (await postJson(`${t.url}/v1/feedback`, { decision: p.decision, reward: k % 3 === 0 ? 1 : 0 })).status,
-        ).toBe(200);
+        ).toBe(202);
       }
       const packs = (s: TestServer) =>
         s.server.gateway.router.get('ctx')!.stats.map((a) => Array.from(a.linear!.pack()));
