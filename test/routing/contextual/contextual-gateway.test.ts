@@ -156,3 +156,70 @@ describe('what a contextual route learned', () => {
     }
   });
 });
+
+describe('off-policy evaluation of a contextual route', () => {
+  it("evaluates `current` on each logged context with the route's own probabilities", async () => {
+    const t = await startTestServer({ CROUPIER_ADMIN_TOKEN: TOKEN });
+    try {
+      expect((await admin(t, 'PUT', '/admin/routes/ctx', { ...ROUTE, floor: 0.1 })).status).toBe(200);
+      // Arm one earns 0.8 on card-present requests and 0.2 on the others; arm two the reverse.
+      const p = (arm: string, cp: number) => ((arm === 'one') === (cp === 1) ? 0.8 : 0.2);
+      let seed = 7;
+      const u = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+      for (let k = 0; k < 400; k++) {
+        const cp = k % 2;
+        const res = await postJson(`${t.url}/v1/predict/ctx`, { features: { ...named(k), card_present: cp } });
+        const d = (await res.json()) as Predicted;
+        const reward = u() < p(d.arm, cp) ? 1 : 0;
+        expect((await postJson(`${t.url}/v1/feedback`, { decision: d.decision, reward })).status).toBe(202);
+      }
+      const route = t.server.gateway.router.get('ctx')!;
+      // The truth of `current` on these contexts: each context's probabilities times its arms' rewards.
+      const probs = new Float64Array(2);
+      let truth = 0;
+      for (let k = 0; k < 400; k++) {
+        const cp = k % 2;
+        route.contextual!.probabilities(
+          Float64Array.of(cp, demoRowValue(k, 'is_international'), demoRowValue(k, 'amount')),
+          probs,
+        );
+        truth += (probs[0]! * p('one', cp) + probs[1]! * p('two', cp)) / 400;
+      }
+      let answer:
+        | {
+            n: number;
+            withoutContext?: number;
+            policies: { name: string; estimates?: Record<string, { value: number; ci95: [number, number] }> }[];
+          }
+        | undefined;
+      await expect
+        .poll(
+          async () => {
+            const res = await admin(t, 'POST', '/admin/routes/ctx/ope', {
+              policies: [{ name: 'current' }, { name: 'arm:one' }],
+            });
+            answer = res.body as unknown as typeof answer;
+            return answer!.n;
+          },
+          { timeout: 10_000 },
+        )
+        .toBe(400);
+      expect(answer!.withoutContext ?? 0).toBe(0);
+      const current = answer!.policies.find((q) => q.name === 'current')!.estimates!;
+      for (const name of ['ips', 'snips', 'dr']) {
+        const e = current[name]!;
+        // The route learned most of the world: `current` is worth far more than either arm alone (0.5).
+        expect(e.value, name).toBeGreaterThan(0.6);
+        expect(Math.abs(e.value - truth), `${name}: ${e.value} vs ${truth}`).toBeLessThan(0.1);
+      }
+      expect(answer!.policies.find((q) => q.name === 'arm:one')!.estimates!.dr!.ci95).not.toBeNull();
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+/** The value `named(k)` gives feature `name`. */
+function demoRowValue(k: number, name: string): number {
+  return named(k)[name] as number;
+}
