@@ -500,6 +500,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       store,
     );
     metrics.observeLearning(feedback.learning);
+    metrics.observeRows({ training: trainingRows, outcomes: outcomeLog });
     metrics.observeMonitor(monitor);
     metrics.observeDrift(monitor);
     server = new Server(config, log, metrics, gateway, admin, lock, feedback, redis, monitoring, alerting);

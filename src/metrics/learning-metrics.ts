@@ -24,16 +24,22 @@ export interface LearningSource {
   featuresDropped?(): { readonly droppedTooLarge: number; readonly droppedOverBudget: number };
 }
 
+/** The logs kept behind outcomes' answers (training rows, the outcome log OPE reads): what each could not keep. */
+export type RowLogs = Readonly<Record<'training' | 'outcomes', { readonly dropped: number }>>;
+
 export class LearningMetrics {
   readonly decisionsPending: client.Gauge;
   readonly decisionsEvicted: client.Counter;
   readonly featuresBytes: client.Gauge;
   readonly featuresDropped: client.Counter<'reason'>;
+  readonly rowsDropped: client.Counter<'log'>;
   readonly armPulls: client.Gauge<'route' | 'arm'>;
   readonly armRewards: client.Gauge<'route' | 'arm'>;
   readonly armSelectionProbability: client.Gauge<'route' | 'arm'>;
   /** Where the gauges read from: the feedback loop, registered once by server.ts (observeLearning). */
   private learning: LearningSource | undefined;
+  /** The row logs, registered by server.ts (observeRows). */
+  private rows: RowLogs | undefined;
 
   constructor(registry: client.Registry) {
     const registers = [registry];
@@ -84,6 +90,22 @@ export class LearningMetrics {
         }
       },
     });
+    const rowsSeen = { training: 0, outcomes: 0 };
+    this.rowsDropped = new client.Counter({
+      name: 'croupier_rows_dropped_total',
+      help: 'Rows the logs behind outcomes could not keep (disk or Redis failing, too many waiting): training rows (routes with logFeatures) or the outcome log off-policy evaluation reads. The outcomes themselves stay counted.',
+      labelNames: ['log'],
+      registers,
+      collect: () => {
+        for (const log of ['training', 'outcomes'] as const) {
+          const n = this.rows?.[log].dropped ?? 0;
+          if (n > rowsSeen[log]) {
+            this.rowsDropped.labels(log).inc(n - rowsSeen[log]);
+            rowsSeen[log] = n;
+          }
+        }
+      },
+    });
     this.armPulls = new client.Gauge({
       name: 'croupier_arm_pulls',
       help: 'Times each arm was chosen since its statistics last restarted.',
@@ -109,6 +131,12 @@ export class LearningMetrics {
   observe(source: LearningSource): void {
     if (this.learning) throw new Error('Metrics: a learning source is observed already');
     this.learning = source;
+  }
+
+  observeRows(rows: RowLogs): void {
+    this.rows = rows;
+    // Shown at 0 from the start, so that a rate over them is defined before the first drop.
+    for (const log of ['training', 'outcomes'] as const) this.rowsDropped.labels(log).inc(0);
   }
 
   /** Fills the three arm gauges at once (from the pulls gauge's collect), dropping removed arms. */

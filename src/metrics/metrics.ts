@@ -12,7 +12,7 @@ import type { ShadowCells } from '../monitoring/shadow-counts.js';
 import { buildInfo } from './build-info.js';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-metrics.js';
 import { InferenceMetrics, LATENCY_BUCKETS } from './inference-metrics.js';
-import { LearningMetrics, type LearningSource } from './learning-metrics.js';
+import { LearningMetrics, type LearningSource, type RowLogs } from './learning-metrics.js';
 import { MonitoringMetrics } from './monitoring-metrics.js';
 
 interface RequestChildren {
@@ -317,6 +317,11 @@ export class Metrics implements BatchObserver {
   /** Subscribes the learning gauges to the feedback loop's readings (once; they read 0 until then). */
   observeLearning(source: LearningSource): void {
     this.learningMetrics.observe(source);
+  }
+
+  /** The training rows and the outcome log, whose drops `croupier_rows_dropped_total` counts. */
+  observeRows(rows: RowLogs): void {
+    this.learningMetrics.observeRows(rows);
   }
 
   private readonly feedbackChildren = new Map<string, Map<string, Map<string, CounterCell>>>();
