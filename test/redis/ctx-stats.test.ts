@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LinearStats } from '../../src/routing/contextual/linear-stats.js';
 import { decisionKey, outcomesKey, pulledKey, settledKey, statsKey } from '../../src/state/redis/keys.js';
-import { applyLinear, contextArgs, linearField, splitFields } from '../../src/state/redis/linear.js';
+import { applyLinear, contextArgs, linearField, splitFields, unpackStored } from '../../src/state/redis/linear.js';
 import { scripts } from '../../src/state/redis/stats.js';
 import { describeRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -33,10 +33,14 @@ function context(rnd: () => number, k: number): Float64Array {
   return x;
 }
 
+/** The stored sums as `LinearStats.pack()` lays them out (their length tells the feature count). */
 function unpacked(bytes: Buffer): Float64Array {
-  const out = new Float64Array(bytes.length / 8);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readDoubleLE(i * 8);
-  return out;
+  const doubles = bytes.length / 8;
+  for (let k = 0; k <= 64; k++) {
+    const out = unpackStored(bytes, k);
+    if (out) return out;
+  }
+  throw new Error(`${doubles} doubles are no stored form`);
 }
 
 describeRedis('contextual linear sums in the credit script', () => {
@@ -113,13 +117,14 @@ describeRedis('contextual linear sums in the credit script', () => {
   });
 
   it('restarts sums of another length or holding non-finite numbers instead of adding to them', async () => {
-    await client.hset(statsKey('r3'), 'a:version', 'fraud@1', linearField('a'), Buffer.alloc(8 * 5));
+    await client.hset(statsKey('r3'), 'a:version', 'fraud@1', linearField('a'), Buffer.alloc(8 * 7));
     const x = Float64Array.of(2, 3);
     expect(await credit('r3', 'p', 'a', 'fraud@1', 1, x)).toBe(1);
     const fresh = new LinearStats(2);
     fresh.credit(x, 1);
     expect(unpacked((await linearOf('r3', 'a'))!)).toEqual(fresh.pack());
-    const poisoned = Buffer.from(fresh.pack().buffer);
+    const stored = (await linearOf('r3', 'a'))!;
+    const poisoned = Buffer.from(stored);
     poisoned.writeDoubleLE(Number.NaN, 8 * 3);
     await client.hset(statsKey('r3'), linearField('a'), poisoned);
     // The re-read takes it as empty (and says it is corrupt) ...
@@ -127,7 +132,7 @@ describeRedis('contextual linear sums in the credit script', () => {
     seen.credit(x, 1);
     expect(applyLinear(seen, poisoned)).toEqual({ changed: true, corrupt: true });
     expect(seen.n).toBe(0);
-    expect(applyLinear(new LinearStats(3), Buffer.from(fresh.pack().buffer))).toEqual({
+    expect(applyLinear(new LinearStats(3), stored)).toEqual({
       changed: false,
       corrupt: true,
     });

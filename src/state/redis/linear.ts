@@ -1,12 +1,14 @@
 /**
  * Contextual routes in Redis mode: each arm's ridge-regression sums (`LinearStats`) shared exactly
- * by every replica. They live in the route's stats hash, field `<arm>:linear`, as the packed form
- * `[n, xx (dim²), xr (dim)]` in little-endian doubles — sums added by the credit script in Redis, in
- * the order Redis runs the credits, so every replica reads the same numbers and fits the same θ.
- * (Doubles, not text: `%.17g` would round-trip, but 8 bytes a number is both smaller and exact by
- * construction.) In the stats hash itself rather than a key of its own: every script that restarts
- * an arm's version (DECIDE, PULL, CREDIT) or resets the route clears it in the same atomic step, and
- * the 200 ms re-read gets it in the one HGETALL it already sends (as bytes, for contextual routes only).
+ * by every replica. They live in the route's stats hash, field `<arm>:linear`, as little-endian
+ * doubles `[n, xx's upper triangle row by row (dim·(dim+1)/2), xr (dim)]` — sums added by the credit
+ * script in Redis, in the order Redis runs the credits, so every replica reads the same numbers and
+ * fits the same θ. (Doubles, not text: 8 bytes a number, exact by construction. The triangle, not
+ * the whole of Σ x xᵀ: it is symmetric bit for bit, and the script's cost is its packing, unpacking
+ * and adding, half as much.) In the stats hash itself rather than a key of its own: every script
+ * that restarts an arm's version (DECIDE, PULL, CREDIT) or resets the route clears it in the same
+ * atomic step, and the 200 ms re-read gets it in the one HGETALL it already sends (as bytes, for
+ * contextual routes only).
  */
 import { LinearStats } from '../../routing/contextual/linear-stats.js';
 
@@ -30,7 +32,7 @@ export const LINEAR_CREDIT = `
 local xs = ARGV[14]
 if credited == 1 and xs and xs ~= '' and #xs % 8 == 0 and #xs <= 512 then
   local d = #xs / 8 + 1
-  local len = 1 + d * d + d
+  local len = 1 + d * (d + 1) / 2 + d
   local x = {1}
   local p = 1
   for i = 2, d do x[i], p = struct.unpack('<d', xs, p) end
@@ -49,13 +51,15 @@ if credited == 1 and xs and xs ~= '' and #xs % 8 == 0 and #xs <= 512 then
     for i = 1, len do t[i] = 0 end
   end
   t[1] = t[1] + 1
-  local xr = 1 + d * d
+  local at = 1
   for i = 1, d do
     local xi = x[i]
-    local row = 1 + (i - 1) * d
-    for j = 1, d do t[row + j] = t[row + j] + xi * x[j] end
-    t[xr + i] = t[xr + i] + reward * xi
+    for j = i, d do
+      at = at + 1
+      t[at] = t[at] + xi * x[j]
+    end
   end
+  for i = 1, d do t[at + i] = t[at + i] + reward * x[i] end
   redis.call('HSET', KEYS[1], field, struct.pack('<' .. string.rep('d', len), unpack(t, 1, len)))
 end
 `;
@@ -87,6 +91,30 @@ export function splitFields(raw: Record<string, Buffer>): SplitFields {
   return { fields, linear };
 }
 
+/** Doubles in the stored form for `features` context features: n, the triangle, xr. */
+export function storedLength(features: number): number {
+  const d = features + 1;
+  return 1 + (d * (d + 1)) / 2 + d;
+}
+
+/** The stored form's doubles as `LinearStats.pack()` lays them out ([n, xx (dim²), xr]); undefined if it is not one. */
+export function unpackStored(bytes: Buffer, features: number): Float64Array | undefined {
+  if (bytes.length !== storedLength(features) * 8) return undefined;
+  const d = features + 1;
+  const out = new Float64Array(LinearStats.packedLength(features));
+  out[0] = bytes.readDoubleLE(0);
+  let at = 8;
+  for (let i = 0; i < d; i++) {
+    for (let j = i; j < d; j++, at += 8) {
+      const v = bytes.readDoubleLE(at);
+      out[1 + i * d + j] = v;
+      out[1 + j * d + i] = v;
+    }
+  }
+  for (let i = 0; i < d; i++, at += 8) out[1 + d * d + i] = bytes.readDoubleLE(at);
+  return out;
+}
+
 /**
  * Copies an arm's shared linear sums over the local ones. `changed`: they differ from what the
  * policy last saw (so its weights are recomputed). No field (no credit yet, a reset, a new version)
@@ -94,32 +122,18 @@ export function splitFields(raw: Record<string, Buffer>): SplitFields {
  * the next credit restarts in Redis.
  */
 export function applyLinear(linear: LinearStats, bytes: Buffer | undefined): { changed: boolean; corrupt: boolean } {
-  const length = LinearStats.packedLength(linear.features);
-  let sound = bytes !== undefined && bytes.length === length * 8;
-  if (sound) {
-    for (let i = 0; i < length; i++) {
-      const v = bytes!.readDoubleLE(i * 8);
-      if (!Number.isFinite(v) || (i === 0 && v < 0)) {
-        sound = false;
-        break;
-      }
-    }
-  }
-  const corrupt = bytes !== undefined && !sound;
-  if (!sound) {
+  const packed = bytes && unpackStored(bytes, linear.features);
+  const corrupt = bytes !== undefined && (packed === undefined || !packed.every(Number.isFinite) || packed[0]! < 0);
+  if (packed === undefined || corrupt) {
     const empty = linear.n === 0 && linear.xx.every((v) => v === 0) && linear.xr.every((v) => v === 0);
     if (!empty) linear.restart();
     return { changed: !empty, corrupt };
   }
-  const b = bytes!;
-  const xxAt = 8;
-  const xrAt = 8 * (1 + linear.xx.length);
-  let same = Object.is(linear.n, b.readDoubleLE(0));
-  for (let i = 0; same && i < linear.xx.length; i++) same = Object.is(linear.xx[i], b.readDoubleLE(xxAt + 8 * i));
-  for (let i = 0; same && i < linear.xr.length; i++) same = Object.is(linear.xr[i], b.readDoubleLE(xrAt + 8 * i));
+  let same = Object.is(linear.n, packed[0]);
+  const xr = 1 + linear.xx.length;
+  for (let i = 0; same && i < linear.xx.length; i++) same = Object.is(linear.xx[i], packed[1 + i]);
+  for (let i = 0; same && i < linear.xr.length; i++) same = Object.is(linear.xr[i], packed[xr + i]);
   if (same) return { changed: false, corrupt: false };
-  linear.n = b.readDoubleLE(0);
-  for (let i = 0; i < linear.xx.length; i++) linear.xx[i] = b.readDoubleLE(xxAt + 8 * i);
-  for (let i = 0; i < linear.xr.length; i++) linear.xr[i] = b.readDoubleLE(xrAt + 8 * i);
+  linear.unpack(packed);
   return { changed: true, corrupt: false };
 }
