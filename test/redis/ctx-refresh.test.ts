@@ -12,8 +12,7 @@ import { Registry } from '../../src/registry/registry.js';
 import { scanRepository } from '../../src/registry/repository.js';
 import { LinearStats } from '../../src/routing/contextual/linear-stats.js';
 import { parseRouteSpec } from '../../src/routing/route-spec.js';
-import { ArmStats } from '../../src/routing/arm-stats.js';
-import { createPolicy, Route, Router } from '../../src/routing/router.js';
+import { Router, type Route } from '../../src/routing/router.js';
 import type { RedisClient, RedisLink } from '../../src/state/redis/connection.js';
 import { outcomesKey, settledKey, statsKey } from '../../src/state/redis/keys.js';
 import { contextArgs, linearField } from '../../src/state/redis/linear.js';
@@ -58,13 +57,15 @@ describeRedis('the statistics re-read on a contextual route', () => {
   beforeAll(async () => {
     redis = await startRedis();
     client = new Redis(redis.url);
+    const ctx = parseRouteSpec('ctx', { policy: 'linucb', context: ['a', 'b', 'c'], arms: ARMS }, lookup);
     const plain = parseRouteSpec('plain', { policy: 'thompson', arms: ARMS }, lookup);
-    router = new Router(registry, new Map([['plain', plain]]));
-    // TEMP until the contextual policies are merged: a contextual spec on a Thompson policy.
-    const ctx = { ...parseRouteSpec('ctx', { policy: 'thompson', arms: ARMS }, lookup), context: ['a', 'b', 'c'] };
-    const stats = ctx.arms.map(() => new ArmStats());
-    for (const s of stats) s.useContext(3);
-    router.routes.set('ctx', new Route('ctx', ctx, createPolicy('ctx', ctx, stats), stats));
+    router = new Router(
+      registry,
+      new Map([
+        ['ctx', ctx],
+        ['plain', plain],
+      ]),
+    );
     const touch = router.touch.bind(router);
     router.touch = (route: Route) => {
       touched.push(route.name);

@@ -22,7 +22,7 @@ import { windowMs } from '../../feedback/windows.js';
 import type { Logger } from '../../log.js';
 import type { FeedbackEvent } from '../../protocol/feedback.js';
 import type { Registry } from '../../registry/registry.js';
-import type { Route } from '../../routing/router.js';
+import type { Route, Router } from '../../routing/router.js';
 import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { writeAcked } from './acked.js';
@@ -71,8 +71,8 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
 
   /** Re-reads the shared statistics, and tells this store whether each re-read reached Redis. */
   readonly stats: SharedStats;
-  /** Which version each arm serves (a decision's array features are read by its version's names). */
-  private readonly registry: Registry;
+  /** Reads a decision's kept context (Router.keptContext), as embedded mode does. */
+  private readonly router: Router;
 
   private constructor(
     private readonly link: RedisLink,
@@ -84,7 +84,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   ) {
     link.onChange((up) => this.health(up, Date.now()));
     this.stats = new SharedStats(link, deps.router, deps.registry, log, this);
-    this.registry = deps.registry;
+    this.router = deps.router;
   }
 
   /** Takes up the decisions a previous run journaled, and reads the shared statistics once. */
@@ -202,7 +202,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
       event.label === undefined ? '' : JSON.stringify(event.label),
     ];
     // Contextual routes: the decision's context, for the arm's linear sums and the stream entry.
-    const x = route?.contextReader?.tryRead(d.features, this.registry.resolve(d.model, d.version));
+    const x = route && this.router.keptContext(route, d.features, d.model, d.version);
     if (x) args.push(...contextArgs(x));
     this.credits.push(args);
     return undefined;
