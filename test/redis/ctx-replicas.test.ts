@@ -7,10 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LinearStats } from '../../src/routing/contextual/linear-stats.js';
 import { admin, TOKEN } from '../admin/admin-client.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { describeRedis, startRedis, until, type TestRedis } from '../helpers/redis.js';
 import { DEMO_MODELS, demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -43,16 +44,58 @@ function features(k: number): Record<string, unknown> {
   return f;
 }
 
-describeRedis('Redis mode: a contextual route learns one model across replicas', () => {
-  let redis: TestRedis;
-  let client: Redis;
+/** Where the replicas keep their state: the server environment, a client on it, and how to stop it. */
+interface Backend {
+  env: Record<string, string>;
+  client: Redis | Cluster;
+  stop(): Promise<void>;
+}
+
+async function single(): Promise<Backend> {
+  const redis: TestRedis = await startRedis();
+  const client = new Redis(redis.url);
+  return {
+    env: { CROUPIER_REDIS_URL: redis.url },
+    client,
+    async stop() {
+      client.disconnect();
+      await redis.stop();
+    },
+  };
+}
+
+/** Redis Cluster, every write acknowledged by a replica: the sums travel in the credit script's own slot and WAIT. */
+async function cluster(): Promise<Backend> {
+  const c: TestCluster = await startCluster();
+  const client = new Cluster(c.nodes.split(',').map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })));
+  return {
+    env: { CROUPIER_REDIS_CLUSTER_NODES: c.nodes, CROUPIER_REDIS_WAIT_REPLICAS: '1' },
+    client,
+    async stop() {
+      client.disconnect();
+      await c.stop();
+    },
+  };
+}
+
+for (const [kind, open] of [
+  ['one Redis', single],
+  ['Redis Cluster', cluster],
+] as const)
+  describeRedis(`Redis mode (${kind}): a contextual route learns one model across replicas`, () => {
+    replicas(open);
+  });
+
+function replicas(open: () => Promise<Backend>): void {
+  let backend: Backend;
+  let client: Redis | Cluster;
   let a: TestServer;
   let b: TestServer;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
-    const env = { CROUPIER_REDIS_URL: redis.url, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_LOG_LEVEL: 'info' };
+    backend = await open();
+    client = backend.client;
+    const env = { ...backend.env, CROUPIER_ADMIN_TOKEN: TOKEN, CROUPIER_LOG_LEVEL: 'info' };
     [a, b] = await Promise.all([startTestServer(env), startTestServer(env)]);
     const put = await admin(a, 'PUT', '/admin/routes/ctx', ROUTE);
     expect(put.status, JSON.stringify(put.body)).toBe(200);
@@ -62,11 +105,10 @@ describeRedis('Redis mode: a contextual route learns one model across replicas',
       async () => b.server.gateway.router.get('ctx')?.contextual !== undefined,
       5_000,
     );
-  }, 60_000);
+  }, 90_000);
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
-    client?.disconnect();
-    await redis?.stop();
+    await backend?.stop();
   });
 
   const route = (t: TestServer) => t.server.gateway.router.get('ctx')!;
@@ -121,4 +163,4 @@ describeRedis('Redis mode: a contextual route learns one model across replicas',
     await expect.poll(() => packs(a), { timeout: 5_000 }).toEqual([empty, empty]);
     await expect.poll(() => packs(b), { timeout: 5_000 }).toEqual([empty, empty]);
   }, 30_000);
-});
+}
