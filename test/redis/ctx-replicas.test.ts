@@ -152,6 +152,15 @@ function replicas(open: () => Promise<Backend>): void {
     expect(entries.length).toBe(40);
     const contexts = entries.map(([, f]) => JSON.parse(f[f.indexOf('context') + 1]!) as number[]);
     expect(contexts).toEqual(Array.from({ length: 40 }, (_, k) => contextOf(k)));
+    // And off-policy evaluation reads them: the current policy on each outcome's own context.
+    const ope = await postJson(
+      `${b.url}/admin/routes/ctx/ope`,
+      { policies: [{ name: 'current' }], estimators: ['snips'] },
+      { authorization: `Bearer ${TOKEN}` },
+    );
+    const answer = (await ope.json()) as { n: number; withoutContext?: number };
+    expect(ope.status, JSON.stringify(answer)).toBe(200);
+    expect([answer.n, answer.withoutContext ?? 0]).toEqual([40, 0]);
   }, 60_000);
 
   it('an admin reset on one replica empties the sums on both', async () => {
