@@ -11,7 +11,8 @@ import { decisionKey, statsKey } from './keys.js';
  *   KEYS: the n decision keys, then the stats keys of their routes
  *   ARGV: n; the n lines; the n TTLs (ms); the n pull groups (1-based); then per group its stats
  *         key (1-based among the stats keys), arm and version key
- * The version check mirrors PULL (stats.ts). Returns how many decisions were new.
+ * The version check mirrors PULL (stats.ts), the arm's linear sums (linear.ts) cleared with the rest.
+ * Returns how many decisions were new.
  */
 export const DECIDE = `
 local n = tonumber(ARGV[1])
@@ -33,6 +34,7 @@ for g, c in pairs(counts) do
   if v ~= ARGV[at + 3] then
     redis.call('HSET', key, arm .. ':version', ARGV[at + 3], arm .. ':pulls', 0, arm .. ':rewards', 0,
       arm .. ':n', 0, arm .. ':sum', 0, arm .. ':sumSq', 0, arm .. ':atMs', 0)
+    redis.call('HDEL', key, arm .. ':linear')
   end
   redis.call('HINCRBY', key, arm .. ':pulls', c)
 end

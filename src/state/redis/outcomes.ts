@@ -22,13 +22,14 @@ import { windowMs } from '../../feedback/windows.js';
 import type { Logger } from '../../log.js';
 import type { FeedbackEvent } from '../../protocol/feedback.js';
 import type { Registry } from '../../registry/registry.js';
-import type { Route } from '../../routing/router.js';
+import type { Route, Router } from '../../routing/router.js';
 import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { writeAcked } from './acked.js';
 import { batch } from './batch.js';
 import { RedisDecisions } from './decisions.js';
 import { heldJournal, takeHeld } from './held-journal.js';
+import { contextArgs } from './linear.js';
 import { decisionKey, outcomesKey, settledKey, statsKey } from './keys.js';
 import { OUTCOME_RETENTION_MS, scripts, SharedStats } from './stats.js';
 
@@ -63,13 +64,15 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   /** The last outage this replica saw end. */
   private outage: { fromMs: number; toMs: number } | undefined;
   /** The credit scripts' arguments of the outcomes settled since the last commit. */
-  private credits: (string | number)[][] = [];
+  private credits: (string | number | Buffer)[][] = [];
   readonly gathers = false;
   /** Features kept here: none (they are in Redis). */
   readonly featuresBytes = 0;
 
   /** Re-reads the shared statistics, and tells this store whether each re-read reached Redis. */
   readonly stats: SharedStats;
+  /** Reads a decision's kept context (Router.keptContext), as embedded mode does. */
+  private readonly router: Router;
 
   private constructor(
     private readonly link: RedisLink,
@@ -81,6 +84,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   ) {
     link.onChange((up) => this.health(up, Date.now()));
     this.stats = new SharedStats(link, deps.router, deps.registry, log, this);
+    this.router = deps.router;
   }
 
   /** Takes up the decisions a previous run journaled, and reads the shared statistics once. */
@@ -179,7 +183,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
     const halfLife = route?.spec.halfLifeSeconds;
     const markerTtl = Math.max(1000, d.createdMs + window - nowMs);
     const minId = `${Math.max(0, nowMs - Math.max(window, OUTCOME_RETENTION_MS))}-0`;
-    this.credits.push([
+    const args: (string | number | Buffer)[] = [
       statsKey(d.route),
       settledKey(d.route, d.id),
       outcomesKey(d.route),
@@ -196,7 +200,11 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
       d.propensity,
       d.createdMs,
       event.label === undefined ? '' : JSON.stringify(event.label),
-    ]);
+    ];
+    // Contextual routes: the decision's context, for the arm's linear sums and the stream entry.
+    const x = route && this.router.keptContext(route, d.features, d.model, d.version);
+    if (x) args.push(...contextArgs(x));
+    this.credits.push(args);
     return undefined;
   }
 
@@ -209,7 +217,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
     );
   }
 
-  private async credit(credits: readonly (string | number)[][]): Promise<boolean[]> {
+  private async credit(credits: readonly (string | number | Buffer)[][]): Promise<boolean[]> {
     const retry = 'retry (outcomes already counted will be reported as duplicates)';
     // With waitReplicas, a 2xx also needs the replicas' acknowledgement: an outcome only the
     // master holds is lost with it. A duplicate touches its marker, so WAIT covers it too.
@@ -247,7 +255,7 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   /** One Redis: every credit script, then WAIT, in one pipeline. */
   private async creditAll(
     client: ReturnType<typeof scripts>,
-    credits: readonly (string | number)[][],
+    credits: readonly (string | number | Buffer)[][],
     wait: number,
   ): Promise<{ results: (number | Error)[]; acked: boolean }> {
     const commands: ((c: typeof client) => Promise<number>)[] = credits.map((args) => (c) => c.croupierCredit(...args));
@@ -263,10 +271,10 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
    */
   private async creditEach(
     client: ReturnType<typeof scripts> & Cluster,
-    credits: readonly (string | number)[][],
+    credits: readonly (string | number | Buffer)[][],
     wait: number,
   ): Promise<{ results: (number | Error)[]; acked: boolean }> {
-    const byRoute = new Map<string | number, number[]>();
+    const byRoute = new Map<string | number | Buffer, number[]>();
     credits.forEach((args, j) => {
       const at = byRoute.get(args[0]!);
       if (at) at.push(j);

@@ -13,6 +13,7 @@ import type { RedisClient, RedisLink } from './connection.js';
 import { batch } from './batch.js';
 import { DECIDE } from './decide-script.js';
 import { statsKey } from './keys.js';
+import { applyLinear, LINEAR_CREDIT, LINEAR_SUFFIX, splitFields } from './linear.js';
 
 export const STATS_REFRESH_MS = 200;
 /** Outcomes stay in the stream at least this long, longer when the route's window is longer. */
@@ -23,7 +24,7 @@ export const OUTCOME_RETENTION_MS = 7 * 86_400_000;
  * (for ARGV[4] ms), so sending it again after a timeout or a failover counts nothing twice (-1); that
  * repeat touches the marker, a write, so that the WAIT behind it covers the first count (acked.ts). An
  * arm that starts serving another version starts again from the prior (statistics belong to an arm
- * and its version). Cluster only: elsewhere DECIDE counts pulls with the decisions.
+ * and its version), linear sums included. Cluster only: elsewhere DECIDE counts pulls with the decisions.
  */
 const PULL = `
 if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[4], 'NX') then
@@ -35,6 +36,7 @@ local v = redis.call('HGET', KEYS[1], arm .. ':version')
 if v ~= ARGV[2] then
   redis.call('HSET', KEYS[1], arm .. ':version', ARGV[2], arm .. ':pulls', 0, arm .. ':rewards', 0,
     arm .. ':n', 0, arm .. ':sum', 0, arm .. ':sumSq', 0, arm .. ':atMs', 0)
+  redis.call('HDEL', KEYS[1], arm .. '${LINEAR_SUFFIX}')
 end
 return redis.call('HINCRBY', KEYS[1], arm .. ':pulls', ARGV[3])
 `;
@@ -43,7 +45,9 @@ return redis.call('HINCRBY', KEYS[1], arm .. ':pulls', ARGV[3])
  * One accepted outcome, in one script so that it is counted exactly once:
  *   KEYS[1] the route's stats hash, KEYS[2] the decision's settled marker, KEYS[3] the outcomes stream
  *   ARGV: decision, arm, versionKey, reward, atMs, halfLifeMs, markerTtlMs, minId, model, version,
- *         propensity, decidedMs, label (JSON, '' for none)
+ *         propensity, decidedMs, label (JSON, '' for none); contextual routes add the decision's
+ *         context, packed doubles then JSON (linear.ts): the arm's linear sums take it when
+ *         credited, and the stream entry keeps it as `context` (what off-policy evaluation reads)
  * A duplicate touches its marker (a write, so that a WAIT after it covers the first count too).
  * Returns 0 for a duplicate, 1 when accepted and credited, 2 when accepted but not credited (the
  * arm serves another version by now). The discounting mirrors ArmStats.credit.
@@ -61,6 +65,7 @@ local v = redis.call('HGET', KEYS[1], arm .. ':version')
 local credited = 2
 if not v then
   redis.call('HSET', KEYS[1], arm .. ':version', ARGV[3])
+  redis.call('HDEL', KEYS[1], arm .. '${LINEAR_SUFFIX}')
   v = ARGV[3]
 end
 if v == ARGV[3] then
@@ -91,22 +96,28 @@ if v == ARGV[3] then
   redis.call('HSET', KEYS[1], arm .. ':rewards', string.format('%.17g', rewards), arm .. ':n', string.format('%.17g', n),
     arm .. ':sum', string.format('%.17g', sum), arm .. ':sumSq', string.format('%.17g', sumSq), arm .. ':atMs', string.format('%d', atMs))
 end
+${LINEAR_CREDIT}
 local fields = {'decision', ARGV[1], 'arm', arm, 'model', ARGV[9], 'version', ARGV[10], 'reward', ARGV[4],
   'propensity', ARGV[11], 'decidedMs', ARGV[12], 'credited', tostring(credited)}
 if ARGV[13] ~= '' then
   fields[#fields + 1] = 'label'
   fields[#fields + 1] = ARGV[13]
 end
+if ARGV[15] and ARGV[15] ~= '' then
+  fields[#fields + 1] = 'context'
+  fields[#fields + 1] = ARGV[15]
+end
 redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[8], '*', unpack(fields))
 return credited
 `;
 
-/** Forgets a route's statistics (admin reset), keeping each arm's version. */
+/** Forgets a route's statistics (admin reset), keeping each arm's version; linear sums are removed. */
 const RESET = `
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local f = all[i]
-  if string.sub(f, -8) ~= ':version' then redis.call('HSET', KEYS[1], f, 0) end
+  if string.sub(f, -${LINEAR_SUFFIX.length}) == '${LINEAR_SUFFIX}' then redis.call('HDEL', KEYS[1], f)
+  elseif string.sub(f, -8) ~= ':version' then redis.call('HSET', KEYS[1], f, 0) end
 end
 return #all / 2
 `;
@@ -138,7 +149,7 @@ type ScriptClient = RedisClient & {
     count: number,
     markerMs: number,
   ): Promise<number>;
-  croupierCredit(...args: (string | number)[]): Promise<number>;
+  croupierCredit(...args: (string | number | Buffer)[]): Promise<number>;
   croupierReset(key: string): Promise<number>;
   croupierDecide(...args: (string | number)[]): Promise<number>;
   croupierRepair(key: string, arm: string): Promise<number>;
@@ -243,23 +254,33 @@ export class SharedStats {
     let ok = false;
     try {
       const routes: Route[] = [...this.router.routes.values()];
-      const results = await batch(
+      // Contextual routes read the hash as bytes, for their packed linear sums (linear.ts); the
+      // others as text, as before: no more bytes, commands or round trips for them.
+      const results = await batch<RedisClient, Record<string, string> | Record<string, Buffer>>(
         this.link.client,
-        routes.map((r) => (c) => c.hgetall(statsKey(r.name))),
+        routes.map((r) =>
+          r.contextReader ? (c) => c.hgetallBuffer(statsKey(r.name)) : (c) => c.hgetall(statsKey(r.name)),
+        ),
       );
       for (let i = 0; i < routes.length; i++) {
         const route = routes[i]!;
-        const fields = results[i];
-        if (fields instanceof Error || !fields) continue;
+        const read = results[i];
+        if (read instanceof Error || !read) continue;
         // The route may have been replaced while the read was in flight: apply to the current one.
         if (this.router.get(route.name) !== route) continue;
+        const split = route.contextReader ? splitFields(read as Record<string, Buffer>) : undefined;
+        const fields = split ? split.fields : (read as Record<string, string>);
         let changed = false;
         for (const arm of route.arms) {
           const serving = this.registry.resolve(arm.model, arm.version)?.key;
-          const applied = applyArm(route.stats[arm.index]!, fields as Record<string, string>, arm.name, serving);
+          const stats = route.stats[arm.index]!;
+          const applied = applyArm(stats, fields, arm.name, serving);
           changed = applied.changed || changed;
           if (applied.corrupt) this.repair(route.name, arm.name);
           else this.corrupt.delete(`${route.name}\n${arm.name}`);
+          if (split && serving !== undefined && fields[`${arm.name}:version`] === serving) {
+            changed = this.applyLinear(route, stats, arm.name, split.linear.get(arm.name)) || changed;
+          }
         }
         // Through the router, so that recomputes keep to their share of the event loop.
         if (changed) this.router.touch(route);
@@ -274,6 +295,22 @@ export class SharedStats {
       this.running = false;
       this.observer?.health(ok, startedMs);
     }
+  }
+
+  /** An arm's shared linear sums over its local ones (contextual routes); true when they changed. */
+  private applyLinear(route: Route, stats: ArmStats, arm: string, bytes: Buffer | undefined): boolean {
+    stats.useContext(route.contextReader!.names.length);
+    const applied = applyLinear(stats.linear!, bytes);
+    const what = `${route.name}\n${arm}\nlinear`;
+    if (!applied.corrupt) this.corrupt.delete(what);
+    else if (!this.corrupt.has(what)) {
+      this.corrupt.add(what);
+      this.log.warn(
+        { route: route.name, arm, bytes: bytes?.length },
+        'redis: arm linear statistics are not the packed sums of this context (another length, or not finite numbers); taken as empty until the next credit restarts them',
+      );
+    }
+    return applied.changed;
   }
 
   /**
