@@ -370,7 +370,14 @@ export class AdminActions {
     } else await this.deps.routes.save(next);
     crashAt('routes-saved');
     router.set(name, spec);
-    return { status: 200, body: { route: name, spec }, audit, recorded };
+    // Sums over other features would be read as these: a contextual route choosing on a changed
+    // context starts learning again (in Redis mode for every replica, as an admin reset does).
+    const relearns =
+      before?.context !== undefined
+      && spec.context !== undefined
+      && before.context.join('\u0000') !== spec.context.join('\u0000');
+    if (relearns) router.reset(name);
+    return { status: 200, body: { route: name, spec, ...(relearns ? { reset: true } : {}) }, audit, recorded };
   }
 
   async resetRoute(name: string): Promise<Outcome> {

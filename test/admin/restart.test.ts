@@ -35,7 +35,14 @@ describe('restart', () => {
       const { body } = await admin(t, 'GET', '/admin/routes');
       const routes = body.routes as Record<string, { arms: { name: string }[] }>;
       expect(routes['fraud-scoring']!.arms.map((a) => a.name)).toEqual(['only']);
-      expect(Object.keys(routes).sort()).toEqual(['checkout', 'ctr', 'fraud-ab', 'fraud-contextual', 'fraud-scoring', 'fresh']);
+      expect(Object.keys(routes).sort()).toEqual([
+        'checkout',
+        'ctr',
+        'fraud-ab',
+        'fraud-contextual',
+        'fraud-scoring',
+        'fresh',
+      ]);
       // History survived too: one rollback goes back to 1.
       expect((await admin(t, 'POST', '/admin/models/fraud/rollback')).body.live).toBe('1');
     } finally {
@@ -51,7 +58,14 @@ describe('restart', () => {
     const t = await restart(undefined);
     try {
       const routes = (await admin(t, 'GET', '/admin/routes')).body.routes as Record<string, unknown>;
-      expect(Object.keys(routes).sort()).toEqual(['checkout', 'ctr', 'extra', 'fraud-ab', 'fraud-contextual', 'fraud-scoring']);
+      expect(Object.keys(routes).sort()).toEqual([
+        'checkout',
+        'ctr',
+        'extra',
+        'fraud-ab',
+        'fraud-contextual',
+        'fraud-scoring',
+      ]);
       const entries = (await admin(t, 'GET', '/admin/audit')).body.entries as {
         action: string;
         actor: string | null;

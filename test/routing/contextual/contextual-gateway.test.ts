@@ -102,6 +102,19 @@ describe('a contextual route through the server', () => {
     expect(route.stats[1 - i]!.linear!.n).toBe(before[1 - i]);
   });
 
+  it('keeps what it learned when the route is replaced on the same context, and starts again on another', async () => {
+    const route = () => t.server.gateway.router.get('ctx')!;
+    const learned = route().stats.reduce((n, s) => n + s.linear!.n, 0);
+    expect(learned).toBeGreaterThan(0);
+    const same = await admin(t, 'PUT', '/admin/routes/ctx', { ...ROUTE, floor: 0.1 });
+    expect(same.body.reset).toBeUndefined();
+    expect(route().stats.reduce((n, s) => n + s.linear!.n, 0)).toBe(learned);
+    const other = await admin(t, 'PUT', '/admin/routes/ctx', { ...ROUTE, context: ['amount', 'card_present'] });
+    expect(other.body.reset).toBe(true);
+    expect(route().stats.every((s) => s.linear!.n === 0 && s.linear!.features === 2)).toBe(true);
+    expect((await admin(t, 'PUT', '/admin/routes/ctx', ROUTE)).status).toBe(200);
+  });
+
   it('chooses on the first row of an OIP infer request', async () => {
     const res = await postJson(`${t.url}/v2/models/ctx/infer`, {
       inputs: [{ name: 'features', shape: [1, 32], datatype: 'FP32', data: demoRow(7) }],
