@@ -231,6 +231,14 @@ const ROUTES = {
     },
     ctr: { policy: 'fixed', arms: [{ name: 'default', model: 'ctr', version: 'live' }] },
     checkout: { policy: 'fixed', arms: [{ name: 'default', model: 'checkout', version: 'live' }] },
+    'fraud-contextual': {
+      policy: 'linear-thompson',
+      context: ['card_present', 'is_international', 'amount'],
+      arms: [
+        { name: 'champion', model: 'fraud', version: 'live' },
+        { name: 'challenger', model: 'fraud', version: '2' },
+      ],
+    },
   },
 };
 

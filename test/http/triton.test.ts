@@ -381,7 +381,7 @@ describe('POST /v2/repository/models/{m}/load and /unload', () => {
       status: 409,
       body: {
         error:
-          'model "fraud" serves routes fraud-scoring, fraud-ab; change them (PUT /admin/routes/{route}) before unloading',
+          'model "fraud" serves routes fraud-scoring, fraud-ab, fraud-contextual; change them (PUT /admin/routes/{route}) before unloading',
       },
     });
     expect((await postJson(`${t.url}/v1/predict/fraud-scoring`, { features: demoRow() })).status).toBe(200);
