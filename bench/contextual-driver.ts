@@ -6,7 +6,14 @@
  * contextual policy Σ (max_k μ_k(x) − μ_chosen(x)) and the mean expected reward so far. Used by
  * bench/contextual.ts and test/routing/contextual-http.test.ts.
  */
-import { ARM_NAMES, bestReward, ContextualWorld, meanReward, predictBody, type WorldContext } from './contextual-world.js';
+import {
+  ARM_NAMES,
+  bestReward,
+  ContextualWorld,
+  meanReward,
+  predictBody,
+  type WorldContext,
+} from './contextual-world.js';
 
 export interface DriveOptions {
   /** http://host:port, no path. */
