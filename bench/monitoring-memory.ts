@@ -84,7 +84,7 @@ const picks: ArmChoice[] = [];
 for (const route of router.routes.values())
   route.arms.forEach((arm, i) => {
     const version = registry.resolve(arm.model, arm.version)!;
-    picks.push({ route, arm, version, propensity: route.policy.weights[i]! });
+    picks.push({ route, arm, version, propensity: route.policy.weights[i]!, weights: route.policy.weights });
   });
 /** The versions the picks serve, each with a batch of PER_ARM × arms rows of random inputs and scores. */
 const batches = new Map<ModelVersion, { rows: number; inputs: TensorData[]; outputs: TensorData[] }>();

@@ -34,7 +34,15 @@ interface SwapAnswer {
   watch?: { until: string };
 }
 
-type RouteAnswer = { policy: string; arms: { name: string; model: string; version: string; weight?: number }[] };
+type RouteAnswer = {
+  policy: string;
+  context?: string[];
+  arms: { name: string; model: string; version: string; weight?: number; shadow?: number }[];
+};
+
+/** An arm as `croupier routes` lists it: its weight, or its shadow share (a shadow arm serves no one). */
+const armCell = (a: RouteAnswer['arms'][number]): string =>
+  `${a.name}=${a.model}@${a.version}${a.shadow !== undefined ? `(shadow ${a.shadow})` : a.weight !== undefined ? `(${a.weight})` : ''}`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
@@ -179,11 +187,8 @@ export async function routes(ctx: Context, args: readonly string[]): Promise<voi
   if (out.json) return out.print(JSON.stringify(answer, null, 2) + '\n');
   const rows = [['ROUTE', 'POLICY', 'ARMS']];
   for (const [routeName, r] of Object.entries(answer.routes)) {
-    rows.push([
-      routeName,
-      r.policy,
-      r.arms.map((a) => `${a.name}=${a.model}@${a.version}${a.weight !== undefined ? `(${a.weight})` : ''}`).join(' '),
-    ]);
+    // A contextual policy names the features it chooses on.
+    rows.push([routeName, r.context ? `${r.policy}(${r.context.join(',')})` : r.policy, r.arms.map(armCell).join(' ')]);
   }
   out.print(table(rows));
 }

@@ -125,7 +125,7 @@ export class Monitor {
     let series = this.byRouteArms.get(route);
     if (series === undefined)
       this.byRouteArms.set(route, (series = route.arms.map((arm) => this.armSeries(route.name, arm.name))));
-    const weights = route.policy.weights;
+    const weights = pick.weights;
     const minute = minuteOf(this.now());
     for (let i = 0; i < series.length; i++) {
       const s = series[i]!;

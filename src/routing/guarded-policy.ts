@@ -4,6 +4,7 @@
  * still holds among the enabled arms (rescaling only raises them). With no arm disabled, the inner
  * policy chooses as before (one branch more per request).
  */
+import { isContextual } from './contextual/contextual-policy.js';
 import { drawIndex, unitPoint, type Policy } from './policy.js';
 import type { Rng } from './sampling.js';
 
@@ -25,6 +26,8 @@ export class GuardedPolicy implements Policy {
 
   /** Which arms (in arm order) are disabled; the weights follow at once. */
   setDisabled(disabled: readonly boolean[]): void {
+    // A contextual policy guards its own per-request probabilities.
+    if (isContextual(this.inner)) this.inner.setDisabled(disabled);
     this.disabled = disabled;
     this.anyDisabled = disabled.some((d) => d);
     this.guard();

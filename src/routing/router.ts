@@ -69,6 +69,11 @@ export interface ArmChoice {
   readonly arm: Arm;
   readonly version: ModelVersion;
   readonly propensity: number;
+  /**
+   * Every arm's probability in this decision (`propensity` is the chosen one's): the route's weights
+   * in force, or on a contextual route this request's own (a copy: the next request overwrites them).
+   */
+  readonly weights: Float64Array;
 }
 
 export interface PolicyOptions {
@@ -158,7 +163,9 @@ export class Router {
       const i = old
         ? old.arms.findIndex((o) => o.name === a.name && o.model === a.model && o.version === a.version)
         : -1;
-      return i >= 0 ? old!.stats[i]! : new ArmStats();
+      const kept = i >= 0 ? old!.stats[i]! : new ArmStats();
+      kept.useContext(served.context?.length);
+      return kept;
     });
     const route = new Route(name, spec, createPolicy(name, served, stats, this.options), stats, this.options.rng);
     this.guard(route);
@@ -213,15 +220,50 @@ export class Router {
     return this.routes.get(name);
   }
 
-  /** Chooses an arm and resolves its version now: that version is the one that serves. */
-  pick(route: Route, unit: string | undefined): ArmChoice {
-    const index = route.policy.choose(unit);
+  /**
+   * Chooses an arm and resolves its version now: that version is the one that serves. A contextual
+   * route chooses on `context` (the request's, from `contextOf`), which it then requires.
+   */
+  pick(route: Route, unit: string | undefined, context?: Float64Array): ArmChoice {
+    const contextual = route.contextual;
+    let index: number;
+    let weights: Float64Array;
+    if (contextual) {
+      if (!context) throw new Error(`route ${route.name} chooses on a context, and none was given`);
+      index = contextual.chooseFor(context);
+      weights = contextual.weights.slice();
+    } else {
+      index = route.policy.choose(unit);
+      weights = route.policy.weights;
+    }
     const arm = route.arms[index]!;
     const version = this.registry.resolve(arm.model, arm.version);
     if (!version)
       throw new Error(`route ${route.name}: arm ${arm.name} names ${arm.model}@${arm.version}, which is not served`);
     this.pulled(route, index, version.key);
-    return { route, arm, version, propensity: route.policy.weights[index]! };
+    return { route, arm, version, propensity: weights[index]!, weights };
+  }
+
+  /**
+   * A contextual route's context of a request's `features` (arrays are read by the feature names of
+   * the first arm's model); throws a 400 naming a missing or non-numeric feature. Undefined on
+   * other routes.
+   */
+  contextOf(route: Route, features: unknown): Float64Array | undefined {
+    const reader = route.contextReader;
+    if (!reader) return undefined;
+    const first = route.arms[0]!;
+    return reader.read(features, this.registry.resolve(first.model, first.version));
+  }
+
+  /**
+   * The context a decision kept (its features as kept, `model`@`version` its version), to credit a
+   * contextual route's linear statistics; undefined on other routes, or when the decision kept none.
+   */
+  keptContext(route: Route, features: unknown, model: string, version: string): Float64Array | undefined {
+    const reader = route.contextReader;
+    if (!reader || features === undefined) return undefined;
+    return reader.tryRead(features, this.registry.resolve(model, version));
   }
 
   /** Counts a pull of arm `index` serving `versionKey` (live, and when decisions are replayed). */
@@ -242,11 +284,19 @@ export class Router {
    * Credits an outcome to the arm, if the arm still serves the version that made the decision
    * (statistics belong to an arm and its version). Weights follow on the next turn of the loop.
    */
-  credit(route: Route, index: number, versionKey: string, reward: number, atMs: number): boolean {
+  credit(
+    route: Route,
+    index: number,
+    versionKey: string,
+    reward: number,
+    atMs: number,
+    context?: ArrayLike<number>,
+  ): boolean {
     const stats = route.stats[index];
     if (!stats || stats.versionKey !== versionKey) return false;
     const halfLife = route.spec.halfLifeSeconds;
     stats.credit(reward, atMs, halfLife === undefined ? 0 : halfLife * 1000);
+    if (context && stats.linear?.features === context.length) stats.linear.credit(context, reward);
     this.touch(route);
     return true;
   }

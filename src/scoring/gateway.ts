@@ -133,6 +133,8 @@ class InferJob extends ScoringJob implements DecidedJob {
     private readonly request: InferRequest,
     deadline: number,
     private readonly pick?: ArmChoice,
+    /** A contextual route's context by name, which the decision keeps for its outcome. */
+    private readonly context?: Record<string, number>,
   ) {
     super(responder, request.rows, request.inputs, deadline);
   }
@@ -151,7 +153,7 @@ class InferJob extends ScoringJob implements DecidedJob {
       arm: pick.arm.name,
       propensity: pick.propensity,
     });
-    this.gateway.decide(decision, pick, this.rows, undefined, this, scoreOf(pick.version, slice), slice.doneAt);
+    this.gateway.decide(decision, pick, this.rows, this.context, this, scoreOf(pick.version, slice), slice.doneAt);
   }
 
   override reject(error: Error): void {
@@ -229,11 +231,14 @@ export class Gateway {
   predict(route: Route, body: unknown, deadline: number, responder: Responder): void {
     try {
       const request = parsePredictBody(body);
-      const pick = this.router.pick(route, request.unit);
+      // A contextual route chooses on the request's context (a 400 names a missing feature).
+      const context = route.contextReader && this.router.contextOf(route, request.features);
+      const pick = this.router.pick(route, request.unit, context);
       const { rows, inputs } = featuresToRows(request.features, pick.version, this.maxRows);
       // The parsed features are kept (until the decision) only for a route that logs them: a queued
-      // job holding a 64-row body's arrays would carry them through every garbage collection.
-      const logged = route.spec.logFeatures ? request.features : undefined;
+      // job holding a 64-row body's arrays would carry them through every garbage collection. A
+      // contextual route keeps at least its context, which its outcome credits the arm with.
+      const logged = route.spec.logFeatures ? request.features : context && route.contextReader!.named(context);
       const job = new PredictJob(this, responder, pick, rows, inputs, deadline, logged);
       this.engine.submit(pick.version, job);
       if (route.shadows.length > 0 && this.shadows !== undefined)
@@ -256,9 +261,24 @@ export class Gateway {
   /** `POST /v2/models/{route}/infer`: the route's policy picks the arm; the decision id is a parameter. */
   inferRoute(route: Route, body: unknown, deadline: number, responder: Responder, binary?: Buffer): void {
     try {
-      const pick = this.router.pick(route, undefined);
-      const request = parseInferRequest(body, pick.version, this.maxRows, binary);
-      this.engine.submit(pick.version, new InferJob(this, responder, pick.version, request, deadline, pick));
+      // A contextual route reads its context from the request's first row, named by the first
+      // arm's model (parsed once more only if the arm drawn serves another version).
+      let first: ModelVersion | undefined;
+      let parsed: InferRequest | undefined;
+      let context: Float64Array | undefined;
+      const reader = route.contextReader;
+      if (reader) {
+        const arm = route.arms[0]!;
+        first = this.registry.resolve(arm.model, arm.version);
+        if (!first) throw new CroupierError('not_ready', `model ${arm.model}@${arm.version} is not served`);
+        parsed = parseInferRequest(body, first, this.maxRows, binary);
+        context = reader.read(firstRow(parsed), first);
+      }
+      const pick = this.router.pick(route, undefined, context);
+      const request =
+        parsed && pick.version === first ? parsed : parseInferRequest(body, pick.version, this.maxRows, binary);
+      const named = context && reader!.named(context);
+      this.engine.submit(pick.version, new InferJob(this, responder, pick.version, request, deadline, pick, named));
     } catch (e) {
       responder.failed(e);
     }
@@ -288,4 +308,14 @@ export class Gateway {
     if (!v) throw new CroupierError('version_not_found', `model "${model}" has no version "${version}"`);
     return v;
   }
+}
+
+/** The first row of a parsed infer request, its inputs' values one after another (manifest order). */
+function firstRow(request: InferRequest): unknown[] {
+  const row: unknown[] = [];
+  for (const values of request.inputs) {
+    const size = request.rows > 0 ? values.length / request.rows : 0;
+    for (let i = 0; i < size; i++) row.push(typeof values[i] === 'bigint' ? Number(values[i]) : values[i]);
+  }
+  return row;
 }

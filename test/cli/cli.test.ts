@@ -103,6 +103,23 @@ describe('croupier admin commands', () => {
     expect((await croupier(['routes'])).stdout).toMatch(/solo\s+fixed\s+solo=fraud@2/);
     expect((await croupier(['routes', 'reset', 'solo'])).stdout).toMatch(/statistics reset/);
     expect((await croupier(['routes', 'reset', 'nope'])).code).toBe(1);
+    // A shadow arm is listed as one, and a contextual policy with the features it chooses on.
+    writeFileSync(
+      join(work, 'route.json'),
+      JSON.stringify({
+        policy: 'linucb',
+        context: ['amount', 'card_present'],
+        arms: [
+          { name: 'a', model: 'fraud', version: '1' },
+          { name: 'b', model: 'fraud', version: '2' },
+          { name: 'peek', model: 'fraud', version: '2', shadow: 0.1 },
+        ],
+      }),
+    );
+    expect((await croupier(['routes', 'set', 'ctx', 'route.json'])).code).toBe(0);
+    expect((await croupier(['routes'])).stdout).toMatch(
+      /ctx\s+linucb\(amount,card_present\)\s+a=fraud@1 b=fraud@2 peek=fraud@2\(shadow 0\.1\)/,
+    );
   });
 
   it('audit lists entries; audit verify checks the chain, and catches a tampered file', async () => {

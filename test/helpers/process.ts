@@ -1,6 +1,6 @@
 /** Runs the real `croupier` binary (dist/, built by pretest) as a child process. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './server.js';
@@ -49,6 +49,8 @@ export function spawnCroupier(args: string[], env: Record<string, string> = {}):
   const exited = new Promise<number | null>((resolve) =>
     proc.on('exit', (code) => {
       rejectReady(new Error(`croupier exited (${code}) before ready: ${stderr.join('')}`));
+      // The state directory is this helper's own (a caller's CROUPIER_STATE_DIR is the caller's).
+      if (env.CROUPIER_STATE_DIR === undefined) rmSync(stateDir, { recursive: true, force: true });
       resolve(code);
     }),
   );

@@ -88,7 +88,12 @@ export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLooku
     if (route) {
       const s = store.servedAt(slot);
       const index = route.armIndex(s.arm);
-      if (index >= 0) this.router.credit(route, index, s.versionKey, event.reward, nowMs);
+      if (index >= 0) {
+        // A contextual route credits the arm's regression with the context the decision kept.
+        const kept = route.contextReader && store.joinedAt(slot);
+        const context = kept && this.router.keptContext(route, kept.features, kept.model, kept.version);
+        this.router.credit(route, index, s.versionKey, event.reward, nowMs, context);
+      }
     }
     this.state.journal.append(new Outcome(event.decision, event.reward, event.label, nowMs));
     return true;

@@ -73,6 +73,8 @@ export class FeedbackState implements StateContent {
             "state: saved arm statistics are not finite numbers (an overflow); the arm's outcome statistics restart from the prior",
           );
         Object.assign(route.stats[i]!, ArmStats.from(saved));
+        // Saved linear statistics count only if the route still chooses on a context of that size.
+        route.stats[i]!.useContext(route.spec.context?.length);
       });
       route.policy.recompute(Date.now());
     }
@@ -105,6 +107,14 @@ export class FeedbackState implements StateContent {
     }
     const route = this.router.get(d.route);
     const index = route ? route.armIndex(d.arm) : -1;
-    if (route && index >= 0) this.router.credit(route, index, d.versionKey, reward, atMs);
+    if (route && index >= 0)
+      this.router.credit(
+        route,
+        index,
+        d.versionKey,
+        reward,
+        atMs,
+        this.router.keptContext(route, d.features, d.model, d.version),
+      );
   }
 }

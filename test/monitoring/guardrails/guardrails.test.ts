@@ -92,7 +92,13 @@ describe('the guardrails evaluator', () => {
   const traffic = (i: number, n: number, errors: number): void => {
     const route = router.get('r')!;
     const arm = route.arms[i]!;
-    const pick: ArmChoice = { route, arm, version: registry.resolve('m', arm.version)!, propensity: 0.5 };
+    const pick: ArmChoice = {
+      route,
+      arm,
+      version: registry.resolve('m', arm.version)!,
+      propensity: 0.5,
+      weights: route.policy.weights,
+    };
     for (let k = 0; k < n; k++)
       if (k < errors) health.failed(pick, new Error('failed'));
       else health.served(pick, 2);
