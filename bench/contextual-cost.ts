@@ -12,6 +12,12 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ArmStats } from '../src/routing/arm-stats.js';
+import { ContextReader } from '../src/routing/contextual/context.js';
+import { isContextual } from '../src/routing/contextual/contextual-policy.js';
+import { parseRouteSpec } from '../src/routing/route-spec.js';
+import { createPolicy } from '../src/routing/router.js';
+import { seededRng } from '../src/routing/sampling.js';
 import { ARM_NAMES, predictBody } from './contextual-world.js';
 import { cpuSince, cpuSnapshot } from './lib/cpu.js';
 import { startCroupier } from './lib/croupier-server.js';
@@ -33,8 +39,8 @@ const CONTEXTUAL = new Set(['linucb', 'linear-thompson']);
 const CONNECTIONS = 16;
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '8' },
-    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '20' },
+    duration: { type: 'string', default: '2' },
     policies: { type: 'string', default: 'thompson,linucb,linear-thompson' },
     'no-write': { type: 'boolean', default: false },
   },
@@ -45,6 +51,39 @@ const policies = args.policies.split(',');
 const log = (m: string): void => {
   process.stderr.write(`bench:contextual-cost: ${m}\n`);
 };
+
+/**
+ * The routing step alone, in this process: ns per choice for `policy` on 4 arms after 5,000
+ * credited outcomes (a contextual route reads its 8-feature context from the named features, then
+ * chooses on it and copies its probabilities, as Router.pick does; thompson draws from its weights).
+ */
+function stepNs(policy: string, named: Record<string, number>, n = 200_000): number {
+  const arms = ARM_NAMES.map((name, i) => ({ name, model: 'fraud', version: String(1 + (i % 2)) }));
+  const raw = { policy, arms, ...(CONTEXTUAL.has(policy) ? { context: CONTEXT } : {}) };
+  const spec = parseRouteSpec('step', raw, () => 'ok');
+  const stats = ARM_NAMES.map(() => new ArmStats('fraud@1'));
+  for (const s of stats) s.useContext(spec.context?.length);
+  const rng = seededRng(3);
+  const p = createPolicy('step', spec, stats, { rng });
+  const reader = new ContextReader(CONTEXT);
+  for (let t = 0; t < 5000; t++) {
+    const s = stats[t % 4]!;
+    const r = rng() < 0.5 ? 1 : 0;
+    s.credit(r, t, 0);
+    s.linear?.credit(reader.read({ ...named, amount: rng() }, undefined), r);
+  }
+  p.recompute(5000);
+  let sink = 0;
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    if (isContextual(p)) {
+      const x = reader.read(named, undefined);
+      sink += p.chooseFor(x) + p.weights.slice()[0]!;
+    } else sink += p.choose(undefined) + p.weights[0]!;
+  }
+  const ns = Number(process.hrtime.bigint() - started) / n;
+  return sink === -1 ? 0 : ns;
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'croupier-ctxcost-'));
@@ -98,6 +137,16 @@ async function main(): Promise<void> {
       p === 'thompson' || !base ? '—' : `${fixed(median(diffs))} (${fixed(sorted[0])} … ${fixed(sorted.at(-1))})`,
     ];
   });
+  const named = JSON.parse(body).features as Record<string, number>;
+  const steps = new Map<string, number[]>(policies.map((p) => [p, []]));
+  for (let round = 0; round < 7; round++) for (const p of policies) steps.get(p)!.push(stepNs(p, named));
+  const stepRows = policies.map((p) => [
+    CONTEXTUAL.has(p) ? `${p} (8-feature context)` : `${p} (context-free)`,
+    fixed(median(steps.get(p)!)! / 1000, 3),
+    p === 'thompson' || !steps.has('thompson')
+      ? '—'
+      : fixed((median(steps.get(p)!)! - median(steps.get('thompson')!)!) / 1000, 3),
+  ]);
   const section = `### Cost of a context on the predict path
 
 - date: ${new Date().toISOString()}, node ${process.version}, ${os.availableParallelism()} cores shared with wrk and with other engineers' work (median machine busy ${fixed((median(busy) ?? NaN) * 100, 0)}%): noisy, read the medians
@@ -106,6 +155,13 @@ async function main(): Promise<void> {
 - CPU per request = the server's CPU time (/proc, all threads) / requests answered; the difference is taken round by round against thompson, then its median (range in brackets)
 
 ${mdTable(['route', 'µs CPU per request (median)', 'min', 'max', 'req/s (median)', 'minus thompson, µs: median (range)'], rows)}
+
+The routing step alone, in process (no HTTP, no scoring): reading the context from the named
+features, choosing on it and copying the request's probabilities (what \`Router.pick\` adds on a
+contextual route) against Thompson's draw from its weights; 4 arms after 5,000 credited outcomes,
+200,000 choices per measurement, median of 7 interleaved measurements:
+
+${mdTable(['policy', 'µs per choice', 'minus thompson, µs'], stepRows)}
 `;
   process.stdout.write(`${section}\n`);
   if (!args['no-write'])
