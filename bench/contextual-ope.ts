@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { currentValue, drive } from './contextual-driver.js';
 import { ARM_NAMES, exactValues, worldRoutes } from './contextual-world.js';
@@ -44,7 +45,18 @@ interface Estimate {
 }
 interface OpeAnswer {
   n: number;
-  policies: { name: string; estimates: Record<string, Estimate> }[];
+  policies: { name: string; estimates?: Record<string, Estimate>; notEvaluable?: string }[];
+}
+
+async function ope(base: string, route: string): Promise<OpeAnswer> {
+  const res = await fetch(`${base}/admin/routes/${route}/ope`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ policies: TARGETS.map((name) => ({ name })), estimators: ESTIMATORS }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ope ${route}: ${res.status} ${text.slice(0, 400)}`);
+  return JSON.parse(text) as OpeAnswer;
 }
 
 /** Per logging policy, target and estimator: hits, widths, |error|. */
@@ -70,21 +82,20 @@ async function main(): Promise<void> {
       for (const logging of loggings) {
         const route = `ope${r}-${logging}`;
         await drive({ base: croupier.base, route, horizon: N, seed: 5000 + r });
-        const res = await fetch(`${croupier.base}/admin/routes/${route}/ope`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-          body: JSON.stringify({ policies: TARGETS.map((name) => ({ name })), estimators: ESTIMATORS }),
-        });
-        const text = await res.text();
-        if (!res.ok) throw new Error(`ope ${route}: ${res.status} ${text.slice(0, 400)}`);
-        const answer = JSON.parse(text) as OpeAnswer;
+        // Outcomes reach the log just after their answer: ask again until all N are there.
+        let answer = await ope(croupier.base, route);
+        for (let i = 0; answer.n < N && i < 20; i++) {
+          await sleep(100);
+          answer = await ope(croupier.base, route);
+        }
+        if (answer.n !== N) throw new Error(`ope ${route}: evaluated ${answer.n} outcomes, logged ${N}`);
         const current = await currentValue(croupier.base, route, N, 9000 + r);
         currentTruths.get(logging)!.push(current);
         for (const p of answer.policies) {
           const truth = p.name === 'current' ? current : exact.perArm[0]!; // every arm and uniform: 0.50
           for (const e of ESTIMATORS) {
-            const est = p.estimates[e];
-            if (!est) throw new Error(`ope ${route}: no ${e} estimate for ${p.name}: ${text.slice(0, 400)}`);
+            const est = p.estimates?.[e];
+            if (!est) throw new Error(`ope ${route}: no ${e} estimate for ${p.name}: ${JSON.stringify(p)}`);
             const key = `${logging}|${p.name}|${e}`;
             const t = tally.get(key) ?? { hits: 0, runs: 0, widths: [], errors: [] };
             t.runs++;
