@@ -54,6 +54,10 @@ import { DatasetReads } from './retrain/dataset-reads.js';
 import { TrainingJoin } from './feedback/training-join.js';
 import { EmbeddedTrainingRows } from './state/embedded/training-rows.js';
 import { RedisTrainingRows } from './state/redis/training-rows.js';
+import { EmbeddedOutcomeLog } from './state/embedded/outcome-log.js';
+import { RedisOutcomeLog } from './state/redis/outcome-log.js';
+import { OutcomeRecorder } from './feedback/outcome-record.js';
+import { OpeReads } from './routing/ope/ope-reads.js';
 import { guardrailActions } from './admin/guardrail-actions.js';
 import { Health } from './monitoring/guardrails/health.js';
 import { Guardrails } from './monitoring/guardrails/guardrails.js';
@@ -288,6 +292,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   // Redis mode: one connection for both halves. Control half: live versions, history, routes, the
   // admin lock, two-phase deploys and the audit chain are shared by every replica (src/state/redis/control.ts).
   const redis = config.redis ? await connectRedis(config.redis, log, metrics) : undefined;
+  const replica = replicaName();
   let admin: AdminPlane;
   try {
     // The admin plane's own state is in the state dir (in Redis mode the seed of an empty shared store).
@@ -297,7 +302,13 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       routes: new RouteStore(config.stateDir),
       audit: new AuditLog(config.stateDir),
     };
-    admin = await AdminPlane.open(config, registry, log, local, redis ? new RedisControl(redis, log) : undefined);
+    admin = await AdminPlane.open(
+      config,
+      registry,
+      log,
+      local,
+      redis ? new RedisControl(redis, log, replica) : undefined,
+    );
   } catch (e) {
     await redis?.close();
     throw e;
@@ -355,6 +366,9 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     { logsFeatures: (route) => router.get(route)?.spec.logFeatures },
     retention.retentionMs,
   );
+  // Every accepted outcome with its propensity (and context), for off-policy evaluation: day files
+  // in the state dir, or the outcomes stream the credit script writes in Redis mode.
+  const outcomeLog = redis ? new RedisOutcomeLog(redis) : new EmbeddedOutcomeLog(config.stateDir, retention, log);
   // Drift counts go to the same store once a second (the engine's batchers count them).
   const driftApplier = new DriftApplier(drift, monitorCounts, log);
   // Per arm and version: requests, errors, latency, outcomes (guardrails, watches, error_rate rules).
@@ -373,7 +387,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
   // Redis mode: the replica holding the lease sends alerts and acts on guardrails; a lease outlives
   // a missed evaluation or two.
   const leadership = redis
-    ? new RedisLeadership(redis.client, `${hostname()}-${process.pid}`, Math.max(3 * config.alertIntervalMs, 1000))
+    ? new RedisLeadership(redis.client, replica, Math.max(3 * config.alertIntervalMs, 1000))
     : new SoleLeader();
   try {
     const { alerts } = readAlertsFile(config, {
@@ -430,6 +444,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       },
       dataset,
       () => guards,
+      new OpeReads(outcomeLog, router),
     );
     // Before listening: an arm disabled before a restart gets no traffic from the first request.
     await guards.start();
@@ -478,8 +493,10 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
       },
     };
     const training = new TrainingJoin(trainingRows, registry);
+    // Redis mode: nothing to append (the credit script writes the outcomes stream).
+    const logged = redis ? undefined : new OutcomeRecorder(outcomeLog, registry);
     feedback = FeedbackLoop.start(
-      { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor: outcomes, training },
+      { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor: outcomes, training, outcomes: logged },
       store,
     );
     metrics.observeLearning(feedback.learning);
@@ -498,4 +515,16 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     throw e;
   }
   return server;
+}
+
+/** Servers started in this process so far (tests start several). */
+let started = 0;
+
+/**
+ * This server's name among the replicas (the leadership lease, the control half's replica set):
+ * host and pid, and for a second server in one process its rank, so that two never share a name.
+ */
+function replicaName(): string {
+  started++;
+  return started === 1 ? `${hostname()}-${process.pid}` : `${hostname()}-${process.pid}-${started}`;
 }

@@ -23,6 +23,7 @@ import {
   type AdminMetrics,
   type AdminNotices,
   type DatasetSource,
+  type OpeSource,
   type MonitorReads,
 } from './admin-routes.js';
 import { AdminAuth } from './auth.js';
@@ -72,6 +73,7 @@ export class AdminPlane {
         notices: AdminNotices | undefined;
         dataset: DatasetSource | undefined;
         guards: (() => GuardControls | undefined) | undefined;
+        ope: OpeSource | undefined;
       }
     | undefined;
   /** Redis mode: the admin state every replica shares. */
@@ -187,8 +189,10 @@ export class AdminPlane {
     dataset?: DatasetSource,
     /** Guardrails (built after the admin plane: hence a getter). */
     guards?: () => GuardControls | undefined,
+    /** What POST /admin/routes/{route}/ope answers from (routing/ope/ope-reads.ts). */
+    ope?: OpeSource,
   ): Promise<void> {
-    this.attached = { engine, router, metrics, monitor, notices, dataset, guards };
+    this.attached = { engine, router, metrics, monitor, notices, dataset, guards, ope };
     // One table for the process, whichever audit trail is current (the local file, or Redis once shared).
     this.refusals = new RefusalThrottle(
       (fields) =>
@@ -240,7 +244,7 @@ export class AdminPlane {
   }
 
   private build(): ModelLifecycle {
-    const { engine, router, metrics, monitor, notices, dataset, guards } = this.attached!;
+    const { engine, router, metrics, monitor, notices, dataset, guards, ope } = this.attached!;
     const shared = this.shared;
     const changed = (m: ServedModel, kind: SwapKind | undefined): void => {
       metrics.modelsChanged(this.registry);
@@ -278,6 +282,7 @@ export class AdminPlane {
       monitor,
       notices,
       dataset,
+      ope,
     );
     return lifecycle;
   }

@@ -60,6 +60,14 @@ export interface DatasetSource {
   open(route: string, since: string): AsyncIterator<Buffer>;
 }
 
+/** What POST /admin/routes/{route}/ope answers from (routing/ope/ope-reads.ts). */
+export interface OpeSource {
+  /** Throws the 404 (a CroupierError) for an unknown route: checked before the body is read. */
+  check(route: string): void;
+  /** Throws the 404 or 400 (a CroupierError) before reading the log; then the answer. */
+  evaluate(route: string, body: unknown): Promise<unknown>;
+}
+
 interface Call {
   readonly ex: Exchange;
   readonly action: string;
@@ -91,6 +99,7 @@ export class AdminRoutes {
     monitor?: MonitorReads,
     private readonly notices?: AdminNotices,
     private readonly dataset?: DatasetSource,
+    private readonly ope?: OpeSource,
   ) {
     this.monitor = monitor;
     this.actions = actions;
@@ -362,6 +371,7 @@ export class AdminRoutes {
       whoami: (call) => this.answerRead(call, { name: call.actor, role: call.role }),
       'monitor.read': (call) => this.readMonitor(call, (m) => m.report()),
       'dataset.read': (call, req) => this.readDataset(call, new URLSearchParams(req.getQuery() ?? '')),
+      'ope.read': (call) => this.readOpe(call),
       'monitor.series': (call, req) => {
         const q = new URLSearchParams(req.getQuery() ?? '');
         const route = q.get('route');
@@ -464,6 +474,39 @@ export class AdminRoutes {
     }
     this.metrics.adminAction(call.action, 'ok');
     void call.ex.sendStream(pieces, 'application/x-ndjson');
+  }
+
+  /** POST /admin/routes/{route}/ope: off-policy estimates from the outcome log (a read: not audited unless refused). */
+  private readOpe(call: Call): void {
+    const o = this.ope;
+    if (!o)
+      return this.refuse(call, new CroupierError('not_found', 'off-policy evaluation is not running on this server'));
+    const { ex } = call;
+    // The contract's order: 404, then 413, 415, 400.
+    try {
+      o.check(call.target!);
+    } catch (e) {
+      return this.refuse(call, e);
+    }
+    if (ex.contentLength > this.bodyLimit)
+      return this.refuse(
+        call,
+        new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`),
+      );
+    if (!ex.isJson())
+      return this.refuse(
+        call,
+        new CroupierError(
+          'unsupported_media_type',
+          `content type must be application/json, got "${ex.contentType || '(none)'}"`,
+        ),
+      );
+    ex.readJson(this.bodyLimit, (body) =>
+      o.evaluate(call.target!, body).then(
+        (answer) => this.answerRead(call, answer),
+        (e: unknown) => this.refuse(call, e),
+      ),
+    );
   }
 
   private readAudit(call: Call, query: URLSearchParams): void {

@@ -21,6 +21,8 @@ export interface CommandLine {
   readonly positionals: readonly string[];
   /** Flags given, by long name: the value of a string flag, true for a switch. The last one given wins. */
   readonly values: ReadonlyMap<string, string | true>;
+  /** Every value of a string flag, in the order given (a flag that may be repeated: `--policy`). */
+  readonly lists: ReadonlyMap<string, readonly string[]>;
 }
 
 /** `--help` or `-h` anywhere before `--`: the help is shown whatever else the line holds. */
@@ -43,6 +45,7 @@ export function parseCommandLine(args: readonly string[], flags: Flags, seeAlso:
   const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
   const positionals: string[] = [];
   const values = new Map<string, string | true>();
+  const lists = new Map<string, string[]>();
   for (const token of tokens) {
     if (token.kind === 'positional') positionals.push(token.value);
     if (token.kind !== 'option') continue;
@@ -57,8 +60,9 @@ export function parseCommandLine(args: readonly string[], flags: Flags, seeAlso:
     if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-') && token.value !== '-'))
       throw new UsageError(`${token.rawName} needs a value`);
     values.set(token.name, token.value);
+    lists.set(token.name, [...(lists.get(token.name) ?? []), token.value]);
   }
-  return { positionals, values };
+  return { positionals, values, lists };
 }
 
 /** The flags as --help lists them, one a line: `-o, --output FILE   help`. */

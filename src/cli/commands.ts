@@ -4,6 +4,7 @@ import { adminFlags, HELP_FLAG, type Command } from './command.js';
 import { deploy, rollback, routes, status } from './model-commands.js';
 import { pack, push } from './release-commands.js';
 import { exportCommand } from './export-command.js';
+import { opeCommand } from './ope-command.js';
 import { DEFAULT_TRAINER_TIMEOUT_S } from './retrain-options.js';
 
 /** Quick reads; changes that load and warm a version (in every worker, maybe on every replica) get longer. */
@@ -132,6 +133,29 @@ export const ADMIN_COMMANDS: readonly Command[] = [
     },
     timeoutS: LOAD_TIMEOUT_S,
     run: exportCommand,
+  },
+  {
+    name: 'ope',
+    usage: ['<route> [--since 7d] [--policy uniform|current|arm:NAME|mix:A=0.7,B=0.3]… [--estimator ips|snips|dr]…'],
+    summary: 'what other policies would have earned on a route (off-policy evaluation)',
+    about:
+      "Evaluates fixed policies on the route's logged decisions and outcomes, without serving them: `uniform`,\n"
+      + "`arm:NAME` (always that arm), `mix:A=0.7,B=0.3` (those weights) and `current` (the route's policy as it\n"
+      + 'stands). Prints, per policy and estimator (IPS, SNIPS, DR), the value, its 95% interval and the\n'
+      + 'effective sample size (docs/ope.md says how to read them). A route that never explored (ucb1) is\n'
+      + 'reported as not evaluable. --policy and --estimator may be given more than once.',
+    flags: {
+      since: { type: 'string', value: 'AGE', help: 'decisions made since: 7d (the default), 24h, 30m or an ISO time' },
+      policy: {
+        type: 'string',
+        value: 'POLICY',
+        help: 'a policy to evaluate (repeatable; default uniform and current)',
+      },
+      estimator: { type: 'string', value: 'NAME', help: 'ips, snips or dr (repeatable; default all three)' },
+      ...adminFlags(READ_TIMEOUT_S),
+    },
+    timeoutS: READ_TIMEOUT_S,
+    run: opeCommand,
   },
   {
     name: 'retrain',

@@ -228,8 +228,8 @@ export const OPTIONS = {
     flag: 'dataset-days',
     parser: p.integer(1, 3650),
     default: '30',
-    help: 'days joined training rows are kept (routes with logFeatures)',
-    docs: '; see [docs/retraining.md](docs/retraining.md)',
+    help: 'days joined training rows (routes with logFeatures) and the outcome log (embedded) are kept',
+    docs: '; see [docs/retraining.md](docs/retraining.md) and [docs/ope.md](docs/ope.md)',
   }),
   allowSlowHttp: option({
     env: 'CROUPIER_ALLOW_SLOW_HTTP',

@@ -68,7 +68,10 @@ export interface DecisionLookup<D> {
   served(d: D): Served;
   /** The monitored score kept with the decision; NaN when none was. */
   score(d: D): number;
-  /** What a training row takes from the decision (asked only on routes with `logFeatures`). */
+  /**
+   * What a training row and the outcome log take from the decision (asked on routes with
+   * `logFeatures`, and in embedded mode on every route: feedback/outcome-record.ts).
+   */
   joined(d: D): JoinedDecision;
   /**
    * Why the decision of the `i`th id (genuine, within every window) cannot be judged yet, or

@@ -11,6 +11,7 @@ import type { Router } from '../routing/router.js';
 import type { DecisionIds } from './decision-id.js';
 import type { FeedbackStore } from './decision-log.js';
 import { Feedback, type FeedbackObserver, type OutcomeMonitor } from './feedback.js';
+import type { OutcomeRecorder } from './outcome-record.js';
 import type { TrainingJoin } from './training-join.js';
 
 export interface FeedbackLoopDeps {
@@ -23,6 +24,8 @@ export interface FeedbackLoopDeps {
   readonly monitor?: OutcomeMonitor;
   /** Routes with logFeatures: where accepted outcomes become training rows. */
   readonly training?: TrainingJoin;
+  /** Embedded mode: where accepted outcomes become the outcome log's lines (off-policy evaluation). */
+  readonly outcomes?: OutcomeRecorder;
   isAccepting(): boolean;
 }
 
@@ -35,6 +38,7 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
   readonly learning: LearningSource;
   private readonly router: Router;
   private training: TrainingJoin | undefined;
+  private outcomes: OutcomeRecorder | undefined;
 
   private constructor(store: S, feedback: Feedback, router: Router, endpoint: ReturnType<typeof feedbackEndpoint>) {
     this.store = store;
@@ -54,7 +58,7 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
   static start<S extends FeedbackStore>(deps: FeedbackLoopDeps, store: S): FeedbackLoop<S> {
     const { router, metrics } = deps;
     router.observers.push({ routeReset: (route) => store.routeReset(route) });
-    const feedback = new Feedback(deps.ids, store, router, metrics, deps.monitor, deps.training);
+    const feedback = new Feedback(deps.ids, store, router, metrics, deps.monitor, deps.training, deps.outcomes);
     router.recomputeAll();
     router.start();
     store.start();
@@ -65,6 +69,7 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
       feedbackEndpoint(feedback, deps.bodyLimit, deps.isAccepting),
     );
     loop.training = deps.training;
+    loop.outcomes = deps.outcomes;
     return loop;
   }
 
@@ -77,6 +82,7 @@ export class FeedbackLoop<S extends FeedbackStore = FeedbackStore> {
     await this.store.close(deadlineMs);
     // After the store: the outcomes it committed last may have rows to write.
     await this.training?.close();
+    await this.outcomes?.close();
   }
 }
 

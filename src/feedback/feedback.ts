@@ -13,10 +13,12 @@
  */
 import type { CroupierError, ErrorCode } from '../errors.js';
 import { isMalformed, type FeedbackEvent, type MalformedEvent } from '../protocol/feedback.js';
-import type { Router } from '../routing/router.js';
+import type { Route, Router } from '../routing/router.js';
+import type { LoggedOutcome } from '../state/outcome-log.js';
 import type { DecisionIds } from './decision-id.js';
 import type { Committed, DecisionLog, DecisionLookup, Served } from './decision-log.js';
 import type { OutcomeResult } from './outcome.js';
+import type { OutcomeRecorder } from './outcome-record.js';
 import type { TrainingRow } from '../retrain/dataset-row.js';
 import type { TrainingJoin } from './training-join.js';
 import { maxWindowMs, windowMs } from './windows.js';
@@ -92,6 +94,8 @@ export class Feedback implements OutcomeReceiver {
   private readonly monitor: OutcomeMonitor | undefined;
   /** Routes with logFeatures: the training rows of the outcomes being judged, kept once committed. */
   private readonly training: TrainingJoin | undefined;
+  /** Embedded mode: the outcome log's lines of the outcomes being judged, kept once committed. */
+  private readonly outcomes: OutcomeRecorder | undefined;
   private joined: Joined[] = [];
 
   constructor(
@@ -101,8 +105,10 @@ export class Feedback implements OutcomeReceiver {
     observer?: FeedbackObserver,
     monitor?: OutcomeMonitor,
     training?: TrainingJoin,
+    outcomes?: OutcomeRecorder,
   ) {
     this.training = training;
+    this.outcomes = outcomes;
     this.ids = ids;
     this.log = log;
     this.router = router;
@@ -235,11 +241,13 @@ export class Feedback implements OutcomeReceiver {
     }
     if (nowMs - createdMs > windowMs(route)) return this.count(label, arm, EXPIRED);
     const counted = this.log.settle(d, event, route, nowMs);
-    if (counted !== false && this.training !== undefined && route?.spec.logFeatures) {
-      const row = this.training.row(served, lookup.joined(d), lookup.score(d), event, nowMs);
+    if (
+      counted !== false
+      && route !== undefined
+      && (this.outcomes !== undefined || (this.training !== undefined && route.spec.logFeatures))
+    )
       // Undecided: kept if the commit counts it (the k-th undecided verdict); else kept at the commit.
-      if (row) this.joined.push({ row, k: counted === undefined ? this.undecided.length / 2 : -1 });
-    }
+      this.join(route, served, lookup, d, event, nowMs, counted === undefined ? this.undecided.length / 2 : -1);
     const monitor = route ? this.monitor : undefined;
     if (counted === undefined) {
       this.undecided.push(label, arm);
@@ -254,6 +262,25 @@ export class Feedback implements OutcomeReceiver {
     if (counted && monitor)
       monitor.outcome(served.route, served.arm, served.versionKey, event.reward, event.label, lookup.score(d));
     return this.count(label, arm, counted ? ACCEPTED : DUPLICATE);
+  }
+
+  /** The training row (routes with logFeatures) and the outcome log's line of an outcome being counted. */
+  private join<D>(
+    route: Route,
+    served: Served,
+    lookup: DecisionLookup<D>,
+    d: D,
+    event: FeedbackEvent,
+    nowMs: number,
+    k: number,
+  ): void {
+    const joined = lookup.joined(d);
+    const row =
+      this.training !== undefined && route.spec.logFeatures
+        ? this.training.row(served, joined, lookup.score(d), event, nowMs)
+        : undefined;
+    const outcome = this.outcomes?.outcome(route, served.arm, joined, event, nowMs);
+    if (row !== undefined || outcome !== undefined) this.joined.push({ row, route: served.route, outcome, k });
   }
 
   /** Answers the requests with outcomes to make durable once the log has. */
@@ -271,7 +298,16 @@ export class Feedback implements OutcomeReceiver {
       this.joined = [];
     }
     this.log.commit(
-      new Commit(durable, labels, this.observer, outcomes && this.monitor, outcomes, joined && this.training, joined),
+      new Commit(
+        durable,
+        labels,
+        this.observer,
+        outcomes && this.monitor,
+        outcomes,
+        this.training,
+        joined,
+        this.outcomes,
+      ),
     );
   }
 
@@ -291,9 +327,14 @@ interface Undecided {
   readonly events: FeedbackEvent[];
 }
 
-/** A training row waiting for its commit: `k`, the index of its undecided verdict (-1: counted already). */
+/**
+ * A training row and an outcome log line waiting for their commit: `k`, the index of its undecided
+ * verdict (-1: counted already).
+ */
 interface Joined {
-  readonly row: TrainingRow;
+  readonly row: TrainingRow | undefined;
+  readonly route: string;
+  readonly outcome: LoggedOutcome | undefined;
   readonly k: number;
 }
 
@@ -308,14 +349,19 @@ class Commit implements Committed {
     private readonly outcomes?: Undecided,
     private readonly training?: TrainingJoin,
     private readonly joined?: readonly Joined[],
+    private readonly logged?: OutcomeRecorder,
   ) {}
 
   committed(counted?: readonly boolean[]): void {
     if (counted) this.decide(counted);
     for (const r of this.durable) r.reply.verdicts(r.verdicts);
-    // After the answers: a training row is not part of the outcome's acknowledgement.
-    if (this.training && this.joined)
-      for (const j of this.joined) if (j.k < 0 || counted?.[j.k] === true) this.training.kept(j.row);
+    // After the answers: a training row or a logged line is not part of the outcome's acknowledgement.
+    if (this.joined)
+      for (const j of this.joined)
+        if (j.k < 0 || counted?.[j.k] === true) {
+          if (j.row) this.training?.kept(j.row);
+          if (j.outcome) this.logged?.kept(j.route, j.outcome);
+        }
   }
 
   failed(error: unknown): void {

@@ -61,6 +61,8 @@ export const ROUTES = [
   { method: 'POST', path: '/admin/routes/:route/reset', admin: 'routes.reset', names: 'route' },
   { method: 'GET', path: '/admin/routes/:route/dataset', admin: 'dataset.read', names: 'route', adminOnly: true },
   { method: 'POST', path: '/admin/routes/:route/arms/:arm/enable', admin: 'arms.enable', names: 'route' },
+  // Off-policy evaluation: a POST for its body, but it only reads (viewers may call it).
+  { method: 'POST', path: '/admin/routes/:route/ope', admin: 'ope.read', names: 'route', reads: true },
   { method: 'GET', path: '/admin/audit', admin: 'audit.read' },
   { method: 'GET', path: '/admin/whoami', admin: 'whoami' },
   { method: 'GET', path: '/admin/monitor', admin: 'monitor.read' },

@@ -194,8 +194,9 @@ function contextual(at: string, policy: PolicyName, r: Record<string, unknown>):
   }
   if (r.alpha !== undefined && policy !== 'linucb') only('alpha', 'linucb');
   if (r.v !== undefined && policy !== 'linear-thompson') only('v', 'linear-thompson');
+  // burnIn 0 is the default a parsed spec carries: a saved route parses again.
   for (const key of ['halfLifeSeconds', 'burnIn'])
-    if (r[key] !== undefined)
+    if (r[key] !== undefined && !(key === 'burnIn' && r[key] === 0))
       throw new RouteSpecError(
         `${at}: ${key} does not apply to ${policy} (its arms learn from every outcome, undiscounted)`,
       );

@@ -41,19 +41,20 @@ export interface TrainingRowsOptions {
 export const PENDING_ROWS_MAX = 100_000;
 
 /**
- * Rows waiting to be written, by key (a file, a route), for both adapters: one write in flight,
- * behind the turn that appended (a turn's outcomes go in one write), and what arrives meanwhile
- * goes in the next; at most PENDING_ROWS_MAX wait, the rest are counted in `dropped`.
+ * Rows waiting to be written, by key (a file, a route), for every row log (training rows, the
+ * outcome log): one write in flight, behind the turn that appended (a turn's outcomes go in one
+ * write), and what arrives meanwhile goes in the next; at most PENDING_ROWS_MAX wait, the rest are
+ * counted in `dropped`.
  */
-export class PendingRows {
+export class PendingRows<Row = TrainingRow> {
   dropped = 0;
-  private pending = new Map<string, TrainingRow[]>();
+  private pending = new Map<string, Row[]>();
   private count = 0;
   private writing: Promise<void> | undefined;
 
-  constructor(private readonly write: (batch: Map<string, TrainingRow[]>) => Promise<void>) {}
+  constructor(private readonly write: (batch: Map<string, Row[]>) => Promise<void>) {}
 
-  add(key: string, row: TrainingRow): void {
+  add(key: string, row: Row): void {
     if (this.count >= PENDING_ROWS_MAX) {
       this.dropped++;
       return;

@@ -1,14 +1,29 @@
-/** The contextual policies by name (issue 19: built on branch h/ctxpolicy; this placeholder refuses until then). */
+/**
+ * The contextual policies by name. `draws` is linear-thompson's D, the joint posterior draws per
+ * request (the router passes its `draws` option, else `defaultContextDraws`); linucb needs none.
+ */
 import type { ArmStats } from '../arm-stats.js';
 import type { RouteSpec } from '../route-spec.js';
 import type { Rng } from '../sampling.js';
 import type { ContextualPolicy } from './contextual-policy.js';
+import { LinearThompsonPolicy } from './linear-thompson.js';
+import { LinUcbPolicy } from './linucb.js';
 
 export function createContextualPolicy(
   spec: RouteSpec,
-  _stats: readonly ArmStats[],
-  _rng: Rng,
-  _draws?: number,
+  stats: readonly ArmStats[],
+  rng: Rng,
+  draws?: number,
 ): ContextualPolicy {
-  throw new Error(`policy ${spec.policy} is not built yet`);
+  const features = spec.context?.length;
+  if (features === undefined) throw new RangeError(`policy ${spec.policy} needs context features`);
+  for (const s of stats) if (s.linear?.features !== features) s.useContext(features);
+  switch (spec.policy) {
+    case 'linucb':
+      return new LinUcbPolicy(spec, stats, rng);
+    case 'linear-thompson':
+      return new LinearThompsonPolicy(spec, stats, rng, draws);
+    default:
+      throw new RangeError(`policy ${spec.policy} is not contextual`);
+  }
 }

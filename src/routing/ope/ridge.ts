@@ -54,18 +54,7 @@ export class RidgeRegression {
  */
 export function choleskySolve(a: Float64Array, b: Float64Array, d: number): Float64Array {
   const l = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * d + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * d + k]! * l[j * d + k]!;
-      if (i === j) {
-        if (!(s > 0)) throw new RangeError('matrix is not positive definite (non-finite context or reward?)');
-        l[i * d + i] = Math.sqrt(s);
-      } else {
-        l[i * d + j] = s / l[j * d + j]!;
-      }
-    }
-  }
+  if (!choleskyFactor(a, d, l)) throw new RangeError('matrix is not positive definite (non-finite context or reward?)');
   // Forward: L y = b; back: Lᵀ x = y.
   const x = new Float64Array(d);
   for (let i = 0; i < d; i++) {
@@ -79,4 +68,25 @@ export function choleskySolve(a: Float64Array, b: Float64Array, d: number): Floa
     x[i] = s / l[i * d + i]!;
   }
   return x;
+}
+
+/**
+ * Writes into `l` (row-major d×d; the upper triangle is left as it was) the lower Cholesky factor
+ * of the symmetric matrix `a`, A = L Lᵀ. False when A is not positive definite (a pivot not > 0,
+ * NaN included): callers on a hot path keep their last good factor rather than throw.
+ */
+export function choleskyFactor(a: Float64Array, d: number, l: Float64Array): boolean {
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * d + j]!;
+      for (let k = 0; k < j; k++) s -= l[i * d + k]! * l[j * d + k]!;
+      if (i === j) {
+        if (!(s > 0) || s === Infinity) return false;
+        l[i * d + i] = Math.sqrt(s);
+      } else {
+        l[i * d + j] = s / l[j * d + j]!;
+      }
+    }
+  }
+  return true;
 }

@@ -1,163 +1,43 @@
 /**
- * Training rows in embedded mode: one file per route and UTC day of the join,
- * `<state dir>/dataset/<route>/<YYYY-MM-DD>.ndjson`, appended in batches (one write in flight, the
- * rows that arrive meanwhile go in the next), without fsync (see state/training-rows.ts). Retention
- * drops whole days: a day's file goes once its last row is older than the retention, and reads skip
- * older rows before then. A line torn by a crash is never served (its tail is not a row's) and the
- * next write starts on a new line.
+ * Training rows in embedded mode: `<state dir>/dataset/<route>/<YYYY-MM-DD>.ndjson`, one file per
+ * route and UTC day of the join, written by the row-log machinery every per-day log shares
+ * (day-files.ts: batches behind the answer, no fsync, whole days dropped past the retention, torn
+ * lines never served).
  */
-import { createReadStream, existsSync } from 'node:fs';
-import { appendFile, mkdir, open, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { rowLine, type TrainingRow } from '../../retrain/dataset-row.js';
-import { PendingRows, type TrainingRows, type TrainingRowsOptions } from '../training-rows.js';
-
-const DAY_MS = 86_400_000;
-/** How often at most old days are looked for. */
-const SWEEP_MS = 3_600_000;
-const FILE = /^(\d{4}-\d{2}-\d{2})\.ndjson$/;
-
-const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+import type { TrainingRows, TrainingRowsOptions } from '../training-rows.js';
+import { DayFiles } from './day-files.js';
 
 export class EmbeddedTrainingRows implements TrainingRows {
-  private readonly dir: string;
-  private readonly retentionMs: number;
-  private readonly now: () => number;
-  /** Rows waiting, by file (made into lines when written, off the outcome's path). */
-  private readonly pending = new PendingRows((byFile) => this.writeAll(byFile));
-  /** Files this process has checked end with a newline (or made sure they do). */
-  private readonly started = new Set<string>();
-  private sweptMs = -Infinity;
+  private readonly files: DayFiles<TrainingRow>;
 
-  constructor(
-    stateDir: string,
-    options: TrainingRowsOptions,
-    private readonly log: Logger,
-  ) {
-    this.dir = join(stateDir, 'dataset');
-    this.retentionMs = options.retentionMs;
-    this.now = options.now ?? Date.now;
+  constructor(stateDir: string, options: TrainingRowsOptions, log: Logger) {
+    this.files = new DayFiles(
+      stateDir,
+      { folder: 'dataset', line: rowLine, what: 'dataset: training rows' },
+      options,
+      log,
+    );
   }
 
   get dropped(): number {
-    return this.pending.dropped;
+    return this.files.dropped;
   }
 
   append(row: TrainingRow): void {
-    this.pending.add(join(this.routeDir(row.route), `${dayOf(row.outcomeAtMs)}.ndjson`), row);
+    this.files.append(row.route, row.outcomeAtMs, row);
+  }
+
+  read(route: string, fromMs: number, pageRows: number): AsyncIterable<string[]> {
+    return this.files.read(route, fromMs, pageRows);
   }
 
   flush(): Promise<void> {
-    return this.pending.flush();
+    return this.files.flush();
   }
 
-  async close(): Promise<void> {
-    await this.flush();
-  }
-
-  async *read(route: string, fromMs: number, pageRows: number): AsyncIterable<string[]> {
-    const dir = this.routeDir(route);
-    const oldest = Math.max(fromMs, this.now() - this.retentionMs);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
-    const days = names
-      .map((n) => FILE.exec(n)?.[1])
-      .filter((d): d is string => d !== undefined && Date.parse(d) + DAY_MS > oldest)
-      .sort();
-    let page: string[] = [];
-    for (const day of days) {
-      let rest = '';
-      // A file being appended to is read up to its last complete line.
-      for await (const chunk of createReadStream(join(dir, `${day}.ndjson`), {
-        encoding: 'utf8',
-        highWaterMark: 256 * 1024,
-      })) {
-        const text = rest + (chunk as string);
-        let start = 0;
-        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-          if (nl > start) page.push(text.slice(start, nl));
-          start = nl + 1;
-          if (page.length >= pageRows) {
-            yield page;
-            page = [];
-          }
-        }
-        rest = text.slice(start);
-      }
-    }
-    if (page.length > 0) yield page;
-  }
-
-  private routeDir(route: string): string {
-    return join(this.dir, encodeURIComponent(route));
-  }
-
-  private async writeAll(byFile: Map<string, TrainingRow[]>): Promise<void> {
-    for (const [file, rows] of byFile) await this.write(file, rows.map(rowLine));
-    await this.sweep();
-  }
-
-  private async write(file: string, lines: string[]): Promise<void> {
-    try {
-      let text = `${lines.join('\n')}\n`;
-      if (!this.started.has(file)) {
-        await mkdir(join(file, '..'), { recursive: true });
-        if (!(await endsWithNewline(file))) text = `\n${text}`;
-        this.started.add(file);
-      }
-      await appendFile(file, text);
-    } catch (e) {
-      this.pending.dropped += lines.length;
-      this.log.error({ err: (e as Error).message, file, rows: lines.length }, 'dataset: training rows not written');
-    }
-  }
-
-  /** Removes the days whose rows are all past the retention (at most once an hour). */
-  private async sweep(): Promise<void> {
-    const nowMs = this.now();
-    if (nowMs - this.sweptMs < SWEEP_MS) return;
-    this.sweptMs = nowMs;
-    const cutoff = nowMs - this.retentionMs;
-    try {
-      if (!existsSync(this.dir)) return;
-      for (const route of await readdir(this.dir)) {
-        for (const name of await readdir(join(this.dir, route))) {
-          const day = FILE.exec(name)?.[1];
-          if (day !== undefined && Date.parse(day) + DAY_MS <= cutoff) {
-            const file = join(this.dir, route, name);
-            await rm(file, { force: true });
-            this.started.delete(file);
-          }
-        }
-      }
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'dataset: old training rows not removed');
-    }
-  }
-}
-
-/** Whether `file` is missing, empty, or ends with a newline (a crash may have torn its last line). */
-async function endsWithNewline(file: string): Promise<boolean> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
-    throw e;
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return true;
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    return last[0] === 0x0a;
-  } finally {
-    await handle.close();
+  close(): Promise<void> {
+    return this.files.close();
   }
 }
