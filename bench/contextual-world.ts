@@ -87,18 +87,29 @@ export function bestReward(x: WorldContext): number {
  * rule over amount; μ is linear in amount, so the rule is exact up to rounding): the best
  * context-free arm's value max_k E[μ_k] and the best contextual policy's E[max_k μ_k].
  */
-export function exactValues(steps = 10_000): { contextFree: number; contextual: number; perArm: number[] } {
+export function exactValues(steps = 10_000): {
+  contextFree: number;
+  contextual: number;
+  perArm: number[];
+  /** E[Σ_k (max μ − μ_k)]: a floor f on every arm costs f times this per request. */
+  gapSum: number;
+} {
   const perArm = COEF.map(() => 0);
   let contextual = 0;
+  let gapSum = 0;
   for (const cardPresent of [0, 1])
     for (const international of [0, 1])
       for (let i = 0; i < steps; i++) {
         const x = { cardPresent, international, amount: (i + 0.5) / steps };
         const w = 0.25 / steps;
-        for (let k = 0; k < COEF.length; k++) perArm[k]! += w * meanReward(k, x);
-        contextual += w * bestReward(x);
+        const best = bestReward(x);
+        for (let k = 0; k < COEF.length; k++) {
+          perArm[k]! += w * meanReward(k, x);
+          gapSum += w * (best - meanReward(k, x));
+        }
+        contextual += w * best;
       }
-  return { contextFree: Math.max(...perArm), contextual, perArm };
+  return { contextFree: Math.max(...perArm), contextual, perArm, gapSum };
 }
 
 /** The seeded stream of contexts and Bernoulli rewards; the server's own arm draws are not seeded. */
