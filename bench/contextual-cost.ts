@@ -162,10 +162,27 @@ contextual route) against Thompson's draw from its weights; 4 arms after 5,000 c
 200,000 choices per measurement, median of 7 interleaved measurements:
 
 ${mdTable(['policy', 'µs per choice', 'minus thompson, µs'], stepRows)}
+
+${verdict(policies, us)}
 `;
   process.stdout.write(`${section}\n`);
   if (!args['no-write'])
     writeSection(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), 'contextual-cost', section);
+}
+
+/** Each contextual route against the issue's bound (3 µs per request over thompson, 8 features, 4 arms). */
+function verdict(ps: readonly string[], us: Map<string, number[]>): string {
+  const base = us.get('thompson');
+  if (!base) return '';
+  return ps
+    .filter((p) => CONTEXTUAL.has(p))
+    .map((p) => {
+      const diffs = us.get(p)!.map((v, i) => v - base[i]!);
+      const d = median(diffs)!;
+      const above = diffs.filter((x) => x > 3).length;
+      return `- ${p}: median +${fixed(d)} µs per request over thompson through HTTP, ${d <= 3 ? 'within' : '**above**'} the issue's 3 µs; ${above} of ${diffs.length} rounds above 3 µs`;
+    })
+    .join('\n');
 }
 
 main().catch((err: unknown) => {
