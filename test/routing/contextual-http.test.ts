@@ -3,7 +3,8 @@
  * predicts with named features, then feedback batches. In this world every context-free arm earns
  * 0.50 and choosing on card_present / is_international earns 0.65, so after a short warm-up LinUCB
  * and linear Thompson must earn clearly more than context-free Thompson, and say so in their
- * propensities (the chosen arm's probability depends on the request).
+ * propensities (the chosen arm's probability depends on the request); off-policy evaluation of
+ * linear Thompson's log (POST /admin/routes/{route}/ope) must see it too.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { postJson, startTestServer, type TestServer } from '../helpers/server.js
 
 const HORIZON = 1500;
 const SEED = 7;
+const TOKEN = 'ctxworld-test-token';
 /** Mean expected reward of the second half of a run, from its checkpoints. */
 const secondHalf = (d: Drive): number => {
   const [mid, end] = [d.points.find((p) => p.t === HORIZON / 2)!, d.points.at(-1)!];
@@ -32,7 +34,11 @@ describe('contextual routes through HTTP in a world where the best arm depends o
       join(dir, 'routes.json'),
       JSON.stringify(worldRoutes(['uniform', 'thompson', 'linucb', 'linear-thompson'])),
     );
-    s = await startTestServer({ CROUPIER_ROUTES: join(dir, 'routes.json'), CROUPIER_LOG_LEVEL: 'warn' });
+    s = await startTestServer({
+      CROUPIER_ROUTES: join(dir, 'routes.json'),
+      CROUPIER_LOG_LEVEL: 'warn',
+      CROUPIER_ADMIN_TOKEN: TOKEN,
+    });
   });
   afterAll(async () => {
     await s?.stop();
@@ -74,6 +80,38 @@ describe('contextual routes through HTTP in a world where the best arm depends o
       expect(Math.min(...late.map((x) => x.propensity)), p).toBeLessThan(0.2);
     }
   }, 60_000);
+
+  it('off-policy evaluation of the linear-thompson log puts its current policy above 0.50, what any context-free policy earns', async () => {
+    const d = runs.get('linear-thompson');
+    expect(d, 'runs after the ordering test').toBeDefined();
+    let answer: {
+      n: number;
+      policies: { name: string; estimates: Record<string, { value: number; ci95: number[] }> }[];
+    };
+    // Outcomes reach the outcome log just after their answer.
+    for (let i = 0; ; i++) {
+      const res = await postJson(
+        `${s.url}/admin/routes/world-linear-thompson/ope`,
+        { policies: [{ name: 'current' }, { name: 'arm:a0' }, { name: 'uniform' }], estimators: ['dr'] },
+        { authorization: `Bearer ${TOKEN}` },
+      );
+      expect(res.status).toBe(200);
+      answer = (await res.json()) as typeof answer;
+      if (answer.n === HORIZON || i === 20) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(answer.n).toBe(HORIZON);
+    const dr = (name: string) => answer.policies.find((p) => p.name === name)!.estimates.dr!;
+    // Truths: every single arm and uniform 0.50. One log, so one draw of each interval: allow
+    // twice its half-width around the estimate (a 95% interval alone would fail one run in 20).
+    for (const name of ['arm:a0', 'uniform']) {
+      const e = dr(name);
+      const half = (e.ci95[1]! - e.ci95[0]!) / 2;
+      expect(Math.abs(e.value - 0.5), name).toBeLessThan(2 * half);
+    }
+    // The route's policy (about 0.6 after 1,500 requests) is shown better than any context-free one.
+    expect(dr('current').ci95[0]).toBeGreaterThan(0.5);
+  });
 
   it('refuses a request without a context feature with a 400 naming it, and keeps serving', async () => {
     const body = JSON.parse(predictBody({ cardPresent: 1, international: 0, amount: 0.2 })) as {
