@@ -3,7 +3,15 @@ import type { RegretPoint } from './simulator.js';
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#7f7f7f', '#2ca02c', '#d62728'];
 
-export function regretSvg(series: readonly { name: string; points: readonly RegretPoint[] }[]): string {
+export interface PlotText {
+  readonly title?: string;
+  readonly yLabel?: string;
+}
+
+export function regretSvg(
+  series: readonly { name: string; points: readonly RegretPoint[] }[],
+  text: PlotText = {},
+): string {
   const W = 760,
     H = 480,
     L = 70,
@@ -25,7 +33,7 @@ export function regretSvg(series: readonly { name: string; points: readonly Regr
   );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   parts.push(
-    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">Cumulative regret, K = 10, p* = 0.5, others 0.4 (Chapelle &amp; Li 2011 §3)</text>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${text.title ?? 'Cumulative regret, K = 10, p* = 0.5, others 0.4 (Chapelle &amp; Li 2011 §3)'}</text>`,
   );
   for (let e = Math.ceil(Math.log10(tMin)); e <= Math.log10(tMax); e++) {
     const xv = x(10 ** e);
@@ -41,7 +49,7 @@ export function regretSvg(series: readonly { name: string; points: readonly Regr
   }
   parts.push(`<text x="${W / 2}" y="${H - 10}" text-anchor="middle">T (requests, log scale)</text>`);
   parts.push(
-    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">cumulative regret (uniform A/B clipped)</text>`,
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">${text.yLabel ?? 'cumulative regret (uniform A/B clipped)'}</text>`,
   );
   series.forEach((s, i) => {
     const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${x(p.t).toFixed(1)},${y(p.regret).toFixed(1)}`).join(' ');
