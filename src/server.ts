@@ -494,7 +494,7 @@ async function startOwning(config: Config, log: Logger, lock: StateDirLock): Pro
     };
     const training = new TrainingJoin(trainingRows, registry);
     // Redis mode: nothing to append (the credit script writes the outcomes stream).
-    const logged = redis ? undefined : new OutcomeRecorder(outcomeLog, registry);
+    const logged = redis ? undefined : new OutcomeRecorder(outcomeLog);
     feedback = FeedbackLoop.start(
       { bodyLimit: config.bodyLimit, router, ids, metrics, isAccepting, monitor: outcomes, training, outcomes: logged },
       store,

@@ -53,6 +53,8 @@ export interface JoinedDecision {
   readonly propensity: number;
   /** The features kept with it, as the request sent them (undefined: none kept). */
   readonly features: unknown;
+  /** A contextual route's context vector kept with it (undefined: none). */
+  readonly context?: Float64Array;
 }
 
 /** Decision ids as `DecisionIds.verifyAll` decoded them: creation times (undefined: not genuine) and bytes. */

@@ -29,8 +29,10 @@ export function decisionLine(
   features: unknown,
   reward: number | undefined,
   score = NaN,
+  context?: ArrayLike<number>,
 ): string {
-  const c = Number.isFinite(score) ? `,"c":${score}` : '';
+  const c =
+    (Number.isFinite(score) ? `,"c":${score}` : '') + (context ? `,"x":[${Array.from(context).join(',')}]` : '');
   const f = features === undefined ? '' : `,"f":${JSON.stringify(features)}`;
   const w = reward === undefined ? '' : `,"w":${reward}`;
   return `{"d":"${id}","t":${createdMs},"r":"${s.route}","a":"${s.arm}","m":"${s.model}","v":"${s.version}","s":"${s.sha256}","p":${propensity},"n":${rows}${c}${f}${w}}`;
@@ -85,8 +87,9 @@ export function writeDecisionLine(
   featuresJson: string | undefined,
   reward: number | undefined,
   score = NaN,
+  contextJson?: string,
 ): void {
-  const c = Number.isFinite(score) ? `,"c":${score}` : '';
+  const c = (Number.isFinite(score) ? `,"c":${score}` : '') + (contextJson === undefined ? '' : `,"x":${contextJson}`);
   const f = featuresJson === undefined ? '' : `,"f":${featuresJson}`;
   const w = reward === undefined ? '' : `,"w":${reward}`;
   const buf = out.reserve(
@@ -138,6 +141,8 @@ export interface DecisionLine {
   n: number;
   /** The monitored score of the first row (versions with `monitor`). */
   c?: number;
+  /** A contextual route's context vector (in the route's `context` order). */
+  x?: number[];
   f?: unknown;
   /** The reward credited (snapshots only; the journal records outcomes separately). */
   w?: number;
@@ -161,6 +166,8 @@ export class Decision {
   reward: number | undefined;
   /** The monitored score of the request's first row; NaN when the version has no `monitor`. */
   readonly score: number;
+  /** A contextual route's context vector, which its outcome credits the arm's regression with. */
+  readonly context: Float64Array | undefined;
   /**
    * Redis mode: the features' JSON text, measured against CROUPIER_FEATURES_MAX when the decision was
    * made (feedback/logged-features.ts), so that its line does not stringify them again.
@@ -182,6 +189,7 @@ export class Decision {
     reward?: number,
     score = NaN,
     featuresJson?: string,
+    context?: Float64Array,
   ) {
     this.id = id;
     this.createdMs = createdMs;
@@ -197,6 +205,7 @@ export class Decision {
     this.reward = reward;
     this.score = score;
     this.featuresJson = featuresJson;
+    this.context = context;
   }
 
   /** Its journal line (without the reward): what Redis mode stores under the decision's key. */
@@ -210,13 +219,15 @@ export class Decision {
       this.features,
       undefined,
       this.score,
+      this.context,
     );
     return this.featuresJson === undefined ? line : `${line.slice(0, -1)},"f":${this.featuresJson}}`;
   }
 
   static fromLine(l: DecisionLine): Decision {
     const score = typeof l.c === 'number' && Number.isFinite(l.c) ? l.c : NaN;
-    return new Decision(l.d, l.t, l.r, l.a, l.m, l.v, `${l.m}@${l.v}`, l.s, l.p, l.n, l.f, l.w, score);
+    const x = contextOfLine(l.x);
+    return new Decision(l.d, l.t, l.r, l.a, l.m, l.v, `${l.m}@${l.v}`, l.s, l.p, l.n, l.f, l.w, score, undefined, x);
   }
 
   static isLine(x: unknown): x is DecisionLine {
@@ -233,4 +244,11 @@ export class Decision {
       && typeof l.p === 'number'
     );
   }
+}
+
+/** A line's `x`: finite numbers (at most 255), else none. */
+function contextOfLine(x: unknown): Float64Array | undefined {
+  if (!Array.isArray(x) || x.length === 0 || x.length > 255) return undefined;
+  for (const v of x) if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+  return Float64Array.from(x as number[]);
 }

@@ -74,6 +74,8 @@ export interface ArmChoice {
    * in force, or on a contextual route this request's own (a copy: the next request overwrites them).
    */
   readonly weights: Float64Array;
+  /** A contextual route's context of this request, which the decision keeps for its outcome. */
+  readonly context?: Float64Array | undefined;
 }
 
 export interface PolicyOptions {
@@ -241,7 +243,8 @@ export class Router {
     if (!version)
       throw new Error(`route ${route.name}: arm ${arm.name} names ${arm.model}@${arm.version}, which is not served`);
     this.pulled(route, index, version.key);
-    return { route, arm, version, propensity: weights[index]!, weights };
+    // One shape for every choice (context undefined on other routes): the sites reading it stay monomorphic.
+    return { route, arm, version, propensity: weights[index]!, weights, context };
   }
 
   /**
@@ -254,16 +257,6 @@ export class Router {
     if (!reader) return undefined;
     const first = route.arms[0]!;
     return reader.read(features, this.registry.resolve(first.model, first.version));
-  }
-
-  /**
-   * The context a decision kept (its features as kept, `model`@`version` its version), to credit a
-   * contextual route's linear statistics; undefined on other routes, or when the decision kept none.
-   */
-  keptContext(route: Route, features: unknown, model: string, version: string): Float64Array | undefined {
-    const reader = route.contextReader;
-    if (!reader || features === undefined) return undefined;
-    return reader.tryRead(features, this.registry.resolve(model, version));
   }
 
   /** Counts a pull of arm `index` serving `versionKey` (live, and when decisions are replayed). */

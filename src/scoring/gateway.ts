@@ -133,8 +133,6 @@ class InferJob extends ScoringJob implements DecidedJob {
     private readonly request: InferRequest,
     deadline: number,
     private readonly pick?: ArmChoice,
-    /** A contextual route's context by name, which the decision keeps for its outcome. */
-    private readonly context?: Record<string, number>,
   ) {
     super(responder, request.rows, request.inputs, deadline);
   }
@@ -153,7 +151,7 @@ class InferJob extends ScoringJob implements DecidedJob {
       arm: pick.arm.name,
       propensity: pick.propensity,
     });
-    this.gateway.decide(decision, pick, this.rows, this.context, this, scoreOf(pick.version, slice), slice.doneAt);
+    this.gateway.decide(decision, pick, this.rows, undefined, this, scoreOf(pick.version, slice), slice.doneAt);
   }
 
   override reject(error: Error): void {
@@ -236,9 +234,9 @@ export class Gateway {
       const pick = this.router.pick(route, request.unit, context);
       const { rows, inputs } = featuresToRows(request.features, pick.version, this.maxRows);
       // The parsed features are kept (until the decision) only for a route that logs them: a queued
-      // job holding a 64-row body's arrays would carry them through every garbage collection. A
-      // contextual route keeps at least its context, which its outcome credits the arm with.
-      const logged = route.spec.logFeatures ? request.features : context && route.contextReader!.named(context);
+      // job holding a 64-row body's arrays would carry them through every garbage collection. (A
+      // contextual route's decision keeps its context through the pick.)
+      const logged = route.spec.logFeatures ? request.features : undefined;
       const job = new PredictJob(this, responder, pick, rows, inputs, deadline, logged);
       this.engine.submit(pick.version, job);
       if (route.shadows.length > 0 && this.shadows !== undefined)
@@ -277,8 +275,7 @@ export class Gateway {
       const pick = this.router.pick(route, undefined, context);
       const request =
         parsed && pick.version === first ? parsed : parseInferRequest(body, pick.version, this.maxRows, binary);
-      const named = context && reader!.named(context);
-      this.engine.submit(pick.version, new InferJob(this, responder, pick.version, request, deadline, pick, named));
+      this.engine.submit(pick.version, new InferJob(this, responder, pick.version, request, deadline, pick));
     } catch (e) {
       responder.failed(e);
     }

@@ -134,6 +134,52 @@ describe('DecisionStore', () => {
     expect(again.evicted).toBe(0);
   });
 
+  it("keeps a contextual decision's context through a snapshot, bit for bit", () => {
+    const ids = new DecisionIds(randomBytes(32));
+    const store = new DecisionStore(16);
+    const x = Float64Array.of(0.1 + 0.2, -1 / 3, 12345.678901234567, 0);
+    const id = ids.mint();
+    store.decided(id, ids.mintedAtMs, { ...pick, context: x } as ArmChoice, 1, undefined, answered);
+    const plain = decide(store, ids, 1)[0]!;
+    expect(store.get(id)!.context).toEqual(x);
+    expect(store.get(plain)!.context).toBeUndefined();
+    const lines = Buffer.concat([...store.snapshotLines(Date.now(), () => Infinity)])
+      .toString()
+      .split('\n')
+      .slice(0, -1);
+    const again = new DecisionStore(16);
+    for (const l of lines) again.restore(Decision.fromLine(JSON.parse(l)));
+    expect(again.get(id)!.context).toEqual(x);
+    expect(again.get(plain)!.context).toBeUndefined();
+  });
+
+  it('keeps no context that would take the ring past its budget, and counts it', () => {
+    const ids = new DecisionIds(randomBytes(32));
+    // 100 slots × 2 doubles fit in 2,000 bytes; 100 × 3 do not.
+    const store = new DecisionStore(100, undefined, { maxBytes: 1000, budgetBytes: 2000 });
+    const small = ids.mint();
+    store.decided(
+      small,
+      ids.mintedAtMs,
+      { ...pick, context: Float64Array.of(1, 2) } as ArmChoice,
+      1,
+      undefined,
+      answered,
+    );
+    const large = ids.mint();
+    store.decided(
+      large,
+      ids.mintedAtMs,
+      { ...pick, context: Float64Array.of(1, 2, 3) } as ArmChoice,
+      1,
+      undefined,
+      answered,
+    );
+    expect(store.get(small)!.context).toEqual(Float64Array.of(1, 2));
+    expect(store.get(large)!.context).toBeUndefined();
+    expect(store.contexts.dropped).toBe(1);
+  });
+
   it('journals exactly the lines decisionLine makes, in order, even when the ring wraps before the journal writes', () => {
     const ids = new DecisionIds(randomBytes(32));
     const store = new DecisionStore(8, ids);
@@ -154,7 +200,9 @@ describe('DecisionStore', () => {
       propensity: 1 / 3,
     } as unknown as ArmChoice;
     for (let i = 0; i < 30; i++) {
-      const p = i % 3 === 0 ? logging : pick;
+      // Contextual routes' decisions keep their context ("x"), exactly (shortest round-trip text).
+      const context = i % 5 === 0 ? Float64Array.of(i / 3, -0.1, 1e300, 0) : undefined;
+      const p = i % 3 === 0 ? logging : context ? ({ ...pick, context } as ArmChoice) : pick;
       const features = i % 3 === 0 ? { amount: i * 1.5, note: 'café "quoted"' } : undefined;
       const id = ids.mint(1_700_000_000_000 + i * (i % 2) * 60);
       // Versions with `monitor` keep the score of the first row ("c"); the others write none.
@@ -170,6 +218,7 @@ describe('DecisionStore', () => {
           features,
           undefined,
           score,
+          p.context,
         ),
       );
     }

@@ -1,8 +1,7 @@
 /**
  * The outcome log's line of an accepted outcome (feedback/outcome-record.ts): on a route with a
- * context, the context read back from the features the decision kept, in the route's order; a
- * decision that kept none (made before the route was contextual) logs no context; a context-free
- * route never reads features.
+ * context, the context the decision kept; a decision that kept none (made before the route was
+ * contextual) or one of another length logs no context; a context-free route logs none.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,18 +33,31 @@ const route = (context?: string[]): Route =>
       logFeatures: false,
       ...(context ? { context } : {}),
     } as RouteSpec,
-    { weights: new Float64Array([1]), choose: () => 0, recompute() {}, drifts: () => false },
+    {
+      weights: new Float64Array([1]),
+      choose: () => 0,
+      recompute() {},
+      drifts: () => false,
+      // A contextual policy as the route sees it (the choice itself is not what is tested).
+      ...(context ? { contextual: true, context, probabilities() {}, chooseFor: () => 0, setDisabled() {} } : {}),
+    },
     [new ArmStats()],
   );
 
 it('logs the decision time, arm, propensity, reward and, on a route with a context, the context', async () => {
   const log = new EmbeddedOutcomeLog(dir, { retentionMs: 86_400_000 }, createLogger('silent'));
-  const recorder = new OutcomeRecorder(log, { resolve: () => undefined });
+  const recorder = new OutcomeRecorder(log);
   const now = Date.now();
   const decision = { createdMs: now - 50, model: 'm', version: '1', propensity: 0.25 };
   const event = { decision: 'd1', reward: 1, label: undefined };
   const contextual = route(['v', 'u']);
-  const withContext = recorder.outcome(contextual, 'a', { ...decision, features: { u: 1.5, v: -2, w: 9 } }, event, now);
+  const withContext = recorder.outcome(
+    contextual,
+    'a',
+    { ...decision, features: undefined, context: Float64Array.of(-2, 1.5) },
+    event,
+    now,
+  );
   expect(withContext).toEqual({
     decidedMs: now - 50,
     outcomeMs: now,
@@ -55,8 +67,12 @@ it('logs the decision time, arm, propensity, reward and, on a route with a conte
     context: [-2, 1.5],
   });
   const without = recorder.outcome(contextual, 'a', { ...decision, features: undefined }, event, now);
+  // A context of another length (kept before the route's context changed) is not logged as this one.
+  const other = { ...decision, features: undefined, context: Float64Array.of(1, 2, 3) };
+  expect(recorder.outcome(contextual, 'a', other, event, now).context).toBeUndefined();
   expect(without).toEqual({ decidedMs: now - 50, outcomeMs: now, arm: 'a', propensity: 0.25, reward: 1 });
-  expect(recorder.outcome(route(), 'a', { ...decision, features: { u: 1 } }, event, now).context).toBeUndefined();
+  const free = { ...decision, features: undefined, context: Float64Array.of(1, 2) };
+  expect(recorder.outcome(route(), 'a', free, event, now).context).toBeUndefined();
   recorder.kept('r', withContext);
   recorder.kept('r', without);
   await recorder.close();

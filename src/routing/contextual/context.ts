@@ -36,22 +36,6 @@ export class ContextReader {
     return out;
   }
 
-  /** Like `read`, but undefined instead of an error (a decision kept before the route was contextual). */
-  tryRead(features: unknown, version: ModelVersion | undefined): Float64Array | undefined {
-    try {
-      return this.read(features, version);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The context as an object by name (what a decision keeps when its route logs no features). */
-  named(x: Float64Array): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (let i = 0; i < this.names.length; i++) out[this.names[i]!] = x[i]!;
-    return out;
-  }
-
   private fromArray(row: readonly unknown[], version: ModelVersion | undefined, out: Float64Array): Float64Array {
     const at = version ? this.positionsIn(version) : undefined;
     for (let i = 0; i < this.names.length; i++) {

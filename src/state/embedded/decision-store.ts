@@ -13,7 +13,8 @@ import type { Journal, JournalSource } from './journal.js';
 import { ID_BYTES, sequenceOf, type DecisionIds } from '../../feedback/decision-id.js';
 import type { DecidedJob, DecisionSink, JoinedDecision } from '../../feedback/decision-log.js';
 import { Decision, servedBytes, writeDecisionLine, type ServedBy } from '../../feedback/decision.js';
-import { LoggedFeatures, type FeatureLimits } from '../../feedback/logged-features.js';
+import { DEFAULT_FEATURE_LIMITS, LoggedFeatures, type FeatureLimits } from '../../feedback/logged-features.js';
+import { ContextRing } from './context-ring.js';
 
 /** What a decision served: shared by every decision with the same route, arm and version. */
 interface Served extends ServedBy {
@@ -60,6 +61,8 @@ export class DecisionStore implements DecisionSink, JournalSource {
   private readonly scores: Float64Array;
   /** Features of the decisions of routes that log them, by slot, bounded in bytes. */
   readonly features: LoggedFeatures;
+  /** Contexts of the decisions of contextual routes, by slot. */
+  readonly contexts: ContextRing;
   private readonly servedTable: Served[] = [];
   private readonly servedIndex = new Map<string, number>();
   /** The same, found by identity on the request path (no key string per decision). */
@@ -81,6 +84,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     this.capacity = capacity;
     this.minter = minter;
     this.features = new LoggedFeatures(featureLimits);
+    this.contexts = new ContextRing(capacity, (featureLimits ?? DEFAULT_FEATURE_LIMITS).budgetBytes);
     this.ids = Buffer.alloc(capacity * ID_BYTES);
     this.seqs = new Float64Array(capacity).fill(EMPTY);
     this.created = new Float64Array(capacity);
@@ -124,6 +128,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
       features,
       reward,
       this.scores[slot]!,
+      this.contexts.json(slot),
     );
   }
 
@@ -148,8 +153,20 @@ export class DecisionStore implements DecisionSink, JournalSource {
     const m = this.minter;
     // The id just minted (always, on the request path): its bytes and sequence number are at hand.
     if (m !== undefined && id === m.lastId)
-      this.putBytes(m.idBytes, m.lastAt, m.lastSeq, createdMs, served, pick.propensity, rows, features, NaN, score);
-    else this.put(id, createdMs, served, pick.propensity, rows, features, NaN, score);
+      this.putBytes(
+        m.idBytes,
+        m.lastAt,
+        m.lastSeq,
+        createdMs,
+        served,
+        pick.propensity,
+        rows,
+        features,
+        NaN,
+        score,
+        pick.context,
+      );
+    else this.put(id, createdMs, served, pick.propensity, rows, features, NaN, score, pick.context);
     this.journal?.poke();
     job.answer();
   }
@@ -175,6 +192,8 @@ export class DecisionStore implements DecisionSink, JournalSource {
       features === undefined ? undefined : JSON.parse(features),
       Number.isNaN(reward) ? undefined : reward,
       this.scores[slot]!,
+      undefined,
+      this.contexts.get(slot),
     );
   }
 
@@ -188,7 +207,13 @@ export class DecisionStore implements DecisionSink, JournalSource {
       version: s.version,
       propensity: this.propensity[slot]!,
       features: features === undefined ? undefined : JSON.parse(features),
+      context: this.contexts.get(slot),
     };
+  }
+
+  /** The context the decision in `slot` kept (contextual routes), if any. */
+  contextAt(slot: number): Float64Array | undefined {
+    return this.contexts.get(slot);
   }
 
   /** The monitored score of the decision in `slot` (NaN: none). */
@@ -232,7 +257,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
   restore(d: Decision): boolean {
     if (this.slotOf(d.id) >= 0) return false;
     const served = this.servedOf(d.route, d.arm, d.model, d.version, d.sha256);
-    return this.put(d.id, d.createdMs, served, d.propensity, d.rows, d.features, d.reward ?? NaN, d.score);
+    return this.put(d.id, d.createdMs, served, d.propensity, d.rows, d.features, d.reward ?? NaN, d.score, d.context);
   }
 
   /** Records the outcome of a waiting decision. */
@@ -300,6 +325,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     features: unknown,
     reward: number,
     score: number,
+    context: Float64Array | undefined,
   ): boolean {
     if (this.scratch.write(id, 'base64url') !== ID_BYTES) return false;
     return this.putBytes(
@@ -313,6 +339,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
       features,
       reward,
       score,
+      context,
     );
   }
 
@@ -328,6 +355,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     features: unknown,
     reward: number,
     score: number,
+    context: Float64Array | undefined,
   ): boolean {
     const slot = seq % this.capacity;
     const held = this.seqs[slot]!;
@@ -352,6 +380,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     this.reward[slot] = reward;
     this.scores[slot] = score;
     if (features !== undefined) this.features.keep(slot, features);
+    if (context !== undefined) this.contexts.put(slot, context);
     if (Number.isNaN(reward)) this.pending++;
     this.size++;
     if (seq > this.maxSeq) this.maxSeq = seq;
@@ -362,6 +391,7 @@ export class DecisionStore implements DecisionSink, JournalSource {
     if (!this.settledAt(slot)) this.pending--;
     this.seqs[slot] = EMPTY;
     if (this.features.bytes > 0) this.features.drop(slot);
+    this.contexts.clear(slot);
     this.size--;
   }
 

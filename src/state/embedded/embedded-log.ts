@@ -90,8 +90,7 @@ export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLooku
       const index = route.armIndex(s.arm);
       if (index >= 0) {
         // A contextual route credits the arm's regression with the context the decision kept.
-        const kept = route.contextReader && store.joinedAt(slot);
-        const context = kept && this.router.keptContext(route, kept.features, kept.model, kept.version);
+        const context = route.contextual && store.contextAt(slot);
         this.router.credit(route, index, s.versionKey, event.reward, nowMs, context);
       }
     }
@@ -116,12 +115,18 @@ export class EmbeddedDecisionLog implements FeedbackStore<number>, DecisionLooku
     return this.decisions.evicted;
   }
 
+  /** Features kept with decisions, and contextual routes' contexts (their ring). */
   get featuresBytes(): number {
-    return this.decisions.features.bytes;
+    return this.decisions.features.bytes + this.decisions.contexts.bytes;
   }
 
+  /** A context the ring had no room for counts as features over the budget. */
   featuresDropped(): { readonly droppedTooLarge: number; readonly droppedOverBudget: number } {
-    return this.decisions.features;
+    const { features, contexts } = this.decisions;
+    return {
+      droppedTooLarge: features.droppedTooLarge,
+      droppedOverBudget: features.droppedOverBudget + contexts.dropped,
+    };
   }
 
   routeReset(route: string): void {

@@ -107,14 +107,6 @@ export class FeedbackState implements StateContent {
     }
     const route = this.router.get(d.route);
     const index = route ? route.armIndex(d.arm) : -1;
-    if (route && index >= 0)
-      this.router.credit(
-        route,
-        index,
-        d.versionKey,
-        reward,
-        atMs,
-        this.router.keptContext(route, d.features, d.model, d.version),
-      );
+    if (route && index >= 0) this.router.credit(route, index, d.versionKey, reward, atMs, d.context);
   }
 }

@@ -143,6 +143,7 @@ export class RedisDecisions implements DecisionSink {
         undefined,
         score,
         json,
+        pick.context,
       ),
     );
     turn.jobs.push(job);

@@ -71,8 +71,6 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
 
   /** Re-reads the shared statistics, and tells this store whether each re-read reached Redis. */
   readonly stats: SharedStats;
-  /** Reads a decision's kept context (Router.keptContext), as embedded mode does. */
-  private readonly router: Router;
 
   private constructor(
     private readonly link: RedisLink,
@@ -84,7 +82,6 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
   ) {
     link.onChange((up) => this.health(up, Date.now()));
     this.stats = new SharedStats(link, deps.router, deps.registry, log, this);
-    this.router = deps.router;
   }
 
   /** Takes up the decisions a previous run journaled, and reads the shared statistics once. */
@@ -202,8 +199,8 @@ export class RedisDecisionLog implements FeedbackStore<Decision> {
       event.label === undefined ? '' : JSON.stringify(event.label),
     ];
     // Contextual routes: the decision's context, for the arm's linear sums and the stream entry.
-    const x = route && this.router.keptContext(route, d.features, d.model, d.version);
-    if (x) args.push(...contextArgs(x));
+    const x = route?.contextual && d.context;
+    if (x && x.length === route.contextual.context.length) args.push(...contextArgs(x));
     this.credits.push(args);
     return undefined;
   }
