@@ -295,21 +295,22 @@ export class AdminRoutes {
     return { status: 202, body: { queued: channels }, audit: { result: 'ok', after: { channels } } };
   }
 
+  /** Why a JSON body cannot be read (413 too large, 415 not JSON), or undefined. */
+  private bodyRefusal(ex: Call['ex']): CroupierError | undefined {
+    if (ex.contentLength > this.bodyLimit)
+      return new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`);
+    if (!ex.isJson())
+      return new CroupierError(
+        'unsupported_media_type',
+        `content type must be application/json, got "${ex.contentType || '(none)'}"`,
+      );
+    return undefined;
+  }
+
   private readJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {
     const { ex } = call;
-    if (ex.contentLength > this.bodyLimit)
-      return this.refuse(
-        call,
-        new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`),
-      );
-    if (!ex.isJson())
-      return this.refuse(
-        call,
-        new CroupierError(
-          'unsupported_media_type',
-          `content type must be application/json, got "${ex.contentType || '(none)'}"`,
-        ),
-      );
+    const refusal = this.bodyRefusal(ex);
+    if (refusal) return this.refuse(call, refusal);
     ex.readJson(this.bodyLimit, (body) => this.change(call, (seal) => then(body, seal)));
   }
 
@@ -319,11 +320,7 @@ export class AdminRoutes {
    */
   private readOptionalJson(call: Call, then: (body: unknown, seal?: Seal) => Promise<Outcome>): void {
     const { ex } = call;
-    if (ex.contentLength > this.bodyLimit)
-      return this.refuse(
-        call,
-        new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`),
-      );
+    if (ex.contentLength > this.bodyLimit) return this.refuse(call, this.bodyRefusal(ex)!);
     if (ex.contentType !== '' && !ex.isJson())
       return this.refuse(
         call,
@@ -488,19 +485,8 @@ export class AdminRoutes {
     } catch (e) {
       return this.refuse(call, e);
     }
-    if (ex.contentLength > this.bodyLimit)
-      return this.refuse(
-        call,
-        new CroupierError('body_too_large', `request body is larger than ${this.bodyLimit} bytes`),
-      );
-    if (!ex.isJson())
-      return this.refuse(
-        call,
-        new CroupierError(
-          'unsupported_media_type',
-          `content type must be application/json, got "${ex.contentType || '(none)'}"`,
-        ),
-      );
+    const refusal = this.bodyRefusal(ex);
+    if (refusal) return this.refuse(call, refusal);
     ex.readJson(this.bodyLimit, (body) =>
       o.evaluate(call.target!, body).then(
         (answer) => this.answerRead(call, answer),

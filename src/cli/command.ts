@@ -64,3 +64,18 @@ export async function showingWait<T>(ctx: Context, showing: string, answer: Prom
     stop();
   }
 }
+
+/** Rows as aligned columns (the first row is the header), two spaces apart. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}

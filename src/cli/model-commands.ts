@@ -1,7 +1,7 @@
 /** `croupier status | deploy | rollback | routes`: what is served, and changing it. */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
-import { MAY_STILL_FINISH, showingWait, type Context, type Output } from './command.js';
+import { MAY_STILL_FINISH, showingWait, table, type Context, type Output } from './command.js';
 
 interface ModelsAnswer {
   models: {
@@ -43,20 +43,6 @@ type RouteAnswer = {
 /** An arm as `croupier routes` lists it: its weight, or its shadow share (a shadow arm serves no one). */
 const armCell = (a: RouteAnswer['arms'][number]): string =>
   `${a.name}=${a.model}@${a.version}${a.shadow !== undefined ? `(shadow ${a.shadow})` : a.weight !== undefined ? `(${a.weight})` : ''}`;
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((cell, c) => cell.padEnd(widths[c]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
-}
 
 export async function status(ctx: Context, args: readonly string[]): Promise<void> {
   if (args.length) throw new UsageError('usage: croupier status');

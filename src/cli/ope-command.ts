@@ -5,7 +5,7 @@
  * sample size — or the gateway's JSON. Policies: uniform, current, arm:NAME, mix:a=0.7,b=0.3.
  */
 import { UsageError } from './args.js';
-import type { Context } from './command.js';
+import { table, type Context } from './command.js';
 
 const USAGE =
   'usage: croupier ope ROUTE [--since 7d] [--policy uniform|current|arm:NAME|mix:A=0.7,B=0.3]… [--estimator ips|snips|dr]…';
@@ -41,20 +41,6 @@ export function policyOf(text: string): Record<string, unknown> {
 }
 
 const num = (v: number | null): string => (v === null ? '-' : v.toFixed(4));
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((cell, c) => cell.padEnd(widths[c]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
-}
 
 /** The answer as a person reads it: a line about the log, then a row per policy and estimator. */
 export function opeReport(answer: OpeAnswer, labels: readonly string[], since: string): string {
