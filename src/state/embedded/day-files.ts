@@ -8,7 +8,7 @@
  * row's) and the next write starts on a new line.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { appendFile, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { PendingRows, type TrainingRowsOptions } from '../training-rows.js';
@@ -18,6 +18,12 @@ const DAY_MS = 86_400_000;
 const SWEEP_MS = 3_600_000;
 /** Routes whose current file is remembered, at most (routes come and go with PUT). */
 const FILES_CACHED = 10_000;
+/**
+ * Files kept open for appending, at most (past it they are all closed, and reopened as written):
+ * an appendFile per batch opened and closed the file each time, which on a busy feedback path
+ * cost more than making the lines.
+ */
+const HANDLES_OPEN = 256;
 const FILE = /^(\d{4}-\d{2}-\d{2})\.ndjson$/;
 
 const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
@@ -36,8 +42,8 @@ export class DayFiles<Row> {
   private readonly now: () => number;
   /** Rows waiting, by file (made into lines when written, off the outcome's path). */
   private readonly pending = new PendingRows<Row>((byFile) => this.writeAll(byFile));
-  /** Files this process has checked end with a newline (or made sure they do). */
-  private readonly started = new Set<string>();
+  /** Files open for appending, each checked to end with a newline (or made to) when opened. */
+  private readonly handles = new Map<string, FileHandle>();
   private sweptMs = -Infinity;
   /** Per route, the day appended to last and its file. */
   private readonly files = new Map<string, { fromMs: number; file: string }>();
@@ -81,6 +87,13 @@ export class DayFiles<Row> {
 
   async close(): Promise<void> {
     await this.flush();
+    await this.closeHandles();
+  }
+
+  private async closeHandles(): Promise<void> {
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
   }
 
   async *read(route: string, fromMs: number, pageRows: number): AsyncIterable<string[]> {
@@ -133,13 +146,20 @@ export class DayFiles<Row> {
   private async write(file: string, lines: string[]): Promise<void> {
     try {
       let text = `${lines.join('\n')}\n`;
-      if (!this.started.has(file)) {
+      let handle = this.handles.get(file);
+      if (handle === undefined) {
+        if (this.handles.size >= HANDLES_OPEN) await this.closeHandles();
         await mkdir(join(file, '..'), { recursive: true });
         if (!(await endsWithNewline(file))) text = `\n${text}`;
-        this.started.add(file);
+        handle = await open(file, 'a');
+        this.handles.set(file, handle);
       }
-      await appendFile(file, text);
+      await handle.write(text);
     } catch (e) {
+      // Reopened (and checked again) at the next write.
+      const failed = this.handles.get(file);
+      this.handles.delete(file);
+      void failed?.close().catch(() => undefined);
       this.pending.dropped += lines.length;
       this.log.error({ err: (e as Error).message, file, rows: lines.length }, `${this.kind.what} not written`);
     }
@@ -158,8 +178,9 @@ export class DayFiles<Row> {
           const day = FILE.exec(name)?.[1];
           if (day !== undefined && Date.parse(day) + DAY_MS <= cutoff) {
             const file = join(this.dir, route, name);
+            await this.handles.get(file)?.close();
+            this.handles.delete(file);
             await rm(file, { force: true });
-            this.started.delete(file);
           }
         }
       }

@@ -12,10 +12,10 @@ import type { LoggedOutcome, OutcomeLog } from '../outcome-log.js';
 import type { TrainingRowsOptions } from '../training-rows.js';
 import { DayFiles } from './day-files.js';
 
-/** An outcome's line: every number is finite (the verdict ladder and the context reader checked them). */
+/** An outcome's line: every number is finite (the verdict ladder and the context reader checked them), and an arm name is an id (no character JSON escapes). */
 export function outcomeLine(o: LoggedOutcome): string {
   const x = o.context === undefined ? '' : `,"x":[${o.context.join(',')}]`;
-  return `{"d":${o.decidedMs},"o":${o.outcomeMs},"a":${JSON.stringify(o.arm)},"p":${o.propensity},"r":${o.reward}${x}}`;
+  return `{"d":${o.decidedMs},"o":${o.outcomeMs},"a":"${o.arm}","p":${o.propensity},"r":${o.reward}${x}}`;
 }
 
 interface Line {
