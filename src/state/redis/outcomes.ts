@@ -22,7 +22,7 @@ import { windowMs } from '../../feedback/windows.js';
 import type { Logger } from '../../log.js';
 import type { FeedbackEvent } from '../../protocol/feedback.js';
 import type { Registry } from '../../registry/registry.js';
-import type { Route, Router } from '../../routing/router.js';
+import type { Route } from '../../routing/router.js';
 import { Cluster } from 'ioredis';
 import { WAIT_TIMEOUT_MS, type RedisLink } from './connection.js';
 import { writeAcked } from './acked.js';
