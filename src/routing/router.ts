@@ -255,8 +255,12 @@ export class Router {
   contextOf(route: Route, features: unknown): Float64Array | undefined {
     const reader = route.contextReader;
     if (!reader) return undefined;
+    // Only an array needs the model's feature names: named features skip the lookup.
     const first = route.arms[0]!;
-    return reader.read(features, this.registry.resolve(first.model, first.version));
+    return reader.read(
+      features,
+      Array.isArray(features) ? this.registry.resolve(first.model, first.version) : undefined,
+    );
   }
 
   /** Counts a pull of arm `index` serving `versionKey` (live, and when decisions are replayed). */

@@ -2,7 +2,7 @@
  * Starts the real server (real uWS, real ONNX Runtime workers) on a free port with a fresh state
  * directory; `stop()` drains and removes the directory. Use in beforeAll/afterAll.
  */
-import { mkdtempSync, rmSync, cpSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -66,6 +66,18 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** The demo fraud model's 32 feature names, in row order. */
+export const DEMO_FEATURE_NAMES: readonly string[] = (
+  JSON.parse(readFileSync(join(DEMO_MODELS, 'fraud/1/model.json'), 'utf8')) as {
+    inputs: { featureNames: string[] }[];
+  }
+).inputs[0]!.featureNames;
+
+/** `demoRow(seed)` as named features. */
+export function demoNamed(seed = 1): Record<string, unknown> {
+  return Object.fromEntries(demoRow(seed).map((v, i) => [DEMO_FEATURE_NAMES[i]!, v]));
 }
 
 /** A row of 32 features near the demo baseline. */

@@ -1,25 +1,11 @@
-/**
- * Two replicas on one Redis serving a contextual route (issue 19): the ridge regression's sums are
- * summed in Redis, so outcomes posted to either replica give BOTH the very same LinearStats (equal
- * arrays, bit for bit, to what one LinearStats credited with every outcome in order holds) and the
- * same choice probabilities for a context; each outcome's context reaches the outcome stream for
- * off-policy evaluation; an admin reset on one replica empties both.
- */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LinearStats } from '../../src/routing/contextual/linear-stats.js';
 import { admin, TOKEN } from '../admin/admin-client.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { describeRedis, startRedis, until, type TestRedis } from '../helpers/redis.js';
-import { DEMO_MODELS, demoRow, postJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { demoNamed, postJson, startTestServer, type TestServer } from '../helpers/server.js';
 
-const NAMES = (
-  JSON.parse(readFileSync(join(DEMO_MODELS, 'fraud/1/model.json'), 'utf8')) as {
-    inputs: { featureNames: string[] }[];
-  }
-).inputs[0]!.featureNames;
 const CONTEXT = ['card_present', 'is_international', 'amount'];
 const ROUTE = {
   policy: 'linucb',
@@ -37,7 +23,7 @@ function contextOf(k: number): number[] {
 }
 
 function features(k: number): Record<string, unknown> {
-  const f: Record<string, unknown> = Object.fromEntries(demoRow(k).map((v, i) => [NAMES[i]!, v]));
+  const f: Record<string, unknown> = demoNamed(k);
   CONTEXT.forEach((name, i) => {
     f[name] = contextOf(k)[i];
   });

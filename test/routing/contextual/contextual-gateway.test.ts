@@ -4,18 +4,13 @@
  * feature is a 400 naming it, outcomes credit the chosen arm's regression with the context its
  * decision kept, and what was learned survives a restart.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, TOKEN } from '../../admin/admin-client.js';
-import { DEMO_MODELS, demoRow, postJson, startTestServer, type TestServer } from '../../helpers/server.js';
+import { demoNamed, demoRow, postJson, startTestServer, type TestServer } from '../../helpers/server.js';
 
-const NAMES = (
-  JSON.parse(readFileSync(join(DEMO_MODELS, 'fraud/1/model.json'), 'utf8')) as {
-    inputs: { featureNames: string[] }[];
-  }
-).inputs[0]!.featureNames;
 const CONTEXT = ['card_present', 'is_international', 'amount'];
 const ROUTE = {
   policy: 'linucb',
@@ -27,8 +22,7 @@ const ROUTE = {
   ],
 };
 
-const named = (seed: number): Record<string, unknown> =>
-  Object.fromEntries(demoRow(seed).map((v, i) => [NAMES[i]!, v]));
+const named = demoNamed;
 
 interface Predicted {
   decision: string;
